@@ -1,0 +1,51 @@
+# rolloutd — build, test and run. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+SANDBOX := .sandbox
+export PATH := $(CURDIR)/$(SANDBOX)/bin:$(PATH)
+
+# e2e scenarios share one sandbox and run in parallel, each in its own namespace.
+E2E_PARALLEL ?= 8
+E2E_TIMEOUT ?= 25m
+
+.PHONY: help build test unit e2e lint vet fmt-check staticcheck sandbox sandbox-down demo clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build rolloutd and rolloutctl into bin/
+	$(GO) build -o $(BIN)/ ./cmd/rolloutd ./cmd/rolloutctl
+	ln -sf rolloutctl $(BIN)/kubectl-rollouts
+
+test: lint unit e2e ## every test: lint, unit tests with -race, e2e on the sandbox
+
+unit: ## unit tests (no cluster needed)
+	$(GO) test -race -count=1 ./...
+
+e2e: sandbox ## end-to-end scenarios on the sandbox (starts it if needed)
+	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) ./e2e/...
+
+lint: vet fmt-check staticcheck ## go vet, gofmt and staticcheck
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+sandbox: ## start the local sandbox cluster, Prometheus, Alertmanager and simulator
+	$(GO) run ./e2e/sandbox/cmd/sandbox up
+
+sandbox-down: ## stop every sandbox process and leave nothing running
+	$(GO) run ./e2e/sandbox/cmd/sandbox down
+
+demo: sandbox build ## the main job: sandbox, chart, daemon and a live canary to watch
+	$(GO) run ./e2e/demo
+
+clean: ## remove build output
+	rm -rf $(BIN)
