@@ -1,0 +1,185 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/prometheus/common/model"
+)
+
+// plan holds the rendered queries one check needs. Empty strings are not needed.
+type plan struct {
+	check Check
+	// canary and stable read the compared value of each side; for error-rate
+	// checks they count 5xx responses, divided by the totals below.
+	canary, stable string
+	// canaryTotal and stableTotal count requests in the window (request checks).
+	canaryTotal, stableTotal string
+}
+
+// newPlan renders the queries of c for t.
+func newPlan(t Target, c Check) (plan, error) {
+	p := plan{check: c}
+	var err error
+	switch {
+	case c.Custom != nil:
+		return customPlan(t, c)
+	case c.Metric == MetricAlerts:
+		p.canary, err = podQuery(t, "alerts", canarySide)
+		return p, err
+	case c.Metric == MetricErrorRate || c.Metric == MetricLatency:
+		name := map[Metric]string{MetricErrorRate: "errors", MetricLatency: "latency"}[c.Metric]
+		side := func(s side, value, total *string) {
+			if err == nil {
+				*value, err = requestQuery(t, name, s, c.Quantile)
+			}
+			if err == nil && (c.Metric == MetricErrorRate || s == canarySide) {
+				*total, err = requestQuery(t, "requests", s, 0)
+			}
+		}
+		side(canarySide, &p.canary, &p.canaryTotal)
+		if c.Mode != Absolute {
+			side(stableSide, &p.stable, &p.stableTotal)
+		}
+		return p, err
+	}
+	p.canary, err = podQuery(t, string(c.Metric), canarySide)
+	if err == nil && c.Mode != Absolute {
+		p.stable, err = podQuery(t, string(c.Metric), stableSide)
+	}
+	return p, err
+}
+
+// queries lists the plan's queries.
+func (p plan) queries() []string {
+	var out []string
+	for _, q := range []string{p.canaryTotal, p.canary, p.stableTotal, p.stable} {
+		if q != "" {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// decide reads a plan's results and decides its check: query failures and missing
+// data fail, too few canary requests is Inconclusive, the rest is compared.
+func (a *Analyzer) decide(ctx context.Context, ev *evaluation, p plan) CheckResult {
+	c := p.check
+	if c.Mode == NoneFiring {
+		return judgeNoneFiring(ctx, ev, p)
+	}
+	if p.canaryTotal != "" {
+		n, err := readCount(ctx, ev, p.canaryTotal, "canary requests")
+		if err != nil {
+			return failed(c, err.Error())
+		}
+		if n < a.minRequests || n == 0 {
+			return CheckResult{Name: c.Name(), Verdict: Inconclusive,
+				Reason: fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)}
+		}
+	}
+	canary, err := readSide(ctx, ev, p.canary, p.canaryTotal, canarySide, c)
+	if err != nil {
+		return failed(c, err.Error())
+	}
+	r := CheckResult{Name: c.Name(), Value: &canary}
+	if c.Mode == Absolute {
+		r.Verdict, r.Reason = compare(c, canary, 0)
+		return r
+	}
+	stable, err := readSide(ctx, ev, p.stable, p.stableTotal, stableSide, c)
+	if err != nil {
+		r.Verdict, r.Reason = Fail, err.Error()
+		return r
+	}
+	r.Baseline = &stable
+	r.Verdict, r.Reason = compare(c, canary, stable)
+	return r
+}
+
+// readSide reads one side's value; with a total query the value is a count
+// divided by the total (the error share).
+func readSide(ctx context.Context, ev *evaluation, q, total string, s side, c Check) (float64, error) {
+	v, err := readValue(ctx, ev, q, s.String())
+	if err != nil || total == "" || c.Metric != MetricErrorRate {
+		return v, err
+	}
+	n, err := readCount(ctx, ev, total, s.String()+" requests")
+	if err != nil {
+		return 0, err
+	}
+	if n <= 0 {
+		return 0, fmt.Errorf("no requests on %s in the window, so no error rate", s)
+	}
+	return v / n, nil
+}
+
+// readValue reads a query that must return exactly one finite sample.
+func readValue(ctx context.Context, ev *evaluation, q, what string) (float64, error) {
+	vec, err := ev.get(ctx, q)
+	if err != nil {
+		return 0, fmt.Errorf("query failed: %s: %w", what, err)
+	}
+	switch len(vec) {
+	case 0:
+		return 0, fmt.Errorf("no data for %s", what)
+	case 1:
+	default:
+		return 0, fmt.Errorf("query for %s returned %d series, want 1", what, len(vec))
+	}
+	v := float64(vec[0].Value)
+	switch {
+	case math.IsNaN(v):
+		return 0, fmt.Errorf("NaN for %s", what)
+	case math.IsInf(v, 0):
+		return 0, fmt.Errorf("%v for %s", v, what)
+	}
+	return v, nil
+}
+
+// readCount reads a request count; no series means no request was seen yet.
+func readCount(ctx context.Context, ev *evaluation, q, what string) (float64, error) {
+	vec, err := ev.get(ctx, q)
+	if err == nil && len(vec) == 0 {
+		return 0, nil
+	}
+	return readValue(ctx, ev, q, what)
+}
+
+// judgeNoneFiring passes when the query returns nothing (no alert firing) and
+// fails, naming the alerts, when it returns anything.
+func judgeNoneFiring(ctx context.Context, ev *evaluation, p plan) CheckResult {
+	c := p.check
+	vec, err := ev.get(ctx, p.canary)
+	if err != nil {
+		return failed(c, fmt.Sprintf("query failed: %v", err))
+	}
+	n := float64(len(vec))
+	r := CheckResult{Name: c.Name(), Value: &n, Verdict: Pass, Reason: "no alert firing"}
+	if len(vec) > 0 {
+		r.Verdict = Fail
+		r.Reason = fmt.Sprintf("%d alert(s) firing: %s", len(vec), alertNames(vec))
+	}
+	return r
+}
+
+// alertNames lists the distinct alertname labels of vec, sorted.
+func alertNames(vec model.Vector) string {
+	seen := map[string]bool{}
+	var names []string
+	for _, s := range vec {
+		n := string(s.Metric[model.AlertNameLabel])
+		if n == "" {
+			n = s.Metric.String()
+		}
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}

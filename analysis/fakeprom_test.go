@@ -1,0 +1,176 @@
+package analysis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+)
+
+// answer is how the fake Prometheus responds to one query.
+type answer struct {
+	value   float64             // one unlabelled sample, unless another field is set
+	empty   bool                // no series
+	series  []map[string]string // several samples (value 1) with these labels
+	status  int                 // an HTTP error status with a Prometheus error body
+	errType string              // the error body's errorType (default server_error)
+	block   bool                // hold the request until the client gives up
+}
+
+func val(v float64) answer { return answer{value: v} }
+
+var (
+	noData  = answer{empty: true}
+	nanData = answer{value: math.NaN()}
+	http500 = answer{status: http.StatusInternalServerError}
+	blocked = answer{block: true}
+)
+
+// fakeProm is an httptest Prometheus answering /api/v1/query in the real JSON
+// format. Each query's answers are used in order, the last one repeating; a query
+// it was not told about fails the test.
+type fakeProm struct {
+	t       *testing.T
+	srv     *httptest.Server
+	mu      sync.Mutex
+	answers map[string][]answer
+	calls   map[string]int
+}
+
+func newFakeProm(t *testing.T, answers map[string][]answer) *fakeProm {
+	f := &fakeProm{t: t, answers: answers, calls: map[string]int{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeProm) api() promv1.API {
+	c, err := api.NewClient(api.Config{Address: f.srv.URL})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return promv1.NewAPI(c)
+}
+
+// count reports how many times q was received.
+func (f *fakeProm) count(q string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls[q]
+}
+
+func (f *fakeProm) next(q string) (answer, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	seq, ok := f.answers[q]
+	if !ok || len(seq) == 0 {
+		return answer{}, false
+	}
+	n := f.calls[q]
+	f.calls[q]++
+	return seq[min(n, len(seq)-1)], true
+}
+
+func (f *fakeProm) serve(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/api/v1/query" {
+		http.NotFound(w, r)
+		return
+	}
+	q := r.FormValue("query")
+	a, ok := f.next(q)
+	if !ok {
+		f.t.Errorf("unexpected query %s", q)
+		writeJSON(w, http.StatusBadRequest, map[string]any{"status": "error", "errorType": "bad_data", "error": "unexpected query"})
+		return
+	}
+	ts, _ := strconv.ParseFloat(r.FormValue("time"), 64)
+	switch {
+	case a.block:
+		<-r.Context().Done()
+	case a.status != 0:
+		et := a.errType
+		if et == "" {
+			et = "server_error"
+		}
+		writeJSON(w, a.status, map[string]any{"status": "error", "errorType": et, "error": "injected failure"})
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success",
+			"data": map[string]any{"resultType": "vector", "result": a.samples(ts)}})
+	}
+}
+
+func (a answer) samples(ts float64) []any {
+	point := func(v float64) []any { return []any{ts, strconv.FormatFloat(v, 'f', -1, 64)} }
+	switch {
+	case a.empty:
+		return []any{}
+	case a.series != nil:
+		out := []any{}
+		for _, m := range a.series {
+			out = append(out, map[string]any{"metric": m, "value": point(1)})
+		}
+		return out
+	}
+	return []any{map[string]any{"metric": map[string]string{}, "value": point(a.value)}}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if err := json.NewEncoder(w).Encode(body); err != nil {
+		panic(fmt.Sprintf("encode: %v", err))
+	}
+}
+
+// testTarget is a service-source target; tests change fields as needed.
+func testTarget() Target {
+	return Target{
+		Namespace: "shop", Deployment: "web", Canary: "web-canary",
+		Service: "web", Ingress: "web-ing", Source: SourceService,
+		Window: 5 * time.Minute, End: time.Unix(1_700_000_000, 0),
+	}
+}
+
+// testOptions are fast options: short timeout and backoff, two attempts.
+func testOptions() Options {
+	return Options{QueryTimeout: 200 * time.Millisecond, MaxConcurrent: 4,
+		RetryBackoff: time.Millisecond, MaxAttempts: 2, MinRequests: 20}
+}
+
+// Query keys for the fake: the same renderers the analyzer uses; the golden
+// tests pin their exact text.
+func reqQ(t Target, name string, s side, quantile float64) string {
+	q, err := requestQuery(t, name, s, quantile)
+	if err != nil {
+		panic(err)
+	}
+	return q
+}
+
+func podQ(t Target, name string, s side) string {
+	q, err := podQuery(t, name, s)
+	if err != nil {
+		panic(err)
+	}
+	return q
+}
+
+func evaluate(t *testing.T, f *fakeProm, opts Options, target Target, spec string) Result {
+	t.Helper()
+	checks, err := ParseChecks(spec)
+	if err != nil {
+		t.Fatalf("ParseChecks(%q): %v", spec, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return NewAnalyzer(f.api(), opts).Evaluate(ctx, target, checks)
+}

@@ -1,0 +1,274 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+)
+
+// DefaultChecks is the value of rolloutd.io/checks when the annotation is absent.
+const DefaultChecks = "error-rate<=1%+baseline, cpu<=1.3x, memory<=1.3x, load<=1.5x"
+
+// ErrInvalidCheck is wrapped by every error ParseChecks returns, so callers can
+// tell a user's mistake from anything else with errors.Is.
+var ErrInvalidCheck = errors.New("invalid check")
+
+// Metric names what a check measures.
+type Metric string
+
+// Metrics of the built-in checks.
+const (
+	MetricErrorRate Metric = "error-rate" // share of 5xx responses, as a fraction
+	MetricLatency   Metric = "latency"    // request duration quantile, in seconds
+	MetricCPU       Metric = "cpu"        // CPU cores per pod
+	MetricMemory    Metric = "memory"     // working-set bytes per pod
+	MetricLoad      Metric = "load"       // 10s CPU load average per pod
+	MetricAlerts    Metric = "alerts"     // firing alerts labelled with the Deployment
+)
+
+// Mode says what a check's bound is compared with.
+type Mode int
+
+// Comparison modes.
+const (
+	// Absolute: the canary's value must be at most Bound.
+	Absolute Mode = iota
+	// Ratio: the canary's value must be at most Bound times the stable's.
+	Ratio
+	// BaselinePlus: the canary's value must be at most the stable's plus Bound.
+	BaselinePlus
+	// NoneFiring: the check passes when the query returns nothing (alerts).
+	NoneFiring
+)
+
+// Check is one parsed gate condition. Bound is in the metric's base unit (a
+// fraction for error rates, seconds, cores, bytes, load) for Absolute and
+// BaselinePlus, and a factor for Ratio.
+type Check struct {
+	Metric   Metric
+	Quantile float64 // latency only: 0.5 for p50, 0.99 for p99
+	Mode     Mode
+	Bound    float64
+	// Custom is set for checks read from a rolloutd.io/analysis ConfigMap; it
+	// replaces the built-in queries of Metric.
+	Custom *CustomQuery
+}
+
+// Name identifies the check in status, Events and metrics: "error-rate",
+// "latency-p99", "cpu", "memory", "load", "alerts", or a custom check's name.
+func (c Check) Name() string {
+	switch {
+	case c.Custom != nil:
+		return c.Custom.Name
+	case c.Metric == MetricLatency:
+		return "latency-p" + quantileDigits(c.Quantile)
+	}
+	return string(c.Metric)
+}
+
+// String renders the check in the annotation's grammar; ParseChecks accepts it back.
+func (c Check) String() string {
+	if c.Mode == NoneFiring {
+		return c.Name()
+	}
+	return c.Name() + "<=" + c.boundText()
+}
+
+func (c Check) boundText() string {
+	switch c.Mode {
+	case Ratio:
+		return formatNumber(c.Bound) + "x"
+	case BaselinePlus:
+		return formatNumber(c.Bound*100) + "%+baseline"
+	}
+	switch c.Metric {
+	case MetricErrorRate:
+		return formatNumber(c.Bound*100) + "%"
+	case MetricLatency:
+		return formatNumber(c.Bound*1000) + "ms"
+	case MetricCPU:
+		return formatNumber(c.Bound*1000) + "m"
+	case MetricMemory:
+		return resource.NewQuantity(int64(c.Bound), resource.BinarySI).String()
+	}
+	return formatNumber(c.Bound)
+}
+
+// acceptedForms is quoted in every grammar error so the user sees what works.
+const acceptedForms = `accepted: error-rate<=1%+baseline, error-rate<=2%, ` +
+	`latency-p50|p90|p99<=1.2x, latency-p99<=500ms (or 0.5s), cpu<=1.3x, cpu<=500m, ` +
+	`memory<=1.3x, memory<=256Mi, load<=1.5x, load<=2, alerts`
+
+// ParseChecks parses the rolloutd.io/checks annotation, e.g.
+// "error-rate<=1%+baseline, cpu<=1.3x, memory<=1.3x, load<=1.5x". Items are
+// comma-separated; each check may appear once. Errors wrap ErrInvalidCheck, name the
+// bad item and list the accepted forms.
+func ParseChecks(s string) ([]Check, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("%w: no checks given (%s)", ErrInvalidCheck, acceptedForms)
+	}
+	var checks []Check
+	seen := map[string]string{}
+	for i, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			return nil, fmt.Errorf("%w: item %d is empty (%s)", ErrInvalidCheck, i+1, acceptedForms)
+		}
+		c, err := parseCheck(item)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %q: %v (%s)", ErrInvalidCheck, item, err, acceptedForms)
+		}
+		if prev, ok := seen[c.Name()]; ok {
+			return nil, fmt.Errorf("%w: %q: check %s already given as %q; give one bound per check",
+				ErrInvalidCheck, item, c.Name(), prev)
+		}
+		seen[c.Name()] = item
+		checks = append(checks, c)
+	}
+	return checks, nil
+}
+
+// parseCheck parses one item such as "cpu<=1.3x".
+func parseCheck(item string) (Check, error) {
+	if item == string(MetricAlerts) {
+		return Check{Metric: MetricAlerts, Mode: NoneFiring}, nil
+	}
+	name, bound, ok := strings.Cut(item, "<=")
+	if !ok {
+		return Check{}, errors.New(`expected NAME<=BOUND or "alerts"`)
+	}
+	// Spaces inside a bound carry no meaning: "1% + baseline" is "1%+baseline".
+	name, bound = strings.TrimSpace(name), strings.Join(strings.Fields(bound), "")
+	if bound == "" {
+		return Check{}, errors.New("missing bound after <=")
+	}
+	switch {
+	case name == string(MetricErrorRate):
+		return parseErrorRate(bound)
+	case strings.HasPrefix(name, "latency-"):
+		return parseLatency(strings.TrimPrefix(name, "latency-"), bound)
+	case name == string(MetricCPU), name == string(MetricMemory), name == string(MetricLoad):
+		return parseResource(Metric(name), bound)
+	}
+	return Check{}, fmt.Errorf("unknown check %q", name)
+}
+
+// parseErrorRate accepts "2%" (absolute) and "1%+baseline".
+func parseErrorRate(bound string) (Check, error) {
+	c := Check{Metric: MetricErrorRate, Mode: Absolute}
+	if b, ok := strings.CutSuffix(bound, "+baseline"); ok {
+		c.Mode, bound = BaselinePlus, strings.TrimSpace(b)
+	}
+	p, ok := strings.CutSuffix(bound, "%")
+	if !ok {
+		return Check{}, fmt.Errorf("error-rate bound %q must be a percentage like 2%% or 1%%+baseline", bound)
+	}
+	v, err := parseNonNegative(p)
+	if err != nil || v > 100 {
+		return Check{}, fmt.Errorf("error-rate bound %q must be a percentage between 0%% and 100%%", bound)
+	}
+	c.Bound = v / 100
+	return c, nil
+}
+
+// parseLatency accepts quantiles p01..p99 and bounds "1.2x", "500ms", "0.5s".
+func parseLatency(q, bound string) (Check, error) {
+	quantile, err := parseQuantile(q)
+	if err != nil {
+		return Check{}, err
+	}
+	c := Check{Metric: MetricLatency, Quantile: quantile}
+	if f, ok := parseFactor(bound); ok {
+		c.Mode, c.Bound = Ratio, f
+		return c, nil
+	}
+	c.Mode = Absolute
+	switch {
+	case strings.HasSuffix(bound, "ms"):
+		v, err := parseNonNegative(strings.TrimSuffix(bound, "ms"))
+		c.Bound = v / 1000
+		if err == nil {
+			return c, nil
+		}
+	case strings.HasSuffix(bound, "s"):
+		v, err := parseNonNegative(strings.TrimSuffix(bound, "s"))
+		c.Bound = v
+		if err == nil {
+			return c, nil
+		}
+	}
+	return Check{}, fmt.Errorf("latency bound %q must be a factor like 1.2x or a duration like 500ms or 0.5s", bound)
+}
+
+// parseQuantile turns "p99" into 0.99; two digits, 01 to 99.
+func parseQuantile(q string) (float64, error) {
+	digits, ok := strings.CutPrefix(q, "p")
+	n, err := strconv.Atoi(digits)
+	if !ok || len(digits) != 2 || err != nil || n < 1 {
+		return 0, fmt.Errorf("unknown latency quantile %q, want p50, p90, p99 (any p01..p99)", q)
+	}
+	return float64(n) / 100, nil
+}
+
+// parseResource accepts "1.3x" for every resource metric, a Kubernetes quantity
+// for cpu ("500m", "1") and memory ("256Mi"), and a plain number for load.
+func parseResource(m Metric, bound string) (Check, error) {
+	c := Check{Metric: m}
+	if f, ok := parseFactor(bound); ok {
+		c.Mode, c.Bound = Ratio, f
+		return c, nil
+	}
+	c.Mode = Absolute
+	if m == MetricLoad {
+		v, err := parseNonNegative(bound)
+		if err != nil {
+			return Check{}, fmt.Errorf("load bound %q must be a factor like 1.5x or a number like 2", bound)
+		}
+		c.Bound = v
+		return c, nil
+	}
+	q, err := resource.ParseQuantity(bound)
+	if err != nil || q.Sign() < 0 {
+		example := map[Metric]string{MetricCPU: "500m", MetricMemory: "256Mi"}[m]
+		return Check{}, fmt.Errorf("%s bound %q must be a factor like 1.3x or a quantity like %s", m, bound, example)
+	}
+	c.Bound = q.AsApproximateFloat64()
+	return c, nil
+}
+
+// parseFactor parses "1.3x"; the factor must be positive.
+func parseFactor(s string) (float64, bool) {
+	f, ok := strings.CutSuffix(s, "x")
+	if !ok {
+		return 0, false
+	}
+	v, err := parseNonNegative(f)
+	return v, err == nil && v > 0
+}
+
+// parseNonNegative parses a finite decimal number >= 0.
+func parseNonNegative(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil {
+		return 0, err
+	}
+	if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0, fmt.Errorf("%q is not a finite number >= 0", s)
+	}
+	return v, nil
+}
+
+// quantileDigits renders 0.99 as "99" and 0.5 as "50".
+func quantileDigits(q float64) string {
+	return fmt.Sprintf("%02d", int(q*100+0.5))
+}
+
+// formatNumber renders a float without trailing zeros, rounded to six decimals so
+// that 0.015*100 prints as 1.5.
+func formatNumber(v float64) string {
+	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
+}

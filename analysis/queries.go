@@ -1,0 +1,157 @@
+package analysis
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strings"
+	"text/template"
+	"time"
+)
+
+// Query templates. Each source defines "sel", the label matchers that select one
+// side (canary or stable) of the target, and the request templates built on it.
+// Every built-in query aggregates to a single series so that a check reads exactly
+// one number per side. Variables are documented on templateVars.
+const (
+	nginxTemplates = `
+{{- define "sel"}}namespace="{{.Namespace}}",ingress="{{.Ingress}}",canary{{if .IsCanary}}!={{else}}={{end}}""{{end}}
+{{- define "requests"}}sum(increase(nginx_ingress_controller_requests{ {{- template "sel" .}}}[{{.Window}}])){{end}}
+{{- define "errors"}}sum(increase(nginx_ingress_controller_requests{ {{- template "sel" .}},status=~"5.."}[{{.Window}}])) or vector(0){{end}}
+{{- define "latency"}}histogram_quantile({{.Quantile}}, sum by (le) (rate(nginx_ingress_controller_request_duration_seconds_bucket{ {{- template "sel" .}}}[{{.Window}}]))){{end}}`
+
+	istioTemplates = `
+{{- define "sel"}}reporter="destination",destination_workload_namespace="{{.Namespace}}",destination_workload="{{.Workload}}"{{end}}
+{{- define "requests"}}sum(increase(istio_requests_total{ {{- template "sel" .}}}[{{.Window}}])){{end}}
+{{- define "errors"}}sum(increase(istio_requests_total{ {{- template "sel" .}},response_code=~"5.."}[{{.Window}}])) or vector(0){{end}}
+{{- define "latency"}}histogram_quantile({{.Quantile}}, sum by (le) (rate(istio_request_duration_milliseconds_bucket{ {{- template "sel" .}}}[{{.Window}}]))) / 1000{{end}}`
+
+	serviceTemplates = `
+{{- define "sel"}}namespace="{{.Namespace}}",pod=~"{{.Pods}}"{{end}}
+{{- define "requests"}}sum(increase(http_requests_total{ {{- template "sel" .}}}[{{.Window}}])){{end}}
+{{- define "errors"}}sum(increase(http_requests_total{ {{- template "sel" .}},code=~"5.."}[{{.Window}}])) or vector(0){{end}}
+{{- define "latency"}}histogram_quantile({{.Quantile}}, sum by (le) (rate(http_request_duration_seconds_bucket{ {{- template "sel" .}}}[{{.Window}}]))){{end}}`
+
+	// Resource templates read cAdvisor for every source: aggregate per pod, then
+	// average across pods so that replica counts do not matter. container!=""
+	// drops cAdvisor's pod-level cgroup series, container!="POD" the pause container.
+	resourceTemplates = `
+{{- define "pods"}}namespace="{{.Namespace}}",pod=~"{{.Pods}}",container!="",container!="POD"{{end}}
+{{- define "cpu"}}avg(sum by (pod) (rate(container_cpu_usage_seconds_total{ {{- template "pods" .}}}[{{.Window}}]))){{end}}
+{{- define "memory"}}avg(sum by (pod) (container_memory_working_set_bytes{ {{- template "pods" .}}})){{end}}
+{{- define "load"}}avg(sum by (pod) (avg_over_time(container_cpu_load_average_10s{ {{- template "pods" .}}}[{{.Window}}]))){{end}}
+{{- define "alerts"}}ALERTS{alertstate="firing",namespace="{{.Namespace}}",deployment=~"{{.DeploymentRe}}|{{.CanaryRe}}"} or ALERTS{alertstate="firing",namespace="{{.Namespace}}",rolloutd_deployment=~"{{.DeploymentRe}}|{{.CanaryRe}}"}{{end}}`
+)
+
+// podSuffix matches the ReplicaSet hash and pod suffix a Deployment appends to its
+// pods' names. Prometheus anchors regexes, so "<d>-…" never matches "<d>-canary-…".
+const podSuffix = "-[a-z0-9]{1,10}-[a-z0-9]{5}"
+
+var (
+	sourceTemplates = map[Source]*template.Template{
+		SourceNginx:   mustParse(nginxTemplates),
+		SourceIstio:   mustParse(istioTemplates),
+		SourceService: mustParse(serviceTemplates),
+	}
+	podTemplates = mustParse(resourceTemplates)
+)
+
+func mustParse(text string) *template.Template {
+	return template.Must(template.New("").Option("missingkey=error").Parse(text))
+}
+
+// templateVars are the variables a query template sees. Every string is escaped
+// for use inside a double-quoted PromQL string; the *Re and Pods variables are
+// also regexp-quoted, for use after =~.
+type templateVars struct {
+	Namespace  string // the target's namespace
+	Deployment string // the stable Deployment
+	Canary     string // the canary Deployment
+	Service    string // the user's Service
+	Ingress    string // the user's Ingress
+	Window     string // the range, whole seconds, e.g. "300s"
+	Quantile   string // latency checks: e.g. "0.99"
+
+	DeploymentRe string // regexp matching exactly Deployment
+	CanaryRe     string // regexp matching exactly Canary
+	StablePods   string // regexp matching the stable pods' names
+	CanaryPods   string // regexp matching the canary pods' names
+
+	// Per side: the canary's or the stable's values.
+	IsCanary bool   // true on the canary side
+	Workload string // Canary or Deployment
+	Pods     string // CanaryPods or StablePods
+}
+
+// side is the half of a target a query reads.
+type side bool
+
+const (
+	canarySide side = true
+	stableSide side = false
+)
+
+func (s side) String() string {
+	if s == canarySide {
+		return "canary"
+	}
+	return "stable"
+}
+
+// newVars fills the template variables of one side of t.
+func newVars(t Target, s side) templateVars {
+	v := templateVars{
+		Namespace:    escapeString(t.Namespace),
+		Deployment:   escapeString(t.Deployment),
+		Canary:       escapeString(t.Canary),
+		Service:      escapeString(t.Service),
+		Ingress:      escapeString(t.Ingress),
+		Window:       renderWindow(t.Window),
+		DeploymentRe: escapeString(regexp.QuoteMeta(t.Deployment)),
+		CanaryRe:     escapeString(regexp.QuoteMeta(t.Canary)),
+		StablePods:   escapeString(regexp.QuoteMeta(t.Deployment) + podSuffix),
+		CanaryPods:   escapeString(regexp.QuoteMeta(t.Canary) + podSuffix),
+		IsCanary:     s == canarySide,
+	}
+	v.Workload, v.Pods = v.Deployment, v.StablePods
+	if s == canarySide {
+		v.Workload, v.Pods = v.Canary, v.CanaryPods
+	}
+	return v
+}
+
+// stringEscaper escapes a value for a double-quoted PromQL string literal.
+var stringEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`, "\r", `\r`)
+
+func escapeString(s string) string { return stringEscaper.Replace(s) }
+
+// renderWindow renders a range in whole seconds, at least 2s: Prometheus needs
+// two samples for rate(), and a fraction of a second only invites rounding noise.
+func renderWindow(d time.Duration) string {
+	return fmt.Sprintf("%ds", max(2, int64(d/time.Second)))
+}
+
+// render executes one named template.
+func render(set *template.Template, name string, v templateVars) (string, error) {
+	var b bytes.Buffer
+	if err := set.ExecuteTemplate(&b, name, v); err != nil {
+		return "", fmt.Errorf("render %s query: %w", name, err)
+	}
+	return b.String(), nil
+}
+
+// requestQuery renders a request query (requests, errors, latency) for one side.
+func requestQuery(t Target, name string, s side, quantile float64) (string, error) {
+	set, ok := sourceTemplates[t.Source]
+	if !ok {
+		return "", fmt.Errorf("unknown metric source %q", t.Source)
+	}
+	v := newVars(t, s)
+	v.Quantile = formatNumber(quantile)
+	return render(set, name, v)
+}
+
+// podQuery renders a cAdvisor query (cpu, memory, load) or the alerts query.
+func podQuery(t Target, name string, s side) (string, error) {
+	return render(podTemplates, name, newVars(t, s))
+}

@@ -1,0 +1,182 @@
+package analysis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"go.uber.org/zap"
+)
+
+// prom sends queries to Prometheus: at most cap(sem) at once across every caller,
+// each attempt bounded by timeout, failed attempts retried with backoff while the
+// caller's context leaves time.
+type prom struct {
+	api      promv1.API
+	sem      chan struct{}
+	timeout  time.Duration
+	backoff  time.Duration
+	attempts int
+	metrics  *metrics
+	log      *zap.Logger
+}
+
+// instant runs an instant query at ts (now if zero) and returns its samples. A
+// scalar result becomes one unlabelled sample.
+func (p *prom) instant(ctx context.Context, query string, ts time.Time) (model.Vector, error) {
+	var out model.Vector
+	err := p.retry(ctx, "instant", func(ctx context.Context) error {
+		v, warnings, err := p.api.Query(ctx, query, ts)
+		if err != nil {
+			return err
+		}
+		if len(warnings) > 0 {
+			p.log.Debug("prometheus warnings", zap.String("query", query), zap.Strings("warnings", warnings))
+		}
+		out, err = asVector(v)
+		return err
+	})
+	return out, err
+}
+
+// retry runs one attempt after another until one succeeds, the error is not
+// worth retrying, attempts run out, or ctx has no time left for another try.
+func (p *prom) retry(ctx context.Context, kind string, attempt func(context.Context) error) error {
+	delay := p.backoff
+	for n := 1; ; n++ {
+		err := p.once(ctx, kind, attempt)
+		if err == nil {
+			return nil
+		}
+		if n >= p.attempts || !retryable(err) || !hasTime(ctx, delay+p.timeout/4) {
+			return err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		delay *= 2
+	}
+}
+
+// once runs one attempt under the shared semaphore and the per-query timeout.
+func (p *prom) once(ctx context.Context, kind string, attempt func(context.Context) error) error {
+	select {
+	case p.sem <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a query slot: %w", ctx.Err())
+	}
+	defer func() { <-p.sem }()
+	qctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	start := time.Now()
+	err := attempt(qctx)
+	p.metrics.observeQuery(kind, time.Since(start), err)
+	if err != nil && qctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		err = fmt.Errorf("timed out after %s: %w", p.timeout, err)
+	}
+	return err
+}
+
+// hasTime reports whether ctx is live and its deadline, if any, is at least d away.
+func hasTime(ctx context.Context, d time.Duration) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	deadline, ok := ctx.Deadline()
+	return !ok || time.Until(deadline) > d
+}
+
+// retryable is false for errors a second attempt cannot fix: a query Prometheus
+// rejected as bad, a 4xx, or a result of the wrong shape.
+func retryable(err error) bool {
+	var apiErr *promv1.Error
+	if errors.As(err, &apiErr) {
+		switch apiErr.Type {
+		case promv1.ErrBadData, promv1.ErrClient, promv1.ErrBadResponse:
+			return false
+		}
+	}
+	var shape *shapeError
+	return !errors.As(err, &shape)
+}
+
+// shapeError is a successful response of an unusable type (e.g. a string).
+type shapeError struct{ typ model.ValueType }
+
+func (e *shapeError) Error() string {
+	return fmt.Sprintf("unexpected result type %s", e.typ)
+}
+
+// asVector turns an instant query's value into a vector.
+func asVector(v model.Value) (model.Vector, error) {
+	switch v := v.(type) {
+	case model.Vector:
+		return v, nil
+	case *model.Scalar:
+		return model.Vector{{Metric: model.Metric{}, Value: v.Value, Timestamp: v.Timestamp}}, nil
+	case nil:
+		return nil, &shapeError{typ: model.ValNone}
+	}
+	return nil, &shapeError{typ: v.Type()}
+}
+
+// evaluation caches the queries of one Evaluate call: each distinct query string
+// is sent once, however many checks need it, and runs concurrently with the rest.
+type evaluation struct {
+	p   *prom
+	ts  time.Time
+	mu  sync.Mutex
+	run map[string]*queryCall
+}
+
+// queryCall is one query in flight or done; done is closed when v and err are set.
+type queryCall struct {
+	done chan struct{}
+	v    model.Vector
+	err  error
+}
+
+func newEvaluation(p *prom, ts time.Time) *evaluation {
+	return &evaluation{p: p, ts: ts, run: map[string]*queryCall{}}
+}
+
+// start sends q unless it was already started in this evaluation.
+func (e *evaluation) start(ctx context.Context, q string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, ok := e.run[q]; ok {
+		return
+	}
+	c := &queryCall{done: make(chan struct{})}
+	e.run[q] = c
+	go func() {
+		defer close(c.done)
+		c.v, c.err = e.p.instant(ctx, q, e.ts)
+	}()
+}
+
+// get waits for q's result, starting it if needed. Queries honour ctx, so this
+// returns once ctx is done at the latest.
+func (e *evaluation) get(ctx context.Context, q string) (model.Vector, error) {
+	e.start(ctx, q)
+	e.mu.Lock()
+	c := e.run[q]
+	e.mu.Unlock()
+	<-c.done
+	return c.v, c.err
+}
+
+// sent reports how many distinct queries the evaluation sent.
+func (e *evaluation) sent() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.run)
+}
