@@ -1,0 +1,141 @@
+// Package app wires the daemon together: clients, informers, analysis, routers,
+// controller, HTTP server and leader election, and shuts them down in order.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/utils/clock"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/internal/config"
+	"github.com/rolloutd/rolloutd/internal/controller"
+	"github.com/rolloutd/rolloutd/internal/metrics"
+	"github.com/rolloutd/rolloutd/internal/server"
+	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/router"
+)
+
+// Run runs the daemon until ctx is cancelled.
+func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	restCfg, err := restConfig(cfg)
+	if err != nil {
+		return err
+	}
+	kube, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("kubernetes client: %w", err)
+	}
+	promClient, err := api.NewClient(api.Config{Address: cfg.PrometheusURL})
+	if err != nil {
+		return fmt.Errorf("prometheus client for %s: %w", cfg.PrometheusURL, err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	inf, err := controller.NewInformers(kube, cfg.Namespaces, cfg.ResyncPeriod)
+	if err != nil {
+		return err
+	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+
+	var ctl *controller.Controller
+	m := metrics.New(reg, func() int { return ctl.QueueLen() })
+	ctl, err = controller.New(controller.Options{
+		Kube:      kube,
+		Informers: inf,
+		Analyzer: analysis.NewAnalyzer(promv1.NewAPI(promClient), analysis.Options{
+			QueryTimeout: cfg.QueryTimeout, MaxConcurrent: cfg.MaxQueries, Logger: log.Named("analysis"),
+			Registerer: reg, MinRequests: cfg.MinRequests,
+		}),
+		Routers: map[spec.Router]router.Router{
+			spec.RouterService: router.Service{},
+			spec.RouterNginx:   router.Nginx{Client: kube},
+		},
+		Recorder:     broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "rolloutd"}),
+		Metrics:      m,
+		Clock:        clock.RealClock{},
+		Log:          log.Named("controller"),
+		ReadyTimeout: cfg.DefaultReadyLimit,
+	})
+	if err != nil {
+		return err
+	}
+
+	srv := server.New(cfg.HTTPAddr, reg, func() error {
+		if !inf.HasSynced() {
+			return errors.New("informer caches not synced")
+		}
+		return nil
+	}, log.Named("http"))
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve() }()
+	log.Info("rolloutd started", zap.String("http", srv.Addr()), zap.String("prometheus", cfg.PrometheusURL),
+		zap.Strings("namespaces", cfg.Namespaces), zap.Bool("leaderElection", cfg.LeaderElection()))
+
+	runErr := runController(ctx, cfg, kube, inf, ctl, log)
+
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	errs := []error{runErr}
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+	}
+	if err := <-serveErr; err != nil {
+		errs = append(errs, err)
+	}
+	log.Info("rolloutd stopped")
+	return errors.Join(errs...)
+}
+
+// runController starts the informers and runs the workers, under leader election
+// when enabled: every replica keeps warm caches, only the leader reconciles.
+func runController(ctx context.Context, cfg config.Config, kube kubernetes.Interface, inf *controller.Informers,
+	ctl *controller.Controller, log *zap.Logger) error {
+	inf.Start(ctx)
+	t0 := time.Now()
+	if !inf.WaitForSync(ctx) {
+		return ctx.Err()
+	}
+	log.Info("informer caches synced", zap.Duration("took", time.Since(t0)))
+	if !cfg.LeaderElection() {
+		ctl.Run(ctx, cfg.Workers)
+		return nil
+	}
+	return runElected(ctx, cfg, kube, func(leaderCtx context.Context) { ctl.Run(leaderCtx, cfg.Workers) }, log)
+}
+
+func restConfig(cfg config.Config) (*rest.Config, error) {
+	path := cfg.Kubeconfig
+	if path == "" && !config.InCluster() {
+		path = os.Getenv("KUBECONFIG")
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes config (kubeconfig %q): %w", path, err)
+	}
+	rc.QPS, rc.Burst = cfg.KubeQPS, cfg.KubeBurst
+	rc.UserAgent = "rolloutd"
+	return rc, nil
+}

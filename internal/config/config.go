@@ -1,0 +1,122 @@
+// Package config reads the daemon's configuration from the environment (prefix
+// ROLLOUTD_) and validates it loudly: a bad value stops the daemon at start with a
+// message naming the variable, never later.
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sethvargo/go-envconfig"
+)
+
+// Config is every setting of the daemon. Each field's env tag is its variable name
+// without the ROLLOUTD_ prefix; README.md documents each with its default.
+type Config struct {
+	PrometheusURL     string        `env:"PROMETHEUS_URL, default=http://prometheus:9090"`
+	Namespaces        []string      `env:"NAMESPACES"`
+	HTTPAddr          string        `env:"HTTP_ADDR, default=:8080"`
+	WebhookTokenFile  string        `env:"WEBHOOK_TOKEN_FILE"`
+	LeaderElect       string        `env:"LEADER_ELECT"`
+	LeaseName         string        `env:"LEASE_NAME, default=rolloutd"`
+	LeaseNamespace    string        `env:"LEASE_NAMESPACE"`
+	LeaseDuration     time.Duration `env:"LEASE_DURATION, default=15s"`
+	RenewDeadline     time.Duration `env:"RENEW_DEADLINE, default=10s"`
+	RetryPeriod       time.Duration `env:"RETRY_PERIOD, default=2s"`
+	LogFormat         string        `env:"LOG_FORMAT, default=json"`
+	LogLevel          string        `env:"LOG_LEVEL, default=info"`
+	Workers           int           `env:"WORKERS, default=8"`
+	KubeQPS           float32       `env:"KUBE_QPS, default=50"`
+	KubeBurst         int           `env:"KUBE_BURST, default=100"`
+	QueryTimeout      time.Duration `env:"QUERY_TIMEOUT, default=5s"`
+	MaxQueries        int           `env:"MAX_CONCURRENT_QUERIES, default=16"`
+	MinRequests       float64       `env:"MIN_REQUESTS, default=20"`
+	ResyncPeriod      time.Duration `env:"RESYNC_PERIOD, default=10m"`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
+	DefaultReadyLimit time.Duration `env:"CANARY_READY_TIMEOUT, default=10m"`
+	Kubeconfig        string        `env:"KUBECONFIG"`
+}
+
+// Load reads the configuration from the process environment.
+func Load(ctx context.Context) (Config, error) {
+	return LoadFrom(ctx, envconfig.OsLookuper())
+}
+
+// LoadFrom reads the configuration through l (tests pass a map).
+func LoadFrom(ctx context.Context, l envconfig.Lookuper) (Config, error) {
+	var c Config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{
+		Target:   &c,
+		Lookuper: envconfig.PrefixLookuper("ROLLOUTD_", l),
+	}); err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every bad setting at once.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("ROLLOUTD_%s: "+format, append([]any{name}, args...)...))
+	}
+	if u, err := url.Parse(c.PrometheusURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("PROMETHEUS_URL", "want an http(s) URL, got %q", c.PrometheusURL)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		bad("LOG_FORMAT", "want json or console, got %q", c.LogFormat)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "want debug, info, warn or error, got %q", c.LogLevel)
+	}
+	switch strings.ToLower(c.LeaderElect) {
+	case "", "true", "false":
+	default:
+		bad("LEADER_ELECT", "want true or false, got %q", c.LeaderElect)
+	}
+	if c.Workers < 1 {
+		bad("WORKERS", "want at least 1, got %d", c.Workers)
+	}
+	if c.KubeQPS <= 0 || c.KubeBurst < 1 {
+		bad("KUBE_QPS", "want a positive QPS and burst, got %v and %d", c.KubeQPS, c.KubeBurst)
+	}
+	if c.QueryTimeout <= 0 || c.MaxQueries < 1 {
+		bad("QUERY_TIMEOUT", "want a positive timeout and at least 1 concurrent query")
+	}
+	if c.RenewDeadline >= c.LeaseDuration || c.RetryPeriod >= c.RenewDeadline {
+		bad("LEASE_DURATION", "want LEASE_DURATION > RENEW_DEADLINE > RETRY_PERIOD, got %s, %s, %s",
+			c.LeaseDuration, c.RenewDeadline, c.RetryPeriod)
+	}
+	return errors.Join(errs...)
+}
+
+// InCluster reports whether the daemon runs in a pod.
+func InCluster() bool { return os.Getenv("KUBERNETES_SERVICE_HOST") != "" }
+
+// LeaderElection reports whether to elect a leader: ROLLOUTD_LEADER_ELECT when set,
+// else true in cluster and false out of cluster.
+func (c Config) LeaderElection() bool {
+	if c.LeaderElect == "" {
+		return InCluster()
+	}
+	return strings.EqualFold(c.LeaderElect, "true")
+}
+
+// Namespace returns the namespace of the lease: ROLLOUTD_LEASE_NAMESPACE, else the
+// pod's own namespace in cluster, else "default".
+func (c Config) Namespace() string {
+	if c.LeaseNamespace != "" {
+		return c.LeaseNamespace
+	}
+	if b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace"); err == nil {
+		return strings.TrimSpace(string(b))
+	}
+	return "default"
+}

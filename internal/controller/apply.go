@@ -1,0 +1,204 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/traffic"
+)
+
+// apply carries out a decision in the safe order: a decision that takes exposure
+// away from the canary is persisted first; traffic leaves the canary before its pods
+// shrink or go; pods are Ready before traffic reaches them (the strategy raises a
+// weight only after it saw them Ready); the status is written last, with the
+// stable's paused flag, in one update.
+func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
+	written := false
+	if d.ReducesExposure(r.prev) {
+		if err := r.write(ctx, d.Status, d.Stable != strategy.Resume, true); err != nil {
+			return err
+		}
+		written = true
+	}
+	rt, err := r.router()
+	if err != nil {
+		return err
+	}
+	t := r.target()
+	if d.CanaryReplicas == 0 {
+		if err := r.removeCanary(ctx, rt, t); err != nil {
+			return err
+		}
+	} else {
+		if d.Split.CanaryWeight < r.prev.Weight {
+			if err := r.route(ctx, rt, t, d.Split); err != nil {
+				return err
+			}
+		}
+		if err := r.ensureCanary(ctx, d); err != nil {
+			return err
+		}
+		if err := r.route(ctx, rt, t, d.Split); err != nil {
+			return err
+		}
+	}
+	if !written {
+		if err := r.write(ctx, d.Status, d.Stable != strategy.Resume, r.d.Annotations[CommandKey] != ""); err != nil {
+			return err
+		}
+	}
+	for _, e := range d.Events {
+		kind := corev1.EventTypeNormal
+		if e.Warning {
+			kind = corev1.EventTypeWarning
+		}
+		r.event(kind, e.Reason, e.Message)
+		r.c.Metrics.Transitions.WithLabelValues(e.Reason).Inc()
+		if d.Status.Phase == status.RollingBack && r.prev.Phase != status.RollingBack {
+			r.c.Metrics.Rollbacks.WithLabelValues(e.Reason).Inc()
+		}
+	}
+	r.c.Metrics.Observe(r.d.Namespace, r.d.Name, d.Status)
+	return nil
+}
+
+func (r *rollout) router() (router.Router, error) {
+	rt, ok := r.c.Routers[r.spec.Router]
+	if !ok {
+		return nil, fmt.Errorf("router %q is not available in this daemon", r.spec.Router)
+	}
+	return rt, nil
+}
+
+// route applies a split unless the same split was already applied for this
+// revision by this process.
+func (r *rollout) route(ctx context.Context, rt router.Router, t router.Target, s traffic.Split) error {
+	key := r.d.Namespace + "/" + r.d.Name
+	memo := fmt.Sprintf("%s/%d/%v", r.prev.Revision, s.CanaryWeight, s.Match)
+	if v, ok := r.c.applied.Load(key); ok && v == memo {
+		return nil
+	}
+	if err := rt.Apply(ctx, t, s); err != nil {
+		return err
+	}
+	r.c.applied.Store(key, memo)
+	r.log.Debug("traffic applied", zap.Int("weight", s.CanaryWeight))
+	return nil
+}
+
+// removeCanary takes all traffic off the canary, then deletes its Deployment, then
+// the routing objects and the canary Service.
+func (r *rollout) removeCanary(ctx context.Context, rt router.Router, t router.Target) error {
+	if err := rt.Reset(ctx, t); err != nil {
+		return err
+	}
+	r.c.applied.Delete(r.d.Namespace + "/" + r.d.Name)
+	name := workload.CanaryName(r.d.Name)
+	if _, err := r.c.Informers.Deployment(r.d.Namespace, name); err == nil {
+		policy := metav1.DeletePropagationBackground
+		err := r.c.Kube.AppsV1().Deployments(r.d.Namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("delete canary deployment %s/%s: %w", r.d.Namespace, name, err)
+		}
+	}
+	err := r.c.Kube.CoreV1().Services(r.d.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete canary service %s/%s: %w", r.d.Namespace, name, err)
+	}
+	return nil
+}
+
+// ensureCanary creates the canary Deployment and Service, or resizes the canary,
+// or moves it to the revision under release.
+func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
+	ns := r.d.Namespace
+	user, err := r.c.Kube.CoreV1().Services(ns).Get(ctx, r.spec.Service, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("get service %s/%s: %w", ns, r.spec.Service, err)
+	}
+	if workload.Revision(r.d.Spec.Template) != d.Status.Revision {
+		return fmt.Errorf("template of %s/%s changed since this reconcile began", ns, r.d.Name)
+	}
+	want := workload.Canary(r.d, workload.CanaryOptions{
+		Revision: d.Status.Revision, Replicas: d.CanaryReplicas,
+		ServiceSelector: user.Spec.Selector, SelectedByService: router.SelectsCanary(string(r.spec.Router)),
+	})
+	have, err := r.c.Informers.Deployment(ns, want.Name)
+	switch {
+	case apierrors.IsNotFound(err):
+		if err := r.ensureCanaryService(ctx, user); err != nil {
+			return err
+		}
+		if _, err := r.c.Kube.AppsV1().Deployments(ns).Create(ctx, want, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create canary deployment %s/%s: %w", ns, want.Name, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("get canary deployment %s/%s: %w", ns, want.Name, err)
+	}
+	if have.Annotations[workload.RevisionAnnotation] == d.Status.Revision && have.Spec.Replicas != nil && *have.Spec.Replicas == d.CanaryReplicas {
+		return nil
+	}
+	if err := r.ensureCanaryService(ctx, user); err != nil {
+		return err
+	}
+	upd := have.DeepCopy()
+	upd.Annotations = want.Annotations
+	upd.Spec.Replicas = want.Spec.Replicas
+	upd.Spec.Template = want.Spec.Template
+	if _, err := r.c.Kube.AppsV1().Deployments(ns).Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("update canary deployment %s/%s: %w", ns, want.Name, err)
+	}
+	return nil
+}
+
+func (r *rollout) ensureCanaryService(ctx context.Context, user *corev1.Service) error {
+	svc := workload.CanaryService(r.d, user)
+	_, err := r.c.Kube.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create canary service %s/%s: %w", svc.Namespace, svc.Name, err)
+	}
+	return nil
+}
+
+// write persists the status and the stable's paused flag in one update of the user's
+// Deployment, dropping a consumed command; it writes nothing when nothing changed.
+func (r *rollout) write(ctx context.Context, st status.Status, paused, dropCommand bool) error {
+	raw, err := st.Encode()
+	if err != nil {
+		return err
+	}
+	d := r.d
+	_, hasCmd := d.Annotations[CommandKey]
+	if d.Annotations[status.Key] == raw && d.Spec.Paused == paused && !(dropCommand && hasCmd) {
+		return nil
+	}
+	upd := d.DeepCopy()
+	if upd.Annotations == nil {
+		upd.Annotations = map[string]string{}
+	}
+	upd.Annotations[status.Key] = raw
+	if dropCommand {
+		delete(upd.Annotations, CommandKey)
+	}
+	upd.Spec.Paused = paused
+	out, err := r.c.Kube.AppsV1().Deployments(d.Namespace).Update(ctx, upd, metav1.UpdateOptions{})
+	if err != nil {
+		return fmt.Errorf("update deployment %s/%s: %w", d.Namespace, d.Name, err)
+	}
+	r.d = out
+	return nil
+}
+
+// deploymentKey is the workqueue key of a Deployment.
+func deploymentKey(d *appsv1.Deployment) string { return d.Namespace + "/" + d.Name }

@@ -1,0 +1,164 @@
+// Package controller is rolloutd's reconcile loop: shared informers feed a
+// rate-limited workqueue keyed by namespace/name; workers reconcile one Deployment at
+// a time — read its annotations and status, observe the cluster, run a gate when one
+// is due, ask the strategy for the next state, then apply it in a safe order and
+// requeue at the next deadline. Handlers only enqueue keys.
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/internal/metrics"
+	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/router"
+)
+
+// Options are the controller's dependencies.
+type Options struct {
+	Kube      kubernetes.Interface
+	Informers *Informers
+	Analyzer  analysis.Evaluator
+	Routers   map[spec.Router]router.Router
+	Recorder  record.EventRecorder
+	Metrics   *metrics.Metrics
+	Clock     clock.PassiveClock
+	Log       *zap.Logger
+	// ReadyTimeout bounds canary readiness when the Deployment sets no
+	// progressDeadlineSeconds.
+	ReadyTimeout time.Duration
+}
+
+// Controller reconciles opted-in Deployments.
+type Controller struct {
+	Options
+	queue workqueue.TypedRateLimitingInterface[string]
+	// applied remembers the split last applied per Deployment, only to skip
+	// redundant router reads; losing it (a restart) just re-applies once.
+	applied sync.Map
+}
+
+// New builds a controller and registers its event handlers on the informers.
+func New(o Options) (*Controller, error) {
+	c := &Controller{
+		Options: o,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.DefaultTypedControllerRateLimiter[string](),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "rolloutd"}),
+	}
+	if err := o.Informers.AddHandlers(c.enqueueDeployment, c.enqueueOwner); err != nil {
+		return nil, fmt.Errorf("controller: register handlers: %w", err)
+	}
+	return c, nil
+}
+
+// QueueLen is the number of keys waiting, for the queue depth metric.
+func (c *Controller) QueueLen() int {
+	if c == nil || c.queue == nil {
+		return 0
+	}
+	return c.queue.Len()
+}
+
+// Enqueue asks for a reconcile of namespace/name now (the alert webhook uses it).
+func (c *Controller) Enqueue(key string) { c.queue.Add(key) }
+
+func (c *Controller) enqueueDeployment(obj any) {
+	d, ok := obj.(*appsv1.Deployment)
+	if !ok {
+		if tomb, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
+			d, ok = tomb.Obj.(*appsv1.Deployment)
+		}
+		if !ok {
+			return
+		}
+	}
+	if owner := d.Labels[workload.CanaryOfLabel]; owner != "" {
+		c.queue.Add(d.Namespace + "/" + owner)
+		return
+	}
+	if !hasRolloutdAnnotations(d) {
+		return
+	}
+	c.queue.Add(d.Namespace + "/" + d.Name)
+}
+
+// enqueueOwner enqueues the Deployment owning a ReplicaSet.
+func (c *Controller) enqueueOwner(obj any) {
+	rs, ok := obj.(*appsv1.ReplicaSet)
+	if !ok {
+		if tomb, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
+			rs, ok = tomb.Obj.(*appsv1.ReplicaSet)
+		}
+		if !ok {
+			return
+		}
+	}
+	for _, ref := range rs.OwnerReferences {
+		if ref.Kind == "Deployment" && ref.Controller != nil && *ref.Controller {
+			if d, err := c.Informers.Deployment(rs.Namespace, ref.Name); err == nil && hasRolloutdAnnotations(d) {
+				c.queue.Add(rs.Namespace + "/" + ref.Name)
+			}
+		}
+	}
+}
+
+// Run starts workers and blocks until ctx is done, then drains the queue.
+func (c *Controller) Run(ctx context.Context, workers int) {
+	defer c.queue.ShutDown()
+	c.Log.Info("starting workers", zap.Int("workers", workers))
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wait.UntilWithContext(ctx, c.runWorker, time.Second)
+		}()
+	}
+	<-ctx.Done()
+	c.queue.ShutDown()
+	wg.Wait()
+	c.Log.Info("workers stopped")
+}
+
+func (c *Controller) runWorker(ctx context.Context) {
+	for c.processNextWorkItem(ctx) {
+	}
+}
+
+func (c *Controller) processNextWorkItem(ctx context.Context) bool {
+	key, quit := c.queue.Get()
+	if quit {
+		return false
+	}
+	defer c.queue.Done(key)
+	start := time.Now()
+	requeue, err := c.Sync(ctx, key)
+	result := "ok"
+	if err != nil {
+		result = "error"
+		c.Metrics.ReconcileErrors.WithLabelValues(errorKind(err)).Inc()
+		c.Log.Warn("reconcile failed; retrying", zap.String("key", key), zap.Error(err))
+		c.queue.AddRateLimited(key)
+	} else {
+		c.queue.Forget(key)
+		if requeue > 0 {
+			c.queue.AddAfter(key, requeue)
+		}
+	}
+	c.Metrics.Reconcile.WithLabelValues(result).Observe(time.Since(start).Seconds())
+	return true
+}

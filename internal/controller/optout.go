@@ -1,0 +1,49 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/status"
+)
+
+// ReasonOptedOut is the Event reason when a Deployment is handed back.
+const ReasonOptedOut = "OptedOut"
+
+// optOut hands a Deployment back exactly as the user wrote it: traffic back to the
+// stable pods, every generated object removed, rolloutd's own annotations dropped,
+// and spec.paused as it was before opting in.
+func (r *rollout) optOut(ctx context.Context) error {
+	st, err := status.Read(r.d.Annotations)
+	_, hasStatus := r.d.Annotations[status.Key]
+	if !hasStatus {
+		return nil
+	}
+	if err != nil {
+		st = status.Status{}
+	}
+	// The spec may be invalid or half-removed; take what parses for the names.
+	r.spec, _ = spec.Parse(r.d.Name, r.d.Annotations)
+	for _, rt := range r.c.Routers {
+		if err := rt.Reset(ctx, r.target()); err != nil {
+			return err
+		}
+	}
+	if err := r.removeCanary(ctx, r.c.Routers[spec.RouterService], r.target()); err != nil {
+		return err
+	}
+	upd := r.d.DeepCopy()
+	delete(upd.Annotations, status.Key)
+	delete(upd.Annotations, CommandKey)
+	upd.Spec.Paused = st.UserPaused
+	if _, err := r.c.Kube.AppsV1().Deployments(upd.Namespace).Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("opt out %s: %w", deploymentKey(r.d), err)
+	}
+	r.c.Metrics.Forget(r.d.Namespace, r.d.Name)
+	r.event(corev1.EventTypeNormal, ReasonOptedOut, "rolloutd released the Deployment: generated objects removed, spec.paused restored")
+	return nil
+}

@@ -1,0 +1,235 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy"
+)
+
+// ReasonInvalidSpec is the Event reason for rejected annotations.
+const ReasonInvalidSpec = "InvalidSpec"
+
+// rollout is the per-reconcile context of one Deployment: what was read at the start
+// and what the reconcile decided, so each step below takes few parameters.
+type rollout struct {
+	c    *Controller
+	d    *appsv1.Deployment // a private copy of the cached Deployment
+	spec spec.Spec
+	prev status.Status
+	log  *zap.Logger
+	now  time.Time
+}
+
+// Sync reconciles the Deployment namespace/name once and returns when to look
+// again (0: only on change). It is safe to call for any key at any time.
+func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error) {
+	ns, name, err := cache.SplitMetaNamespaceKey(key)
+	if err != nil {
+		return 0, nil
+	}
+	cached, err := c.Informers.Deployment(ns, name)
+	if apierrors.IsNotFound(err) {
+		c.Metrics.Forget(ns, name)
+		c.applied.Delete(key)
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("get deployment %s: %w", key, err)
+	}
+	if cached.Labels[workload.CanaryOfLabel] != "" || !hasRolloutdAnnotations(cached) {
+		return 0, nil
+	}
+	r := &rollout{c: c, d: cached.DeepCopy(), now: c.Clock.Now(),
+		log: c.Log.With(zap.String("namespace", ns), zap.String("deployment", name))}
+	if !spec.Enabled(cached.Annotations) {
+		return 0, r.optOut(ctx)
+	}
+	return r.reconcile(ctx)
+}
+
+func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
+	prev, err := status.Read(r.d.Annotations)
+	if err != nil {
+		r.log.Warn("unreadable status annotation; starting from Idle", zap.Error(err))
+	}
+	if prev.Phase == "" {
+		prev.UserPaused = r.d.Spec.Paused
+	}
+	r.prev = prev
+	r.log = r.log.With(zap.String("revision", prev.Revision), zap.String("phase", string(prev.Phase)))
+	sp, err := spec.Parse(r.d.Name, r.d.Annotations)
+	if err != nil {
+		return r.invalid(ctx, err)
+	}
+	r.spec = sp
+	in, err := r.observe(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if strategy.GateDue(in) {
+		res := r.evaluate(ctx, in)
+		in.Gate = &res
+	}
+	d := strategy.Step(in)
+	if err := r.apply(ctx, d); err != nil {
+		return 0, err
+	}
+	return d.RequeueAfter, nil
+}
+
+// observe gathers what the strategy decides on: the stable's template and running
+// revision, the canary's readiness, a pending operator command, and whether the
+// routing prerequisites exist.
+func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
+	d := r.d
+	sets, err := r.c.Informers.ReplicaSets(d.Namespace)
+	if err != nil {
+		return strategy.Input{}, fmt.Errorf("list replicasets: %w", err)
+	}
+	desired := int32(1)
+	if d.Spec.Replicas != nil {
+		desired = *d.Spec.Replicas
+	}
+	in := strategy.Input{
+		Name:   d.Name,
+		Now:    r.now,
+		Spec:   r.spec,
+		Status: r.prev,
+		Stable: strategy.Stable{
+			Template:  workload.Revision(d.Spec.Template),
+			Running:   workload.Running(d, sets),
+			Desired:   desired,
+			RolledOut: workload.RolledOut(d),
+		},
+		ReadyTimeout: r.c.ReadyTimeout,
+		Command:      readCommand(d.Annotations),
+	}
+	if d.Spec.ProgressDeadlineSeconds != nil {
+		in.ReadyTimeout = time.Duration(*d.Spec.ProgressDeadlineSeconds) * time.Second
+	}
+	if c, err := r.c.Informers.Deployment(d.Namespace, workload.CanaryName(d.Name)); err == nil {
+		in.Canary = strategy.Canary{Exists: true, Revision: c.Annotations[workload.RevisionAnnotation], Ready: workload.CanaryReady(c)}
+	}
+	if in.Stable.Template != in.Stable.Running || r.prev.Phase.Active() {
+		in.Broken = r.checkRouting(ctx)
+	}
+	return in, nil
+}
+
+// checkRouting returns why traffic cannot be routed ("" when it can): the user's
+// Service, and for router nginx the Ingress, must exist.
+func (r *rollout) checkRouting(ctx context.Context) string {
+	ns := r.d.Namespace
+	if _, err := r.c.Kube.CoreV1().Services(ns).Get(ctx, r.spec.Service, metav1.GetOptions{}); err != nil {
+		return fmt.Sprintf("service %s/%s: %v (set %s to the Service selecting the stable pods)", ns, r.spec.Service, err, spec.KeyService)
+	}
+	if r.spec.Router == spec.RouterNginx {
+		if _, err := r.c.Kube.NetworkingV1().Ingresses(ns).Get(ctx, r.spec.Ingress, metav1.GetOptions{}); err != nil {
+			return fmt.Sprintf("ingress %s/%s: %v (set %s to the Ingress to split)", ns, r.spec.Ingress, err, spec.KeyIngress)
+		}
+	}
+	return ""
+}
+
+// evaluate runs the gate due now and records its figures.
+func (r *rollout) evaluate(ctx context.Context, in strategy.Input) analysis.Result {
+	t := analysis.Target{
+		Namespace:  r.d.Namespace,
+		Deployment: r.d.Name,
+		Canary:     workload.CanaryName(r.d.Name),
+		Service:    r.spec.Service,
+		Ingress:    r.spec.Ingress,
+		Source:     analysis.Source(r.spec.Router),
+		Window:     strategy.GateWindow(in),
+		End:        r.now,
+	}
+	res := r.c.Analyzer.Evaluate(ctx, t, r.spec.Checks)
+	r.c.Metrics.Gates.WithLabelValues(string(res.Verdict)).Inc()
+	for _, ch := range res.Checks {
+		r.c.Metrics.Checks.WithLabelValues(ch.Name, string(ch.Verdict)).Inc()
+	}
+	r.log.Info("gate evaluated", zap.String("verdict", string(res.Verdict)), zap.Strings("failed", res.FailedNames()),
+		zap.Duration("window", t.Window))
+	return res
+}
+
+// invalid records rejected annotations: a Warning Event and a status message naming
+// the annotation and the accepted form. Nothing starts; traffic stays as it is.
+func (r *rollout) invalid(ctx context.Context, perr error) (time.Duration, error) {
+	msgs := []string{}
+	var inv *spec.InvalidError
+	for _, e := range unwrapAll(perr) {
+		if errors.As(e, &inv) {
+			msgs = append(msgs, inv.Error())
+		} else {
+			msgs = append(msgs, e.Error())
+		}
+	}
+	next := r.prev
+	if next.Phase == "" {
+		next.Phase = status.Idle
+		next.LastTransitionTime = r.now
+	}
+	next.Reason = ReasonInvalidSpec
+	next.Message = "invalid annotations: " + strings.Join(msgs, "; ")
+	if next.Message == r.prev.Message {
+		return 0, nil
+	}
+	if err := r.write(ctx, next, true, false); err != nil {
+		return 0, err
+	}
+	r.event(corev1.EventTypeWarning, ReasonInvalidSpec, next.Message)
+	return 0, nil
+}
+
+func unwrapAll(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func (r *rollout) target() router.Target {
+	return router.Target{
+		Namespace:     r.d.Namespace,
+		Deployment:    r.d.Name,
+		Service:       r.spec.Service,
+		CanaryService: workload.CanaryName(r.d.Name),
+		Ingress:       r.spec.Ingress,
+		Owner:         workload.OwnerRef(r.d),
+	}
+}
+
+func (r *rollout) event(kind, reason, msg string) {
+	r.c.Recorder.Event(r.d, kind, reason, msg)
+}
+
+// errorKind classifies a reconcile error for the error counter.
+func errorKind(err error) string {
+	switch {
+	case apierrors.IsConflict(err):
+		return "conflict"
+	case apierrors.IsForbidden(err):
+		return "forbidden"
+	case apierrors.IsNotFound(err):
+		return "not_found"
+	default:
+		return "other"
+	}
+}

@@ -1,0 +1,80 @@
+// Package metrics holds the daemon's own Prometheus metrics, registered on a
+// registry passed in (never the global one). Per-Deployment series are removed when
+// the Deployment opts out or is deleted, so cardinality stays bounded by the number
+// of opted-in Deployments.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+
+	"github.com/rolloutd/rolloutd/internal/status"
+)
+
+// Phases lists every phase, so the phase gauge can set all but one to 0.
+var Phases = []status.Phase{status.Idle, status.Progressing, status.Paused, status.PendingConfirmation,
+	status.Promoting, status.Succeeded, status.RollingBack, status.RolledBack, status.Aborted}
+
+// Metrics are the daemon's metrics.
+type Metrics struct {
+	Phase           *prometheus.GaugeVec
+	Weight          *prometheus.GaugeVec
+	Step            *prometheus.GaugeVec
+	Reconcile       *prometheus.HistogramVec
+	ReconcileErrors *prometheus.CounterVec
+	Gates           *prometheus.CounterVec
+	Checks          *prometheus.CounterVec
+	Transitions     *prometheus.CounterVec
+	Rollbacks       *prometheus.CounterVec
+	QueueDepth      prometheus.GaugeFunc
+}
+
+// New registers the metrics on reg; depth reports the workqueue's length.
+func New(reg prometheus.Registerer, depth func() int) *Metrics {
+	f := promauto.With(reg)
+	dep := []string{"namespace", "deployment"}
+	return &Metrics{
+		Phase: f.NewGaugeVec(prometheus.GaugeOpts{Name: "rolloutd_rollout_phase",
+			Help: "1 for the phase the Deployment's rollout is in, 0 for the others."}, append(dep, "phase")),
+		Weight: f.NewGaugeVec(prometheus.GaugeOpts{Name: "rolloutd_canary_weight_percent",
+			Help: "Share of user traffic routed to the canary, in percent."}, dep),
+		Step: f.NewGaugeVec(prometheus.GaugeOpts{Name: "rolloutd_rollout_step",
+			Help: "Current step of the rollout (1-based; 0 when none)."}, dep),
+		Reconcile: f.NewHistogramVec(prometheus.HistogramOpts{Name: "rolloutd_reconcile_duration_seconds",
+			Help:    "Time to reconcile one Deployment.",
+			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"result"}),
+		ReconcileErrors: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_reconcile_errors_total",
+			Help: "Reconciles that ended in an error, by kind."}, []string{"kind"}),
+		Gates: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_gates_total",
+			Help: "Analysis gates evaluated, by verdict."}, []string{"verdict"}),
+		Checks: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_checks_total",
+			Help: "Analysis checks evaluated, by check and verdict."}, []string{"check", "verdict"}),
+		Transitions: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_transitions_total",
+			Help: "Rollout transitions, by reason."}, []string{"reason"}),
+		Rollbacks: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_rollbacks_total",
+			Help: "Rollbacks started, by reason."}, []string{"reason"}),
+		QueueDepth: f.NewGaugeFunc(prometheus.GaugeOpts{Name: "rolloutd_workqueue_depth",
+			Help: "Deployments waiting to be reconciled."}, func() float64 { return float64(depth()) }),
+	}
+}
+
+// Observe records a Deployment's current phase, weight and step.
+func (m *Metrics) Observe(ns, name string, st status.Status) {
+	for _, p := range Phases {
+		v := 0.0
+		if p == st.Phase {
+			v = 1
+		}
+		m.Phase.WithLabelValues(ns, name, string(p)).Set(v)
+	}
+	m.Weight.WithLabelValues(ns, name).Set(float64(st.Weight))
+	m.Step.WithLabelValues(ns, name).Set(float64(st.Step))
+}
+
+// Forget removes every series of a Deployment that opted out or was deleted.
+func (m *Metrics) Forget(ns, name string) {
+	labels := prometheus.Labels{"namespace": ns, "deployment": name}
+	m.Phase.DeletePartialMatch(labels)
+	m.Weight.Delete(labels)
+	m.Step.Delete(labels)
+}

@@ -1,0 +1,125 @@
+// Package spec turns the rolloutd.io/* annotations of a Deployment into a typed,
+// validated Spec. Every rejection names the annotation and the accepted form, so a
+// Warning Event can tell the user exactly what to fix.
+package spec
+
+import (
+	"time"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/traffic"
+)
+
+// Prefix is the annotation prefix of every key rolloutd reads or writes.
+const Prefix = "rolloutd.io/"
+
+// Annotation keys the user writes (the contract's opt-in table).
+const (
+	KeyEnabled         = Prefix + "enabled"
+	KeyStrategy        = Prefix + "strategy"
+	KeyRouter          = Prefix + "router"
+	KeyIngress         = Prefix + "ingress"
+	KeyService         = Prefix + "service"
+	KeySteps           = Prefix + "steps"
+	KeyInterval        = Prefix + "interval"
+	KeyThreshold       = Prefix + "threshold"
+	KeyChecks          = Prefix + "checks"
+	KeyAnalysis        = Prefix + "analysis"
+	KeyPauseAt         = Prefix + "pause-at"
+	KeyMatch           = Prefix + "match"
+	KeyMirror          = Prefix + "mirror"
+	KeySticky          = Prefix + "sticky"
+	KeyBatches         = Prefix + "batches"
+	KeyMaxSurge        = Prefix + "max-surge"
+	KeyMaxUnavailable  = Prefix + "max-unavailable"
+	KeyRollingOrder    = Prefix + "rolling-order"
+	KeyConfirm         = Prefix + "confirm"
+	KeyAlertRollback   = Prefix + "alert-rollback"
+	KeyAlertSelector   = Prefix + "alert-selector"
+	KeyRollbackWindow  = Prefix + "rollback-window"
+	KeyRevisionHistory = Prefix + "revision-history"
+)
+
+// Strategy is the form a release takes.
+type Strategy string
+
+// Release strategies.
+const (
+	Canary    Strategy = "canary"
+	BlueGreen Strategy = "bluegreen"
+	ABTest    Strategy = "abtest"
+	Batch     Strategy = "batch"
+)
+
+// Router is how user traffic is split between stable and canary.
+type Router string
+
+// Routers.
+const (
+	RouterNginx   Router = "nginx"
+	RouterIstio   Router = "istio"
+	RouterService Router = "service"
+)
+
+// RollingOrder orders pod creation and removal within a batch.
+type RollingOrder string
+
+// Rolling orders.
+const (
+	CreateFirst RollingOrder = "create-first"
+	DeleteFirst RollingOrder = "delete-first"
+)
+
+// Spec is the validated release configuration of one Deployment.
+type Spec struct {
+	Enabled         bool
+	Strategy        Strategy
+	Router          Router
+	Ingress         string
+	Service         string
+	Steps           []int
+	Interval        time.Duration
+	Threshold       int
+	Checks          []analysis.Check
+	Analysis        string
+	PauseAt         PauseAt
+	Match           *traffic.Match
+	MirrorPercent   int
+	Sticky          bool
+	Batches         []Quantity
+	MaxSurge        Quantity
+	MaxUnavailable  Quantity
+	RollingOrder    RollingOrder
+	ConfirmManual   bool
+	AlertRollback   bool
+	AlertSelector   map[string]string
+	RollbackWindow  time.Duration
+	RevisionHistory int
+}
+
+// PauseAt is the set of weights (or batch numbers) where a rollout waits for approval.
+type PauseAt struct {
+	All    bool
+	Values map[int]bool
+}
+
+// Has reports whether the rollout must wait for approval at v.
+func (p PauseAt) Has(v int) bool { return p.All || p.Values[v] }
+
+// Quantity is a replica count or a percentage of the desired replicas.
+type Quantity struct {
+	Value   int
+	Percent bool
+}
+
+// Of resolves the quantity against a total; percentages round up when roundUp.
+func (q Quantity) Of(total int32, roundUp bool) int32 {
+	if !q.Percent {
+		return int32(q.Value)
+	}
+	n := int64(total) * int64(q.Value)
+	if roundUp {
+		return int32((n + 99) / 100)
+	}
+	return int32(n / 100)
+}

@@ -1,0 +1,109 @@
+// Package status is rolloutd's only memory: the rolloutd.io/status annotation on the
+// user's Deployment. The daemon keeps no state in process, so after a crash the next
+// reconcile reads where the rollout stood from here.
+package status
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/rolloutd/rolloutd/analysis"
+)
+
+// Key is the annotation holding the JSON status.
+const Key = "rolloutd.io/status"
+
+// Phase is where a rollout stands.
+type Phase string
+
+// Phases of the contract.
+const (
+	Idle                Phase = "Idle"
+	Progressing         Phase = "Progressing"
+	Paused              Phase = "Paused"
+	PendingConfirmation Phase = "PendingConfirmation"
+	Promoting           Phase = "Promoting"
+	Succeeded           Phase = "Succeeded"
+	RollingBack         Phase = "RollingBack"
+	RolledBack          Phase = "RolledBack"
+	Aborted             Phase = "Aborted"
+)
+
+// Active reports whether a rollout is under way in this phase (a canary may exist or
+// traffic may be split).
+func (p Phase) Active() bool {
+	switch p {
+	case Progressing, Paused, PendingConfirmation, Promoting, RollingBack:
+		return true
+	}
+	return false
+}
+
+// Status is the JSON document in the rolloutd.io/status annotation.
+type Status struct {
+	Phase Phase `json:"phase"`
+	// Revision identifies the pod template under release (a hash of it).
+	Revision string `json:"revision,omitempty"`
+	// StableRevision identifies the template the stable pods run.
+	StableRevision string `json:"stableRevision,omitempty"`
+	// Weight is the canary's share of user traffic in percent, as last written.
+	Weight int `json:"weight"`
+	// Step is the 1-based index of the current step; 0 before the first.
+	Step    int    `json:"step"`
+	Steps   int    `json:"steps,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Checks holds the last gate's check results.
+	Checks             []analysis.CheckResult `json:"checks,omitempty"`
+	LastTransitionTime time.Time              `json:"lastTransitionTime"`
+	// StepStartedAt is when traffic reached the current step's weight: the start
+	// of its analysis window. Nil while the canary pods for the step come up.
+	StepStartedAt *time.Time `json:"stepStartedAt,omitempty"`
+	// ScaledAt is when the canary was last resized for a step; readiness is
+	// measured against the progress deadline from here.
+	ScaledAt *time.Time `json:"scaledAt,omitempty"`
+	// Inconclusive counts consecutive gates without enough canary traffic.
+	Inconclusive int `json:"inconclusive,omitempty"`
+	// Failures counts failed gates of the current revision.
+	Failures int `json:"failures,omitempty"`
+	// FailedRevision is a revision that was rolled back; it is not retried until
+	// the template changes.
+	FailedRevision string `json:"failedRevision,omitempty"`
+	// Reason is a machine-readable word for the last transition (an Event reason).
+	Reason string `json:"reason,omitempty"`
+	// UserPaused records spec.paused as the user had it before opting in, so opting
+	// out hands the Deployment back exactly as written.
+	UserPaused bool `json:"userPaused,omitempty"`
+	// Approved records the step (1-based) approved by `rolloutctl promote`.
+	Approved int `json:"approved,omitempty"`
+}
+
+// Read decodes the status annotation; a missing annotation is the zero Status.
+func Read(ann map[string]string) (Status, error) {
+	raw, ok := ann[Key]
+	if !ok || raw == "" {
+		return Status{}, nil
+	}
+	var s Status
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return Status{}, fmt.Errorf("status: decode %s: %w", Key, err)
+	}
+	return s, nil
+}
+
+// Encode renders the status for the annotation.
+func (s Status) Encode() (string, error) {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return "", fmt.Errorf("status: encode: %w", err)
+	}
+	return string(b), nil
+}
+
+// Equal reports whether two statuses would encode identically, so an unchanged
+// status is never written.
+func Equal(a, b Status) bool {
+	x, errA := a.Encode()
+	y, errB := b.Encode()
+	return errA == nil && errB == nil && x == y
+}

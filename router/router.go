@@ -1,0 +1,53 @@
+// Package router turns a traffic.Split into Kubernetes routing objects. Each router
+// (nginx, istio, service) is idempotent — applying the same split twice writes
+// nothing the second time — and can reset to "all traffic to stable", removing what
+// it generated. Routers never touch the user's own Ingress or Service.
+package router
+
+import (
+	"context"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rolloutd/rolloutd/traffic"
+)
+
+// ManagedByLabel and ManagedByValue mark every object rolloutd generates.
+const (
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedByValue = "rolloutd"
+)
+
+// Target names the objects a router works with for one Deployment.
+type Target struct {
+	Namespace  string
+	Deployment string
+	// Service is the user's Service selecting the stable pods.
+	Service string
+	// CanaryService is the generated Service selecting the canary pods.
+	CanaryService string
+	// Ingress is the user's Ingress (router nginx).
+	Ingress string
+	// Owner is the owner reference every generated object carries (the user's
+	// Deployment), so deleting the Deployment deletes them.
+	Owner metav1.OwnerReference
+}
+
+// Router moves user traffic between stable and canary pods.
+type Router interface {
+	// Apply makes the routing objects send split's share of traffic to the canary
+	// Service. It returns an error naming the object when one is missing or a
+	// write fails; it writes nothing when the objects already match.
+	Apply(ctx context.Context, t Target, split traffic.Split) error
+	// Reset sends all traffic to the stable pods and deletes the routing objects
+	// the router generated. Objects already gone are not an error.
+	Reset(ctx context.Context, t Target) error
+	// Weight reports the canary weight the routing objects carry now, and false
+	// when no generated routing object exists.
+	Weight(ctx context.Context, t Target) (int, bool, error)
+}
+
+// GeneratedLabels returns the labels of an object generated for deployment.
+func GeneratedLabels(deployment string) map[string]string {
+	return map[string]string{ManagedByLabel: ManagedByValue, "rolloutd.io/canary-of": deployment}
+}

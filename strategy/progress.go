@@ -1,0 +1,214 @@
+package strategy
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/traffic"
+)
+
+// GateDue reports whether the current step's analysis window is over, so the
+// controller should evaluate a gate and pass its result in Input.Gate.
+func GateDue(in Input) bool {
+	st := in.Status
+	return st.Phase == status.Progressing && st.StepStartedAt != nil &&
+		!in.Now.Before(st.StepStartedAt.Add(in.Spec.Interval))
+}
+
+// GateWindow is the analysis window of the current step (from traffic reaching the
+// step's weight until now).
+func GateWindow(in Input) time.Duration {
+	if in.Status.StepStartedAt == nil {
+		return in.Spec.Interval
+	}
+	return in.Now.Sub(*in.Status.StepStartedAt)
+}
+
+// stepWeight returns the weight of the current step, clamping a step index that a
+// shortened steps annotation left out of range.
+func stepWeight(in Input) (int, int) {
+	steps := in.Spec.Steps
+	i := in.Status.Step
+	if i < 1 {
+		i = 1
+	}
+	if i > len(steps) {
+		i = len(steps)
+	}
+	return i, steps[i-1]
+}
+
+func canaryReady(in Input, want int32) bool {
+	return in.Canary.Exists && in.Canary.Revision == in.Status.Revision && in.Canary.Ready >= want
+}
+
+// readyTimedOut reports whether the canary has had longer than the progress
+// deadline to become Ready since it was last resized.
+func readyTimedOut(in Input) bool {
+	at := in.Status.ScaledAt
+	return at != nil && in.ReadyTimeout > 0 && in.Now.Sub(*at) > in.ReadyTimeout
+}
+
+// progress runs one step: bring the canary pods up, then move traffic, then hold
+// the weight for an interval and judge the gate.
+func progress(in Input) Decision {
+	if in.Status.Phase == status.Paused {
+		return paused(in)
+	}
+	if in.Command != nil && in.Command.Verb == VerbPause {
+		return pause(in, fmt.Sprintf("paused by %s; run `rolloutctl resume %s` to continue", orUnknown(in.Command.By), in.Name))
+	}
+	st := in.Status
+	step, w := stepWeight(in)
+	st.Step, st.Steps = step, len(in.Spec.Steps)
+	want := traffic.CanaryReplicas(in.Stable.Desired, w)
+	d := Decision{Status: st, CanaryReplicas: want, Split: traffic.Split{CanaryWeight: st.Weight}}
+	if st.StepStartedAt == nil {
+		return awaitPods(in, d, w, want)
+	}
+	if in.Gate == nil || !GateDue(in) {
+		d.RequeueAfter = st.StepStartedAt.Add(in.Spec.Interval).Sub(in.Now)
+		if d.RequeueAfter <= 0 {
+			d.RequeueAfter = time.Millisecond
+		}
+		return d
+	}
+	return judge(in, d, w)
+}
+
+// awaitPods holds the previous weight until the step's canary pods are Ready, then
+// moves traffic to the step's weight and starts its analysis window.
+func awaitPods(in Input, d Decision, w int, want int32) Decision {
+	if !canaryReady(in, want) {
+		if readyTimedOut(in) {
+			return rollback(in, ReasonNotReady, fmt.Sprintf("canary pods not Ready within %s (%d of %d Ready)",
+				in.ReadyTimeout, in.Canary.Ready, want))
+		}
+		d.RequeueAfter = PollInterval
+		return d
+	}
+	now := in.Now
+	st := d.Status
+	st.Weight, st.StepStartedAt = w, &now
+	st.Reason = ReasonStepAdvanced
+	st.Message = fmt.Sprintf("step %d/%d: %d%% of traffic on the canary", st.Step, st.Steps, w)
+	d.Status, d.Split.CanaryWeight = st, w
+	d.RequeueAfter = in.Spec.Interval
+	d.Events = append(d.Events, Event{Reason: ReasonStepAdvanced, Message: st.Message})
+	return d
+}
+
+// judge applies a gate's verdict: advance, wait for approval, hold, or roll back.
+func judge(in Input, d Decision, w int) Decision {
+	r := in.Gate
+	now := in.Now
+	st := d.Status
+	st.Checks = r.Checks
+	switch r.Verdict {
+	case analysis.Pass:
+		st.Inconclusive = 0
+		d.Status = st
+		d.Events = append(d.Events, Event{Reason: ReasonGatePassed,
+			Message: fmt.Sprintf("gate at %d%% passed (step %d/%d)", w, st.Step, st.Steps)})
+		if in.Spec.PauseAt.Has(w) && st.Approved < st.Step {
+			in.Status = st
+			p := pause(in, fmt.Sprintf("step %d/%d at %d%% passed; waiting for approval: run `rolloutctl promote %s`",
+				st.Step, st.Steps, w, in.Name))
+			p.Events = append(d.Events, p.Events...)
+			return p
+		}
+		return advance(in, d)
+	case analysis.Inconclusive:
+		st.Inconclusive++
+		if st.Inconclusive < InconclusiveLimit {
+			st.StepStartedAt = &now
+			st.Reason = ReasonInconclusive
+			st.Message = fmt.Sprintf("gate at %d%% inconclusive (%d of %d allowed): %s",
+				w, st.Inconclusive, InconclusiveLimit-1, failedSummary(r))
+			d.Status, d.RequeueAfter = st, in.Spec.Interval
+			d.Events = append(d.Events, Event{Warning: true, Reason: ReasonInconclusive, Message: st.Message})
+			return d
+		}
+		st.Inconclusive = 0
+	}
+	st.Failures++
+	in.Status = st
+	msg := failedSummary(r)
+	if st.Failures > in.Spec.Threshold {
+		return rollback(in, ReasonGateFailed, fmt.Sprintf("gate at %d%% failed %d times: %s", w, st.Failures, msg))
+	}
+	st.StepStartedAt = &now
+	st.Reason = ReasonGateFailed
+	st.Message = fmt.Sprintf("gate at %d%% failed (%d of %d tolerated): %s", w, st.Failures, in.Spec.Threshold, msg)
+	d.Status, d.RequeueAfter = st, in.Spec.Interval
+	d.Events = append(d.Events, Event{Warning: true, Reason: ReasonGateFailed, Message: st.Message})
+	return d
+}
+
+// advance moves to the next step, or to promotion after the last one.
+func advance(in Input, d Decision) Decision {
+	now := in.Now
+	st := d.Status
+	if st.Step >= len(in.Spec.Steps) {
+		st = transition(st, now, status.Promoting, ReasonPromoting,
+			fmt.Sprintf("all %d steps passed; promoting revision %s", len(in.Spec.Steps), st.Revision))
+		st.ScaledAt, st.StepStartedAt = &now, nil
+		in.Status = st
+		p := promote(in)
+		p.Events = append(append(d.Events, Event{Reason: ReasonPromoting, Message: st.Message}), p.Events...)
+		return p
+	}
+	st.Step++
+	st.StepStartedAt, st.ScaledAt = nil, &now
+	in.Status = st
+	w := in.Spec.Steps[st.Step-1]
+	want := traffic.CanaryReplicas(in.Stable.Desired, w)
+	next := Decision{Status: st, CanaryReplicas: want, Split: traffic.Split{CanaryWeight: st.Weight}, Events: d.Events}
+	return awaitPods(in, next, w, want)
+}
+
+// pause holds the current weight and canary size until promote or resume.
+func pause(in Input, msg string) Decision {
+	st := transition(in.Status, in.Now, status.Paused, ReasonPaused, msg)
+	_, w := stepWeight(in)
+	return Decision{
+		Status:         st,
+		CanaryReplicas: traffic.CanaryReplicas(in.Stable.Desired, w),
+		Split:          traffic.Split{CanaryWeight: st.Weight},
+		Events:         []Event{{Reason: ReasonPaused, Message: msg}},
+	}
+}
+
+// paused waits for promote (approve the gate and go on) or resume (continue the
+// step with a fresh analysis window).
+func paused(in Input) Decision {
+	st := in.Status
+	_, w := stepWeight(in)
+	hold := Decision{Status: st, CanaryReplicas: traffic.CanaryReplicas(in.Stable.Desired, w),
+		Split: traffic.Split{CanaryWeight: st.Weight}}
+	if in.Command == nil || (in.Command.Verb != VerbPromote && in.Command.Verb != VerbResume) {
+		return hold
+	}
+	now := in.Now
+	by := orUnknown(in.Command.By)
+	gatePassed := st.Reason == ReasonPaused && st.StepStartedAt != nil && in.Spec.PauseAt.Has(w) && st.Approved < st.Step &&
+		len(st.Checks) > 0
+	st = transition(st, now, status.Progressing, ReasonResumed, "resumed by "+by)
+	if gatePassed || in.Command.Verb == VerbPromote {
+		st.Approved = st.Step
+		in.Status = st
+		d := Decision{Status: st, Events: []Event{{Reason: ReasonResumed, Message: fmt.Sprintf("step %d approved by %s", st.Step, by)}}}
+		if st.StepStartedAt != nil && gatePassed {
+			return advance(in, d)
+		}
+	}
+	if st.StepStartedAt != nil {
+		st.StepStartedAt = &now
+	}
+	hold.Status = st
+	hold.RequeueAfter = PollInterval
+	hold.Events = []Event{{Reason: ReasonResumed, Message: "resumed by " + by}}
+	return hold
+}

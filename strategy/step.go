@@ -1,0 +1,168 @@
+package strategy
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/traffic"
+)
+
+// Step computes the next decision for an opted-in Deployment.
+func Step(in Input) Decision {
+	st := in.Status
+	switch {
+	case st.Phase == status.RollingBack:
+		return finishRollback(in)
+	case in.Alert != nil && st.Phase.Active() && st.Phase != status.Promoting:
+		return rollback(in, ReasonAlert, fmt.Sprintf("alert %s firing since %s",
+			in.Alert.Name, in.Alert.StartsAt.UTC().Format(time.RFC3339)))
+	case in.Broken != "" && st.Phase.Active():
+		return rollback(in, ReasonRoutingBroken, in.Broken)
+	case in.Command != nil && in.Command.Verb == VerbAbort && st.Phase.Active() && st.Phase != status.Promoting:
+		return rollback(in, ReasonAborted, "aborted by "+orUnknown(in.Command.By))
+	case st.Phase.Active() && in.Stable.Template != st.Revision && st.Phase != status.Promoting:
+		return templateChanged(in)
+	case st.Phase == status.Progressing || st.Phase == status.Paused:
+		return progress(in)
+	case st.Phase == status.Promoting:
+		return promote(in)
+	default:
+		return idle(in)
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an operator"
+	}
+	return s
+}
+
+// transition returns st moved to phase with a reason and message, stamped now.
+func transition(st status.Status, now time.Time, phase status.Phase, reason, msg string) status.Status {
+	if st.Phase != phase {
+		st.LastTransitionTime = now
+	}
+	st.Phase, st.Reason, st.Message = phase, reason, msg
+	return st
+}
+
+// idle handles a Deployment with no rollout under way: start one when the template
+// differs from what the stable pods run, unless that revision already failed.
+func idle(in Input) Decision {
+	st := in.Status
+	if st.Phase == "" {
+		st = transition(st, in.Now, status.Idle, ReasonProgressing, "watching for a new pod template")
+	}
+	st.StableRevision = in.Stable.Running
+	tmpl := in.Stable.Template
+	if in.Stable.Running == "" {
+		// A Deployment with no ReplicaSet yet has nothing to compare a canary
+		// with: let it roll out its first revision natively.
+		return Decision{Status: st, Stable: Resume, RequeueAfter: PollInterval}
+	}
+	if tmpl == in.Stable.Running || tmpl == "" {
+		return Decision{Status: st}
+	}
+	if tmpl == st.FailedRevision {
+		// A rolled-back revision waits for a new template; nothing to do.
+		return Decision{Status: st}
+	}
+	if in.Broken != "" {
+		msg := "cannot start a canary: " + in.Broken
+		d := Decision{Status: st, RequeueAfter: 30 * time.Second}
+		if st.Message != msg {
+			d.Status.Message, d.Status.Reason = msg, ReasonRoutingBroken
+			d.Events = []Event{{Warning: true, Reason: ReasonRoutingBroken, Message: msg}}
+		}
+		return d
+	}
+	return start(in, st, ReasonProgressing, fmt.Sprintf("canary for revision %s started", tmpl))
+}
+
+// start begins (or restarts) a rollout of the current template at step 1.
+func start(in Input, st status.Status, reason, msg string) Decision {
+	now := in.Now
+	st = transition(st, now, status.Progressing, reason, msg)
+	st.Revision = in.Stable.Template
+	st.StableRevision = in.Stable.Running
+	st.Step, st.Steps, st.Weight = 1, len(in.Spec.Steps), 0
+	st.Failures, st.Inconclusive, st.Approved = 0, 0, 0
+	st.Checks, st.StepStartedAt, st.ScaledAt = nil, nil, &now
+	st.FailedRevision = ""
+	return Decision{
+		Status:         st,
+		CanaryReplicas: traffic.CanaryReplicas(in.Stable.Desired, in.Spec.Steps[0]),
+		Split:          traffic.Split{},
+		RequeueAfter:   PollInterval,
+		Events:         []Event{{Reason: reason, Message: msg}},
+	}
+}
+
+// templateChanged restarts the analysis when the user edits the template during a
+// rollout: the newest template wins, and traffic leaves the old canary first.
+func templateChanged(in Input) Decision {
+	if in.Stable.Template == in.Stable.Running {
+		d := rollback(in, ReasonReverted, "template reverted to the stable revision; canary removed")
+		d.Status.FailedRevision = ""
+		return d
+	}
+	return start(in, in.Status, ReasonRestarted,
+		fmt.Sprintf("template changed during the rollout; restarting with revision %s", in.Stable.Template))
+}
+
+// rollback moves traffic to stable at once and removes the canary. The revision is
+// marked failed so it is not retried until the template changes.
+func rollback(in Input, reason, msg string) Decision {
+	st := transition(in.Status, in.Now, status.RollingBack, reason, msg)
+	st.Weight = 0
+	st.StepStartedAt, st.ScaledAt = nil, nil
+	st.FailedRevision = st.Revision
+	return Decision{
+		Status:         st,
+		CanaryReplicas: 0,
+		Split:          traffic.Split{},
+		RequeueAfter:   PollInterval,
+		Events:         []Event{{Warning: true, Reason: reason, Message: "rolling back: " + msg}},
+	}
+}
+
+// finishRollback waits until the canary is gone, then records RolledBack (or
+// Aborted, or Idle after a revert) with the reason that started the rollback.
+func finishRollback(in Input) Decision {
+	st := in.Status
+	d := Decision{Status: st, CanaryReplicas: 0, Split: traffic.Split{}}
+	if in.Canary.Exists {
+		d.RequeueAfter = PollInterval
+		return d
+	}
+	phase := status.RolledBack
+	switch st.Reason {
+	case ReasonAborted:
+		phase = status.Aborted
+	case ReasonReverted:
+		phase = status.Idle
+	}
+	d.Status = transition(st, in.Now, phase, st.Reason, st.Message)
+	d.Events = []Event{{Warning: phase != status.Idle, Reason: ReasonRolledBack,
+		Message: fmt.Sprintf("revision %s rolled back: %s", st.Revision, st.Message)}}
+	return d
+}
+
+// failedSummary names the checks that failed with their reasons, for messages.
+func failedSummary(r *analysis.Result) string {
+	var parts []string
+	for _, c := range r.Checks {
+		if c.Verdict != analysis.Pass {
+			s := c.Name
+			if c.Reason != "" {
+				s += ": " + c.Reason
+			}
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, "; ")
+}

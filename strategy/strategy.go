@@ -1,0 +1,149 @@
+// Package strategy decides, as a pure function, what a rollout does next: given the
+// Deployment's Spec, its persisted Status and what the controller observed (the
+// canary's readiness, the stable's rollout, a gate's analysis result, the time), it
+// returns the next Status and the desired canary size, traffic split and stable
+// state. It reads no clock and calls no client, so every transition is a table test.
+package strategy
+
+import (
+	"time"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/traffic"
+)
+
+// Event reasons, one per transition (also the Status.Reason values).
+const (
+	ReasonProgressing   = "Progressing"
+	ReasonRestarted     = "Restarted"
+	ReasonStepAdvanced  = "StepAdvanced"
+	ReasonGatePassed    = "GatePassed"
+	ReasonGateFailed    = "GateFailed"
+	ReasonInconclusive  = "GateInconclusive"
+	ReasonPaused        = "Paused"
+	ReasonResumed       = "Resumed"
+	ReasonPromoting     = "Promoting"
+	ReasonPromoted      = "Promoted"
+	ReasonRollingBack   = "RollingBack"
+	ReasonRolledBack    = "RolledBack"
+	ReasonNotReady      = "CanaryNotReady"
+	ReasonReverted      = "Reverted"
+	ReasonAborted       = "Aborted"
+	ReasonAlert         = "AlertRollback"
+	ReasonRoutingBroken = "RoutingUnavailable"
+)
+
+// InconclusiveLimit is how many consecutive gates without enough canary traffic
+// count as one failed gate.
+const InconclusiveLimit = 3
+
+// PollInterval is how soon to look again while waiting on pods.
+const PollInterval = 2 * time.Second
+
+// Canary is what the controller observed of the canary Deployment.
+type Canary struct {
+	Exists   bool
+	Revision string
+	// Ready is the number of ready pods running Revision (0 while any pod of
+	// another revision remains).
+	Ready int32
+}
+
+// Stable is what the controller observed of the user's Deployment.
+type Stable struct {
+	// Template is the revision of the Deployment's pod template as written now.
+	Template string
+	// Running is the revision the stable pods run (the newest ReplicaSet).
+	Running string
+	// Desired is spec.replicas.
+	Desired int32
+	// RolledOut is true when the Deployment controller has finished rolling out
+	// its template: every replica updated and available.
+	RolledOut bool
+}
+
+// Input is everything one decision depends on.
+type Input struct {
+	// Name is the Deployment's name, for messages that tell the user what to run.
+	Name   string
+	Now    time.Time
+	Spec   spec.Spec
+	Status status.Status
+	Stable Stable
+	Canary Canary
+	// ReadyTimeout bounds how long canary pods may take to become Ready.
+	ReadyTimeout time.Duration
+	// Gate is the analysis result, present only when GateDue was true and the
+	// controller evaluated it for this decision.
+	Gate *analysis.Result
+	// Command is an operator request consumed by this decision, if any.
+	Command *Command
+	// Alert, when set, is a firing alert for this Deployment: roll back now.
+	Alert *Alert
+	// Broken says why traffic cannot be routed (a missing Service or Ingress);
+	// empty when routing works. An active rollout rolls back; none starts.
+	Broken string
+}
+
+// Alert describes a firing alert that requests a rollback.
+type Alert struct {
+	Name     string
+	StartsAt time.Time
+}
+
+// Verb is an operator request made through rolloutctl.
+type Verb string
+
+// Operator verbs.
+const (
+	VerbPromote Verb = "promote"
+	VerbPause   Verb = "pause"
+	VerbResume  Verb = "resume"
+	VerbAbort   Verb = "abort"
+)
+
+// Command is one operator request.
+type Command struct {
+	Verb Verb
+	// Full skips the remaining steps (promote --full).
+	Full bool
+	By   string
+}
+
+// StableAction says whether the user's Deployment may roll out its template.
+type StableAction int
+
+// Stable actions: the Deployment stays paused except to promote a vetted revision.
+const (
+	KeepPaused StableAction = iota
+	Resume
+)
+
+// Event is a Kubernetes Event to record after the decision is applied.
+type Event struct {
+	Warning bool
+	Reason  string
+	Message string
+}
+
+// Decision is the desired state after one reconcile.
+type Decision struct {
+	Status status.Status
+	// CanaryReplicas is the desired size of the canary copy; 0 means it must not
+	// exist (removed only after traffic has left it).
+	CanaryReplicas int32
+	Split          traffic.Split
+	Stable         StableAction
+	Events         []Event
+	// RequeueAfter asks for another reconcile; 0 means only on change.
+	RequeueAfter time.Duration
+}
+
+// ReducesExposure reports whether the decision takes traffic or pods away from a
+// canary the previous status gave them to: such a decision is persisted before it is
+// applied, so a crash in between can never put traffic back on a failed canary.
+func (d Decision) ReducesExposure(prev status.Status) bool {
+	return d.Status.Phase == status.RollingBack && prev.Phase != status.RollingBack
+}
