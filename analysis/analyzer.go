@@ -49,6 +49,8 @@ type Options struct {
 	RetryBackoff time.Duration
 	// MaxAttempts bounds the attempts of one query, the first included.
 	MaxAttempts int
+	// Judge, if not nil, lets the statistical judge decide baseline forms.
+	Judge *JudgeOptions
 }
 
 // Analyzer evaluates gates against Prometheus. Safe for concurrent use by many
@@ -56,6 +58,7 @@ type Options struct {
 type Analyzer struct {
 	prom        *prom
 	minRequests float64
+	judge       *JudgeOptions
 	metrics     *metrics
 	log         *zap.Logger
 }
@@ -67,7 +70,13 @@ var _ Evaluator = (*Analyzer)(nil)
 func NewAnalyzer(api promv1.API, opts Options) *Analyzer {
 	opts = opts.withDefaults()
 	m := newMetrics(opts.Registerer)
+	var judge *JudgeOptions
+	if opts.Judge != nil {
+		j := opts.Judge.withDefaults()
+		judge = &j
+	}
 	return &Analyzer{
+		judge: judge,
 		prom: &prom{
 			api:      api,
 			sem:      make(chan struct{}, opts.MaxConcurrent),
@@ -129,13 +138,29 @@ func (a *Analyzer) Evaluate(ctx context.Context, t Target, checks []Check) Resul
 
 // evaluate plans every check, starts all their queries at once, then judges.
 func (a *Analyzer) evaluate(ctx context.Context, t Target, checks []Check, out []CheckResult) {
-	ev := newEvaluation(a.prom, t.End)
+	end := t.End
+	if end.IsZero() {
+		end = time.Now()
+	}
+	ev := newEvaluation(a.prom, end)
 	plans := make([]plan, len(checks))
 	errs := make([]error, len(checks))
 	for i, c := range checks {
 		plans[i], errs[i] = newPlan(t, c)
 		for _, q := range plans[i].queries() {
 			ev.start(ctx, q)
+		}
+		if errs[i] == nil && a.judges(c) {
+			ev.rng.Start, ev.rng.Step = a.sampleRange(t, end)
+			ev.rng.End = end
+			plans[i].samples, errs[i] = a.samplePlan(t, c)
+		}
+	}
+	for _, p := range plans {
+		if p.samples != nil {
+			for _, q := range p.samples.queries() {
+				ev.startRange(ctx, q)
+			}
 		}
 	}
 	for i, p := range plans {

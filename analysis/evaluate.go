@@ -18,6 +18,9 @@ type plan struct {
 	canary, stable string
 	// canaryTotal and stableTotal count requests in the window (request checks).
 	canaryTotal, stableTotal string
+	// samples, when the statistical judge decides the check, holds the same
+	// queries rendered with the judge's step as window, sent as range queries.
+	samples *plan
 }
 
 // newPlan renders the queries of c for t.
@@ -96,6 +99,10 @@ func (a *Analyzer) decide(ctx context.Context, ev *evaluation, p plan) CheckResu
 		return r
 	}
 	r.Baseline = &stable
+	if p.samples != nil {
+		r.Verdict, r.Reason = a.judgeSamples(ctx, ev, c, p.samples)
+		return r
+	}
 	r.Verdict, r.Reason = compare(c, canary, stable)
 	return r
 }

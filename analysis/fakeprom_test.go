@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ type answer struct {
 	status  int                 // an HTTP error status with a Prometheus error body
 	errType string              // the error body's errorType (default server_error)
 	block   bool                // hold the request until the client gives up
+	samples []float64           // range queries: one series, one value per step
 }
 
 func val(v float64) answer { return answer{value: v} }
@@ -39,11 +41,12 @@ var (
 // format. Each query's answers are used in order, the last one repeating; a query
 // it was not told about fails the test.
 type fakeProm struct {
-	t       *testing.T
-	srv     *httptest.Server
-	mu      sync.Mutex
-	answers map[string][]answer
-	calls   map[string]int
+	t        *testing.T
+	srv      *httptest.Server
+	mu       sync.Mutex
+	answers  map[string][]answer
+	calls    map[string]int
+	requests []url.Values
 }
 
 func newFakeProm(t *testing.T, answers map[string][]answer) *fakeProm {
@@ -81,11 +84,14 @@ func (f *fakeProm) next(q string) (answer, bool) {
 }
 
 func (f *fakeProm) serve(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/api/v1/query" {
+	if r.URL.Path != "/api/v1/query" && r.URL.Path != "/api/v1/query_range" {
 		http.NotFound(w, r)
 		return
 	}
 	q := r.FormValue("query")
+	f.mu.Lock()
+	f.requests = append(f.requests, r.Form)
+	f.mu.Unlock()
 	a, ok := f.next(q)
 	if !ok {
 		f.t.Errorf("unexpected query %s", q)
@@ -94,6 +100,11 @@ func (f *fakeProm) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	ts, _ := strconv.ParseFloat(r.FormValue("time"), 64)
 	switch {
+	case r.URL.Path == "/api/v1/query_range" && a.status == 0 && !a.block:
+		start, _ := strconv.ParseFloat(r.FormValue("start"), 64)
+		step, _ := strconv.ParseFloat(r.FormValue("step"), 64)
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success",
+			"data": map[string]any{"resultType": "matrix", "result": a.matrix(start, step)}})
 	case a.block:
 		<-r.Context().Done()
 	case a.status != 0:
@@ -104,11 +115,11 @@ func (f *fakeProm) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, a.status, map[string]any{"status": "error", "errorType": et, "error": "injected failure"})
 	default:
 		writeJSON(w, http.StatusOK, map[string]any{"status": "success",
-			"data": map[string]any{"resultType": "vector", "result": a.samples(ts)}})
+			"data": map[string]any{"resultType": "vector", "result": a.vector(ts)}})
 	}
 }
 
-func (a answer) samples(ts float64) []any {
+func (a answer) vector(ts float64) []any {
 	point := func(v float64) []any { return []any{ts, strconv.FormatFloat(v, 'f', -1, 64)} }
 	switch {
 	case a.empty:
@@ -121,6 +132,17 @@ func (a answer) samples(ts float64) []any {
 		return out
 	}
 	return []any{map[string]any{"metric": map[string]string{}, "value": point(a.value)}}
+}
+
+func (a answer) matrix(start, step float64) []any {
+	if a.empty || a.samples == nil {
+		return []any{}
+	}
+	var values []any
+	for i, v := range a.samples {
+		values = append(values, []any{start + float64(i)*step, strconv.FormatFloat(v, 'f', -1, 64)})
+	}
+	return []any{map[string]any{"metric": map[string]string{}, "values": values}}
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

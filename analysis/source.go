@@ -128,19 +128,47 @@ func asVector(v model.Value) (model.Vector, error) {
 	return nil, &shapeError{typ: v.Type()}
 }
 
-// evaluation caches the queries of one Evaluate call: each distinct query string
-// is sent once, however many checks need it, and runs concurrently with the rest.
+// rangeQuery runs a range query and returns its series.
+func (p *prom) rangeQuery(ctx context.Context, query string, r promv1.Range) (model.Matrix, error) {
+	var out model.Matrix
+	err := p.retry(ctx, "range", func(ctx context.Context) error {
+		v, _, err := p.api.QueryRange(ctx, query, r)
+		if err != nil {
+			return err
+		}
+		m, ok := v.(model.Matrix)
+		if !ok {
+			return &shapeError{typ: valueType(v)}
+		}
+		out = m
+		return nil
+	})
+	return out, err
+}
+
+func valueType(v model.Value) model.ValueType {
+	if v == nil {
+		return model.ValNone
+	}
+	return v.Type()
+}
+
+// evaluation caches the queries of one Evaluate call: each distinct query is sent
+// once, however many checks need it, and runs concurrently with the rest. Instant
+// queries run at ts; range queries (the judge's samples) over rng.
 type evaluation struct {
 	p   *prom
 	ts  time.Time
+	rng promv1.Range
 	mu  sync.Mutex
 	run map[string]*queryCall
 }
 
-// queryCall is one query in flight or done; done is closed when v and err are set.
+// queryCall is one query in flight or done; done is closed when the result is set.
 type queryCall struct {
 	done chan struct{}
 	v    model.Vector
+	m    model.Matrix
 	err  error
 }
 
@@ -148,35 +176,43 @@ func newEvaluation(p *prom, ts time.Time) *evaluation {
 	return &evaluation{p: p, ts: ts, run: map[string]*queryCall{}}
 }
 
-// start sends q unless it was already started in this evaluation.
-func (e *evaluation) start(ctx context.Context, q string) {
+// begin starts run under key unless the key was already started.
+func (e *evaluation) begin(key string, run func(*queryCall)) *queryCall {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if _, ok := e.run[q]; ok {
-		return
+	if c, ok := e.run[key]; ok {
+		return c
 	}
 	c := &queryCall{done: make(chan struct{})}
-	e.run[q] = c
+	e.run[key] = c
 	go func() {
 		defer close(c.done)
-		c.v, c.err = e.p.instant(ctx, q, e.ts)
+		run(c)
 	}()
+	return c
 }
 
-// get waits for q's result, starting it if needed. Queries honour ctx, so this
-// returns once ctx is done at the latest.
+// start sends instant query q unless it was already started.
+func (e *evaluation) start(ctx context.Context, q string) *queryCall {
+	return e.begin("instant "+q, func(c *queryCall) { c.v, c.err = e.p.instant(ctx, q, e.ts) })
+}
+
+// startRange sends range query q unless it was already started.
+func (e *evaluation) startRange(ctx context.Context, q string) *queryCall {
+	return e.begin("range "+q, func(c *queryCall) { c.m, c.err = e.p.rangeQuery(ctx, q, e.rng) })
+}
+
+// get waits for instant query q's result, starting it if needed. Queries honour
+// ctx, so this returns once ctx is done at the latest.
 func (e *evaluation) get(ctx context.Context, q string) (model.Vector, error) {
-	e.start(ctx, q)
-	e.mu.Lock()
-	c := e.run[q]
-	e.mu.Unlock()
+	c := e.start(ctx, q)
 	<-c.done
 	return c.v, c.err
 }
 
-// sent reports how many distinct queries the evaluation sent.
-func (e *evaluation) sent() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.run)
+// getRange waits for range query q's result, starting it if needed.
+func (e *evaluation) getRange(ctx context.Context, q string) (model.Matrix, error) {
+	c := e.startRange(ctx, q)
+	<-c.done
+	return c.m, c.err
 }
