@@ -66,6 +66,7 @@ func BuildPlan(w World, svc *Service) Plan {
 		return p
 	}
 	stable := serviceBackend(w, svc, svc.Name, "")
+	stable.Share = 1
 	for _, c := range classes {
 		p.Classes = append(p.Classes, ClassRoute{Class: c, Backends: []Backend{stable}})
 	}
