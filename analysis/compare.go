@@ -12,11 +12,10 @@ import (
 // infinite regression; with the floor, "cpu<=1.3x" against a stable 0 cores means
 // "at most 1.3 × 10m". The comparison never divides, so it can never yield Inf.
 var ratioFloor = map[Metric]float64{
-	MetricErrorRate: 0.001,   // 0.1%
-	MetricLatency:   0.001,   // 1ms
-	MetricCPU:       0.01,    // 10m cores
-	MetricMemory:    1 << 20, // 1Mi
-	MetricLoad:      0.1,
+	MetricLatency: 0.001,   // 1ms
+	MetricCPU:     0.01,    // 10m cores
+	MetricMemory:  1 << 20, // 1Mi
+	MetricLoad:    0.1,
 }
 
 // compare decides a check from the canary's value and, for baseline forms, the
