@@ -58,7 +58,7 @@ func progress(in Input) Decision {
 		return paused(in)
 	}
 	if in.Command != nil && in.Command.Verb == VerbPause {
-		return pause(in, fmt.Sprintf("paused by %s; run `rolloutctl resume %s` to continue", orUnknown(in.Command.By), in.Name))
+		return pause(in, ReasonPaused, fmt.Sprintf("paused by %s; run `rolloutctl resume %s` to continue", orUnknown(in.Command.By), in.Name))
 	}
 	st := in.Status
 	step, w := stepWeight(in)
@@ -114,7 +114,7 @@ func judge(in Input, d Decision, w int) Decision {
 			Message: fmt.Sprintf("gate at %d%% passed (step %d/%d)", w, st.Step, st.Steps)})
 		if in.Spec.PauseAt.Has(w) && st.Approved < st.Step {
 			in.Status = st
-			p := pause(in, fmt.Sprintf("step %d/%d at %d%% passed; waiting for approval: run `rolloutctl promote %s`",
+			p := pause(in, ReasonAwaitingApproval, fmt.Sprintf("step %d/%d at %d%% passed; waiting for approval: run `rolloutctl promote %s`",
 				st.Step, st.Steps, w, in.Name))
 			p.Events = append(d.Events, p.Events...)
 			return p
@@ -170,14 +170,14 @@ func advance(in Input, d Decision) Decision {
 }
 
 // pause holds the current weight and canary size until promote or resume.
-func pause(in Input, msg string) Decision {
-	st := transition(in.Status, in.Now, status.Paused, ReasonPaused, msg)
+func pause(in Input, reason, msg string) Decision {
+	st := transition(in.Status, in.Now, status.Paused, reason, msg)
 	_, w := stepWeight(in)
 	return Decision{
 		Status:         st,
 		CanaryReplicas: traffic.CanaryReplicas(in.Stable.Desired, w),
 		Split:          traffic.Split{CanaryWeight: st.Weight},
-		Events:         []Event{{Reason: ReasonPaused, Message: msg}},
+		Events:         []Event{{Reason: reason, Message: msg}},
 	}
 }
 
@@ -193,7 +193,7 @@ func paused(in Input) Decision {
 	}
 	now := in.Now
 	by := orUnknown(in.Command.By)
-	gatePassed := st.Reason == ReasonPaused && st.StepStartedAt != nil && in.Spec.PauseAt.Has(w) && st.Approved < st.Step &&
+	gatePassed := st.Reason == ReasonAwaitingApproval && st.StepStartedAt != nil && in.Spec.PauseAt.Has(w) && st.Approved < st.Step &&
 		len(st.Checks) > 0
 	st = transition(st, now, status.Progressing, ReasonResumed, "resumed by "+by)
 	if gatePassed || in.Command.Verb == VerbPromote {

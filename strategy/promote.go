@@ -17,6 +17,12 @@ func promote(in Input) Decision {
 	if full < 1 {
 		full = 1
 	}
+	if in.Stable.Template != st.Revision {
+		// Never un-pause an unvetted template, nor keep a canary of a revision the
+		// template no longer holds: analyse the new one from step 1.
+		return start(in, st, ReasonRestarted,
+			fmt.Sprintf("template changed during promotion; restarting with revision %s", in.Stable.Template))
+	}
 	d := Decision{Status: st, CanaryReplicas: full, Split: traffic.Split{CanaryWeight: st.Weight},
 		RequeueAfter: PollInterval}
 	if st.Weight < 100 {
@@ -31,11 +37,6 @@ func promote(in Input) Decision {
 		st.Message = fmt.Sprintf("canary at full size takes all traffic while %s rolls out revision %s", in.Name, st.Revision)
 		d.Status, d.Split.CanaryWeight = st, 100
 		return d
-	}
-	if in.Stable.Template != st.Revision {
-		// Never un-pause an unvetted template: analyse the new one from step 1.
-		return start(in, st, ReasonRestarted,
-			fmt.Sprintf("template changed during promotion; restarting with revision %s", in.Stable.Template))
 	}
 	if !in.Stable.RolledOut || in.Stable.Running != st.Revision {
 		d.Stable = Resume

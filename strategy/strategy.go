@@ -35,6 +35,10 @@ const (
 	ReasonRoutingBroken = "RoutingUnavailable"
 )
 
+// ReasonAwaitingApproval marks the pause after a passed gate at a pause-at step:
+// approving it advances, while resuming a manual pause re-analyses the step.
+const ReasonAwaitingApproval = "AwaitingApproval"
+
 // InconclusiveLimit is how many consecutive gates without enough canary traffic
 // count as one failed gate.
 const InconclusiveLimit = 3
