@@ -1,0 +1,64 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/rolloutd/rolloutd/internal/status"
+	"sigs.k8s.io/yaml"
+)
+
+// validOutput accepts the -o formats: table (empty), json and yaml.
+func validOutput(o string) error {
+	switch o {
+	case "", "json", "yaml":
+		return nil
+	}
+	return fmt.Errorf("unknown output format %q (use json or yaml)", o)
+}
+
+// writeStructured prints v as indented JSON or as YAML.
+func writeStructured(w io.Writer, format string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", format, err)
+	}
+	if format == "yaml" {
+		if b, err = yaml.JSONToYAML(b); err != nil {
+			return fmt.Errorf("encode yaml: %w", err)
+		}
+	} else {
+		b = append(b, '\n')
+	}
+	_, err = w.Write(b)
+	return err
+}
+
+// rolloutDocument is a rollout in -o json|yaml: the Deployment's identity, its
+// template revision, the status annotation as rolloutd wrote it, and any pending
+// command.
+type rolloutDocument struct {
+	Namespace string        `json:"namespace"`
+	Name      string        `json:"name"`
+	Template  string        `json:"template"`
+	Status    status.Status `json:"status"`
+	Pending   *Command      `json:"pendingCommand,omitempty"`
+}
+
+func rolloutDoc(r rollout) rolloutDocument {
+	doc := rolloutDocument{Namespace: r.d.Namespace, Name: r.d.Name, Template: r.template(), Status: r.st}
+	if c, ok := decodeCommand(r.d.Annotations); ok {
+		doc.Pending = &c
+	}
+	return doc
+}
+
+// rolloutDocs wraps a list as {"items": [...]}, as kubectl does.
+func rolloutDocs(rs []rollout) map[string][]rolloutDocument {
+	items := make([]rolloutDocument, 0, len(rs))
+	for _, r := range rs {
+		items = append(items, rolloutDoc(r))
+	}
+	return map[string][]rolloutDocument{"items": items}
+}
