@@ -1,0 +1,314 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/rolloutd/rolloutd/e2e/framework"
+	"github.com/rolloutd/rolloutd/internal/status"
+)
+
+// app describes the demo application a scenario releases.
+type app struct {
+	name        string
+	replicas    int32
+	router      string // nginx or service
+	rps         int
+	annotations map[string]string // extra rolloutd.io annotations
+}
+
+func (a app) labels() map[string]string { return map[string]string{"app": a.name} }
+
+// create makes the user's Deployment, Service and (router nginx) Ingress, waits until
+// the Deployment is Ready and rolloutd has taken it over (Idle status, paused).
+func (a app) create(t *testing.T, kube kubernetes.Interface, ns string) {
+	t.Helper()
+	ctx := context.Background()
+	ann := map[string]string{
+		"rolloutd.io/enabled":  "true",
+		"rolloutd.io/router":   a.router,
+		"rolloutd.io/steps":    "10,20,30,40,50",
+		"rolloutd.io/interval": "5s",
+	}
+	for k, v := range a.annotations {
+		ann[k] = v
+	}
+	replicas := a.replicas
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: ns, Annotations: ann},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: a.labels()},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: a.labels()},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "web", Image: "example.com/" + a.name + ":v1",
+					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+				}}},
+			},
+		},
+	}
+	_, err := kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
+	require.NoError(t, err)
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: ns,
+			Annotations: map[string]string{"sim.rolloutd.io/rps": strconv.Itoa(a.rps)}},
+		Spec: corev1.ServiceSpec{Selector: a.labels(),
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+	}
+	_, err = kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+	require.NoError(t, err)
+	if a.router == "nginx" {
+		a.createIngress(t, kube, ns)
+	}
+	framework.Eventually(t, time.Minute, a.name+" Ready and taken over by rolloutd", func() (bool, error) {
+		d, err := kube.AppsV1().Deployments(ns).Get(ctx, a.name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		st, err := status.Read(d.Annotations)
+		if err != nil {
+			return false, err
+		}
+		return d.Status.ReadyReplicas == replicas && d.Spec.Paused && st.Phase == status.Idle, nil
+	})
+}
+
+func (a app) createIngress(t *testing.T, kube kubernetes.Interface, ns string) {
+	t.Helper()
+	class := "nginx"
+	prefix := networkingv1.PathTypePrefix
+	ing := &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: ns},
+		Spec: networkingv1.IngressSpec{IngressClassName: &class, Rules: []networkingv1.IngressRule{{
+			Host: a.name + ".example.com",
+			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
+					Service: &networkingv1.IngressServiceBackend{Name: a.name, Port: networkingv1.ServiceBackendPort{Number: 80}},
+				}}}}}}}},
+	}
+	_, err := kube.NetworkingV1().Ingresses(ns).Create(context.Background(), ing, metav1.CreateOptions{})
+	require.NoError(t, err)
+}
+
+// release changes the pod template: a new image and the given pod annotations
+// (the simulator's behaviour of the new version).
+func release(t *testing.T, kube kubernetes.Interface, ns, name, image string, podAnn map[string]string) {
+	t.Helper()
+	patch := map[string]any{"spec": map[string]any{"template": map[string]any{
+		"metadata": map[string]any{"annotations": podAnn},
+		"spec":     map[string]any{"containers": []map[string]any{{"name": "web", "image": image}}},
+	}}}
+	b, err := json.Marshal(patch)
+	require.NoError(t, err)
+	_, err = kube.AppsV1().Deployments(ns).Patch(context.Background(), name, types.StrategicMergePatchType, b, metav1.PatchOptions{})
+	require.NoError(t, err)
+}
+
+func readStatus(t *testing.T, kube kubernetes.Interface, ns, name string) (status.Status, *appsv1.Deployment) {
+	t.Helper()
+	d, err := kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+	require.NoError(t, err)
+	st, err := status.Read(d.Annotations)
+	require.NoError(t, err)
+	return st, d
+}
+
+// waitPhase waits until the rollout of name reaches one of phases.
+func waitPhase(t *testing.T, kube kubernetes.Interface, ns, name string, timeout time.Duration, phases ...status.Phase) status.Status {
+	t.Helper()
+	var st status.Status
+	framework.Eventually(t, timeout, fmt.Sprintf("%s in phase %v", name, phases), func() (bool, error) {
+		d, err := kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if st, err = status.Read(d.Annotations); err != nil {
+			return false, err
+		}
+		for _, p := range phases {
+			if st.Phase == p {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("phase %s: %s", st.Phase, st.Message)
+	})
+	return st
+}
+
+// consistently checks cond at every tick for d and fails at the first false.
+func consistently(t *testing.T, d time.Duration, what string, cond func() error) {
+	t.Helper()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(d)
+	for {
+		require.NoError(t, cond(), what)
+		select {
+		case <-deadline:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// requireNoCanaryObjects checks that nothing generated for name is left.
+func requireNoCanaryObjects(t *testing.T, kube kubernetes.Interface, ns, name string) {
+	t.Helper()
+	ctx := context.Background()
+	framework.Eventually(t, 30*time.Second, "no -canary objects left", func() (bool, error) {
+		if _, err := kube.AppsV1().Deployments(ns).Get(ctx, name+"-canary", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("canary deployment still there (%v)", err)
+		}
+		if _, err := kube.CoreV1().Services(ns).Get(ctx, name+"-canary", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("canary service still there (%v)", err)
+		}
+		if _, err := kube.NetworkingV1().Ingresses(ns).Get(ctx, name+"-canary", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("canary ingress still there (%v)", err)
+		}
+		return true, nil
+	})
+}
+
+// record is one change of a generated object, ordered by resourceVersion.
+type record struct {
+	rv     int64
+	kind   string // "ingress" or "canary"
+	weight int    // ingress: canary weight, -1 when deleted
+	pods   int32  // canary: spec.replicas, -1 when deleted
+}
+
+// timeline watches the canary Ingress and the canary Deployment of one app and
+// keeps every change in resourceVersion order, so a scenario can check the order in
+// which rolloutd moved traffic and pods.
+type timeline struct {
+	mu   sync.Mutex
+	recs []record
+}
+
+func watchTimeline(t *testing.T, kube kubernetes.Interface, ns, name string) *timeline {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	tl := &timeline{}
+	sel := metav1.ListOptions{FieldSelector: "metadata.name=" + name + "-canary"}
+	iw, err := kube.NetworkingV1().Ingresses(ns).Watch(ctx, sel)
+	require.NoError(t, err)
+	dw, err := kube.AppsV1().Deployments(ns).Watch(ctx, sel)
+	require.NoError(t, err)
+	go tl.consume(ctx, iw, func(ev watch.Event) record {
+		ing := ev.Object.(*networkingv1.Ingress)
+		w, _ := strconv.Atoi(ing.Annotations["nginx.ingress.kubernetes.io/canary-weight"])
+		if ev.Type == watch.Deleted {
+			w = -1
+		}
+		return record{rv: rv(ing.ResourceVersion), kind: "ingress", weight: w}
+	})
+	go tl.consume(ctx, dw, func(ev watch.Event) record {
+		d := ev.Object.(*appsv1.Deployment)
+		n := int32(-1)
+		if ev.Type != watch.Deleted && d.Spec.Replicas != nil {
+			n = *d.Spec.Replicas
+		}
+		return record{rv: rv(d.ResourceVersion), kind: "canary", pods: n}
+	})
+	return tl
+}
+
+func rv(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
+
+func (tl *timeline) consume(ctx context.Context, w watch.Interface, conv func(watch.Event) record) {
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return
+			}
+			if ev.Type == watch.Added || ev.Type == watch.Modified || ev.Type == watch.Deleted {
+				tl.mu.Lock()
+				tl.recs = append(tl.recs, conv(ev))
+				tl.mu.Unlock()
+			}
+		}
+	}
+}
+
+func (tl *timeline) snapshot() []record {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	out := append([]record(nil), tl.recs...)
+	sort.Slice(out, func(i, j int) bool { return out[i].rv < out[j].rv })
+	return out
+}
+
+// weights lists the distinct successive canary weights the Ingress carried.
+func (tl *timeline) weights() []int {
+	var out []int
+	for _, r := range tl.snapshot() {
+		if r.kind == "ingress" && (len(out) == 0 || out[len(out)-1] != r.weight) {
+			out = append(out, r.weight)
+		}
+	}
+	return out
+}
+
+// stablePods lists the names of the pods of the stable Deployment (not the canary).
+func stablePods(t *testing.T, kube kubernetes.Interface, ns, appName string) []string {
+	t.Helper()
+	pods, err := kube.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + appName})
+	require.NoError(t, err)
+	var names []string
+	for _, p := range pods.Items {
+		if p.Labels["rolloutd.io/canary-of"] == "" && p.DeletionTimestamp == nil {
+			names = append(names, p.Name)
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// runningImage is the image of the Deployment's newest ReplicaSet once it is fully
+// rolled out ("" before).
+func runningImage(t *testing.T, kube kubernetes.Interface, ns, name string) string {
+	t.Helper()
+	d, err := kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+	require.NoError(t, err)
+	sets, err := kube.AppsV1().ReplicaSets(ns).List(context.Background(), metav1.ListOptions{LabelSelector: "app=" + name})
+	require.NoError(t, err)
+	var best *appsv1.ReplicaSet
+	for i := range sets.Items {
+		rs := &sets.Items[i]
+		if !metav1.IsControlledBy(rs, d) {
+			continue
+		}
+		if best == nil || rv(rs.Annotations["deployment.kubernetes.io/revision"]) > rv(best.Annotations["deployment.kubernetes.io/revision"]) {
+			best = rs
+		}
+	}
+	if best == nil || best.Status.ReadyReplicas != *d.Spec.Replicas {
+		return ""
+	}
+	return best.Spec.Template.Spec.Containers[0].Image
+}
