@@ -37,7 +37,7 @@ func TestCanaryNginxGoodReleaseIsPromoted(t *testing.T) {
 
 	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
 	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
-	assert.Equal(t, []int{10, 20, 30, 40, 50, 100, -1}, tl.weights(), "canary Ingress weights in order (-1 = deleted)")
+	assert.Equal(t, []int{0, 10, 20, 30, 40, 50, 100, -1}, tl.weights(), "canary Ingress weights in order (created at 0 until the pods are Ready; -1 = deleted)")
 	framework.Eventually(t, time.Minute, "stable runs v2", func() (bool, error) {
 		return runningImage(t, env.Kube, ns, a.name) == "example.com/web:v2", nil
 	})
@@ -130,7 +130,7 @@ func TestDaemonKilledMidRolloutResumes(t *testing.T) {
 
 	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
 	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
-	assert.Equal(t, []int{10, 20, 30, 40, 50, 100, -1}, tl.weights())
+	assert.Equal(t, []int{0, 10, 20, 30, 40, 50, 100, -1}, tl.weights())
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 }
 
