@@ -16,9 +16,8 @@ func Step(in Input) Decision {
 	switch {
 	case st.Phase == status.RollingBack:
 		return finishRollback(in)
-	case in.Alert != nil && st.Phase.Active() && st.Phase != status.Promoting:
-		return rollback(in, ReasonAlert, fmt.Sprintf("alert %s firing since %s",
-			in.Alert.Name, in.Alert.StartsAt.UTC().Format(time.RFC3339)))
+	case in.Alert != nil:
+		return onAlert(in)
 	case in.Broken != "" && st.Phase.Active():
 		return rollback(in, ReasonRoutingBroken, in.Broken)
 	case in.Command != nil && in.Command.Verb == VerbAbort && st.Phase.Active() && st.Phase != status.Promoting:
@@ -92,7 +91,8 @@ func start(in Input, st status.Status, reason, msg string) Decision {
 	st.Step, st.Steps, st.Weight = 1, len(in.Spec.Steps), 0
 	st.Failures, st.Inconclusive, st.Approved = 0, 0, 0
 	st.Checks, st.StepStartedAt, st.ScaledAt = nil, nil, &now
-	st.FailedRevision = ""
+	st.FailedRevision, st.Restore = "", ""
+	st.StartedAt = &now
 	return Decision{
 		Status:         st,
 		CanaryReplicas: traffic.CanaryReplicas(in.Stable.Desired, in.Spec.Steps[0]),
@@ -134,6 +134,9 @@ func rollback(in Input, reason, msg string) Decision {
 // Aborted, or Idle after a revert) with the reason that started the rollback.
 func finishRollback(in Input) Decision {
 	st := in.Status
+	if st.Restore != "" {
+		return finishRestore(in)
+	}
 	d := Decision{Status: st, CanaryReplicas: 0, Split: traffic.Split{}}
 	if in.Canary.Exists {
 		d.RequeueAfter = PollInterval

@@ -32,6 +32,7 @@ const (
 	ReasonReverted      = "Reverted"
 	ReasonAborted       = "Aborted"
 	ReasonAlert         = "AlertRollback"
+	ReasonAlertIgnored  = "AlertIgnored"
 	ReasonRoutingBroken = "RoutingUnavailable"
 )
 
@@ -66,6 +67,10 @@ type Stable struct {
 	// RolledOut is true when the Deployment controller has finished rolling out
 	// its template: every replica updated and available.
 	RolledOut bool
+	// Previous is the revision the stable ran before Running (the ReplicaSet
+	// before the newest), what an alert after promotion restores; empty when
+	// none is kept. Observed only when such an alert is pending.
+	Previous string
 }
 
 // Input is everything one decision depends on.
@@ -95,6 +100,9 @@ type Input struct {
 type Alert struct {
 	Name     string
 	StartsAt time.Time
+	// Labels are the alert's labels, summarised in the status message and
+	// matched against the Deployment's alert selector.
+	Labels map[string]string
 }
 
 // Verb is an operator request made through rolloutctl.
@@ -143,6 +151,12 @@ type Decision struct {
 	Events         []Event
 	// RequeueAfter asks for another reconcile; 0 means only on change.
 	RequeueAfter time.Duration
+	// KeepAlert leaves a pending alert in place for a later decision (it arrived
+	// while a promotion was finishing); otherwise the alert is consumed.
+	KeepAlert bool
+	// AlertIgnored says why a pending alert caused no rollback; empty when there
+	// was no alert, or it was acted on or kept.
+	AlertIgnored string
 }
 
 // ReducesExposure reports whether the decision takes traffic or pods away from a

@@ -76,6 +76,12 @@ type Status struct {
 	UserPaused bool `json:"userPaused,omitempty"`
 	// Approved records the step (1-based) approved by `rolloutctl promote`.
 	Approved int `json:"approved,omitempty"`
+	// StartedAt is when the rollout of Revision began: an alert that fired before
+	// it belongs to an earlier release and never rolls this one back.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	// Restore is the revision the stable Deployment is being rolled back to after
+	// an alert struck a promoted revision (phase RollingBack); empty otherwise.
+	Restore string `json:"restore,omitempty"`
 }
 
 // Read decodes the status annotation; a missing annotation is the zero Status.

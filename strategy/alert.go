@@ -1,0 +1,170 @@
+package strategy
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/traffic"
+)
+
+// maxLabelSummary bounds the labels quoted in a status message, so an alert with
+// many labels cannot bloat the status annotation.
+const maxLabelSummary = 200
+
+// onAlert decides what a firing alert marked on the Deployment does:
+//   - during a rollout: roll back at once, through the same path as a failed gate;
+//   - while a promotion finishes: nothing yet, the alert stays marked and is
+//     decided once the revision is Succeeded;
+//   - after promotion, within the rollback window: restore the previous revision
+//     on the stable Deployment, without a canary;
+//   - otherwise (no rollout, outside the window, an alert older than the rollout,
+//     a selector mismatch, alert rollback disabled): ignored, and the decision is
+//     the one Step makes without the alert.
+func onAlert(in Input) Decision {
+	rest := in
+	rest.Alert = nil
+	if why := alertIgnored(in); why != "" {
+		d := Step(rest)
+		d.AlertIgnored = why
+		return d
+	}
+	switch in.Status.Phase {
+	case status.Promoting:
+		d := Step(rest)
+		d.KeepAlert = true
+		return d
+	case status.Succeeded:
+		return restore(in)
+	}
+	return rollback(in, ReasonAlert, alertMessage(in.Alert))
+}
+
+// alertIgnored says why the alert must not roll anything back ("" when it must).
+func alertIgnored(in Input) string {
+	a, st := in.Alert, in.Status
+	switch {
+	case !in.Spec.AlertRollback:
+		return fmt.Sprintf("alert-driven rollback is disabled (%s: \"false\")", spec.KeyAlertRollback)
+	case !selects(in.Spec.AlertSelector, a.Labels):
+		return fmt.Sprintf("the alert's labels do not match %s", spec.KeyAlertSelector)
+	case st.StartedAt != nil && a.StartsAt.Before(*st.StartedAt):
+		return fmt.Sprintf("it fired at %s, before the rollout of revision %s began at %s",
+			stamp(a.StartsAt), st.Revision, stamp(*st.StartedAt))
+	case st.Phase == status.Succeeded:
+		return promotedIgnored(in)
+	case st.Phase.Active():
+		return ""
+	}
+	phase := st.Phase
+	if phase == "" {
+		phase = status.Idle
+	}
+	return fmt.Sprintf("no rollout in progress (phase %s)", phase)
+}
+
+// promotedIgnored says why an alert after promotion restores nothing.
+func promotedIgnored(in Input) string {
+	st := in.Status
+	since := in.Now.Sub(st.LastTransitionTime)
+	switch {
+	case since > in.Spec.RollbackWindow:
+		return fmt.Sprintf("revision %s was promoted %s ago, outside the rollback window of %s (%s)",
+			st.Revision, since.Round(time.Second), in.Spec.RollbackWindow, spec.KeyRollbackWindow)
+	case in.Stable.Template != st.Revision:
+		return fmt.Sprintf("the pod template changed since revision %s was promoted; the new template gets a canary", st.Revision)
+	case in.Stable.Previous == "" || in.Stable.Previous == in.Stable.Running:
+		return fmt.Sprintf("no revision before %s is kept to roll back to", st.Revision)
+	}
+	return ""
+}
+
+// restore rolls a promoted revision back on the stable Deployment: the controller
+// writes the previous revision's template in the same update as this status and
+// lets the Deployment roll it out. No canary: the previous revision already ran.
+func restore(in Input) Decision {
+	st := in.Status
+	msg := fmt.Sprintf("%s, %s after revision %s was promoted; restoring revision %s",
+		alertMessage(in.Alert), in.Now.Sub(st.LastTransitionTime).Round(time.Second), st.Revision, in.Stable.Previous)
+	st = transition(st, in.Now, status.RollingBack, ReasonAlert, msg)
+	st.Weight = 0
+	st.StepStartedAt, st.ScaledAt = nil, nil
+	st.FailedRevision = st.Revision
+	st.Restore = in.Stable.Previous
+	return Decision{
+		Status:       st,
+		Split:        traffic.Split{},
+		Stable:       Resume,
+		RequeueAfter: PollInterval,
+		Events:       []Event{{Warning: true, Reason: ReasonAlert, Message: "rolling back: " + msg}},
+	}
+}
+
+// finishRestore keeps the stable Deployment rolling out the restored template until
+// every pod runs it, then pauses it again and records RolledBack. A template written
+// by someone else meanwhile is never rolled out unvetted: the Deployment is paused
+// at once and the new template gets a canary from Idle.
+func finishRestore(in Input) Decision {
+	st := in.Status
+	restored := st.Restore
+	if in.Stable.Template != restored {
+		msg := st.Message + "; interrupted: the pod template changed, the new one gets a canary"
+		st = transition(st, in.Now, status.RolledBack, ReasonAlert, msg)
+		st.Restore = ""
+		return Decision{Status: st, Split: traffic.Split{}, RequeueAfter: PollInterval,
+			Events: []Event{{Warning: true, Reason: ReasonRolledBack, Message: msg}}}
+	}
+	if !in.Stable.RolledOut || in.Stable.Running != restored {
+		return Decision{Status: st, Split: traffic.Split{}, Stable: Resume, RequeueAfter: PollInterval}
+	}
+	st = transition(st, in.Now, status.RolledBack, ReasonAlert, st.Message)
+	st.StableRevision, st.Restore = restored, ""
+	return Decision{Status: st, Split: traffic.Split{},
+		Events: []Event{{Warning: true, Reason: ReasonRolledBack,
+			Message: fmt.Sprintf("revision %s rolled back to %s: %s", st.Revision, restored, st.Message)}}}
+}
+
+// alertMessage names the alert, summarises its labels and says since when it fires.
+func alertMessage(a *Alert) string {
+	return fmt.Sprintf("alert %s%s firing since %s", a.Name, labelSummary(a.Labels), stamp(a.StartsAt))
+}
+
+// labelSummary renders the labels other than alertname, sorted, bounded in length.
+func labelSummary(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		if k != "alertname" {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return ""
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s=%s", k, labels[k])
+		if b.Len() > maxLabelSummary {
+			return " {" + b.String()[:maxLabelSummary] + "...}"
+		}
+	}
+	return " {" + b.String() + "}"
+}
+
+// selects reports whether every selector matcher equals the alert's label.
+func selects(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
