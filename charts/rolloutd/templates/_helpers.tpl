@@ -1,0 +1,124 @@
+{{/* Chart name, overridable. */}}
+{{- define "rolloutd.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name of the release's objects: the release name when it already contains the
+chart name, else "<release>-<chart>"; at most 63 characters (DNS label).
+*/}}
+{{- define "rolloutd.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Chart name and version for the helm.sh/chart label. */}}
+{{- define "rolloutd.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels that select the daemon's pods; never change them (selectors are immutable). */}}
+{{- define "rolloutd.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "rolloutd.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Kubernetes recommended labels. Call with (dict "ctx" $ "component" "controller").
+*/}}
+{{- define "rolloutd.labels" -}}
+{{- $ctx := .ctx -}}
+helm.sh/chart: {{ include "rolloutd.chart" $ctx }}
+{{ include "rolloutd.selectorLabels" $ctx }}
+app.kubernetes.io/version: {{ $ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/component: {{ .component }}
+app.kubernetes.io/part-of: rolloutd
+app.kubernetes.io/managed-by: {{ $ctx.Release.Service }}
+{{- end }}
+
+{{/* Name of the ServiceAccount the daemon runs as. */}}
+{{- define "rolloutd.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "rolloutd.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Name of the leader-election Lease. */}}
+{{- define "rolloutd.leaseName" -}}
+{{- default (include "rolloutd.fullname" .) .Values.leaderElection.leaseName }}
+{{- end }}
+
+{{/* Name of the Secret holding the webhook token. */}}
+{{- define "rolloutd.webhookSecretName" -}}
+{{- default (printf "%s-webhook" (include "rolloutd.fullname" .)) .Values.webhook.existingSecret }}
+{{- end }}
+
+{{/* Image reference: digest wins over tag; the tag defaults to appVersion. */}}
+{{- define "rolloutd.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The daemon's rules on the workloads it manages, shared by the ClusterRole
+(cluster-wide mode) and the per-namespace Roles. Each verb is one the daemon calls;
+docs/helm.md explains each. Keep in step with the table in charts/rolloutd_test.go.
+*/}}
+{{- define "rolloutd.rules" -}}
+# Informers: Deployments (the user's and the canary copies) and ReplicaSets.
+# create/update/delete: the canary copy "<name>-canary"; update: the status
+# annotation and spec.paused on the user's Deployment (its template only on undo).
+- apiGroups: ["apps"]
+  resources: ["deployments"]
+  verbs: ["list", "watch", "create", "update", "delete"]
+# Generated objects carry a controller owner reference (blockOwnerDeletion) to the
+# user's Deployment; clusters with OwnerReferencesPermissionEnforcement require this.
+- apiGroups: ["apps"]
+  resources: ["deployments/finalizers"]
+  verbs: ["update"]
+# Revision history of the stable and canary pods.
+- apiGroups: ["apps"]
+  resources: ["replicasets"]
+  verbs: ["list", "watch"]
+# get: the user's Service (selector, ports); create/delete: "<name>-canary".
+- apiGroups: [""]
+  resources: ["services"]
+  verbs: ["get", "create", "delete"]
+# Router nginx: read the user's Ingress; create/update/delete "<ingress>-canary".
+- apiGroups: ["networking.k8s.io"]
+  resources: ["ingresses"]
+  verbs: ["get", "create", "update", "delete"]
+# Events on the Deployment for every transition (repeats are patched).
+- apiGroups: [""]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- if .Values.rbac.istio }}
+# Router istio: the VirtualService and DestinationRule named after the Service.
+- apiGroups: ["networking.istio.io"]
+  resources: ["virtualservices", "destinationrules"]
+  verbs: ["get", "create", "update", "delete"]
+{{- end }}
+{{- end }}
+
+{{/* Fails the render on settings that cannot work together. */}}
+{{- define "rolloutd.validate" -}}
+{{- if and (gt (int .Values.replicaCount) 1) (not .Values.leaderElection.enabled) }}
+{{- fail "replicaCount > 1 needs leaderElection.enabled=true: without a leader every replica would reconcile the same Deployments" }}
+{{- end }}
+{{- if and .Values.webhook.existingSecret (not .Values.webhook.enabled) }}
+{{- fail "webhook.existingSecret is set but webhook.enabled is false" }}
+{{- end }}
+{{- end }}
