@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+// withRevisions is d with ReplicaSets for revisions 1..3 (images :1.0, :2.0,
+// :3.0), revision 3 running, plus a ReplicaSet of another Deployment.
+func withRevisions(d *appsv1.Deployment) []runtime.Object {
+	objs := []runtime.Object{d}
+	for n := 1; n <= 3; n++ {
+		objs = append(objs, replicaSet(d, n, fmt.Sprintf("shop/web:%d.0", n), now.Add(-time.Duration(4-n)*24*time.Hour)))
+	}
+	other := deployment("shop/api:1.0", nil)
+	other.Name, other.UID = "api", "uid-api"
+	stranger := replicaSet(other, 9, "shop/web:9", now)
+	stranger.Name = "api-1"
+	return append(objs, stranger)
+}
+
+func succeeded() *status.Status {
+	return &status.Status{Phase: status.Succeeded, Revision: rev("shop/web:3.0"), StableRevision: rev("shop/web:3.0"),
+		Reason: "Promoted", Message: "revision promoted", LastTransitionTime: now.Add(-time.Hour)}
+}
+
+func TestUndoWritesResolvedRevision(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"previous revision by default", []string{"undo", "web"},
+			fmt.Sprintf(`{"verb":"undo","revision":2,"template":"%s","by":"alice"}`, rev("shop/web:2.0"))},
+		{"chosen revision at once", []string{"undo", "web", "--to-revision", "1", "--now"},
+			fmt.Sprintf(`{"verb":"undo","revision":1,"template":"%s","now":true,"by":"alice"}`, rev("shop/web:1.0"))},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := fake.NewClientset(withRevisions(deployment("shop/web:3.0", succeeded()))...)
+			res := runCLI(t, cs, tc.args...)
+			require.Equal(t, ExitOK, res.code, res.err)
+			assertCommandPatch(t, cs, tc.want)
+		})
+	}
+}
+
+func TestUndoRefused(t *testing.T) {
+	tests := []struct {
+		name  string
+		st    *status.Status
+		extra []string
+		args  []string
+		want  string
+	}{
+		{"revision not kept", succeeded(), nil, []string{"undo", "web", "--to-revision", "9"}, "revision 9 is not kept (kept: 3, 2, 1)"},
+		{"outside revision-history", succeeded(), []string{"rolloutd.io/revision-history", "2"},
+			[]string{"undo", "web", "--to-revision", "1"}, "revision 1 is not kept (kept: 3, 2)"},
+		{"the running revision", succeeded(), nil, []string{"undo", "web", "--to-revision", "3"}, "revision 3 is the running revision"},
+		{"during a rollout", withPhase(status.Progressing), nil, []string{"undo", "web"}, "a rollout is in progress (phase Progressing)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := deployment("shop/web:3.0", tc.st, tc.extra...)
+			cs := fake.NewClientset(withRevisions(d.DeepCopy())...)
+			res := runCLI(t, cs, tc.args...)
+			assert.Equal(t, ExitError, res.code)
+			assert.Contains(t, res.err, tc.want)
+			assertUnchanged(t, cs, d)
+		})
+	}
+}
+
+func TestUndoWithoutEarlierRevision(t *testing.T) {
+	d := deployment("shop/web:1.0", succeeded())
+	cs := fake.NewClientset(d.DeepCopy(), replicaSet(d, 1, "shop/web:1.0", now))
+	res := runCLI(t, cs, "undo", "web")
+	assert.Equal(t, ExitError, res.code)
+	assert.Contains(t, res.err, "no revision before the running revision 1 is kept")
+	assertUnchanged(t, cs, d)
+}
