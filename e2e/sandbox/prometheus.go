@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -62,11 +64,15 @@ func prometheusService(l Layout) service {
 		addr:      PrometheusAddr,
 		readyPath: "/-/ready",
 		prepare: func() error {
-			b, err := prometheusConfig(l)
-			if err != nil {
+			_, err := writeIfChanged(l, cfgPath)
+			return err
+		},
+		refresh: func(ctx context.Context) error {
+			changed, err := writeIfChanged(l, cfgPath)
+			if err != nil || !changed {
 				return err
 			}
-			return os.WriteFile(cfgPath, b, 0o644)
+			return Reload(ctx, "http://"+PrometheusAddr)
 		},
 		spec: func() (procSpec, error) {
 			bin, err := exec.LookPath(prometheusBinary)
@@ -79,7 +85,28 @@ func prometheusService(l Layout) service {
 				"--storage.tsdb.retention.time=2h",
 				"--web.listen-address=" + PrometheusAddr,
 				"--web.enable-lifecycle",
+				// Each reload (tests add rule files) restarts Alertmanager
+				// discovery, and alerts sent in the next few seconds are
+				// dropped; resending every second, not every minute, makes
+				// them arrive anyway.
+				"--rules.alert.resend-delay=1s",
 			}}, nil
 		},
 	}
+}
+
+// writeIfChanged renders the configuration and writes it when it differs from
+// the file, reporting whether it did.
+func writeIfChanged(l Layout, path string) (bool, error) {
+	b, err := prometheusConfig(l)
+	if err != nil {
+		return false, err
+	}
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
+		return false, nil
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		return false, fmt.Errorf("write prometheus configuration: %w", err)
+	}
+	return true, nil
 }

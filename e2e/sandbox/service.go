@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -19,6 +21,8 @@ type service struct {
 	prepare func() error
 	// spec describes the process to start.
 	spec func() (procSpec, error)
+	// refresh, if set, brings a running instance's configuration up to date.
+	refresh func(ctx context.Context) error
 }
 
 func (s service) url() string { return "http://" + s.addr }
@@ -28,11 +32,19 @@ func (s service) ready(ctx context.Context) error {
 	return httpOK(ctx, s.url()+s.readyPath)
 }
 
-// ensure leaves a ready, tracked instance alone and otherwise (re)starts the
-// service. It reports whether it started a new process.
+// ensure leaves a ready, tracked instance started with the same command line
+// alone (refreshing its configuration) and otherwise (re)starts the service.
+// It reports whether it started a new process.
 func (s service) ensure(ctx context.Context, l Layout) (bool, error) {
 	pf := pidFiles{dir: l.PidDir()}
-	if pf.running(s.name) && s.ready(ctx) == nil {
+	spec, err := s.spec()
+	if err != nil {
+		return false, err
+	}
+	if rec, _ := pf.read(s.name); rec.running() && s.ready(ctx) == nil && sameCommand(rec.PID, spec) {
+		if s.refresh != nil {
+			return false, s.refresh(ctx)
+		}
 		return false, nil
 	}
 	if err := pf.stop(s.name, 10*time.Second); err != nil {
@@ -45,10 +57,6 @@ func (s service) ensure(ctx context.Context, l Layout) (bool, error) {
 		if err := s.prepare(); err != nil {
 			return false, fmt.Errorf("prepare %s: %w", s.name, err)
 		}
-	}
-	spec, err := s.spec()
-	if err != nil {
-		return false, err
 	}
 	spec.Name = s.name
 	spec.Log = filepath.Join(l.LogDir(), s.name+".log")
@@ -65,6 +73,16 @@ func (s service) ensure(ctx context.Context, l Layout) (bool, error) {
 		return true, withLogTails(fmt.Errorf("start %s: %w", s.name, err), spec.Log)
 	}
 	return true, nil
+}
+
+// sameCommand reports whether process pid runs spec's binary and arguments.
+func sameCommand(pid int, spec procSpec) bool {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	want := strings.Join(append([]string{spec.Path}, spec.Args...), "\x00") + "\x00"
+	return string(raw) == want
 }
 
 // httpOK fails unless a GET of url answers 200 within a second.

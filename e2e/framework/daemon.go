@@ -1,0 +1,242 @@
+package framework
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rolloutd/rolloutd/e2e/sandbox"
+)
+
+// DaemonOptions configure a rolloutd process started by StartDaemon.
+type DaemonOptions struct {
+	// Namespaces the daemon watches (ROLLOUTD_NAMESPACES); empty = all.
+	Namespaces []string
+	// Env adds or overrides ROLLOUTD_* variables, e.g.
+	// ROLLOUTD_WEBHOOK_TOKEN_FILE.
+	Env map[string]string
+	// Args are extra command-line arguments.
+	Args []string
+}
+
+// Daemon is a rolloutd process running against the sandbox.
+type Daemon struct {
+	// Addr is the host:port of its HTTP server (/metrics, /healthz, webhooks).
+	Addr string
+
+	t       testing.TB
+	bin     string
+	args    []string
+	env     []string
+	logPath string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+}
+
+var (
+	buildOnce sync.Once
+	buildErr  error
+)
+
+// daemonBinary builds ./cmd/rolloutd once per test binary.
+func (e *Env) daemonBinary(t testing.TB) string {
+	t.Helper()
+	bin := filepath.Join(e.BinDir, "rolloutd")
+	buildOnce.Do(func() {
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/rolloutd")
+		cmd.Dir = e.RepoRoot
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./cmd/rolloutd: %w\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return bin
+}
+
+// StartDaemon builds and starts rolloutd on a free loopback port, registers it
+// as a Prometheus scrape target and waits for /healthz. The daemon is stopped
+// and unregistered at cleanup; if the test failed, its log tail is written to
+// the test log.
+func (e *Env) StartDaemon(t testing.TB, opts DaemonOptions) *Daemon {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("start rolloutd: %v", err)
+	}
+	d := &Daemon{
+		Addr: fmt.Sprintf("127.0.0.1:%d", port),
+		t:    t,
+		bin:  e.daemonBinary(t),
+		args: opts.Args,
+	}
+	d.logPath = filepath.Join(e.layout.LogDir(), fmt.Sprintf("rolloutd-%s-%d.log", namespaceName(t.Name()), port))
+	d.env = daemonEnv(e, d.Addr, opts)
+	target := e.registerTarget(t, d.Addr)
+	t.Cleanup(func() {
+		d.Stop()
+		if t.Failed() {
+			t.Logf("==== rolloutd %s log (%s), last lines:\n%s", d.Addr, d.logPath, d.LogTail(60))
+		}
+		_ = os.Remove(target)
+	})
+	d.start()
+	return d
+}
+
+func daemonEnv(e *Env, addr string, opts DaemonOptions) []string {
+	vars := map[string]string{
+		"KUBECONFIG":              e.Kubeconfig,
+		"ROLLOUTD_HTTP_ADDR":      addr,
+		"ROLLOUTD_NAMESPACES":     strings.Join(opts.Namespaces, ","),
+		"ROLLOUTD_PROMETHEUS_URL": e.PromURL,
+		"ROLLOUTD_LEADER_ELECT":   "false",
+		"ROLLOUTD_LOG_FORMAT":     "console",
+		"ROLLOUTD_LOG_LEVEL":      "debug",
+	}
+	for k, v := range opts.Env {
+		vars[k] = v
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		// The test's own ROLLOUTD_* settings must not leak into the daemon.
+		if !strings.HasPrefix(kv, "ROLLOUTD_") && !strings.HasPrefix(kv, "KUBECONFIG=") {
+			env = append(env, kv)
+		}
+	}
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// URL is the daemon's base URL.
+func (d *Daemon) URL() string { return "http://" + d.Addr }
+
+// start launches the process and waits for /healthz.
+func (d *Daemon) start() {
+	d.t.Helper()
+	logf, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		d.t.Fatalf("start rolloutd: open log: %v", err)
+	}
+	defer logf.Close()
+	fmt.Fprintf(logf, "\n==== %s start %s\n", time.Now().Format(time.RFC3339Nano), d.t.Name())
+	cmd := exec.Command(d.bin, d.args...)
+	cmd.Env = d.env
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Do not outlive a test binary that dies.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		d.t.Fatalf("start rolloutd: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	d.mu.Lock()
+	d.cmd, d.done = cmd, done
+	d.mu.Unlock()
+	err = Poll(d.t.Context(), 30*time.Second, func() (bool, error) {
+		select {
+		case <-done:
+			return false, fmt.Errorf("rolloutd exited: %s", cmd.ProcessState)
+		default:
+		}
+		return d.healthy()
+	})
+	if err != nil {
+		d.t.Fatalf("rolloutd on %s did not become healthy: %v\n%s", d.Addr, err, d.LogTail(40))
+	}
+}
+
+func (d *Daemon) healthy() (bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := getOK(ctx, d.URL()+"/healthz"); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Kill sends SIGKILL, as a crash would, and waits for the process to exit.
+func (d *Daemon) Kill() { d.signal(syscall.SIGKILL, 10*time.Second) }
+
+// Stop sends SIGTERM and waits for a clean exit, killing the process if it
+// takes longer than 30 s (which fails the test).
+func (d *Daemon) Stop() {
+	if !d.signal(syscall.SIGTERM, 30*time.Second) {
+		d.t.Errorf("rolloutd on %s ignored SIGTERM for 30s; killed it", d.Addr)
+		d.Kill()
+	}
+}
+
+// Restart stops the daemon if it runs and starts it again on the same port
+// with the same settings, waiting for /healthz.
+func (d *Daemon) Restart() {
+	d.t.Helper()
+	d.Stop()
+	d.start()
+}
+
+// Running reports whether the process is alive.
+func (d *Daemon) Running() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.done == nil {
+		return false
+	}
+	select {
+	case <-d.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// signal sends sig and waits up to timeout for the exit; it reports whether
+// the process is gone.
+func (d *Daemon) signal(sig syscall.Signal, timeout time.Duration) bool {
+	d.mu.Lock()
+	cmd, done := d.cmd, d.done
+	d.mu.Unlock()
+	if cmd == nil {
+		return true
+	}
+	select {
+	case <-done:
+		return true
+	default:
+	}
+	_ = cmd.Process.Signal(sig)
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+// LogTail returns the last n lines of the daemon's log (all its runs).
+func (d *Daemon) LogTail(n int) string { return sandbox.TailFile(d.logPath, n) }
+
+// LogPath is the daemon's log file.
+func (d *Daemon) LogPath() string { return d.logPath }

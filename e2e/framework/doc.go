@@ -1,0 +1,19 @@
+// Package framework is what rolloutd's end-to-end tests use to work on the
+// running sandbox (see package sandbox and `make sandbox`): Get connects to it,
+// Namespace gives each test its own namespace, Eventually waits for a
+// condition with a deadline, PromValue and PromVector query Prometheus,
+// StartDaemon runs rolloutd as a local process against the sandbox, and
+// SetAlertmanagerWebhook and WriteRule change what Alertmanager and Prometheus
+// do for one test.
+//
+// Tests carry the build tag e2e, call t.Parallel() and use their own
+// namespace:
+//
+//	func TestSomething(t *testing.T) {
+//		t.Parallel()
+//		env := framework.Get(t)
+//		ns := env.Namespace(t)
+//		...
+//		framework.Eventually(t, 30*time.Second, "3 ready replicas", func() (bool, error) { ... })
+//	}
+package framework

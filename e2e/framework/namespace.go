@@ -1,0 +1,145 @@
+package framework
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestLabel marks namespaces created by Namespace.
+const TestLabel = "e2e.rolloutd.io/test"
+
+// Namespace creates a fresh namespace named after the test and deletes it at
+// cleanup. If the test failed, its Events, Deployments and Ingresses (with
+// annotations) are written to the test log first.
+func (e *Env) Namespace(t testing.TB) string {
+	t.Helper()
+	name := namespaceName(t.Name())
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   name,
+		Labels: map[string]string{TestLabel: "true"},
+	}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := e.Kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("create namespace %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if t.Failed() {
+			e.dumpNamespace(ctx, t, name)
+		}
+		err := e.Kube.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
+		if err != nil {
+			t.Errorf("delete namespace %s: %v", name, err)
+		}
+	})
+	return name
+}
+
+// namespaceName turns a test name into a DNS label with a random suffix.
+func namespaceName(test string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(test) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	base := strings.Trim(b.String(), "-")
+	for strings.Contains(base, "--") {
+		base = strings.ReplaceAll(base, "--", "-")
+	}
+	if len(base) > 40 {
+		base = strings.TrimRight(base[:40], "-")
+	}
+	return "e2e-" + base + "-" + strings.ToLower(rand.Text()[:5])
+}
+
+// dumpNamespace writes what a failed test's namespace held to the test log.
+func (e *Env) dumpNamespace(ctx context.Context, t testing.TB, ns string) {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "==== namespace %s at failure\n", ns)
+	e.dumpEvents(ctx, &b, ns)
+	e.dumpDeployments(ctx, &b, ns)
+	e.dumpIngresses(ctx, &b, ns)
+	t.Log(b.String())
+}
+
+func (e *Env) dumpEvents(ctx context.Context, b *strings.Builder, ns string) {
+	events, err := e.Kube.CoreV1().Events(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		fmt.Fprintf(b, "events: %v\n", err)
+		return
+	}
+	sort.Slice(events.Items, func(i, j int) bool {
+		return eventTime(events.Items[i]).Before(eventTime(events.Items[j]))
+	})
+	fmt.Fprintf(b, "-- %d events\n", len(events.Items))
+	for _, ev := range events.Items {
+		fmt.Fprintf(b, "%s %-7s %-24s %s/%s: %s\n", eventTime(ev).Format("15:04:05.000"), ev.Type, ev.Reason,
+			ev.InvolvedObject.Kind, ev.InvolvedObject.Name, ev.Message)
+	}
+}
+
+func eventTime(ev corev1.Event) time.Time {
+	switch {
+	case !ev.LastTimestamp.IsZero():
+		return ev.LastTimestamp.Time
+	case !ev.EventTime.IsZero():
+		return ev.EventTime.Time
+	}
+	return ev.CreationTimestamp.Time
+}
+
+func (e *Env) dumpDeployments(ctx context.Context, b *strings.Builder, ns string) {
+	deps, err := e.Kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		fmt.Fprintf(b, "deployments: %v\n", err)
+		return
+	}
+	for _, d := range deps.Items {
+		want := int32(1)
+		if d.Spec.Replicas != nil {
+			want = *d.Spec.Replicas
+		}
+		fmt.Fprintf(b, "-- deployment %s: %d/%d ready, %d updated, paused=%v, generation %d (observed %d)\n",
+			d.Name, d.Status.ReadyReplicas, want, d.Status.UpdatedReplicas, d.Spec.Paused, d.Generation, d.Status.ObservedGeneration)
+		writeAnnotations(b, "", d.Annotations)
+		writeAnnotations(b, "template ", d.Spec.Template.Annotations)
+	}
+}
+
+func (e *Env) dumpIngresses(ctx context.Context, b *strings.Builder, ns string) {
+	ings, err := e.Kube.NetworkingV1().Ingresses(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		fmt.Fprintf(b, "ingresses: %v\n", err)
+		return
+	}
+	for _, ing := range ings.Items {
+		fmt.Fprintf(b, "-- ingress %s\n", ing.Name)
+		writeAnnotations(b, "", ing.Annotations)
+	}
+}
+
+func writeAnnotations(b *strings.Builder, prefix string, a map[string]string) {
+	keys := make([]string, 0, len(a))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(b, "   %s%s: %s\n", prefix, k, a[k])
+	}
+}
