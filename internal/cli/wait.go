@@ -33,6 +33,9 @@ running), 1 when it was rolled back or aborted, 2 on an error or the timeout.`,
 			if errors.Is(err, context.DeadlineExceeded) {
 				return fmt.Errorf("timed out after %s waiting for %s/%s (%s)", timeout, ns, args[0], w.last)
 			}
+			if errors.Is(err, context.Canceled) {
+				return fmt.Errorf("interrupted while waiting for %s/%s (%s)", ns, args[0], w.last)
+			}
 			if err != nil {
 				return err
 			}
