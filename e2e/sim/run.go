@@ -55,7 +55,7 @@ func Run(ctx context.Context, c Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	w, err := NewWatcher(clients, log)
+	w, err := NewWatcher(clients, 0, log)
 	if err != nil {
 		return err
 	}

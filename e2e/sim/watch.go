@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
@@ -35,11 +34,18 @@ const (
 	istioRetryWait = 30 * time.Second
 )
 
-// Clients are the API clients the watcher uses.
+// Discoverer tells whether the API server serves a group version's
+// resources; discovery.DiscoveryInterface implements it.
+type Discoverer interface {
+	ServerResourcesForGroupVersion(groupVersion string) (*metav1.APIResourceList, error)
+}
+
+// Clients are the API clients the watcher uses. Dynamic and Discovery may be
+// nil: the simulator then routes without Istio.
 type Clients struct {
 	Kube      kubernetes.Interface
 	Dynamic   dynamic.Interface
-	Discovery discovery.DiscoveryInterface
+	Discovery Discoverer
 }
 
 // Watcher keeps a small, transformed cache of the objects routing needs and
@@ -60,8 +66,13 @@ type Watcher struct {
 }
 
 // NewWatcher sets up informers across all namespaces; Start runs them.
-func NewWatcher(c Clients, log *zap.Logger) (*Watcher, error) {
-	w := &Watcher{clients: c, log: log, warned: newWarnings(log), retry: istioRetryWait}
+// istioRetry is how often to look for the Istio CRDs while they are absent
+// (0 means every 30s).
+func NewWatcher(c Clients, istioRetry time.Duration, log *zap.Logger) (*Watcher, error) {
+	if istioRetry <= 0 {
+		istioRetry = istioRetryWait
+	}
+	w := &Watcher{clients: c, log: log, warned: newWarnings(log), retry: istioRetry}
 	w.factory = informers.NewSharedInformerFactory(c.Kube, resyncNever)
 	w.pods = w.factory.Core().V1().Pods().Informer()
 	w.services = w.factory.Core().V1().Services().Informer()
