@@ -77,7 +77,7 @@ func ensureToken(path string) error {
 func alertmanagerService(l Layout) service {
 	return service{
 		name:      "alertmanager",
-		addr:      AlertmanagerAddr,
+		addr:      l.AlertmanagerAddr(),
 		readyPath: "/-/ready",
 		prepare: func() error {
 			if err := ensureToken(l.AlertmanagerTokenFile()); err != nil {
@@ -93,7 +93,7 @@ func alertmanagerService(l Layout) service {
 			return procSpec{Path: bin, Args: []string{
 				"--config.file=" + l.AlertmanagerConfig(),
 				"--storage.path=" + filepath.Join(l.AlertmanagerDir(), "data"),
-				"--web.listen-address=" + AlertmanagerAddr,
+				"--web.listen-address=" + l.AlertmanagerAddr(),
 				// No gossip port: a single instance needs no cluster.
 				"--cluster.listen-address=",
 				"--data.retention=2h",

@@ -12,29 +12,12 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Fixed loopback ports of the control plane, so that two sandboxes never race
-// for the same random port and the addresses stay stable across restarts.
 const (
-	apiserverPort = 16443
-	etcdPort      = 12379
-	etcdPeerPort  = 12380
-	kcmPort       = 12257
-	schedulerPort = 12259
-	kwokPort      = 12247
 	// serviceCIDR leaves room for tens of thousands of Services (scale tests).
 	serviceCIDR = "10.96.0.0/16"
 	// nodeCount is how many kwok fake nodes the cluster gets.
 	nodeCount = 3
 )
-
-// clusterPorts lists the control-plane ports to verify free before a start.
-var clusterPorts = map[int]string{
-	apiserverPort: "kube-apiserver", etcdPort: "etcd", etcdPeerPort: "etcd (peer)",
-	kcmPort: "kube-controller-manager", schedulerPort: "kube-scheduler", kwokPort: "kwok",
-}
-
-// APIServerURL is the sandbox cluster's API endpoint.
-func APIServerURL() string { return fmt.Sprintf("https://127.0.0.1:%d", apiserverPort) }
 
 // kwokctlConfig renders the KwokctlConfiguration: binary runtime with every
 // binary given by absolute path (nothing is downloaded), loopback only, RBAC
@@ -50,12 +33,12 @@ func kwokctlConfig(l Layout, t Tools) ([]byte, error) {
 		"options": map[string]any{
 			"runtime":                     "binary",
 			"bindAddress":                 "127.0.0.1",
-			"kubeApiserverPort":           apiserverPort,
-			"etcdPort":                    etcdPort,
-			"etcdPeerPort":                etcdPeerPort,
-			"kubeControllerManagerPort":   kcmPort,
-			"kubeSchedulerPort":           schedulerPort,
-			"kwokControllerPort":          kwokPort,
+			"kubeApiserverPort":           l.Ports.APIServer,
+			"etcdPort":                    l.Ports.Etcd,
+			"etcdPeerPort":                l.Ports.EtcdPeer,
+			"kubeControllerManagerPort":   l.Ports.ControllerManager,
+			"kubeSchedulerPort":           l.Ports.Scheduler,
+			"kwokControllerPort":          l.Ports.Kwok,
 			"kubeAuthorization":           true,
 			"kubeAdmission":               true,
 			"disableQPSLimits":            true,
@@ -111,8 +94,8 @@ func clusterDir(l Layout) string { return filepath.Join(l.KwokWorkdir(), "cluste
 
 // createCluster starts the control plane and the fake nodes.
 func createCluster(ctx context.Context, l Layout, t Tools) error {
-	for port, what := range clusterPorts {
-		if err := checkPortFree(fmt.Sprintf("127.0.0.1:%d", port), what); err != nil {
+	for _, p := range l.clusterPorts() {
+		if err := checkPortFree(loopback(p.port), p.what); err != nil {
 			return err
 		}
 	}

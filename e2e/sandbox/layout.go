@@ -9,11 +9,8 @@ import (
 	"strings"
 )
 
-// Fixed addresses of the sandbox's services. Tests and the demo rely on them.
+// Names and addresses that do not depend on the checkout.
 const (
-	PrometheusAddr   = "127.0.0.1:9090"
-	AlertmanagerAddr = "127.0.0.1:9093"
-	SimulatorAddr    = "127.0.0.1:9101"
 	// DefaultWebhookURL is where Alertmanager sends notifications until a test
 	// points it elsewhere: a daemon listening on port 18080.
 	DefaultWebhookURL = "http://127.0.0.1:18080/webhooks/alertmanager"
@@ -25,6 +22,7 @@ const (
 type Layout struct {
 	RepoRoot string // folder holding go.mod
 	Dir      string // RepoRoot/.sandbox
+	Ports    Ports  // loopback ports of the components
 }
 
 // NewLayout returns the layout for the repository holding the working
@@ -34,7 +32,11 @@ func NewLayout() (Layout, error) {
 	if err != nil {
 		return Layout{}, err
 	}
-	return Layout{RepoRoot: root, Dir: filepath.Join(root, ".sandbox")}, nil
+	ports, err := portsFromEnv()
+	if err != nil {
+		return Layout{}, err
+	}
+	return Layout{RepoRoot: root, Dir: filepath.Join(root, ".sandbox"), Ports: ports}, nil
 }
 
 // FindRepoRoot walks up from the working directory to the folder holding

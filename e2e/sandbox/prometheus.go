@@ -30,7 +30,7 @@ func prometheusConfig(l Layout) ([]byte, error) {
 		"rule_files": []string{filepath.Join(l.PrometheusRulesDir(), "*.yml")},
 		"alerting": map[string]any{
 			"alertmanagers": []any{map[string]any{
-				"static_configs": []any{map[string]any{"targets": []string{AlertmanagerAddr}}},
+				"static_configs": []any{map[string]any{"targets": []string{l.AlertmanagerAddr()}}},
 			}},
 		},
 		"scrape_configs": []any{
@@ -39,7 +39,7 @@ func prometheusConfig(l Layout) ([]byte, error) {
 				// The simulator reports other workloads' metrics with their own
 				// namespace/pod labels, like an exporter: keep them.
 				"honor_labels":   true,
-				"static_configs": []any{map[string]any{"targets": []string{SimulatorAddr}}},
+				"static_configs": []any{map[string]any{"targets": []string{l.SimulatorAddr()}}},
 			},
 			map[string]any{
 				"job_name": DaemonJob,
@@ -61,7 +61,7 @@ func prometheusService(l Layout) service {
 	cfgPath := filepath.Join(l.PrometheusDir(), "prometheus.yml")
 	return service{
 		name:      "prometheus",
-		addr:      PrometheusAddr,
+		addr:      l.PrometheusAddr(),
 		readyPath: "/-/ready",
 		prepare: func() error {
 			_, err := writeIfChanged(l, cfgPath)
@@ -72,7 +72,7 @@ func prometheusService(l Layout) service {
 			if err != nil || !changed {
 				return err
 			}
-			return Reload(ctx, "http://"+PrometheusAddr)
+			return Reload(ctx, "http://"+l.PrometheusAddr())
 		},
 		spec: func() (procSpec, error) {
 			bin, err := exec.LookPath(prometheusBinary)
@@ -83,7 +83,7 @@ func prometheusService(l Layout) service {
 				"--config.file=" + cfgPath,
 				"--storage.tsdb.path=" + filepath.Join(l.PrometheusDir(), "data"),
 				"--storage.tsdb.retention.time=2h",
-				"--web.listen-address=" + PrometheusAddr,
+				"--web.listen-address=" + l.PrometheusAddr(),
 				"--web.enable-lifecycle",
 				// Each reload (tests add rule files) restarts Alertmanager
 				// discovery, and alerts sent in the next few seconds are

@@ -79,7 +79,7 @@ func stopStaleSimulator(l Layout) error {
 func simulatorService(l Layout, seed int64) service {
 	return service{
 		name:      simName,
-		addr:      SimulatorAddr,
+		addr:      l.SimulatorAddr(),
 		readyPath: "/healthz",
 		prepare: func() error {
 			sum, err := fileSum(simBinary(l))
@@ -91,7 +91,7 @@ func simulatorService(l Layout, seed int64) service {
 		spec: func() (procSpec, error) {
 			return procSpec{Path: simBinary(l), Args: []string{
 				"--kubeconfig", l.Kubeconfig(),
-				"--listen", SimulatorAddr,
+				"--listen", l.SimulatorAddr(),
 				"--seed", strconv.FormatInt(seed, 10),
 			}}, nil
 		},

@@ -35,7 +35,7 @@ func Status(ctx context.Context, out io.Writer) error {
 		}
 		report(name, "", err)
 	}
-	report("cluster", APIServerURL(), clusterErr)
+	report("cluster", l.APIServerURL(), clusterErr)
 	for _, s := range []service{alertmanagerService(l), prometheusService(l), simulatorService(l, 0)} {
 		err := s.ready(ctx)
 		if !pf.running(s.name) {

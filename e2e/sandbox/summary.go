@@ -11,9 +11,9 @@ import (
 func facts(l Layout, t Tools, seed int64, simOn bool) Env {
 	env := Env{
 		EnvKubeconfig:        l.Kubeconfig(),
-		EnvAPIServer:         APIServerURL(),
-		EnvPrometheusURL:     "http://" + PrometheusAddr,
-		EnvAlertmanagerURL:   "http://" + AlertmanagerAddr,
+		EnvAPIServer:         l.APIServerURL(),
+		EnvPrometheusURL:     "http://" + l.PrometheusAddr(),
+		EnvAlertmanagerURL:   "http://" + l.AlertmanagerAddr(),
 		EnvAlertmanagerToken: l.AlertmanagerTokenFile(),
 		EnvWebhookURL:        DefaultWebhookURL,
 		EnvBinDir:            l.BinDir(),
@@ -22,7 +22,7 @@ func facts(l Layout, t Tools, seed int64, simOn bool) Env {
 		EnvServiceCIDR:       serviceCIDR,
 	}
 	if simOn {
-		env[EnvSimulatorURL] = "http://" + SimulatorAddr
+		env[EnvSimulatorURL] = "http://" + l.SimulatorAddr()
 		env[EnvSimulatorSeed] = strconv.FormatInt(seed, 10)
 	}
 	return env

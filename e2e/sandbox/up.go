@@ -39,6 +39,9 @@ func Up(ctx context.Context, opts UpOptions) error {
 	if err := l.mkdirs(); err != nil {
 		return err
 	}
+	if err := checkPorts(l); err != nil {
+		return err
+	}
 	if err := ensureMonitoring(out); err != nil {
 		return err
 	}
@@ -166,4 +169,28 @@ func chooseSeed(l Layout, explicit int64) int64 {
 // istioCRDsPresent checks for the VirtualService CRD.
 func istioCRDsPresent(ctx context.Context, l Layout, t Tools) bool {
 	return kubectl(ctx, l, t, "get", "crd", "virtualservices.networking.istio.io", "destinationrules.networking.istio.io") == nil
+}
+
+// checkPorts fails early, before anything starts, when a port of a component
+// that is not already running is taken by another program.
+func checkPorts(l Layout) error {
+	pf := pidFiles{dir: l.PidDir()}
+	for _, s := range []struct{ name, addr string }{
+		{"alertmanager", l.AlertmanagerAddr()}, {"prometheus", l.PrometheusAddr()}, {simName, l.SimulatorAddr()},
+	} {
+		if !pf.running(s.name) {
+			if err := checkPortFree(s.addr, s.name); err != nil {
+				return err
+			}
+		}
+	}
+	if pf.running("kube-apiserver") {
+		return nil
+	}
+	for _, p := range l.clusterPorts() {
+		if err := checkPortFree(loopback(p.port), p.what); err != nil {
+			return err
+		}
+	}
+	return nil
 }
