@@ -1,0 +1,376 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+	"k8s.io/client-go/tools/record"
+	testclock "k8s.io/utils/clock/testing"
+	"k8s.io/utils/ptr"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/internal/metrics"
+	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy"
+)
+
+const (
+	ns  = "shop"
+	key = ns + "/web"
+)
+
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// fakeEvaluator returns a fixed verdict and records the gates it judged.
+type fakeEvaluator struct {
+	mu      sync.Mutex
+	verdict analysis.Verdict
+	targets []analysis.Target
+}
+
+func (f *fakeEvaluator) Evaluate(_ context.Context, t analysis.Target, checks []analysis.Check) analysis.Result {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.targets = append(f.targets, t)
+	var res []analysis.CheckResult
+	for _, c := range checks {
+		res = append(res, analysis.CheckResult{Name: c.Name(), Verdict: f.verdict, Reason: "fake " + string(f.verdict)})
+	}
+	return analysis.Combine(res)
+}
+
+func (f *fakeEvaluator) calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.targets)
+}
+
+// harness is a controller on a fake clientset with running informers. Sync is
+// called directly; workers are never started.
+type harness struct {
+	t     *testing.T
+	ctx   context.Context
+	kube  *fake.Clientset
+	inf   *Informers
+	ctl   *Controller
+	rec   *record.FakeRecorder
+	clock *testclock.FakePassiveClock
+	eval  *fakeEvaluator
+}
+
+func newHarness(t *testing.T, objs ...runtime.Object) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	kube := fake.NewClientset(objs...)
+	// Objects written before the informers' watches exist would be missed by the
+	// fake tracker, so count the watches and wait for them before any write.
+	var watching sync.WaitGroup
+	watching.Add(2) // Deployments and ReplicaSets, all namespaces
+	kube.PrependWatchReactor("*", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		w, err := kube.Tracker().Watch(a.GetResource(), a.GetNamespace())
+		if err != nil {
+			return false, nil, err
+		}
+		watching.Done()
+		return true, w, nil
+	})
+	inf, err := NewInformers(kube, nil, 0)
+	require.NoError(t, err)
+	h := &harness{
+		t: t, ctx: ctx, kube: kube, inf: inf,
+		rec:   record.NewFakeRecorder(100),
+		clock: testclock.NewFakePassiveClock(t0),
+		eval:  &fakeEvaluator{verdict: analysis.Pass},
+	}
+	h.ctl, err = New(Options{
+		Kube:      kube,
+		Informers: inf,
+		Analyzer:  h.eval,
+		Routers: map[spec.Router]router.Router{
+			spec.RouterService: router.Service{},
+			spec.RouterNginx:   router.Nginx{Client: kube},
+		},
+		Recorder:     h.rec,
+		Metrics:      metrics.New(prometheus.NewRegistry(), func() int { return 0 }),
+		Clock:        h.clock,
+		Log:          zap.NewNop(),
+		ReadyTimeout: 10 * time.Minute,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		h.ctl.queue.ShutDown()
+		cancel()
+	})
+	inf.Start(ctx)
+	require.True(t, inf.WaitForSync(ctx))
+	watching.Wait()
+	return h
+}
+
+// userObjects is a 4-replica Deployment "web" running image web:1 through its
+// ReplicaSet, its Service and Ingress; ann are the Deployment's annotations.
+func userObjects(ann map[string]string) []runtime.Object {
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, UID: types.UID("uid-web"), Generation: 1,
+			Annotations: ann},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](4),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "web", "track": "main"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "web:1"}}},
+			},
+		},
+		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 4, UpdatedReplicas: 4, ReadyReplicas: 4, AvailableReplicas: 4},
+	}
+	tmpl := *d.Spec.Template.DeepCopy()
+	tmpl.Labels["pod-template-hash"] = "5f7c9"
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-5f7c9", Namespace: ns, UID: "uid-rs1",
+			Annotations:     map[string]string{workload.RevisionNumberAnnotation: "1"},
+			OwnerReferences: []metav1.OwnerReference{workload.OwnerRef(d)}},
+		Spec:   appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](4), Template: tmpl},
+		Status: appsv1.ReplicaSetStatus{Replicas: 4, ReadyReplicas: 4},
+	}
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"},
+			Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+	}
+	prefix := networkingv1.PathTypePrefix
+	ing := &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: networkingv1.IngressSpec{
+			IngressClassName: ptr.To("nginx"),
+			Rules: []networkingv1.IngressRule{{Host: "shop.example", IngressRuleValue: networkingv1.IngressRuleValue{
+				HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
+					Path: "/", PathType: &prefix,
+					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{
+						Name: "web", Port: networkingv1.ServiceBackendPort{Number: 80}}},
+				}}},
+			}}},
+		},
+	}
+	return []runtime.Object{d, rs, svc, ing}
+}
+
+func optedIn(kv ...string) map[string]string {
+	ann := map[string]string{spec.KeyEnabled: "true"}
+	for i := 0; i+1 < len(kv); i += 2 {
+		ann[kv[i]] = kv[i+1]
+	}
+	return ann
+}
+
+var (
+	deploymentsGVR = appsv1.SchemeGroupVersion.WithResource("deployments")
+	replicaSetsGVR = appsv1.SchemeGroupVersion.WithResource("replicasets")
+)
+
+// settle waits until the informer caches hold what the API holds.
+func (h *harness) settle() {
+	h.t.Helper()
+	require.Eventually(h.t, func() bool {
+		obj, err := h.kube.Tracker().List(deploymentsGVR, appsv1.SchemeGroupVersion.WithKind("Deployment"), "")
+		if err != nil {
+			return false
+		}
+		want := obj.(*appsv1.DeploymentList).Items
+		have, err := h.inf.deployments[metav1.NamespaceAll].List(labels.Everything())
+		if err != nil || len(have) != len(want) {
+			return false
+		}
+		for i := range want {
+			c, err := h.inf.Deployment(want[i].Namespace, want[i].Name)
+			if err != nil || !sameDeployment(&want[i], c) {
+				return false
+			}
+		}
+		obj, err = h.kube.Tracker().List(replicaSetsGVR, appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), "")
+		if err != nil {
+			return false
+		}
+		sets, err := h.inf.ReplicaSets(ns)
+		return err == nil && len(sets) == len(obj.(*appsv1.ReplicaSetList).Items)
+	}, 5*time.Second, time.Millisecond, "informer caches did not catch up")
+}
+
+func sameDeployment(a, b *appsv1.Deployment) bool {
+	return equality.Semantic.DeepEqual(a.Annotations, b.Annotations) && equality.Semantic.DeepEqual(a.Labels, b.Labels) &&
+		equality.Semantic.DeepEqual(a.Spec, b.Spec) && equality.Semantic.DeepEqual(a.Status, b.Status)
+}
+
+// sync settles the caches, forgets earlier actions and reconciles web once.
+func (h *harness) sync() time.Duration {
+	h.t.Helper()
+	h.settle()
+	h.kube.ClearActions()
+	requeue, err := h.ctl.Sync(h.ctx, key)
+	require.NoError(h.t, err)
+	return requeue
+}
+
+// write is one mutating API call.
+type write struct {
+	verb, resource, subresource, name string
+	obj                               runtime.Object
+}
+
+func (w write) String() string { return w.verb + " " + w.resource + "/" + w.name }
+
+// writes lists the mutating calls since the last sync, in order.
+func (h *harness) writes() []write {
+	var out []write
+	for _, a := range h.kube.Actions() {
+		w := write{verb: a.GetVerb(), resource: a.GetResource().Resource, subresource: a.GetSubresource()}
+		switch act := a.(type) {
+		case k8stesting.CreateAction:
+			w.obj = act.GetObject()
+		case k8stesting.UpdateAction:
+			w.obj = act.GetObject()
+		case k8stesting.DeleteAction:
+			w.name = act.GetName()
+		case k8stesting.PatchAction:
+			w.name = act.GetName()
+		default:
+			continue
+		}
+		if w.obj != nil {
+			if m, err := meta.Accessor(w.obj); err == nil {
+				w.name = m.GetName()
+			}
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func (h *harness) writeNames() []string {
+	var out []string
+	for _, w := range h.writes() {
+		out = append(out, w.String())
+	}
+	return out
+}
+
+// changes lists the creates, updates and patches since the last sync.
+func (h *harness) changes() []string {
+	var out []string
+	for _, w := range h.writes() {
+		if w.verb != "delete" {
+			out = append(out, w.String())
+		}
+	}
+	return out
+}
+
+func indexOf(ws []string, s string) int {
+	for i, w := range ws {
+		if w == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func (h *harness) deployment(name string) *appsv1.Deployment {
+	h.t.Helper()
+	d, err := h.kube.AppsV1().Deployments(ns).Get(h.ctx, name, metav1.GetOptions{})
+	require.NoError(h.t, err)
+	return d
+}
+
+func (h *harness) exists(resource, name string) bool {
+	var err error
+	switch resource {
+	case "deployments":
+		_, err = h.kube.Tracker().Get(deploymentsGVR, ns, name)
+	case "services":
+		_, err = h.kube.Tracker().Get(corev1.SchemeGroupVersion.WithResource("services"), ns, name)
+	case "ingresses":
+		_, err = h.kube.Tracker().Get(networkingv1.SchemeGroupVersion.WithResource("ingresses"), ns, name)
+	default:
+		h.t.Fatalf("unknown resource %s", resource)
+	}
+	return err == nil
+}
+
+func (h *harness) status() status.Status {
+	h.t.Helper()
+	st, err := status.Read(h.deployment("web").Annotations)
+	require.NoError(h.t, err)
+	return st
+}
+
+// edit changes the user's Deployment as a user would.
+func (h *harness) edit(change func(d *appsv1.Deployment)) {
+	h.t.Helper()
+	d := h.deployment("web")
+	change(d)
+	_, err := h.kube.AppsV1().Deployments(ns).Update(h.ctx, d, metav1.UpdateOptions{})
+	require.NoError(h.t, err)
+}
+
+func (h *harness) setImage(image string) {
+	h.edit(func(d *appsv1.Deployment) { d.Spec.Template.Spec.Containers[0].Image = image })
+}
+
+func (h *harness) command(verb string) {
+	raw, err := json.Marshal(Command{Verb: strategy.Verb(verb), By: "alice"})
+	require.NoError(h.t, err)
+	h.edit(func(d *appsv1.Deployment) { d.Annotations[CommandKey] = string(raw) })
+}
+
+// canaryReady plays the Deployment controller: n canary pods updated and Ready.
+func (h *harness) canaryReady(n int32) {
+	h.t.Helper()
+	c := h.deployment(workload.CanaryName("web"))
+	c.Status = appsv1.DeploymentStatus{ObservedGeneration: c.Generation, Replicas: n, UpdatedReplicas: n,
+		ReadyReplicas: n, AvailableReplicas: n}
+	_, err := h.kube.AppsV1().Deployments(ns).UpdateStatus(h.ctx, c, metav1.UpdateOptions{})
+	require.NoError(h.t, err)
+}
+
+func (h *harness) ingressWeight() (int, bool) {
+	h.t.Helper()
+	w, ok, err := router.Nginx{Client: h.kube}.Weight(h.ctx, router.Target{Namespace: ns, Ingress: "web"})
+	require.NoError(h.t, err)
+	return w, ok
+}
+
+// events drains the recorded events ("Type Reason message").
+func (h *harness) events() []string {
+	var out []string
+	for {
+		select {
+		case e := <-h.rec.Events:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+}
+
+func metavOpts() metav1.GetOptions { return metav1.GetOptions{} }
