@@ -131,8 +131,11 @@ func listRollouts(ctx context.Context, cs kubernetes.Interface, ns string) ([]ro
 	canaries := map[string]*appsv1.Deployment{}
 	for i := range list.Items {
 		d := &list.Items[i]
-		if of := d.Labels[workload.CanaryOfLabel]; of != "" && d.Name == workload.CanaryName(of) {
-			canaries[d.Namespace+"/"+of] = d
+		if of := d.Labels[workload.CanaryOfLabel]; of != "" {
+			if d.Name == workload.CanaryName(of) {
+				canaries[d.Namespace+"/"+of] = d
+			}
+			continue
 		}
 		if !spec.Enabled(d.Annotations) {
 			continue

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,18 +21,22 @@ func validOutput(o string) error {
 
 // writeStructured prints v as indented JSON or as YAML.
 func writeStructured(w io.Writer, format string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Check names such as "error-rate<=1%" stay readable.
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return fmt.Errorf("encode %s: %w", format, err)
 	}
+	b := buf.Bytes()
 	if format == "yaml" {
+		var err error
 		if b, err = yaml.JSONToYAML(b); err != nil {
 			return fmt.Errorf("encode yaml: %w", err)
 		}
-	} else {
-		b = append(b, '\n')
 	}
-	_, err = w.Write(b)
+	_, err := w.Write(b)
 	return err
 }
 
