@@ -60,6 +60,9 @@ func progress(in Input) Decision {
 	if in.Command != nil && in.Command.Verb == VerbPause {
 		return pause(in, ReasonPaused, fmt.Sprintf("paused by %s; run `rolloutctl resume %s` to continue", orUnknown(in.Command.By), in.Name))
 	}
+	if in.Command != nil && in.Command.Verb == VerbPromote && in.Command.Full {
+		return promoteFull(in)
+	}
 	st := in.Status
 	step, w := stepWeight(in)
 	st.Step, st.Steps = step, len(in.Spec.Steps)
@@ -211,4 +214,26 @@ func paused(in Input) Decision {
 	hold.RequeueAfter = PollInterval
 	hold.Events = []Event{{Reason: ReasonResumed, Message: "resumed by " + by}}
 	return hold
+}
+
+// promoteFull skips the remaining steps when the last gate passed; it never skips
+// a failing or missing analysis.
+func promoteFull(in Input) Decision {
+	st := in.Status
+	_, w := stepWeight(in)
+	hold := Decision{Status: st, CanaryReplicas: traffic.CanaryReplicas(in.Stable.Desired, w),
+		Split: traffic.Split{CanaryWeight: st.Weight}, RequeueAfter: PollInterval}
+	if len(st.Checks) == 0 || analysis.Combine(st.Checks).Verdict != analysis.Pass {
+		hold.Events = []Event{{Warning: true, Reason: ReasonPaused,
+			Message: "promote --full refused: no passing gate yet for this revision"}}
+		return hold
+	}
+	now := in.Now
+	st = transition(st, now, status.Promoting, ReasonPromoting,
+		fmt.Sprintf("remaining steps skipped by %s; promoting revision %s", orUnknown(in.Command.By), st.Revision))
+	st.ScaledAt, st.StepStartedAt = &now, nil
+	in.Status = st
+	d := promote(in)
+	d.Events = append([]Event{{Reason: ReasonPromoting, Message: st.Message}}, d.Events...)
+	return d
 }

@@ -67,7 +67,10 @@ func idle(in Input) Decision {
 		return Decision{Status: st}
 	}
 	if tmpl == st.FailedRevision {
-		// A rolled-back revision waits for a new template; nothing to do.
+		if in.Command != nil && in.Command.Verb == VerbRetry {
+			return start(in, st, ReasonProgressing, fmt.Sprintf("retry of revision %s requested by %s", tmpl, orUnknown(in.Command.By)))
+		}
+		// A rolled-back revision waits for a new template (or a retry).
 		return Decision{Status: st}
 	}
 	if in.Broken != "" {

@@ -114,6 +114,7 @@ const (
 	VerbPause   Verb = "pause"
 	VerbResume  Verb = "resume"
 	VerbAbort   Verb = "abort"
+	VerbRetry   Verb = "retry"
 )
 
 // Command is one operator request.
