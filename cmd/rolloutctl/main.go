@@ -20,7 +20,7 @@ func run() int {
 	app := &cli.App{
 		Out:      os.Stdout,
 		Err:      os.Stderr,
-		Terminal: term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("NO_COLOR") == "",
+		Terminal: term.IsTerminal(int(os.Stdout.Fd())),
 	}
 	return cli.Execute(ctx, app, cli.DisplayName(os.Args[0]), os.Args[1:])
 }
