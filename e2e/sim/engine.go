@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,7 @@ func (e *Engine) Step(c Cluster, now time.Time, dt time.Duration) {
 	e.tickContainers(pods, now, dt)
 	e.mu.Lock()
 	next := make(map[string]*RouteStatus, len(e.routes))
+	pl := newPlanner(c)
 	for _, svc := range c.Services() {
 		if !svc.IsEntry() {
 			continue
@@ -63,7 +65,7 @@ func (e *Engine) Step(c Cluster, now time.Time, dt time.Duration) {
 		if st == nil {
 			st = newRouteStatus()
 		}
-		st.plan = BuildPlan(c, svc)
+		st.plan = pl.plan(svc)
 		e.drive(st, poisson(e.rng, svc.Traffic.RPS*dt.Seconds()))
 		next[key] = st
 	}
@@ -209,18 +211,19 @@ func unavailable(code, n int) []result {
 
 // sweep removes series and per-pod counts of objects that no longer exist.
 func (e *Engine) sweep(c Cluster, pods []*Pod) {
-	podSet := make(map[string]bool, len(pods))
-	workloads := map[string]bool{}
+	type key struct{ namespace, name string }
+	podSet := make(map[key]bool, len(pods))
+	workloads := map[key]bool{}
 	for _, p := range pods {
-		podSet[p.Namespace+"/"+p.Name] = true
-		workloads[p.Namespace+"/"+p.Workload] = true
+		podSet[key{p.Namespace, p.Name}] = true
+		workloads[key{p.Namespace, p.Workload}] = true
 	}
 	e.metrics.Sweep(func(d dep) bool {
 		switch d.kind {
 		case depPod:
-			return podSet[d.namespace+"/"+d.name]
+			return podSet[key{d.namespace, d.name}]
 		case depWorkload:
-			return workloads[d.namespace+"/"+d.name]
+			return workloads[key{d.namespace, d.name}]
 		case depService:
 			return c.Service(d.namespace, d.name) != nil
 		default:
@@ -232,7 +235,8 @@ func (e *Engine) sweep(c Cluster, pods []*Pod) {
 	for _, st := range e.routes {
 		for _, m := range []map[string]int64{st.Served, st.Mirrored} {
 			for k := range m {
-				if !podSet[k] {
+				ns, name, _ := strings.Cut(k, "/")
+				if !podSet[key{ns, name}] {
 					delete(m, k)
 				}
 			}

@@ -180,38 +180,42 @@ type NginxRoute struct {
 // backend is the Service, and the first canary Ingress with the same
 // host and path. It reports false when no main Ingress routes to the Service.
 func FindNginxRoute(ingresses []*Ingress, service string) (NginxRoute, bool) {
+	r, ok := NginxRoutes(ingresses)[service]
+	return r, ok
+}
+
+// NginxRoutes indexes a namespace's Ingresses by backend Service in one
+// pass, with FindNginxRoute's choice for every Service a main Ingress routes to.
+func NginxRoutes(ingresses []*Ingress) map[string]NginxRoute {
 	sorted := append([]*Ingress(nil), ingresses...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Name < sorted[j].Name })
-	var r NginxRoute
-	for _, ing := range sorted {
-		if ing.Canary != nil || ing.DeletionTimestamp != nil {
-			continue
-		}
-		for _, p := range ing.Paths {
-			if p.Service == service {
-				r.Main, r.Path = ing, p
-				break
-			}
-		}
-		if r.Main != nil {
-			break
-		}
-	}
-	if r.Main == nil {
-		return r, false
-	}
+	type hostPath struct{ host, path string }
+	canaries := map[hostPath]NginxRoute{}
 	for _, ing := range sorted {
 		if ing.Canary == nil || ing.DeletionTimestamp != nil {
 			continue
 		}
 		for _, p := range ing.Paths {
-			if p.Host == r.Path.Host && p.Path == r.Path.Path {
-				r.Canary, r.CanaryPath = ing, p
-				return r, true
+			if _, seen := canaries[hostPath{p.Host, p.Path}]; !seen {
+				canaries[hostPath{p.Host, p.Path}] = NginxRoute{Canary: ing, CanaryPath: p}
 			}
 		}
 	}
-	return r, true
+	out := map[string]NginxRoute{}
+	for _, ing := range sorted {
+		if ing.Canary != nil || ing.DeletionTimestamp != nil {
+			continue
+		}
+		for _, p := range ing.Paths {
+			if _, seen := out[p.Service]; seen {
+				continue
+			}
+			r := canaries[hostPath{p.Host, p.Path}]
+			r.Main, r.Path = ing, p
+			out[p.Service] = r
+		}
+	}
+	return out
 }
 
 // CanaryShare is the probability that the request reaches the canary backend.

@@ -53,14 +53,31 @@ type Plan struct {
 // objects say: an Ingress with the Service as backend first, else a
 // VirtualService listing it, else the Service itself.
 func BuildPlan(w World, svc *Service) Plan {
+	return newPlanner(w).plan(svc)
+}
+
+// planner builds the plans of one tick, indexing each namespace's Ingresses
+// and VirtualServices once rather than once per Service.
+type planner struct {
+	w       World
+	nginx   map[string]map[string]NginxRoute // namespace → Service → route
+	virtual map[string]map[string]*VirtualService
+}
+
+func newPlanner(w World) *planner {
+	return &planner{w: w, nginx: map[string]map[string]NginxRoute{}, virtual: map[string]map[string]*VirtualService{}}
+}
+
+func (pl *planner) plan(svc *Service) Plan {
+	w := pl.w
 	p := Plan{Entry: svc, Router: RouterService}
 	classes := svc.Traffic.Classes()
-	if r, ok := FindNginxRoute(w.Ingresses(svc.Namespace), svc.Name); ok {
+	if r, ok := pl.nginxRoute(svc); ok {
 		p.Router, p.Nginx = RouterNginx, r
 		p.Classes = nginxClasses(w, svc, r, classes)
 		return p
 	}
-	if vs := findVirtualService(w.VirtualServices(svc.Namespace), svc); vs != nil {
+	if vs := pl.virtualService(svc); vs != nil {
 		p.Router, p.Virtual = RouterIstio, vs
 		p.Classes = istioClasses(w, vs, classes)
 		return p
@@ -71,6 +88,36 @@ func BuildPlan(w World, svc *Service) Plan {
 		p.Classes = append(p.Classes, ClassRoute{Class: c, Backends: []Backend{stable}})
 	}
 	return p
+}
+
+func (pl *planner) nginxRoute(svc *Service) (NginxRoute, bool) {
+	routes, ok := pl.nginx[svc.Namespace]
+	if !ok {
+		routes = NginxRoutes(pl.w.Ingresses(svc.Namespace))
+		pl.nginx[svc.Namespace] = routes
+	}
+	r, ok := routes[svc.Name]
+	return r, ok
+}
+
+// virtualService returns the first VirtualService (by name) listing the Service.
+func (pl *planner) virtualService(svc *Service) *VirtualService {
+	byService, ok := pl.virtual[svc.Namespace]
+	if !ok {
+		byService = map[string]*VirtualService{}
+		for _, vs := range pl.w.VirtualServices(svc.Namespace) {
+			if vs.DeletionTimestamp != nil {
+				continue
+			}
+			for _, h := range vs.Hosts {
+				if ns, name := ResolveHost(h, vs.Namespace); ns == svc.Namespace && byService[name] == nil {
+					byService[name] = vs
+				}
+			}
+		}
+		pl.virtual[svc.Namespace] = byService
+	}
+	return byService[svc.Name]
 }
 
 func nginxClasses(w World, svc *Service, r NginxRoute, classes []Class) []ClassRoute {
@@ -166,15 +213,6 @@ func flagsFor(pods []*Pod) string {
 		return "UH"
 	}
 	return "-"
-}
-
-func findVirtualService(list []*VirtualService, svc *Service) *VirtualService {
-	for _, vs := range list {
-		if vs.DeletionTimestamp == nil && vs.ListsService(svc.Namespace, svc.Name) {
-			return vs
-		}
-	}
-	return nil
 }
 
 func mergeLabels(a, b map[string]string) map[string]string {
