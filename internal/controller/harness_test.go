@@ -372,5 +372,3 @@ func (h *harness) events() []string {
 		}
 	}
 }
-
-func metavOpts() metav1.GetOptions { return metav1.GetOptions{} }

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/rolloutd/rolloutd/analysis"
@@ -113,12 +114,12 @@ func TestTemplateChangeCreatesTheCanaryAndItsService(t *testing.T) {
 			require.Len(t, c.OwnerReferences, 1)
 			assert.Equal(t, "web", c.OwnerReferences[0].Name)
 
-			svc, err := h.kube.CoreV1().Services(ns).Get(h.ctx, "web-canary", metavOpts())
+			svc, err := h.kube.CoreV1().Services(ns).Get(h.ctx, "web-canary", metav1.GetOptions{})
 			require.NoError(t, err)
 			assert.Equal(t, map[string]string{workload.CanaryOfLabel: "web"}, svc.Spec.Selector)
 			assert.Equal(t, router.ManagedByValue, svc.Labels[router.ManagedByLabel])
 
-			user, err := h.kube.CoreV1().Services(ns).Get(h.ctx, "web", metavOpts())
+			user, err := h.kube.CoreV1().Services(ns).Get(h.ctx, "web", metav1.GetOptions{})
 			require.NoError(t, err)
 			selects := labels.SelectorFromSet(user.Spec.Selector).Matches(labels.Set(c.Spec.Template.Labels))
 			assert.Equal(t, tc.selectedByUsers, selects, "user's Service selects the canary pods")
@@ -148,7 +149,7 @@ func TestTrafficReachesTheCanaryOnlyAfterItsPodsAreReady(t *testing.T) {
 	assert.True(t, ok)
 	assert.Equal(t, 10, w)
 	assert.Equal(t, 10, h.status().Weight)
-	ing, err := h.kube.NetworkingV1().Ingresses(ns).Get(h.ctx, "web-canary", metavOpts())
+	ing, err := h.kube.NetworkingV1().Ingresses(ns).Get(h.ctx, "web-canary", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "web-canary", ing.Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name)
 }
@@ -347,4 +348,37 @@ func TestSyncIgnoresWhatItDoesNotOwn(t *testing.T) {
 		require.NoError(t, err, k)
 	}
 	assert.Empty(t, h.writeNames())
+}
+
+func TestMissingIngressStartsNoCanaryAndWarnsOnce(t *testing.T) {
+	h := newHarness(t, userObjects(optedIn(spec.KeyRouter, "nginx", spec.KeyIngress, "storefront"))...)
+	h.sync()
+	h.setImage("web:2")
+	h.sync()
+
+	st := h.status()
+	assert.Equal(t, status.Idle, st.Phase)
+	assert.Equal(t, strategy.ReasonRoutingBroken, st.Reason)
+	assert.Contains(t, st.Message, "shop/storefront")
+	assert.Contains(t, st.Message, spec.KeyIngress, "tells the user which annotation to fix")
+	assert.False(t, h.exists("deployments", "web-canary"))
+	assert.True(t, h.deployment("web").Spec.Paused)
+	evs := h.events()
+	require.Len(t, evs, 1, "%v", evs)
+	assert.True(t, strings.HasPrefix(evs[0], "Warning "+strategy.ReasonRoutingBroken), evs[0])
+
+	h.sync()
+	assert.Empty(t, h.changes())
+	assert.Empty(t, h.events(), "reported once")
+}
+
+func TestDeletedIngressMidRolloutRollsBack(t *testing.T) {
+	h := atWeight10(t)
+	require.NoError(t, h.kube.NetworkingV1().Ingresses(ns).Delete(h.ctx, "web", metav1.DeleteOptions{}))
+	h.sync()
+	st := h.status()
+	assert.Equal(t, status.RollingBack, st.Phase)
+	assert.Equal(t, strategy.ReasonRoutingBroken, st.Reason)
+	assert.False(t, h.exists("ingresses", "web-canary"))
+	assert.False(t, h.exists("deployments", "web-canary"))
 }
