@@ -1,0 +1,167 @@
+package alerts
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/rolloutd/rolloutd/internal/spec"
+)
+
+// FieldManager names rolloutd's webhook as the writer of the mark.
+const FieldManager = "rolloutd-webhook"
+
+// Results of marking, the result label of rolloutd_webhook_alerts_total.
+const (
+	resultMarked   = "marked"
+	resultSkipped  = "skipped"
+	resultNotFound = "not_found"
+	resultFailed   = "failed"
+)
+
+// mark hands one alert to the leader by annotating its Deployment. A failure
+// forgets the alert, so Alertmanager's next notification of it tries again.
+func (r *Receiver) mark(j job) {
+	log := r.log.With(zap.String("namespace", j.target.Namespace), zap.String("deployment", j.target.Deployment),
+		zap.String("alertname", j.mark.Name), zap.String("fingerprint", j.mark.Fingerprint))
+	ctx, cancel := context.WithTimeout(context.Background(), r.o.MarkTimeout)
+	defer cancel()
+	result, why, err := r.markDeployment(ctx, j)
+	r.alerts.WithLabelValues(result).Inc()
+	switch {
+	case err != nil:
+		r.seen.forget(j.key)
+		log.Error("cannot mark the deployment; the next notification retries", zap.Error(err))
+	case result == resultMarked:
+		log.Info("deployment marked with the firing alert; the leader decides the rollback",
+			zap.Time("startsAt", j.mark.StartsAt))
+	default:
+		log.Info("alert not marked: "+why, zap.String("result", result))
+	}
+}
+
+// markDeployment patches the mark onto the Deployment unless it is not opted in
+// or already carries that alert (or a later one). The patch carries the
+// resourceVersion it was decided on, so a concurrent change — a mark from another
+// replica, the leader consuming one — makes it re-read and decide again.
+func (r *Receiver) markDeployment(ctx context.Context, j job) (result, why string, err error) {
+	ns, name := j.target.Namespace, j.target.Deployment
+	fresh := false
+	err = retry.OnError(retry.DefaultBackoff, retriable, func() error {
+		d, gerr := r.get(ctx, ns, name, fresh)
+		fresh = true
+		if apierrors.IsNotFound(gerr) {
+			result, why = resultNotFound, "no such Deployment"
+			return nil
+		}
+		if gerr != nil {
+			return fmt.Errorf("get deployment %s/%s: %w", ns, name, gerr)
+		}
+		if why = ineligible(d, j.mark); why != "" {
+			result = resultSkipped
+			return nil
+		}
+		patch, perr := markPatch(d.ResourceVersion, j.mark)
+		if perr != nil {
+			return perr
+		}
+		_, perr = r.o.Kube.AppsV1().Deployments(ns).Patch(ctx, name, types.MergePatchType, patch,
+			metav1.PatchOptions{FieldManager: FieldManager})
+		if perr != nil {
+			return fmt.Errorf("patch deployment %s/%s: %w", ns, name, perr)
+		}
+		result = resultMarked
+		return nil
+	})
+	if err != nil {
+		return resultFailed, "", err
+	}
+	return result, why, nil
+}
+
+// get reads the Deployment from the cache unless fresh is asked for; a cache miss
+// (not synced yet, or behind) asks the API server.
+func (r *Receiver) get(ctx context.Context, ns, name string, fresh bool) (*appsv1.Deployment, error) {
+	if r.o.Lookup != nil && !fresh {
+		if d, err := r.o.Lookup(ns, name); err == nil {
+			return d, nil
+		}
+	}
+	return r.o.Kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+func retriable(err error) bool {
+	return apierrors.IsConflict(err) || apierrors.IsServerTimeout(err) || apierrors.IsTimeout(err) ||
+		apierrors.IsTooManyRequests(err) || apierrors.IsInternalError(err) || apierrors.IsServiceUnavailable(err) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// ineligible says why the Deployment must not be marked with m ("" when it must):
+// it is not opted in, opted out of alert rollback, its alert selector does not
+// match, or it already carries this alert or a later one.
+func ineligible(d *appsv1.Deployment, m Mark) string {
+	ann := d.Annotations
+	if !spec.Enabled(ann) {
+		return fmt.Sprintf("the deployment is not opted in (%s is not \"true\")", spec.KeyEnabled)
+	}
+	sp, perr := spec.Parse(d.Name, ann)
+	var inv *spec.InvalidError
+	for _, e := range unwrapAll(perr) {
+		if errors.As(e, &inv) && (inv.Key == spec.KeyAlertRollback || inv.Key == spec.KeyAlertSelector) {
+			return "invalid alert annotations: " + inv.Error()
+		}
+	}
+	if !sp.AlertRollback {
+		return fmt.Sprintf("alert rollback is disabled (%s: \"false\")", spec.KeyAlertRollback)
+	}
+	for k, v := range sp.AlertSelector {
+		if got, ok := m.Labels[k]; !ok || got != v {
+			return fmt.Sprintf("the alert does not match %s (%s=%q, alert has %q)", spec.KeyAlertSelector, k, v, got)
+		}
+	}
+	if have, _, _ := ReadMark(ann); have != nil {
+		if have.Same(m) {
+			return "the deployment already carries this alert"
+		}
+		if !m.StartsAt.After(have.StartsAt) {
+			return fmt.Sprintf("the deployment already carries alert %s, firing since %s; the leader acts on it",
+				have.Name, have.StartsAt.UTC().Format("2006-01-02T15:04:05Z"))
+		}
+	}
+	return ""
+}
+
+func unwrapAll(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// markPatch is the JSON merge patch adding the mark, conditional on resourceVersion.
+func markPatch(resourceVersion string, m Mark) ([]byte, error) {
+	raw, err := m.Encode()
+	if err != nil {
+		return nil, err
+	}
+	meta := map[string]any{"annotations": map[string]string{Key: raw}}
+	if resourceVersion != "" {
+		meta["resourceVersion"] = resourceVersion
+	}
+	b, err := json.Marshal(map[string]any{"metadata": meta})
+	if err != nil {
+		return nil, fmt.Errorf("alerts: encode patch: %w", err)
+	}
+	return b, nil
+}
