@@ -31,6 +31,8 @@ func buildSimulator(ctx context.Context, l Layout, warn io.Writer) bool {
 		fmt.Fprintf(warn, "warning: %s does not exist yet: the sandbox runs without the data-plane simulator\n", simPackage)
 		return false
 	}
+	begin := time.Now()
+	defer func() { fmt.Fprintf(warn, "simulator built in %.1fs\n", time.Since(begin).Seconds()) }()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", simBinary(l), simPackage)
 	cmd.Dir = l.RepoRoot
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -14,34 +14,40 @@ func Status(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	pf := pidFiles{dir: l.PidDir()}
-	var errs []error
+	if names, err := pf.names(); err == nil && len(names) == 0 {
+		return ErrNotRunning
+	}
+	down := 0
 	report := func(name, where string, err error) {
 		rec, _ := pf.read(name)
 		state := "ok"
 		if err != nil {
 			state = "DOWN: " + err.Error()
-			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			down++
 		}
 		fmt.Fprintf(out, "%-24s pid %-8d %-28s %s\n", name, rec.PID, where, state)
 	}
-	clusterErr := clusterHealthy(ctx, l)
+	notRunning := errors.New("process not running")
 	for _, name := range clusterComponents {
 		if rec, _ := pf.read(name); rec.PID == 0 {
-			continue // kwokctl names the kwok process one way or the other
+			continue // kwokctl calls the kwok process kwok-controller
 		}
-		err := clusterErr
+		var err error
 		if !pf.running(name) {
-			err = errors.New("process not running")
+			err = notRunning
 		}
 		report(name, "", err)
 	}
-	report("cluster", l.APIServerURL(), clusterErr)
+	report("cluster", l.APIServerURL(), clusterHealthy(ctx, l))
 	for _, s := range []service{alertmanagerService(l), prometheusService(l), simulatorService(l, 0)} {
 		err := s.ready(ctx)
 		if !pf.running(s.name) {
-			err = errors.New("process not running")
+			err = notRunning
 		}
 		report(s.name, s.url(), err)
 	}
-	return errors.Join(errs...)
+	if down > 0 {
+		return fmt.Errorf("%d components are down: run `make sandbox` to repair it", down)
+	}
+	return nil
 }

@@ -45,10 +45,12 @@ func Up(ctx context.Context, opts UpOptions) error {
 	if err := ensureMonitoring(out); err != nil {
 		return err
 	}
+	stepBegin := time.Now()
 	tools, err := buildTools(l, out)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(out, "tools ready in %.1fs (%s)\n", time.Since(stepBegin).Seconds(), tools.CacheDir)
 	if err := linkTools(l, tools); err != nil {
 		return err
 	}
@@ -57,10 +59,11 @@ func Up(ctx context.Context, opts UpOptions) error {
 		return err
 	}
 	if clusterNew || !istioCRDsPresent(ctx, l, tools) {
-		fmt.Fprintln(out, "applying Istio CRDs")
+		begin := time.Now()
 		if err := applyIstioCRDs(ctx, l, tools); err != nil {
 			return err
 		}
+		fmt.Fprintf(out, "Istio CRDs established in %.1fs\n", time.Since(begin).Seconds())
 	}
 	seed := chooseSeed(l, opts.Seed)
 	simOn, err := ensureServices(ctx, l, seed, clusterNew, out)
@@ -90,12 +93,14 @@ func ensureCluster(ctx context.Context, l Layout, t Tools, out io.Writer) (bool,
 		return false, err
 	}
 	fmt.Fprintln(out, "starting the cluster (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok)")
+	begin := time.Now()
 	if err := createCluster(ctx, l, t); err != nil {
 		return false, err
 	}
 	if err := waitClusterReady(ctx, l, 2*time.Minute); err != nil {
 		return false, withLogTails(err, clusterLogs(l)...)
 	}
+	fmt.Fprintf(out, "cluster ready with %d nodes in %.1fs\n", nodeCount, time.Since(begin).Seconds())
 	return true, nil
 }
 
@@ -145,9 +150,10 @@ func ensureServices(ctx context.Context, l Layout, seed int64, clusterNew bool, 
 }
 
 func announce(ctx context.Context, l Layout, s service, out io.Writer) error {
+	begin := time.Now()
 	started, err := s.ensure(ctx, l)
 	if started && err == nil {
-		fmt.Fprintf(out, "started %s on %s\n", s.name, s.addr)
+		fmt.Fprintf(out, "started %s on %s in %.1fs\n", s.name, s.addr, time.Since(begin).Seconds())
 	}
 	return err
 }
@@ -184,8 +190,12 @@ func checkPorts(l Layout) error {
 			}
 		}
 	}
-	if pf.running("kube-apiserver") {
-		return nil
+	for _, name := range clusterComponents {
+		if pf.running(name) {
+			// Ours: a healthy cluster is kept, a broken one is removed
+			// before createCluster checks its ports again.
+			return nil
+		}
 	}
 	for _, p := range l.clusterPorts() {
 		if err := checkPortFree(loopback(p.port), p.what); err != nil {
