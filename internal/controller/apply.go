@@ -36,8 +36,10 @@ func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
 	}
 	t := r.target()
 	if d.CanaryReplicas == 0 {
-		if err := r.removeCanary(ctx, rt, t); err != nil {
-			return err
+		if r.mayHaveCanary(d) {
+			if err := r.removeCanary(ctx, rt, t); err != nil {
+				return err
+			}
 		}
 	} else {
 		if d.Split.CanaryWeight < r.prev.Weight {
@@ -94,6 +96,17 @@ func (r *rollout) route(ctx context.Context, rt router.Router, t router.Target, 
 	r.c.applied.Store(key, memo)
 	r.log.Debug("traffic applied", zap.Int("weight", s.CanaryWeight))
 	return nil
+}
+
+// mayHaveCanary reports whether generated objects can exist: a rollout was or is
+// active, or the canary Deployment is still cached. A settled Deployment then costs
+// no API call per reconcile.
+func (r *rollout) mayHaveCanary(d strategy.Decision) bool {
+	if r.prev.Phase.Active() || d.Status.Phase.Active() {
+		return true
+	}
+	_, err := r.c.Informers.Deployment(r.d.Namespace, workload.CanaryName(r.d.Name))
+	return err == nil
 }
 
 // removeCanary takes all traffic off the canary, then deletes its Deployment, then
@@ -172,15 +185,18 @@ func (r *rollout) ensureCanaryService(ctx context.Context, user *corev1.Service)
 }
 
 // write persists the status and the stable's paused flag in one update of the user's
-// Deployment, dropping a consumed command; it writes nothing when nothing changed.
+// Deployment, dropping a consumed command or alert mark and, when an alert rolls a
+// promoted revision back, restoring the previous pod template; it writes nothing
+// when nothing changed.
 func (r *rollout) write(ctx context.Context, st status.Status, paused, dropCommand bool) error {
 	raw, err := st.Encode()
 	if err != nil {
 		return err
 	}
 	d := r.d
-	_, hasCmd := d.Annotations[CommandKey]
-	if d.Annotations[status.Key] == raw && d.Spec.Paused == paused && !(dropCommand && hasCmd) {
+	drop := r.oneShotKeys(dropCommand)
+	tmpl := r.restoreTemplate(st)
+	if d.Annotations[status.Key] == raw && d.Spec.Paused == paused && len(drop) == 0 && tmpl == nil {
 		return nil
 	}
 	upd := d.DeepCopy()
@@ -188,8 +204,11 @@ func (r *rollout) write(ctx context.Context, st status.Status, paused, dropComma
 		upd.Annotations = map[string]string{}
 	}
 	upd.Annotations[status.Key] = raw
-	if dropCommand {
-		delete(upd.Annotations, CommandKey)
+	for _, k := range drop {
+		delete(upd.Annotations, k)
+	}
+	if tmpl != nil {
+		upd.Spec.Template = *tmpl.DeepCopy()
 	}
 	upd.Spec.Paused = paused
 	out, err := r.c.Kube.AppsV1().Deployments(d.Namespace).Update(ctx, upd, metav1.UpdateOptions{})

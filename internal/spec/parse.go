@@ -72,7 +72,7 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 		RollbackWindow:  p.duration(KeyRollbackWindow, DefaultRollbackWindow),
 		RevisionHistory: p.count(KeyRevisionHistory, DefaultRevisionHistory, 1, 1000),
 	}
-	if s.Strategy == ABTest && s.Match == nil && len(p.errs) == 0 {
+	if _, given := p.get(KeyMatch); s.Strategy == ABTest && !given {
 		p.fail(KeyMatch, "", "header:NAME=VALUE, header:NAME~REGEX or cookie:NAME (required by strategy abtest)", nil)
 	}
 	return s, errors.Join(p.errs...)
