@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/rolloutd/rolloutd/internal/alerts"
 	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/status"
 )
@@ -39,6 +40,7 @@ func (r *rollout) optOut(ctx context.Context) error {
 	upd := r.d.DeepCopy()
 	delete(upd.Annotations, status.Key)
 	delete(upd.Annotations, CommandKey)
+	delete(upd.Annotations, alerts.Key)
 	upd.Spec.Paused = st.UserPaused
 	if _, err := r.c.Kube.AppsV1().Deployments(upd.Namespace).Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("opt out %s: %w", deploymentKey(r.d), err)

@@ -34,6 +34,8 @@ type rollout struct {
 	prev status.Status
 	log  *zap.Logger
 	now  time.Time
+	// alert is the pending alert mark, if any, and what became of it.
+	alert alertState
 }
 
 // Sync reconciles the Deployment namespace/name once and returns when to look
@@ -87,9 +89,11 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 		in.Gate = &res
 	}
 	d := strategy.Step(in)
+	r.decided(d)
 	if err := r.apply(ctx, d); err != nil {
 		return 0, err
 	}
+	r.reportAlert(d)
 	return d.RequeueAfter, nil
 }
 
@@ -122,6 +126,9 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 	}
 	if d.Spec.ProgressDeadlineSeconds != nil {
 		in.ReadyTimeout = time.Duration(*d.Spec.ProgressDeadlineSeconds) * time.Second
+	}
+	if err := r.observeAlert(ctx, &in, sets); err != nil {
+		return strategy.Input{}, err
 	}
 	if c, err := r.c.Informers.Deployment(d.Namespace, workload.CanaryName(d.Name)); err == nil {
 		in.Canary = strategy.Canary{Exists: true, Revision: c.Annotations[workload.RevisionAnnotation], Ready: workload.CanaryReady(c)}

@@ -26,6 +26,7 @@ type Metrics struct {
 	Checks          *prometheus.CounterVec
 	Transitions     *prometheus.CounterVec
 	Rollbacks       *prometheus.CounterVec
+	AlertRollbacks  *prometheus.CounterVec
 	QueueDepth      prometheus.GaugeFunc
 }
 
@@ -53,6 +54,9 @@ func New(reg prometheus.Registerer, depth func() int) *Metrics {
 			Help: "Rollout transitions, by reason."}, []string{"reason"}),
 		Rollbacks: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_rollbacks_total",
 			Help: "Rollbacks started, by reason."}, []string{"reason"}),
+		AlertRollbacks: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_alert_rollbacks_total",
+			Help: "Rollbacks started by a firing alert, by stage: rollout (canary) or promoted (previous revision restored)."},
+			[]string{"stage"}),
 		QueueDepth: f.NewGaugeFunc(prometheus.GaugeOpts{Name: "rolloutd_workqueue_depth",
 			Help: "Deployments waiting to be reconciled."}, func() float64 { return float64(depth()) }),
 	}

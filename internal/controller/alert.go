@@ -1,0 +1,139 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rolloutd/rolloutd/internal/alerts"
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy"
+)
+
+// alertState is what one reconcile learnt of a pending alert mark (the
+// rolloutd.io/alert annotation a webhook replica wrote) and what it decided.
+type alertState struct {
+	// present: the annotation exists, decodable or not.
+	present bool
+	mark    *alerts.Mark
+	// previous is the full pod template of the revision before the running one,
+	// read from the API for an alert after promotion.
+	previous *corev1.PodTemplateSpec
+	// consumed: the decision used the mark up, so the status write drops it.
+	consumed bool
+}
+
+// observeAlert passes a pending alert to the strategy. For an alert after a
+// promotion it also reads the previous revision's template from the API (the
+// informer cache keeps only its hash), which the rollback would restore.
+func (r *rollout) observeAlert(ctx context.Context, in *strategy.Input, sets []*appsv1.ReplicaSet) error {
+	m, present, err := alerts.ReadMark(r.d.Annotations)
+	r.alert.present = present
+	if err != nil {
+		r.log.Warn("unreadable alert mark; dropping it", zap.Error(err))
+	}
+	if m == nil {
+		return nil
+	}
+	r.alert.mark = m
+	in.Alert = &strategy.Alert{Name: m.Name, StartsAt: m.StartsAt, Labels: m.Labels}
+	if r.prev.Phase != status.Succeeded {
+		return nil
+	}
+	rs := previousReplicaSet(r.d, sets)
+	if rs == nil {
+		return nil
+	}
+	full, err := r.c.Kube.AppsV1().ReplicaSets(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("get replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
+	}
+	tmpl := full.Spec.Template.DeepCopy()
+	delete(tmpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+	r.alert.previous = tmpl
+	in.Stable.Previous = workload.Revision(*tmpl)
+	return nil
+}
+
+// previousReplicaSet is the Deployment's newest ReplicaSet whose template differs
+// from the running one's: the revision a rollback restores. Nil when none is kept.
+func previousReplicaSet(d *appsv1.Deployment, sets []*appsv1.ReplicaSet) *appsv1.ReplicaSet {
+	running := workload.Running(d, sets)
+	var best *appsv1.ReplicaSet
+	for _, rs := range sets {
+		if !metav1.IsControlledBy(rs, d) || rs.Annotations[workload.TemplateHashAnnotation] == running {
+			continue
+		}
+		if best == nil || workload.RevisionNumber(rs) > workload.RevisionNumber(best) {
+			best = rs
+		}
+	}
+	return best
+}
+
+// decided records whether the decision used the alert up.
+func (r *rollout) decided(d strategy.Decision) { r.alert.consumed = r.alert.present && !d.KeepAlert }
+
+// oneShotKeys lists the one-shot annotations a status write drops: a consumed
+// command (when dropCommand) and a consumed alert mark, so each is acted on once.
+func (r *rollout) oneShotKeys(dropCommand bool) []string {
+	var keys []string
+	if _, ok := r.d.Annotations[CommandKey]; ok && dropCommand {
+		keys = append(keys, CommandKey)
+	}
+	if _, ok := r.d.Annotations[alerts.Key]; ok && r.alert.consumed {
+		keys = append(keys, alerts.Key)
+	}
+	return keys
+}
+
+// restoreTemplate is the pod template to write with a status that starts an
+// alert rollback of a promoted revision (nil otherwise): the previous revision's,
+// in the same update, so the rollback is recorded exactly when it begins.
+func (r *rollout) restoreTemplate(st status.Status) *corev1.PodTemplateSpec {
+	p := r.alert.previous
+	if st.Restore == "" || r.prev.Restore != "" || p == nil || workload.Revision(*p) != st.Restore {
+		return nil
+	}
+	return p
+}
+
+// reportAlert logs and counts what became of a pending alert, and records an
+// AlertIgnored Event when it rolled nothing back. (The rollback's own Event comes
+// with the decision.)
+func (r *rollout) reportAlert(d strategy.Decision) {
+	m := r.alert.mark
+	if m == nil {
+		return
+	}
+	log := r.log.With(zap.String("alertname", m.Name), zap.String("fingerprint", m.Fingerprint), zap.Time("startsAt", m.StartsAt))
+	switch {
+	case d.KeepAlert:
+		log.Info("alert waits until the promotion in flight finishes")
+	case d.Status.Phase == status.RollingBack && d.Status.Reason == strategy.ReasonAlert && r.prev.Phase != status.RollingBack:
+		stage := "rollout"
+		if d.Status.Restore != "" {
+			stage = "promoted"
+		}
+		r.c.Metrics.AlertRollbacks.WithLabelValues(stage).Inc()
+		log.Warn("alert rollback started", zap.String("stage", stage), zap.String("message", d.Status.Message))
+	default:
+		why := d.AlertIgnored
+		if why == "" {
+			why = fmt.Sprintf("the rollout is already %s", r.prev.Phase)
+		}
+		r.event(corev1.EventTypeNormal, strategy.ReasonAlertIgnored, fmt.Sprintf("alert %s (fingerprint %s, firing since %s) ignored: %s",
+			m.Name, m.Fingerprint, m.StartsAt.UTC().Format(time.RFC3339), why))
+		log.Info("alert ignored", zap.String("why", why))
+	}
+}
