@@ -4,6 +4,8 @@ package charts_test
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -293,4 +295,12 @@ func (c *cluster) canIList(t *testing.T, saNamespace, sa, ns string) []grant {
 		}
 	}
 	return sortGrants(gs)
+}
+
+// uniqueName returns prefix plus a random suffix, a valid DNS label, so that
+// tests running at once never share a release or a namespace.
+func uniqueName(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
 }

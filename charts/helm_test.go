@@ -6,8 +6,6 @@ package charts_test
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -193,12 +191,4 @@ func byKind(objs []object, kind string) []object {
 		}
 	}
 	return out
-}
-
-// uniqueName returns prefix plus a random suffix, a valid DNS label, so that
-// tests running at once never share a release or a namespace.
-func uniqueName(prefix string) string {
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	return prefix + "-" + hex.EncodeToString(b)
 }
