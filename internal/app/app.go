@@ -89,6 +89,10 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err := srv.Listen(); err != nil {
 		return err
 	}
+	webhook, err := mountWebhook(cfg, srv, kube, inf, reg, log)
+	if err != nil {
+		return err
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve() }()
 	log.Info("rolloutd started", zap.String("http", srv.Addr()), zap.String("prometheus", cfg.PrometheusURL),
@@ -104,6 +108,11 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	if err := <-serveErr; err != nil {
 		errs = append(errs, err)
+	}
+	if webhook != nil {
+		if err := webhook.Stop(shutdownCtx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	log.Info("rolloutd stopped")
 	return errors.Join(errs...)

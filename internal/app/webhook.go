@@ -1,0 +1,37 @@
+package app
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/rolloutd/rolloutd/internal/alerts"
+	"github.com/rolloutd/rolloutd/internal/config"
+	"github.com/rolloutd/rolloutd/internal/controller"
+	"github.com/rolloutd/rolloutd/internal/server"
+)
+
+// mountWebhook serves the Alertmanager webhook when a token file is configured and
+// starts the workers that mark Deployments; nil when the webhook is disabled. Every
+// replica serves it, leader or not: the mark goes through the API server.
+func mountWebhook(cfg config.Config, srv *server.Server, kube kubernetes.Interface, inf *controller.Informers,
+	reg prometheus.Registerer, log *zap.Logger) (*alerts.Receiver, error) {
+	if cfg.WebhookTokenFile == "" {
+		log.Info("Alertmanager webhook disabled: ROLLOUTD_WEBHOOK_TOKEN_FILE is not set")
+		return nil, nil
+	}
+	rcv, err := alerts.New(alerts.Options{
+		TokenFile:  cfg.WebhookTokenFile,
+		Kube:       kube,
+		Lookup:     inf.Deployment,
+		Registerer: reg,
+		Log:        log.Named("alerts"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	srv.Handle(alerts.Path, rcv)
+	rcv.Start()
+	log.Info("Alertmanager webhook enabled", zap.String("path", alerts.Path), zap.String("tokenFile", cfg.WebhookTokenFile))
+	return rcv, nil
+}
