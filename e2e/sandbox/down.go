@@ -20,6 +20,11 @@ func Down(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockSandbox(l, out)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	pf := pidFiles{dir: l.PidDir()}
 	var errs []error
 	for _, name := range []string{simName, "prometheus", "alertmanager"} {
@@ -76,12 +81,15 @@ func verifyNothingLeft(l Layout) error {
 	return fmt.Errorf("sandbox processes still running after stop:\n  %s", strings.Join(lines, "\n  "))
 }
 
-// removeState deletes PID files, the simulator checksum, the env file and
-// kwokctl's cluster folder; logs, configs and the kubeconfig stay for
-// inspection.
+// removeState deletes PID files, the simulator checksum, the env file, the
+// scrape targets and rule files tests left behind, and kwokctl's cluster
+// folder; logs, configs and the kubeconfig stay for inspection.
 func removeState(l Layout) error {
 	var errs []error
 	files, _ := filepath.Glob(filepath.Join(l.PidDir(), "*"))
+	targets, _ := filepath.Glob(filepath.Join(l.PrometheusTargetsDir(), "*.json"))
+	rules, _ := filepath.Glob(filepath.Join(l.PrometheusRulesDir(), "*.yml"))
+	files = append(append(files, targets...), rules...)
 	for _, f := range append(files, l.EnvFile()) {
 		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
 			errs = append(errs, err)

@@ -36,6 +36,11 @@ func Up(ctx context.Context, opts UpOptions) error {
 	if err := checkGo(); err != nil {
 		return err
 	}
+	unlock, err := lockSandbox(l, out)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := l.mkdirs(); err != nil {
 		return err
 	}
