@@ -113,7 +113,7 @@ func TestPrometheusRule(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"RolloutdRolledBack", "RolloutdRolloutStuck", "RolloutdForbidden", "RolloutdDown", "RolloutdCanaryHeavy"} {
+	for _, want := range []string{"RolloutdRolledBack", "RolloutdRolloutStuck", "RolloutdForbidden", "RolloutdWebhookRejected", "RolloutdDown", "RolloutdCanaryHeavy"} {
 		if !slices.Contains(alerts, want) {
 			t.Errorf("alert %s missing from %v", want, alerts)
 		}
@@ -173,6 +173,10 @@ tests:
         values: '0 0 3 3'
       - series: 'rolloutd_reconcile_errors_total{kind="conflict",pod="rolloutd-0"}'
         values: '0+100x30'
+      - series: 'rolloutd_webhook_requests_total{code="401",pod="rolloutd-0"}'
+        values: '0 0 1 1'
+      - series: 'rolloutd_webhook_requests_total{code="200",pod="rolloutd-0"}'
+        values: '0+5x30'
     alert_rule_test:
       - eval_time: 2m
         alertname: RolloutdRolledBack
@@ -198,6 +202,13 @@ tests:
       - eval_time: 30m
         alertname: RolloutdReconcileErrors
         exp_alerts: []
+      - eval_time: 3m
+        alertname: RolloutdWebhookRejected
+        exp_alerts:
+          - exp_labels: {code: "401", severity: warning, team: platform}
+            exp_annotations:
+              summary: rolloutd's Alertmanager webhook answers 401
+              description: "Alerts are not reaching rolloutd, so they roll nothing back. 401/403: give Alertmanager the token in Secret rolloutd-system/rolloutd-webhook (key bearer); 503: the marking queue is full."
 `
 
 func TestServiceMonitor(t *testing.T) {

@@ -20,14 +20,16 @@ type rule struct {
 // workloadRules are granted in every watched namespace: by the ClusterRole in
 // cluster-wide mode, by a Role per namespace in namespaced mode.
 var workloadRules = []rule{
-	{"apps", "deployments", nil, []string{"list", "watch", "create", "update", "delete"},
+	{"apps", "deployments", nil, []string{"get", "list", "watch", "create", "update", "patch", "delete"},
 		"informers (internal/controller/informers.go); Create/Update/Delete of the canary copy and " +
-			"Update of the user's Deployment for status, spec.paused and undo (apply.go, optout.go)"},
+			"Update of the user's Deployment for status, spec.paused and undo (apply.go, optout.go); " +
+			"Get and Patch by the Alertmanager webhook marking a Deployment (internal/alerts/marker.go)"},
 	{"apps", "deployments/finalizers", nil, []string{"update"},
 		"generated objects carry a controller owner reference with blockOwnerDeletion (workload.OwnerRef), " +
 			"which OwnerReferencesPermissionEnforcement admission checks against this subresource"},
-	{"apps", "replicasets", nil, []string{"list", "watch"},
-		"ReplicaSet informer: which revision the stable pods run (workload.Running)"},
+	{"apps", "replicasets", nil, []string{"get", "list", "watch"},
+		"ReplicaSet informer: which revision the stable pods run (workload.Running); Get of the full " +
+			"previous ReplicaSet whose template an alert after promotion restores (internal/controller/alert.go)"},
 	{"", "services", nil, []string{"get", "create", "delete"},
 		"Get the user's Service (sync.go checkRouting, apply.go ensureCanary); Create/Delete <name>-canary"},
 	{"networking.k8s.io", "ingresses", nil, []string{"get", "create", "update", "delete"},

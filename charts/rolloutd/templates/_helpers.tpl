@@ -81,18 +81,21 @@ docs/helm.md explains each. Keep in step with the table in charts/rolloutd_test.
 # Informers: Deployments (the user's and the canary copies) and ReplicaSets.
 # create/update/delete: the canary copy "<name>-canary"; update: the status
 # annotation and spec.paused on the user's Deployment (its template only on undo).
+# get/patch: the Alertmanager webhook re-reads a Deployment and marks it with the
+# firing alert (rolloutd.io/alert) on whichever replica received it.
 - apiGroups: ["apps"]
   resources: ["deployments"]
-  verbs: ["list", "watch", "create", "update", "delete"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete"]
 # Generated objects carry a controller owner reference (blockOwnerDeletion) to the
 # user's Deployment; clusters with OwnerReferencesPermissionEnforcement require this.
 - apiGroups: ["apps"]
   resources: ["deployments/finalizers"]
   verbs: ["update"]
-# Revision history of the stable and canary pods.
+# Revision history of the stable and canary pods (informer); get: the full
+# previous ReplicaSet, whose template an alert after promotion restores.
 - apiGroups: ["apps"]
   resources: ["replicasets"]
-  verbs: ["list", "watch"]
+  verbs: ["get", "list", "watch"]
 # get: the user's Service (selector, ports); create/delete: "<name>-canary".
 - apiGroups: [""]
   resources: ["services"]
