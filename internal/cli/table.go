@@ -29,15 +29,6 @@ func (t *table) header(names ...string) {
 
 func (t *table) add(cells ...cell) { t.rows = append(t.rows, cells) }
 
-// plain makes uncoloured cells.
-func plain(texts ...string) []cell {
-	out := make([]cell, len(texts))
-	for i, s := range texts {
-		out[i] = cell{text: s}
-	}
-	return out
-}
-
 // write renders the table with an indent, colouring cells when p says so.
 func (t *table) write(w io.Writer, indent string, p palette) error {
 	widths := map[int]int{}

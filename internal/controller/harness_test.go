@@ -246,9 +246,7 @@ func (h *harness) writes() []write {
 	for _, a := range h.kube.Actions() {
 		w := write{verb: a.GetVerb(), resource: a.GetResource().Resource, subresource: a.GetSubresource()}
 		switch act := a.(type) {
-		case k8stesting.CreateAction:
-			w.obj = act.GetObject()
-		case k8stesting.UpdateAction:
+		case k8stesting.CreateAction: // also matches updates: both carry the object
 			w.obj = act.GetObject()
 		case k8stesting.DeleteAction:
 			w.name = act.GetName()
