@@ -88,8 +88,16 @@ func Up(ctx context.Context, opts UpOptions) error {
 // of an earlier one and creates it anew. It reports whether it created one.
 func ensureCluster(ctx context.Context, l Layout, t Tools, out io.Writer) (bool, error) {
 	pf := pidFiles{dir: l.PidDir()}
-	if pf.running("kube-apiserver") && clusterHealthy(ctx, l) == nil {
-		return false, nil
+	if pf.running("kube-apiserver") {
+		// A busy cluster (parallel tests) may answer slowly: deleting it
+		// would wipe everyone's work, so give it time before starting afresh.
+		err := poll(ctx, time.Minute, "the running cluster to answer", func(ctx context.Context) error {
+			return clusterHealthy(ctx, l)
+		})
+		if err == nil {
+			return false, nil
+		}
+		fmt.Fprintf(out, "the running cluster is not healthy: %v\n", err)
 	}
 	if _, err := os.Stat(clusterDir(l)); err == nil {
 		fmt.Fprintln(out, "cleaning up an earlier cluster that is not healthy")
