@@ -41,11 +41,14 @@ func (s service) ensure(ctx context.Context, l Layout) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if rec, _ := pf.read(s.name); rec.running() && s.ready(ctx) == nil && sameCommand(rec.PID, spec) {
-		if s.refresh != nil {
-			return false, s.refresh(ctx)
+	if rec, _ := pf.read(s.name); rec.running() && sameCommand(rec.PID, spec) {
+		// Slow under load is not dead: wait a while before restarting.
+		if poll(ctx, 30*time.Second, s.name+" to answer", s.ready) == nil {
+			if s.refresh != nil {
+				return false, s.refresh(ctx)
+			}
+			return false, nil
 		}
-		return false, nil
 	}
 	if err := pf.stop(s.name, 10*time.Second); err != nil {
 		return false, err
