@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -39,10 +38,4 @@ func withLogTails(err error, logs ...string) error {
 		fmt.Fprintf(&b, "--- last lines of %s:\n%s\n", l, TailFile(l, 25))
 	}
 	return &logTailError{err: err, tails: b.String()}
-}
-
-// hasLogTails reports whether err already carries log tails.
-func hasLogTails(err error) bool {
-	var lt *logTailError
-	return errors.As(err, &lt)
 }
