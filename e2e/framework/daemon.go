@@ -20,8 +20,9 @@ import (
 type DaemonOptions struct {
 	// Namespaces the daemon watches (ROLLOUTD_NAMESPACES); empty = all.
 	Namespaces []string
-	// Env adds or overrides ROLLOUTD_* variables, e.g.
-	// ROLLOUTD_WEBHOOK_TOKEN_FILE.
+	// Env adds or overrides variables, e.g. ROLLOUTD_WEBHOOK_TOKEN_FILE
+	// (Env.WebhookTokenFile is the token Alertmanager sends), or KUBECONFIG
+	// (a ServiceAccountKubeconfig, to run with exactly the chart's rights).
 	Env map[string]string
 	// Args are extra command-line arguments.
 	Args []string
