@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -93,8 +94,13 @@ func waitClusterReady(ctx context.Context, l Layout, timeout time.Duration) erro
 	})
 }
 
+// permanent marks an error that no amount of waiting will fix.
+type permanent struct{ error }
+
+func (p permanent) Unwrap() error { return p.error }
+
 // poll calls check every 200 ms until it returns nil or timeout passes, then
-// returns the last error.
+// returns the last error. A permanent error ends the wait at once.
 func poll(ctx context.Context, timeout time.Duration, what string, check func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -104,6 +110,10 @@ func poll(ctx context.Context, timeout time.Duration, what string, check func(co
 		err := check(ctx)
 		if err == nil {
 			return nil
+		}
+		var p permanent
+		if errors.As(err, &p) {
+			return fmt.Errorf("waiting for %s: %w", what, p.error)
 		}
 		select {
 		case <-ctx.Done():

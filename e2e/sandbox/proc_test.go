@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,5 +162,33 @@ func TestKillStraysFindsUntrackedProcesses(t *testing.T) {
 	}
 	if left, _ := ourProcesses(sandboxDir, componentNames); len(left) != 0 {
 		t.Fatalf("left running: %v", left)
+	}
+}
+
+func TestFailedStartReportsTheLogTailAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	l := Layout{RepoRoot: dir, Dir: filepath.Join(dir, ".sandbox")}
+	if err := l.mkdirs(); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := service{
+		name: "broken", addr: addr, readyPath: "/",
+		spec: func() (procSpec, error) {
+			return procSpec{Path: "/bin/sh", Args: []string{"-c", "echo config error: bad thing; exit 3"}}, nil
+		},
+	}
+	begin := time.Now()
+	_, err = s.ensure(t.Context(), l)
+	if err == nil || !strings.Contains(err.Error(), "config error: bad thing") {
+		t.Fatalf("ensure error = %v, want the log tail", err)
+	}
+	if time.Since(begin) > 5*time.Second {
+		t.Fatalf("took %s to notice the exit", time.Since(begin))
 	}
 }

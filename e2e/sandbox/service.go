@@ -68,7 +68,7 @@ func (s service) ensure(ctx context.Context, l Layout) (bool, error) {
 	}
 	err = poll(ctx, 30*time.Second, s.name+" to become ready", func(ctx context.Context) error {
 		if !pf.running(s.name) {
-			return fmt.Errorf("%s exited", s.name)
+			return permanent{fmt.Errorf("%s exited", s.name)}
 		}
 		return s.ready(ctx)
 	})
