@@ -17,10 +17,14 @@ const (
 	aptInstallCommand  = "apt-get install -y --no-install-recommends prometheus prometheus-alertmanager"
 )
 
-// checkGo fails with a hint when the go command is missing.
-func checkGo() error {
+// checkCommands fails with a hint when go or bash (build-tools.sh) is
+// missing. Certificates and tokens are made in Go: no openssl is needed.
+func checkCommands() error {
 	if _, err := exec.LookPath("go"); err != nil {
 		return errors.New("go is not on PATH: install Go (see go.mod for the version) and retry")
+	}
+	if _, err := exec.LookPath("bash"); err != nil {
+		return errors.New("bash is not on PATH: install it (apt-get install bash) and retry")
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func Up(ctx context.Context, opts UpOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := checkGo(); err != nil {
+	if err := checkCommands(); err != nil {
 		return err
 	}
 	unlock, err := lockSandbox(l, out)
