@@ -16,30 +16,30 @@ import (
 const (
 	nginxTemplates = `
 {{- define "sel"}}namespace="{{.Namespace}}",ingress="{{.Ingress}}",canary{{if .IsCanary}}!={{else}}={{end}}""{{end}}
-{{- define "requests"}}sum(increase(nginx_ingress_controller_requests{ {{- template "sel" .}}}[{{.Window}}])){{end}}
-{{- define "errors"}}sum(increase(nginx_ingress_controller_requests{ {{- template "sel" .}},status=~"5.."}[{{.Window}}])) or vector(0){{end}}
-{{- define "latency"}}histogram_quantile({{.Quantile}}, sum by (le) (rate(nginx_ingress_controller_request_duration_seconds_bucket{ {{- template "sel" .}}}[{{.Window}}]))){{end}}`
+{{- define "requests"}}sum(increase(nginx_ingress_controller_requests{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}})){{end}}
+{{- define "errors"}}sum(increase(nginx_ingress_controller_requests{ {{- template "sel" .}},status=~"5.."}[{{.Window}}]{{.Offset}})) or vector(0){{end}}
+{{- define "latency"}}histogram_quantile({{.Quantile}}, sum by (le) (rate(nginx_ingress_controller_request_duration_seconds_bucket{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}}))){{end}}`
 
 	istioTemplates = `
 {{- define "sel"}}reporter="destination",destination_workload_namespace="{{.Namespace}}",destination_workload="{{.Workload}}"{{end}}
-{{- define "requests"}}sum(increase(istio_requests_total{ {{- template "sel" .}}}[{{.Window}}])){{end}}
-{{- define "errors"}}sum(increase(istio_requests_total{ {{- template "sel" .}},response_code=~"5.."}[{{.Window}}])) or vector(0){{end}}
-{{- define "latency"}}histogram_quantile({{.Quantile}}, sum by (le) (rate(istio_request_duration_milliseconds_bucket{ {{- template "sel" .}}}[{{.Window}}]))) / 1000{{end}}`
+{{- define "requests"}}sum(increase(istio_requests_total{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}})){{end}}
+{{- define "errors"}}sum(increase(istio_requests_total{ {{- template "sel" .}},response_code=~"5.."}[{{.Window}}]{{.Offset}})) or vector(0){{end}}
+{{- define "latency"}}histogram_quantile({{.Quantile}}, sum by (le) (rate(istio_request_duration_milliseconds_bucket{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}}))) / 1000{{end}}`
 
 	serviceTemplates = `
 {{- define "sel"}}namespace="{{.Namespace}}",pod=~"{{.Pods}}"{{end}}
-{{- define "requests"}}sum(increase(http_requests_total{ {{- template "sel" .}}}[{{.Window}}])){{end}}
-{{- define "errors"}}sum(increase(http_requests_total{ {{- template "sel" .}},code=~"5.."}[{{.Window}}])) or vector(0){{end}}
-{{- define "latency"}}histogram_quantile({{.Quantile}}, sum by (le) (rate(http_request_duration_seconds_bucket{ {{- template "sel" .}}}[{{.Window}}]))){{end}}`
+{{- define "requests"}}sum(increase(http_requests_total{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}})){{end}}
+{{- define "errors"}}sum(increase(http_requests_total{ {{- template "sel" .}},code=~"5.."}[{{.Window}}]{{.Offset}})) or vector(0){{end}}
+{{- define "latency"}}histogram_quantile({{.Quantile}}, sum by (le) (rate(http_request_duration_seconds_bucket{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}}))){{end}}`
 
 	// Resource templates read cAdvisor for every source: aggregate per pod, then
 	// average across pods so that replica counts do not matter. container!=""
 	// drops cAdvisor's pod-level cgroup series, container!="POD" the pause container.
 	resourceTemplates = `
 {{- define "pods"}}namespace="{{.Namespace}}",pod=~"{{.Pods}}",container!="",container!="POD"{{end}}
-{{- define "cpu"}}avg(sum by (pod) (rate(container_cpu_usage_seconds_total{ {{- template "pods" .}}}[{{.Window}}]))){{end}}
-{{- define "memory"}}avg(sum by (pod) (container_memory_working_set_bytes{ {{- template "pods" .}}})){{end}}
-{{- define "load"}}avg(sum by (pod) (avg_over_time(container_cpu_load_average_10s{ {{- template "pods" .}}}[{{.Window}}]))){{end}}
+{{- define "cpu"}}avg(sum by (pod) (rate(container_cpu_usage_seconds_total{ {{- template "pods" .}}}[{{.Window}}]{{.Offset}}))){{end}}
+{{- define "memory"}}avg(sum by (pod) (container_memory_working_set_bytes{ {{- template "pods" .}}}{{.Offset}})){{end}}
+{{- define "load"}}avg(sum by (pod) (avg_over_time(container_cpu_load_average_10s{ {{- template "pods" .}}}[{{.Window}}]{{.Offset}}))){{end}}
 {{- define "alerts"}}ALERTS{alertstate="firing",namespace="{{.Namespace}}",deployment=~"{{.DeploymentRe}}|{{.CanaryRe}}"} or ALERTS{alertstate="firing",namespace="{{.Namespace}}",rolloutd_deployment=~"{{.DeploymentRe}}|{{.CanaryRe}}"}{{end}}`
 )
 
@@ -71,6 +71,9 @@ type templateVars struct {
 	Ingress    string // the user's Ingress
 	Window     string // the range, whole seconds, e.g. "300s"
 	Quantile   string // latency checks: e.g. "0.99"
+	// Offset shifts a side's selectors back in time (" offset 90s"); empty
+	// except on the stable side of a target with a BaselineOffset.
+	Offset string
 
 	DeploymentRe string // regexp matching exactly Deployment
 	CanaryRe     string // regexp matching exactly Canary
@@ -114,6 +117,9 @@ func newVars(t Target, s side) templateVars {
 		IsCanary:     s == canarySide,
 	}
 	v.Workload, v.Pods = v.Deployment, v.StablePods
+	if s == stableSide && t.BaselineOffset >= time.Second {
+		v.Offset = " offset " + renderWindow(t.BaselineOffset)
+	}
 	if s == canarySide {
 		v.Workload, v.Pods = v.Canary, v.CanaryPods
 	}

@@ -38,6 +38,10 @@ type Target struct {
 	Source     Source
 	Window     time.Duration
 	End        time.Time
+	// BaselineOffset, when set, measures the stable side over the window ending
+	// that long before End (PromQL offset): after a blue/green switch the stable
+	// pods serve no traffic, so their figures come from before the switch.
+	BaselineOffset time.Duration
 }
 
 // CheckResult is one check's outcome at one gate, as stored in the status annotation.
