@@ -34,6 +34,8 @@ var workloadRules = []rule{
 		"Get the user's Service (sync.go checkRouting, apply.go ensureCanary); Create/Delete <name>-canary"},
 	{"networking.k8s.io", "ingresses", nil, []string{"get", "create", "update", "delete"},
 		"router/nginx.go: Get the user's Ingress and <ingress>-canary, Create/Update/Delete the canary Ingress"},
+	{"", "configmaps", nil, []string{"get"},
+		"Get the ConfigMap of custom checks named by rolloutd.io/analysis at each gate (internal/controller/customchecks.go)"},
 	{"", "events", nil, []string{"create", "patch"},
 		"client-go's event recorder creates Events and patches the count of repeats"},
 }

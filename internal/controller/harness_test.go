@@ -48,12 +48,18 @@ type fakeEvaluator struct {
 	mu      sync.Mutex
 	verdict analysis.Verdict
 	targets []analysis.Target
+	checks  [][]string // the names of each gate's checks
 }
 
 func (f *fakeEvaluator) Evaluate(_ context.Context, t analysis.Target, checks []analysis.Check) analysis.Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.targets = append(f.targets, t)
+	names := []string{}
+	for _, c := range checks {
+		names = append(names, c.Name())
+	}
+	f.checks = append(f.checks, names)
 	var res []analysis.CheckResult
 	for _, c := range checks {
 		res = append(res, analysis.CheckResult{Name: c.Name(), Verdict: f.verdict, Reason: "fake " + string(f.verdict)})

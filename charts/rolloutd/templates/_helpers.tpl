@@ -104,6 +104,10 @@ docs/helm.md explains each. Keep in step with the table in charts/rolloutd_test.
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses"]
   verbs: ["get", "create", "update", "delete"]
+# get: the ConfigMap of custom checks named by rolloutd.io/analysis, read at each gate.
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get"]
 # Events on the Deployment for every transition (repeats are patched).
 - apiGroups: [""]
   resources: ["events"]
