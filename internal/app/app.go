@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -42,6 +43,10 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
 	}
+	dyn, err := dynamic.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("dynamic client: %w", err)
+	}
 	promClient, err := api.NewClient(api.Config{Address: cfg.PrometheusURL})
 	if err != nil {
 		return fmt.Errorf("prometheus client for %s: %w", cfg.PrometheusURL, err)
@@ -64,11 +69,12 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Informers: inf,
 		Analyzer: analysis.NewAnalyzer(promv1.NewAPI(promClient), analysis.Options{
 			QueryTimeout: cfg.QueryTimeout, MaxConcurrent: cfg.MaxQueries, Logger: log.Named("analysis"),
-			Registerer: reg, MinRequests: cfg.MinRequests,
+			Registerer: reg, MinRequests: cfg.MinRequests, Judge: cfg.JudgeOptions(),
 		}),
 		Routers: map[spec.Router]router.Router{
 			spec.RouterService: router.Service{},
 			spec.RouterNginx:   router.Nginx{Client: kube},
+			spec.RouterIstio:   router.Istio{Client: dyn},
 		},
 		Recorder:     broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "rolloutd"}),
 		Metrics:      m,

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/rolloutd/rolloutd/analysis"
 )
 
 // Config is every setting of the daemon. Each field's env tag is its variable name
@@ -36,6 +38,7 @@ type Config struct {
 	QueryTimeout      time.Duration `env:"QUERY_TIMEOUT, default=5s"`
 	MaxQueries        int           `env:"MAX_CONCURRENT_QUERIES, default=16"`
 	MinRequests       float64       `env:"MIN_REQUESTS, default=20"`
+	Judge             string        `env:"JUDGE, default=off"`
 	ResyncPeriod      time.Duration `env:"RESYNC_PERIOD, default=10m"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
 	DefaultReadyLimit time.Duration `env:"CANARY_READY_TIMEOUT, default=10m"`
@@ -90,11 +93,25 @@ func (c Config) Validate() error {
 	if c.QueryTimeout <= 0 || c.MaxQueries < 1 {
 		bad("QUERY_TIMEOUT", "want a positive timeout and at least 1 concurrent query")
 	}
+	switch strings.ToLower(c.Judge) {
+	case "on", "off":
+	default:
+		bad("JUDGE", "want on or off, got %q", c.Judge)
+	}
 	if c.RenewDeadline >= c.LeaseDuration || c.RetryPeriod >= c.RenewDeadline {
 		bad("LEASE_DURATION", "want LEASE_DURATION > RENEW_DEADLINE > RETRY_PERIOD, got %s, %s, %s",
 			c.LeaseDuration, c.RenewDeadline, c.RetryPeriod)
 	}
 	return errors.Join(errs...)
+}
+
+// JudgeOptions returns the statistical judge's options when ROLLOUTD_JUDGE is on,
+// else nil (plain thresholds decide every check).
+func (c Config) JudgeOptions() *analysis.JudgeOptions {
+	if !strings.EqualFold(c.Judge, "on") {
+		return nil
+	}
+	return &analysis.JudgeOptions{}
 }
 
 // InCluster reports whether the daemon runs in a pod.
