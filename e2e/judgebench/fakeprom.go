@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+)
+
+// fakeProm answers the analyzer's instant and range queries from one trial's
+// simulated series, so the real query rendering and decision code is what the
+// benchmark measures. It understands the nginx and cAdvisor templates of
+// analysis/queries.go and nothing else: an unknown query is an error, which the
+// analyzer turns into a failed check, so a template change cannot go unnoticed.
+type fakeProm struct {
+	promv1.API // nil: only Query and QueryRange are called
+	t0         time.Time
+	canary     *side
+	stable     *side
+	queries    atomic.Int64
+}
+
+var (
+	windowRe   = regexp.MustCompile(`\[(\d+)s\]`)
+	quantileRe = regexp.MustCompile(`histogram_quantile\(([0-9.]+)`)
+)
+
+func (f *fakeProm) Query(_ context.Context, q string, ts time.Time, _ ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	f.queries.Add(1)
+	if strings.HasPrefix(q, "ALERTS") {
+		return model.Vector{}, nil, nil
+	}
+	v, err := f.value(q, ts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return model.Vector{{Metric: model.Metric{}, Value: model.SampleValue(v), Timestamp: model.TimeFromUnixNano(ts.UnixNano())}}, nil, nil
+}
+
+func (f *fakeProm) QueryRange(_ context.Context, q string, r promv1.Range, _ ...promv1.Option) (model.Value, promv1.Warnings, error) {
+	f.queries.Add(1)
+	s := &model.SampleStream{Metric: model.Metric{}}
+	for ts := r.Start; !ts.After(r.End); ts = ts.Add(r.Step) {
+		v, err := f.value(q, ts)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !math.IsNaN(v) {
+			s.Values = append(s.Values, model.SamplePair{Timestamp: model.TimeFromUnixNano(ts.UnixNano()), Value: model.SampleValue(v)})
+		}
+	}
+	return model.Matrix{s}, nil, nil
+}
+
+// value computes one query at ts from the series of the side it selects.
+func (f *fakeProm) value(q string, ts time.Time) (float64, error) {
+	end := int(ts.Sub(f.t0) / time.Second)
+	s := f.stable
+	if strings.Contains(q, `canary!=""`) || strings.Contains(q, `-canary-`) {
+		s = f.canary
+	}
+	w := 0
+	if m := windowRe.FindStringSubmatch(q); m != nil {
+		w, _ = strconv.Atoi(m[1])
+	}
+	if end > len(s.reqs)-1 || end-w < 0 {
+		return 0, fmt.Errorf("judgebench: %q at %ds is outside the simulated 0..%ds", q, end, len(s.reqs)-1)
+	}
+	switch {
+	case strings.Contains(q, "nginx_ingress_controller_request_duration_seconds_bucket"):
+		m := quantileRe.FindStringSubmatch(q)
+		if m == nil {
+			break
+		}
+		quant, _ := strconv.ParseFloat(m[1], 64)
+		return s.quantile(quant, end, w), nil
+	case strings.Contains(q, "nginx_ingress_controller_requests") && strings.Contains(q, `status=~"5.."`):
+		return s.errors(end, w), nil
+	case strings.Contains(q, "nginx_ingress_controller_requests"):
+		return s.requests(end, w), nil
+	case strings.Contains(q, "container_cpu_usage_seconds_total"):
+		return s.cpuRate(end, w), nil
+	case strings.Contains(q, "container_memory_working_set_bytes"):
+		return s.memory(end), nil
+	case strings.Contains(q, "container_cpu_load_average_10s"):
+		return s.loadAvg(end, w), nil
+	}
+	return 0, fmt.Errorf("judgebench: query not understood: %s", q)
+}

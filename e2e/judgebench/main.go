@@ -1,0 +1,115 @@
+// Command judgebench measures how well rolloutd's gates tell a bad canary from
+// noise. It draws simulated canaries from the sandbox simulator's noise model
+// (e2e/sim), healthy and bad, at several canary request rates, plays each through
+// the gates of a rollout with the real analysis code reading a fake Prometheus
+// API that answers from the simulated series, once with plain thresholds and
+// once with the statistical judge, and prints a Markdown table: false rollbacks of
+// healthy canaries, catch rate and gates to detection of bad ones.
+//
+//	go run ./e2e/judgebench --seed 1 --trials 1000
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/e2e/sim"
+)
+
+// config is what every trial shares.
+type config struct {
+	seed        int64
+	trials      int
+	rates       []float64
+	interval    time.Duration
+	steps       int
+	threshold   int
+	maxGates    int
+	checksText  string
+	checks      []analysis.Check
+	alpha       float64
+	minRequests float64
+	stableRatio float64
+	workers     int
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "judgebench:", err)
+		os.Exit(2)
+	}
+	printHeader(cfg)
+	rows := run(cfg)
+	printTable(rows)
+}
+
+func parseFlags(args []string) (config, error) {
+	fs := flag.NewFlagSet("judgebench", flag.ContinueOnError)
+	cfg := config{steps: 5}
+	fs.Int64Var(&cfg.seed, "seed", time.Now().UnixNano()%1_000_000, "random seed (printed; pass it back to replay)")
+	fs.IntVar(&cfg.trials, "trials", 1000, "simulated canaries per behaviour and rate")
+	rates := fs.String("rates", "2,20,200", "canary request rates per second, comma-separated")
+	fs.DurationVar(&cfg.interval, "interval", time.Minute, "rolloutd.io/interval: each gate's window")
+	fs.IntVar(&cfg.threshold, "threshold", 2, "rolloutd.io/threshold: failed gates tolerated")
+	fs.IntVar(&cfg.maxGates, "max-gates", 15, "gates after which an undecided rollout is counted as such")
+	fs.StringVar(&cfg.checksText, "checks", analysis.DefaultChecks+", latency-p99<=1.5x", "rolloutd.io/checks")
+	fs.Float64Var(&cfg.alpha, "alpha", 0.05, "judge: significance of each one-sided Mann-Whitney test")
+	fs.Float64Var(&cfg.minRequests, "min-requests", analysis.DefaultMinRequests, "canary requests a window needs for request checks")
+	fs.Float64Var(&cfg.stableRatio, "stable-ratio", 4, "stable request rate as a multiple of the canary's")
+	fs.IntVar(&cfg.workers, "workers", runtime.GOMAXPROCS(0), "trials simulated in parallel")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	for _, r := range strings.Split(*rates, ",") {
+		v, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+		if err != nil || v <= 0 {
+			return cfg, fmt.Errorf("--rates: %q is not a positive number", r)
+		}
+		cfg.rates = append(cfg.rates, v)
+	}
+	var err error
+	if cfg.checks, err = analysis.ParseChecks(cfg.checksText); err != nil {
+		return cfg, fmt.Errorf("--checks: %w", err)
+	}
+	if cfg.trials < 1 || cfg.workers < 1 || cfg.interval < 10*time.Second {
+		return cfg, fmt.Errorf("want --trials and --workers >= 1 and --interval >= 10s")
+	}
+	return cfg, nil
+}
+
+// scenario is one kind of canary: the simulator's default behaviour changed.
+type scenario struct {
+	name   string
+	change func(*sim.Behaviour)
+}
+
+var scenarios = []scenario{
+	{"healthy", func(*sim.Behaviour) {}},
+	{"errors +2 points", func(b *sim.Behaviour) { b.ErrorRate += 0.02 }},
+	{"cpu +50%", func(b *sim.Behaviour) { b.CPU *= 1.5 }},
+	{"memory leak 5%/min", func(b *sim.Behaviour) { b.MemoryGrowth = 0.05 * b.Memory }},
+	{"load +40%", func(b *sim.Behaviour) { b.Load *= 1.4 }},
+	{"p99 latency x2", func(b *sim.Behaviour) { b.LatencyP99 *= 2 }},
+}
+
+// trial is one simulated canary with its stable baseline.
+type trial struct {
+	mu             sync.Mutex
+	canary, stable *side
+	rng            randSource
+}
+
+func (t *trial) extend(sec int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.canary.extend(t.rng, sec)
+	t.stable.extend(t.rng, sec)
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"math"
+	"math/rand/v2"
+
+	"github.com/rolloutd/rolloutd/e2e/sim"
+)
+
+// side is one half of a simulated canary analysis, canary or stable, sampled once
+// a second like the sandbox's Prometheus scrapes the simulator. Counters are
+// cumulative (index t holds the total after second t); gauges hold second t's value.
+type side struct {
+	b       sim.Behaviour
+	rps     float64 // requests per second over all pods of the side
+	pods    int
+	started float64 // second the pods started at (memory growth runs from there)
+	buckets []float64
+
+	reqs, errs []float64   // cumulative requests and 5xx
+	hist       [][]float64 // cumulative per bucket (last one +Inf), not cumulative over le
+	cpu        [][]float64 // per pod: cumulative CPU seconds
+	mem, load  [][]float64 // per pod: gauges
+}
+
+func newSide(b sim.Behaviour, rps float64, pods int, started float64) *side {
+	s := &side{b: b, rps: rps, pods: pods, started: started, buckets: sim.NginxBuckets()}
+	s.reqs, s.errs = []float64{0}, []float64{0}
+	s.hist = [][]float64{make([]float64, len(s.buckets)+1)}
+	for range pods {
+		s.cpu = append(s.cpu, []float64{0})
+		s.mem = append(s.mem, []float64{0})
+		s.load = append(s.load, []float64{0})
+	}
+	return s
+}
+
+// extend simulates seconds up to and including t, drawing as the simulator's
+// engine does each 1s tick: resources per pod with their noise, a Poisson number
+// of requests, binomial errors, log-normal latencies (at most
+// sim.MaxLatencySamples per pod and tick, weighted).
+func (s *side) extend(r *rand.Rand, t int) {
+	for now := len(s.reqs); now <= t; now++ {
+		minutes := (float64(now) - s.started) / 60
+		for p := range s.pods {
+			s.cpu[p] = append(s.cpu[p], last(s.cpu[p])+sim.Noisy(r, s.b.CPU, sim.CPUNoise))
+			s.mem[p] = append(s.mem[p], sim.Noisy(r, s.b.MemoryAt(minutes), sim.MemoryNoise))
+			s.load[p] = append(s.load[p], sim.Noisy(r, s.b.Load, sim.LoadNoise))
+		}
+		n := sim.Poisson(r, s.rps)
+		e := sim.Binomial(r, n, s.b.ErrorRate)
+		s.reqs = append(s.reqs, last(s.reqs)+float64(n))
+		s.errs = append(s.errs, last(s.errs)+float64(e))
+		h := append([]float64(nil), s.hist[len(s.hist)-1]...)
+		s.observe(r, h, n)
+		s.hist = append(s.hist, h)
+	}
+}
+
+// observe spreads n requests evenly over the pods and records their latencies.
+func (s *side) observe(r *rand.Rand, h []float64, n int) {
+	for p := range s.pods {
+		k := n / s.pods
+		if p < n%s.pods {
+			k++
+		}
+		if k == 0 {
+			continue
+		}
+		m := min(k, sim.MaxLatencySamples)
+		for i := range m {
+			w := float64(k / m)
+			if i < k%m {
+				w++
+			}
+			h[s.bucket(s.b.SampleLatency(r))] += w
+		}
+	}
+}
+
+func (s *side) bucket(v float64) int {
+	for i, le := range s.buckets {
+		if v <= le {
+			return i
+		}
+	}
+	return len(s.buckets)
+}
+
+func last(xs []float64) float64 { return xs[len(xs)-1] }
+
+// Query answers, each over the window (end-w, end] in seconds.
+
+func (s *side) requests(end, w int) float64 { return s.reqs[end] - s.reqs[end-w] }
+func (s *side) errors(end, w int) float64   { return s.errs[end] - s.errs[end-w] }
+
+func (s *side) cpuRate(end, w int) float64 {
+	sum := 0.0
+	for p := range s.pods {
+		sum += (s.cpu[p][end] - s.cpu[p][end-w]) / float64(w)
+	}
+	return sum / float64(s.pods)
+}
+
+func (s *side) memory(end int) float64 {
+	sum := 0.0
+	for p := range s.pods {
+		sum += s.mem[p][end]
+	}
+	return sum / float64(s.pods)
+}
+
+func (s *side) loadAvg(end, w int) float64 {
+	sum := 0.0
+	for p := range s.pods {
+		for t := end - w + 1; t <= end; t++ {
+			sum += s.load[p][t]
+		}
+	}
+	return sum / float64(w*s.pods)
+}
+
+// quantile is histogram_quantile over the window's bucket increases, with
+// Prometheus's linear interpolation inside the bucket holding the rank.
+func (s *side) quantile(q float64, end, w int) float64 {
+	counts := make([]float64, len(s.buckets)+1)
+	total := 0.0
+	for i := range counts {
+		counts[i] = s.hist[end][i] - s.hist[end-w][i]
+		total += counts[i]
+	}
+	if total == 0 {
+		return math.NaN()
+	}
+	rank, cum := q*total, 0.0
+	for i, c := range counts {
+		if cum+c < rank {
+			cum += c
+			continue
+		}
+		if i == len(s.buckets) {
+			return s.buckets[len(s.buckets)-1]
+		}
+		lower := 0.0
+		if i > 0 {
+			lower = s.buckets[i-1]
+		}
+		return lower + (s.buckets[i]-lower)*(rank-cum)/c
+	}
+	return s.buckets[len(s.buckets)-1]
+}
