@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -12,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/api"
-	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -235,105 +232,4 @@ func (e *env) release(ctx context.Context, name string) error {
 	d.Spec.Template.Spec.Containers[0].Image = "example.com/app:v2"
 	_, err = e.kube.AppsV1().Deployments(e.ns).Update(ctx, d, metav1.UpdateOptions{})
 	return err
-}
-
-// viaWebhook posts one firing alert per rollout, one at a time, and measures from
-// the request to the canary Ingress being deleted.
-func (e *env) viaWebhook(ctx context.Context, names []string) []time.Duration {
-	var out []time.Duration
-	for i, name := range names {
-		body := fmt.Sprintf(`{"version":"4","status":"firing","receiver":"rolloutd","groupKey":"bench","alerts":[{"status":"firing","labels":{"alertname":"BenchAlert","namespace":%q,"deployment":%q},"startsAt":%q,"fingerprint":"f%03d"}]}`,
-			e.ns, name, time.Now().UTC().Format(time.RFC3339Nano), i)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+daemonAddr+"/webhooks/alertmanager", bytes.NewBufferString(body))
-		req.Header.Set("Authorization", "Bearer "+e.token)
-		t0 := time.Now()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			fmt.Printf("  %s: webhook failed: %v %v\n", name, err, resp)
-			continue
-		}
-		resp.Body.Close()
-		if d, ok := e.waitGone(ctx, name, t0); ok {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-func (e *env) waitGone(ctx context.Context, name string, t0 time.Time) (time.Duration, bool) {
-	var d time.Duration
-	err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-		at, ok := e.goneAt(name)
-		d = at.Sub(t0)
-		return ok, nil
-	})
-	if err != nil {
-		fmt.Printf("  %s: canary traffic not removed within a minute\n", name)
-		return 0, false
-	}
-	return d, true
-}
-
-// viaAlertmanager writes a firing rule per rollout and measures from the alert's
-// activeAt in Prometheus to the canary Ingress being deleted.
-func (e *env) viaAlertmanager(ctx context.Context, _ string, names []string) ([]time.Duration, error) {
-	client, err := api.NewClient(api.Config{Address: "http://127.0.0.1:9090"})
-	if err != nil {
-		return nil, err
-	}
-	prom := promv1.NewAPI(client)
-	rules := filepath.Join(e.o.root, ".sandbox", "prometheus", "rules")
-	var out []time.Duration
-	for _, name := range names {
-		alert := "BenchBurning" + name
-		file := filepath.Join(rules, e.ns+"-"+name+".yml")
-		rule := fmt.Sprintf("groups:\n- name: %s\n  interval: 1s\n  rules:\n  - alert: %s\n    expr: vector(1)\n    labels: {namespace: %s, deployment: %s}\n",
-			alert, alert, e.ns, name)
-		if err := os.WriteFile(file, []byte(rule), 0o644); err != nil {
-			return nil, err
-		}
-		if err := reload(ctx); err != nil {
-			return nil, err
-		}
-		active, ok := activeAt(ctx, prom, alert)
-		gone, gok := time.Time{}, false
-		_ = wait.PollUntilContextTimeout(ctx, 10*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-			if !ok {
-				active, ok = activeAt(ctx, prom, alert)
-			}
-			gone, gok = e.goneAt(name)
-			return gok && ok, nil
-		})
-		_ = os.Remove(file)
-		_ = reload(ctx)
-		if !gok || !ok {
-			fmt.Printf("  %s: no rollback through Alertmanager within a minute\n", name)
-			continue
-		}
-		out = append(out, gone.Sub(active))
-	}
-	return out, nil
-}
-
-func reload(ctx context.Context) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:9090/-/reload", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("reload prometheus: %w", err)
-	}
-	resp.Body.Close()
-	return nil
-}
-
-func activeAt(ctx context.Context, prom promv1.API, alert string) (time.Time, bool) {
-	res, err := prom.Alerts(ctx)
-	if err != nil {
-		return time.Time{}, false
-	}
-	for _, a := range res.Alerts {
-		if string(a.Labels["alertname"]) == alert && a.State == promv1.AlertStateFiring {
-			return a.ActiveAt, true
-		}
-	}
-	return time.Time{}, false
 }
