@@ -74,6 +74,8 @@ func promotedIgnored(in Input) string {
 	case since > in.Spec.RollbackWindow:
 		return fmt.Sprintf("revision %s was promoted %s ago, outside the rollback window of %s (%s)",
 			st.Revision, since.Round(time.Second), in.Spec.RollbackWindow, spec.KeyRollbackWindow)
+	case st.Reason == ReasonUndone:
+		return fmt.Sprintf("revision %s was restored by an operator's undo, not promoted; the revision before it was left on purpose", st.Revision)
 	case in.Stable.Template != st.Revision:
 		return fmt.Sprintf("the pod template changed since revision %s was promoted; the new template gets a canary", st.Revision)
 	case in.Stable.Previous == "" || in.Stable.Previous == in.Stable.Running:

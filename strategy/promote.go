@@ -43,7 +43,7 @@ func promote(in Input) Decision {
 		return d
 	}
 	now := in.Now
-	st = transition(st, now, status.Succeeded, ReasonPromoted, fmt.Sprintf("revision %s promoted", st.Revision))
+	st = undoneStatus(transition(st, now, status.Succeeded, ReasonPromoted, fmt.Sprintf("revision %s promoted", st.Revision)))
 	st.Weight = 0
 	st.StableRevision = st.Revision
 	st.StepStartedAt, st.ScaledAt = nil, nil
@@ -52,7 +52,7 @@ func promote(in Input) Decision {
 		CanaryReplicas: 0,
 		Split:          traffic.Split{},
 		Stable:         KeepPaused,
-		Events:         []Event{{Reason: ReasonPromoted, Message: st.Message}},
+		Events:         []Event{{Reason: st.Reason, Message: st.Message}},
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 // Step computes the next decision for an opted-in Deployment.
 func Step(in Input) Decision {
+	in = withUndoSpec(in)
 	st := in.Status
 	switch {
 	case st.Phase == status.RollingBack:
@@ -21,7 +22,9 @@ func Step(in Input) Decision {
 	case in.Broken != "" && st.Phase.Active():
 		return rollback(in, ReasonRoutingBroken, in.Broken)
 	case in.Command != nil && in.Command.Verb == VerbAbort && st.Phase.Active() && st.Phase != status.Promoting:
-		return rollback(in, ReasonAborted, "aborted by "+orUnknown(in.Command.By))
+		return rollback(in, ReasonAborted, aborted(in.Command))
+	case isUndo(in) && !st.Phase.Active():
+		return undo(in)
 	case st.Phase.Active() && in.Stable.Template != st.Revision && st.Phase != status.Promoting:
 		return templateChanged(in)
 	case st.Phase == status.Progressing || st.Phase == status.Paused:
@@ -31,6 +34,21 @@ func Step(in Input) Decision {
 	default:
 		return idle(in)
 	}
+}
+
+// maxReason bounds an operator's reason quoted in the status message.
+const maxReason = 200
+
+// aborted is the message of an operator's abort, with the reason given.
+func aborted(c *Command) string {
+	msg := "aborted by " + orUnknown(c.By)
+	if r := strings.TrimSpace(c.Reason); r != "" {
+		if len(r) > maxReason {
+			r = r[:maxReason] + "..."
+		}
+		msg += ": " + r
+	}
+	return msg
 }
 
 func orUnknown(s string) string {
@@ -95,7 +113,7 @@ func start(in Input, st status.Status, reason, msg string) Decision {
 	st.Failures, st.Inconclusive, st.Approved = 0, 0, 0
 	st.Checks, st.StepStartedAt, st.ScaledAt = nil, nil, &now
 	st.FailedRevision, st.Restore = "", ""
-	st.StartedAt = &now
+	st.StartedAt, st.Undo = &now, nil
 	return Decision{
 		Status:         st,
 		CanaryReplicas: traffic.CanaryReplicas(in.Stable.Desired, in.Spec.Steps[0]),
@@ -137,6 +155,9 @@ func rollback(in Input, reason, msg string) Decision {
 // Aborted, or Idle after a revert) with the reason that started the rollback.
 func finishRollback(in Input) Decision {
 	st := in.Status
+	if st.Restore != "" && st.Reason == ReasonUndo {
+		return finishUndo(in)
+	}
 	if st.Restore != "" {
 		return finishRestore(in)
 	}

@@ -71,6 +71,10 @@ type Stable struct {
 	// before the newest), what an alert after promotion restores; empty when
 	// none is kept. Observed only when such an alert is pending.
 	Previous string
+	// UndoTarget is the revision hash of the template held by the kept ReplicaSet
+	// an undo command names, read from the API; empty when no such ReplicaSet is
+	// kept. Observed only when an undo is pending.
+	UndoTarget string
 }
 
 // Input is everything one decision depends on.
@@ -115,6 +119,7 @@ const (
 	VerbResume  Verb = "resume"
 	VerbAbort   Verb = "abort"
 	VerbRetry   Verb = "retry"
+	VerbUndo    Verb = "undo"
 )
 
 // Command is one operator request.
@@ -123,6 +128,14 @@ type Command struct {
 	// Full skips the remaining steps (promote --full).
 	Full bool
 	By   string
+	// Reason is the operator's reason (abort --reason).
+	Reason string
+	// Revision and Template name the kept revision an undo returns to: its
+	// deployment.kubernetes.io/revision number and its template's revision hash as
+	// rolloutctl read them. Now restores it at once instead of through a canary.
+	Revision int64
+	Template string
+	Now      bool
 }
 
 // StableAction says whether the user's Deployment may roll out its template.

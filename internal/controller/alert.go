@@ -101,6 +101,9 @@ func (r *rollout) oneShotKeys(dropCommand bool) []string {
 // alert rollback of a promoted revision (nil otherwise): the previous revision's,
 // in the same update, so the rollback is recorded exactly when it begins.
 func (r *rollout) restoreTemplate(st status.Status) *corev1.PodTemplateSpec {
+	if t := r.undoTemplate(st); t != nil {
+		return t
+	}
 	p := r.alert.previous
 	if st.Restore == "" || r.prev.Restore != "" || p == nil || workload.Revision(*p) != st.Restore {
 		return nil

@@ -24,7 +24,7 @@ import (
 // stable's paused flag, in one update.
 func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
 	written := false
-	if d.ReducesExposure(r.prev) {
+	if d.ReducesExposure(r.prev) || r.restoreTemplate(d.Status) != nil {
 		if err := r.write(ctx, d.Status, d.Stable != strategy.Resume, true); err != nil {
 			return err
 		}

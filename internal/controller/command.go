@@ -17,6 +17,13 @@ type Command struct {
 	Verb strategy.Verb `json:"verb"`
 	Full bool          `json:"full,omitempty"`
 	By   string        `json:"by,omitempty"`
+	// Reason is the operator's reason (abort --reason).
+	Reason string `json:"reason,omitempty"`
+	// Revision, Template and Now name an undo's target: a kept revision number,
+	// the revision hash of its template as rolloutctl read it, and "at once".
+	Revision int64  `json:"revision,omitempty"`
+	Template string `json:"template,omitempty"`
+	Now      bool   `json:"now,omitempty"`
 }
 
 // readCommand decodes a pending command; a malformed one is ignored (and dropped at
@@ -30,5 +37,6 @@ func readCommand(ann map[string]string) *strategy.Command {
 	if err := json.Unmarshal([]byte(raw), &c); err != nil || c.Verb == "" {
 		return nil
 	}
-	return &strategy.Command{Verb: c.Verb, Full: c.Full, By: c.By}
+	return &strategy.Command{Verb: c.Verb, Full: c.Full, By: c.By, Reason: c.Reason,
+		Revision: c.Revision, Template: c.Template, Now: c.Now}
 }

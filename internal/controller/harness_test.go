@@ -219,8 +219,28 @@ func (h *harness) settle() {
 			return false
 		}
 		sets, err := h.inf.ReplicaSets(ns)
-		return err == nil && len(sets) == len(obj.(*appsv1.ReplicaSetList).Items)
+		return err == nil && sameReplicaSets(obj.(*appsv1.ReplicaSetList).Items, sets)
 	}, 5*time.Second, time.Millisecond, "informer caches did not catch up")
+}
+
+// sameReplicaSets reports whether the cache holds every ReplicaSet with the
+// revision number and size the API holds (the cache keeps no template).
+func sameReplicaSets(want []appsv1.ReplicaSet, have []*appsv1.ReplicaSet) bool {
+	if len(want) != len(have) {
+		return false
+	}
+	cached := map[string]*appsv1.ReplicaSet{}
+	for _, rs := range have {
+		cached[rs.Name] = rs
+	}
+	for i := range want {
+		c, ok := cached[want[i].Name]
+		if !ok || workload.RevisionNumber(c) != workload.RevisionNumber(&want[i]) ||
+			!equality.Semantic.DeepEqual(c.Spec.Replicas, want[i].Spec.Replicas) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameDeployment(a, b *appsv1.Deployment) bool {

@@ -36,6 +36,9 @@ type rollout struct {
 	now  time.Time
 	// alert is the pending alert mark, if any, and what became of it.
 	alert alertState
+	// undo is the kept pod template a pending undo command returns to, read
+	// from the API; nil without one.
+	undo *corev1.PodTemplateSpec
 }
 
 // Sync reconciles the Deployment namespace/name once and returns when to look
@@ -128,6 +131,9 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 		in.ReadyTimeout = time.Duration(*d.Spec.ProgressDeadlineSeconds) * time.Second
 	}
 	if err := r.observeAlert(ctx, &in, sets); err != nil {
+		return strategy.Input{}, err
+	}
+	if err := r.observeUndo(ctx, &in, sets); err != nil {
 		return strategy.Input{}, err
 	}
 	if c, err := r.c.Informers.Deployment(d.Namespace, workload.CanaryName(d.Name)); err == nil {

@@ -82,6 +82,19 @@ type Status struct {
 	// Restore is the revision the stable Deployment is being rolled back to after
 	// an alert struck a promoted revision (phase RollingBack); empty otherwise.
 	Restore string `json:"restore,omitempty"`
+	// Undo records the operator's undo that released Revision (rolloutctl undo);
+	// nil for a rollout of a new template. Kept once the undo has finished, as a
+	// record of who went back to which revision; cleared when the next rollout starts.
+	Undo *Undo `json:"undo,omitempty"`
+}
+
+// Undo is an operator's request to return to a kept revision.
+type Undo struct {
+	// Revision is the deployment.kubernetes.io/revision number returned to.
+	Revision int64 `json:"revision"`
+	// Now: restored at once on the stable Deployment, without a canary.
+	Now bool   `json:"now,omitempty"`
+	By  string `json:"by,omitempty"`
 }
 
 // Read decodes the status annotation; a missing annotation is the zero Status.
