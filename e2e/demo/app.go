@@ -50,7 +50,9 @@ func resetNamespace(ctx context.Context, kube kubernetes.Interface, ns string) e
 
 type daemon struct{ cmd *exec.Cmd }
 
-// startDaemon runs bin/rolloutd (built by `make build`) against the sandbox.
+// startDaemon runs bin/rolloutd (built by `make build`) against the sandbox with
+// the given kubeconfig (the chart's ServiceAccount), electing itself leader on the
+// chart's Lease as an in-cluster replica would.
 func startDaemon(o options, kubeconfig string) (*daemon, error) {
 	bin := filepath.Join(o.root, "bin", "rolloutd")
 	logPath := filepath.Join(o.root, ".sandbox", "logs", "rolloutd-demo.log")
@@ -66,7 +68,8 @@ func startDaemon(o options, kubeconfig string) (*daemon, error) {
 		"ROLLOUTD_NAMESPACES="+o.namespace,
 		"ROLLOUTD_HTTP_ADDR="+o.addr,
 		"ROLLOUTD_PROMETHEUS_URL=http://127.0.0.1:9090",
-		"ROLLOUTD_LEADER_ELECT=false",
+		"ROLLOUTD_LEADER_ELECT=true",
+		"ROLLOUTD_LEASE_NAMESPACE="+chartNamespace,
 		"ROLLOUTD_LOG_FORMAT=console",
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf

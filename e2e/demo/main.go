@@ -82,8 +82,12 @@ func demo(ctx context.Context, o options) error {
 	if err := resetNamespace(ctx, kube, o.namespace); err != nil {
 		return err
 	}
-	say("2/5", "starting rolloutd (log: .sandbox/logs/rolloutd-demo.log)")
-	daemon, err := startDaemon(o, kubeconfig)
+	say("2/5", "installing the chart in %s (helm install rolloutd charts/rolloutd) and starting rolloutd with its ServiceAccount (log: .sandbox/logs/rolloutd-demo.log)", chartNamespace)
+	saConfig, err := installChart(ctx, o, kube, cfg)
+	if err != nil {
+		return err
+	}
+	daemon, err := startDaemon(o, saConfig)
 	if err != nil {
 		return err
 	}
@@ -92,6 +96,7 @@ func demo(ctx context.Context, o options) error {
 	if err := createApp(ctx, kube, o); err != nil {
 		return err
 	}
+	fmt.Printf("    watch it live from another shell: PATH=$PWD/bin:$PATH KUBECONFIG=$PWD/.sandbox/kubeconfig rolloutctl -n %s get %s -w\n", o.namespace, appName)
 	var results []result
 	say("4/5", "releasing web:v2, a healthy version: expect promotion")
 	results = append(results, watchRelease(ctx, kube, o, "example.com/web:v2", nil))
