@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/rolloutd/rolloutd/internal/metrics"
 	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/router"
@@ -71,6 +72,9 @@ func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
 		}
 	}
 	r.c.Metrics.Observe(r.d.Namespace, r.d.Name, d.Status)
+	r.c.Metrics.Describe(r.d.Namespace, r.d.Name, metrics.Info{Revision: d.Status.Revision,
+		Strategy: string(r.spec.Strategy), Router: string(r.spec.Router)})
+	r.c.Metrics.Finished(r.prev, d.Status, r.now)
 	return nil
 }
 
@@ -189,11 +193,12 @@ func (r *rollout) ensureCanaryService(ctx context.Context, user *corev1.Service)
 // promoted revision back, restoring the previous pod template; it writes nothing
 // when nothing changed.
 func (r *rollout) write(ctx context.Context, st status.Status, paused, dropCommand bool) error {
+	d := r.d
+	st = r.conditions(st)
 	raw, err := st.Encode()
 	if err != nil {
 		return err
 	}
-	d := r.d
 	drop := r.oneShotKeys(dropCommand)
 	tmpl := r.restoreTemplate(st)
 	if d.Annotations[status.Key] == raw && d.Spec.Paused == paused && len(drop) == 0 && tmpl == nil {

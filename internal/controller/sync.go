@@ -174,10 +174,12 @@ func (r *rollout) evaluate(ctx context.Context, in strategy.Input) analysis.Resu
 	}
 	custom, bad := r.customChecks(ctx)
 	checks := append(append([]analysis.Check(nil), r.spec.Checks...), custom...)
+	start := time.Now()
 	res := r.c.Analyzer.Evaluate(ctx, t, checks)
 	if bad != nil {
 		res = analysis.Combine(append(res.Checks, *bad))
 	}
+	r.c.Metrics.GateDuration.WithLabelValues(string(res.Verdict)).Observe(time.Since(start).Seconds())
 	r.c.Metrics.Gates.WithLabelValues(string(res.Verdict)).Inc()
 	for _, ch := range res.Checks {
 		r.c.Metrics.Checks.WithLabelValues(ch.Name, string(ch.Verdict)).Inc()

@@ -28,6 +28,7 @@ type Metrics struct {
 	Rollbacks       *prometheus.CounterVec
 	AlertRollbacks  *prometheus.CounterVec
 	QueueDepth      prometheus.GaugeFunc
+	*Rollout
 }
 
 // New registers the metrics on reg; depth reports the workqueue's length.
@@ -59,6 +60,7 @@ func New(reg prometheus.Registerer, depth func() int) *Metrics {
 			[]string{"stage"}),
 		QueueDepth: f.NewGaugeFunc(prometheus.GaugeOpts{Name: "rolloutd_workqueue_depth",
 			Help: "Deployments waiting to be reconciled."}, func() float64 { return float64(depth()) }),
+		Rollout: newRollout(f),
 	}
 }
 
@@ -73,6 +75,7 @@ func (m *Metrics) Observe(ns, name string, st status.Status) {
 	}
 	m.Weight.WithLabelValues(ns, name).Set(float64(st.Weight))
 	m.Step.WithLabelValues(ns, name).Set(float64(st.Step))
+	m.ObserveChecks(ns, name, st.Checks)
 }
 
 // Forget removes every series of a Deployment that opted out or was deleted.
@@ -81,4 +84,5 @@ func (m *Metrics) Forget(ns, name string) {
 	m.Phase.DeletePartialMatch(labels)
 	m.Weight.Delete(labels)
 	m.Step.Delete(labels)
+	m.forget(ns, name)
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/rolloutd/rolloutd/analysis"
 )
 
@@ -82,6 +84,9 @@ type Status struct {
 	// Restore is the revision the stable Deployment is being rolled back to after
 	// an alert struck a promoted revision (phase RollingBack); empty otherwise.
 	Restore string `json:"restore,omitempty"`
+	// Conditions summarise the status in the Kubernetes style (see WithConditions);
+	// the controller derives them at write time.
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// Undo records the operator's undo that released Revision (rolloutctl undo);
 	// nil for a rollout of a new template. Kept once the undo has finished, as a
 	// record of who went back to which revision; cleared when the next rollout starts.
