@@ -62,9 +62,13 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 
+	notifier, err := startNotifier(cfg, reg, log)
+	if err != nil {
+		return err
+	}
 	var ctl *controller.Controller
 	m := metrics.New(reg, func() int { return ctl.QueueLen() })
-	ctl, err = controller.New(controller.Options{
+	opts := controller.Options{
 		Kube:      kube,
 		Informers: inf,
 		Analyzer: analysis.NewAnalyzer(promv1.NewAPI(promClient), analysis.Options{
@@ -81,7 +85,11 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Clock:        clock.RealClock{},
 		Log:          log.Named("controller"),
 		ReadyTimeout: cfg.DefaultReadyLimit,
-	})
+	}
+	if notifier != nil {
+		opts.Notifier = notifier
+	}
+	ctl, err = controller.New(opts)
 	if err != nil {
 		return err
 	}
@@ -117,6 +125,11 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	if webhook != nil {
 		if err := webhook.Stop(shutdownCtx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if notifier != nil {
+		if err := notifier.Stop(shutdownCtx); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -43,6 +43,13 @@ type Config struct {
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
 	DefaultReadyLimit time.Duration `env:"CANARY_READY_TIMEOUT, default=10m"`
 	Kubeconfig        string        `env:"KUBECONFIG"`
+	// Notification webhook URLs are secrets: only the files holding them are
+	// configured (mounted Secrets), never the URLs themselves.
+	NotifySlackURLFile   string        `env:"NOTIFY_SLACK_URL_FILE"`
+	NotifyTeamsURLFile   string        `env:"NOTIFY_TEAMS_URL_FILE"`
+	NotifyWebhookURLFile string        `env:"NOTIFY_WEBHOOK_URL_FILE"`
+	NotifyTimeout        time.Duration `env:"NOTIFY_TIMEOUT, default=5s"`
+	NotifyQueueSize      int           `env:"NOTIFY_QUEUE_SIZE, default=256"`
 }
 
 // Load reads the configuration from the process environment.
@@ -101,6 +108,10 @@ func (c Config) Validate() error {
 	if c.RenewDeadline >= c.LeaseDuration || c.RetryPeriod >= c.RenewDeadline {
 		bad("LEASE_DURATION", "want LEASE_DURATION > RENEW_DEADLINE > RETRY_PERIOD, got %s, %s, %s",
 			c.LeaseDuration, c.RenewDeadline, c.RetryPeriod)
+	}
+	if c.NotifyTimeout <= 0 || c.NotifyQueueSize < 1 {
+		bad("NOTIFY_TIMEOUT", "want a positive timeout and NOTIFY_QUEUE_SIZE of at least 1, got %s and %d",
+			c.NotifyTimeout, c.NotifyQueueSize)
 	}
 	return errors.Join(errs...)
 }

@@ -75,6 +75,7 @@ func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
 	r.c.Metrics.Describe(r.d.Namespace, r.d.Name, metrics.Info{Revision: d.Status.Revision,
 		Strategy: string(r.spec.Strategy), Router: string(r.spec.Router)})
 	r.c.Metrics.Finished(r.prev, d.Status, r.now)
+	r.notify(d)
 	return nil
 }
 

@@ -40,6 +40,9 @@ type Options struct {
 	// ReadyTimeout bounds canary readiness when the Deployment sets no
 	// progressDeadlineSeconds.
 	ReadyTimeout time.Duration
+	// Notifier, if not nil, is told when a rollout starts, waits for approval, is
+	// promoted or rolled back.
+	Notifier Notifier
 }
 
 // Controller reconciles opted-in Deployments.
@@ -152,6 +155,7 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 		result = "error"
 		c.Metrics.ReconcileErrors.WithLabelValues(errorKind(err)).Inc()
 		c.Log.Warn("reconcile failed; retrying", zap.String("key", key), zap.Error(err))
+		c.reportError(key, err)
 		c.queue.AddRateLimited(key)
 	} else {
 		c.queue.Forget(key)

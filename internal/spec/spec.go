@@ -38,6 +38,7 @@ const (
 	KeyAlertSelector   = Prefix + "alert-selector"
 	KeyRollbackWindow  = Prefix + "rollback-window"
 	KeyRevisionHistory = Prefix + "revision-history"
+	KeyNotify          = Prefix + "notify"
 )
 
 // Strategy is the form a release takes.
@@ -95,6 +96,9 @@ type Spec struct {
 	AlertSelector   map[string]string
 	RollbackWindow  time.Duration
 	RevisionHistory int
+	// Notify names the notification channels for this Deployment (slack, teams,
+	// webhook); nil means every channel the daemon configures, empty means none.
+	Notify []string
 }
 
 // PauseAt is the set of weights (or batch numbers) where a rollout waits for approval.

@@ -1,0 +1,51 @@
+package controller
+
+import (
+	"github.com/rolloutd/rolloutd/internal/notify"
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy"
+)
+
+// Notifier tells people about a rollout (chat, webhooks). Notify must not block:
+// it is called from the reconcile loop after the status write.
+type Notifier interface {
+	Notify(notify.Event)
+}
+
+// notification maps a decision onto the moments people are told about: a rollout
+// started, waits for approval, was promoted, or was rolled back (at the moment
+// traffic left the canary, naming the check or alert that caused it).
+func notification(prev status.Status, d strategy.Decision) (notify.Kind, string, bool) {
+	next := d.Status
+	for _, e := range d.Events {
+		switch {
+		case next.Phase == status.Progressing && (e.Reason == strategy.ReasonProgressing || e.Reason == strategy.ReasonRestarted) &&
+			prev.Revision != next.Revision:
+			return notify.Started, e.Message, true
+		case e.Reason == strategy.ReasonAwaitingApproval, next.Phase == status.PendingConfirmation && prev.Phase != status.PendingConfirmation:
+			return notify.AwaitingApproval, e.Message, true
+		case e.Reason == strategy.ReasonPromoted:
+			return notify.Promoted, e.Message, true
+		case next.Phase == status.RollingBack && prev.Phase != status.RollingBack && e.Warning:
+			return notify.RolledBack, e.Message, true
+		}
+	}
+	return "", "", false
+}
+
+// notify sends the decision's notification, if it has one.
+func (r *rollout) notify(d strategy.Decision) {
+	if r.c.Notifier == nil {
+		return
+	}
+	kind, msg, ok := notification(r.prev, d)
+	if !ok {
+		return
+	}
+	st := d.Status
+	r.c.Notifier.Notify(notify.Event{
+		Kind: kind, Namespace: r.d.Namespace, Deployment: r.d.Name, Revision: st.Revision,
+		Phase: string(st.Phase), Reason: st.Reason, Message: msg, Checks: st.Checks,
+		Time: r.now, Channels: r.spec.Notify,
+	})
+}

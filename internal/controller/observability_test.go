@@ -1,0 +1,171 @@
+package controller
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/internal/notify"
+	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy"
+)
+
+// notifications records what the controller asks to send.
+type notifications struct {
+	mu     sync.Mutex
+	events []notify.Event
+}
+
+func (n *notifications) Notify(e notify.Event) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.events = append(n.events, e)
+}
+
+func (n *notifications) kinds() []notify.Kind {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []notify.Kind
+	for _, e := range n.events {
+		out = append(out, e.Kind)
+	}
+	return out
+}
+
+func TestBadReleaseNotifiesStartAndRollbackNamingTheFailingCheck(t *testing.T) {
+	h := newHarness(t, userObjects(optedIn(spec.KeyRouter, "nginx", spec.KeyThreshold, "0", spec.KeyNotify, "slack"))...)
+	sent := &notifications{}
+	h.ctl.Notifier = sent
+	h.sync()
+	h.setImage("web:2")
+	h.sync()
+	h.canaryReady(1)
+	h.sync()
+	h.eval.verdict = analysis.Fail
+	h.clock.SetTime(t0.Add(time.Minute))
+	h.sync()
+	h.sync() // RolledBack: no second rollback notification
+
+	require.Equal(t, []notify.Kind{notify.Started, notify.RolledBack}, sent.kinds())
+	rb := sent.events[1]
+	assert.Equal(t, strategy.ReasonGateFailed, rb.Reason)
+	assert.Equal(t, []string{"slack"}, rb.Channels, "the Deployment's choice of channels")
+	assert.Contains(t, rb.Message, "error-rate")
+	require.NotEmpty(t, rb.Checks)
+	assert.Equal(t, analysis.Fail, rb.Checks[0].Verdict)
+	assert.Equal(t, h.status().Revision, rb.Revision)
+}
+
+func TestNotificationForEachMomentPeopleAreToldAbout(t *testing.T) {
+	progressing := status.Status{Phase: status.Progressing, Revision: "r2", Weight: 10}
+	ev := func(reason string, warning bool) []strategy.Event {
+		return []strategy.Event{{Reason: reason, Warning: warning, Message: reason + " message"}}
+	}
+	cases := []struct {
+		name   string
+		prev   status.Status
+		next   strategy.Decision
+		want   notify.Kind
+		wanted bool
+	}{
+		{"new revision started", status.Status{Phase: status.Idle, Revision: "r1"},
+			strategy.Decision{Status: progressing, Events: ev(strategy.ReasonProgressing, false)}, notify.Started, true},
+		{"step advanced is not news", progressing,
+			strategy.Decision{Status: progressing, Events: ev(strategy.ReasonStepAdvanced, false)}, "", false},
+		{"pause-at step waits for approval", progressing,
+			strategy.Decision{Status: status.Status{Phase: status.Paused, Revision: "r2"}, Events: ev(strategy.ReasonAwaitingApproval, false)}, notify.AwaitingApproval, true},
+		{"blue/green waits for confirmation", progressing,
+			strategy.Decision{Status: status.Status{Phase: status.PendingConfirmation, Revision: "r2"}, Events: ev(strategy.ReasonStepAdvanced, false)}, notify.AwaitingApproval, true},
+		{"promoted", status.Status{Phase: status.Promoting, Revision: "r2"},
+			strategy.Decision{Status: status.Status{Phase: status.Succeeded, Revision: "r2"}, Events: ev(strategy.ReasonPromoted, false)}, notify.Promoted, true},
+		{"rollback started by an alert", progressing,
+			strategy.Decision{Status: status.Status{Phase: status.RollingBack, Revision: "r2"}, Events: ev(strategy.ReasonAlert, true)}, notify.RolledBack, true},
+		{"rollback finishing is not news twice", status.Status{Phase: status.RollingBack, Revision: "r2"},
+			strategy.Decision{Status: status.Status{Phase: status.RolledBack, Revision: "r2"}, Events: ev(strategy.ReasonRolledBack, true)}, "", false},
+		{"no events", progressing, strategy.Decision{Status: progressing}, "", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			kind, msg, ok := notification(c.prev, c.next)
+			assert.Equal(t, c.wanted, ok)
+			assert.Equal(t, c.want, kind)
+			if ok {
+				assert.Equal(t, c.next.Events[0].Message, msg)
+			}
+		})
+	}
+}
+
+func TestMetricsFollowTheRolloutAndDisappearOnOptOut(t *testing.T) {
+	h := newHarness(t, userObjects(optedIn(spec.KeyRouter, "nginx", spec.KeyThreshold, "0"))...)
+	m := h.ctl.Metrics
+	h.sync()
+	stable := h.status().Revision
+	require.Equal(t, 1, testutil.CollectAndCount(m.Info), "Idle: one info series")
+	h.setImage("web:2")
+	h.sync()
+	h.canaryReady(1)
+	h.sync()
+	rev := h.status().Revision
+	require.NotEqual(t, stable, rev)
+	assert.Equal(t, 1, testutil.CollectAndCount(m.Info), "the old revision's series was replaced")
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.Info.WithLabelValues(ns, "web", rev, "canary", "nginx")))
+	assert.Equal(t, 10.0, testutil.ToFloat64(m.Weight.WithLabelValues(ns, "web")))
+
+	h.eval.verdict = analysis.Fail
+	h.clock.SetTime(t0.Add(time.Minute))
+	h.sync()
+	h.sync()
+	require.Equal(t, status.RolledBack, h.status().Phase)
+	checks := h.status().Checks
+	require.NotEmpty(t, checks)
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.CheckVerdict.WithLabelValues(ns, "web", checks[0].Name, "Fail")))
+	assert.Equal(t, 0.0, testutil.ToFloat64(m.CheckVerdict.WithLabelValues(ns, "web", checks[0].Name, "Pass")))
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.Phase.WithLabelValues(ns, "web", string(status.RolledBack))))
+	assert.Equal(t, 1, testutil.CollectAndCount(m.GateDuration), "one gate timed")
+	assert.Equal(t, 1, testutil.CollectAndCount(m.Duration), "one finished rollout timed")
+
+	h.edit(func(d *appsv1.Deployment) { d.Annotations[spec.KeyEnabled] = "false" })
+	h.sync()
+	assert.Zero(t, testutil.CollectAndCount(m.Info), "info")
+	assert.Zero(t, testutil.CollectAndCount(m.CheckVerdict), "verdicts")
+	assert.Zero(t, testutil.CollectAndCount(m.Phase), "phase")
+	assert.Zero(t, testutil.CollectAndCount(m.Weight), "weight")
+}
+
+func TestStatusCarriesConditionsThroughARollback(t *testing.T) {
+	h := atWeight10(t, spec.KeyThreshold, "0")
+	gen := h.deployment("web").Generation
+	cond := func(typ string) metav1.Condition {
+		c := h.status().Condition(typ)
+		require.NotNil(t, c, typ)
+		return *c
+	}
+	assert.Equal(t, metav1.ConditionTrue, cond(status.ConditionProgressing).Status)
+	assert.Equal(t, metav1.ConditionUnknown, cond(status.ConditionPromoted).Status)
+	started := cond(status.ConditionProgressing).LastTransitionTime
+
+	h.eval.verdict = analysis.Fail
+	h.clock.SetTime(t0.Add(time.Minute))
+	h.sync()
+	h.sync()
+
+	healthy := cond(status.ConditionHealthy)
+	assert.Equal(t, metav1.ConditionFalse, healthy.Status)
+	assert.Equal(t, "ChecksFailed", healthy.Reason)
+	promoted := cond(status.ConditionPromoted)
+	assert.Equal(t, metav1.ConditionFalse, promoted.Status)
+	assert.Equal(t, strategy.ReasonGateFailed, promoted.Reason)
+	progressing := cond(status.ConditionProgressing)
+	assert.Equal(t, metav1.ConditionFalse, progressing.Status)
+	assert.True(t, progressing.LastTransitionTime.After(started.Time), "moved when the status changed")
+	assert.GreaterOrEqual(t, progressing.ObservedGeneration, gen)
+}
