@@ -35,7 +35,8 @@ func newHistoryCommand(a *App, name string) *cobra.Command {
 		Short: "List the Deployment's revisions with images and outcomes",
 		Long: `List the revisions of a Deployment: one per kept ReplicaSet (its
 deployment.kubernetes.io/revision number, rolloutd template revision, images and
-creation time), plus the template under release if it has no ReplicaSet yet.
+creation time) within rolloutd.io/revision-history (default 10), plus the
+template under release if it has no ReplicaSet yet.
 The outcome comes from rolloutd's status, which records the latest rollout only:
 older revisions show "not recorded" rather than a guess.`,
 		Example: examples(name, "history web", "history web -o yaml", "undo web --to-revision 3"),
@@ -56,7 +57,7 @@ older revisions show "not recorded" rather than a guess.`,
 			if err != nil {
 				return err
 			}
-			revs := history(r, sets)
+			revs := history(r, keptRevisions(r.d, sets))
 			if output != "" {
 				return writeStructured(a.Out, output, map[string][]revision{"items": revs})
 			}

@@ -87,3 +87,12 @@ func TestUndoWithoutEarlierRevision(t *testing.T) {
 	assert.Contains(t, res.err, "no revision before the running revision 1 is kept")
 	assertUnchanged(t, cs, d)
 }
+
+func TestHistoryListsOnlyRevisionsWithinRevisionHistory(t *testing.T) {
+	d := deployment("shop/web:3.0", succeeded(), "rolloutd.io/revision-history", "2")
+	res := runCLI(t, fake.NewClientset(withRevisions(d)...), "history", "web", "-o", "json")
+	require.Equal(t, ExitOK, res.code, res.err)
+	assert.Contains(t, res.out, `"shop/web:3.0"`)
+	assert.Contains(t, res.out, `"shop/web:2.0"`)
+	assert.NotContains(t, res.out, `"shop/web:1.0"`, "beyond rolloutd.io/revision-history: not offered for undo, not listed")
+}
