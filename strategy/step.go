@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/traffic"
 )
@@ -27,8 +28,12 @@ func Step(in Input) Decision {
 		return undo(in)
 	case st.Phase.Active() && in.Stable.Template != st.Revision && st.Phase != status.Promoting:
 		return templateChanged(in)
+	case in.Spec.Strategy == spec.ABTest && (st.Phase == status.Progressing || st.Phase == status.Paused || st.Phase == status.Promoting):
+		return abTest(in)
+	case in.Spec.Strategy == spec.Canary && in.Spec.MirrorPercent > 0 && (st.Phase == status.Progressing || st.Phase == status.Paused):
+		return sticky(in, mirrored(in))
 	case st.Phase == status.Progressing || st.Phase == status.Paused:
-		return progress(in)
+		return sticky(in, progress(in))
 	case st.Phase == status.Promoting:
 		return promote(in)
 	default:

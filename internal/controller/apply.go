@@ -91,7 +91,7 @@ func (r *rollout) router() (router.Router, error) {
 // revision by this process.
 func (r *rollout) route(ctx context.Context, rt router.Router, t router.Target, s traffic.Split) error {
 	key := r.d.Namespace + "/" + r.d.Name
-	memo := fmt.Sprintf("%s/%d/%v", r.prev.Revision, s.CanaryWeight, s.Match)
+	memo := fmt.Sprintf("%s/%d/%v/%d/%t", r.prev.Revision, s.CanaryWeight, s.Match, s.MirrorPercent, s.Sticky)
 	if v, ok := r.c.applied.Load(key); ok && v == memo {
 		return nil
 	}

@@ -76,6 +76,9 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 	if _, given := p.get(KeyMatch); s.Strategy == ABTest && !given {
 		p.fail(KeyMatch, "", "header:NAME=VALUE, header:NAME~REGEX or cookie:NAME (required by strategy abtest)", nil)
 	}
+	if v, _ := p.get(KeyMirror); s.MirrorPercent > 0 && s.Router != RouterIstio {
+		p.fail(KeyMirror, v, "a percentage from 0 to 100 together with rolloutd.io/router: istio (only the Istio router mirrors requests)", nil)
+	}
 	return s, errors.Join(p.errs...)
 }
 

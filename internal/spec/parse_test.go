@@ -81,7 +81,7 @@ func TestParseEmptyValuesTakeTheDefault(t *testing.T) {
 func TestParseAcceptsGoodValues(t *testing.T) {
 	s, err := Parse("web", enabledWith(
 		KeyStrategy, "bluegreen",
-		KeyRouter, "nginx",
+		KeyRouter, "istio",
 		KeyIngress, "web-public",
 		KeyService, "web-svc",
 		KeySteps, "5, 10,25%,50",
@@ -104,7 +104,7 @@ func TestParseAcceptsGoodValues(t *testing.T) {
 	))
 	require.NoError(t, err)
 	assert.Equal(t, BlueGreen, s.Strategy)
-	assert.Equal(t, RouterNginx, s.Router)
+	assert.Equal(t, RouterIstio, s.Router)
 	assert.Equal(t, "web-public", s.Ingress)
 	assert.Equal(t, "web-svc", s.Service)
 	assert.Equal(t, []int{5, 10, 25, 50}, s.Steps)
