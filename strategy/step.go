@@ -13,6 +13,15 @@ import (
 
 // Step computes the next decision for an opted-in Deployment.
 func Step(in Input) Decision {
+	if usesBatches(in) {
+		return batchStep(in)
+	}
+	return step(in)
+}
+
+// step decides for the traffic-weighted strategies, and the transitions a batch
+// release shares with them (alerts, aborts, starts).
+func step(in Input) Decision {
 	in = withUndoSpec(in)
 	st := in.Status
 	switch {

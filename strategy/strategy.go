@@ -64,6 +64,10 @@ type Stable struct {
 	Running string
 	// Desired is spec.replicas.
 	Desired int32
+	// Ready is the number of Ready pods of the Deployment (0 until its controller
+	// has observed the latest spec); a batch release waits on it when it gives
+	// pods back to the stable.
+	Ready int32
 	// RolledOut is true when the Deployment controller has finished rolling out
 	// its template: every replica updated and available.
 	RolledOut bool
@@ -160,6 +164,10 @@ type Decision struct {
 	// CanaryReplicas is the desired size of the canary copy; 0 means it must not
 	// exist (removed only after traffic has left it).
 	CanaryReplicas int32
+	// StableReplicas, when set, is the spec.replicas of the user's Deployment,
+	// written in the same update as the status (a batch release moves pods
+	// between the stable and the canary); nil leaves it to the user or an HPA.
+	StableReplicas *int32
 	Split          traffic.Split
 	Stable         StableAction
 	Events         []Event

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/internal/metrics"
 	"github.com/rolloutd/rolloutd/internal/status"
@@ -24,6 +25,7 @@ import (
 // weight only after it saw them Ready); the status is written last, with the
 // stable's paused flag, in one update.
 func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
+	r.replicas = d.StableReplicas
 	written := false
 	if d.ReducesExposure(r.prev) || r.restoreTemplate(d.Status) != nil {
 		if err := r.write(ctx, d.Status, d.Stable != strategy.Resume, true); err != nil {
@@ -202,7 +204,7 @@ func (r *rollout) write(ctx context.Context, st status.Status, paused, dropComma
 	}
 	drop := r.oneShotKeys(dropCommand)
 	tmpl := r.restoreTemplate(st)
-	if d.Annotations[status.Key] == raw && d.Spec.Paused == paused && len(drop) == 0 && tmpl == nil {
+	if d.Annotations[status.Key] == raw && d.Spec.Paused == paused && len(drop) == 0 && tmpl == nil && !r.resizes() {
 		return nil
 	}
 	upd := d.DeepCopy()
@@ -217,12 +219,20 @@ func (r *rollout) write(ctx context.Context, st status.Status, paused, dropComma
 		upd.Spec.Template = *tmpl.DeepCopy()
 	}
 	upd.Spec.Paused = paused
+	if r.resizes() {
+		upd.Spec.Replicas = ptr.To(*r.replicas)
+	}
 	out, err := r.c.Kube.AppsV1().Deployments(d.Namespace).Update(ctx, upd, metav1.UpdateOptions{})
 	if err != nil {
 		return fmt.Errorf("update deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}
 	r.d = out
 	return nil
+}
+
+// resizes reports whether the decision changes the stable's spec.replicas.
+func (r *rollout) resizes() bool {
+	return r.replicas != nil && (r.d.Spec.Replicas == nil || *r.d.Spec.Replicas != *r.replicas)
 }
 
 // deploymentKey is the workqueue key of a Deployment.

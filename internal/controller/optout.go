@@ -42,6 +42,10 @@ func (r *rollout) optOut(ctx context.Context) error {
 	delete(upd.Annotations, CommandKey)
 	delete(upd.Annotations, alerts.Key)
 	upd.Spec.Paused = st.UserPaused
+	if st.Batch != nil && st.Phase.Active() {
+		// A batch release had moved pods to the canary: hand back the full count.
+		upd.Spec.Replicas = &st.Batch.Desired
+	}
 	if _, err := r.c.Kube.AppsV1().Deployments(upd.Namespace).Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("opt out %s: %w", deploymentKey(r.d), err)
 	}

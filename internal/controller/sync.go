@@ -36,6 +36,9 @@ type rollout struct {
 	now  time.Time
 	// alert is the pending alert mark, if any, and what became of it.
 	alert alertState
+	// replicas is the stable's spec.replicas the decision sets (batch releases),
+	// written with the status; nil leaves it alone.
+	replicas *int32
 	// undo is the kept pod template a pending undo command returns to, read
 	// from the API; nil without one.
 	undo *corev1.PodTemplateSpec
@@ -123,6 +126,7 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 			Running:   workload.Running(d, sets),
 			Desired:   desired,
 			RolledOut: workload.RolledOut(d),
+			Ready:     workload.ReadyReplicas(d),
 		},
 		ReadyTimeout: r.c.ReadyTimeout,
 		Command:      readCommand(d.Annotations),

@@ -79,6 +79,7 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 	if v, _ := p.get(KeyMirror); s.MirrorPercent > 0 && s.Router != RouterIstio {
 		p.fail(KeyMirror, v, "a percentage from 0 to 100 together with rolloutd.io/router: istio (only the Istio router mirrors requests)", nil)
 	}
+	p.batchRules(s)
 	return s, errors.Join(p.errs...)
 }
 

@@ -84,6 +84,9 @@ type Status struct {
 	// Restore is the revision the stable Deployment is being rolled back to after
 	// an alert struck a promoted revision (phase RollingBack); empty otherwise.
 	Restore string `json:"restore,omitempty"`
+	// Batch is the pod plan of a batch release (strategy batch) while one is
+	// under way; nil otherwise.
+	Batch *Batch `json:"batch,omitempty"`
 	// Conditions summarise the status in the Kubernetes style (see WithConditions);
 	// the controller derives them at write time.
 	Conditions []metav1.Condition `json:"conditions,omitempty"`

@@ -148,3 +148,12 @@ func RolledOut(d *appsv1.Deployment) bool {
 	return st.ObservedGeneration >= d.Generation && st.UpdatedReplicas == want &&
 		st.AvailableReplicas >= want && st.Replicas == want
 }
+
+// ReadyReplicas counts the Deployment's Ready pods, or 0 while its controller has
+// not observed the latest spec (a resize is not reflected yet).
+func ReadyReplicas(d *appsv1.Deployment) int32 {
+	if d.Status.ObservedGeneration < d.Generation {
+		return 0
+	}
+	return d.Status.ReadyReplicas
+}

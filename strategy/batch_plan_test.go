@@ -1,0 +1,202 @@
+package strategy
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/status"
+)
+
+func quantities(t *testing.T, batches string) []spec.Quantity {
+	t.Helper()
+	return mustSpec(t, spec.KeyStrategy, "batch", spec.KeyBatches, batches).Batches
+}
+
+func TestBatchTargets(t *testing.T) {
+	cases := []struct {
+		name    string
+		batches string
+		desired int32
+		want    []int32
+	}{
+		{"contract example on 10", "1,25%,50%,100%", 10, []int32{1, 3, 5, 10}},
+		{"percentages round up", "25%,50%,100%", 10, []int32{3, 5, 10}},
+		{"odd count", "25%,50%,100%", 7, []int32{2, 4, 7}},
+		{"one replica", "1,25%,50%,100%", 1, []int32{1, 1, 1, 1}},
+		{"one replica, percentages never empty", "10%,100%", 1, []int32{1, 1}},
+		{"100% in one batch", "100%", 10, []int32{10}},
+		{"count above desired is capped", "5,20", 4, []int32{4, 4}},
+		{"a later smaller batch never shrinks the canary", "5,25%,100%", 10, []int32{5, 5, 10}},
+		{"1% of 3 is one pod", "1%,100%", 3, []int32{1, 3}},
+		{"last batch below 100%", "20%,60%", 5, []int32{1, 3}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, BatchTargets(quantities(t, tc.batches), tc.desired))
+		})
+	}
+}
+
+func TestResolveLimits(t *testing.T) {
+	cases := []struct {
+		name    string
+		kv      []string
+		desired int32
+		want    Limits
+	}{
+		{"default 25% surge rounds up", nil, 10, Limits{Surge: 3}},
+		{"surge as count", []string{spec.KeyMaxSurge, "2"}, 10, Limits{Surge: 2}},
+		{"surge 0 still moves one pod", []string{spec.KeyMaxSurge, "0"}, 10, Limits{Surge: 1}},
+		{"surge 25% of 1", nil, 1, Limits{Surge: 1}},
+		{"surge 10% of 7 rounds up", []string{spec.KeyMaxSurge, "10%"}, 7, Limits{Surge: 1}},
+		{"unavailable as count", []string{spec.KeyRollingOrder, "delete-first", spec.KeyMaxUnavailable, "2"}, 10, Limits{Surge: 3, Unavailable: 2}},
+		{"unavailable 25% of 10 rounds down", []string{spec.KeyRollingOrder, "delete-first", spec.KeyMaxUnavailable, "25%"}, 10, Limits{Surge: 3, Unavailable: 2}},
+		{"unavailable 10% of 3 is at least one", []string{spec.KeyRollingOrder, "delete-first", spec.KeyMaxUnavailable, "10%"}, 3, Limits{Surge: 1, Unavailable: 1}},
+		{"unavailable ignored for create-first", []string{spec.KeyMaxUnavailable, "10%"}, 3, Limits{Surge: 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sp := mustSpec(t, append([]string{spec.KeyStrategy, "batch"}, tc.kv...)...)
+			assert.Equal(t, tc.want, ResolveLimits(sp, tc.desired))
+		})
+	}
+}
+
+func TestNextMove(t *testing.T) {
+	lim := Limits{Surge: 2, Unavailable: 2}
+	cases := []struct {
+		name      string
+		order     spec.RollingOrder
+		pods      Pods
+		ready     int32
+		target    int32
+		want      Pods
+		wantState MoveState
+	}{
+		{"create-first grows by surge", spec.CreateFirst, Pods{0, 10}, 0, 5, Pods{2, 10}, Moved},
+		{"create-first grows by what is left", spec.CreateFirst, Pods{4, 6}, 4, 5, Pods{5, 6}, Moved},
+		{"create-first waits for the new pods", spec.CreateFirst, Pods{2, 10}, 1, 5, Pods{2, 10}, AwaitReady},
+		{"create-first shrinks once they are Ready", spec.CreateFirst, Pods{2, 10}, 2, 5, Pods{2, 8}, Moved},
+		{"delete-first shrinks first", spec.DeleteFirst, Pods{0, 10}, 0, 5, Pods{0, 8}, Moved},
+		{"delete-first then grows", spec.DeleteFirst, Pods{0, 8}, 0, 5, Pods{2, 8}, Moved},
+		{"delete-first waits before the next chunk", spec.DeleteFirst, Pods{2, 8}, 1, 5, Pods{2, 8}, AwaitReady},
+		{"delete-first last chunk is partial", spec.DeleteFirst, Pods{4, 6}, 4, 5, Pods{4, 5}, Moved},
+		{"done at target and Ready", spec.CreateFirst, Pods{5, 5}, 5, 5, Pods{5, 5}, Done},
+		{"done above target (desired shrank)", spec.CreateFirst, Pods{5, 5}, 5, 4, Pods{5, 5}, Done},
+		{"not done while at target but not Ready", spec.CreateFirst, Pods{5, 5}, 4, 5, Pods{5, 5}, AwaitReady},
+		{"a shrinking side never goes negative", spec.CreateFirst, Pods{10, 2}, 10, 10, Pods{10, 0}, Moved},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, state := NextMove(Move{Pods: tc.pods, Ready: tc.ready, Desired: 10, Target: tc.target, Order: tc.order, Limits: lim})
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.wantState, state)
+		})
+	}
+}
+
+// walk drives NextMove to a batch target the way the cluster would: grown pods
+// become Ready before the next call. It checks the limits after every move and
+// returns the number of moves.
+func walk(t *testing.T, p Pods, desired, target int32, order spec.RollingOrder, lim Limits) (Pods, int) {
+	t.Helper()
+	ready := p.Grow
+	moves := 0
+	for calls := 0; ; calls++ {
+		require.Less(t, calls, 200, "no progress from %+v", p)
+		next, state := NextMove(Move{Pods: p, Ready: ready, Desired: desired, Target: target, Order: order, Limits: lim})
+		switch state {
+		case Done:
+			return next, moves
+		case AwaitReady:
+			ready = next.Grow
+			continue
+		}
+		moves++
+		require.True(t, (next.Grow != p.Grow) != (next.Shrink != p.Shrink), "one side per move: %+v -> %+v", p, next)
+		total := next.Grow + next.Shrink
+		assert.LessOrEqual(t, total, desired+lim.Surge, "at most max-surge extra pods (%+v)", next)
+		readyNow := min(ready, next.Grow) + next.Shrink
+		if order == spec.DeleteFirst {
+			assert.GreaterOrEqual(t, readyNow, desired-lim.Unavailable, "Ready never below desired - max-unavailable (%+v)", next)
+		} else {
+			assert.LessOrEqual(t, next.Grow-ready, lim.Surge)
+			assert.GreaterOrEqual(t, readyNow, desired, "create-first never drops below desired Ready (%+v)", next)
+		}
+		p = next
+	}
+}
+
+func TestWholeReleasesRespectTheLimits(t *testing.T) {
+	for _, desired := range []int32{1, 2, 3, 7, 10, 11} {
+		for _, order := range []string{"create-first", "delete-first"} {
+			for _, q := range []string{"1", "2", "25%", "50%", "100%"} {
+				name := fmt.Sprintf("%d replicas %s %s", desired, order, q)
+				t.Run(name, func(t *testing.T) {
+					kv := []string{spec.KeyStrategy, "batch", spec.KeyBatches, "1,25%,50%,100%", spec.KeyRollingOrder, order}
+					if order == "delete-first" {
+						kv = append(kv, spec.KeyMaxUnavailable, q, spec.KeyMaxSurge, "0")
+					} else {
+						kv = append(kv, spec.KeyMaxSurge, q)
+					}
+					sp := mustSpec(t, kv...)
+					lim := ResolveLimits(sp, desired)
+					p := Pods{Grow: 0, Shrink: desired}
+					for _, target := range BatchTargets(sp.Batches, desired) {
+						p, _ = walk(t, p, desired, target, sp.RollingOrder, lim)
+						assert.Equal(t, target, p.Grow)
+						assert.Equal(t, desired, p.Grow+p.Shrink, "a finished batch runs exactly the desired count")
+					}
+					assert.Equal(t, Pods{Grow: desired}, p, "every pod moved")
+					// Reversal: the other side grows back to the full count.
+					back, _ := walk(t, Pods{Grow: p.Shrink, Shrink: p.Grow}, desired, desired, sp.RollingOrder, lim)
+					assert.Equal(t, Pods{Grow: desired}, back)
+				})
+			}
+		}
+	}
+}
+
+func TestChunkCountFollowsTheLimit(t *testing.T) {
+	sp := mustSpec(t, spec.KeyStrategy, "batch", spec.KeyMaxSurge, "1")
+	_, moves := walk(t, Pods{Shrink: 10}, 10, 5, spec.CreateFirst, ResolveLimits(sp, 10))
+	assert.Equal(t, 10, moves, "5 pods one at a time: a grow and a shrink each")
+	sp = mustSpec(t, spec.KeyStrategy, "batch", spec.KeyMaxSurge, "100%")
+	_, moves = walk(t, Pods{Shrink: 10}, 10, 10, spec.CreateFirst, ResolveLimits(sp, 10))
+	assert.Equal(t, 2, moves, "100% surge moves everything in one chunk")
+}
+
+func TestRebaseFollowsSomeoneElsesScaling(t *testing.T) {
+	cases := []struct {
+		name     string
+		b        status.Batch
+		observed int32
+		want     status.Batch
+	}{
+		{"unchanged", status.Batch{Desired: 10, Stable: 7, Canary: 3}, 7, status.Batch{Desired: 10, Stable: 7, Canary: 3}},
+		{"HPA scales up mid-release", status.Batch{Desired: 10, Stable: 7, Canary: 3}, 9, status.Batch{Desired: 12, Stable: 9, Canary: 3}},
+		{"HPA scales down mid-release", status.Batch{Desired: 10, Stable: 7, Canary: 3}, 4, status.Batch{Desired: 7, Stable: 4, Canary: 3}},
+		{"scaled up during a surge", status.Batch{Desired: 10, Stable: 10, Canary: 2}, 11, status.Batch{Desired: 11, Stable: 11, Canary: 2}},
+		{"never below one pod", status.Batch{Desired: 2, Stable: 1, Canary: 0}, 0, status.Batch{Desired: 1, Stable: 0, Canary: 0}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, Rebase(tc.b, tc.observed))
+		})
+	}
+}
+
+func TestHPAChangeMidReleaseReplansTheNextBatch(t *testing.T) {
+	sp := mustSpec(t, spec.KeyStrategy, "batch", spec.KeyBatches, "1,25%,50%,100%")
+	// Batch 2 finished on 10 pods: 3 new, 7 old. The HPA then adds 4 old pods.
+	b := Rebase(status.Batch{Desired: 10, Stable: 7, Canary: 3}, 11)
+	require.Equal(t, int32(14), b.Desired)
+	targets := BatchTargets(sp.Batches, b.Desired)
+	assert.Equal(t, []int32{1, 4, 7, 14}, targets, "batches are shares of the new desired count")
+	p, _ := walk(t, Pods{Grow: b.Canary, Shrink: b.Stable}, b.Desired, targets[2], spec.CreateFirst, ResolveLimits(sp, b.Desired))
+	assert.Equal(t, Pods{Grow: 7, Shrink: 7}, p, "the HPA's pods are kept: 14 in all")
+}

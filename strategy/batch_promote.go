@@ -1,0 +1,91 @@
+package strategy
+
+import (
+	"fmt"
+
+	"github.com/rolloutd/rolloutd/internal/status"
+)
+
+// batchPromote hands a vetted revision to the user's Deployment without ever
+// exceeding the batch limits: every pod moves to the canary first; the stable
+// Deployment, now at zero replicas, is un-paused to roll out the vetted template
+// (no pod changes); then pods move back to it chunk by chunk, and the canary is
+// removed once the stable holds the desired count, Ready.
+func batchPromote(in Input) Decision {
+	in.Status = rebased(in)
+	st := in.Status
+	b := *st.Batch
+	if in.Stable.Running == st.Revision && (in.Stable.RolledOut || b.Stable > 0) {
+		return batchHandBack(in)
+	}
+	if in.Stable.Template != st.Revision {
+		// Never un-pause an unvetted template: give the pods back to the stable
+		// revision; the newer template starts from Idle.
+		return adopt(in, rollback(in, ReasonReverted, fmt.Sprintf("template changed during promotion; reversing it before releasing revision %s",
+			in.Stable.Template)))
+	}
+	if b.Canary < b.Desired || b.Stable > 0 || canaryPodsReady(in) < b.Canary {
+		d := batchMove(in, b.Desired)
+		if d.Status.Phase != status.Promoting || d.Status.StepStartedAt == nil {
+			return d
+		}
+		// Done: every pod runs on the canary; fall through to the stable's rollout.
+		d.Status.StepStartedAt, d.Events = nil, nil
+		in.Status = d.Status
+		st, b = in.Status, *in.Status.Batch
+	}
+	st.Reason = ReasonPromoting
+	st.Message = fmt.Sprintf("the canary holds all %d pods while %s rolls out revision %s at zero replicas", b.Desired, in.Name, st.Revision)
+	d := hold(st)
+	d.Stable, d.RequeueAfter = Resume, PollInterval
+	return d
+}
+
+// batchHandBack moves the pods from the canary back to the stable Deployment,
+// which runs the vetted revision, then records the promotion.
+func batchHandBack(in Input) Decision {
+	st := in.Status
+	b := *st.Batch
+	p, state := NextMove(Move{Pods: Pods{Grow: b.Stable, Shrink: b.Canary}, Ready: in.Stable.Ready,
+		Desired: b.Desired, Target: b.Desired, Order: in.Spec.RollingOrder, Limits: ResolveLimits(in.Spec, b.Desired)})
+	b.Stable, b.Canary = p.Grow, p.Shrink
+	st.Batch, st.Weight = &b, share(b)
+	if state != Done {
+		st.Message = fmt.Sprintf("handing pods back to %s on revision %s (%d on %s, %d on the canary)",
+			in.Name, st.Revision, b.Stable, in.Name, b.Canary)
+		d := hold(st)
+		d.RequeueAfter = PollInterval
+		return d
+	}
+	st = transition(st, in.Now, status.Succeeded, ReasonPromoted, fmt.Sprintf("revision %s promoted", st.Revision))
+	st.Weight, st.StableRevision = 0, st.Revision
+	st.StepStartedAt, st.ScaledAt = nil, nil
+	d := hold(st)
+	d.CanaryReplicas = 0
+	d.Events = []Event{{Reason: ReasonPromoted, Message: st.Message}}
+	return d
+}
+
+// batchReverse rolls a batch release back: pods move from the canary back to the
+// stable revision in the same chunks and order as they came (create-first:
+// stable pods Ready before canary pods go), then the canary is removed and the
+// rollback recorded with the reason that started it.
+func batchReverse(in Input) Decision {
+	in.Status = rebased(in)
+	st := in.Status
+	b := *st.Batch
+	p, state := NextMove(Move{Pods: Pods{Grow: b.Stable, Shrink: b.Canary}, Ready: in.Stable.Ready,
+		Desired: b.Desired, Target: b.Desired, Order: in.Spec.RollingOrder, Limits: ResolveLimits(in.Spec, b.Desired)})
+	b.Stable, b.Canary = p.Grow, p.Shrink
+	st.Batch, st.Weight = &b, 0
+	if state != Done {
+		d := hold(st)
+		d.Split.CanaryWeight = 0
+		d.RequeueAfter = PollInterval
+		return d
+	}
+	in.Status = st
+	d := finishRollback(in)
+	d.StableReplicas = &b.Stable
+	return d
+}

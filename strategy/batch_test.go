@@ -1,0 +1,212 @@
+package strategy
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/status"
+)
+
+func batchSpec(t *testing.T, kv ...string) spec.Spec {
+	return mustSpec(t, append([]string{spec.KeyStrategy, "batch", spec.KeyBatches, "1,25%,50%,100%", spec.KeyInterval, "1m"}, kv...)...)
+}
+
+// apply plays the cluster after a decision: the stable's spec.replicas and the
+// canary's size as written, every pod Ready at once unless notReady.
+func (w *world) apply(d Decision, notReady bool) {
+	if d.StableReplicas != nil {
+		w.in.Stable.Desired = *d.StableReplicas
+		w.in.Stable.Ready = *d.StableReplicas
+	}
+	if d.CanaryReplicas == 0 {
+		w.noCanary()
+	} else {
+		ready := d.CanaryReplicas
+		if notReady {
+			ready = 0
+		}
+		w.canary(w.in.Status.Revision, ready)
+	}
+	if d.Stable == Resume {
+		w.in.Stable.Running, w.in.Stable.RolledOut = w.in.Stable.Template, true
+	}
+}
+
+// trace is one decision's pod counts: stable/canary and the phase.
+func trace(d Decision) string {
+	s := int32(-1)
+	if d.StableReplicas != nil {
+		s = *d.StableReplicas
+	}
+	return fmt.Sprintf("%d/%d %s", s, d.CanaryReplicas, d.Status.Phase)
+}
+
+// run steps until the phase leaves the given ones (or a gate is due, which it
+// passes), recording every decision's pod counts.
+func (w *world) runBatches(t *testing.T, verdict analysis.Verdict, until ...status.Phase) []string {
+	t.Helper()
+	var out []string
+	for i := 0; i < 200; i++ {
+		var d Decision
+		if GateDue(w.in) {
+			d = w.gate(verdict)
+		} else {
+			d = w.step()
+		}
+		out = append(out, trace(d))
+		for _, p := range until {
+			if d.Status.Phase == p {
+				return out
+			}
+		}
+		w.apply(d, false)
+		w.after(d.RequeueAfter)
+	}
+	t.Fatalf("no end after 200 decisions: %v", out)
+	return nil
+}
+
+// runUntil steps (passing due gates) until the status satisfies done.
+func (w *world) runUntil(done func(status.Status) bool) {
+	w.t.Helper()
+	for i := 0; !done(w.in.Status); i++ {
+		require.Less(w.t, i, 200, "condition never met; status %+v", w.in.Status)
+		var d Decision
+		if GateDue(w.in) {
+			d = w.gate(analysis.Pass)
+		} else {
+			d = w.step()
+		}
+		w.apply(d, false)
+		w.after(d.RequeueAfter)
+	}
+}
+
+func TestBatchReleaseMovesPodsInOrderAndHandsBackTheDesiredCount(t *testing.T) {
+	w := newWorld(t, batchSpec(t, spec.KeyMaxSurge, "2"))
+	w.template("c1")
+	got := w.runBatches(t, analysis.Pass, status.Succeeded)
+	// 10 pods, batches 1,3,5,10 with a surge of 2: grow then shrink per chunk;
+	// promotion moves the pods back to the stable once it runs c1.
+	want := []string{
+		"10/1 Progressing", "9/1 Progressing", "9/1 Progressing", // batch 1, analysed
+		"9/3 Progressing", "7/3 Progressing", "7/3 Progressing", // batch 2
+		"7/5 Progressing", "5/5 Progressing", "5/5 Progressing", // batch 3
+		"5/7 Progressing", "3/7 Progressing", "3/9 Progressing", "1/9 Progressing", "1/10 Progressing", "0/10 Progressing", "0/10 Progressing",
+		"0/10 Promoting", // the stable rolls out c1 at zero replicas
+		"2/10 Promoting", "2/8 Promoting", "4/8 Promoting", "4/6 Promoting", "6/6 Promoting", "6/4 Promoting",
+		"8/4 Promoting", "8/2 Promoting", "10/2 Promoting", "10/0 Promoting",
+		"10/0 Succeeded",
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, "c1", w.in.Status.StableRevision)
+	assert.Nil(t, w.in.Status.Batch, "a finished release keeps no plan")
+	assert.Equal(t, KeepPaused, w.last.Stable)
+}
+
+func TestBatchGateFailureReversesTheBatches(t *testing.T) {
+	w := newWorld(t, batchSpec(t, spec.KeyThreshold, "0", spec.KeyMaxSurge, "1"))
+	w.template("c1")
+	w.runUntil(func(st status.Status) bool { return st.StepStartedAt != nil })
+	w.after(time.Minute)
+	require.Equal(t, int32(1), w.in.Status.Batch.Canary)
+	d := w.gate(analysis.Fail)
+	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.True(t, d.ReducesExposure(w.prev))
+	assert.Equal(t, "10/1 RollingBack", trace(d), "old pods restored before new ones go")
+	w.apply(d, false)
+	got := w.runBatches(t, analysis.Pass, status.RolledBack)
+	assert.Equal(t, []string{"10/0 RollingBack", "10/0 RolledBack"}, got)
+	assert.Equal(t, "c1", w.in.Status.FailedRevision)
+	assert.Contains(t, w.in.Status.Message, "error-rate")
+}
+
+func TestBatchPodsNeverReadyStopAndReverse(t *testing.T) {
+	w := newWorld(t, batchSpec(t))
+	d := w.template("c1").step()
+	require.Equal(t, "10/1 Progressing", trace(d))
+	w.apply(d, true)
+	d = w.after(5 * time.Minute).step()
+	assert.Equal(t, status.Progressing, d.Status.Phase, "still within the deadline")
+	w.apply(d, true)
+	d = w.after(6 * time.Minute).step()
+	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, ReasonNotReady, d.Status.Reason)
+	assert.Contains(t, d.Status.Message, "not Ready within 10m0s (0 of 1 Ready)")
+	assert.Equal(t, "10/0 RollingBack", trace(d), "the stable is whole: the unready canary pod goes")
+}
+
+func TestBatchDeleteFirstRemovesOldPodsBeforeCreating(t *testing.T) {
+	w := newWorld(t, batchSpec(t, spec.KeyRollingOrder, "delete-first", spec.KeyMaxUnavailable, "2", spec.KeyBatches, "50%,100%"))
+	w.template("c1")
+	got := w.runBatches(t, analysis.Pass, status.Promoting)
+	assert.Equal(t, []string{
+		"8/0 Progressing", "8/2 Progressing", "6/2 Progressing", "6/4 Progressing", "5/4 Progressing", "5/5 Progressing", "5/5 Progressing",
+		"3/5 Progressing", "3/7 Progressing", "1/7 Progressing", "1/9 Progressing", "0/9 Progressing", "0/10 Progressing", "0/10 Progressing",
+		"0/10 Promoting",
+	}, got)
+}
+
+func TestBatchPauseAtWaitsForPromote(t *testing.T) {
+	w := newWorld(t, batchSpec(t, spec.KeyPauseAt, "2"))
+	w.template("c1")
+	got := w.runBatches(t, analysis.Pass, status.Paused)
+	assert.Equal(t, "7/3 Paused", got[len(got)-1])
+	assert.Equal(t, ReasonAwaitingApproval, w.in.Status.Reason)
+	assert.Contains(t, w.in.Status.Message, "rolloutctl promote web")
+	for i := 0; i < 3; i++ {
+		d := w.after(time.Hour).step()
+		assert.Equal(t, "7/3 Paused", trace(d), "waits however long")
+	}
+	d := w.command(VerbPromote).step()
+	assert.Equal(t, status.Progressing, d.Status.Phase)
+	assert.Equal(t, 3, d.Status.Step)
+	assert.Equal(t, []string{ReasonResumed}, reasons(d.Events))
+}
+
+func TestBatchFollowsAnHPAMidRelease(t *testing.T) {
+	w := newWorld(t, batchSpec(t, spec.KeyMaxSurge, "100%"))
+	w.template("c1")
+	w.runUntil(func(st status.Status) bool { return st.Step == 2 && st.StepStartedAt != nil })
+	require.Equal(t, status.Batch{Desired: 10, Stable: 7, Canary: 3}, *w.in.Status.Batch)
+	w.in.Stable.Desired, w.in.Stable.Ready = 11, 11 // the HPA adds 4 stable pods
+	d := w.step()
+	assert.Equal(t, status.Batch{Desired: 14, Stable: 11, Canary: 3}, *d.Status.Batch)
+	assert.Equal(t, int32(11), *d.StableReplicas, "the HPA's count is kept, not written back")
+	got := w.runBatches(t, analysis.Pass, status.Succeeded)
+	assert.Equal(t, "14/0 Succeeded", got[len(got)-1], "the new desired count is handed back")
+}
+
+func TestBatchTemplateChangeReversesThenReleasesTheNewOne(t *testing.T) {
+	w := newWorld(t, batchSpec(t))
+	w.template("c1")
+	w.runUntil(func(st status.Status) bool { return st.StepStartedAt != nil })
+	d := w.template("c2").step()
+	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, ReasonReverted, d.Status.Reason)
+	w.apply(d, false)
+	got := w.runBatches(t, analysis.Pass, status.Idle)
+	assert.Equal(t, "10/0 Idle", got[len(got)-1])
+	assert.Empty(t, w.in.Status.FailedRevision)
+	d = w.step()
+	assert.Equal(t, status.Progressing, d.Status.Phase)
+	assert.Equal(t, "c2", d.Status.Revision)
+}
+
+func TestBatchAbortReverses(t *testing.T) {
+	w := newWorld(t, batchSpec(t))
+	d := w.template("c1").step()
+	w.apply(d, false)
+	d = w.command(VerbAbort).step()
+	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	w.apply(d, false)
+	got := w.runBatches(t, analysis.Pass, status.Aborted)
+	assert.Equal(t, "10/0 Aborted", got[len(got)-1])
+	assert.Equal(t, int32(10), w.in.Stable.Desired)
+}
