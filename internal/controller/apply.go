@@ -222,7 +222,7 @@ func (r *rollout) write(ctx context.Context, st status.Status, paused, dropComma
 	if r.resizes() {
 		upd.Spec.Replicas = ptr.To(*r.replicas)
 	}
-	out, err := r.c.Kube.AppsV1().Deployments(d.Namespace).Update(ctx, upd, metav1.UpdateOptions{})
+	out, err := updateOnUnrelatedConflict(ctx, r.c.Kube.AppsV1().Deployments(d.Namespace), d, upd)
 	if err != nil {
 		return fmt.Errorf("update deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}
