@@ -13,7 +13,7 @@ import (
 // controller should evaluate a gate and pass its result in Input.Gate.
 func GateDue(in Input) bool {
 	st := in.Status
-	return st.Phase == status.Progressing && st.StepStartedAt != nil &&
+	return (st.Phase == status.Progressing || st.Phase == status.PendingConfirmation) && st.StepStartedAt != nil &&
 		!in.Now.Before(st.StepStartedAt.Add(in.Spec.Interval))
 }
 

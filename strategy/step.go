@@ -41,6 +41,8 @@ func step(in Input) Decision {
 		return abTest(in)
 	case in.Spec.Strategy == spec.Canary && in.Spec.MirrorPercent > 0 && (st.Phase == status.Progressing || st.Phase == status.Paused):
 		return sticky(in, mirrored(in))
+	case st.Phase == status.PendingConfirmation || (blueGreenRelease(in) && st.Phase.Active() && st.Phase != status.Promoting):
+		return blueGreen(in)
 	case st.Phase == status.Progressing || st.Phase == status.Paused:
 		return sticky(in, progress(in))
 	case st.Phase == status.Promoting:
@@ -123,14 +125,15 @@ func start(in Input, st status.Status, reason, msg string) Decision {
 	st = transition(st, now, status.Progressing, reason, msg)
 	st.Revision = in.Stable.Template
 	st.StableRevision = in.Stable.Running
-	st.Step, st.Steps, st.Weight = 1, len(in.Spec.Steps), 0
+	steps, replicas := firstStep(in)
+	st.Step, st.Steps, st.Weight = 1, steps, 0
 	st.Failures, st.Inconclusive, st.Approved = 0, 0, 0
 	st.Checks, st.StepStartedAt, st.ScaledAt = nil, nil, &now
-	st.FailedRevision, st.Restore = "", ""
+	st.FailedRevision, st.Restore, st.SwitchedAt = "", "", nil
 	st.StartedAt, st.Undo = &now, nil
 	return Decision{
 		Status:         st,
-		CanaryReplicas: traffic.CanaryReplicas(in.Stable.Desired, in.Spec.Steps[0]),
+		CanaryReplicas: replicas,
 		Split:          traffic.Split{},
 		RequeueAfter:   PollInterval,
 		Events:         []Event{{Reason: reason, Message: msg}},

@@ -175,6 +175,8 @@ func (r *rollout) evaluate(ctx context.Context, in strategy.Input) analysis.Resu
 		Source:     analysis.Source(r.spec.Router),
 		Window:     strategy.GateWindow(in),
 		End:        r.now,
+		// After a blue/green switch the stable pods are measured before it.
+		BaselineOffset: strategy.GateBaselineOffset(in),
 	}
 	custom, bad := r.customChecks(ctx)
 	checks := append(append([]analysis.Check(nil), r.spec.Checks...), custom...)

@@ -80,6 +80,7 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 		p.fail(KeyMirror, v, "a percentage from 0 to 100 together with rolloutd.io/router: istio (only the Istio router mirrors requests)", nil)
 	}
 	p.batchRules(s)
+	p.blueGreenRules(s)
 	return s, errors.Join(p.errs...)
 }
 

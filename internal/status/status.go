@@ -64,6 +64,9 @@ type Status struct {
 	// ScaledAt is when the canary was last resized for a step; readiness is
 	// measured against the progress deadline from here.
 	ScaledAt *time.Time `json:"scaledAt,omitempty"`
+	// SwitchedAt is when a blue/green rollout moved all traffic to the new
+	// revision; later gates measure the stable pods before this instant.
+	SwitchedAt *time.Time `json:"switchedAt,omitempty"`
 	// Inconclusive counts consecutive gates without enough canary traffic.
 	Inconclusive int `json:"inconclusive,omitempty"`
 	// Failures counts failed gates of the current revision.
