@@ -25,25 +25,42 @@ import (
 // matching 10% at every step (weight 0), and the release is promoted.
 func TestABTestHeaderNginxOnlyMatchingRequestsReachTheCanary(t *testing.T) {
 	t.Parallel()
-	abTestOnlyMatchingRequests(t, app{name: "ab", replicas: 3, router: "nginx", rps: 200})
+	abTestOnlyMatchingRequests(t, app{name: "ab", replicas: 3, router: "nginx", rps: 200}, headerShares)
 }
 
 func TestABTestHeaderIstioOnlyMatchingRequestsReachTheCanary(t *testing.T) {
 	t.Parallel()
-	abTestOnlyMatchingRequests(t, app{name: "abi", replicas: 3, router: "istio", rps: 200})
+	abTestOnlyMatchingRequests(t, app{name: "abi", replicas: 3, router: "istio", rps: 200}, headerShares)
 }
 
-func abTestOnlyMatchingRequests(t *testing.T, a app) {
+// The same with a cookie rule on Istio: canary=always among the request's cookies.
+func TestABTestCookieIstioOnlyMatchingRequestsReachTheCanary(t *testing.T) {
+	t.Parallel()
+	abTestOnlyMatchingRequests(t, app{name: "abc", replicas: 3, router: "istio", rps: 200}, cookieShares)
+}
+
+// abRule is an A/B rule and the simulated traffic it applies to: 10% of the
+// requests match, 20% carry the same header or cookie with another value.
+type abRule struct {
+	match, simKey, simValue string
+}
+
+var (
+	headerShares = abRule{"header:x-canary=always", "sim.rolloutd.io/request-headers", "x-canary=always:0.1,x-canary=never:0.2"}
+	cookieShares = abRule{"cookie:canary", "sim.rolloutd.io/request-cookies", "canary=always:0.1,canary=never:0.2"}
+)
+
+func abTestOnlyMatchingRequests(t *testing.T, a app, rule abRule) {
 	env := framework.Get(t)
 	ns := env.Namespace(t)
 	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
 	a.annotations = map[string]string{
 		"rolloutd.io/strategy": "abtest",
-		"rolloutd.io/match":    "header:x-canary=always",
+		"rolloutd.io/match":    rule.match,
 		"rolloutd.io/steps":    "10,20,30",
 	}
 	a.create(t, env.Kube, ns)
-	annotateService(t, env, ns, a.name, "sim.rolloutd.io/request-headers", "x-canary=always:0.1,x-canary=never:0.2")
+	annotateService(t, env, ns, a.name, rule.simKey, rule.simValue)
 
 	release(t, env.Kube, ns, a.name, "example.com/"+a.name+":v2", nil)
 
@@ -58,7 +75,7 @@ func abTestOnlyMatchingRequests(t *testing.T, a app) {
 			return false, fmt.Errorf("phase %s: %s", st.Phase, st.Message)
 		}
 		require.Zero(t, st.Weight, "abtest reports weight 0")
-		require.Contains(t, st.Message, "header:x-canary=always")
+		require.Contains(t, st.Message, rule.match)
 		r, err := simRoute(ctx, env, ns, a.name)
 		if err != nil {
 			return false, err
@@ -76,6 +93,7 @@ func abTestOnlyMatchingRequests(t *testing.T, a app) {
 			return false, fmt.Errorf("%d requests since the split was seen, waiting for 1000", n)
 		}
 		got := float64(served-first.served) / float64(n)
+		t.Logf("%s: the canary served %d of %d requests (%.3f), expected share %.3f", rule.match, served-first.served, n, got, share)
 		require.InDelta(t, 0.1, got, 0.04, "the canary served %.3f of %d requests, want the matching 10%%", got, n)
 		return true, nil
 	})
