@@ -11,8 +11,14 @@ import (
 // canary gets no user traffic, only a copy of that percentage of the requests
 // (Istio drops the canary's responses), judged like any other step on the canary's
 // own metrics; the weighted steps follow. The canary is sized for the mirrored
-// share during that step, and the status weight is 0.
+// share during that step, and the status weight is 0. An undo's fast canary has no
+// mirror step.
 func mirrored(in Input) Decision {
+	if in.Status.Undo != nil {
+		// An undo returns to a revision that already served users: its fast
+		// canary is one weighted step, without the mirror step.
+		return progress(in)
+	}
 	p := in.Spec.MirrorPercent
 	in.Spec.Steps = append([]int{p}, in.Spec.Steps...)
 	d := progress(in)

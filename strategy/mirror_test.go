@@ -83,3 +83,13 @@ func TestStickyMarksOnlyWeightedCanarySplits(t *testing.T) {
 	d = w.step()
 	assert.Equal(t, traffic.Split{CanaryWeight: 100}, d.Split, "the promotion's full-size canary is not sticky")
 }
+
+func TestUndoFastCanarySkipsTheMirrorStep(t *testing.T) {
+	w := newWorld(t, mirrorSpec(t))
+	d := w.undoTo("s0", "s0", false).step()
+	require.Equal(t, status.Progressing, d.Status.Phase)
+	w.template("s0").canary("s0", d.CanaryReplicas).after(5 * time.Second)
+	d = w.step()
+	assert.Equal(t, traffic.Split{CanaryWeight: 50}, d.Split, "straight to the last weight, no mirror")
+	assert.Equal(t, 1, d.Status.Steps)
+}
