@@ -411,10 +411,11 @@ func checkTokenMount(t *testing.T, tc renderCase, spec corev1.PodSpec, c corev1.
 		}
 		return
 	}
-	if len(spec.Volumes) != 1 || spec.Volumes[0].Secret == nil {
+	vol, mount := volumeNamed(spec, c, "webhook-token")
+	if vol == nil || vol.Secret == nil || mount == nil {
 		t.Fatalf("volumes %+v, want the webhook token Secret", spec.Volumes)
 	}
-	sv := spec.Volumes[0].Secret
+	sv := vol.Secret
 	if sv.SecretName != tc.fullname+"-webhook" {
 		t.Errorf("token Secret %q, want %q", sv.SecretName, tc.fullname+"-webhook")
 	}
@@ -424,13 +425,30 @@ func checkTokenMount(t *testing.T, tc renderCase, spec corev1.PodSpec, c corev1.
 	if sv.DefaultMode == nil || *sv.DefaultMode&0o077 != 0 {
 		t.Errorf("token file mode %v is readable by group or others", sv.DefaultMode)
 	}
-	if len(c.VolumeMounts) != 1 || !c.VolumeMounts[0].ReadOnly || c.VolumeMounts[0].Name != spec.Volumes[0].Name {
+	if !mount.ReadOnly {
 		t.Fatalf("volume mounts %+v, want the token volume read-only", c.VolumeMounts)
 	}
-	want := c.VolumeMounts[0].MountPath + "/" + tc.token
+	want := mount.MountPath + "/" + tc.token
 	if got := env["ROLLOUTD_WEBHOOK_TOKEN_FILE"]; got != want {
 		t.Errorf("ROLLOUTD_WEBHOOK_TOKEN_FILE %q, want the mounted file %q", got, want)
 	}
+}
+
+// volumeNamed finds a pod volume and the container's mount of it.
+func volumeNamed(spec corev1.PodSpec, c corev1.Container, name string) (*corev1.Volume, *corev1.VolumeMount) {
+	var vol *corev1.Volume
+	var mount *corev1.VolumeMount
+	for i := range spec.Volumes {
+		if spec.Volumes[i].Name == name {
+			vol = &spec.Volumes[i]
+		}
+	}
+	for i := range c.VolumeMounts {
+		if c.VolumeMounts[i].Name == name {
+			mount = &c.VolumeMounts[i]
+		}
+	}
+	return vol, mount
 }
 
 func checkService(t *testing.T, tc renderCase, objs []object, pod map[string]string) {
