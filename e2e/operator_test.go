@@ -292,6 +292,14 @@ func TestOperatorStatusHistoryUndo(t *testing.T) {
 	assert.Equal(t, 1, st.Steps, "the fast canary has one step")
 	requireStablePodsRun(t, env, ns, a.name, "example.com/shop:v1")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
+	after := map[string]string{}
+	for _, r := range historyOf(t, op, a.name) {
+		after[r.Template] = r.Outcome
+	}
+	t.Logf("history after the undo:\n%s", op.must("history", a.name))
+	assert.Equal(t, "promoted", after[byImage["example.com/shop:v2"].Template], "recorded by rolloutd")
+	assert.Contains(t, after[byImage["example.com/shop:bad"].Template], "rolled back: gate at 20% failed")
+	assert.Contains(t, after[byImage["example.com/shop:v1"].Template], "running")
 
 	op.must("undo", a.name, "--to-revision", "2", "--now")
 	st = waitUndo(t, env, ns, a.name, 2)
@@ -319,9 +327,10 @@ func waitUndo(t *testing.T, env *framework.Env, ns, name string, revision int64)
 
 // historyRow is one item of `rolloutctl history -o json`.
 type historyRow struct {
-	Number  int64    `json:"revision"`
-	Images  []string `json:"images"`
-	Outcome string   `json:"outcome"`
+	Number   int64    `json:"revision"`
+	Template string   `json:"template"`
+	Images   []string `json:"images"`
+	Outcome  string   `json:"outcome"`
 }
 
 func historyOf(t *testing.T, op operator, name string) []historyRow {

@@ -37,8 +37,10 @@ func newHistoryCommand(a *App, name string) *cobra.Command {
 deployment.kubernetes.io/revision number, rolloutd template revision, images and
 creation time) within rolloutd.io/revision-history (default 10), plus the
 template under release if it has no ReplicaSet yet.
-The outcome comes from rolloutd's status, which records the latest rollout only:
-older revisions show "not recorded" rather than a guess.`,
+The outcome comes from rolloutd's status: the rollout in progress or last ended,
+and the recorded outcomes of earlier rollouts (at most rolloutd.io/revision-history,
+one per revision); a revision without one (rolled out before opting in) shows
+"not recorded" rather than a guess.`,
 		Example: examples(name, "history web", "history web -o yaml", "undo web --to-revision 3"),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -126,6 +128,9 @@ func knownOutcome(r rollout, h string, running bool) string {
 	case h == st.FailedRevision && (st.Phase == status.RolledBack || st.Phase == status.Aborted):
 		return pastTense(st.Phase) + ": " + oneLine(st.Message)
 	case h == st.FailedRevision:
+		if rec, ok := st.Record(h); ok {
+			return recordedOutcome(rec)
+		}
 		return "rolled back"
 	case h == st.Revision && st.Phase.Active():
 		return "in progress: " + progressLine(r)
@@ -133,6 +138,23 @@ func knownOutcome(r rollout, h string, running bool) string {
 		return "promoted by rolloutd; running"
 	case running:
 		return "running"
+	}
+	if rec, ok := st.Record(h); ok {
+		return recordedOutcome(rec)
+	}
+	return "not recorded"
+}
+
+// recordedOutcome renders an outcome rolloutd recorded for an earlier rollout.
+func recordedOutcome(rec status.Record) string {
+	switch rec.Phase {
+	case status.Succeeded:
+		if rec.Reason == "Undone" {
+			return "promoted (undo): " + oneLine(rec.Message)
+		}
+		return "promoted"
+	case status.RolledBack, status.Aborted:
+		return pastTense(rec.Phase) + ": " + oneLine(rec.Message)
 	}
 	return "not recorded"
 }

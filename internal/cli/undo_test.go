@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -95,4 +96,24 @@ func TestHistoryListsOnlyRevisionsWithinRevisionHistory(t *testing.T) {
 	assert.Contains(t, res.out, `"shop/web:3.0"`)
 	assert.Contains(t, res.out, `"shop/web:2.0"`)
 	assert.NotContains(t, res.out, `"shop/web:1.0"`, "beyond rolloutd.io/revision-history: not offered for undo, not listed")
+}
+
+func TestHistoryShowsRecordedOutcomesOfEarlierRollouts(t *testing.T) {
+	st := succeeded()
+	st.Records = []status.Record{
+		{Revision: rev("shop/web:1.0"), Phase: status.Aborted, Message: "aborted by bob: latency", At: now.Add(-72 * time.Hour)},
+		{Revision: rev("shop/web:2.0"), Phase: status.Succeeded, Message: "revision promoted", At: now.Add(-48 * time.Hour)},
+		{Revision: rev("shop/web:3.0"), Phase: status.Succeeded, Message: "revision promoted", At: now.Add(-time.Hour)},
+	}
+	res := runCLI(t, fake.NewClientset(withRevisions(deployment("shop/web:3.0", st))...), "history", "web", "-o", "json")
+	require.Equal(t, ExitOK, res.code, res.err)
+	var doc struct {
+		Items []revision `json:"items"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(res.out), &doc))
+	outcomes := map[int64]string{}
+	for _, r := range doc.Items {
+		outcomes[r.Number] = r.Outcome
+	}
+	assert.Equal(t, map[int64]string{1: "aborted: aborted by bob: latency", 2: "promoted", 3: "promoted by rolloutd; running"}, outcomes)
 }

@@ -95,6 +95,7 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 		in.Gate = &res
 	}
 	d := strategy.Step(in)
+	d.Status = status.WithRecord(r.prev, d.Status, r.spec.RevisionHistory)
 	r.decided(d)
 	if err := r.apply(ctx, d); err != nil {
 		return 0, err

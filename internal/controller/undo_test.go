@@ -72,6 +72,10 @@ func TestUndoNowWritesTheKeptTemplateAndRollsItOutOnTheStable(t *testing.T) {
 	assert.Equal(t, strategy.ReasonUndone, h.status().Reason)
 	assert.Equal(t, want, h.status().StableRevision)
 	assert.Contains(t, strings.Join(h.events(), "\n"), "Normal "+strategy.ReasonUndone)
+	rec, ok := h.status().Record(want)
+	require.True(t, ok, "the outcome is recorded for history")
+	assert.Equal(t, status.Succeeded, rec.Phase)
+	assert.Equal(t, strategy.ReasonUndone, rec.Reason)
 
 	h.sync()
 	assert.Empty(t, h.changes(), "settled")

@@ -97,6 +97,9 @@ type Status struct {
 	// nil for a rollout of a new template. Kept once the undo has finished, as a
 	// record of who went back to which revision; cleared when the next rollout starts.
 	Undo *Undo `json:"undo,omitempty"`
+	// Records are the outcomes of the latest finished rollouts, one per revision,
+	// oldest first, at most rolloutd.io/revision-history of them (see WithRecord).
+	Records []Record `json:"records,omitempty"`
 }
 
 // Undo is an operator's request to return to a kept revision.
