@@ -115,10 +115,16 @@ func batchProgress(in Input) Decision {
 }
 
 // rebased is the status with its batch plan adapted to a stable size someone else
-// changed.
+// changed, and the canary's size as observed. The stable's size and the status come
+// from the same object, so they agree even when the cache lags; the canary is
+// another object, and a plan built on a lagging status must never shrink it back.
 func rebased(in Input) status.Status {
 	st := in.Status
 	b := Rebase(*st.Batch, in.Stable.Desired)
+	b.Canary = 0
+	if in.Canary.Exists {
+		b.Canary = in.Canary.Replicas
+	}
 	st.Batch = &b
 	return st
 }
@@ -160,6 +166,9 @@ func batchMove(in Input, target int32) Decision {
 		}
 	case Done:
 		st.StepStartedAt = &now
+		if b.Stable == 0 {
+			return batchUncompared(in, st)
+		}
 		st.Reason = ReasonStepAdvanced
 		st.Message = fmt.Sprintf("batch %d/%d: %d of %d pods run revision %s; analysing them against the old ones",
 			st.Step, st.Steps, b.Canary, b.Desired, st.Revision)
@@ -170,6 +179,23 @@ func batchMove(in Input, target int32) Decision {
 	}
 	d := hold(st)
 	d.RequeueAfter = PollInterval
+	return d
+}
+
+// batchUncompared ends a batch that left no old pods: there is no baseline to
+// analyse the new pods against, so the batch is not gated (the last batch that
+// kept old pods was); a pause-at still waits for approval.
+func batchUncompared(in Input, st status.Status) Decision {
+	st.Reason = ReasonStepAdvanced
+	st.Message = fmt.Sprintf("batch %d/%d: all %d pods run revision %s; no old pods left to compare them with",
+		st.Step, st.Steps, st.Batch.Desired, st.Revision)
+	in.Status = st
+	if in.Spec.PauseAt.Has(st.Step) && st.Approved < st.Step {
+		return batchPause(in, ReasonAwaitingApproval, fmt.Sprintf("batch %d/%d in place; waiting for approval: run `rolloutctl promote %s`",
+			st.Step, st.Steps, in.Name))
+	}
+	d := batchNext(in)
+	d.Events = append([]Event{{Reason: ReasonStepAdvanced, Message: st.Message}}, d.Events...)
 	return d
 }
 

@@ -32,6 +32,7 @@ func (w *world) apply(d Decision, notReady bool) {
 			ready = 0
 		}
 		w.canary(w.in.Status.Revision, ready)
+		w.in.Canary.Replicas = d.CanaryReplicas
 	}
 	if d.Stable == Resume {
 		w.in.Stable.Running, w.in.Stable.RolledOut = w.in.Stable.Template, true
@@ -98,8 +99,8 @@ func TestBatchReleaseMovesPodsInOrderAndHandsBackTheDesiredCount(t *testing.T) {
 		"10/1 Progressing", "9/1 Progressing", "9/1 Progressing", // batch 1, analysed
 		"9/3 Progressing", "7/3 Progressing", "7/3 Progressing", // batch 2
 		"7/5 Progressing", "5/5 Progressing", "5/5 Progressing", // batch 3
-		"5/7 Progressing", "3/7 Progressing", "3/9 Progressing", "1/9 Progressing", "1/10 Progressing", "0/10 Progressing", "0/10 Progressing",
-		"0/10 Promoting", // the stable rolls out c1 at zero replicas
+		"5/7 Progressing", "3/7 Progressing", "3/9 Progressing", "1/9 Progressing", "1/10 Progressing", "0/10 Progressing",
+		"0/10 Promoting", // no old pods left to compare with: no gate; the stable rolls out c1 at zero replicas
 		"2/10 Promoting", "2/8 Promoting", "4/8 Promoting", "4/6 Promoting", "6/6 Promoting", "6/4 Promoting",
 		"8/4 Promoting", "8/2 Promoting", "10/2 Promoting", "10/0 Promoting",
 		"10/0 Succeeded",
@@ -148,7 +149,7 @@ func TestBatchDeleteFirstRemovesOldPodsBeforeCreating(t *testing.T) {
 	got := w.runBatches(t, analysis.Pass, status.Promoting)
 	assert.Equal(t, []string{
 		"8/0 Progressing", "8/2 Progressing", "6/2 Progressing", "6/4 Progressing", "5/4 Progressing", "5/5 Progressing", "5/5 Progressing",
-		"3/5 Progressing", "3/7 Progressing", "1/7 Progressing", "1/9 Progressing", "0/9 Progressing", "0/10 Progressing", "0/10 Progressing",
+		"3/5 Progressing", "3/7 Progressing", "1/7 Progressing", "1/9 Progressing", "0/9 Progressing", "0/10 Progressing",
 		"0/10 Promoting",
 	}, got)
 }
@@ -197,6 +198,22 @@ func TestBatchTemplateChangeReversesThenReleasesTheNewOne(t *testing.T) {
 	d = w.step()
 	assert.Equal(t, status.Progressing, d.Status.Phase)
 	assert.Equal(t, "c2", d.Status.Revision)
+}
+
+// A reconcile that reads a status older than the last write (the cache lags behind
+// the update) plans from the canary's observed size and never shrinks it back.
+func TestBatchLaggingStatusNeverShrinksTheCanary(t *testing.T) {
+	w := newWorld(t, batchSpec(t, spec.KeyMaxSurge, "2"))
+	w.template("c1")
+	w.runUntil(func(st status.Status) bool { return st.Step == 4 && st.Batch.Canary == 7 && st.Batch.Stable == 3 })
+	stale := w.in.Status
+	d := w.step() // grows the canary to 9
+	require.Equal(t, int32(9), d.CanaryReplicas)
+	w.apply(d, true)    // the canary's controller has not caught up: 0 Ready
+	w.in.Status = stale // and the next reconcile reads the status from before that write
+	d = w.step()
+	assert.Equal(t, int32(9), d.CanaryReplicas, "the canary keeps its 9 pods")
+	assert.Equal(t, int32(3), *d.StableReplicas, "the stable waits for them")
 }
 
 func TestBatchAbortReverses(t *testing.T) {

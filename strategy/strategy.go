@@ -54,6 +54,10 @@ type Canary struct {
 	// Ready is the number of ready pods running Revision (0 while any pod of
 	// another revision remains).
 	Ready int32
+	// Replicas is the canary's spec.replicas: a batch release counts its pods
+	// from here, so a status read from a cache that lags behind the last write
+	// never shrinks the canary back.
+	Replicas int32
 }
 
 // Stable is what the controller observed of the user's Deployment.

@@ -56,7 +56,15 @@ func stepText(st status.Status) string {
 	if st.Steps == 0 {
 		return "-"
 	}
+	if st.Batch != nil {
+		return fmt.Sprintf("batch %d/%d", st.Step, st.Steps)
+	}
 	return fmt.Sprintf("%d/%d", st.Step, st.Steps)
+}
+
+// batchPods is the pod split of a batch release: "7 old, 3 new (of 10)".
+func batchPods(b *status.Batch) string {
+	return fmt.Sprintf("%d old, %d new (of %d)", b.Stable, b.Canary, b.Desired)
 }
 
 // shownRevision is the revision a row is about: the one under release, else the

@@ -84,6 +84,9 @@ func (v detail) writeSummary(b *strings.Builder) {
 	field("Weight", fmt.Sprintf("%d%% on the canary", st.Weight))
 	field("Progress", progressBar(st, stepWeights(d)))
 	field("Canary", canaryText(v.canary)+" pods ready")
+	if st.Batch != nil {
+		field("Batch", fmt.Sprintf("%s: %s", stepText(st), batchPods(st.Batch)))
+	}
 	if st.Failures > 0 {
 		field("Failures", fmt.Sprint(st.Failures))
 	}

@@ -142,7 +142,8 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 		return strategy.Input{}, err
 	}
 	if c, err := r.c.Informers.Deployment(d.Namespace, workload.CanaryName(d.Name)); err == nil {
-		in.Canary = strategy.Canary{Exists: true, Revision: c.Annotations[workload.RevisionAnnotation], Ready: workload.CanaryReady(c)}
+		in.Canary = strategy.Canary{Exists: true, Revision: c.Annotations[workload.RevisionAnnotation], Ready: workload.CanaryReady(c),
+			Replicas: workload.Replicas(c)}
 	}
 	if in.Stable.Template != in.Stable.Running || r.prev.Phase.Active() {
 		in.Broken = r.checkRouting(ctx)

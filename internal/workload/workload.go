@@ -157,3 +157,11 @@ func ReadyReplicas(d *appsv1.Deployment) int32 {
 	}
 	return d.Status.ReadyReplicas
 }
+
+// Replicas is the Deployment's spec.replicas (1 when unset, as the API defaults it).
+func Replicas(d *appsv1.Deployment) int32 {
+	if d.Spec.Replicas == nil {
+		return 1
+	}
+	return *d.Spec.Replicas
+}

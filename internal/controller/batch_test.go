@@ -1,0 +1,104 @@
+package controller
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+
+	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/status"
+)
+
+// sizes remembers the last spec.replicas seen per Deployment, to list the writes
+// that change one.
+type sizes map[string]int32
+
+// moves lists the writes since the last sync that changed a Deployment's size, in
+// order: "create web-canary=1", "update web=3".
+func (s sizes) moves(h *harness) []string {
+	var out []string
+	for _, w := range h.writes() {
+		d, ok := w.obj.(*appsv1.Deployment)
+		if !ok || d.Spec.Replicas == nil {
+			continue
+		}
+		if n, seen := s[d.Name]; seen && n == *d.Spec.Replicas {
+			continue
+		}
+		s[d.Name] = *d.Spec.Replicas
+		out = append(out, fmt.Sprintf("%s %s=%d", w.verb, d.Name, *d.Spec.Replicas))
+	}
+	return out
+}
+
+// One batch of a 4-replica Deployment (batches 50%,100%, max-surge 1): each chunk
+// creates one canary pod, waits until it is Ready, then removes one stable pod by
+// writing spec.replicas in the same update as the status.
+func TestBatchChunkWritesCanaryBeforeStableInOrder(t *testing.T) {
+	h := newHarness(t, userObjects(optedIn(spec.KeyStrategy, "batch", spec.KeyBatches, "50%,100%", spec.KeyMaxSurge, "1"))...)
+	h.sync()
+	h.setImage("web:2")
+	sz := sizes{"web": 4}
+
+	h.sync()
+	assert.Equal(t, []string{"create web-canary=1"}, sz.moves(h), "the canary grows first; the stable keeps 4")
+	st := h.status()
+	require.NotNil(t, st.Batch)
+	assert.Equal(t, status.Batch{Desired: 4, Stable: 4, Canary: 1}, *st.Batch)
+
+	h.sync()
+	assert.Empty(t, sz.moves(h), "nothing moves while the new pod is not Ready")
+
+	h.canaryReady(1)
+	h.sync()
+	assert.Equal(t, []string{"update web=3"}, sz.moves(h), "then one stable pod goes, with the status")
+	assert.Equal(t, int32(3), *h.deployment("web").Spec.Replicas)
+	assert.Equal(t, status.Batch{Desired: 4, Stable: 3, Canary: 1}, *h.status().Batch)
+	assert.True(t, h.deployment("web").Spec.Paused)
+
+	h.sync()
+	assert.Equal(t, []string{"update web-canary=2"}, sz.moves(h))
+	h.canaryReady(2)
+	h.sync()
+	assert.Equal(t, []string{"update web=2"}, sz.moves(h))
+
+	h.sync()
+	st = h.status()
+	assert.Equal(t, status.Progressing, st.Phase)
+	assert.NotNil(t, st.StepStartedAt, "batch 1 complete: its analysis window starts")
+	assert.Equal(t, 50, st.Weight)
+	assert.Empty(t, sz.moves(h))
+}
+
+// A stable resized by someone else (an HPA) is never written back: the plan
+// takes the change as the new desired count.
+func TestBatchKeepsAnHPAResize(t *testing.T) {
+	h := newHarness(t, userObjects(optedIn(spec.KeyStrategy, "batch", spec.KeyBatches, "50%,100%", spec.KeyMaxSurge, "1"))...)
+	h.sync()
+	h.setImage("web:2")
+	h.sync()
+	h.canaryReady(1)
+	h.sync() // stable 3, canary 1
+	h.edit(func(d *appsv1.Deployment) { *d.Spec.Replicas = 5 })
+	h.sync()
+	assert.Equal(t, status.Batch{Desired: 6, Stable: 5, Canary: 2}, *h.status().Batch)
+	assert.Equal(t, int32(5), *h.deployment("web").Spec.Replicas, "the HPA's count stays")
+}
+
+// Opting out mid-batch hands back the desired count.
+func TestBatchOptOutRestoresTheDesiredCount(t *testing.T) {
+	h := newHarness(t, userObjects(optedIn(spec.KeyStrategy, "batch", spec.KeyBatches, "50%,100%", spec.KeyMaxSurge, "1"))...)
+	h.sync()
+	h.setImage("web:2")
+	h.sync()
+	h.canaryReady(1)
+	h.sync()
+	require.Equal(t, int32(3), *h.deployment("web").Spec.Replicas)
+	h.edit(func(d *appsv1.Deployment) { delete(d.Annotations, spec.KeyEnabled) })
+	h.sync()
+	assert.Equal(t, int32(4), *h.deployment("web").Spec.Replicas)
+	assert.False(t, h.exists("deployments", "web-canary"))
+}
