@@ -97,14 +97,12 @@ func (o operator) must(args ...string) string {
 // background starts rolloutctl (status, get -w) and returns a function that
 // waits for it and gives its exit code, and one that ends it first; the process
 // is killed at cleanup.
-func (o operator) background(out *bytes.Buffer, args ...string) (wait func() int, stop func()) {
+func (o operator) background(out *syncBuffer, args ...string) (wait func() int, stop func()) {
 	o.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	o.t.Cleanup(cancel)
 	cmd := o.command(ctx, args...)
-	var mu sync.Mutex
-	cmd.Stdout = lockedWriter{&mu, out}
-	cmd.Stderr = lockedWriter{&mu, out}
+	cmd.Stdout, cmd.Stderr = out, out
 	require.NoError(o.t, cmd.Start())
 	done := make(chan int, 1)
 	go func() {
@@ -131,15 +129,22 @@ func (o operator) background(out *bytes.Buffer, args ...string) (wait func() int
 	return wait, func() { cancel(); wait() }
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
+// syncBuffer collects a background command's output while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func (w lockedWriter) Write(p []byte) (int, error) {
+func (w *syncBuffer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.b.Write(p)
+}
+
+func (w *syncBuffer) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
 }
 
 // gateSpec: two steps, each a manual gate, short intervals.
@@ -161,7 +166,7 @@ func TestOperatorPauseAtGatesWaitForPromote(t *testing.T) {
 	a := app{name: "web", replicas: 3, router: "nginx", rps: 200, annotations: gateSpec}
 	a.create(t, env.Kube, ns)
 	op := newOperator(t, env, ns)
-	var watchOut, statusOut bytes.Buffer
+	var watchOut, statusOut syncBuffer
 	_, stopWatch := op.background(&watchOut, "get", a.name, "-w")
 
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
@@ -190,13 +195,16 @@ func TestOperatorPauseAtGatesWaitForPromote(t *testing.T) {
 	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
 	assert.Zero(t, statusDone(), "status exits 0 for a promoted release:\n%s", statusOut.String())
 	assert.Contains(t, statusOut.String(), "promoted")
+	framework.Eventually(t, 30*time.Second, "get -w shows the end", func() (bool, error) {
+		return strings.Contains(watchOut.String(), "Phase:      Succeeded"), nil
+	})
 	stopWatch()
 	frames := watchOut.String()
 	assert.Contains(t, frames, "Paused")
 	assert.Contains(t, frames, "rolloutctl promote web")
 	assert.Contains(t, frames, "Succeeded")
 	if dir := os.Getenv("ROLLOUTD_E2E_ARTIFACTS"); dir != "" {
-		require.NoError(t, os.WriteFile(filepath.Join(dir, "get-w.txt"), watchOut.Bytes(), 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "get-w.txt"), []byte(frames), 0o644))
 	}
 }
 
