@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"testing"
@@ -12,9 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/internal/status"
@@ -27,22 +22,6 @@ func blueGreenApp(name string, kv ...string) app {
 		ann[kv[i]] = kv[i+1]
 	}
 	return app{name: name, replicas: 3, router: "nginx", rps: 200, annotations: ann}
-}
-
-// confirm asks the daemon to confirm the switch the way rolloutctl confirm does:
-// the command annotation, written with a merge patch guarded by resourceVersion.
-func confirm(t *testing.T, kube kubernetes.Interface, ns, name string) {
-	t.Helper()
-	_, d := readStatus(t, kube, ns, name)
-	cmd, err := json.Marshal(map[string]string{"verb": "confirm", "by": "e2e"})
-	require.NoError(t, err)
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"resourceVersion": d.ResourceVersion,
-		"annotations":     map[string]string{"rolloutd.io/command": string(cmd)},
-	}})
-	require.NoError(t, err)
-	_, err = kube.AppsV1().Deployments(ns).Patch(context.Background(), name, types.MergePatchType, patch, metav1.PatchOptions{})
-	require.NoError(t, err)
 }
 
 // requireAllOrNothing checks that the canary Ingress only ever carried weight 0 or
@@ -69,7 +48,7 @@ func firstCanarySize(tl *timeline) int32 {
 // Given a blue/green Deployment behind an Ingress, when a healthy version is
 // released, then the canary comes up at full size without traffic, takes all
 // traffic in one write while the old pods stay, waits for confirmation, and after
-// `confirm` is promoted: the stable runs the new template, the old pods are gone.
+// `rolloutctl confirm` is promoted: the stable runs the new template, the old pods are gone.
 func TestBlueGreenNginxGoodReleaseIsConfirmedAndPromoted(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
@@ -95,7 +74,7 @@ func TestBlueGreenNginxGoodReleaseIsConfirmedAndPromoted(t *testing.T) {
 		return nil
 	})
 
-	confirm(t, env.Kube, ns, a.name)
+	newOperator(t, env, ns).must("confirm", a.name)
 
 	st = waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
 	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
