@@ -59,7 +59,7 @@ func interrupted(in Input) bool {
 func adopt(in Input, d Decision) Decision {
 	prev := in.Status
 	switch {
-	case d.Status.Phase == status.Progressing && prev.Phase.Active() && prev.Batch != nil:
+	case d.Status.Phase == status.Progressing && prev.Phase.Active() && prev.Batch != nil && d.Status.Revision != prev.Revision:
 		r := rollback(in, ReasonReverted, fmt.Sprintf("template changed during the batch release; reversing it before releasing revision %s",
 			in.Stable.Template))
 		r.Status.FailedRevision = ""

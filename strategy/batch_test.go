@@ -128,6 +128,22 @@ func TestBatchGateFailureReversesTheBatches(t *testing.T) {
 	assert.Contains(t, w.in.Status.Message, "error-rate")
 }
 
+func TestBatchGateFailureBelowTheThresholdHoldsTheBatch(t *testing.T) {
+	w := newWorld(t, batchSpec(t, spec.KeyThreshold, "2"))
+	w.template("c1")
+	w.runUntil(func(st status.Status) bool { return st.StepStartedAt != nil })
+	for i := 1; i <= 2; i++ {
+		d := w.after(time.Minute).gate(analysis.Fail)
+		assert.Equal(t, status.Progressing, d.Status.Phase, "failure %d of 2 tolerated", i)
+		assert.Equal(t, "c1", d.Status.Revision)
+		assert.Equal(t, i, d.Status.Failures)
+		assert.Equal(t, "9/1 Progressing", trace(d), "the batch holds its pods")
+	}
+	d := w.after(time.Minute).gate(analysis.Fail)
+	assert.Equal(t, status.RollingBack, d.Status.Phase, "the third failure rolls back")
+	assert.Equal(t, ReasonGateFailed, d.Status.Reason)
+}
+
 func TestBatchPodsNeverReadyStopAndReverse(t *testing.T) {
 	w := newWorld(t, batchSpec(t))
 	d := w.template("c1").step()
