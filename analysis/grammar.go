@@ -232,11 +232,12 @@ func parseResource(m Metric, bound string) (Check, error) {
 		return c, nil
 	}
 	q, err := resource.ParseQuantity(bound)
-	if err != nil || q.Sign() < 0 {
+	c.Bound = q.AsApproximateFloat64()
+	// ParseQuantity takes forms like "e700" whose float is NaN or huge.
+	if err != nil || q.Sign() < 0 || math.IsNaN(c.Bound) || c.Bound > maxNumber {
 		example := map[Metric]string{MetricCPU: "500m", MetricMemory: "256Mi"}[m]
 		return Check{}, fmt.Errorf("%s bound %q must be a factor like 1.3x or a quantity like %s", m, bound, example)
 	}
-	c.Bound = q.AsApproximateFloat64()
 	return c, nil
 }
 
@@ -250,14 +251,19 @@ func parseFactor(s string) (float64, bool) {
 	return v, err == nil && v > 0
 }
 
-// parseNonNegative parses a finite decimal number >= 0.
+// maxNumber bounds every number of the grammar: far above any real bound (a
+// petabyte, a million cores), yet small enough that scaling it to milli units or
+// percent and rendering it back stays finite.
+const maxNumber = 1e15
+
+// parseNonNegative parses a decimal number from 0 to maxNumber.
 func parseNonNegative(s string) (float64, error) {
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil {
 		return 0, err
 	}
-	if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-		return 0, fmt.Errorf("%q is not a finite number >= 0", s)
+	if v < 0 || math.IsNaN(v) || v > maxNumber {
+		return 0, fmt.Errorf("%q is not a number from 0 to %g", s, float64(maxNumber))
 	}
 	return v, nil
 }
