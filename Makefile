@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(SANDBOX)/bin:$(PATH)
 E2E_PARALLEL ?= 8
 E2E_TIMEOUT ?= 25m
 
-.PHONY: help build test unit e2e lint vet fmt-check staticcheck sandbox sandbox-down demo clean
+.PHONY: help build test unit fuzz e2e lint vet fmt-check staticcheck sandbox sandbox-down demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -18,10 +18,20 @@ build: ## build rolloutd and rolloutctl into bin/
 	$(GO) build -o $(BIN)/ ./cmd/rolloutd ./cmd/rolloutctl
 	ln -sf rolloutctl $(BIN)/kubectl-rollouts
 
-test: lint unit e2e ## every test: lint, unit tests with -race, e2e on the sandbox
+test: lint unit fuzz e2e ## every test: lint, unit tests with -race, fuzzing, e2e on the sandbox
 
 unit: ## unit tests (no cluster needed)
 	$(GO) test -race -count=1 ./...
+
+# Fuzz targets as package:Target; each runs FUZZTIME (corpus in <package>/testdata/fuzz).
+FUZZ_TARGETS := ./internal/spec:FuzzParse ./analysis:FuzzParseChecks ./analysis:FuzzParseCustomChecks ./internal/alerts:FuzzWebhookPayload
+FUZZTIME ?= 10s
+
+fuzz: ## run each fuzz target for FUZZTIME (default 10s)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t##*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t##*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; \
+	done
 
 e2e: sandbox ## end-to-end scenarios on the sandbox (starts it if needed)
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) ./e2e/... ./charts/...
