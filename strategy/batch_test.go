@@ -232,6 +232,20 @@ func TestBatchLaggingStatusNeverShrinksTheCanary(t *testing.T) {
 	assert.Equal(t, int32(3), *d.StableReplicas, "the stable waits for them")
 }
 
+func TestBatchAlertReversesAtOnce(t *testing.T) {
+	w := newWorld(t, batchSpec(t, spec.KeyMaxSurge, "100%"))
+	w.template("c1")
+	w.runUntil(func(st status.Status) bool { return st.Step == 3 && st.StepStartedAt != nil })
+	w.in.Alert = &Alert{Name: "HighErrorRate", StartsAt: w.in.Now}
+	d := w.step()
+	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, ReasonAlert, d.Status.Reason)
+	assert.Equal(t, "10/5 RollingBack", trace(d), "old pods come back first, within the surge")
+	w.apply(d, false)
+	got := w.runBatches(t, analysis.Pass, status.RolledBack)
+	assert.Equal(t, []string{"10/0 RollingBack", "10/0 RolledBack"}, got)
+}
+
 func TestBatchAbortReverses(t *testing.T) {
 	w := newWorld(t, batchSpec(t))
 	d := w.template("c1").step()
