@@ -26,6 +26,9 @@ func usesBatches(in Input) bool {
 	return in.Spec.Strategy == spec.Batch || (in.Status.Batch != nil && in.Status.Phase.Active())
 }
 
+// batchStep decides for a batch release: its own moves while progressing, paused,
+// promoting or rolling back, and the shared transitions (start, alert, abort,
+// broken routing, template change) adopted into their batch form.
 func batchStep(in Input) Decision {
 	st := in.Status
 	var d Decision
