@@ -76,6 +76,9 @@ type Notifier struct {
 	stop   context.CancelFunc
 	ctx    context.Context
 	wg     sync.WaitGroup
+	// draining is closed by Stop: the worker sends what is queued, then exits.
+	draining chan struct{}
+	stopOnce sync.Once
 }
 
 // New checks that every sink's URL file is readable and names a known channel,
@@ -90,7 +93,7 @@ func New(o Options) (*Notifier, error) {
 			return nil, fmt.Errorf("notify: %s: %w", s.Name, err)
 		}
 	}
-	n := &Notifier{o: o, queue: make(chan job, o.QueueSize)}
+	n := &Notifier{o: o, queue: make(chan job, o.QueueSize), draining: make(chan struct{})}
 	f := promauto.With(o.Registerer)
 	n.sent = f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_notifications_total",
 		Help: "Notifications by channel and result: sent, failed (after every retry) or dropped (queue full)."},
@@ -144,21 +147,39 @@ func (n *Notifier) Start() {
 				return
 			case j := <-n.queue:
 				n.deliver(j)
+			case <-n.draining:
+				n.drain()
+				return
 			}
 		}
 	}()
 }
 
-// Stop gives queued notifications until ctx ends to go out, then abandons the rest.
-func (n *Notifier) Stop(ctx context.Context) error {
-	for len(n.queue) > 0 && ctx.Err() == nil {
+// drain sends what is queued, until the queue is empty or Stop gives up.
+func (n *Notifier) drain() {
+	for n.ctx.Err() == nil {
 		select {
-		case <-ctx.Done():
-		case <-time.After(10 * time.Millisecond):
+		case j := <-n.queue:
+			n.deliver(j)
+		default:
+			return
 		}
 	}
+}
+
+// Stop lets the worker send what is queued until ctx ends, then abandons the rest
+// (retries in flight included) and reports how many were not sent.
+func (n *Notifier) Stop(ctx context.Context) error {
+	n.stopOnce.Do(func() { close(n.draining) })
+	done := make(chan struct{})
+	go func() { n.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		n.stop()
+		<-done
+	}
 	n.stop()
-	n.wg.Wait()
 	if left := len(n.queue); left > 0 {
 		return fmt.Errorf("notify: %d notifications not sent at shutdown", left)
 	}

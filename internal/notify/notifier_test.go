@@ -196,6 +196,38 @@ func TestNewRejectsAMissingOrMalformedURLFile(t *testing.T) {
 	assert.False(t, strings.Contains(err.Error(), "s3cr3t"), "the error must not quote the URL: %v", err)
 }
 
+func TestStopSendsWhatIsQueuedFirst(t *testing.T) {
+	rc := &receiver{codes: []int{200}}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	n, err := New(Options{Sinks: []Sink{{Name: Webhook, URLFile: urlFile(t, srv.URL)}}, QueueSize: 10})
+	require.NoError(t, err)
+	for range 3 {
+		n.Notify(promoted())
+	}
+	n.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, n.Stop(ctx))
+	assert.Equal(t, 3, rc.count())
+}
+
+func TestStopGivesUpOnAHangingReceiverAtItsDeadline(t *testing.T) {
+	rc := &receiver{codes: []int{200}, hang: true}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	n, err := New(Options{Sinks: []Sink{{Name: Webhook, URLFile: urlFile(t, srv.URL)}}, QueueSize: 10, Timeout: time.Minute})
+	require.NoError(t, err)
+	n.Notify(promoted())
+	n.Notify(promoted())
+	n.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err = n.Stop(ctx)
+	require.Error(t, err, "the second notification was never sent")
+	assert.Contains(t, err.Error(), "1 notifications not sent")
+}
+
 func TestNilNotifierIgnoresEvents(t *testing.T) {
 	var n *Notifier
 	assert.NotPanics(t, func() { n.Notify(promoted()) })
