@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/internal/workload"
+)
+
+const interval = "2s"
+
+// populate creates total Deployments; the first rolling opt in, with one kwok pod
+// each and a Service the simulator sends traffic to. The others run no pod: the
+// sandbox's three kwok nodes hold 330 pods, shared with every other test, and the
+// daemon's cost for a Deployment it only watches is the object, not its pods.
+func populate(ctx context.Context, kube kubernetes.Interface, ns string, s size) error {
+	return parallel(s.total, func(i int) error {
+		name := fmt.Sprintf("d%05d", i)
+		if err := createDeployment(ctx, kube, ns, name, i < s.rolling); err != nil {
+			return err
+		}
+		if i >= s.rolling {
+			return nil
+		}
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: map[string]string{"sim.rolloutd.io/rps": "50"}},
+			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": name},
+				Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+		}
+		_, err := kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
+		return err
+	})
+}
+
+func createDeployment(ctx context.Context, kube kubernetes.Interface, ns, name string, optIn bool) error {
+	ann := map[string]string{}
+	if optIn {
+		ann = map[string]string{"rolloutd.io/enabled": "true", "rolloutd.io/router": "service",
+			"rolloutd.io/steps": "50", "rolloutd.io/interval": interval, "rolloutd.io/threshold": "1",
+			"rolloutd.io/checks": "error-rate<=1%+baseline"}
+	}
+	var replicas int32
+	if optIn {
+		replicas = 1
+	}
+	labels := map[string]string{"app": name}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: ann},
+		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example.com/app:v1"}}}}},
+	}
+	_, err := kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
+	return err
+}
+
+// releaseAll changes the image of the rolling Deployments.
+func releaseAll(ctx context.Context, kube kubernetes.Interface, ns string, s size) error {
+	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+		"containers": []map[string]any{{"name": "web", "image": "example.com/app:v2"}}}}}})
+	return parallel(s.rolling, func(i int) error {
+		_, err := kube.AppsV1().Deployments(ns).Patch(ctx, fmt.Sprintf("d%05d", i), types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		return err
+	})
+}
+
+// count reports how many rolling Deployments are in the wanted state: taken over
+// (Idle) or, after the release, settled on the new template.
+func count(ctx context.Context, kube kubernetes.Interface, ns string, settled bool) (int, error) {
+	list, err := kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range list.Items {
+		d := &list.Items[i]
+		st, err := status.Read(d.Annotations)
+		if err != nil || d.Annotations["rolloutd.io/enabled"] != "true" {
+			continue
+		}
+		done := st.Phase == status.Idle && d.Spec.Paused
+		if settled {
+			done = (st.Phase == status.Succeeded || st.Phase == status.RolledBack) && st.Revision == workload.Revision(d.Spec.Template)
+		}
+		if done {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// parallel runs f for 0..n-1 on 16 workers and returns the first error.
+func parallel(n int, f func(int) error) error {
+	idx := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := range idx {
+				if err := f(i); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for i := range n {
+		idx <- i
+	}
+	close(idx)
+	wg.Wait()
+	close(errs)
+	return <-errs
+}

@@ -1,0 +1,71 @@
+// Command scale measures rolloutd at scale on the sandbox: N Deployments of which
+// M opt in and roll at once (router service, one step of 50%, interval 2s). It
+// prints, per size, the daemon's start time (informer sync), idle and peak RSS, CPU
+// seconds, API requests and Prometheus queries per gate, and the delay between a
+// step's deadline and its write; then the growth ratios between the sizes.
+//
+//	go run ./e2e/bench/scale -sizes 100:10,1000:100
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type options struct {
+	kubeconfig string
+	prom       string
+	sizes      []size
+	timeout    time.Duration
+}
+
+type size struct{ total, rolling int }
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	var o options
+	var sizes string
+	flag.StringVar(&o.kubeconfig, "kubeconfig", ".sandbox/kubeconfig", "sandbox kubeconfig")
+	flag.StringVar(&o.prom, "prometheus", "http://127.0.0.1:9090", "Prometheus URL")
+	flag.StringVar(&sizes, "sizes", "100:10,1000:100", "comma list of DEPLOYMENTS:ROLLING")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of one size's run")
+	flag.Parse()
+	var err error
+	if o.sizes, err = parseSizes(sizes); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	var rows []result
+	for _, s := range o.sizes {
+		ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+		r, err := measure(ctx, o, s)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "size %d/%d: %v\n", s.total, s.rolling, err)
+			return 1
+		}
+		rows = append(rows, r)
+	}
+	printTable(os.Stdout, rows)
+	return 0
+}
+
+func parseSizes(s string) ([]size, error) {
+	var out []size
+	for _, f := range strings.Split(s, ",") {
+		a, b, ok := strings.Cut(f, ":")
+		n, err1 := strconv.Atoi(a)
+		m, err2 := strconv.Atoi(b)
+		if !ok || err1 != nil || err2 != nil || m > n || m < 1 {
+			return nil, fmt.Errorf("size %q: want DEPLOYMENTS:ROLLING with 1 <= ROLLING <= DEPLOYMENTS", f)
+		}
+		out = append(out, size{n, m})
+	}
+	return out, nil
+}
