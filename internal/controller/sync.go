@@ -145,10 +145,17 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 		in.Canary = strategy.Canary{Exists: true, Revision: c.Annotations[workload.RevisionAnnotation], Ready: workload.CanaryReady(c),
 			Replicas: workload.Replicas(c)}
 	}
-	if in.Stable.Template != in.Stable.Running || r.prev.Phase.Active() {
+	if (in.Stable.Template != in.Stable.Running || r.prev.Phase.Active()) && !leaving(in) {
 		in.Broken = r.checkRouting(ctx)
 	}
 	return in, nil
+}
+
+// leaving reports whether this reconcile takes traffic off the canary anyway (an
+// alert, an abort, a rollback under way): routing checks would only delay it.
+func leaving(in strategy.Input) bool {
+	return in.Alert != nil || in.Status.Phase == status.RollingBack ||
+		(in.Command != nil && in.Command.Verb == strategy.VerbAbort)
 }
 
 // checkRouting returns why traffic cannot be routed ("" when it can): the user's

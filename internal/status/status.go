@@ -90,9 +90,6 @@ type Status struct {
 	// Batch is the pod plan of a batch release (strategy batch) while one is
 	// under way; nil otherwise.
 	Batch *Batch `json:"batch,omitempty"`
-	// Conditions summarise the status in the Kubernetes style (see WithConditions);
-	// the controller derives them at write time.
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
 	// Undo records the operator's undo that released Revision (rolloutctl undo);
 	// nil for a rollout of a new template. Kept once the undo has finished, as a
 	// record of who went back to which revision; cleared when the next rollout starts.
@@ -100,6 +97,9 @@ type Status struct {
 	// Records are the outcomes of the latest finished rollouts, one per revision,
 	// oldest first, at most rolloutd.io/revision-history of them (see WithRecord).
 	Records []Record `json:"records,omitempty"`
+	// Conditions summarise the status in the Kubernetes style (see WithConditions);
+	// the controller derives them at write time.
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // Undo is an operator's request to return to a kept revision.
