@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"sort"
 	"sync"
 	"text/tabwriter"
@@ -107,6 +108,7 @@ func watchSteps(ctx context.Context, kube kubernetes.Interface, ns string) *step
 	sw := &stepWatch{prev: map[string]status.Status{}}
 	w, err := kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{})
 	if err != nil {
+		fmt.Fprintf(os.Stderr, "step watch: %v\n", err)
 		return sw
 	}
 	step, _ := time.ParseDuration(interval)
@@ -115,6 +117,7 @@ func watchSteps(ctx context.Context, kube kubernetes.Interface, ns string) *step
 		for ev := range w.ResultChan() {
 			d, ok := ev.Object.(*appsv1.Deployment)
 			if !ok {
+				fmt.Fprintf(os.Stderr, "step watch: %s event %v\n", ev.Type, ev.Object)
 				continue
 			}
 			st, err := status.Read(d.Annotations)
