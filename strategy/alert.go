@@ -105,28 +105,22 @@ func restore(in Input) Decision {
 	}
 }
 
-// finishRestore keeps the stable Deployment rolling out the restored template until
-// every pod runs it, then pauses it again and records RolledBack. A template written
-// by someone else meanwhile is never rolled out unvetted: the Deployment is paused
-// at once and the new template gets a canary from Idle.
+// finishRestore ends an alert-driven restore of the previous revision with
+// RolledBack, once the stable pods run it (or at once when someone else's template
+// interrupts it).
 func finishRestore(in Input) Decision {
-	st := in.Status
-	restored := st.Restore
-	if in.Stable.Template != restored {
-		msg := st.Message + "; interrupted: the pod template changed, the new one gets a canary"
-		st = transition(st, in.Now, status.RolledBack, ReasonAlert, msg)
-		st.Restore = ""
+	return restoreStable(in, func(st status.Status) Decision {
+		st = transition(st, in.Now, status.RolledBack, ReasonAlert, st.Message)
 		return Decision{Status: st, Split: traffic.Split{}, RequeueAfter: PollInterval,
-			Events: []Event{{Warning: true, Reason: ReasonRolledBack, Message: msg}}}
-	}
-	if !in.Stable.RolledOut || in.Stable.Running != restored {
-		return Decision{Status: st, Split: traffic.Split{}, Stable: Resume, RequeueAfter: PollInterval}
-	}
-	st = transition(st, in.Now, status.RolledBack, ReasonAlert, st.Message)
-	st.StableRevision, st.Restore = restored, ""
-	return Decision{Status: st, Split: traffic.Split{},
-		Events: []Event{{Warning: true, Reason: ReasonRolledBack,
-			Message: fmt.Sprintf("revision %s rolled back to %s: %s", st.Revision, restored, st.Message)}}}
+			Events: []Event{{Warning: true, Reason: ReasonRolledBack, Message: st.Message}}}
+	}, func(st status.Status) Decision {
+		restored := st.Restore
+		st = transition(st, in.Now, status.RolledBack, ReasonAlert, st.Message)
+		st.StableRevision, st.Restore = restored, ""
+		return Decision{Status: st, Split: traffic.Split{},
+			Events: []Event{{Warning: true, Reason: ReasonRolledBack,
+				Message: fmt.Sprintf("revision %s rolled back to %s: %s", st.Revision, restored, st.Message)}}}
+	})
 }
 
 // alertMessage names the alert, summarises its labels and says since when it fires.

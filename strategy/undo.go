@@ -85,26 +85,20 @@ func undoNow(in Input, rec *status.Undo) Decision {
 	}
 }
 
-// finishUndo keeps the stable Deployment rolling out the restored template until
-// every pod runs it, then pauses it again and records Succeeded with reason Undone.
-// A template written by someone else meanwhile is never rolled out unvetted: the
-// Deployment is paused at once and the new template gets a canary from Idle.
+// finishUndo ends an undo without a canary with Succeeded (reason Undone) once the
+// stable pods run the kept revision, or with Idle when someone else's template
+// interrupts it.
 func finishUndo(in Input) Decision {
-	st := in.Status
-	target := st.Restore
-	if in.Stable.Template != target {
-		msg := st.Message + "; interrupted: the pod template changed, the new one gets a canary"
-		st = transition(st, in.Now, status.Idle, ReasonUndo, msg)
-		st.Restore = ""
+	return restoreStable(in, func(st status.Status) Decision {
+		st = transition(st, in.Now, status.Idle, ReasonUndo, st.Message)
 		return Decision{Status: st, Split: traffic.Split{}, RequeueAfter: PollInterval,
-			Events: []Event{{Warning: true, Reason: ReasonUndo, Message: msg}}}
-	}
-	if !in.Stable.RolledOut || in.Stable.Running != target {
-		return Decision{Status: st, Split: traffic.Split{}, Stable: Resume, RequeueAfter: PollInterval}
-	}
-	st = undoneStatus(transition(st, in.Now, status.Succeeded, ReasonUndone, ""))
-	st.StableRevision, st.Restore = target, ""
-	return Decision{Status: st, Split: traffic.Split{}, Events: []Event{{Reason: ReasonUndone, Message: st.Message}}}
+			Events: []Event{{Warning: true, Reason: ReasonUndo, Message: st.Message}}}
+	}, func(st status.Status) Decision {
+		target := st.Restore
+		st = undoneStatus(transition(st, in.Now, status.Succeeded, ReasonUndone, ""))
+		st.StableRevision, st.Restore = target, ""
+		return Decision{Status: st, Split: traffic.Split{}, Events: []Event{{Reason: ReasonUndone, Message: st.Message}}}
+	})
 }
 
 // undoneStatus marks a Succeeded status that completes an undo (reason Undone and
