@@ -43,3 +43,15 @@ func TestPromoteFullSkipsRemainingStepsOnlyAfterAPassingGate(t *testing.T) {
 }
 
 func (w *world) fullCommand() *world { w.in.Command.Full = true; return w }
+
+func TestPromoteFullWithSkipAnalysisIsRecordedAsAWarning(t *testing.T) {
+	w := newWorld(t, mustSpec(t))
+	w.startRollout("c1")
+
+	w.in.Command = &Command{Verb: VerbPromote, Full: true, SkipAnalysis: true, By: "alice"}
+	d := w.step()
+	assert.Equal(t, status.Promoting, d.Status.Phase, "no passing gate, but the operator skipped the analysis")
+	assert.Contains(t, d.Status.Message, "analysis skipped by alice")
+	require.NotEmpty(t, d.Events)
+	assert.True(t, d.Events[0].Warning, "a promotion without a passing gate is a Warning")
+}

@@ -223,17 +223,22 @@ func promoteFull(in Input) Decision {
 	_, w := stepWeight(in)
 	hold := Decision{Status: st, CanaryReplicas: traffic.CanaryReplicas(in.Stable.Desired, w),
 		Split: traffic.Split{CanaryWeight: st.Weight}, RequeueAfter: PollInterval}
-	if len(st.Checks) == 0 || analysis.Combine(st.Checks).Verdict != analysis.Pass {
+	passed := len(st.Checks) > 0 && analysis.Combine(st.Checks).Verdict == analysis.Pass
+	if !passed && !in.Command.SkipAnalysis {
 		hold.Events = []Event{{Warning: true, Reason: ReasonPaused,
-			Message: "promote --full refused: no passing gate yet for this revision"}}
+			Message: "promote --full refused: no passing gate yet for this revision (--skip-analysis overrides)"}}
 		return hold
 	}
 	now := in.Now
-	st = transition(st, now, status.Promoting, ReasonPromoting,
-		fmt.Sprintf("remaining steps skipped by %s; promoting revision %s", orUnknown(in.Command.By), st.Revision))
+	msg := fmt.Sprintf("remaining steps skipped by %s; promoting revision %s", orUnknown(in.Command.By), st.Revision)
+	if !passed {
+		msg = fmt.Sprintf("analysis skipped by %s (promote --full --skip-analysis); promoting revision %s without a passing gate",
+			orUnknown(in.Command.By), st.Revision)
+	}
+	st = transition(st, now, status.Promoting, ReasonPromoting, msg)
 	st.ScaledAt, st.StepStartedAt = &now, nil
 	in.Status = st
 	d := promote(in)
-	d.Events = append([]Event{{Reason: ReasonPromoting, Message: st.Message}}, d.Events...)
+	d.Events = append([]Event{{Warning: !passed, Reason: ReasonPromoting, Message: st.Message}}, d.Events...)
 	return d
 }

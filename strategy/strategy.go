@@ -135,7 +135,9 @@ type Command struct {
 	Verb Verb
 	// Full skips the remaining steps (promote --full).
 	Full bool
-	By   string
+	// SkipAnalysis lets Full promote without a passing gate (recorded).
+	SkipAnalysis bool
+	By           string
 	// Reason is the operator's reason (abort --reason).
 	Reason string
 	// Revision and Template name the kept revision an undo returns to: its

@@ -1,10 +1,9 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/command"
 )
 
 // CommandKey is the annotation through which rolloutctl asks the daemon to act.
@@ -27,7 +26,8 @@ import (
 // The documents per verb (fields left out when empty):
 //
 //	{"verb":"promote","by":"alice"}                  approve the current gate (Paused or Progressing)
-//	{"verb":"promote","full":true,"by":"alice"}      skip the remaining steps
+//	{"verb":"promote","full":true,"by":"alice"}      skip the remaining steps (after a passing gate)
+//	{"verb":"promote","full":true,"skipAnalysis":true,"by":"alice"}  even without one (recorded)
 //	{"verb":"pause","by":"alice"}                    hold the current step (Progressing)
 //	{"verb":"resume","by":"alice"}                   continue after pause (Paused)
 //	{"verb":"abort","reason":"dashboards","by":"alice"}  roll back now (Progressing, Paused, PendingConfirmation)
@@ -41,52 +41,28 @@ import (
 // writing), "template" is the rolloutd revision hash of that ReplicaSet's pod
 // template so the daemon can verify the number still names the same template, and
 // "now" asks for an immediate switch instead of a fast canary.
-const CommandKey = spec.Prefix + "command"
+const CommandKey = command.Key
 
 // Verb is an operator request.
-type Verb string
+type Verb = command.Verb
 
 // Operator verbs.
 const (
-	VerbPromote Verb = "promote"
-	VerbPause   Verb = "pause"
-	VerbResume  Verb = "resume"
-	VerbAbort   Verb = "abort"
-	VerbConfirm Verb = "confirm"
-	VerbRetry   Verb = "retry"
-	VerbUndo    Verb = "undo"
+	VerbPromote = command.Promote
+	VerbPause   = command.Pause
+	VerbResume  = command.Resume
+	VerbAbort   = command.Abort
+	VerbConfirm = command.Confirm
+	VerbRetry   = command.Retry
+	VerbUndo    = command.Undo
 )
 
-// Command is the JSON document of the command annotation.
-type Command struct {
-	Verb Verb `json:"verb"`
-	// Full skips the remaining steps (promote --full).
-	Full bool `json:"full,omitempty"`
-	// Reason is the operator's reason (abort --reason).
-	Reason string `json:"reason,omitempty"`
-	// Revision is the Deployment revision number to return to (undo).
-	Revision int64 `json:"revision,omitempty"`
-	// Template is the rolloutd revision hash of Revision's pod template (undo).
-	Template string `json:"template,omitempty"`
-	// Now switches at once instead of through a fast canary (undo --now).
-	Now bool `json:"now,omitempty"`
-	// By is the requesting user.
-	By string `json:"by,omitempty"`
-}
+// Command is the JSON document of the command annotation, shared with the daemon.
+type Command = command.Command
 
 // decodeCommand reads a pending command; ok is false when there is none or it is
 // malformed (the daemon ignores and drops a malformed one, so it may be replaced).
-func decodeCommand(ann map[string]string) (Command, bool) {
-	raw, present := ann[CommandKey]
-	if !present {
-		return Command{}, false
-	}
-	var c Command
-	if err := json.Unmarshal([]byte(raw), &c); err != nil || c.Verb == "" {
-		return Command{}, false
-	}
-	return c, true
-}
+func decodeCommand(ann map[string]string) (Command, bool) { return command.Decode(ann) }
 
 // sameRequest reports whether two commands ask for the same thing, whoever sent them.
 func sameRequest(a, b Command) bool {
@@ -95,7 +71,7 @@ func sameRequest(a, b Command) bool {
 }
 
 // describe renders a command for messages: "undo to revision 3 (by alice)".
-func (c Command) describe() string {
+func describe(c Command) string {
 	s := string(c.Verb)
 	switch {
 	case c.Verb == VerbUndo:
@@ -105,6 +81,9 @@ func (c Command) describe() string {
 		}
 	case c.Full:
 		s += " --full"
+		if c.SkipAnalysis {
+			s += " --skip-analysis"
+		}
 	}
 	if c.By != "" {
 		s += " by " + c.By

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/rolloutd/rolloutd/internal/command"
 	"github.com/rolloutd/rolloutd/internal/controller"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,19 +16,18 @@ func TestCommandDecodesInTheDaemon(t *testing.T) {
 	tests := []Command{
 		{Verb: VerbPromote, By: "alice"},
 		{Verb: VerbPromote, Full: true, By: "alice"},
+		{Verb: VerbPromote, Full: true, SkipAnalysis: true, By: "alice"},
 		{Verb: VerbPause, By: "alice"},
 		{Verb: VerbResume},
 		{Verb: VerbAbort, Reason: "dashboards", By: "alice"},
 	}
 	for _, c := range tests {
-		t.Run(c.describe(), func(t *testing.T) {
+		t.Run(describe(c), func(t *testing.T) {
 			raw, err := json.Marshal(c)
 			require.NoError(t, err)
-			var got controller.Command
-			require.NoError(t, json.Unmarshal(raw, &got))
-			assert.Equal(t, string(c.Verb), string(got.Verb))
-			assert.Equal(t, c.Full, got.Full)
-			assert.Equal(t, c.By, got.By)
+			got, ok := command.Decode(map[string]string{controller.CommandKey: string(raw)})
+			require.True(t, ok)
+			assert.Equal(t, c, got)
 		})
 	}
 }

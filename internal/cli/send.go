@@ -38,7 +38,7 @@ func send(ctx context.Context, cs kubernetes.Interface, ns, name string, build b
 				return errAlreadyPending
 			}
 			return fmt.Errorf("%s has a pending command (%s) that rolloutd has not applied yet; wait for it or check that rolloutd is running",
-				name, p.describe())
+				name, describe(p))
 		}
 		patch, err := commandPatch(r.d.ResourceVersion, cmd)
 		if err != nil {

@@ -42,7 +42,7 @@ func verbCommands(a *App, name string) []*cobra.Command {
 }
 
 func newVerbCommand(a *App, name string, v verbSpec) *cobra.Command {
-	var full bool
+	var full, skipAnalysis bool
 	var reason string
 	c := &cobra.Command{
 		Use:     string(v.verb) + " NAME",
@@ -51,14 +51,19 @@ func newVerbCommand(a *App, name string, v verbSpec) *cobra.Command {
 		Example: examples(name, v.example),
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			c := Command{Verb: v.verb, Full: full, Reason: reason, By: a.user()}
+			if skipAnalysis && !full {
+				return errors.New("--skip-analysis goes with --full")
+			}
+			c := Command{Verb: v.verb, Full: full, SkipAnalysis: skipAnalysis, Reason: reason, By: a.user()}
 			return a.request(cmd, args[0], func(r rollout) (Command, error) { return c, allowed(v.verb, r) })
 		},
 	}
 	switch v.verb {
 	case VerbPromote:
-		c.Flags().BoolVar(&full, "full", false, "skip the remaining steps and promote the revision")
-		c.Example = examples(name, "promote web", "promote web --full")
+		c.Flags().BoolVar(&full, "full", false, "skip the remaining steps and promote the revision (needs a passing gate)")
+		c.Flags().BoolVar(&skipAnalysis, "skip-analysis", false,
+			"with --full: promote even without a passing gate (recorded as a Warning Event naming you)")
+		c.Example = examples(name, "promote web", "promote web --full", "promote web --full --skip-analysis")
 	case VerbAbort:
 		c.Flags().StringVar(&reason, "reason", "", "why the rollout is aborted (recorded by rolloutd)")
 		c.Example = examples(name, "abort web", `abort web --reason "p99 latency on the dashboard"`)
@@ -81,6 +86,6 @@ func (a *App) request(cmd *cobra.Command, name string, build builder) error {
 		return err
 	}
 	fmt.Fprintf(a.Out, "%s: %s requested; rolloutd applies it at its next reconcile (follow with `rolloutctl get %s -w`)\n",
-		name, c.describe(), name)
+		name, describe(c), name)
 	return nil
 }

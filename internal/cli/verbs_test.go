@@ -34,6 +34,7 @@ func TestVerbWritesCommandAnnotation(t *testing.T) {
 	}{
 		{"promote approves a paused gate", status.Paused, []string{"promote", "web"}, `{"verb":"promote","by":"alice"}`},
 		{"promote --full skips the steps", status.Progressing, []string{"promote", "web", "--full"}, `{"verb":"promote","full":true,"by":"alice"}`},
+		{"promote --full --skip-analysis is recorded", status.Progressing, []string{"promote", "web", "--full", "--skip-analysis"}, `{"verb":"promote","full":true,"skipAnalysis":true,"by":"alice"}`},
 		{"pause holds a progressing rollout", status.Progressing, []string{"pause", "web"}, `{"verb":"pause","by":"alice"}`},
 		{"resume continues a paused rollout", status.Paused, []string{"resume", "web"}, `{"verb":"resume","by":"alice"}`},
 		{"abort records the reason", status.Paused, []string{"abort", "web", "--reason", "p99 on the dashboard"}, `{"verb":"abort","reason":"p99 on the dashboard","by":"alice"}`},
@@ -160,4 +161,15 @@ func TestPatchCarriesResourceVersionPrecondition(t *testing.T) {
 	p, err := commandPatch(d.ResourceVersion, Command{Verb: VerbPromote, By: "alice"})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"metadata":{"resourceVersion":"42","annotations":{"rolloutd.io/command":"{\"verb\":\"promote\",\"by\":\"alice\"}"}}}`, string(p))
+}
+
+func TestSkipAnalysisNeedsFull(t *testing.T) {
+	cs := fake.NewClientset(deployment("shop/web:2.0", withPhase(status.Progressing)))
+	res := runCLI(t, cs, "promote", "web", "--skip-analysis")
+	assert.Equal(t, ExitError, res.code)
+	assert.Contains(t, res.err, "--skip-analysis goes with --full")
+	for _, a := range cs.Actions() {
+		_, patched := a.(k8stesting.PatchAction)
+		assert.False(t, patched, "nothing is written")
+	}
 }

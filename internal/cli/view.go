@@ -95,7 +95,7 @@ func (v detail) writeSummary(b *strings.Builder) {
 	}
 	field("Message", orDash(st.Message))
 	if c, ok := decodeCommand(ann); ok {
-		field("Pending", c.describe()+" (not applied by rolloutd yet)")
+		field("Pending", describe(c)+" (not applied by rolloutd yet)")
 	}
 }
 

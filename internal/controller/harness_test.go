@@ -28,12 +28,12 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/internal/command"
 	"github.com/rolloutd/rolloutd/internal/metrics"
 	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/router"
-	"github.com/rolloutd/rolloutd/strategy"
 )
 
 const (
@@ -362,7 +362,7 @@ func (h *harness) setImage(image string) {
 }
 
 func (h *harness) command(verb string) {
-	raw, err := json.Marshal(Command{Verb: strategy.Verb(verb), By: "alice"})
+	raw, err := json.Marshal(command.Command{Verb: command.Verb(verb), By: "alice"})
 	require.NoError(h.t, err)
 	h.edit(func(d *appsv1.Deployment) { d.Annotations[CommandKey] = string(raw) })
 }

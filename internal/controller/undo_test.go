@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/rolloutd/rolloutd/internal/command"
 	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
@@ -30,7 +31,7 @@ func (h *harness) firstRevision() string {
 // undo writes the command rolloutctl undo would.
 func (h *harness) undo(revision int64, template string, now bool) {
 	h.t.Helper()
-	raw, err := json.Marshal(Command{Verb: strategy.VerbUndo, Revision: revision, Template: template, Now: now, By: "alice"})
+	raw, err := json.Marshal(command.Command{Verb: command.Undo, Revision: revision, Template: template, Now: now, By: "alice"})
 	require.NoError(h.t, err)
 	h.edit(func(d *appsv1.Deployment) { d.Annotations[CommandKey] = string(raw) })
 }
@@ -139,7 +140,7 @@ func TestUndoRefusedLeavesTheDeploymentAlone(t *testing.T) {
 
 func TestAbortReasonIsRecordedInTheStatus(t *testing.T) {
 	h := atWeight10(t)
-	raw, err := json.Marshal(Command{Verb: strategy.VerbAbort, Reason: "p99 on the dashboard", By: "alice"})
+	raw, err := json.Marshal(command.Command{Verb: command.Abort, Reason: "p99 on the dashboard", By: "alice"})
 	require.NoError(t, err)
 	h.edit(func(d *appsv1.Deployment) { d.Annotations[CommandKey] = string(raw) })
 	h.sync()
