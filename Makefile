@@ -18,7 +18,7 @@ build: ## build rolloutd and rolloutctl into bin/
 	$(GO) build -o $(BIN)/ ./cmd/rolloutd ./cmd/rolloutctl
 	ln -sf rolloutctl $(BIN)/kubectl-rollouts
 
-test: lint unit fuzz e2e ## every test: lint, unit tests with -race, fuzzing, e2e on the sandbox
+test: lint sandbox unit fuzz e2e ## every test: lint, the sandbox (it also provides helm for the chart tests), unit tests with -race, fuzzing, e2e
 
 unit: ## unit tests (no cluster needed)
 	$(GO) test -race -count=1 ./...
