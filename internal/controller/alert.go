@@ -43,6 +43,7 @@ func (r *rollout) observeAlert(ctx context.Context, in *strategy.Input, sets []*
 		return nil
 	}
 	r.alert.mark = m
+	r.sawAlert()
 	in.Alert = &strategy.Alert{Name: m.Name, StartsAt: m.StartsAt, Labels: m.Labels}
 	if r.prev.Phase != status.Succeeded {
 		return nil

@@ -122,6 +122,9 @@ func (r *rollout) removeCanary(ctx context.Context, rt router.Router, t router.T
 	if err := rt.Reset(ctx, t); err != nil {
 		return err
 	}
+	if !router.SelectsCanary(string(r.spec.Router)) {
+		r.trafficOff()
+	}
 	r.c.applied.Delete(r.d.Namespace + "/" + r.d.Name)
 	name := workload.CanaryName(r.d.Name)
 	if _, err := r.c.Informers.Deployment(r.d.Namespace, name); err == nil {
@@ -131,6 +134,8 @@ func (r *rollout) removeCanary(ctx context.Context, rt router.Router, t router.T
 			return fmt.Errorf("delete canary deployment %s/%s: %w", r.d.Namespace, name, err)
 		}
 	}
+	// Router service: no canary pods, no canary traffic.
+	r.trafficOff()
 	err := r.c.Kube.CoreV1().Services(r.d.Namespace).Delete(ctx, name, metav1.DeleteOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("delete canary service %s/%s: %w", r.d.Namespace, name, err)

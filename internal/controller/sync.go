@@ -42,6 +42,8 @@ type rollout struct {
 	// undo is the kept pod template a pending undo command returns to, read
 	// from the API; nil without one.
 	undo *corev1.PodTemplateSpec
+	// evidence times a rollback this reconcile starts (rollbacklatency.go).
+	evidence evidence
 }
 
 // Sync reconciles the Deployment namespace/name once and returns when to look
@@ -93,10 +95,12 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 	if strategy.GateDue(in) {
 		res := r.evaluate(ctx, in)
 		in.Gate = &res
+		r.sawGate(res)
 	}
 	d := strategy.Step(in)
 	d.Status = status.WithRecord(r.prev, d.Status, r.spec.RevisionHistory)
 	r.decided(d)
+	r.timeRollback(d)
 	if err := r.apply(ctx, d); err != nil {
 		return 0, err
 	}

@@ -27,6 +27,7 @@ type Metrics struct {
 	Transitions     *prometheus.CounterVec
 	Rollbacks       *prometheus.CounterVec
 	AlertRollbacks  *prometheus.CounterVec
+	RollbackLatency *prometheus.HistogramVec
 	QueueDepth      prometheus.GaugeFunc
 	*Rollout
 }
@@ -58,6 +59,10 @@ func New(reg prometheus.Registerer, depth func() int) *Metrics {
 		AlertRollbacks: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_alert_rollbacks_total",
 			Help: "Rollbacks started by a firing alert, by stage: rollout (canary) or promoted (previous revision restored)."},
 			[]string{"stage"}),
+		RollbackLatency: f.NewHistogramVec(prometheus.HistogramOpts{Name: "rolloutd_rollback_latency_seconds",
+			Help: "Time from the evidence for a rollback (a failed gate evaluated, a firing alert seen by the controller) " +
+				"to the write that takes all traffic off the canary, by cause: gate or alert.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"cause"}),
 		QueueDepth: f.NewGaugeFunc(prometheus.GaugeOpts{Name: "rolloutd_workqueue_depth",
 			Help: "Deployments waiting to be reconciled."}, func() float64 { return float64(depth()) }),
 		Rollout: newRollout(f),

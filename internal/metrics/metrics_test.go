@@ -67,6 +67,7 @@ func TestMetricsPassPromlint(t *testing.T) {
 	m.Observe("shop", "web", status.Status{Phase: status.Progressing, Checks: []analysis.CheckResult{
 		{Name: "cpu<=1.3x", Value: f(0.2), Baseline: f(0.2), Verdict: analysis.Pass}}})
 	m.GateDuration.WithLabelValues("Pass").Observe(0.1)
+	m.RollbackLatency.WithLabelValues("gate").Observe(0.05)
 	m.Reconcile.WithLabelValues("ok").Observe(0.01)
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
@@ -82,7 +83,8 @@ func TestMetricsPassPromlint(t *testing.T) {
 		names = append(names, mf.GetName())
 	}
 	for _, want := range []string{"rolloutd_rollout_info", "rolloutd_check_value", "rolloutd_check_baseline",
-		"rolloutd_check_verdict", "rolloutd_gate_duration_seconds", "rolloutd_rollout_phase"} {
+		"rolloutd_check_verdict", "rolloutd_gate_duration_seconds", "rolloutd_rollout_phase",
+		"rolloutd_rollback_latency_seconds"} {
 		assert.Contains(t, names, want)
 	}
 }
