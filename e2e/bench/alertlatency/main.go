@@ -4,7 +4,7 @@
 // active in Prometheus (real rule, real Alertmanager) to the same point. It prints
 // tables; run it with the sandbox up:
 //
-//	go build -o bin/ ./cmd/rolloutd && go run ./e2e/bench/alertlatency -rollouts 50
+//	go run ./e2e/bench/alertlatency -rollouts 50
 package main
 
 import (
@@ -14,9 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"syscall"
-	"time"
 )
 
 type options struct {
@@ -51,31 +49,4 @@ func run() int {
 		return 1
 	}
 	return 0
-}
-
-// stats are order statistics of a sample of durations.
-type stats struct {
-	n             int
-	p50, p99, max time.Duration
-}
-
-func summarise(ds []time.Duration) stats {
-	if len(ds) == 0 {
-		return stats{}
-	}
-	s := append([]time.Duration(nil), ds...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	at := func(q float64) time.Duration {
-		i := int(q*float64(len(s))+0.999999) - 1
-		if i < 0 {
-			i = 0
-		}
-		return s[i]
-	}
-	return stats{n: len(s), p50: at(0.50), p99: at(0.99), max: s[len(s)-1]}
-}
-
-func (s stats) row(name string) string {
-	return fmt.Sprintf("| %-44s | %4d | %9s | %9s | %9s |", name, s.n,
-		s.p50.Round(100*time.Microsecond), s.p99.Round(100*time.Microsecond), s.max.Round(100*time.Microsecond))
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/rolloutd/rolloutd/e2e/bench/harness"
 )
 
 // viaWebhook posts one firing alert per rollout, one at a time, and measures from
@@ -19,41 +20,28 @@ import (
 func (e *env) viaWebhook(ctx context.Context, names []string) []time.Duration {
 	var out []time.Duration
 	for i, name := range names {
-		body := fmt.Sprintf(`{"version":"4","status":"firing","receiver":"rolloutd","groupKey":"bench","alerts":[{"status":"firing","labels":{"alertname":"BenchAlert","namespace":%q,"deployment":%q},"startsAt":%q,"fingerprint":"f%03d"}]}`,
-			e.ns, name, time.Now().UTC().Format(time.RFC3339Nano), i)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+daemonAddr+"/webhooks/alertmanager", bytes.NewBufferString(body))
-		req.Header.Set("Authorization", "Bearer "+e.token)
 		t0 := time.Now()
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			fmt.Printf("  %s: webhook failed: %v %v\n", name, err, resp)
+		body, err := harness.AlertPayload([]harness.Alert{{Namespace: e.ns, App: name, Fingerprint: fmt.Sprintf("f%04d", i)}}, t0)
+		if err == nil {
+			err = harness.PostAlerts(ctx, daemonAddr, e.token, body)
+		}
+		if err != nil {
+			fmt.Printf("  %s: webhook failed: %v\n", name, err)
 			continue
 		}
-		resp.Body.Close()
-		if d, ok := e.waitGone(ctx, name, t0); ok {
-			out = append(out, d)
+		d, ok := e.traffic.WaitZero(ctx, name, t0, time.Minute)
+		if !ok {
+			fmt.Printf("  %s: canary traffic not removed within a minute\n", name)
+			continue
 		}
+		out = append(out, d)
 	}
 	return out
 }
 
-func (e *env) waitGone(ctx context.Context, name string, t0 time.Time) (time.Duration, bool) {
-	var d time.Duration
-	err := wait.PollUntilContextTimeout(ctx, 5*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-		at, ok := e.goneAt(name)
-		d = at.Sub(t0)
-		return ok, nil
-	})
-	if err != nil {
-		fmt.Printf("  %s: canary traffic not removed within a minute\n", name)
-		return 0, false
-	}
-	return d, true
-}
-
 // viaAlertmanager writes a firing rule per rollout and measures from the alert's
 // activeAt in Prometheus to the canary Ingress being deleted.
-func (e *env) viaAlertmanager(ctx context.Context, _ string, names []string) ([]time.Duration, error) {
+func (e *env) viaAlertmanager(ctx context.Context, names []string) ([]time.Duration, error) {
 	client, err := api.NewClient(api.Config{Address: "http://127.0.0.1:9090"})
 	if err != nil {
 		return nil, err
@@ -78,7 +66,7 @@ func (e *env) viaAlertmanager(ctx context.Context, _ string, names []string) ([]
 			if !ok {
 				active, ok = activeAt(ctx, prom, alert)
 			}
-			gone, gok = e.goneAt(name)
+			gone, gok = e.traffic.ZeroAt(name)
 			return gok && ok, nil
 		})
 		_ = os.Remove(file)

@@ -1,0 +1,179 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"strconv"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/rolloutd/rolloutd/internal/status"
+)
+
+// Apps are opted-in Deployments of one replica behind router nginx, each with
+// its Service and Ingress, running image example.com/app:v1 until released.
+type Apps struct {
+	Kube      kubernetes.Interface
+	Namespace string
+	// Annotations are added to rolloutd.io/enabled and rolloutd.io/router=nginx.
+	Annotations map[string]string
+	// RPS is the simulated request rate of each app's Service.
+	RPS int
+	// Place, when set, constrains where the pods run (capacity.Pool.Place).
+	Place func(*corev1.PodSpec)
+}
+
+// Names are the app names app0000 .. app<n-1>.
+func Names(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("app%04d", i)
+	}
+	return out
+}
+
+// Create makes the Deployment, Service and Ingress of each app.
+func (a Apps) Create(ctx context.Context, names []string) error {
+	return Parallel(len(names), func(i int) error { return a.create(ctx, names[i]) })
+}
+
+func (a Apps) create(ctx context.Context, name string) error {
+	one := int32(1)
+	labels := map[string]string{"app": name}
+	ann := map[string]string{"rolloutd.io/enabled": "true", "rolloutd.io/router": "nginx"}
+	maps.Copy(ann, a.Annotations)
+	pod := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.com/app:v1"}}}
+	if a.Place != nil {
+		a.Place(&pod)
+	}
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: ann},
+		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod}},
+	}
+	if _, err := a.Kube.AppsV1().Deployments(a.Namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create deployment %s: %w", name, err)
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{"sim.rolloutd.io/rps": strconv.Itoa(a.RPS)}},
+		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
+	if _, err := a.Kube.CoreV1().Services(a.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create service %s: %w", name, err)
+	}
+	prefix := networkingv1.PathTypePrefix
+	backend := networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: 80}}}
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{
+		Host: name + ".example.com", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+			Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: backend}}}}}}}}
+	if _, err := a.Kube.NetworkingV1().Ingresses(a.Namespace).Create(ctx, ing, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create ingress %s: %w", name, err)
+	}
+	return nil
+}
+
+// Release sets a new image (and pod annotations, e.g. sim.rolloutd.io/error-rate)
+// on each app's template.
+func (a Apps) Release(ctx context.Context, names []string, image string, podAnnotations map[string]string) error {
+	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{
+		"metadata": map[string]any{"annotations": podAnnotations},
+		"spec":     map[string]any{"containers": []map[string]any{{"name": "app", "image": image}}}}}})
+	if err != nil {
+		return err
+	}
+	return a.patch(ctx, names, patch)
+}
+
+// Annotate sets annotations on each app's Deployment.
+func (a Apps) Annotate(ctx context.Context, names []string, ann map[string]string) error {
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": ann}})
+	if err != nil {
+		return err
+	}
+	return a.patch(ctx, names, patch)
+}
+
+func (a Apps) patch(ctx context.Context, names []string, patch []byte) error {
+	return Parallel(len(names), func(i int) error {
+		_, err := a.Kube.AppsV1().Deployments(a.Namespace).Patch(ctx, names[i], types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+		if err != nil {
+			return fmt.Errorf("patch deployment %s: %w", names[i], err)
+		}
+		return nil
+	})
+}
+
+// TakenOver holds for an app rolloutd adopted (Idle, paused) with its pod Ready.
+func TakenOver(d *appsv1.Deployment, st status.Status) bool {
+	return st.Phase == status.Idle && d.Spec.Paused && d.Status.ReadyReplicas == 1
+}
+
+// AtWeight holds for an app whose canary gets weight percent of the traffic.
+func AtWeight(weight int) func(*appsv1.Deployment, status.Status) bool {
+	return func(_ *appsv1.Deployment, st status.Status) bool {
+		return st.Phase == status.Progressing && st.Weight == weight
+	}
+}
+
+// Wait lists the apps' Deployments every second until cond holds for all of
+// names, printing the count, for at most timeout.
+func (a Apps) Wait(ctx context.Context, names []string, what string, timeout time.Duration, cond func(*appsv1.Deployment, status.Status) bool) error {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	n := 0
+	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		list, err := a.Kube.AppsV1().Deployments(a.Namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		n = 0
+		for i := range list.Items {
+			d := &list.Items[i]
+			st, err := status.Read(d.Annotations)
+			if err == nil && want[d.Name] && cond(d, st) {
+				n++
+			}
+		}
+		fmt.Printf("\r  %s: %d/%d", what, n, len(names))
+		return n == len(names), nil
+	})
+	fmt.Println()
+	if err != nil {
+		return fmt.Errorf("%s: %d of %d after %s: %w", what, n, len(names), timeout, err)
+	}
+	return nil
+}
+
+// Parallel runs f for 0..n-1 on 16 workers and returns the first error.
+func Parallel(n int, f func(int) error) error {
+	idx := make(chan int)
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			for i := range idx {
+				if err := f(i); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	for i := range n {
+		idx <- i
+	}
+	close(idx)
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
