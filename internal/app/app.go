@@ -35,10 +35,16 @@ import (
 
 // Run runs the daemon until ctx is cancelled.
 func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
+	streamingLists()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	kubeMetrics := metrics.NewKubeClient(reg)
+	kubeMetrics.ObserveThrottle()
 	restCfg, err := restConfig(cfg)
 	if err != nil {
 		return err
 	}
+	restCfg.WrapTransport = kubeMetrics.Wrap
 	kube, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return fmt.Errorf("kubernetes client: %w", err)
@@ -51,9 +57,6 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("prometheus client for %s: %w", cfg.PrometheusURL, err)
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-
 	inf, err := controller.NewInformers(kube, cfg.Namespaces, cfg.ResyncPeriod)
 	if err != nil {
 		return err
@@ -100,6 +103,9 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		}
 		return nil
 	}, log.Named("http"))
+	if cfg.Pprof {
+		srv.EnableProfiling()
+	}
 	if err := srv.Listen(); err != nil {
 		return err
 	}

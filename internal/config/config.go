@@ -43,6 +43,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
 	DefaultReadyLimit time.Duration `env:"CANARY_READY_TIMEOUT, default=10m"`
 	Kubeconfig        string        `env:"KUBECONFIG"`
+	Pprof             bool          `env:"PPROF, default=false"`
 	// Notification webhook URLs are secrets: only the files holding them are
 	// configured (mounted Secrets), never the URLs themselves.
 	NotifySlackURLFile   string        `env:"NOTIFY_SLACK_URL_FILE"`

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -50,6 +51,17 @@ func New(addr string, gatherer prometheus.Gatherer, ready func() error, log *zap
 
 // Handle adds a route (the webhook).
 func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// EnableProfiling serves Go's runtime profiles under /debug/pprof/
+// (ROLLOUTD_PPROF): heap, goroutines, 30 s CPU profiles. Off by default, as the
+// profiles show the daemon's internals to anyone who can reach the port.
+func (s *Server) EnableProfiling() {
+	s.mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	s.mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	s.mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	s.mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	s.mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+}
 
 // Listen binds the address, so a busy port fails at start.
 func (s *Server) Listen() error {
