@@ -81,9 +81,9 @@ func (a Apps) create(ctx context.Context, name string) error {
 	return nil
 }
 
-// Release sets a new image (and pod annotations, e.g. sim.rolloutd.io/error-rate)
-// on each app's template.
-func (a Apps) Release(ctx context.Context, names []string, image string, podAnnotations map[string]string) error {
+// Release sets a new image and pod annotations (e.g. sim.rolloutd.io/error-rate;
+// a nil value removes one) on each app's template.
+func (a Apps) Release(ctx context.Context, names []string, image string, podAnnotations map[string]any) error {
 	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{
 		"metadata": map[string]any{"annotations": podAnnotations},
 		"spec":     map[string]any{"containers": []map[string]any{{"name": "app", "image": image}}}}}})
@@ -95,11 +95,19 @@ func (a Apps) Release(ctx context.Context, names []string, image string, podAnno
 
 // Annotate sets annotations on each app's Deployment.
 func (a Apps) Annotate(ctx context.Context, names []string, ann map[string]string) error {
+	return Parallel(len(names), func(i int) error { return a.AnnotateOne(ctx, names[i], ann) })
+}
+
+// AnnotateOne sets annotations on one app's Deployment.
+func (a Apps) AnnotateOne(ctx context.Context, name string, ann map[string]string) error {
 	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": ann}})
 	if err != nil {
 		return err
 	}
-	return a.patch(ctx, names, patch)
+	if _, err := a.Kube.AppsV1().Deployments(a.Namespace).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("annotate deployment %s: %w", name, err)
+	}
+	return nil
 }
 
 func (a Apps) patch(ctx context.Context, names []string, patch []byte) error {
@@ -125,13 +133,13 @@ func AtWeight(weight int) func(*appsv1.Deployment, status.Status) bool {
 }
 
 // Wait lists the apps' Deployments every second until cond holds for all of
-// names, printing the count, for at most timeout.
+// names, for at most timeout, printing the count when it changes.
 func (a Apps) Wait(ctx context.Context, names []string, what string, timeout time.Duration, cond func(*appsv1.Deployment, status.Status) bool) error {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}
-	n := 0
+	n, shown := 0, -1
 	err := wait.PollUntilContextTimeout(ctx, time.Second, timeout, true, func(ctx context.Context) (bool, error) {
 		list, err := a.Kube.AppsV1().Deployments(a.Namespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -145,10 +153,12 @@ func (a Apps) Wait(ctx context.Context, names []string, what string, timeout tim
 				n++
 			}
 		}
-		fmt.Printf("\r  %s: %d/%d", what, n, len(names))
+		if n != shown {
+			fmt.Printf("  %s: %d/%d at %s\n", what, n, len(names), time.Now().Format("15:04:05"))
+			shown = n
+		}
 		return n == len(names), nil
 	})
-	fmt.Println()
 	if err != nil {
 		return fmt.Errorf("%s: %d of %d after %s: %w", what, n, len(names), timeout, err)
 	}

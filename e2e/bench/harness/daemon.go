@@ -26,8 +26,9 @@ type DaemonOptions struct {
 	Addr string
 	// TokenFile enables the Alertmanager webhook with that bearer token.
 	TokenFile string
-	// LogDir receives the daemon's log, rolloutd-<namespace>.log.
-	LogDir string
+	// LogDir receives the daemon's log, rolloutd-<namespace>.log unless LogName
+	// names the file.
+	LogDir, LogName string
 	// Env adds or overrides ROLLOUTD_ variables, e.g. "ROLLOUTD_KUBE_QPS=200".
 	Env []string
 }
@@ -53,7 +54,10 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 			return nil, err
 		}
 	}
-	d := &Daemon{Addr: o.Addr, Log: filepath.Join(o.LogDir, "rolloutd-"+o.Namespace+".log")}
+	if o.LogName == "" {
+		o.LogName = "rolloutd-" + o.Namespace + ".log"
+	}
+	d := &Daemon{Addr: o.Addr, Log: filepath.Join(o.LogDir, o.LogName)}
 	if d.logf, err = os.Create(d.Log); err != nil {
 		return nil, err
 	}
@@ -125,3 +129,7 @@ func (d *Daemon) Metrics(ctx context.Context) (string, error) {
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
 }
+
+// BuildDaemon builds ./cmd/rolloutd (run from the repository root) into a
+// temporary file and returns its path.
+func BuildDaemon(ctx context.Context) (string, error) { return daemonBinary(ctx, "") }

@@ -79,6 +79,13 @@ func (w *TrafficWatch) ZeroAt(app string) (time.Time, bool) {
 	return t, ok
 }
 
+// Live reports whether app's canary has a positive weight.
+func (w *TrafficWatch) Live(app string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.live[app]
+}
+
 // WaitZero waits up to timeout for app's canary to lose its traffic and returns
 // the time from t0.
 func (w *TrafficWatch) WaitZero(ctx context.Context, app string, t0 time.Time, timeout time.Duration) (time.Duration, bool) {

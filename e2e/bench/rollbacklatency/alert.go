@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/rolloutd/rolloutd/e2e/bench/harness"
+)
+
+// alerts releases a good canary on every app (the bad one was rolled back),
+// waits until all serve at 50%, and sends a firing alert for each: one payload
+// for all at once, or one per app in turn. The start is the POST.
+func (r *run) alerts(ctx context.Context) error {
+	if err := r.apps.Annotate(ctx, r.names, map[string]string{"rolloutd.io/interval": "30m"}); err != nil {
+		return err
+	}
+	if err := r.apps.Release(ctx, r.names, "example.com/app:v3", map[string]any{"sim.rolloutd.io/error-rate": nil}); err != nil {
+		return err
+	}
+	if err := r.apps.Wait(ctx, r.names, "good canaries at 50%", r.o.timeout, harness.AtWeight(50)); err != nil {
+		return err
+	}
+	err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
+		for _, n := range r.names {
+			if !r.traffic.Live(n) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the Ingress watch did not see every canary at 50%%: %w", err)
+	}
+	if err := r.swap(ctx, true); err != nil {
+		return err
+	}
+	post := func(names []string, at time.Time) error {
+		var alerts []harness.Alert
+		for _, n := range names {
+			alerts = append(alerts, harness.Alert{Namespace: r.ns, App: n, Fingerprint: "rb-" + n})
+		}
+		body, err := harness.AlertPayload(alerts, at)
+		if err != nil {
+			return err
+		}
+		return harness.PostAlerts(ctx, r.daemon.Addr, r.token, body)
+	}
+	var starts map[string]time.Time
+	if r.level.burst {
+		t0 := time.Now()
+		if err := post(r.names, t0); err != nil {
+			return err
+		}
+		fmt.Printf("  one payload of %d alerts answered in %s\n", len(r.names), time.Since(t0).Round(time.Millisecond))
+		starts = map[string]time.Time{}
+		for _, n := range r.names {
+			starts[n] = t0
+		}
+	} else {
+		var err error
+		starts, err = r.trigger(ctx, func(name string) error { return post([]string{name}, time.Now()) })
+		if err != nil {
+			return err
+		}
+	}
+	for name, zero := range r.zeroTimes(ctx) {
+		r.res.alert = append(r.res.alert, zero.Sub(starts[name]))
+	}
+	// Every reconcile that rolled back has returned, and observed its latency.
+	if err := r.apps.Wait(ctx, r.names, "rolled back", r.o.timeout, rolledBack); err != nil {
+		return err
+	}
+	return r.scrapeDaemon(ctx, causeAlert)
+}

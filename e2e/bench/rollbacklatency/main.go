@@ -1,0 +1,69 @@
+// Command rollbacklatency measures how fast rolloutd takes all traffic off a bad
+// canary (router nginx: the canary Ingress deleted or its canary-weight set to 0,
+// as seen by a watch), at one rollback at a time and with N rollouts rolled back
+// at once:
+//
+//   - failed gate: from the daemon's "gate evaluated" log line (a bad canary,
+//     error rate from the simulator) to weight 0;
+//   - alert: from the Alertmanager webhook POST (one payload for all N) to
+//     weight 0;
+//
+// and cross-checks both against the daemon's rolloutd_rollback_latency_seconds.
+// The pods run on temporary kwok nodes (package capacity), removed at the end
+// and on Ctrl-C. Run from the repository root with the sandbox up:
+//
+//	go run ./e2e/bench/rollbacklatency -n 1000
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+)
+
+type options struct {
+	kubeconfig string
+	prom       string
+	logDir     string
+	bin        string
+	n          int
+	single     int
+	errorRate  string
+	kubeQPS    int
+	rps        int
+	soak       time.Duration
+	timeout    time.Duration
+}
+
+func main() { os.Exit(runMain()) }
+
+func runMain() int {
+	var o options
+	flag.StringVar(&o.kubeconfig, "kubeconfig", ".sandbox/kubeconfig", "sandbox kubeconfig")
+	flag.StringVar(&o.prom, "prometheus", "http://127.0.0.1:9090", "Prometheus URL")
+	flag.StringVar(&o.logDir, "log-dir", ".sandbox/logs", "where the daemon's log goes")
+	flag.StringVar(&o.bin, "rolloutd", "", "rolloutd binary (empty: go build ./cmd/rolloutd)")
+	flag.IntVar(&o.n, "n", 1000, "rollouts rolled back at once")
+	flag.IntVar(&o.single, "single", 20, "rollbacks measured one at a time")
+	flag.StringVar(&o.errorRate, "error-rate", "0.5", "the bad canary's simulated error rate")
+	flag.IntVar(&o.kubeQPS, "kube-qps", 0, "ROLLOUTD_KUBE_QPS (burst twice that); 0 keeps the daemon's default")
+	flag.IntVar(&o.rps, "rps", 10, "simulated requests per second of each app (the canary gets half)")
+	flag.DurationVar(&o.soak, "soak", 20*time.Second, "how long canaries serve at 50% before their gate, so the analysis has data")
+	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "bound of one level's run")
+	flag.Parse()
+	if o.n < 1 || o.single < 1 {
+		fmt.Fprintln(os.Stderr, "rollbacklatency: -n and -single must be positive")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := bench(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "rollbacklatency:", err)
+		return 1
+	}
+	return 0
+}
