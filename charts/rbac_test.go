@@ -30,10 +30,11 @@ var workloadRules = []rule{
 	{"apps", "replicasets", nil, []string{"get", "list", "watch"},
 		"ReplicaSet informer: which revision the stable pods run (workload.Running); Get of the full " +
 			"previous ReplicaSet whose template an alert after promotion restores (internal/controller/alert.go)"},
-	{"", "services", nil, []string{"get", "create", "delete"},
-		"Get the user's Service (sync.go checkRouting, apply.go ensureCanary); Create/Delete <name>-canary"},
-	{"networking.k8s.io", "ingresses", nil, []string{"get", "create", "update", "delete"},
-		"router/nginx.go: Get the user's Ingress and <ingress>-canary, Create/Update/Delete the canary Ingress"},
+	{"", "services", nil, []string{"list", "watch", "create", "delete"},
+		"Service informer: the user's Service's selector and ports (sync.go checkRouting, apply.go ensureCanary); Create/Delete <name>-canary"},
+	{"networking.k8s.io", "ingresses", nil, []string{"get", "list", "watch", "create", "update", "delete"},
+		"Ingress informer: whether the user's Ingress exists (sync.go checkRouting); router/nginx.go: Get the user's Ingress and " +
+			"<ingress>-canary when a weight changes, Create/Update/Delete the canary Ingress"},
 	{"", "configmaps", nil, []string{"get"},
 		"Get the ConfigMap of custom checks named by rolloutd.io/analysis at each gate (internal/controller/customchecks.go)"},
 	{"", "events", nil, []string{"create", "patch"},

@@ -147,7 +147,7 @@ func (r *rollout) removeCanary(ctx context.Context, rt router.Router, t router.T
 // or moves it to the revision under release.
 func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 	ns := r.d.Namespace
-	user, err := r.c.Kube.CoreV1().Services(ns).Get(ctx, r.spec.Service, metav1.GetOptions{})
+	user, err := r.c.Informers.Service(ns, r.spec.Service)
 	if err != nil {
 		return fmt.Errorf("get service %s/%s: %w", ns, r.spec.Service, err)
 	}

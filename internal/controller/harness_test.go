@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -93,7 +92,6 @@ func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 	// Objects written before the informers' watches exist would be missed by the
 	// fake tracker, so count the watches and wait for them before any write.
 	var watching sync.WaitGroup
-	watching.Add(2) // Deployments and ReplicaSets, all namespaces
 	kube.PrependWatchReactor("*", func(a k8stesting.Action) (bool, watch.Interface, error) {
 		w, err := kube.Tracker().Watch(a.GetResource(), a.GetNamespace())
 		if err != nil {
@@ -104,6 +102,7 @@ func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 	})
 	inf, err := NewInformers(kube, nil, 0)
 	require.NoError(t, err)
+	watching.Add(len(inf.synced)) // one watch per informer, all namespaces
 	h := &harness{
 		t: t, ctx: ctx, kube: kube, inf: inf,
 		rec:   record.NewFakeRecorder(100),
@@ -204,8 +203,7 @@ func (h *harness) settle() {
 			return false
 		}
 		want := obj.(*appsv1.DeploymentList).Items
-		have, err := h.inf.deployments[metav1.NamespaceAll].List(labels.Everything())
-		if err != nil || len(have) != len(want) {
+		if len(h.inf.deployments[metav1.NamespaceAll].List()) != len(want) {
 			return false
 		}
 		for i := range want {

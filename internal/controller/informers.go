@@ -7,26 +7,34 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	appslisters "k8s.io/client-go/listers/apps/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/workload"
 )
 
-// Informers watches Deployments and ReplicaSets in the configured namespaces (all
-// when none are given). Transforms keep the cache small: a Deployment without any
-// rolloutd.io annotation keeps only its identity, and ReplicaSets keep their
-// template's revision hash instead of the template.
+// Informers watches Deployments, ReplicaSets, Services and Ingresses in the
+// configured namespaces (all when none are given), so a reconcile reads only caches
+// and calls the API only to write. Transforms keep the cache small: a Deployment
+// without any rolloutd.io annotation keeps only its identity, ReplicaSets keep their
+// template's revision hash instead of the template, Services their selector and
+// ports, Ingresses only their identity.
 type Informers struct {
 	factories   []informers.SharedInformerFactory
-	deployments map[string]appslisters.DeploymentLister // "" = all namespaces
+	deployments map[string]cache.Indexer // "" = all namespaces
 	sets        map[string]appslisters.ReplicaSetLister
+	services    map[string]corelisters.ServiceLister
+	ingresses   map[string]networkinglisters.IngressLister
 	synced      []cache.InformerSynced
 	handlers    []cache.SharedIndexInformer
 	rsInformers []cache.SharedIndexInformer
@@ -38,8 +46,10 @@ func NewInformers(kube kubernetes.Interface, namespaces []string, resync time.Du
 		namespaces = []string{metav1.NamespaceAll}
 	}
 	inf := &Informers{
-		deployments: map[string]appslisters.DeploymentLister{},
+		deployments: map[string]cache.Indexer{},
 		sets:        map[string]appslisters.ReplicaSetLister{},
+		services:    map[string]corelisters.ServiceLister{},
+		ingresses:   map[string]networkinglisters.IngressLister{},
 	}
 	for _, ns := range namespaces {
 		f := informers.NewSharedInformerFactoryWithOptions(kube, resync, informers.WithNamespace(ns))
@@ -51,10 +61,21 @@ func NewInformers(kube kubernetes.Interface, namespaces []string, resync time.Du
 		if err := rs.Informer().SetTransform(workload.SlimReplicaSet); err != nil {
 			return nil, fmt.Errorf("informers: replicaset transform: %w", err)
 		}
+		svc := f.Core().V1().Services()
+		ing := f.Networking().V1().Ingresses()
+		if err := svc.Informer().SetTransform(slimService); err != nil {
+			return nil, fmt.Errorf("informers: service transform: %w", err)
+		}
+		if err := ing.Informer().SetTransform(slimIngress); err != nil {
+			return nil, fmt.Errorf("informers: ingress transform: %w", err)
+		}
 		inf.factories = append(inf.factories, f)
-		inf.deployments[ns] = d.Lister()
+		inf.deployments[ns] = d.Informer().GetIndexer()
 		inf.sets[ns] = rs.Lister()
-		inf.synced = append(inf.synced, d.Informer().HasSynced, rs.Informer().HasSynced)
+		inf.services[ns] = svc.Lister()
+		inf.ingresses[ns] = ing.Lister()
+		inf.synced = append(inf.synced, d.Informer().HasSynced, rs.Informer().HasSynced,
+			svc.Informer().HasSynced, ing.Informer().HasSynced)
 		inf.handlers = append(inf.handlers, d.Informer())
 		inf.rsInformers = append(inf.rsInformers, rs.Informer())
 	}
@@ -106,32 +127,68 @@ func (i *Informers) HasSynced() bool {
 	return true
 }
 
-func (i *Informers) deploymentLister(ns string) (appslisters.DeploymentLister, bool) {
-	if l, ok := i.deployments[metav1.NamespaceAll]; ok {
-		return l, true
-	}
-	l, ok := i.deployments[ns]
-	return l, ok
-}
-
 // Deployment returns a cached Deployment (read-only: DeepCopy before changing it).
+// A Deployment rolloutd does not manage comes back with its identity only.
 func (i *Informers) Deployment(ns, name string) (*appsv1.Deployment, error) {
-	l, ok := i.deploymentLister(ns)
+	notFound := apierrors.NewNotFound(appsv1.Resource("deployments"), name)
+	idx, ok := lister(i.deployments, ns)
 	if !ok {
-		return nil, apierrors.NewNotFound(appsv1.Resource("deployments"), name)
+		return nil, notFound
 	}
-	return l.Deployments(ns).Get(name)
+	obj, exists, err := idx.GetByKey(ns + "/" + name)
+	switch {
+	case err != nil:
+		return nil, err
+	case !exists:
+		return nil, notFound
+	}
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return o, nil
+	case *metav1.PartialObjectMetadata:
+		return &appsv1.Deployment{ObjectMeta: o.ObjectMeta}, nil
+	}
+	return nil, fmt.Errorf("informers: unexpected %T cached for deployment %s/%s", obj, ns, name)
 }
 
 // ReplicaSets lists the cached (slimmed) ReplicaSets of a namespace.
 func (i *Informers) ReplicaSets(ns string) ([]*appsv1.ReplicaSet, error) {
-	l, ok := i.sets[metav1.NamespaceAll]
+	l, ok := lister(i.sets, ns)
 	if !ok {
-		if l, ok = i.sets[ns]; !ok {
-			return nil, nil
-		}
+		return nil, nil
 	}
 	return l.ReplicaSets(ns).List(labels.Everything())
+}
+
+// Service returns a cached Service: identity, selector and ports only.
+func (i *Informers) Service(ns, name string) (*corev1.Service, error) {
+	l, ok := lister(i.services, ns)
+	if !ok {
+		return nil, apierrors.NewNotFound(corev1.Resource("services"), name)
+	}
+	return l.Services(ns).Get(name)
+}
+
+// IngressExists reports whether the Ingress ns/name is in the cache.
+func (i *Informers) IngressExists(ns, name string) (bool, error) {
+	l, ok := lister(i.ingresses, ns)
+	if !ok {
+		return false, nil
+	}
+	_, err := l.Ingresses(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// lister picks the all-namespaces lister when there is one, else the namespace's.
+func lister[L any](m map[string]L, ns string) (L, bool) {
+	if l, ok := m[metav1.NamespaceAll]; ok {
+		return l, true
+	}
+	l, ok := m[ns]
+	return l, ok
 }
 
 // hasRolloutdAnnotations reports whether any rolloutd.io annotation is present:
@@ -146,8 +203,9 @@ func hasRolloutdAnnotations(d *appsv1.Deployment) bool {
 }
 
 // slimDeployment keeps full objects only for Deployments rolloutd cares about and
-// for canary copies; the rest keep their identity, so watching 10 000 Deployments
-// stays cheap. Managed fields are dropped everywhere.
+// for canary copies; the rest are cached as their identity alone, in a metadata
+// object a third the size of an empty Deployment, so watching 10 000 Deployments
+// stays cheap. Event handlers ignore those. Managed fields are dropped everywhere.
 func slimDeployment(obj any) (any, error) {
 	d, ok := obj.(*appsv1.Deployment)
 	if !ok {
@@ -157,7 +215,31 @@ func slimDeployment(obj any) (any, error) {
 		d.ManagedFields = nil
 		return d, nil
 	}
-	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{
+	return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Name: d.Name, Namespace: d.Namespace, UID: d.UID, ResourceVersion: d.ResourceVersion,
+	}}, nil
+}
+
+// slimService keeps what a canary Service copies and routing checks read.
+func slimService(obj any) (any, error) {
+	s, ok := obj.(*corev1.Service)
+	if !ok {
+		return obj, nil
+	}
+	return &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace, UID: s.UID, ResourceVersion: s.ResourceVersion},
+		Spec:       corev1.ServiceSpec{Selector: s.Spec.Selector, Ports: s.Spec.Ports},
+	}, nil
+}
+
+// slimIngress keeps an Ingress's identity: routing checks only ask whether it
+// exists; the nginx router reads the Ingress itself when it changes a weight.
+func slimIngress(obj any) (any, error) {
+	ing, ok := obj.(*networkingv1.Ingress)
+	if !ok {
+		return obj, nil
+	}
+	return &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{
+		Name: ing.Name, Namespace: ing.Namespace, UID: ing.UID, ResourceVersion: ing.ResourceVersion,
 	}}, nil
 }

@@ -10,8 +10,8 @@ import (
 	"go.uber.org/zap"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/rolloutd/rolloutd/analysis"
@@ -150,7 +150,7 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 			Replicas: workload.Replicas(c)}
 	}
 	if (in.Stable.Template != in.Stable.Running || r.prev.Phase.Active()) && !leaving(in) {
-		in.Broken = r.checkRouting(ctx)
+		in.Broken = r.checkRouting()
 	}
 	return in, nil
 }
@@ -164,13 +164,17 @@ func leaving(in strategy.Input) bool {
 
 // checkRouting returns why traffic cannot be routed ("" when it can): the user's
 // Service, and for router nginx the Ingress, must exist.
-func (r *rollout) checkRouting(ctx context.Context) string {
+func (r *rollout) checkRouting() string {
 	ns := r.d.Namespace
-	if _, err := r.c.Kube.CoreV1().Services(ns).Get(ctx, r.spec.Service, metav1.GetOptions{}); err != nil {
+	if _, err := r.c.Informers.Service(ns, r.spec.Service); err != nil {
 		return fmt.Sprintf("service %s/%s: %v (set %s to the Service selecting the stable pods)", ns, r.spec.Service, err, spec.KeyService)
 	}
 	if r.spec.Router == spec.RouterNginx {
-		if _, err := r.c.Kube.NetworkingV1().Ingresses(ns).Get(ctx, r.spec.Ingress, metav1.GetOptions{}); err != nil {
+		ok, err := r.c.Informers.IngressExists(ns, r.spec.Ingress)
+		if err == nil && !ok {
+			err = apierrors.NewNotFound(networkingv1.Resource("ingresses"), r.spec.Ingress)
+		}
+		if err != nil {
 			return fmt.Sprintf("ingress %s/%s: %v (set %s to the Ingress to split)", ns, r.spec.Ingress, err, spec.KeyIngress)
 		}
 	}

@@ -96,14 +96,16 @@ docs/helm.md explains each. Keep in step with the table in charts/rolloutd_test.
 - apiGroups: ["apps"]
   resources: ["replicasets"]
   verbs: ["get", "list", "watch"]
-# get: the user's Service (selector, ports); create/delete: "<name>-canary".
+# list/watch: Service informer (the user's Service's selector and ports);
+# create/delete: "<name>-canary".
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["get", "create", "delete"]
-# Router nginx: read the user's Ingress; create/update/delete "<ingress>-canary".
+  verbs: ["list", "watch", "create", "delete"]
+# list/watch: Ingress informer (does the user's Ingress exist); router nginx: read
+# the user's Ingress; create/update/delete "<ingress>-canary".
 - apiGroups: ["networking.k8s.io"]
   resources: ["ingresses"]
-  verbs: ["get", "create", "update", "delete"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
 # get: the ConfigMap of custom checks named by rolloutd.io/analysis, read at each gate.
 - apiGroups: [""]
   resources: ["configmaps"]
