@@ -61,8 +61,14 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Events get a client of their own, so a burst of them never holds back the
+	// writes that move traffic (each client has its own QPS/burst budget).
+	eventsKube, err := kubernetes.NewForConfig(rest.CopyConfig(restCfg))
+	if err != nil {
+		return fmt.Errorf("kubernetes client for events: %w", err)
+	}
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: kube.CoreV1().Events("")})
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: eventsKube.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 
 	notifier, err := startNotifier(cfg, reg, log)
