@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,20 +13,19 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/rolloutd/rolloutd/e2e/bench/harness"
 	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 )
-
-const interval = "2s"
 
 // populate creates total Deployments; the first rolling opt in, with one kwok pod
 // each and a Service the simulator sends traffic to. The others run no pod: the
 // sandbox's three kwok nodes hold 330 pods, shared with every other test, and the
 // daemon's cost for a Deployment it only watches is the object, not its pods.
-func populate(ctx context.Context, kube kubernetes.Interface, ns string, s size) error {
-	return parallel(s.total, func(i int) error {
+func populate(ctx context.Context, kube kubernetes.Interface, ns string, s size, interval time.Duration, place func(*corev1.PodSpec)) error {
+	return harness.Parallel(s.total, func(i int) error {
 		name := fmt.Sprintf("d%05d", i)
-		if err := createDeployment(ctx, kube, ns, name, i < s.rolling); err != nil {
+		if err := createDeployment(ctx, kube, ns, name, i < s.rolling, interval, place); err != nil {
 			return err
 		}
 		if i >= s.rolling {
@@ -42,11 +41,11 @@ func populate(ctx context.Context, kube kubernetes.Interface, ns string, s size)
 	})
 }
 
-func createDeployment(ctx context.Context, kube kubernetes.Interface, ns, name string, optIn bool) error {
+func createDeployment(ctx context.Context, kube kubernetes.Interface, ns, name string, optIn bool, interval time.Duration, place func(*corev1.PodSpec)) error {
 	ann := map[string]string{}
 	if optIn {
 		ann = map[string]string{"rolloutd.io/enabled": "true", "rolloutd.io/router": "service",
-			"rolloutd.io/steps": "50", "rolloutd.io/interval": interval, "rolloutd.io/threshold": "1",
+			"rolloutd.io/steps": "50", "rolloutd.io/interval": interval.String(), "rolloutd.io/threshold": "1",
 			"rolloutd.io/checks": "error-rate<=1%+baseline"}
 	}
 	var replicas int32
@@ -60,15 +59,26 @@ func createDeployment(ctx context.Context, kube kubernetes.Interface, ns, name s
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example.com/app:v1"}}}}},
 	}
+	if optIn && place != nil {
+		place(&d.Spec.Template.Spec)
+	}
 	_, err := kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
 	return err
 }
 
-// releaseAll changes the image of the rolling Deployments.
-func releaseAll(ctx context.Context, kube kubernetes.Interface, ns string, s size) error {
+// releaseAll changes the image of the rolling Deployments, all at once or the i-th
+// at i/rolling of spread.
+func releaseAll(ctx context.Context, kube kubernetes.Interface, ns string, s size, spread time.Duration) error {
 	patch, _ := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
 		"containers": []map[string]any{{"name": "web", "image": "example.com/app:v2"}}}}}})
-	return parallel(s.rolling, func(i int) error {
+	start := time.Now()
+	return harness.Parallel(s.rolling, func(i int) error {
+		at := start.Add(spread * time.Duration(i) / time.Duration(s.rolling))
+		select {
+		case <-time.After(time.Until(at)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		_, err := kube.AppsV1().Deployments(ns).Patch(ctx, fmt.Sprintf("d%05d", i), types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 		return err
 	})
@@ -97,27 +107,4 @@ func count(ctx context.Context, kube kubernetes.Interface, ns string, settled bo
 		}
 	}
 	return n, nil
-}
-
-// parallel runs f for 0..n-1 on 16 workers and returns the first error.
-func parallel(n int, f func(int) error) error {
-	idx := make(chan int)
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			for i := range idx {
-				if err := f(i); err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	for i := range n {
-		idx <- i
-	}
-	close(idx)
-	wg.Wait()
-	close(errs)
-	return <-errs
 }

@@ -1,10 +1,13 @@
 // Command scale measures rolloutd at scale on the sandbox: N Deployments of which
-// M opt in and roll at once (router service, one step of 50%, interval 2s). It
-// prints, per size, the daemon's start time (informer sync), idle and peak RSS, CPU
-// seconds, API requests and Prometheus queries per gate, and the delay between a
-// step's deadline and its write; then the growth ratios between the sizes.
+// M opt in and roll at once (router service, one step of 50%, -interval), released
+// together or spread over -spread. It prints, per size, the daemon's start time
+// (informer sync), idle and peak RSS, CPU seconds, API requests and Prometheus
+// queries per gate, and the delay between a step's deadline and its write; then the
+// growth ratios between the sizes. A size with M = 0 measures only start and idle
+// memory.
 //
 //	go run ./e2e/bench/scale -sizes 100:10,1000:100
+//	go run ./e2e/bench/scale -sizes 10000:0 -heap-profile /tmp/heap.pb.gz
 package main
 
 import (
@@ -18,10 +21,13 @@ import (
 )
 
 type options struct {
-	kubeconfig string
-	prom       string
-	sizes      []size
-	timeout    time.Duration
+	kubeconfig  string
+	prom        string
+	sizes       []size
+	timeout     time.Duration
+	interval    time.Duration // rolloutd.io/interval of the rolling Deployments
+	spread      time.Duration // releases spread evenly over this long (0: all at once)
+	heapProfile string        // where to save the daemon's idle heap profile
 }
 
 type size struct{ total, rolling int }
@@ -35,6 +41,9 @@ func run() int {
 	flag.StringVar(&o.prom, "prometheus", "http://127.0.0.1:9090", "Prometheus URL")
 	flag.StringVar(&sizes, "sizes", "100:10,1000:100", "comma list of DEPLOYMENTS:ROLLING")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of one size's run")
+	flag.DurationVar(&o.interval, "interval", 2*time.Second, "rolloutd.io/interval of the rolling Deployments")
+	flag.DurationVar(&o.spread, "spread", 0, "spread the releases evenly over this long (0: all at once)")
+	flag.StringVar(&o.heapProfile, "heap-profile", "", "save the daemon's heap profile at idle to this file (suffixed by the size)")
 	flag.Parse()
 	var err error
 	if o.sizes, err = parseSizes(sizes); err != nil {
@@ -62,8 +71,8 @@ func parseSizes(s string) ([]size, error) {
 		a, b, ok := strings.Cut(f, ":")
 		n, err1 := strconv.Atoi(a)
 		m, err2 := strconv.Atoi(b)
-		if !ok || err1 != nil || err2 != nil || m > n || m < 1 {
-			return nil, fmt.Errorf("size %q: want DEPLOYMENTS:ROLLING with 1 <= ROLLING <= DEPLOYMENTS", f)
+		if !ok || err1 != nil || err2 != nil || m > n || m < 0 || n < 1 {
+			return nil, fmt.Errorf("size %q: want DEPLOYMENTS:ROLLING with 0 <= ROLLING <= DEPLOYMENTS", f)
 		}
 		out = append(out, size{n, m})
 	}

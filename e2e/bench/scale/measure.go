@@ -13,11 +13,13 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/tools/cache"
 
+	"github.com/rolloutd/rolloutd/e2e/bench/capacity"
+	"github.com/rolloutd/rolloutd/e2e/bench/harness"
 	"github.com/rolloutd/rolloutd/internal/status"
 )
 
@@ -25,9 +27,12 @@ type result struct {
 	size
 	start            time.Duration // informer sync
 	idleRSS, peakRSS float64       // MiB
+	idleAnon         float64       // MiB of idleRSS that is not the binary's mapped pages
 	gates            float64
 	cpuPerGate       float64
-	apiPerGate       float64 // cluster-wide apiserver_request_total delta per gate
+	apiPerGate       float64            // the daemon's rolloutd_kube_requests_total delta per gate
+	requests         map[string]float64 // that delta by verb, resource and code
+	throttled        float64            // seconds requests waited for the client rate limit
 	queriesPerGate   float64
 	delays           []time.Duration // step deadline to write
 	took             time.Duration   // release to all settled
@@ -35,34 +40,57 @@ type result struct {
 
 func measure(ctx context.Context, o options, s size) (result, error) {
 	r := result{size: s}
-	cfg, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+	_, kube, err := harness.Connect(o.kubeconfig, 200, 400)
 	if err != nil {
 		return r, err
 	}
-	cfg.QPS, cfg.Burst = 200, 400
-	kube := kubernetes.NewForConfigOrDie(cfg)
+	var place func(*corev1.PodSpec)
+	if s.rolling > 0 {
+		// Each rolling Deployment runs a stable and a canary pod.
+		pool, err := capacity.Add(ctx, kube, 2*s.rolling)
+		if err != nil {
+			return r, err
+		}
+		defer func() { _ = pool.Remove(context.Background()) }()
+		place = pool.Place
+	}
 	ns := fmt.Sprintf("bench-scale-%d-%d", s.total, rand.IntN(1e6))
-	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+	drop, err := harness.Namespace(ctx, kube, ns)
+	if err != nil {
 		return r, err
 	}
-	defer func() { _ = kube.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) }()
-	if err := populate(ctx, kube, ns, s); err != nil {
+	defer drop(5 * time.Minute)
+	if err := populate(ctx, kube, ns, s, o.interval, place); err != nil {
 		return r, fmt.Errorf("populate: %w", err)
 	}
-	d, err := startDaemon(o, ns)
+	d, err := startDaemon(ctx, o, ns)
 	if err != nil {
 		return r, err
 	}
-	defer d.stop()
-	if err := waitFor(ctx, func() (bool, error) { n, err := count(ctx, kube, ns, false); return n == s.rolling, err }); err != nil {
+	defer d.Stop()
+	if err := waitFor(ctx, func() (bool, error) {
+		n, err := count(ctx, kube, ns, false)
+		return n == s.rolling, err
+	}); err != nil {
 		return r, fmt.Errorf("take over: %w", err)
 	}
 	r.start, _ = d.syncTime()
-	r.idleRSS, _ = d.memory()
-	cpu0, api0, gates0, q0 := d.cpu(), apiRequests(ctx, kube), d.metric("rolloutd_gates_total"), d.metric("rolloutd_analysis_query_duration_seconds_count")
-	sw := watchSteps(ctx, kube, ns)
+	r.idleRSS, _ = d.idleMemory(ctx)
+	r.idleAnon = d.Memory()["RssAnon"]
+	if o.heapProfile != "" {
+		if err := d.saveHeap(fmt.Sprintf("%s.%d-%d", o.heapProfile, s.total, s.rolling)); err != nil {
+			fmt.Fprintf(os.Stderr, "heap profile: %v\n", err)
+		}
+	}
+	if s.rolling == 0 {
+		_, r.peakRSS = d.memory()
+		return r, nil
+	}
+	cpu0, gates0, q0 := d.CPUSeconds(), d.metric("rolloutd_gates_total"), d.metric("rolloutd_analysis_query_duration_seconds_count")
+	req0, wait0 := d.series("rolloutd_kube_requests_total"), d.metric("rolloutd_kube_client_throttle_seconds_sum")
+	sw := watchSteps(ctx, kube, ns, o.interval)
 	t0 := time.Now()
-	if err := releaseAll(ctx, kube, ns, s); err != nil {
+	if err := releaseAll(ctx, kube, ns, s, o.spread); err != nil {
 		return r, err
 	}
 	if err := waitFor(ctx, func() (bool, error) { n, err := count(ctx, kube, ns, true); return n == s.rolling, err }); err != nil {
@@ -72,8 +100,15 @@ func measure(ctx context.Context, o options, s size) (result, error) {
 	_, r.peakRSS = d.memory()
 	r.gates = d.metric("rolloutd_gates_total") - gates0
 	if r.gates > 0 {
-		r.cpuPerGate = (d.cpu() - cpu0) / r.gates
-		r.apiPerGate = (apiRequests(ctx, kube) - api0) / r.gates
+		r.cpuPerGate = (d.CPUSeconds() - cpu0) / r.gates
+		r.requests = map[string]float64{}
+		for k, v := range d.series("rolloutd_kube_requests_total") {
+			if n := v - req0[k]; n > 0 {
+				r.requests[k] = n
+				r.apiPerGate += n / r.gates
+			}
+		}
+		r.throttled = d.metric("rolloutd_kube_client_throttle_seconds_sum") - wait0
 		r.queriesPerGate = (d.metric("rolloutd_analysis_query_duration_seconds_count") - q0) / r.gates
 	}
 	r.delays = sw.result()
@@ -87,15 +122,6 @@ func waitFor(ctx context.Context, cond func() (bool, error)) error {
 	})
 }
 
-// apiRequests is the API server's apiserver_request_total, summed (cluster-wide).
-func apiRequests(ctx context.Context, kube kubernetes.Interface) float64 {
-	b, err := kube.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
-	if err != nil {
-		return 0
-	}
-	return sumMetric(string(b), "apiserver_request_total")
-}
-
 // stepWatch records, for each status write that ends a step (next step, promotion
 // or rollback), how long after the step's deadline (start + interval) it was seen.
 type stepWatch struct {
@@ -104,37 +130,36 @@ type stepWatch struct {
 	delays []time.Duration
 }
 
-func watchSteps(ctx context.Context, kube kubernetes.Interface, ns string) *stepWatch {
+func watchSteps(ctx context.Context, kube kubernetes.Interface, ns string, step time.Duration) *stepWatch {
 	sw := &stepWatch{prev: map[string]status.Status{}}
-	w, err := kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{})
+	f := informers.NewSharedInformerFactoryWithOptions(kube, 0, informers.WithNamespace(ns))
+	_, err := f.Apps().V1().Deployments().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { sw.see(obj.(*appsv1.Deployment), step) },
+		UpdateFunc: func(_, obj any) { sw.see(obj.(*appsv1.Deployment), step) },
+	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "step watch: %v\n", err)
 		return sw
 	}
-	step, _ := time.ParseDuration(interval)
-	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			d, ok := ev.Object.(*appsv1.Deployment)
-			if !ok {
-				fmt.Fprintf(os.Stderr, "step watch: %s event %v\n", ev.Type, ev.Object)
-				continue
-			}
-			st, err := status.Read(d.Annotations)
-			if err != nil {
-				continue
-			}
-			now := time.Now()
-			sw.mu.Lock()
-			p := sw.prev[d.Name]
-			if p.Phase == status.Progressing && p.StepStartedAt != nil && (st.Step != p.Step || st.Phase != p.Phase) {
-				sw.delays = append(sw.delays, now.Sub(p.StepStartedAt.Add(step)))
-			}
-			sw.prev[d.Name] = st
-			sw.mu.Unlock()
-		}
-	}()
+	f.Start(ctx.Done())
+	f.WaitForCacheSync(ctx.Done())
 	return sw
+}
+
+// see records a step's end when d's status left a Progressing step.
+func (sw *stepWatch) see(d *appsv1.Deployment, step time.Duration) {
+	st, err := status.Read(d.Annotations)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	p := sw.prev[d.Name]
+	if p.Phase == status.Progressing && p.StepStartedAt != nil && (st.Step != p.Step || st.Phase != p.Phase) {
+		sw.delays = append(sw.delays, now.Sub(p.StepStartedAt.Add(step)))
+	}
+	sw.prev[d.Name] = st
 }
 
 func (sw *stepWatch) result() []time.Duration {
@@ -154,15 +179,25 @@ func quantile(d []time.Duration, q float64) time.Duration {
 
 func printTable(w io.Writer, rows []result) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "deployments\trolling\tstart\tidle RSS MiB\tpeak RSS MiB\tgates\tCPU s/gate\tAPI req/gate*\tqueries/gate\tstep delay p50\tp99\tmax\tall settled\t")
+	fmt.Fprintln(tw, "deployments\trolling\tstart\tidle RSS MiB\tof it anon\tpeak RSS MiB\tgates\tCPU s/gate\tAPI req/gate\tqueries/gate\tstep delay p50\tp99\tmax\tall settled\t")
 	for _, r := range rows {
-		fmt.Fprintf(tw, "%d\t%d\t%v\t%.1f\t%.1f\t%.0f\t%.4f\t%.1f\t%.1f\t%v\t%v\t%v\t%v\t\n", r.total, r.rolling,
-			r.start.Round(time.Millisecond), r.idleRSS, r.peakRSS, r.gates, r.cpuPerGate, r.apiPerGate, r.queriesPerGate,
+		fmt.Fprintf(tw, "%d\t%d\t%v\t%.1f\t%.1f\t%.1f\t%.0f\t%.4f\t%.1f\t%.1f\t%v\t%v\t%v\t%v\t\n", r.total, r.rolling,
+			r.start.Round(time.Millisecond), r.idleRSS, r.idleAnon, r.peakRSS, r.gates, r.cpuPerGate, r.apiPerGate, r.queriesPerGate,
 			quantile(r.delays, 0.5).Round(time.Millisecond), quantile(r.delays, 0.99).Round(time.Millisecond),
 			quantile(r.delays, 1).Round(time.Millisecond), r.took.Round(time.Second))
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "* cluster-wide apiserver_request_total delta (includes the controller manager, kwok, the simulator and other tests): an upper bound")
+	for _, r := range rows {
+		fmt.Fprintf(w, "%d/%d: API requests per gate by kind (rolloutd_kube_requests_total), client rate-limit wait %.1fs in all:\n", r.total, r.rolling, r.throttled)
+		kinds := make([]string, 0, len(r.requests))
+		for k := range r.requests {
+			kinds = append(kinds, k)
+		}
+		sort.Slice(kinds, func(i, j int) bool { return r.requests[kinds[i]] > r.requests[kinds[j]] })
+		for _, k := range kinds {
+			fmt.Fprintf(w, "  %6.2f  %s\n", r.requests[k]/r.gates, k)
+		}
+	}
 	for i := 1; i < len(rows); i++ {
 		a, b := rows[i-1], rows[i]
 		fmt.Fprintf(w, "growth %d→%d deployments (%d→%d rolling, x%.0f): start x%.2f, idle RSS x%.2f, peak RSS x%.2f, CPU/gate x%.2f, step delay p99 x%.2f\n",
