@@ -18,6 +18,8 @@ func New(format, level string) (*zap.Logger, error) {
 	if format == "console" {
 		cfg = zap.NewDevelopmentConfig()
 		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		// Stack traces only on errors: a retried conflict is a warning, not a bug.
+		cfg.Development = false
 	}
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
 	cfg.EncoderConfig.TimeKey = "ts"
