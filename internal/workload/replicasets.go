@@ -20,6 +20,12 @@ func SlimReplicaSet(obj any) (any, error) {
 	if !ok {
 		return obj, nil
 	}
+	if _, slim := rs.Annotations[TemplateHashAnnotation]; slim && len(rs.Spec.Template.Spec.Containers) == 0 {
+		// Already slim: a streaming list passes every object through the
+		// transform twice, and hashing the dropped template would record the
+		// revision of an empty one.
+		return rs, nil
+	}
 	ann := map[string]string{TemplateHashAnnotation: Revision(rs.Spec.Template)}
 	if v, ok := rs.Annotations[RevisionNumberAnnotation]; ok {
 		ann[RevisionNumberAnnotation] = v

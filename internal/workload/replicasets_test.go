@@ -38,6 +38,17 @@ func TestSlimReplicaSetKeepsHashRevisionNumberAndIdentity(t *testing.T) {
 	assert.Equal(t, Revision(d.Spec.Template), Running(d, []*appsv1.ReplicaSet{slim}))
 }
 
+func TestSlimReplicaSetTwiceKeepsTheRevisionOfTheFullTemplate(t *testing.T) {
+	d := deployment()
+	once, err := SlimReplicaSet(replicaSetOf(d, "web-6d4cf56db6", "3"))
+	require.NoError(t, err)
+	twice, err := SlimReplicaSet(once)
+	require.NoError(t, err)
+
+	assert.Equal(t, once, twice)
+	assert.Equal(t, Revision(d.Spec.Template), Running(d, []*appsv1.ReplicaSet{twice.(*appsv1.ReplicaSet)}))
+}
+
 func TestSlimReplicaSetWithoutRevisionNumber(t *testing.T) {
 	rs := replicaSetOf(deployment(), "web-1", "")
 	delete(rs.Annotations, RevisionNumberAnnotation)
