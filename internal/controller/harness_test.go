@@ -216,8 +216,11 @@ func (h *harness) settle() {
 		if err != nil {
 			return false
 		}
-		sets, err := h.inf.ReplicaSets(ns)
-		return err == nil && sameReplicaSets(obj.(*appsv1.ReplicaSetList).Items, sets)
+		var sets []*appsv1.ReplicaSet
+		for _, o := range h.inf.sets[metav1.NamespaceAll].List() {
+			sets = append(sets, o.(*appsv1.ReplicaSet))
+		}
+		return sameReplicaSets(obj.(*appsv1.ReplicaSetList).Items, sets)
 	}, 5*time.Second, time.Millisecond, "informer caches did not catch up")
 }
 

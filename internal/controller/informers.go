@@ -11,10 +11,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	appslisters "k8s.io/client-go/listers/apps/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
@@ -32,7 +30,7 @@ import (
 type Informers struct {
 	factories   []informers.SharedInformerFactory
 	deployments map[string]cache.Indexer // "" = all namespaces
-	sets        map[string]appslisters.ReplicaSetLister
+	sets        map[string]cache.Indexer // indexed by controller UID
 	services    map[string]corelisters.ServiceLister
 	ingresses   map[string]networkinglisters.IngressLister
 	synced      []cache.InformerSynced
@@ -47,7 +45,7 @@ func NewInformers(kube kubernetes.Interface, namespaces []string, resync time.Du
 	}
 	inf := &Informers{
 		deployments: map[string]cache.Indexer{},
-		sets:        map[string]appslisters.ReplicaSetLister{},
+		sets:        map[string]cache.Indexer{},
 		services:    map[string]corelisters.ServiceLister{},
 		ingresses:   map[string]networkinglisters.IngressLister{},
 	}
@@ -61,6 +59,9 @@ func NewInformers(kube kubernetes.Interface, namespaces []string, resync time.Du
 		if err := rs.Informer().SetTransform(workload.SlimReplicaSet); err != nil {
 			return nil, fmt.Errorf("informers: replicaset transform: %w", err)
 		}
+		if err := rs.Informer().AddIndexers(cache.Indexers{byController: controllerUID}); err != nil {
+			return nil, fmt.Errorf("informers: replicaset index: %w", err)
+		}
 		svc := f.Core().V1().Services()
 		ing := f.Networking().V1().Ingresses()
 		if err := svc.Informer().SetTransform(slimService); err != nil {
@@ -71,7 +72,7 @@ func NewInformers(kube kubernetes.Interface, namespaces []string, resync time.Du
 		}
 		inf.factories = append(inf.factories, f)
 		inf.deployments[ns] = d.Informer().GetIndexer()
-		inf.sets[ns] = rs.Lister()
+		inf.sets[ns] = rs.Informer().GetIndexer()
 		inf.services[ns] = svc.Lister()
 		inf.ingresses[ns] = ing.Lister()
 		inf.synced = append(inf.synced, d.Informer().HasSynced, rs.Informer().HasSynced,
@@ -151,13 +152,38 @@ func (i *Informers) Deployment(ns, name string) (*appsv1.Deployment, error) {
 	return nil, fmt.Errorf("informers: unexpected %T cached for deployment %s/%s", obj, ns, name)
 }
 
-// ReplicaSets lists the cached (slimmed) ReplicaSets of a namespace.
-func (i *Informers) ReplicaSets(ns string) ([]*appsv1.ReplicaSet, error) {
-	l, ok := lister(i.sets, ns)
+// byController indexes ReplicaSets by the UID of the Deployment controlling them,
+// so a reconcile reads its own few instead of scanning the namespace's.
+const byController = "controller"
+
+func controllerUID(obj any) ([]string, error) {
+	rs, ok := obj.(*appsv1.ReplicaSet)
 	if !ok {
 		return nil, nil
 	}
-	return l.ReplicaSets(ns).List(labels.Everything())
+	if ref := metav1.GetControllerOf(rs); ref != nil {
+		return []string{string(ref.UID)}, nil
+	}
+	return nil, nil
+}
+
+// ReplicaSetsOf lists the cached (slimmed) ReplicaSets that d controls.
+func (i *Informers) ReplicaSetsOf(d *appsv1.Deployment) ([]*appsv1.ReplicaSet, error) {
+	idx, ok := lister(i.sets, d.Namespace)
+	if !ok {
+		return nil, nil
+	}
+	objs, err := idx.ByIndex(byController, string(d.UID))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*appsv1.ReplicaSet, 0, len(objs))
+	for _, o := range objs {
+		if rs, ok := o.(*appsv1.ReplicaSet); ok && rs.Namespace == d.Namespace {
+			out = append(out, rs)
+		}
+	}
+	return out, nil
 }
 
 // Service returns a cached Service: identity, selector and ports only.

@@ -89,3 +89,30 @@ func TestSlimIngressKeepsOnlyItsIdentity(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, ResourceVersion: "3"}}, out)
 }
+
+func TestReplicaSetsOfReturnsOnlyTheSetsTheDeploymentControls(t *testing.T) {
+	inf, err := NewInformers(nil, nil, 0)
+	require.NoError(t, err)
+	web := deploymentWith(nil, nil)
+	other := deploymentWith(nil, nil)
+	other.Name, other.UID = "api", "u2"
+	owned := func(name string, owner *appsv1.Deployment, controller bool) *appsv1.ReplicaSet {
+		return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: "apps/v1", Kind: "Deployment", Name: owner.Name, UID: owner.UID, Controller: &controller}}}}
+	}
+	idx := inf.sets[metav1.NamespaceAll]
+	for _, rs := range []*appsv1.ReplicaSet{owned("web-1", web, true), owned("web-2", web, true),
+		owned("api-1", other, true), owned("adopted", web, false)} {
+		slim, err := workload.SlimReplicaSet(rs)
+		require.NoError(t, err)
+		require.NoError(t, idx.Add(slim))
+	}
+
+	sets, err := inf.ReplicaSetsOf(web)
+	require.NoError(t, err)
+	var names []string
+	for _, rs := range sets {
+		names = append(names, rs.Name)
+	}
+	assert.ElementsMatch(t, []string{"web-1", "web-2"}, names)
+}

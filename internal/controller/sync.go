@@ -113,7 +113,7 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 // routing prerequisites exist.
 func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 	d := r.d
-	sets, err := r.c.Informers.ReplicaSets(d.Namespace)
+	sets, err := r.c.Informers.ReplicaSetsOf(d)
 	if err != nil {
 		return strategy.Input{}, fmt.Errorf("list replicasets: %w", err)
 	}

@@ -66,9 +66,10 @@ func (d *daemon) idleMemory(ctx context.Context) (rss, peak float64) {
 	return rss, peak
 }
 
-// saveHeap writes the daemon's heap profile (go tool pprof reads it).
-func (d *daemon) saveHeap(path string) error {
-	resp, err := http.Get("http://" + d.Addr + "/debug/pprof/heap")
+// saveProfile writes the daemon's /debug/pprof/<which> profile to path (go tool
+// pprof reads it).
+func (d *daemon) saveProfile(which, path string) error {
+	resp, err := http.Get("http://" + d.Addr + "/debug/pprof/" + which)
 	if err != nil {
 		return err
 	}

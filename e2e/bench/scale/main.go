@@ -28,6 +28,7 @@ type options struct {
 	interval    time.Duration // rolloutd.io/interval of the rolling Deployments
 	spread      time.Duration // releases spread evenly over this long (0: all at once)
 	heapProfile string        // where to save the daemon's idle heap profile
+	cpuProfile  string        // where to save a CPU profile of the daemon from the release on
 }
 
 type size struct{ total, rolling int }
@@ -43,6 +44,7 @@ func run() int {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of one size's run")
 	flag.DurationVar(&o.interval, "interval", 2*time.Second, "rolloutd.io/interval of the rolling Deployments")
 	flag.DurationVar(&o.spread, "spread", 0, "spread the releases evenly over this long (0: all at once)")
+	flag.StringVar(&o.cpuProfile, "cpu-profile", "", "save a 30 s CPU profile of the daemon, from the release on, to this file (suffixed by the size)")
 	flag.StringVar(&o.heapProfile, "heap-profile", "", "save the daemon's heap profile at idle to this file (suffixed by the size)")
 	flag.Parse()
 	var err error

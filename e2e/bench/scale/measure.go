@@ -78,7 +78,7 @@ func measure(ctx context.Context, o options, s size) (result, error) {
 	r.idleRSS, _ = d.idleMemory(ctx)
 	r.idleAnon = d.Memory()["RssAnon"]
 	if o.heapProfile != "" {
-		if err := d.saveHeap(fmt.Sprintf("%s.%d-%d", o.heapProfile, s.total, s.rolling)); err != nil {
+		if err := d.saveProfile("heap", fmt.Sprintf("%s.%d-%d", o.heapProfile, s.total, s.rolling)); err != nil {
 			fmt.Fprintf(os.Stderr, "heap profile: %v\n", err)
 		}
 	}
@@ -90,6 +90,16 @@ func measure(ctx context.Context, o options, s size) (result, error) {
 	req0, wait0 := d.series("rolloutd_kube_requests_total"), d.metric("rolloutd_kube_client_throttle_seconds_sum")
 	sw := watchSteps(ctx, kube, ns, o.interval)
 	t0 := time.Now()
+	profiled := make(chan struct{})
+	go func() {
+		defer close(profiled)
+		if o.cpuProfile != "" {
+			if err := d.saveProfile("profile?seconds=30", fmt.Sprintf("%s.%d-%d", o.cpuProfile, s.total, s.rolling)); err != nil {
+				fmt.Fprintf(os.Stderr, "cpu profile: %v\n", err)
+			}
+		}
+	}()
+	defer func() { <-profiled }()
 	if err := releaseAll(ctx, kube, ns, s, o.spread); err != nil {
 		return r, err
 	}
