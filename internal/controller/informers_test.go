@@ -116,3 +116,31 @@ func TestReplicaSetsOfReturnsOnlyTheSetsTheDeploymentControls(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{"web-1", "web-2"}, names)
 }
+
+// A streaming list runs an informer's transform twice on the same object.
+func TestTransformsAreIdempotent(t *testing.T) {
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"}, Ports: []corev1.ServicePort{{Port: 80}}}}
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
+		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "web.example.com"}}}}
+	cases := map[string]struct {
+		transform func(any) (any, error)
+		obj       func() any
+	}{
+		"unmanaged deployment": {slimDeployment, func() any { return deploymentWith(nil, nil) }},
+		"managed deployment":   {slimDeployment, func() any { return deploymentWith(nil, map[string]string{"rolloutd.io/enabled": "true"}) }},
+		"service":              {slimService, func() any { return svc.DeepCopy() }},
+		"ingress":              {slimIngress, func() any { return ing.DeepCopy() }},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			once, err := c.transform(c.obj())
+			require.NoError(t, err)
+			first, err := c.transform(c.obj())
+			require.NoError(t, err)
+			twice, err := c.transform(first)
+			require.NoError(t, err)
+			assert.Equal(t, once, twice)
+		})
+	}
+}
