@@ -117,3 +117,28 @@ func get(url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// histogramSums are the sums and counts of the daemon's latency histograms.
+type histogramSums map[string]float64
+
+var meanOf = []string{"rolloutd_analysis_query_duration_seconds", "rolloutd_gate_duration_seconds", "rolloutd_reconcile_duration_seconds"}
+
+func (d *daemon) means() histogramSums {
+	out := histogramSums{}
+	for _, h := range meanOf {
+		out[h+"_sum"], out[h+"_count"] = d.metric(h+"_sum"), d.metric(h+"_count")
+	}
+	return out
+}
+
+// since returns the mean query, gate and reconcile times between before and h.
+func (h histogramSums) since(before histogramSums) (query, gate, reconcile time.Duration) {
+	mean := func(name string) time.Duration {
+		n := h[name+"_count"] - before[name+"_count"]
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration((h[name+"_sum"] - before[name+"_sum"]) / n * float64(time.Second))
+	}
+	return mean(meanOf[0]), mean(meanOf[1]), mean(meanOf[2])
+}

@@ -33,6 +33,9 @@ type result struct {
 	apiPerGate       float64            // the daemon's rolloutd_kube_requests_total delta per gate
 	requests         map[string]float64 // that delta by verb, resource and code
 	throttled        float64            // seconds requests waited for the client rate limit
+	queryMean        time.Duration      // mean Prometheus query latency
+	gateMean         time.Duration      // mean gate evaluation time
+	reconcileMean    time.Duration      // mean reconcile time
 	queriesPerGate   float64
 	delays           []time.Duration // step deadline to write
 	took             time.Duration   // release to all settled
@@ -88,6 +91,7 @@ func measure(ctx context.Context, o options, s size) (result, error) {
 	}
 	cpu0, gates0, q0 := d.CPUSeconds(), d.metric("rolloutd_gates_total"), d.metric("rolloutd_analysis_query_duration_seconds_count")
 	req0, wait0 := d.series("rolloutd_kube_requests_total"), d.metric("rolloutd_kube_client_throttle_seconds_sum")
+	means0 := d.means()
 	sw := watchSteps(ctx, kube, ns, o.interval)
 	t0 := time.Now()
 	profiled := make(chan struct{})
@@ -119,6 +123,7 @@ func measure(ctx context.Context, o options, s size) (result, error) {
 			}
 		}
 		r.throttled = d.metric("rolloutd_kube_client_throttle_seconds_sum") - wait0
+		r.queryMean, r.gateMean, r.reconcileMean = d.means().since(means0)
 		r.queriesPerGate = (d.metric("rolloutd_analysis_query_duration_seconds_count") - q0) / r.gates
 	}
 	r.delays = sw.result()
@@ -198,7 +203,8 @@ func printTable(w io.Writer, rows []result) {
 	}
 	tw.Flush()
 	for _, r := range rows {
-		fmt.Fprintf(w, "%d/%d: API requests per gate by kind (rolloutd_kube_requests_total), client rate-limit wait %.1fs in all:\n", r.total, r.rolling, r.throttled)
+		fmt.Fprintf(w, "%d/%d: mean Prometheus query %v, gate %v, reconcile %v; client rate-limit wait %.1fs in all; API requests per gate by kind (rolloutd_kube_requests_total):\n",
+			r.total, r.rolling, r.queryMean.Round(time.Millisecond), r.gateMean.Round(time.Millisecond), r.reconcileMean.Round(time.Millisecond), r.throttled)
 		kinds := make([]string, 0, len(r.requests))
 		for k := range r.requests {
 			kinds = append(kinds, k)
