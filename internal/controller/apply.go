@@ -112,8 +112,8 @@ func (r *rollout) mayHaveCanary(d strategy.Decision) bool {
 	if r.prev.Phase.Active() || d.Status.Phase.Active() {
 		return true
 	}
-	_, err := r.c.Informers.Deployment(r.d.Namespace, workload.CanaryName(r.d.Name))
-	return err == nil
+	c, _ := r.canary()
+	return c != nil
 }
 
 // removeCanary takes all traffic off the canary, then deletes its Deployment, then
@@ -127,12 +127,8 @@ func (r *rollout) removeCanary(ctx context.Context, rt router.Router, t router.T
 	}
 	r.c.applied.Delete(r.d.Namespace + "/" + r.d.Name)
 	name := workload.CanaryName(r.d.Name)
-	if _, err := r.c.Informers.Deployment(r.d.Namespace, name); err == nil {
-		policy := metav1.DeletePropagationBackground
-		err := r.c.Kube.AppsV1().Deployments(r.d.Namespace).Delete(ctx, name, metav1.DeleteOptions{PropagationPolicy: &policy})
-		if err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("delete canary deployment %s/%s: %w", r.d.Namespace, name, err)
-		}
+	if err := r.deleteCanaryDeployment(ctx, false); err != nil {
+		return err
 	}
 	// Router service: no canary pods, no canary traffic.
 	r.trafficOff()
@@ -158,9 +154,11 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 		Revision: d.Status.Revision, Replicas: d.CanaryReplicas,
 		ServiceSelector: user.Spec.Selector, SelectedByService: router.SelectsCanary(string(r.spec.Router)),
 	})
-	have, err := r.c.Informers.Deployment(ns, want.Name)
+	have, foreign := r.canary()
 	switch {
-	case apierrors.IsNotFound(err):
+	case foreign != nil:
+		return foreign
+	case have == nil:
 		if err := r.ensureCanaryService(ctx, user); err != nil {
 			return err
 		}
@@ -168,8 +166,6 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 			return fmt.Errorf("create canary deployment %s/%s: %w", ns, want.Name, err)
 		}
 		return nil
-	case err != nil:
-		return fmt.Errorf("get canary deployment %s/%s: %w", ns, want.Name, err)
 	}
 	if have.Annotations[workload.RevisionAnnotation] == d.Status.Revision && have.Spec.Replicas != nil && *have.Spec.Replicas == d.CanaryReplicas {
 		return nil

@@ -16,7 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
@@ -192,6 +194,8 @@ func optedIn(kv ...string) map[string]string {
 var (
 	deploymentsGVR = appsv1.SchemeGroupVersion.WithResource("deployments")
 	replicaSetsGVR = appsv1.SchemeGroupVersion.WithResource("replicasets")
+	servicesGVR    = corev1.SchemeGroupVersion.WithResource("services")
+	ingressesGVR   = networkingv1.SchemeGroupVersion.WithResource("ingresses")
 )
 
 // settle waits until the informer caches hold what the API holds.
@@ -208,7 +212,12 @@ func (h *harness) settle() {
 		}
 		for i := range want {
 			c, err := h.inf.Deployment(want[i].Namespace, want[i].Name)
-			if err != nil || !sameDeployment(&want[i], c) {
+			if err != nil {
+				return false
+			}
+			// Deployments rolloutd does not manage are cached as their identity.
+			unmanaged := !hasRolloutdAnnotations(&want[i]) && want[i].Labels[workload.CanaryOfLabel] == ""
+			if unmanaged && c.ResourceVersion != want[i].ResourceVersion || !unmanaged && !sameDeployment(&want[i], c) {
 				return false
 			}
 		}
@@ -220,8 +229,49 @@ func (h *harness) settle() {
 		for _, o := range h.inf.sets[metav1.NamespaceAll].List() {
 			sets = append(sets, o.(*appsv1.ReplicaSet))
 		}
-		return sameReplicaSets(obj.(*appsv1.ReplicaSetList).Items, sets)
+		return sameReplicaSets(obj.(*appsv1.ReplicaSetList).Items, sets) &&
+			h.sameKeys(servicesGVR, "Service", objects(h.inf.services[metav1.NamespaceAll].List(labels.Everything()))) &&
+			h.sameKeys(ingressesGVR, "Ingress", objects(h.inf.ingresses[metav1.NamespaceAll].List(labels.Everything())))
 	}, 5*time.Second, time.Millisecond, "informer caches did not catch up")
+}
+
+// sameKeys reports whether a cache holds the objects of a resource the API holds,
+// at the same resourceVersions.
+func (h *harness) sameKeys(gvr schema.GroupVersionResource, kind string, cached []metav1.Object) bool {
+	obj, err := h.kube.Tracker().List(gvr, gvr.GroupVersion().WithKind(kind), "")
+	if err != nil {
+		return false
+	}
+	items, err := meta.ExtractList(obj)
+	if err != nil {
+		return false
+	}
+	if cached == nil || len(cached) != len(items) {
+		return false
+	}
+	have := map[string]string{}
+	for _, o := range cached {
+		have[o.GetNamespace()+"/"+o.GetName()] = o.GetResourceVersion()
+	}
+	for _, item := range items {
+		o, err := meta.Accessor(item)
+		if err != nil || have[o.GetNamespace()+"/"+o.GetName()] != o.GetResourceVersion() {
+			return false
+		}
+	}
+	return true
+}
+
+// objects turns a lister's answer into objects (nil on error).
+func objects[T metav1.Object](list []T, err error) []metav1.Object {
+	if err != nil {
+		return nil
+	}
+	out := make([]metav1.Object, 0, len(list))
+	for _, o := range list {
+		out = append(out, o)
+	}
+	return out
 }
 
 // sameReplicaSets reports whether the cache holds every ReplicaSet with the

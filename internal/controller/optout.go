@@ -27,14 +27,7 @@ func (r *rollout) optOut(ctx context.Context) error {
 	if err != nil {
 		st = status.Status{}
 	}
-	// The spec may be invalid or half-removed; take what parses for the names.
-	r.spec, _ = spec.Parse(r.d.Name, r.d.Annotations)
-	for _, rt := range r.c.Routers {
-		if err := rt.Reset(ctx, r.target()); err != nil {
-			return err
-		}
-	}
-	if err := r.removeCanary(ctx, r.c.Routers[spec.RouterService], r.target()); err != nil {
+	if err := r.removeGenerated(ctx); err != nil {
 		return err
 	}
 	upd := r.d.DeepCopy()
@@ -51,5 +44,36 @@ func (r *rollout) optOut(ctx context.Context) error {
 	}
 	r.c.Metrics.Forget(r.d.Namespace, r.d.Name)
 	r.event(corev1.EventTypeNormal, ReasonOptedOut, "rolloutd released the Deployment: generated objects removed, spec.paused restored")
+	return nil
+}
+
+// removeGenerated takes traffic off the canary through every router and deletes
+// every object rolloutd generated for the Deployment. The spec may be invalid or
+// half-removed; it takes what parses for the names (defaults otherwise).
+func (r *rollout) removeGenerated(ctx context.Context) error {
+	r.spec, _ = spec.Parse(r.d.Name, r.d.Annotations)
+	for _, rt := range r.c.Routers {
+		if err := rt.Reset(ctx, r.target()); err != nil {
+			return err
+		}
+	}
+	if err := r.removeCanary(ctx, r.c.Routers[spec.RouterService], r.target()); err != nil {
+		return err
+	}
+	return r.deleteCanaryDeployment(ctx, true)
+}
+
+// releaseOrphans cleans up after a Deployment whose rolloutd.io annotations were
+// all removed at once, or whose canary copy reached the cache only after the
+// opt-out: its canary copy is the only trace left, and would otherwise serve
+// unvetted pods for good.
+func (r *rollout) releaseOrphans(ctx context.Context) error {
+	if c, _ := r.canary(); c == nil {
+		return nil
+	}
+	if err := r.removeGenerated(ctx); err != nil {
+		return err
+	}
+	r.event(corev1.EventTypeNormal, ReasonOptedOut, "rolloutd removed the canary of a Deployment that no longer opts in")
 	return nil
 }

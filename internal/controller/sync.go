@@ -62,11 +62,14 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 	if err != nil {
 		return 0, fmt.Errorf("get deployment %s: %w", key, err)
 	}
-	if cached.Labels[workload.CanaryOfLabel] != "" || !hasRolloutdAnnotations(cached) {
+	if cached.Labels[workload.CanaryOfLabel] != "" {
 		return 0, nil
 	}
 	r := &rollout{c: c, d: cached.DeepCopy(), now: c.Clock.Now(),
 		log: c.Log.With(zap.String("namespace", ns), zap.String("deployment", name))}
+	if !hasRolloutdAnnotations(cached) {
+		return 0, r.releaseOrphans(ctx)
+	}
 	if !spec.Enabled(cached.Annotations) {
 		return 0, r.optOut(ctx)
 	}
@@ -145,12 +148,16 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 	if err := r.observeUndo(ctx, &in, sets); err != nil {
 		return strategy.Input{}, err
 	}
-	if c, err := r.c.Informers.Deployment(d.Namespace, workload.CanaryName(d.Name)); err == nil {
+	c, foreign := r.canary()
+	if c != nil {
 		in.Canary = strategy.Canary{Exists: true, Revision: c.Annotations[workload.RevisionAnnotation], Ready: workload.CanaryReady(c),
 			Replicas: workload.Replicas(c)}
 	}
 	if (in.Stable.Template != in.Stable.Running || r.prev.Phase.Active()) && !leaving(in) {
 		in.Broken = r.checkRouting()
+		if in.Broken == "" && foreign != nil {
+			in.Broken = foreign.Error()
+		}
 	}
 	return in, nil
 }

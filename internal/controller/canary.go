@@ -1,0 +1,60 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+
+	appsv1 "k8s.io/api/apps/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rolloutd/rolloutd/internal/workload"
+)
+
+// canary returns the cached canary copy of the Deployment, nil when there is none.
+// A Deployment that holds the canary's name without rolloutd's canary-of label is
+// somebody else's: it is returned as foreign, and never updated or deleted.
+func (r *rollout) canary() (c *appsv1.Deployment, foreign error) {
+	name := workload.CanaryName(r.d.Name)
+	c, err := r.c.Informers.Deployment(r.d.Namespace, name)
+	if err != nil {
+		return nil, nil
+	}
+	if c.Labels[workload.CanaryOfLabel] != r.d.Name {
+		return nil, fmt.Errorf("deployment %s/%s exists and is not rolloutd's canary of %s (no %s=%s label): "+
+			"rename it, rolloutd needs that name for the canary", r.d.Namespace, name, r.d.Name, workload.CanaryOfLabel, r.d.Name)
+	}
+	return c, nil
+}
+
+// deleteCanaryDeployment deletes the canary copy the cache holds, or, with
+// fromAPI, the one the API holds: a copy created just before an opt-out may not
+// have reached the cache yet, and nobody would delete it afterwards.
+func (r *rollout) deleteCanaryDeployment(ctx context.Context, fromAPI bool) error {
+	c, foreign := r.canary()
+	name := workload.CanaryName(r.d.Name)
+	if foreign != nil {
+		return nil
+	}
+	if c == nil && fromAPI {
+		got, err := r.c.Kube.AppsV1().Deployments(r.d.Namespace).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+		case err != nil:
+			return fmt.Errorf("get canary deployment %s/%s: %w", r.d.Namespace, name, err)
+		case got.Labels[workload.CanaryOfLabel] == r.d.Name:
+			c = got
+		}
+	}
+	if c == nil {
+		return nil
+	}
+	policy := metav1.DeletePropagationBackground
+	// Preconditioned on the UID: only this copy, not a same-named object created since.
+	opts := metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: &c.UID}}
+	err := r.c.Kube.AppsV1().Deployments(r.d.Namespace).Delete(ctx, name, opts)
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("delete canary deployment %s/%s: %w", r.d.Namespace, name, err)
+	}
+	return nil
+}
