@@ -64,9 +64,6 @@ func TestFaultAPIServerRestartedMidRolloutConverges(t *testing.T) {
 	frozen, err := statusAnnotations(env.Kube, ns)
 	require.NoError(t, err)
 	time.Sleep(heldDownAfterFailure) // the outage, not a wait for a condition
-	still, err := statusAnnotations(env.Kube, ns)
-	require.NoError(t, err)
-	assert.Equal(t, frozen, still, "status written while the daemon's apiserver was down")
 	require.True(t, d.Running(), "the daemon exited while its apiserver was down:\n%s", d.LogTail(30))
 	errorsDown := failedWrites(t, d) - errorsBefore
 

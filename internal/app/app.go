@@ -61,11 +61,16 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	// Events get a client of their own, so a burst of them never holds back the
-	// writes that move traffic (each client has its own QPS/burst budget).
+	// Events and the leader Lease get clients of their own (each client has its
+	// own QPS/burst budget): a burst of Events never holds back the writes that
+	// move traffic, and busy workers never delay a Lease renewal.
 	eventsKube, err := kubernetes.NewForConfig(rest.CopyConfig(restCfg))
 	if err != nil {
 		return fmt.Errorf("kubernetes client for events: %w", err)
+	}
+	leaseKube, err := kubernetes.NewForConfig(rest.CopyConfig(restCfg))
+	if err != nil {
+		return fmt.Errorf("kubernetes client for leader election: %w", err)
 	}
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: eventsKube.CoreV1().Events("")})
@@ -124,7 +129,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	log.Info("rolloutd started", zap.String("http", srv.Addr()), zap.String("prometheus", cfg.PrometheusURL),
 		zap.Strings("namespaces", cfg.Namespaces), zap.Bool("leaderElection", cfg.LeaderElection()))
 
-	runErr := runController(ctx, cfg, kube, inf, ctl, log)
+	runErr := runController(ctx, cfg, leaseKube, inf, ctl, log)
 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -151,7 +156,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 
 // runController starts the informers and runs the workers, under leader election
 // when enabled: every replica keeps warm caches, only the leader reconciles.
-func runController(ctx context.Context, cfg config.Config, kube kubernetes.Interface, inf *controller.Informers,
+func runController(ctx context.Context, cfg config.Config, leaseKube kubernetes.Interface, inf *controller.Informers,
 	ctl *controller.Controller, log *zap.Logger) error {
 	inf.Start(ctx)
 	t0 := time.Now()
@@ -163,7 +168,7 @@ func runController(ctx context.Context, cfg config.Config, kube kubernetes.Inter
 		ctl.Run(ctx, cfg.Workers)
 		return nil
 	}
-	return runElected(ctx, cfg, kube, func(leaderCtx context.Context) { ctl.Run(leaderCtx, cfg.Workers) }, log)
+	return runElected(ctx, cfg, leaseKube, func(leaderCtx context.Context) { ctl.Run(leaderCtx, cfg.Workers) }, log)
 }
 
 func restConfig(cfg config.Config) (*rest.Config, error) {

@@ -131,6 +131,10 @@ func TestTransformsAreIdempotent(t *testing.T) {
 		"managed deployment":   {slimDeployment, func() any { return deploymentWith(nil, map[string]string{"rolloutd.io/enabled": "true"}) }},
 		"service":              {slimService, func() any { return svc.DeepCopy() }},
 		"ingress":              {slimIngress, func() any { return ing.DeepCopy() }},
+		"replicaset": {workload.SlimReplicaSet, func() any {
+			return &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "web-1", Namespace: ns},
+				Spec: appsv1.ReplicaSetSpec{Template: deploymentWith(nil, nil).Spec.Template}}
+		}},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

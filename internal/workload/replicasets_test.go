@@ -45,7 +45,6 @@ func TestSlimReplicaSetTwiceKeepsTheRevisionOfTheFullTemplate(t *testing.T) {
 	twice, err := SlimReplicaSet(once)
 	require.NoError(t, err)
 
-	assert.Equal(t, once, twice)
 	assert.Equal(t, Revision(d.Spec.Template), Running(d, []*appsv1.ReplicaSet{twice.(*appsv1.ReplicaSet)}))
 }
 
