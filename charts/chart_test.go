@@ -44,7 +44,7 @@ var renderCases = []renderCase{
 			"ROLLOUTD_PROMETHEUS_URL": "http://prometheus:9090", "ROLLOUTD_NAMESPACES": "",
 			"ROLLOUTD_HTTP_ADDR": ":8080", "ROLLOUTD_LEADER_ELECT": "true", "ROLLOUTD_LEASE_NAME": "rolloutd",
 			"ROLLOUTD_LEASE_NAMESPACE": "rolloutd-system", "ROLLOUTD_WEBHOOK_TOKEN_FILE": "/etc/rolloutd/webhook/token",
-			"ROLLOUTD_LOG_FORMAT": "json", "ROLLOUTD_LOG_LEVEL": "info", "ROLLOUTD_WORKERS": "8",
+			"ROLLOUTD_LOG_FORMAT": "json", "ROLLOUTD_LOG_LEVEL": "info", "ROLLOUTD_WORKERS": "32",
 		},
 	},
 	{

@@ -32,9 +32,9 @@ type Config struct {
 	RetryPeriod       time.Duration `env:"RETRY_PERIOD, default=2s"`
 	LogFormat         string        `env:"LOG_FORMAT, default=json"`
 	LogLevel          string        `env:"LOG_LEVEL, default=info"`
-	Workers           int           `env:"WORKERS, default=8"`
-	KubeQPS           float32       `env:"KUBE_QPS, default=50"`
-	KubeBurst         int           `env:"KUBE_BURST, default=100"`
+	Workers           int           `env:"WORKERS, default=32"`
+	KubeQPS           float32       `env:"KUBE_QPS, default=100"`
+	KubeBurst         int           `env:"KUBE_BURST, default=200"`
 	QueryTimeout      time.Duration `env:"QUERY_TIMEOUT, default=5s"`
 	MaxQueries        int           `env:"MAX_CONCURRENT_QUERIES, default=16"`
 	MinRequests       float64       `env:"MIN_REQUESTS, default=20"`
