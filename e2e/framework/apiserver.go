@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -44,10 +43,7 @@ type APIServer struct {
 	dir     string
 	logPath string
 	kube    kubernetes.Interface
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	proc    process
 }
 
 // StartAPIServer starts another kube-apiserver with the sandbox apiserver's
@@ -70,6 +66,7 @@ func (e *Env) StartAPIServer(t testing.TB) *APIServer {
 		bin:  argv[0],
 		args: withFlag(argv[1:], "secure-port", strconv.Itoa(port)),
 		dir:  t.TempDir(),
+		proc: process{name: "kube-apiserver"},
 	}
 	a.logPath = filepath.Join(e.layout.LogDir(), fmt.Sprintf("kube-apiserver-%s-%d.log", namespaceName(t.Name()), port))
 	a.Kubeconfig = filepath.Join(a.dir, "kubeconfig")
@@ -163,34 +160,12 @@ func (a *APIServer) Start() {
 	if a.Running() {
 		a.t.Fatalf("kube-apiserver on %s is already running", a.Addr)
 	}
-	logf, err := os.OpenFile(a.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		a.t.Fatalf("start kube-apiserver: open log: %v", err)
-	}
-	defer logf.Close()
-	fmt.Fprintf(logf, "\n==== %s start %s\n", time.Now().Format(time.RFC3339Nano), a.t.Name())
 	cmd := exec.Command(a.bin, a.args...)
 	cmd.Dir = a.dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Do not outlive a test binary that dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		a.t.Fatalf("start kube-apiserver: %v", err)
+	if err := a.proc.start(cmd, a.logPath, a.t.Name()); err != nil {
+		a.t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	a.mu.Lock()
-	a.cmd, a.done = cmd, done
-	a.mu.Unlock()
-	err = Poll(a.t.Context(), APIServerReadyTimeout, func() (bool, error) {
-		select {
-		case <-done:
-			return false, fmt.Errorf("kube-apiserver exited: %s", cmd.ProcessState)
-		default:
-		}
-		return a.ready()
-	})
-	if err != nil {
+	if err := a.proc.waitReady(a.t.Context(), APIServerReadyTimeout, a.ready); err != nil {
 		a.t.Fatalf("kube-apiserver on %s not ready within %v: %v (log %s)\n%s",
 			a.Addr, APIServerReadyTimeout, err, a.logPath, sandbox.TailFile(a.logPath, 40))
 	}
@@ -211,34 +186,13 @@ func (a *APIServer) ready() (bool, error) {
 
 // Kill sends SIGKILL, as a crash would, and waits for the process to exit.
 func (a *APIServer) Kill() {
-	a.mu.Lock()
-	cmd, done := a.cmd, a.done
-	a.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		a.t.Errorf("kube-apiserver on %s (PID %d) still running 10s after SIGKILL", a.Addr, cmd.Process.Pid)
+	if !a.proc.signal(syscall.SIGKILL, 10*time.Second) {
+		a.t.Errorf("kube-apiserver on %s (PID %d) still running 10s after SIGKILL", a.Addr, a.proc.pid())
 	}
 }
 
 // Running reports whether the process is alive.
-func (a *APIServer) Running() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.done == nil {
-		return false
-	}
-	select {
-	case <-a.done:
-		return false
-	default:
-		return true
-	}
-}
+func (a *APIServer) Running() bool { return a.proc.running() }
 
 // LogPath is the apiserver's log file (all its runs).
 func (a *APIServer) LogPath() string { return a.logPath }

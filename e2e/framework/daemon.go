@@ -38,10 +38,7 @@ type Daemon struct {
 	args    []string
 	env     []string
 	logPath string
-
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	proc    process
 }
 
 var (
@@ -81,6 +78,7 @@ func (e *Env) StartDaemon(t testing.TB, opts DaemonOptions) *Daemon {
 		t:    t,
 		bin:  e.daemonBinary(t),
 		args: opts.Args,
+		proc: process{name: "rolloutd"},
 	}
 	d.logPath = filepath.Join(e.layout.LogDir(), fmt.Sprintf("rolloutd-%s-%d.log", namespaceName(t.Name()), port))
 	d.env = daemonEnv(e, d.Addr, opts)
@@ -137,34 +135,12 @@ func (d *Daemon) URL() string { return "http://" + d.Addr }
 // start launches the process and waits for /healthz.
 func (d *Daemon) start() {
 	d.t.Helper()
-	logf, err := os.OpenFile(d.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		d.t.Fatalf("start rolloutd: open log: %v", err)
-	}
-	defer logf.Close()
-	fmt.Fprintf(logf, "\n==== %s start %s\n", time.Now().Format(time.RFC3339Nano), d.t.Name())
 	cmd := exec.Command(d.bin, d.args...)
 	cmd.Env = d.env
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Do not outlive a test binary that dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		d.t.Fatalf("start rolloutd: %v", err)
+	if err := d.proc.start(cmd, d.logPath, d.t.Name()); err != nil {
+		d.t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	d.mu.Lock()
-	d.cmd, d.done = cmd, done
-	d.mu.Unlock()
-	err = Poll(d.t.Context(), 30*time.Second, func() (bool, error) {
-		select {
-		case <-done:
-			return false, fmt.Errorf("rolloutd exited: %s", cmd.ProcessState)
-		default:
-		}
-		return d.healthy()
-	})
-	if err != nil {
+	if err := d.proc.waitReady(d.t.Context(), 30*time.Second, d.healthy); err != nil {
 		d.t.Fatalf("rolloutd on %s did not become healthy: %v\n%s", d.Addr, err, d.LogTail(40))
 	}
 }
@@ -179,12 +155,12 @@ func (d *Daemon) healthy() (bool, error) {
 }
 
 // Kill sends SIGKILL, as a crash would, and waits for the process to exit.
-func (d *Daemon) Kill() { d.signal(syscall.SIGKILL, 10*time.Second) }
+func (d *Daemon) Kill() { d.proc.signal(syscall.SIGKILL, 10*time.Second) }
 
 // Stop sends SIGTERM and waits for a clean exit, killing the process if it
 // takes longer than 30 s (which fails the test).
 func (d *Daemon) Stop() {
-	if !d.signal(syscall.SIGTERM, 30*time.Second) {
+	if !d.proc.signal(syscall.SIGTERM, 30*time.Second) {
 		d.t.Errorf("rolloutd on %s ignored SIGTERM for 30s; killed it", d.Addr)
 		d.Kill()
 	}
@@ -199,42 +175,7 @@ func (d *Daemon) Restart() {
 }
 
 // Running reports whether the process is alive.
-func (d *Daemon) Running() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.done == nil {
-		return false
-	}
-	select {
-	case <-d.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// signal sends sig and waits up to timeout for the exit; it reports whether
-// the process is gone.
-func (d *Daemon) signal(sig syscall.Signal, timeout time.Duration) bool {
-	d.mu.Lock()
-	cmd, done := d.cmd, d.done
-	d.mu.Unlock()
-	if cmd == nil {
-		return true
-	}
-	select {
-	case <-done:
-		return true
-	default:
-	}
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-done:
-		return true
-	case <-time.After(timeout):
-		return false
-	}
-}
+func (d *Daemon) Running() bool { return d.proc.running() }
 
 // LogTail returns the last n lines of the daemon's log (all its runs).
 func (d *Daemon) LogTail(n int) string { return sandbox.TailFile(d.logPath, n) }
