@@ -49,8 +49,9 @@ func measure(ctx context.Context, o options, s size) (result, error) {
 	}
 	var place func(*corev1.PodSpec)
 	if s.rolling > 0 {
-		// Each rolling Deployment runs a stable and a canary pod.
-		pool, err := capacity.Add(ctx, kube, 2*s.rolling)
+		// Each rolling Deployment runs a stable and a canary pod, and a third
+		// while the promoted revision replaces the stable one.
+		pool, err := capacity.Add(ctx, kube, 3*s.rolling)
 		if err != nil {
 			return r, err
 		}
