@@ -83,6 +83,10 @@ type Move struct {
 	Target int32
 	Order  spec.RollingOrder
 	Limits Limits
+	// ShrinkPods is the shrinking side's pods as observed; 0 when not known. A
+	// side is grown after a shrink only once those pods are gone, so a resize
+	// that failed or has not taken effect never adds to the pods still running.
+	ShrinkPods int32
 }
 
 // NextMove computes the next chunk. A chunk changes one side per call so that the
@@ -102,6 +106,9 @@ func NextMove(m Move) (Pods, MoveState) {
 		p.Shrink = max(0, m.Desired-p.Grow)
 		return p, Moved
 	case p.Grow+p.Shrink < m.Desired:
+		if m.ShrinkPods > p.Shrink {
+			return p, AwaitReady
+		}
 		p.Grow = m.Desired - p.Shrink
 		return p, Moved
 	case m.Ready < p.Grow:

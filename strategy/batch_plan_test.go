@@ -200,3 +200,20 @@ func TestHPAChangeMidReleaseReplansTheNextBatch(t *testing.T) {
 	p, _ := walk(t, Pods{Grow: b.Canary, Shrink: b.Stable}, b.Desired, targets[2], spec.CreateFirst, ResolveLimits(sp, b.Desired))
 	assert.Equal(t, Pods{Grow: 7, Shrink: 7}, p, "the HPA's pods are kept: 14 in all")
 }
+
+// A shrink is written before the other side grows; if the resize failed or its
+// pods still run, growing would add to them.
+func TestNextMoveGrowsOnlyOnceTheShrinkTookEffect(t *testing.T) {
+	m := Move{Pods: Pods{Grow: 0, Shrink: 8}, Desired: 10, Target: 10, Order: spec.DeleteFirst,
+		Limits: Limits{Surge: 2, Unavailable: 2}}
+	for _, observed := range []int32{10, 9} {
+		m.ShrinkPods = observed
+		got, state := NextMove(m)
+		assert.Equal(t, Pods{Grow: 0, Shrink: 8}, got, "%d pods still run on the shrinking side", observed)
+		assert.Equal(t, AwaitReady, state)
+	}
+	m.ShrinkPods = 8
+	got, state := NextMove(m)
+	assert.Equal(t, Pods{Grow: 2, Shrink: 8}, got)
+	assert.Equal(t, Moved, state)
+}

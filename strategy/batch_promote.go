@@ -46,7 +46,7 @@ func batchPromote(in Input) Decision {
 func batchHandBack(in Input) Decision {
 	st := in.Status
 	b := *st.Batch
-	p, state := NextMove(Move{Pods: Pods{Grow: b.Stable, Shrink: b.Canary}, Ready: in.Stable.Ready,
+	p, state := NextMove(Move{Pods: Pods{Grow: b.Stable, Shrink: b.Canary}, Ready: in.Stable.Ready, ShrinkPods: in.Canary.Pods,
 		Desired: b.Desired, Target: b.Desired, Order: in.Spec.RollingOrder, Limits: ResolveLimits(in.Spec, b.Desired)})
 	b.Stable, b.Canary = p.Grow, p.Shrink
 	st.Batch, st.Weight = &b, share(b)
@@ -74,7 +74,7 @@ func batchReverse(in Input) Decision {
 	in.Status = rebased(in)
 	st := in.Status
 	b := *st.Batch
-	p, state := NextMove(Move{Pods: Pods{Grow: b.Stable, Shrink: b.Canary}, Ready: in.Stable.Ready,
+	p, state := NextMove(Move{Pods: Pods{Grow: b.Stable, Shrink: b.Canary}, Ready: in.Stable.Ready, ShrinkPods: in.Canary.Pods,
 		Desired: b.Desired, Target: b.Desired, Order: in.Spec.RollingOrder, Limits: ResolveLimits(in.Spec, b.Desired)})
 	b.Stable, b.Canary = p.Grow, p.Shrink
 	st.Batch, st.Weight = &b, 0

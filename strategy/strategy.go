@@ -58,6 +58,9 @@ type Canary struct {
 	// from here, so a status read from a cache that lags behind the last write
 	// never shrinks the canary back.
 	Replicas int32
+	// Pods is the canary's pod count as its status reports it: a shrink has
+	// taken effect only once it is down to spec.replicas.
+	Pods int32
 }
 
 // Stable is what the controller observed of the user's Deployment.

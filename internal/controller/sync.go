@@ -151,7 +151,7 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 	c, foreign := r.canary()
 	if c != nil {
 		in.Canary = strategy.Canary{Exists: true, Revision: c.Annotations[workload.RevisionAnnotation], Ready: workload.CanaryReady(c),
-			Replicas: workload.Replicas(c)}
+			Replicas: workload.Replicas(c), Pods: c.Status.Replicas}
 	}
 	if (in.Stable.Template != in.Stable.Running || r.prev.Phase.Active()) && !leaving(in) {
 		in.Broken = r.checkRouting()
