@@ -82,7 +82,7 @@ func TestFaultLeaderKilledMidRolloutStandbyTakesOver(t *testing.T) {
 	requireInvariants(t, env.Kube, ns)
 	sw.requireOnlyVetted(t)
 	assert.Equal(t, []string{leaderID, newID}, lw.holders(), "the Lease changed hands exactly once")
-	quiet := writes.between(killedAt.Add(500*time.Millisecond), lw.changedAt(newID))
+	quiet := writes.between(killedAt.Add(500*time.Millisecond), lw.changedRV(newID))
 	assert.Empty(t, quiet, "status writes while nobody held the Lease")
 	assert.Positive(t, reconciles(t, standby), "the new leader reconciled")
 }
@@ -121,6 +121,9 @@ type leaseWatch struct {
 type holderChange struct {
 	id string
 	at time.Time
+	// rv is the object's resourceVersion when the change was seen: the API
+	// server's one clock, which orders writes to different objects.
+	rv int64
 }
 
 func watchLease(t *testing.T, kube kubernetes.Interface, ns, name string) *leaseWatch {
@@ -134,7 +137,7 @@ func watchLease(t *testing.T, kube kubernetes.Interface, ns, name string) *lease
 		for {
 			l, err := kube.CoordinationV1().Leases(ns).Get(ctx, name, metav1.GetOptions{})
 			if err == nil && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity != "" {
-				lw.observe(*l.Spec.HolderIdentity)
+				lw.observe(*l.Spec.HolderIdentity, resourceVersion(l.ResourceVersion))
 			}
 			select {
 			case <-ctx.Done():
@@ -146,12 +149,29 @@ func watchLease(t *testing.T, kube kubernetes.Interface, ns, name string) *lease
 	return lw
 }
 
-func (lw *leaseWatch) observe(id string) {
+func (lw *leaseWatch) observe(id string, rv int64) {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
 	if n := len(lw.changes); n == 0 || lw.changes[n-1].id != id {
-		lw.changes = append(lw.changes, holderChange{id: id, at: time.Now()})
+		lw.changes = append(lw.changes, holderChange{id: id, at: time.Now(), rv: rv})
 	}
+}
+
+// changedRV is the Lease's resourceVersion when id was first seen holding it.
+func (lw *leaseWatch) changedRV(id string) int64 {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	for _, c := range lw.changes {
+		if c.id == id {
+			return c.rv
+		}
+	}
+	return 0
+}
+
+func resourceVersion(rv string) int64 {
+	n, _ := strconv.ParseInt(rv, 10, 64)
+	return n
 }
 
 func (lw *leaseWatch) holder() string {
@@ -219,7 +239,7 @@ func watchStatusWrites(t *testing.T, kube kubernetes.Interface, ns, name string)
 			raw := d.Annotations[status.Key]
 			sw.mu.Lock()
 			if n := len(sw.seen); n == 0 || sw.seen[n-1].id != raw {
-				sw.seen = append(sw.seen, holderChange{id: raw, at: time.Now()})
+				sw.seen = append(sw.seen, holderChange{id: raw, at: time.Now(), rv: resourceVersion(d.ResourceVersion)})
 			}
 			sw.mu.Unlock()
 		}
@@ -227,13 +247,15 @@ func watchStatusWrites(t *testing.T, kube kubernetes.Interface, ns, name string)
 	return sw
 }
 
-// between lists the statuses first seen in (from, to).
-func (sw *statusWrites) between(from, to time.Time) []string {
+// between lists the statuses first seen after from and written before the API
+// server's resourceVersion to (the watches of two objects deliver in no common
+// order, their resourceVersions do).
+func (sw *statusWrites) between(from time.Time, to int64) []string {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	var out []string
 	for _, s := range sw.seen {
-		if s.at.After(from) && s.at.Before(to) {
+		if s.at.After(from) && s.rv < to {
 			out = append(out, s.id)
 		}
 	}
