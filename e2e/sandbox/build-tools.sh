@@ -114,12 +114,28 @@ build_kwok() {
   chmod u+w "$OUT"/kwok-stages/*.yaml 2>/dev/null || true
 }
 
+# helm's default Kubernetes version (what `helm template` and `helm lint` assume
+# without --kube-version) is set at link time; helm's own release build takes it
+# from the client-go version in its go.mod. A plain `go install` leaves v1.20, which
+# fails every chart with a newer kubeVersion floor, so link the same value here.
+helm_kube_minor() {
+  local gomod
+  gomod=$(go mod download -json "helm.sh/helm/$1@$HELM_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+  sed -n 's/^[[:space:]]*k8s\.io\/client-go v0\.\([0-9]*\)\..*/\1/p' "$gomod" | head -1
+}
+
 build_helm() {
-  local major=${HELM_VERSION%%.*}
-  GOBIN="$BIN/.tmp-helm" go install -trimpath -ldflags "-s -w -X helm.sh/helm/$major/internal/version.version=$HELM_VERSION" \
-    "helm.sh/helm/$major/cmd/helm@$HELM_VERSION"
+  local major=${HELM_VERSION%%.*} minor ld
+  minor=$(helm_kube_minor "$major")
+  [ -n "$minor" ] || die "cannot read the client-go version from helm $HELM_VERSION's go.mod"
+  ld="-X helm.sh/helm/$major/internal/version.version=$HELM_VERSION"
+  for p in pkg/chartutil pkg/lint/rules; do
+    ld="$ld -X helm.sh/helm/$major/$p.k8sVersionMajor=1 -X helm.sh/helm/$major/$p.k8sVersionMinor=$minor"
+  done
+  GOBIN="$BIN/.tmp-helm" go install -trimpath -ldflags "-s -w $ld" "helm.sh/helm/$major/cmd/helm@$HELM_VERSION"
   mv "$BIN/.tmp-helm/helm" "$BIN/helm"
   rmdir "$BIN/.tmp-helm"
+  echo "1.$minor" >"$OUT/helm-kube-version"
 }
 
 fetch_istio_crds() {
@@ -133,7 +149,8 @@ fetch_istio_crds() {
 
 have etcd || timed "etcd $ETCD_VERSION" build_etcd
 have kwok && have kwokctl || timed "kwok $KWOK_VERSION" build_kwok
-have helm || timed "helm $HELM_VERSION" build_helm
+# A helm cached before its default Kubernetes version was linked is rebuilt once.
+{ have helm && [ -f "$OUT/helm-kube-version" ]; } || timed "helm $HELM_VERSION" build_helm
 [ -f "$OUT/istio-crds.yaml" ] || timed "Istio CRDs $ISTIO_API_VERSION" fetch_istio_crds
 if ! have kube-apiserver || ! have kube-controller-manager || ! have kube-scheduler || ! have kubectl; then
   timed "kubernetes $K8S_VERSION (apiserver, controller-manager, scheduler, kubectl; about 6 min cold on 2 cores)" build_kube
