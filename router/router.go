@@ -1,7 +1,9 @@
 // Package router turns a traffic.Split into Kubernetes routing objects. Each router
-// (nginx, istio, service) is idempotent — applying the same split twice writes
+// (nginx, istio, gateway, service) is idempotent — applying the same split twice writes
 // nothing the second time — and can reset to "all traffic to stable", removing what
-// it generated. Routers never touch the user's own Ingress or Service.
+// it generated. Routers never touch the user's own Ingress or Service; the gateway
+// router edits the user's HTTPRoute while a canary gets traffic and restores its
+// rules exactly as written.
 package router
 
 import (
@@ -28,6 +30,8 @@ type Target struct {
 	CanaryService string
 	// Ingress is the user's Ingress (router nginx).
 	Ingress string
+	// Route is the user's HTTPRoute (router gateway).
+	Route string
 	// Owner is the owner reference every generated object carries (the user's
 	// Deployment), so deleting the Deployment deletes them.
 	Owner metav1.OwnerReference

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/utils/clock"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/internal/config"
@@ -52,6 +53,10 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	dyn, err := dynamic.NewForConfig(restCfg)
 	if err != nil {
 		return fmt.Errorf("dynamic client: %w", err)
+	}
+	gw, err := gwclient.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("gateway api client: %w", err)
 	}
 	promClient, err := api.NewClient(api.Config{Address: cfg.PrometheusURL})
 	if err != nil {
@@ -93,6 +98,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			spec.RouterService: router.Service{},
 			spec.RouterNginx:   router.Nginx{Client: kube},
 			spec.RouterIstio:   router.Istio{Client: dyn},
+			spec.RouterGateway: router.Gateway{Client: gw},
 		},
 		Recorder:     broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "rolloutd"}),
 		Metrics:      m,

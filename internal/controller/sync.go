@@ -154,7 +154,9 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 			Replicas: workload.Replicas(c), Pods: c.Status.Replicas}
 	}
 	if (in.Stable.Template != in.Stable.Running || r.prev.Phase.Active()) && !leaving(in) {
-		in.Broken = r.checkRouting()
+		if in.Broken, err = r.checkRouting(ctx); err != nil {
+			return strategy.Input{}, err
+		}
 		if in.Broken == "" && foreign != nil {
 			in.Broken = foreign.Error()
 		}
@@ -169,12 +171,20 @@ func leaving(in strategy.Input) bool {
 		(in.Command != nil && in.Command.Verb == strategy.VerbAbort)
 }
 
+// routeChecker is a router that can tell whether its routing object is fit to
+// carry a canary (router gateway: the HTTPRoute exists and its Gateways accept it).
+type routeChecker interface {
+	Problem(ctx context.Context, t router.Target) (string, error)
+}
+
 // checkRouting returns why traffic cannot be routed ("" when it can): the user's
-// Service, and for router nginx the Ingress, must exist.
-func (r *rollout) checkRouting() string {
+// Service, and for router nginx the Ingress, must exist; a router that checks its
+// own objects must find no problem (an error reading them is retried, not a
+// problem: a slow API server must not roll a canary back).
+func (r *rollout) checkRouting(ctx context.Context) (string, error) {
 	ns := r.d.Namespace
 	if _, err := r.c.Informers.Service(ns, r.spec.Service); err != nil {
-		return fmt.Sprintf("service %s/%s: %v (set %s to the Service selecting the stable pods)", ns, r.spec.Service, err, spec.KeyService)
+		return fmt.Sprintf("service %s/%s: %v (set %s to the Service selecting the stable pods)", ns, r.spec.Service, err, spec.KeyService), nil
 	}
 	if r.spec.Router == spec.RouterNginx {
 		ok, err := r.c.Informers.IngressExists(ns, r.spec.Ingress)
@@ -182,10 +192,13 @@ func (r *rollout) checkRouting() string {
 			err = apierrors.NewNotFound(networkingv1.Resource("ingresses"), r.spec.Ingress)
 		}
 		if err != nil {
-			return fmt.Sprintf("ingress %s/%s: %v (set %s to the Ingress to split)", ns, r.spec.Ingress, err, spec.KeyIngress)
+			return fmt.Sprintf("ingress %s/%s: %v (set %s to the Ingress to split)", ns, r.spec.Ingress, err, spec.KeyIngress), nil
 		}
 	}
-	return ""
+	if rc, ok := r.c.Routers[r.spec.Router].(routeChecker); ok {
+		return rc.Problem(ctx, r.target())
+	}
+	return "", nil
 }
 
 // evaluate runs the gate due now and records its figures.
@@ -196,7 +209,7 @@ func (r *rollout) evaluate(ctx context.Context, in strategy.Input) analysis.Resu
 		Canary:     workload.CanaryName(r.d.Name),
 		Service:    r.spec.Service,
 		Ingress:    r.spec.Ingress,
-		Source:     analysis.Source(r.spec.Router),
+		Source:     metricSource(r.spec.Router),
 		Window:     strategy.GateWindow(in),
 		End:        r.now,
 		// After a blue/green switch the stable pods are measured before it.
@@ -248,6 +261,17 @@ func (r *rollout) invalid(ctx context.Context, perr error) (time.Duration, error
 	return 0, nil
 }
 
+// metricSource is where a router's request metrics come from: the ingress or
+// mesh proxy for nginx and istio, the application's own per-pod metrics for the
+// replica-ratio and Gateway API routers (a Gateway's data plane names its
+// metrics its own way).
+func metricSource(r spec.Router) analysis.Source {
+	if r == spec.RouterGateway {
+		return analysis.SourceService
+	}
+	return analysis.Source(r)
+}
+
 func unwrapAll(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()
@@ -262,6 +286,7 @@ func (r *rollout) target() router.Target {
 		Service:       r.spec.Service,
 		CanaryService: workload.CanaryName(r.d.Name),
 		Ingress:       r.spec.Ingress,
+		Route:         r.spec.Route,
 		Owner:         workload.OwnerRef(r.d),
 	}
 }

@@ -15,6 +15,7 @@ func TestParseBlueGreenNeedsARouterThatSwitchesAtOnce(t *testing.T) {
 	}{
 		{"nginx", []string{KeyRouter, "nginx"}, true},
 		{"istio", []string{KeyRouter, "istio"}, true},
+		{"gateway", []string{KeyRouter, "gateway"}, true},
 		{"explicit service", []string{KeyRouter, "service"}, false},
 		{"default router (service)", nil, false},
 	} {
@@ -28,7 +29,7 @@ func TestParseBlueGreenNeedsARouterThatSwitchesAtOnce(t *testing.T) {
 			errs := invalidErrors(t, err)
 			require.Len(t, errs, 1)
 			assert.Equal(t, KeyRouter, errs[0].Key)
-			assert.Contains(t, errs[0].Error(), "nginx or istio with strategy bluegreen")
+			assert.Contains(t, errs[0].Error(), "nginx, istio or gateway with strategy bluegreen")
 		})
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestParseAcceptsMirrorOnlyWithTheIstioRouter(t *testing.T) {
+func TestParseAcceptsMirrorOnlyWithTheIstioAndGatewayRouters(t *testing.T) {
 	cases := []struct {
 		router string
 		mirror string
@@ -15,6 +15,7 @@ func TestParseAcceptsMirrorOnlyWithTheIstioRouter(t *testing.T) {
 	}{
 		{"istio", "20", true},
 		{"istio", "0", true},
+		{"gateway", "20", true},
 		{"nginx", "0", true},
 		{"nginx", "20", false},
 		{"service", "5%", false},

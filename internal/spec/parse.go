@@ -50,8 +50,9 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 	s := Spec{
 		Enabled:         p.enabled(),
 		Strategy:        Strategy(p.oneOf(KeyStrategy, string(Canary), "canary, bluegreen, abtest, batch", "canary", "bluegreen", "abtest", "batch")),
-		Router:          Router(p.oneOf(KeyRouter, string(RouterService), "nginx, istio, service", "nginx", "istio", "service")),
+		Router:          Router(p.oneOf(KeyRouter, string(RouterService), "nginx, istio, gateway, service", "nginx", "istio", "gateway", "service")),
 		Ingress:         p.name(KeyIngress, name),
+		Route:           p.name(KeyRoute, name),
 		Service:         p.name(KeyService, name),
 		Steps:           p.steps(),
 		Interval:        p.duration(KeyInterval, DefaultInterval),
@@ -76,8 +77,8 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 	if _, given := p.get(KeyMatch); s.Strategy == ABTest && !given {
 		p.fail(KeyMatch, "", "header:NAME=VALUE, header:NAME~REGEX or cookie:NAME (required by strategy abtest)", nil)
 	}
-	if v, _ := p.get(KeyMirror); s.MirrorPercent > 0 && s.Router != RouterIstio {
-		p.fail(KeyMirror, v, "a percentage from 0 to 100 together with rolloutd.io/router: istio (only the Istio router mirrors requests)", nil)
+	if v, _ := p.get(KeyMirror); s.MirrorPercent > 0 && s.Router != RouterIstio && s.Router != RouterGateway {
+		p.fail(KeyMirror, v, "a percentage from 0 to 100 together with rolloutd.io/router: istio or gateway (only they mirror requests)", nil)
 	}
 	p.batchRules(s)
 	p.blueGreenRules(s)

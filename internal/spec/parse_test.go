@@ -44,6 +44,7 @@ func TestParseAppliesTheContractDefaultForEveryKey(t *testing.T) {
 	assert.Equal(t, Canary, s.Strategy)
 	assert.Equal(t, RouterService, s.Router)
 	assert.Equal(t, "web", s.Ingress, "ingress defaults to the Deployment's name")
+	assert.Equal(t, "web", s.Route, "route defaults to the Deployment's name")
 	assert.Equal(t, "web", s.Service, "service defaults to the Deployment's name")
 	assert.Equal(t, []int{10, 20, 30, 40, 50}, s.Steps)
 	assert.Equal(t, time.Minute, s.Interval)
@@ -83,6 +84,7 @@ func TestParseAcceptsGoodValues(t *testing.T) {
 		KeyStrategy, "bluegreen",
 		KeyRouter, "istio",
 		KeyIngress, "web-public",
+		KeyRoute, "web-route",
 		KeyService, "web-svc",
 		KeySteps, "5, 10,25%,50",
 		KeyInterval, "90s",
@@ -106,6 +108,7 @@ func TestParseAcceptsGoodValues(t *testing.T) {
 	assert.Equal(t, BlueGreen, s.Strategy)
 	assert.Equal(t, RouterIstio, s.Router)
 	assert.Equal(t, "web-public", s.Ingress)
+	assert.Equal(t, "web-route", s.Route)
 	assert.Equal(t, "web-svc", s.Service)
 	assert.Equal(t, []int{5, 10, 25, 50}, s.Steps)
 	assert.Equal(t, 90*time.Second, s.Interval)
@@ -145,7 +148,7 @@ func TestParseRejectsBadValueNamingKeyAndAcceptedForm(t *testing.T) {
 	}{
 		{"enabled not a boolean", KeyEnabled, "yes", `"true" or "false"`},
 		{"unknown strategy", KeyStrategy, "linear", "canary, bluegreen, abtest, batch"},
-		{"unknown router", KeyRouter, "traefik", "nginx, istio, service"},
+		{"unknown router", KeyRouter, "traefik", "nginx, istio, gateway, service"},
 		{"ingress not an object name", KeyIngress, "Web_Ingress", "Kubernetes object name"},
 		{"service name too long", KeyService, longName(64), "Kubernetes object name"},
 		{"steps not numbers", KeySteps, "10,twenty", "increasing weights"},

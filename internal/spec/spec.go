@@ -19,6 +19,7 @@ const (
 	KeyStrategy        = Prefix + "strategy"
 	KeyRouter          = Prefix + "router"
 	KeyIngress         = Prefix + "ingress"
+	KeyRoute           = Prefix + "route"
 	KeyService         = Prefix + "service"
 	KeySteps           = Prefix + "steps"
 	KeyInterval        = Prefix + "interval"
@@ -57,8 +58,10 @@ type Router string
 
 // Routers.
 const (
-	RouterNginx   Router = "nginx"
-	RouterIstio   Router = "istio"
+	RouterNginx Router = "nginx"
+	RouterIstio Router = "istio"
+	// RouterGateway splits the user's Gateway API HTTPRoute.
+	RouterGateway Router = "gateway"
 	RouterService Router = "service"
 )
 
@@ -73,10 +76,12 @@ const (
 
 // Spec is the validated release configuration of one Deployment.
 type Spec struct {
-	Enabled         bool
-	Strategy        Strategy
-	Router          Router
-	Ingress         string
+	Enabled  bool
+	Strategy Strategy
+	Router   Router
+	Ingress  string
+	// Route is the user's HTTPRoute (router gateway).
+	Route           string
 	Service         string
 	Steps           []int
 	Interval        time.Duration
