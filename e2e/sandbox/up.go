@@ -63,12 +63,8 @@ func Up(ctx context.Context, opts UpOptions) error {
 	if err != nil {
 		return err
 	}
-	if clusterNew || !istioCRDsPresent(ctx, l, tools) {
-		begin := time.Now()
-		if err := applyIstioCRDs(ctx, l, tools); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "Istio CRDs established in %.1fs\n", time.Since(begin).Seconds())
+	if err := ensureCRDs(ctx, l, tools, clusterNew, out); err != nil {
+		return err
 	}
 	seed := chooseSeed(l, opts.Seed)
 	simOn, err := ensureServices(ctx, l, seed, clusterNew, out)
@@ -183,6 +179,27 @@ func chooseSeed(l Layout, explicit int64) int64 {
 		}
 	}
 	return rand.Int64N(1<<31) + 1
+}
+
+// ensureCRDs installs Istio's networking CRDs and the Gateway API's
+// standard-channel CRDs (with GatewayClass sim) on a new cluster or where
+// they are missing.
+func ensureCRDs(ctx context.Context, l Layout, tools Tools, clusterNew bool, out io.Writer) error {
+	if clusterNew || !istioCRDsPresent(ctx, l, tools) {
+		begin := time.Now()
+		if err := applyIstioCRDs(ctx, l, tools); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Istio CRDs established in %.1fs\n", time.Since(begin).Seconds())
+	}
+	if clusterNew || !gatewayAPIPresent(ctx, l, tools) {
+		begin := time.Now()
+		if err := applyGatewayAPI(ctx, l, tools); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "Gateway API CRDs (standard channel) and GatewayClass %s ready in %.1fs\n", SimGatewayClass, time.Since(begin).Seconds())
+	}
+	return nil
 }
 
 // istioCRDsPresent checks for the VirtualService CRD.

@@ -119,10 +119,13 @@ func (e *Engine) drive(st *RouteStatus, n int) {
 	}
 }
 
-// unrouted answers requests no Istio route matched with 404.
+// unrouted answers requests no Istio or Gateway API route matched with 404.
 func (e *Engine) unrouted(st *RouteStatus, n int) {
 	st.Unavailable += int64(n)
 	entry := st.plan.Entry
+	if st.plan.Router != RouterIstio {
+		return
+	}
 	e.metrics.recordIstio(reporterSource, entry,
 		istioTarget{service: entry, flags: "NR"}, unavailable(404, n))
 }
@@ -150,7 +153,9 @@ func (e *Engine) toBackend(st *RouteStatus, b Backend, n int, mirror bool) {
 		key := pod.Namespace + "/" + pod.Name
 		if mirror {
 			st.Mirrored[key] += int64(k)
-			e.metrics.recordIstio(reporterDestination, st.plan.Entry, e.istioTarget(st.plan, b, pod), res)
+			if st.plan.Router == RouterIstio {
+				e.metrics.recordIstio(reporterDestination, st.plan.Entry, e.istioTarget(st.plan, b, pod), res)
+			}
 			continue
 		}
 		st.Served[key] += int64(k)

@@ -1,5 +1,7 @@
 package sim
 
+import gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+
 // Router names, as /debug/routes reports them.
 const (
 	RouterNginx   = "nginx"
@@ -18,6 +20,10 @@ type World interface {
 	Ingresses(namespace string) []*Ingress
 	VirtualServices(namespace string) []*VirtualService
 	DestinationRules(namespace string) []*DestinationRule
+	// HTTPRoutes lists the namespace's Gateway API HTTPRoutes; Gateway returns
+	// one Gateway or nil.
+	HTTPRoutes(namespace string) []*gwv1.HTTPRoute
+	Gateway(namespace, name string) *gwv1.Gateway
 }
 
 // Backend is where a share of a class of requests goes: the ready pods of
@@ -31,6 +37,9 @@ type Backend struct {
 	Pods    []*Pod
 	Share   float64
 	Flags   string // "-" when served, "NC" no cluster/subset, "UH" no healthy pod
+	// ResponseHeaders are the headers a Gateway sets on this backend's
+	// responses (backend-level ResponseHeaderModifier), "Name: value".
+	ResponseHeaders []string
 }
 
 // ClassRoute is where one class of requests goes.
@@ -46,12 +55,14 @@ type Plan struct {
 	Router  string
 	Nginx   NginxRoute      // router nginx
 	Virtual *VirtualService // router istio
+	Route   *gwv1.HTTPRoute // router gateway
 	Classes []ClassRoute
 }
 
 // BuildPlan routes an entry Service's request classes the way the cluster's
 // objects say: an Ingress with the Service as backend first, else a
-// VirtualService listing it, else the Service itself.
+// VirtualService listing it, else an HTTPRoute a sim Gateway accepted that
+// sends to it, else the Service itself.
 func BuildPlan(w World, svc *Service) Plan {
 	return newPlanner(w).plan(svc)
 }
@@ -80,6 +91,11 @@ func (pl *planner) plan(svc *Service) Plan {
 	if vs := pl.virtualService(svc); vs != nil {
 		p.Router, p.Virtual = RouterIstio, vs
 		p.Classes = istioClasses(w, vs, classes)
+		return p
+	}
+	if r := gatewayRouteFor(w, svc); r != nil {
+		p.Router, p.Route = RouterGateway, r
+		p.Classes = gatewayClasses(w, r, classes)
 		return p
 	}
 	stable := serviceBackend(w, svc, svc.Name, "")

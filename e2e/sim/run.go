@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 )
 
 // Config is the simulator's command line.
@@ -126,5 +127,9 @@ func newClients(kubeconfig string) (Clients, error) {
 	if err != nil {
 		return Clients{}, fmt.Errorf("discovery client: %w", err)
 	}
-	return Clients{Kube: kube, Dynamic: dyn, Discovery: disc}, nil
+	gw, err := gwclient.NewForConfig(cfg)
+	if err != nil {
+		return Clients{}, fmt.Errorf("gateway api client: %w", err)
+	}
+	return Clients{Kube: kube, Dynamic: dyn, Discovery: disc, Gateway: gw}, nil
 }

@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 )
 
 // Istio resources the simulator routes by.
@@ -46,6 +48,8 @@ type Clients struct {
 	Kube      kubernetes.Interface
 	Dynamic   dynamic.Interface
 	Discovery Discoverer
+	// Gateway may be nil: the simulator then routes without the Gateway API.
+	Gateway gwclient.Interface
 }
 
 // Watcher keeps a small, transformed cache of the objects routing needs and
@@ -59,10 +63,13 @@ type Watcher struct {
 	ingress  cache.SharedIndexInformer
 	warned   *warnings
 
-	mu    sync.RWMutex
-	vs    cache.SharedIndexInformer // nil until the Istio CRDs are found
-	dr    cache.SharedIndexInformer
-	retry time.Duration
+	mu sync.RWMutex
+	vs cache.SharedIndexInformer // nil until the Istio CRDs are found
+	dr cache.SharedIndexInformer
+	// routes and gateways are nil until the Gateway API CRDs are found.
+	routes     cache.SharedIndexInformer
+	gateways   cache.SharedIndexInformer
+	retryEvery time.Duration
 }
 
 // NewWatcher sets up informers across all namespaces; Start runs them.
@@ -72,7 +79,7 @@ func NewWatcher(c Clients, istioRetry time.Duration, log *zap.Logger) (*Watcher,
 	if istioRetry <= 0 {
 		istioRetry = istioRetryWait
 	}
-	w := &Watcher{clients: c, log: log, warned: newWarnings(log), retry: istioRetry}
+	w := &Watcher{clients: c, log: log, warned: newWarnings(log), retryEvery: istioRetry}
 	w.factory = informers.NewSharedInformerFactory(c.Kube, resyncNever)
 	w.pods = w.factory.Core().V1().Pods().Informer()
 	w.services = w.factory.Core().V1().Services().Informer()
@@ -124,20 +131,24 @@ func (w *Watcher) Start(ctx context.Context) error {
 		return nil
 	}
 	if !w.startIstio(ctx) {
-		go w.retryIstio(ctx)
+		go w.retry(ctx, w.startIstio)
+	}
+	if !w.startGateway(ctx) {
+		go w.retry(ctx, w.startGateway)
 	}
 	return nil
 }
 
-func (w *Watcher) retryIstio(ctx context.Context) {
-	t := time.NewTicker(w.retry)
+// retry calls start every retry period until it reports success.
+func (w *Watcher) retry(ctx context.Context, start func(context.Context) bool) {
+	t := time.NewTicker(w.retryEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if w.startIstio(ctx) {
+			if start(ctx) {
 				return
 			}
 		}
@@ -319,7 +330,7 @@ func getAs[T any](inf cache.SharedIndexInformer, namespace, name string) T {
 
 // listAs lists one namespace (all for "") sorted by namespace and name.
 func listAs[T interface {
-	*Pod | *Service | *Ingress | *VirtualService | *DestinationRule
+	*Pod | *Service | *Ingress | *VirtualService | *DestinationRule | *gwv1.HTTPRoute | *gwv1.Gateway
 	GetNamespace() string
 	GetName() string
 }](inf cache.SharedIndexInformer, namespace string) []T {

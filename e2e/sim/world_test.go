@@ -5,6 +5,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 )
 
 // fakeCluster is an in-memory Cluster for engine and routing tests.
@@ -14,6 +15,19 @@ type fakeCluster struct {
 	ingresses []*Ingress
 	vss       []*VirtualService
 	drs       []*DestinationRule
+	routes    []*gwv1.HTTPRoute
+	gateways  []*gwv1.Gateway
+}
+
+func (f *fakeCluster) HTTPRoutes(ns string) []*gwv1.HTTPRoute { return inNS(f.routes, ns) }
+
+func (f *fakeCluster) Gateway(ns, name string) *gwv1.Gateway {
+	for _, g := range f.gateways {
+		if g.Namespace == ns && g.Name == name {
+			return g
+		}
+	}
+	return nil
 }
 
 func (f *fakeCluster) Service(ns, name string) *Service {
