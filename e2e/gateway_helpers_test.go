@@ -1,0 +1,190 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rolloutd/rolloutd/e2e/framework"
+	"github.com/rolloutd/rolloutd/e2e/sim"
+	"github.com/rolloutd/rolloutd/router"
+)
+
+func gatewayClient(t *testing.T, env *framework.Env) gwclient.Interface {
+	t.Helper()
+	c, err := gwclient.NewForConfig(rest.CopyConfig(env.RESTConfig))
+	require.NoError(t, err)
+	return c
+}
+
+// createGateway makes Gateway "edge" of class sim in ns with one HTTP listener.
+func createGateway(t *testing.T, gw gwclient.Interface, ns string) {
+	t.Helper()
+	g := &gwv1.Gateway{
+		ObjectMeta: metav1.ObjectMeta{Name: "edge", Namespace: ns},
+		Spec: gwv1.GatewaySpec{GatewayClassName: sim.GatewayClassName,
+			Listeners: []gwv1.Listener{{Name: "http", Port: 80, Protocol: gwv1.HTTPProtocolType}}},
+	}
+	_, err := gw.GatewayV1().Gateways(ns).Create(context.Background(), g, metav1.CreateOptions{})
+	require.NoError(t, err)
+}
+
+// createUserRoute makes the user's HTTPRoute name attached to Gateway edge: an
+// /api rule with a request header filter and a catch-all rule, both to the
+// Service name, as a user writes them (no weights). It waits until the
+// simulator accepted it and returns it as stored.
+func createUserRoute(t *testing.T, gw gwclient.Interface, ns, name string) *gwv1.HTTPRoute {
+	t.Helper()
+	y := fmt.Sprintf(`
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: %[1]s, namespace: %[2]s}
+spec:
+  parentRefs: [{name: edge}]
+  hostnames: [%[1]s.example.com]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /api}}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {set: [{name: X-Route, value: api}]}
+    backendRefs: [{name: %[1]s, port: 80}]
+    timeouts: {request: 5s}
+  - backendRefs: [{name: %[1]s, port: 80}]
+`, name, ns)
+	r := &gwv1.HTTPRoute{}
+	require.NoError(t, yaml.Unmarshal([]byte(y), r))
+	_, err := gw.GatewayV1().HTTPRoutes(ns).Create(context.Background(), r, metav1.CreateOptions{})
+	require.NoError(t, err)
+	var out *gwv1.HTTPRoute
+	framework.Eventually(t, 30*time.Second, "the simulator accepts HTTPRoute "+name, func() (bool, error) {
+		got, err := gw.GatewayV1().HTTPRoutes(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		out = got
+		return routeCondition(got, "Accepted") == metav1.ConditionTrue && routeCondition(got, "ResolvedRefs") == metav1.ConditionTrue, nil
+	})
+	return out
+}
+
+// routeCondition returns the status of the sim parent's condition typ for the
+// route's current generation ("" when not reported yet).
+func routeCondition(r *gwv1.HTTPRoute, typ string) metav1.ConditionStatus {
+	for _, p := range r.Status.Parents {
+		for _, c := range p.Conditions {
+			if p.ControllerName == sim.GatewayController && c.Type == typ && c.ObservedGeneration == r.Generation {
+				return c.Status
+			}
+		}
+	}
+	return ""
+}
+
+// requireRouteAsWritten waits until the route's spec is the one written and no
+// trace of rolloutd is left on it: no annotation, no field manager.
+func requireRouteAsWritten(t *testing.T, gw gwclient.Interface, written *gwv1.HTTPRoute) {
+	t.Helper()
+	framework.Eventually(t, 30*time.Second, "the user's HTTPRoute as written", func() (bool, error) {
+		got, err := gw.GatewayV1().HTTPRoutes(written.Namespace).Get(context.Background(), written.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if !assert.ObjectsAreEqual(written.Spec, got.Spec) {
+			return false, fmt.Errorf("spec differs: %v", got.Spec.Rules)
+		}
+		if _, ok := got.Annotations[router.RulesAnnotation]; ok {
+			return false, fmt.Errorf("annotation %s left", router.RulesAnnotation)
+		}
+		for _, e := range got.ManagedFields {
+			if e.Manager == router.GatewayFieldManager {
+				return false, fmt.Errorf("field manager %s left", e.Manager)
+			}
+		}
+		return true, nil
+	})
+}
+
+// routeTimeline keeps the canary weight of every version of an HTTPRoute (-2:
+// no canary backendRef, the user's form) and the versions whose stable and
+// canary weights do not add up to 100.
+type routeTimeline struct {
+	mu    sync.Mutex
+	ws    []int
+	bad   []string
+	rules [][]gwv1.HTTPRouteRule
+}
+
+func watchRoute(t *testing.T, gw gwclient.Interface, ns, name string) *routeTimeline {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := gw.GatewayV1().HTTPRoutes(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	require.NoError(t, err)
+	tl := &routeTimeline{}
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			r, ok := ev.Object.(*gwv1.HTTPRoute)
+			if !ok || ev.Type == watch.Deleted {
+				continue
+			}
+			tl.record(r, name, name+"-canary")
+		}
+	}()
+	return tl
+}
+
+func (tl *routeTimeline) record(r *gwv1.HTTPRoute, svc, canary string) {
+	weight, ok := router.GatewayCanaryWeight(r.Spec.Rules, svc, canary)
+	if !ok {
+		weight = -2
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	for _, rule := range r.Spec.Rules {
+		var sum int32
+		split := false
+		for _, b := range rule.BackendRefs {
+			if b.Weight != nil && (string(b.Name) == svc || string(b.Name) == canary) {
+				sum += *b.Weight
+				split = split || string(b.Name) == canary
+			}
+		}
+		if split && len(rule.BackendRefs) == 2 && sum != 100 {
+			tl.bad = append(tl.bad, fmt.Sprintf("rv %s: weights add to %d", r.ResourceVersion, sum))
+		}
+	}
+	if n := len(tl.ws); n == 0 || tl.ws[n-1] != weight {
+		tl.ws = append(tl.ws, weight)
+		tl.rules = append(tl.rules, r.Spec.Rules)
+	}
+}
+
+func (tl *routeTimeline) weights() ([]int, []string) {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return append([]int(nil), tl.ws...), append([]string(nil), tl.bad...)
+}
+
+// gatewayApp creates the Gateway, the user's HTTPRoute and the app (router
+// gateway), and returns the route as written.
+func gatewayApp(t *testing.T, env *framework.Env, gw gwclient.Interface, ns string, a app) *gwv1.HTTPRoute {
+	t.Helper()
+	a.router = "gateway"
+	createGateway(t, gw, ns)
+	a.create(t, env.Kube, ns)
+	return createUserRoute(t, gw, ns, a.name)
+}
