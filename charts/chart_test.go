@@ -28,6 +28,7 @@ type renderCase struct {
 	// watch is the namespaced mode's list; nil means cluster-wide.
 	watch    []string
 	istio    bool
+	gateway  bool
 	replicas int32
 	env      map[string]string // expected env values ("" = must be absent)
 	token    string            // key of the webhook token; "" = webhook off
@@ -61,7 +62,7 @@ var renderCases = []renderCase{
 		kinds: map[string]int{"ServiceAccount": 1, "ClusterRole": 1, "ClusterRoleBinding": 1, "Role": 1,
 			"RoleBinding": 1, "Deployment": 1, "Service": 1, "Secret": 1, "PodDisruptionBudget": 1,
 			"ServiceMonitor": 1, "PrometheusRule": 1, "ConfigMap": 1},
-		istio: true, replicas: 3, token: "bearer",
+		istio: true, gateway: true, replicas: 3, token: "bearer",
 		env: map[string]string{
 			"ROLLOUTD_PROMETHEUS_URL": "http://prometheus-operated.monitoring.svc:9090", "ROLLOUTD_HTTP_ADDR": ":8080",
 			"ROLLOUTD_LEASE_NAME": "rolloutd-leader", "ROLLOUTD_LEASE_DURATION": "30s", "ROLLOUTD_RENEW_DEADLINE": "20s",
@@ -191,6 +192,9 @@ func checkRBAC(t *testing.T, tc renderCase, objs []object) {
 	workload := [][]rule{workloadRules}
 	if tc.istio {
 		workload = append(workload, istioRules)
+	}
+	if tc.gateway {
+		workload = append(workload, gatewayRules)
 	}
 	roles := map[string]bool{} // "Kind ns/name"
 	check := func(o object, rules []rbacv1.PolicyRule, want []grant) {

@@ -49,6 +49,13 @@ var istioRules = []rule{
 		"router istio: the DestinationRule named after the Service"},
 }
 
+// gatewayRules are added by rbac.gateway=true for the Gateway API router.
+var gatewayRules = []rule{
+	{"gateway.networking.k8s.io", "httproutes", nil, []string{"get", "update", "patch"},
+		"router/gateway.go: Get the user's HTTPRoute (Apply, Reset, Problem), Update its rules, " +
+			"Patch its managedFields to drop rolloutd's field manager"},
+}
+
 // leaseRules are granted in the release namespace when leader election is on.
 // client-go's LeaseLock calls Get, Create and Update; only create cannot be
 // limited to the lease's name.

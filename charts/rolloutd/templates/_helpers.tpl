@@ -120,6 +120,13 @@ docs/helm.md explains each. Keep in step with the table in charts/rolloutd_test.
   resources: ["virtualservices", "destinationrules"]
   verbs: ["get", "create", "update", "delete"]
 {{- end }}
+{{- if .Values.rbac.gateway }}
+# Router gateway: the user's HTTPRoute (weights written by update, rolloutd's
+# field manager dropped by patch once the rules are restored).
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["httproutes"]
+  verbs: ["get", "update", "patch"]
+{{- end }}
 {{- end }}
 
 {{/* Fails the render on settings that cannot work together. */}}
