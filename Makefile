@@ -54,8 +54,11 @@ sandbox: ## start the local sandbox cluster, Prometheus, Alertmanager and simula
 sandbox-down: ## stop every sandbox process and leave nothing running
 	$(GO) run ./e2e/sandbox/cmd/sandbox down
 
-demo: sandbox build ## the main job: sandbox, chart, daemon and a live canary to watch
-	$(GO) run ./e2e/demo
+# Router of the demo application: nginx (an Ingress) or gateway (a Gateway API HTTPRoute).
+ROUTER ?= nginx
+
+demo: sandbox build ## the main job: sandbox, chart, daemon and a live canary to watch (ROUTER=nginx|gateway)
+	$(GO) run ./e2e/demo -router $(ROUTER)
 
 clean: ## remove build output
 	rm -rf $(BIN)

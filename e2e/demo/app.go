@@ -90,14 +90,15 @@ func (d *daemon) stop() {
 	}
 }
 
-// createApp creates the demo Deployment (opted in, router nginx), its Service and
-// Ingress, and waits until rolloutd has taken it over.
+// createApp creates the demo Deployment (opted in, router nginx or gateway), its
+// Service and Ingress (or Gateway and HTTPRoute), and waits until rolloutd has
+// taken it over.
 func createApp(ctx context.Context, kube kubernetes.Interface, o options) error {
 	replicas := int32(4)
 	labels := map[string]string{"app": appName}
 	d := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: appName, Annotations: map[string]string{
-			"rolloutd.io/enabled": "true", "rolloutd.io/router": "nginx",
+			"rolloutd.io/enabled": "true", "rolloutd.io/router": o.router,
 			"rolloutd.io/steps": "10,20,30,40,50", "rolloutd.io/interval": o.interval,
 		}},
 		Spec: appsv1.DeploymentSpec{
@@ -119,18 +120,8 @@ func createApp(ctx context.Context, kube kubernetes.Interface, o options) error 
 	if _, err := kube.CoreV1().Services(o.namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create service: %w", err)
 	}
-	class, prefix := "nginx", networkingv1.PathTypePrefix
-	ing := &networkingv1.Ingress{
-		ObjectMeta: metav1.ObjectMeta{Name: appName},
-		Spec: networkingv1.IngressSpec{IngressClassName: &class, Rules: []networkingv1.IngressRule{{
-			Host: "web.example.com",
-			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
-				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
-					Service: &networkingv1.IngressServiceBackend{Name: appName, Port: networkingv1.ServiceBackendPort{Number: 80}},
-				}}}}}}}},
-	}
-	if _, err := kube.NetworkingV1().Ingresses(o.namespace).Create(ctx, ing, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create ingress: %w", err)
+	if err := createEntry(ctx, kube, o); err != nil {
+		return err
 	}
 	return wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		d, err := kube.AppsV1().Deployments(o.namespace).Get(ctx, appName, metav1.GetOptions{})
@@ -213,5 +204,27 @@ func summary(results []result) error {
 		return fmt.Errorf("a release did not end as expected; see .sandbox/logs/rolloutd-demo.log")
 	}
 	fmt.Println("\nThe demo app stays in namespace rolloutd-demo; `make sandbox-down` stops everything.")
+	return nil
+}
+
+// createEntry creates the way in: an Ingress of class nginx, or Gateway edge of
+// class sim with the user's HTTPRoute.
+func createEntry(ctx context.Context, kube kubernetes.Interface, o options) error {
+	if o.router == "gateway" {
+		return createGatewayRoute(ctx, o)
+	}
+	class, prefix := "nginx", networkingv1.PathTypePrefix
+	ing := &networkingv1.Ingress{
+		ObjectMeta: metav1.ObjectMeta{Name: appName},
+		Spec: networkingv1.IngressSpec{IngressClassName: &class, Rules: []networkingv1.IngressRule{{
+			Host: "web.example.com",
+			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
+					Service: &networkingv1.IngressServiceBackend{Name: appName, Port: networkingv1.ServiceBackendPort{Number: 80}},
+				}}}}}}}},
+	}
+	if _, err := kube.NetworkingV1().Ingresses(o.namespace).Create(ctx, ing, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create ingress: %w", err)
+	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -29,6 +30,8 @@ type options struct {
 	addr      string
 	interval  string
 	timeout   time.Duration
+	router    string // nginx or gateway
+	admin     *rest.Config
 }
 
 func run() int {
@@ -37,7 +40,12 @@ func run() int {
 	flag.StringVar(&o.addr, "http-addr", "127.0.0.1:18080", "address of the daemon's HTTP endpoint")
 	flag.StringVar(&o.interval, "interval", "5s", "rolloutd.io/interval of the demo application")
 	flag.DurationVar(&o.timeout, "timeout", 5*time.Minute, "how long each release may take")
+	flag.StringVar(&o.router, "router", "nginx", "router of the demo application: nginx (an Ingress) or gateway (a Gateway API HTTPRoute)")
 	flag.Parse()
+	if o.router != "nginx" && o.router != "gateway" {
+		fmt.Fprintf(os.Stderr, "demo: -router=%q: accepted: nginx, gateway\n", o.router)
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	root, err := repoRoot()
@@ -78,6 +86,7 @@ func demo(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
+	o.admin = cfg
 	say("1/5", "preparing namespace %s", o.namespace)
 	if err := resetNamespace(ctx, kube, o.namespace); err != nil {
 		return err
@@ -92,7 +101,8 @@ func demo(ctx context.Context, o options) error {
 		return err
 	}
 	defer daemon.stop()
-	say("3/5", "deploying the demo app: Deployment web (4 replicas), Service and Ingress with 200 simulated requests/s")
+	say("3/5", "deploying the demo app: Deployment web (4 replicas, router %s), Service and %s with 200 simulated requests/s",
+		o.router, map[string]string{"nginx": "Ingress", "gateway": "Gateway edge (class sim) with HTTPRoute web"}[o.router])
 	if err := createApp(ctx, kube, o); err != nil {
 		return err
 	}
