@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,14 @@ const (
 	AnnotationMemory       = "sim.rolloutd.io/memory"
 	AnnotationMemoryGrowth = "sim.rolloutd.io/memory-growth"
 	AnnotationLoad         = "sim.rolloutd.io/load"
+	// AnnotationStatusLabel names the label of the pod's own http_requests_total
+	// that carries the response status: code (default), status or status_code,
+	// as applications differ.
+	AnnotationStatusLabel = "sim.rolloutd.io/status-label"
 )
+
+// StatusLabels are the status label names an application's metric may use.
+var StatusLabels = []string{"code", "status", "status_code"}
 
 // Noise applied each tick, as the sigma of a multiplicative normal factor.
 const (
@@ -40,17 +48,19 @@ type Behaviour struct {
 	Memory       float64 // working-set bytes at start
 	MemoryGrowth float64 // working-set bytes added per minute since start
 	Load         float64 // CPU load average
+	StatusLabel  string  // label of the app's request metric carrying the status
 }
 
 // DefaultBehaviour is a healthy version: what unset annotations mean.
 func DefaultBehaviour() Behaviour {
 	return Behaviour{
-		ErrorRate:  0.001,
-		LatencyP50: 0.020,
-		LatencyP99: 0.080,
-		CPU:        0.1,
-		Memory:     128 * 1024 * 1024,
-		Load:       0.3,
+		ErrorRate:   0.001,
+		LatencyP50:  0.020,
+		LatencyP99:  0.080,
+		CPU:         0.1,
+		Memory:      128 * 1024 * 1024,
+		Load:        0.3,
+		StatusLabel: "code",
 	}
 }
 
@@ -83,6 +93,13 @@ func ParseBehaviour(ann map[string]string) (Behaviour, []string) {
 	parseNonNegative(ann, AnnotationLoad, &b.Load, fail)
 	parseQuantity(ann, AnnotationMemory, &b.Memory, fail)
 	parseQuantity(ann, AnnotationMemoryGrowth, &b.MemoryGrowth, fail)
+	if v, ok := ann[AnnotationStatusLabel]; ok {
+		if slices.Contains(StatusLabels, strings.TrimSpace(v)) {
+			b.StatusLabel = strings.TrimSpace(v)
+		} else {
+			fail(AnnotationStatusLabel, v, "one of "+strings.Join(StatusLabels, ", "))
+		}
+	}
 	return b, problems
 }
 

@@ -19,6 +19,8 @@ func TestParseBehaviourDefaultsAndBadValues(t *testing.T) {
 		{"latency p50,p99 in ms", map[string]string{AnnotationLatencyMS: "30, 300"}, with(func(b *Behaviour) { b.LatencyP50, b.LatencyP99 = 0.03, 0.3 }), 0},
 		{"cpu and load", map[string]string{AnnotationCPU: "0.25", AnnotationLoad: "1.5"}, with(func(b *Behaviour) { b.CPU, b.Load = 0.25, 1.5 }), 0},
 		{"memory quantities", map[string]string{AnnotationMemory: "256Mi", AnnotationMemoryGrowth: "1Mi"}, with(func(b *Behaviour) { b.Memory, b.MemoryGrowth = 256<<20, 1<<20 }), 0},
+		{"status label", map[string]string{AnnotationStatusLabel: "status_code"}, with(func(b *Behaviour) { b.StatusLabel = "status_code" }), 0},
+		{"unknown status label", map[string]string{AnnotationStatusLabel: "http_status"}, def, 1},
 		{"error rate above 1", map[string]string{AnnotationErrorRate: "1.5"}, def, 1},
 		{"error rate not a number", map[string]string{AnnotationErrorRate: "high"}, def, 1},
 		{"latency with one value", map[string]string{AnnotationLatencyMS: "20"}, def, 1},

@@ -24,7 +24,10 @@ var (
 		"destination_workload", "destination_workload_namespace", "destination_service",
 		"destination_service_name", "destination_service_namespace", "destination_version",
 		"response_code", "request_protocol", "response_flags"}
-	appRequestLabels  = []string{"namespace", "pod", "method", "code"}
+	// The app's request metric has one status label; which one the pod's
+	// behaviour says (StatusLabels), the others stay empty, which Prometheus
+	// stores as absent.
+	appRequestLabels  = append([]string{"namespace", "pod", "method"}, StatusLabels...)
 	appDurationLabels = []string{"namespace", "pod", "method"}
 	cadvisorLabels    = []string{"namespace", "pod", "container", "image"}
 )

@@ -13,13 +13,15 @@ import (
 func allRoutersCluster() *fakeCluster {
 	c := istioCluster(shopVS())
 	b := DefaultBehaviour()
+	statusCode := b
+	statusCode.StatusLabel = "status_code"
 	c.services = append(c.services,
 		testService("shop", "cart", map[string]string{"app": "cart"}, Traffic{RPS: 100}),
 		managed(testService("shop", "cart-canary", map[string]string{"app": "cart-canary"}, Traffic{RPS: 100})),
 		testService("shop", "search", map[string]string{"app": "search"}, Traffic{RPS: 100}),
 	)
 	c.pods = append(c.pods,
-		testPod("shop", "cart-7c9-aaaaa", "cart", map[string]string{"app": "cart"}, b),
+		testPod("shop", "cart-7c9-aaaaa", "cart", map[string]string{"app": "cart"}, statusCode),
 		testPod("shop", "cart-canary-5f-bbbbb", "cart-canary", map[string]string{"app": "cart-canary"}, b),
 		testPod("shop", "search-5b-ccccc", "search", map[string]string{"app": "search"}, b),
 	)
@@ -45,11 +47,13 @@ func TestMetricsHaveTheDocumentedNamesAndLabels(t *testing.T) {
 		"nginx_ingress_controller_request_duration_seconds": {dto.MetricType_HISTOGRAM, nginx},
 		"istio_requests_total":                              {dto.MetricType_COUNTER, istio},
 		"istio_request_duration_milliseconds":               {dto.MetricType_HISTOGRAM, istio},
-		"http_requests_total":                               {dto.MetricType_COUNTER, []string{"code", "method", "namespace", "pod"}},
-		"http_request_duration_seconds":                     {dto.MetricType_HISTOGRAM, []string{"method", "namespace", "pod"}},
-		"container_cpu_usage_seconds_total":                 {dto.MetricType_COUNTER, append([]string{"cpu"}, cadvisor...)},
-		"container_memory_working_set_bytes":                {dto.MetricType_GAUGE, cadvisor},
-		"container_cpu_load_average_10s":                    {dto.MetricType_GAUGE, cadvisor},
+		// One of the status labels is set per pod (sim.rolloutd.io/status-label),
+		// the others are empty, which Prometheus stores as absent.
+		"http_requests_total":                {dto.MetricType_COUNTER, []string{"code", "method", "namespace", "pod", "status", "status_code"}},
+		"http_request_duration_seconds":      {dto.MetricType_HISTOGRAM, []string{"method", "namespace", "pod"}},
+		"container_cpu_usage_seconds_total":  {dto.MetricType_COUNTER, append([]string{"cpu"}, cadvisor...)},
+		"container_memory_working_set_bytes": {dto.MetricType_GAUGE, cadvisor},
+		"container_cpu_load_average_10s":     {dto.MetricType_GAUGE, cadvisor},
 	}
 	m := NewMetrics()
 	steps(NewEngine(1, m), allRoutersCluster(), 3)
@@ -117,7 +121,9 @@ func TestLabelValuesTellRoutesApart(t *testing.T) {
 		{"istio version comes from the pod label", "istio_requests_total",
 			map[string]string{"reporter": "destination", "destination_workload": "web", "destination_version": "v2"}},
 		{"app metrics per pod", "http_requests_total",
-			map[string]string{"namespace": "shop", "pod": "search-5b-ccccc", "method": "GET", "code": "200"}},
+			map[string]string{"namespace": "shop", "pod": "search-5b-ccccc", "method": "GET", "code": "200", "status_code": ""}},
+		{"a pod's status label is the one its behaviour names", "http_requests_total",
+			map[string]string{"pod": "cart-7c9-aaaaa", "code": "", "status": "", "status_code": "200"}},
 		{"cadvisor names the first container and its image", "container_memory_working_set_bytes",
 			map[string]string{"namespace": "shop", "pod": "search-5b-ccccc", "container": "app", "image": "example/app:1"}},
 	}

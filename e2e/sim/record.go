@@ -1,6 +1,9 @@
 package sim
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // Fixed labels of the simulated ingress-nginx controller and Istio gateway.
 const (
@@ -98,7 +101,8 @@ func (m *Metrics) recordApp(pod *Pod, results []result) {
 	defer m.mu.Unlock()
 	h := m.appDuration.get([]string{pod.Namespace, pod.Name, requestMethod}, deps...)
 	for _, res := range results {
-		labels := []string{pod.Namespace, pod.Name, requestMethod, strconv.Itoa(res.code)}
+		labels := []string{pod.Namespace, pod.Name, requestMethod, "", "", ""}
+		labels[3+max(slices.Index(StatusLabels, pod.Behaviour.StatusLabel), 0)] = strconv.Itoa(res.code)
 		m.appRequests.get(labels, deps...).value += float64(res.count)
 		for _, s := range res.latencies {
 			m.appDuration.observe(h, s.seconds, s.weight)
