@@ -51,6 +51,8 @@ type Options struct {
 	MaxAttempts int
 	// Judge, if not nil, lets the statistical judge decide baseline forms.
 	Judge *JudgeOptions
+	// StatusLabels override DefaultStatusLabels per source.
+	StatusLabels map[Source]string
 }
 
 // Analyzer evaluates gates against Prometheus. Safe for concurrent use by many
@@ -59,6 +61,7 @@ type Analyzer struct {
 	prom        *prom
 	minRequests float64
 	judge       *JudgeOptions
+	statusLabel map[Source]string
 	metrics     *metrics
 	log         *zap.Logger
 }
@@ -87,6 +90,7 @@ func NewAnalyzer(api promv1.API, opts Options) *Analyzer {
 			log:      opts.Logger,
 		},
 		minRequests: opts.MinRequests,
+		statusLabel: opts.StatusLabels,
 		metrics:     m,
 		log:         opts.Logger,
 	}
@@ -121,6 +125,9 @@ func (o Options) withDefaults() Options {
 func (a *Analyzer) Evaluate(ctx context.Context, t Target, checks []Check) Result {
 	start := time.Now()
 	results := make([]CheckResult, len(checks))
+	if t.StatusLabel == "" {
+		t.StatusLabel = a.statusLabel[t.Source]
+	}
 	if err := t.Validate(); err != nil {
 		for i, c := range checks {
 			results[i] = failed(c, fmt.Sprintf("invalid target: %v", err))

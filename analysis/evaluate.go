@@ -13,11 +13,14 @@ import (
 // plan holds the rendered queries one check needs. Empty strings are not needed.
 type plan struct {
 	check Check
-	// canary and stable read the compared value of each side; for error-rate
-	// checks they count 5xx responses, divided by the totals below.
+	// canary and stable read the compared value of each side (not used by
+	// error-rate checks, whose value comes from the status counts).
 	canary, stable string
-	// canaryTotal and stableTotal count requests in the window (request checks).
+	// canaryTotal and stableTotal count requests in the window by status
+	// (request checks; the stable side for error-rate baselines only).
 	canaryTotal, stableTotal string
+	// statusLabel is the label the status counts are split by.
+	statusLabel string
 	// samples, when the statistical judge decides the check, holds the same
 	// queries rendered with the judge's step as window, sent as range queries.
 	samples *plan
@@ -25,7 +28,7 @@ type plan struct {
 
 // newPlan renders the queries of c for t.
 func newPlan(t Target, c Check) (plan, error) {
-	p := plan{check: c}
+	p := plan{check: c, statusLabel: t.statusLabel()}
 	var err error
 	switch {
 	case c.Custom != nil:
@@ -33,19 +36,19 @@ func newPlan(t Target, c Check) (plan, error) {
 	case c.Metric == MetricAlerts:
 		p.canary, err = podQuery(t, "alerts", canarySide)
 		return p, err
-	case c.Metric == MetricErrorRate || c.Metric == MetricLatency:
-		name := map[Metric]string{MetricErrorRate: "errors", MetricLatency: "latency"}[c.Metric]
-		side := func(s side, value, total *string) {
-			if err == nil {
-				*value, err = requestQuery(t, name, s, c.Quantile)
-			}
-			if err == nil && (c.Metric == MetricErrorRate || s == canarySide) {
-				*total, err = requestQuery(t, "requests", s, 0)
-			}
+	case c.Metric == MetricErrorRate:
+		p.canaryTotal, err = requestQuery(t, "statuses", canarySide, 0)
+		if err == nil && c.Mode != Absolute {
+			p.stableTotal, err = requestQuery(t, "statuses", stableSide, 0)
 		}
-		side(canarySide, &p.canary, &p.canaryTotal)
-		if c.Mode != Absolute {
-			side(stableSide, &p.stable, &p.stableTotal)
+		return p, err
+	case c.Metric == MetricLatency:
+		p.canaryTotal, err = requestQuery(t, "statuses", canarySide, 0)
+		if err == nil {
+			p.canary, err = requestQuery(t, "latency", canarySide, c.Quantile)
+		}
+		if err == nil && c.Mode != Absolute {
+			p.stable, err = requestQuery(t, "latency", stableSide, c.Quantile)
 		}
 		return p, err
 	}
@@ -74,17 +77,19 @@ func (a *Analyzer) decide(ctx context.Context, ev *evaluation, p plan) CheckResu
 	if c.Mode == NoneFiring {
 		return judgeNoneFiring(ctx, ev, p)
 	}
+	var counts statusCounts
 	if p.canaryTotal != "" {
-		n, err := readCount(ctx, ev, p.canaryTotal, "canary requests")
+		var err error
+		counts, err = readStatuses(ctx, ev, p.canaryTotal, p.statusLabel, "canary requests")
 		if err != nil {
 			return failed(c, err.Error())
 		}
-		if n < a.minRequests || n == 0 {
+		if n := counts.total; n < a.minRequests || n == 0 {
 			return CheckResult{Name: c.Name(), Verdict: Inconclusive,
 				Reason: fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)}
 		}
 	}
-	canary, err := readSide(ctx, ev, p.canary, p.canaryTotal, canarySide, c)
+	canary, err := p.readSide(ctx, ev, canarySide, counts)
 	if err != nil {
 		return failed(c, err.Error())
 	}
@@ -93,7 +98,13 @@ func (a *Analyzer) decide(ctx context.Context, ev *evaluation, p plan) CheckResu
 		r.Verdict, r.Reason = compare(c, canary, 0)
 		return r
 	}
-	stable, err := readSide(ctx, ev, p.stable, p.stableTotal, stableSide, c)
+	var stable float64
+	if c.Metric == MetricErrorRate && c.Custom == nil {
+		counts, err = readStatuses(ctx, ev, p.stableTotal, p.statusLabel, "stable requests")
+	}
+	if err == nil {
+		stable, err = p.readSide(ctx, ev, stableSide, counts)
+	}
 	if err != nil {
 		r.Verdict, r.Reason = Fail, err.Error()
 		return r
@@ -107,21 +118,17 @@ func (a *Analyzer) decide(ctx context.Context, ev *evaluation, p plan) CheckResu
 	return r
 }
 
-// readSide reads one side's value; with a total query the value is a count
-// divided by the total (the error share).
-func readSide(ctx context.Context, ev *evaluation, q, total string, s side, c Check) (float64, error) {
-	v, err := readValue(ctx, ev, q, s.String())
-	if err != nil || total == "" || c.Metric != MetricErrorRate {
-		return v, err
+// readSide reads one side's value: an error-rate check's is the 5xx share of
+// that side's status counts, any other check's its own query.
+func (p plan) readSide(ctx context.Context, ev *evaluation, s side, counts statusCounts) (float64, error) {
+	if p.check.Metric == MetricErrorRate && p.check.Custom == nil {
+		return counts.errorShare(p.statusLabel, s.String())
 	}
-	n, err := readCount(ctx, ev, total, s.String()+" requests")
-	if err != nil {
-		return 0, err
+	q := p.canary
+	if s == stableSide {
+		q = p.stable
 	}
-	if n <= 0 {
-		return 0, fmt.Errorf("no requests on %s in the window, so no error rate", s)
-	}
-	return v / n, nil
+	return readValue(ctx, ev, q, s.String())
 }
 
 // readValue reads a query that must return exactly one finite sample.
@@ -145,15 +152,6 @@ func readValue(ctx context.Context, ev *evaluation, q, what string) (float64, er
 		return 0, fmt.Errorf("%v for %s", v, what)
 	}
 	return v, nil
-}
-
-// readCount reads a request count; no series means no request was seen yet.
-func readCount(ctx context.Context, ev *evaluation, q, what string) (float64, error) {
-	vec, err := ev.get(ctx, q)
-	if err == nil && len(vec) == 0 {
-		return 0, nil
-	}
-	return readValue(ctx, ev, q, what)
 }
 
 // judgeNoneFiring passes when the query returns nothing (no alert firing) and

@@ -18,10 +18,8 @@ import (
 // Queries of testTarget() by role.
 var (
 	tg       = testTarget()
-	cReq     = reqQ(tg, "requests", canarySide, 0)
-	sReq     = reqQ(tg, "requests", stableSide, 0)
-	cErr     = reqQ(tg, "errors", canarySide, 0)
-	sErr     = reqQ(tg, "errors", stableSide, 0)
+	cReq     = reqQ(tg, "statuses", canarySide, 0)
+	sReq     = reqQ(tg, "statuses", stableSide, 0)
 	cP99     = reqQ(tg, "latency", canarySide, 0.99)
 	sP99     = reqQ(tg, "latency", stableSide, 0.99)
 	cP50     = reqQ(tg, "latency", canarySide, 0.5)
@@ -82,31 +80,31 @@ func runCheckCases(t *testing.T, cases []checkCase) {
 func TestEvaluateVerdictsOfEveryCheckForm(t *testing.T) {
 	runCheckCases(t, []checkCase{
 		{name: "error rate within baseline allowance passes", spec: "error-rate<=1%+baseline",
-			answers: map[string][]answer{cReq: one(val(1000)), cErr: one(val(5)), sReq: one(val(1000)), sErr: one(val(4))},
+			answers: map[string][]answer{cReq: one(reqs(995, 5)), sReq: one(reqs(996, 4))},
 			verdict: Pass, reason: "error rate 0.5% <= 0.4% + 1% baseline allowance", value: fp(0.005), baseline: fp(0.004)},
 		{name: "error rate above baseline allowance fails", spec: "error-rate<=1%+baseline",
-			answers: map[string][]answer{cReq: one(val(1000)), cErr: one(val(102)), sReq: one(val(1000)), sErr: one(val(4))},
+			answers: map[string][]answer{cReq: one(reqs(898, 102)), sReq: one(reqs(996, 4))},
 			verdict: Fail, reason: "error rate 10.2% > 0.4% + 1% baseline allowance", value: fp(0.102), baseline: fp(0.004)},
 		{name: "error rate under absolute bound passes", spec: "error-rate<=2%",
-			answers: map[string][]answer{cReq: one(val(1000)), cErr: one(val(15))},
+			answers: map[string][]answer{cReq: one(reqs(985, 15))},
 			verdict: Pass, reason: "error rate 1.5% <= 2%", value: fp(0.015)},
 		{name: "error rate over absolute bound fails", spec: "error-rate<=2%",
-			answers: map[string][]answer{cReq: one(val(1000)), cErr: one(val(30))},
+			answers: map[string][]answer{cReq: one(reqs(970, 30))},
 			verdict: Fail, reason: "error rate 3% > 2%"},
 		{name: "p99 latency within ratio passes", spec: "latency-p99<=1.2x",
-			answers: map[string][]answer{cReq: one(val(500)), cP99: one(val(0.3)), sP99: one(val(0.28))},
+			answers: map[string][]answer{cReq: one(reqs(500, 0)), cP99: one(val(0.3)), sP99: one(val(0.28))},
 			verdict: Pass, reason: "p99 latency 300ms <= 1.2x stable 280ms (limit 336ms)", value: fp(0.3), baseline: fp(0.28)},
 		{name: "p99 latency over ratio fails", spec: "latency-p99<=1.2x",
-			answers: map[string][]answer{cReq: one(val(500)), cP99: one(val(0.6)), sP99: one(val(0.28))},
+			answers: map[string][]answer{cReq: one(reqs(500, 0)), cP99: one(val(0.6)), sP99: one(val(0.28))},
 			verdict: Fail, reason: "p99 latency 600ms > 1.2x stable 280ms (limit 336ms)"},
 		{name: "p50 latency uses the 0.5 quantile", spec: "latency-p50<=1.2x",
-			answers: map[string][]answer{cReq: one(val(500)), cP50: one(val(0.05)), sP50: one(val(0.05))},
+			answers: map[string][]answer{cReq: one(reqs(500, 0)), cP50: one(val(0.05)), sP50: one(val(0.05))},
 			verdict: Pass, reason: "p50 latency 50ms <= 1.2x stable 50ms (limit 60ms)"},
 		{name: "p99 latency under absolute bound passes", spec: "latency-p99<=500ms",
-			answers: map[string][]answer{cReq: one(val(500)), cP99: one(val(0.45))},
+			answers: map[string][]answer{cReq: one(reqs(500, 0)), cP99: one(val(0.45))},
 			verdict: Pass, reason: "p99 latency 450ms <= 500ms"},
 		{name: "p99 latency over absolute bound fails", spec: "latency-p99<=0.5s",
-			answers: map[string][]answer{cReq: one(val(500)), cP99: one(val(1.2))},
+			answers: map[string][]answer{cReq: one(reqs(500, 0)), cP99: one(val(1.2))},
 			verdict: Fail, reason: "p99 latency 1.2s > 500ms"},
 		{name: "cpu within ratio passes", spec: "cpu<=1.3x",
 			answers: map[string][]answer{cCPU: one(val(0.3)), sCPU: one(val(0.25))},
@@ -168,7 +166,7 @@ func TestEvaluateFailsClosed(t *testing.T) {
 			answers: map[string][]answer{cCPU: one(val(0.25)), sCPU: one(noData)},
 			verdict: Fail, reason: "no data for stable", value: fp(0.25)},
 		{name: "NaN canary latency fails", spec: "latency-p99<=500ms",
-			answers: map[string][]answer{cReq: one(val(100)), cP99: one(nanData)},
+			answers: map[string][]answer{cReq: one(reqs(100, 0)), cP99: one(nanData)},
 			verdict: Fail, reason: "NaN for canary"},
 		{name: "infinite stable value fails", spec: "load<=1.5x",
 			answers: map[string][]answer{cLoad: one(val(1)), sLoad: one(val(math.Inf(1)))},
@@ -177,10 +175,10 @@ func TestEvaluateFailsClosed(t *testing.T) {
 			answers: map[string][]answer{cLoad: one(twoAlert)},
 			verdict: Fail, reason: "query for canary returned 2 series, want 1"},
 		{name: "stable without requests gives no error-rate baseline", spec: "error-rate<=1%+baseline",
-			answers: map[string][]answer{cReq: one(val(100)), cErr: one(val(0)), sReq: one(val(0)), sErr: one(val(0))},
+			answers: map[string][]answer{cReq: one(reqs(100, 0)), sReq: one(reqs(0, 0))},
 			verdict: Fail, reason: "no requests on stable in the window, so no error rate"},
 		{name: "few canary requests are inconclusive", spec: "error-rate<=1%+baseline",
-			answers: map[string][]answer{cReq: one(val(5)), cErr: one(val(5)), sReq: one(val(1000)), sErr: one(val(0))},
+			answers: map[string][]answer{cReq: one(reqs(0, 5)), sReq: one(reqs(1000, 0))},
 			verdict: Inconclusive, reason: "not enough traffic on the canary (5 requests)"},
 		{name: "no canary request series is inconclusive", spec: "latency-p99<=1.2x",
 			answers: map[string][]answer{cReq: one(noData), cP99: one(nanData), sP99: one(val(0.2))},
@@ -192,6 +190,70 @@ func TestEvaluateFailsClosed(t *testing.T) {
 			answers: map[string][]answer{cCPU: {http500, val(0.2)}},
 			verdict: Pass, reason: "cpu 0.2 cores <= 0.5 cores"},
 	})
+}
+
+// The error share comes from the requests counted by status: a canary with only
+// 2xx series has no errors, but requests without the status label (an application
+// labelling it status_code, say) cannot be judged and fail naming the label,
+// however many of them were errors. A partial answer (Prometheus warnings) fails.
+func TestErrorRateTellsNoErrorsFromNoStatusLabel(t *testing.T) {
+	unlabelled := answer{series: []map[string]string{{}}, values: []float64{1000}}
+	mixed := answer{series: []map[string]string{{"code": "200"}, {}}, values: []float64{900, 100}}
+	runCheckCases(t, []checkCase{
+		{name: "only 2xx series is no errors and passes", spec: "error-rate<=1%+baseline",
+			answers: map[string][]answer{cReq: one(answer{series: []map[string]string{{"code": "200"}, {"code": "404"}}, values: []float64{900, 100}}),
+				sReq: one(reqs(1000, 0))},
+			verdict: Pass, reason: "error rate 0% <= 0% + 1% baseline allowance", value: fp(0)},
+		{name: "canary requests without the status label fail naming it", spec: "error-rate<=1%+baseline",
+			answers: map[string][]answer{cReq: one(unlabelled), sReq: one(reqs(1000, 0))},
+			verdict: Fail, reason: `1000 of 1000 requests on canary carry no "code" label, so their errors cannot be counted ` +
+				`(set the label the metric uses with ROLLOUTD_STATUS_LABELS)`},
+		{name: "stable requests without the status label fail too", spec: "error-rate<=1%+baseline",
+			answers: map[string][]answer{cReq: one(reqs(1000, 0)), sReq: one(mixed)},
+			verdict: Fail, reason: `100 of 1000 requests on stable carry no "code" label...`},
+		{name: "absolute bound without the status label fails", spec: "error-rate<=2%",
+			answers: map[string][]answer{cReq: one(unlabelled)},
+			verdict: Fail, reason: `1000 of 1000 requests on canary carry no "code" label...`},
+		{name: "latency does not need the status label", spec: "latency-p99<=500ms",
+			answers: map[string][]answer{cReq: one(unlabelled), cP99: one(val(0.2))},
+			verdict: Pass, reason: "p99 latency 200ms <= 500ms"},
+		{name: "a partial answer fails", spec: "error-rate<=2%",
+			answers: map[string][]answer{cReq: one(answer{series: []map[string]string{{"code": "200"}}, values: []float64{1000},
+				warn: []string{"partial response: store 10.0.0.7:10901 unreachable"}})},
+			verdict: Fail, reason: "query failed: canary requests: partial or unreliable answer, Prometheus warned: partial response: store 10.0.0.7:10901 unreachable"},
+		{name: "a NaN count fails", spec: "error-rate<=2%",
+			answers: map[string][]answer{cReq: one(answer{series: []map[string]string{{"code": "200"}, {"code": "500"}}, values: []float64{1000, math.NaN()}})},
+			verdict: Fail, reason: "canary requests: NaN in the request count"},
+	})
+}
+
+func TestStatusLabelIsConfigurablePerSource(t *testing.T) {
+	opts := testOptions()
+	opts.StatusLabels = map[Source]string{SourceService: "status_code"}
+	target := testTarget()
+	target.StatusLabel = "status_code"
+	cq, sq := reqQ(target, "statuses", canarySide, 0), reqQ(target, "statuses", stableSide, 0)
+	assert.True(t, strings.HasPrefix(cq, "sum by (status_code) (increase(http_requests_total{"), cq)
+	f := newFakeProm(t, map[string][]answer{
+		cq: one(answer{series: []map[string]string{{"status_code": "200"}, {"status_code": "503"}}, values: []float64{500, 500}}),
+		sq: one(answer{series: []map[string]string{{"status_code": "200"}}, values: []float64{1000}}),
+	})
+	r := evaluate(t, f, opts, testTarget(), "error-rate<=1%+baseline")
+	assert.Equal(t, Fail, r.Verdict)
+	assert.Equal(t, "error rate 50% > 0% + 1% baseline allowance", r.Checks[0].Reason)
+}
+
+func TestParseStatusLabels(t *testing.T) {
+	got, err := ParseStatusLabels(" service=status_code , istio=code")
+	require.NoError(t, err)
+	assert.Equal(t, map[Source]string{SourceService: "status_code", SourceIstio: "code"}, got)
+	got, err = ParseStatusLabels("")
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	for _, bad := range []string{"service", "linkerd=code", "service=", "service=a b", "nginx=__name__", `service=code"}`} {
+		_, err := ParseStatusLabels(bad)
+		assert.Error(t, err, bad)
+	}
 }
 
 func TestEvaluateRetriesOnlyRetryableErrors(t *testing.T) {
@@ -217,12 +279,12 @@ func TestEvaluateRetriesOnlyRetryableErrors(t *testing.T) {
 
 func TestEvaluateSendsEachQueryOncePerEvaluation(t *testing.T) {
 	f := newFakeProm(t, map[string][]answer{
-		cReq: one(val(1000)), cErr: one(val(1)), sReq: one(val(1000)), sErr: one(val(1)),
+		cReq: one(reqs(999, 1)), sReq: one(reqs(999, 1)),
 		cP99: one(val(0.2)), sP99: one(val(0.2)), cP50: one(val(0.1)),
 	})
 	r := evaluate(t, f, testOptions(), testTarget(), "error-rate<=1%+baseline, latency-p99<=1.2x, latency-p50<=500ms")
 	assert.Equal(t, Pass, r.Verdict, r.Checks)
-	for _, q := range []string{cReq, sReq, cErr, sErr, cP99, sP99, cP50} {
+	for _, q := range []string{cReq, sReq, cP99, sP99, cP50} {
 		assert.Equal(t, 1, f.count(q), q)
 	}
 	// A second evaluation asks again: the cache lives for one evaluation only.
@@ -232,7 +294,7 @@ func TestEvaluateSendsEachQueryOncePerEvaluation(t *testing.T) {
 
 func TestEvaluateCombinesChecksInOrder(t *testing.T) {
 	f := newFakeProm(t, map[string][]answer{
-		cCPU: one(val(0.1)), sCPU: one(val(0.1)), cMem: one(noData), cReq: one(val(3)), cErr: one(val(0)),
+		cCPU: one(val(0.1)), sCPU: one(val(0.1)), cMem: one(noData), cReq: one(reqs(3, 0)),
 	})
 	r := evaluate(t, f, testOptions(), testTarget(), "cpu<=1.3x, memory<=256Mi, error-rate<=2%")
 	require.Len(t, r.Checks, 3)

@@ -21,7 +21,10 @@ import (
 type answer struct {
 	value   float64             // one unlabelled sample, unless another field is set
 	empty   bool                // no series
-	series  []map[string]string // several samples (value 1) with these labels
+	series  []map[string]string // several samples with these labels (value 1 unless values says)
+	values  []float64           // per series in series: instant values
+	streams [][]float64         // per series in series: range query values, one per step
+	warn    []string            // warnings sent with the data
 	status  int                 // an HTTP error status with a Prometheus error body
 	errType string              // the error body's errorType (default server_error)
 	block   bool                // hold the request until the client gives up
@@ -103,7 +106,7 @@ func (f *fakeProm) serve(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/api/v1/query_range" && a.status == 0 && !a.block:
 		start, _ := strconv.ParseFloat(r.FormValue("start"), 64)
 		step, _ := strconv.ParseFloat(r.FormValue("step"), 64)
-		writeJSON(w, http.StatusOK, map[string]any{"status": "success",
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "warnings": a.warn,
 			"data": map[string]any{"resultType": "matrix", "result": a.matrix(start, step)}})
 	case a.block:
 		<-r.Context().Done()
@@ -114,7 +117,7 @@ func (f *fakeProm) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		writeJSON(w, a.status, map[string]any{"status": "error", "errorType": et, "error": "injected failure"})
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{"status": "success",
+		writeJSON(w, http.StatusOK, map[string]any{"status": "success", "warnings": a.warn,
 			"data": map[string]any{"resultType": "vector", "result": a.vector(ts)}})
 	}
 }
@@ -126,8 +129,12 @@ func (a answer) vector(ts float64) []any {
 		return []any{}
 	case a.series != nil:
 		out := []any{}
-		for _, m := range a.series {
-			out = append(out, map[string]any{"metric": m, "value": point(1)})
+		for i, m := range a.series {
+			v := 1.0
+			if i < len(a.values) {
+				v = a.values[i]
+			}
+			out = append(out, map[string]any{"metric": m, "value": point(v)})
 		}
 		return out
 	}
@@ -135,14 +142,37 @@ func (a answer) vector(ts float64) []any {
 }
 
 func (a answer) matrix(start, step float64) []any {
-	if a.empty || a.samples == nil {
+	stream := func(metric map[string]string, samples []float64) map[string]any {
+		var values []any
+		for i, v := range samples {
+			values = append(values, []any{start + float64(i)*step, strconv.FormatFloat(v, 'f', -1, 64)})
+		}
+		return map[string]any{"metric": metric, "values": values}
+	}
+	switch {
+	case a.empty:
+		return []any{}
+	case a.streams != nil:
+		out := []any{}
+		for i, m := range a.series {
+			out = append(out, stream(m, a.streams[i]))
+		}
+		return out
+	case a.samples == nil:
 		return []any{}
 	}
-	var values []any
-	for i, v := range a.samples {
-		values = append(values, []any{start + float64(i)*step, strconv.FormatFloat(v, 'f', -1, 64)})
-	}
-	return []any{map[string]any{"metric": map[string]string{}, "values": values}}
+	return []any{stream(map[string]string{}, a.samples)}
+}
+
+// reqs answers a statuses query (label "code"): ok requests answered 200 and
+// errs answered 500.
+func reqs(ok, errs float64) answer {
+	return answer{series: []map[string]string{{"code": "200"}, {"code": "500"}}, values: []float64{ok, errs}}
+}
+
+// reqSteps answers a statuses range query: per step, ok 200s and errs 500s.
+func reqSteps(ok, errs []float64) answer {
+	return answer{series: []map[string]string{{"code": "200"}, {"code": "500"}}, streams: [][]float64{ok, errs}}
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {

@@ -82,11 +82,11 @@ func (a *Analyzer) sampleRange(t Target, end time.Time) (start time.Time, step t
 
 // judgeSamples decides a baseline-form check from per-step samples.
 func (a *Analyzer) judgeSamples(ctx context.Context, ev *evaluation, c Check, sp *plan) (Verdict, string) {
-	canary, err := readSamples(ctx, ev, sp.canary, sp.canaryTotal, canarySide)
+	canary, err := sp.readSamples(ctx, ev, canarySide)
 	if err != nil {
 		return Fail, err.Error()
 	}
-	stable, err := readSamples(ctx, ev, sp.stable, sp.stableTotal, stableSide)
+	stable, err := sp.readSamples(ctx, ev, stableSide)
 	if err != nil {
 		return Fail, err.Error()
 	}
@@ -133,30 +133,32 @@ func (o JudgeOptions) mannWhitney(c Check, canary, limits []float64) (Verdict, s
 		c.label(), above.P, below.P, figures)
 }
 
-// readSamples reads one side's per-step samples, dropping steps without a finite
-// value (a step with no request has no latency). With a total query each sample
-// is a count divided by that step's total (the error share).
-func readSamples(ctx context.Context, ev *evaluation, q, total string, s side) ([]float64, error) {
+// readSamples reads one side's per-step samples, sorted, dropping steps without
+// a finite value (a step with no request has no latency). An error-rate check's
+// samples are each step's 5xx share of its status counts.
+func (p *plan) readSamples(ctx context.Context, ev *evaluation, s side) ([]float64, error) {
+	if p.check.Metric == MetricErrorRate && p.check.Custom == nil {
+		q := p.canaryTotal
+		if s == stableSide {
+			q = p.stableTotal
+		}
+		m, err := ev.getRange(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("query failed: %s request samples: %w", s, err)
+		}
+		return statusSamples(m, p.statusLabel, s.String())
+	}
+	q := p.canary
+	if s == stableSide {
+		q = p.stable
+	}
 	values, err := readSeries(ctx, ev, q, s.String()+" samples")
 	if err != nil {
 		return nil, err
 	}
-	if total == "" {
-		var out []float64
-		for _, v := range values {
-			out = append(out, v)
-		}
-		return finite(out), nil
-	}
-	totals, err := readSeries(ctx, ev, total, s.String()+" request samples")
-	if err != nil {
-		return nil, err
-	}
-	var out []float64
-	for ts, n := range totals {
-		if v, ok := values[ts]; ok && n > 0 {
-			out = append(out, v/n)
-		}
+	out := make([]float64, 0, len(values))
+	for _, v := range values {
+		out = append(out, v)
 	}
 	return finite(out), nil
 }

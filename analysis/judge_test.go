@@ -13,10 +13,8 @@ var (
 	stepTarget = func() Target { t := testTarget(); t.Window = 30 * time.Second; return t }()
 	cCPUStep   = podQ(stepTarget, "cpu", canarySide)
 	sCPUStep   = podQ(stepTarget, "cpu", stableSide)
-	cErrStep   = reqQ(stepTarget, "errors", canarySide, 0)
-	sErrStep   = reqQ(stepTarget, "errors", stableSide, 0)
-	cReqStep   = reqQ(stepTarget, "requests", canarySide, 0)
-	sReqStep   = reqQ(stepTarget, "requests", stableSide, 0)
+	cReqStep   = reqQ(stepTarget, "statuses", canarySide, 0)
+	sReqStep   = reqQ(stepTarget, "statuses", stableSide, 0)
 	stableCPU  = []float64{0.25, 0.24, 0.26, 0.25, 0.27, 0.23, 0.25, 0.26, 0.24, 0.25}
 )
 
@@ -88,11 +86,10 @@ func TestJudgeQueriesTheWindowInSteps(t *testing.T) {
 }
 
 func TestJudgeErrorRateUsesPerStepShares(t *testing.T) {
-	totals := []float64{100, 100, 100, 100, 100, 100}
 	f := newFakeProm(t, map[string][]answer{
-		cReq: one(val(600)), cErr: one(val(60)), sReq: one(val(600)), sErr: one(val(3)),
-		cReqStep: one(answer{samples: totals}), cErrStep: one(answer{samples: []float64{9, 11, 10, 12, 8, 10}}),
-		sReqStep: one(answer{samples: totals}), sErrStep: one(answer{samples: []float64{0, 1, 0, 1, 0, 1}}),
+		cReq: one(reqs(540, 60)), sReq: one(reqs(597, 3)),
+		cReqStep: one(reqSteps([]float64{91, 89, 90, 88, 92, 90}, []float64{9, 11, 10, 12, 8, 10})),
+		sReqStep: one(reqSteps([]float64{100, 99, 100, 99, 100, 99}, []float64{0, 1, 0, 1, 0, 1})),
 	})
 	r := evaluate(t, f, judgeOptions(), testTarget(), "error-rate<=1%+baseline")
 	c := r.Checks[0]

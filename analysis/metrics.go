@@ -68,7 +68,10 @@ func (m *metrics) observeResult(checks []Check, r Result, d time.Duration) {
 func errorReason(err error) string {
 	var apiErr *promv1.Error
 	var shape *shapeError
+	var warned *warningsError
 	switch {
+	case errors.As(err, &warned):
+		return "warnings"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	case errors.Is(err, context.Canceled):

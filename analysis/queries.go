@@ -11,25 +11,34 @@ import (
 
 // Query templates. Each source defines "sel", the label matchers that select one
 // side (canary or stable) of the target, and the request templates built on it.
-// Every built-in query aggregates to a single series so that a check reads exactly
-// one number per side. Variables are documented on templateVars.
+// "statuses" counts one side's requests by response status (one series per status
+// value, and one without the label for requests that carry none), so that "no
+// errors" (only 2xx series) is told from "no status label" (requests, but no
+// status): a missing label never reads as a zero error rate. Every other built-in
+// query aggregates to a single series, so a check reads exactly one number per
+// side. Variables are documented on templateVars.
 const (
 	nginxTemplates = `
 {{- define "sel"}}namespace="{{.Namespace}}",ingress="{{.Ingress}}",canary{{if .IsCanary}}!={{else}}={{end}}""{{end}}
-{{- define "requests"}}sum(increase(nginx_ingress_controller_requests{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}})){{end}}
-{{- define "errors"}}sum(increase(nginx_ingress_controller_requests{ {{- template "sel" .}},status=~"5.."}[{{.Window}}]{{.Offset}})) or vector(0){{end}}
+{{- define "statuses"}}sum by ({{.StatusLabel}}) (increase(nginx_ingress_controller_requests{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}})){{end}}
 {{- define "latency"}}histogram_quantile({{.Quantile}}, sum by (le) (rate(nginx_ingress_controller_request_duration_seconds_bucket{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}}))){{end}}`
 
+	// Istio counts a request at the pod that served it (reporter="destination"),
+	// and also at the proxy that sent it (reporter="source"). A request the mesh
+	// answers itself because no healthy pod was there (503 with response flag UH
+	// or NC) reaches no pod, so only the source reports it, with
+	// destination_workload="unknown" and the Service it was sent to: those are
+	// added, so a canary without healthy pods shows its errors instead of no
+	// traffic. Requests that reached a pod are counted once, at the destination.
 	istioTemplates = `
 {{- define "sel"}}reporter="destination",destination_workload_namespace="{{.Namespace}}",destination_workload="{{.Workload}}"{{end}}
-{{- define "requests"}}sum(increase(istio_requests_total{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}})){{end}}
-{{- define "errors"}}sum(increase(istio_requests_total{ {{- template "sel" .}},response_code=~"5.."}[{{.Window}}]{{.Offset}})) or vector(0){{end}}
+{{- define "unserved"}}reporter="source",destination_service_namespace="{{.Namespace}}",destination_service_name="{{.ServiceName}}",destination_workload="unknown"{{end}}
+{{- define "statuses"}}sum by ({{.StatusLabel}}) (increase(istio_requests_total{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}}) or increase(istio_requests_total{ {{- template "unserved" .}}}[{{.Window}}]{{.Offset}})){{end}}
 {{- define "latency"}}histogram_quantile({{.Quantile}}, sum by (le) (rate(istio_request_duration_milliseconds_bucket{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}}))) / 1000{{end}}`
 
 	serviceTemplates = `
 {{- define "sel"}}namespace="{{.Namespace}}",pod=~"{{.Pods}}"{{end}}
-{{- define "requests"}}sum(increase(http_requests_total{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}})){{end}}
-{{- define "errors"}}sum(increase(http_requests_total{ {{- template "sel" .}},code=~"5.."}[{{.Window}}]{{.Offset}})) or vector(0){{end}}
+{{- define "statuses"}}sum by ({{.StatusLabel}}) (increase(http_requests_total{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}})){{end}}
 {{- define "latency"}}histogram_quantile({{.Quantile}}, sum by (le) (rate(http_request_duration_seconds_bucket{ {{- template "sel" .}}}[{{.Window}}]{{.Offset}}))){{end}}`
 
 	// Resource templates read cAdvisor for every source: aggregate per pod, then
@@ -71,6 +80,12 @@ type templateVars struct {
 	Ingress    string // the user's Ingress
 	Window     string // the range, whole seconds, e.g. "300s"
 	Quantile   string // latency checks: e.g. "0.99"
+	// StatusLabel is the label carrying the response status in the source's
+	// request metric (a label name, validated, so not escaped).
+	StatusLabel string
+	// ServiceName is this side's Service: the canary Service ("<canary>") or the
+	// user's Service.
+	ServiceName string
 	// Offset shifts a side's selectors back in time (" offset 90s"); empty
 	// except on the stable side of a target with a BaselineOffset.
 	Offset string
@@ -116,12 +131,12 @@ func newVars(t Target, s side) templateVars {
 		CanaryPods:   escapeString(regexp.QuoteMeta(t.Canary) + podSuffix),
 		IsCanary:     s == canarySide,
 	}
-	v.Workload, v.Pods = v.Deployment, v.StablePods
+	v.Workload, v.Pods, v.ServiceName = v.Deployment, v.StablePods, v.Service
 	if s == stableSide && t.BaselineOffset >= time.Second {
 		v.Offset = " offset " + renderWindow(t.BaselineOffset)
 	}
 	if s == canarySide {
-		v.Workload, v.Pods = v.Canary, v.CanaryPods
+		v.Workload, v.Pods, v.ServiceName = v.Canary, v.CanaryPods, v.Canary
 	}
 	return v
 }
@@ -146,7 +161,7 @@ func render(set *template.Template, name string, v templateVars) (string, error)
 	return b.String(), nil
 }
 
-// requestQuery renders a request query (requests, errors, latency) for one side.
+// requestQuery renders a request query (statuses, latency) for one side.
 func requestQuery(t Target, name string, s side, quantile float64) (string, error) {
 	set, ok := sourceTemplates[t.Source]
 	if !ok {
@@ -154,6 +169,7 @@ func requestQuery(t Target, name string, s side, quantile float64) (string, erro
 	}
 	v := newVars(t, s)
 	v.Quantile = formatNumber(quantile)
+	v.StatusLabel = t.statusLabel()
 	return render(set, name, v)
 }
 

@@ -17,21 +17,24 @@ const (
 func TestRequestQueriesPerSource(t *testing.T) {
 	nginx := `namespace="shop",ingress="web-ing",`
 	istio := `reporter="destination",destination_workload_namespace="shop",`
+	unserved := `reporter="source",destination_service_namespace="shop",`
 	for _, tc := range []struct {
 		source Source
 		name   string
 		s      side
 		want   string
 	}{
-		{SourceNginx, "requests", canarySide, `sum(increase(nginx_ingress_controller_requests{` + nginx + `canary!=""}[300s]))`},
-		{SourceNginx, "requests", stableSide, `sum(increase(nginx_ingress_controller_requests{` + nginx + `canary=""}[300s]))`},
-		{SourceNginx, "errors", canarySide, `sum(increase(nginx_ingress_controller_requests{` + nginx + `canary!="",status=~"5.."}[300s])) or vector(0)`},
+		{SourceNginx, "statuses", canarySide, `sum by (status) (increase(nginx_ingress_controller_requests{` + nginx + `canary!=""}[300s]))`},
+		{SourceNginx, "statuses", stableSide, `sum by (status) (increase(nginx_ingress_controller_requests{` + nginx + `canary=""}[300s]))`},
 		{SourceNginx, "latency", stableSide, `histogram_quantile(0.99, sum by (le) (rate(nginx_ingress_controller_request_duration_seconds_bucket{` + nginx + `canary=""}[300s])))`},
-		{SourceIstio, "requests", canarySide, `sum(increase(istio_requests_total{` + istio + `destination_workload="web-canary"}[300s]))`},
-		{SourceIstio, "errors", stableSide, `sum(increase(istio_requests_total{` + istio + `destination_workload="web",response_code=~"5.."}[300s])) or vector(0)`},
+		// Requests the mesh answered for lack of a healthy pod are seen by the
+		// source proxy only, addressed to the side's Service.
+		{SourceIstio, "statuses", canarySide, `sum by (response_code) (increase(istio_requests_total{` + istio + `destination_workload="web-canary"}[300s]) or ` +
+			`increase(istio_requests_total{` + unserved + `destination_service_name="web-canary",destination_workload="unknown"}[300s]))`},
+		{SourceIstio, "statuses", stableSide, `sum by (response_code) (increase(istio_requests_total{` + istio + `destination_workload="web"}[300s]) or ` +
+			`increase(istio_requests_total{` + unserved + `destination_service_name="web",destination_workload="unknown"}[300s]))`},
 		{SourceIstio, "latency", canarySide, `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{` + istio + `destination_workload="web-canary"}[300s]))) / 1000`},
-		{SourceService, "requests", stableSide, `sum(increase(http_requests_total{namespace="shop",` + stablePods + `}[300s]))`},
-		{SourceService, "errors", canarySide, `sum(increase(http_requests_total{namespace="shop",` + canaryPods + `,code=~"5.."}[300s])) or vector(0)`},
+		{SourceService, "statuses", stableSide, `sum by (code) (increase(http_requests_total{namespace="shop",` + stablePods + `}[300s]))`},
 		{SourceService, "latency", canarySide, `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="shop",` + canaryPods + `}[300s])))`},
 	} {
 		t.Run(string(tc.source)+"/"+tc.name+"/"+tc.s.String(), func(t *testing.T) {
@@ -91,7 +94,7 @@ func TestWindowIsWholeSecondsAtLeastTwo(t *testing.T) {
 func TestUnknownSourceIsAnError(t *testing.T) {
 	target := testTarget()
 	target.Source = "linkerd"
-	_, err := requestQuery(target, "requests", canarySide, 0)
+	_, err := requestQuery(target, "statuses", canarySide, 0)
 	require.Error(t, err)
 	assert.True(t, strings.Contains(err.Error(), `unknown metric source "linkerd"`))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,7 @@ func (p *prom) instant(ctx context.Context, query string, ts time.Time) (model.V
 		}
 		if len(warnings) > 0 {
 			p.log.Debug("prometheus warnings", zap.String("query", query), zap.Strings("warnings", warnings))
+			return &warningsError{warnings: warnings}
 		}
 		out, err = asVector(v)
 		return err
@@ -115,6 +117,16 @@ func (e *shapeError) Error() string {
 	return fmt.Sprintf("unexpected result type %s", e.typ)
 }
 
+// warningsError is an answer Prometheus (or a long-term store in front of it)
+// gave with warnings, e.g. a partial response when a store was unreachable: its
+// numbers may miss series (the 5xx ones, say), so it is never judged. It is
+// retried, as the store may answer fully next time.
+type warningsError struct{ warnings []string }
+
+func (e *warningsError) Error() string {
+	return "partial or unreliable answer, Prometheus warned: " + strings.Join(e.warnings, "; ")
+}
+
 // asVector turns an instant query's value into a vector.
 func asVector(v model.Value) (model.Vector, error) {
 	switch v := v.(type) {
@@ -132,9 +144,12 @@ func asVector(v model.Value) (model.Vector, error) {
 func (p *prom) rangeQuery(ctx context.Context, query string, r promv1.Range) (model.Matrix, error) {
 	var out model.Matrix
 	err := p.retry(ctx, "range", func(ctx context.Context) error {
-		v, _, err := p.api.QueryRange(ctx, query, r)
+		v, warnings, err := p.api.QueryRange(ctx, query, r)
 		if err != nil {
 			return err
+		}
+		if len(warnings) > 0 {
+			return &warningsError{warnings: warnings}
 		}
 		m, ok := v.(model.Matrix)
 		if !ok {

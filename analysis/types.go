@@ -23,7 +23,7 @@ type Source string
 // Request metric sources, one per router.
 const (
 	SourceNginx   Source = "nginx"   // ingress-nginx controller metrics
-	SourceIstio   Source = "istio"   // Istio standard metrics, reporter="destination"
+	SourceIstio   Source = "istio"   // Istio standard metrics: served at the destination, mesh-answered at the source
 	SourceService Source = "service" // the application's own per-pod request metrics
 )
 
@@ -36,8 +36,11 @@ type Target struct {
 	Service    string // the user's Service
 	Ingress    string // the user's Ingress (source nginx)
 	Source     Source
-	Window     time.Duration
-	End        time.Time
+	// StatusLabel names the response-status label of the source's request
+	// metric; empty means the analyzer's setting for the source.
+	StatusLabel string
+	Window      time.Duration
+	End         time.Time
 	// BaselineOffset, when set, measures the stable side over the window ending
 	// that long before End (PromQL offset): after a blue/green switch the stable
 	// pods serve no traffic, so their figures come from before the switch.

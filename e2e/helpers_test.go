@@ -34,6 +34,7 @@ type app struct {
 	router      string // nginx or service
 	rps         int
 	annotations map[string]string // extra rolloutd.io annotations
+	podAnn      map[string]string // pod template annotations of every version (sim behaviour)
 }
 
 func (a app) labels() map[string]string { return map[string]string{"app": a.name} }
@@ -59,7 +60,7 @@ func (a app) create(t *testing.T, kube kubernetes.Interface, ns string) {
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: a.labels()},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: a.labels()},
+				ObjectMeta: metav1.ObjectMeta{Labels: a.labels(), Annotations: a.podAnn},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{{
 					Name: "web", Image: "example.com/" + a.name + ":v1",
 					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},

@@ -37,6 +37,17 @@ func (f *fakeProm) Query(_ context.Context, q string, ts time.Time, _ ...promv1.
 	if strings.HasPrefix(q, "ALERTS") {
 		return model.Vector{}, nil, nil
 	}
+	if isStatuses(q) {
+		ok, errs, err := f.statuses(q, ts)
+		if err != nil {
+			return nil, nil, err
+		}
+		t := model.TimeFromUnixNano(ts.UnixNano())
+		return model.Vector{
+			{Metric: model.Metric{"status": "200"}, Value: model.SampleValue(ok), Timestamp: t},
+			{Metric: model.Metric{"status": "500"}, Value: model.SampleValue(errs), Timestamp: t},
+		}, nil, nil
+	}
 	v, err := f.value(q, ts)
 	if err != nil {
 		return nil, nil, err
@@ -46,6 +57,9 @@ func (f *fakeProm) Query(_ context.Context, q string, ts time.Time, _ ...promv1.
 
 func (f *fakeProm) QueryRange(_ context.Context, q string, r promv1.Range, _ ...promv1.Option) (model.Value, promv1.Warnings, error) {
 	f.queries.Add(1)
+	if isStatuses(q) {
+		return f.statusRange(q, r)
+	}
 	s := &model.SampleStream{Metric: model.Metric{}}
 	for ts := r.Start; !ts.After(r.End); ts = ts.Add(r.Step) {
 		v, err := f.value(q, ts)
@@ -61,17 +75,9 @@ func (f *fakeProm) QueryRange(_ context.Context, q string, r promv1.Range, _ ...
 
 // value computes one query at ts from the series of the side it selects.
 func (f *fakeProm) value(q string, ts time.Time) (float64, error) {
-	end := int(ts.Sub(f.t0) / time.Second)
-	s := f.stable
-	if strings.Contains(q, `canary!=""`) || strings.Contains(q, `-canary-`) {
-		s = f.canary
-	}
-	w := 0
-	if m := windowRe.FindStringSubmatch(q); m != nil {
-		w, _ = strconv.Atoi(m[1])
-	}
-	if end > len(s.reqs)-1 || end-w < 0 {
-		return 0, fmt.Errorf("judgebench: %q at %ds is outside the simulated 0..%ds", q, end, len(s.reqs)-1)
+	s, end, w, err := f.at(q, ts)
+	if err != nil {
+		return 0, err
 	}
 	switch {
 	case strings.Contains(q, "nginx_ingress_controller_request_duration_seconds_bucket"):
@@ -81,10 +87,9 @@ func (f *fakeProm) value(q string, ts time.Time) (float64, error) {
 		}
 		quant, _ := strconv.ParseFloat(m[1], 64)
 		return s.quantile(quant, end, w), nil
-	case strings.Contains(q, "nginx_ingress_controller_requests") && strings.Contains(q, `status=~"5.."`):
-		return s.errors(end, w), nil
-	case strings.Contains(q, "nginx_ingress_controller_requests"):
-		return s.requests(end, w), nil
+	case isStatuses(q):
+		ok, errs, err := f.statuses(q, ts)
+		return ok + errs, err
 	case strings.Contains(q, "container_cpu_usage_seconds_total"):
 		return s.cpuRate(end, w), nil
 	case strings.Contains(q, "container_memory_working_set_bytes"):
@@ -93,4 +98,51 @@ func (f *fakeProm) value(q string, ts time.Time) (float64, error) {
 		return s.loadAvg(end, w), nil
 	}
 	return 0, fmt.Errorf("judgebench: query not understood: %s", q)
+}
+
+// isStatuses reports the request count by status.
+func isStatuses(q string) bool {
+	return strings.HasPrefix(q, "sum by (status) (increase(nginx_ingress_controller_requests{")
+}
+
+// statuses splits a side's requests in the query's window into 2xx and 5xx.
+func (f *fakeProm) statuses(q string, ts time.Time) (ok, errs float64, err error) {
+	s, end, w, err := f.at(q, ts)
+	if err != nil {
+		return 0, 0, err
+	}
+	errs = s.errors(end, w)
+	return s.requests(end, w) - errs, errs, nil
+}
+
+// statusRange answers a statuses range query with one stream per status.
+func (f *fakeProm) statusRange(q string, r promv1.Range) (model.Value, promv1.Warnings, error) {
+	ok := &model.SampleStream{Metric: model.Metric{"status": "200"}}
+	bad := &model.SampleStream{Metric: model.Metric{"status": "500"}}
+	for ts := r.Start; !ts.After(r.End); ts = ts.Add(r.Step) {
+		n, e, err := f.statuses(q, ts)
+		if err != nil {
+			return nil, nil, err
+		}
+		t := model.TimeFromUnixNano(ts.UnixNano())
+		ok.Values = append(ok.Values, model.SamplePair{Timestamp: t, Value: model.SampleValue(n)})
+		bad.Values = append(bad.Values, model.SamplePair{Timestamp: t, Value: model.SampleValue(e)})
+	}
+	return model.Matrix{ok, bad}, nil, nil
+}
+
+// at finds the side a query selects, the second ts falls on and the window.
+func (f *fakeProm) at(q string, ts time.Time) (s *side, end, w int, err error) {
+	end = int(ts.Sub(f.t0) / time.Second)
+	s = f.stable
+	if strings.Contains(q, `canary!=""`) || strings.Contains(q, `-canary-`) {
+		s = f.canary
+	}
+	if m := windowRe.FindStringSubmatch(q); m != nil {
+		w, _ = strconv.Atoi(m[1])
+	}
+	if end > len(s.reqs)-1 || end-w < 0 {
+		return nil, 0, 0, fmt.Errorf("judgebench: %q at %ds is outside the simulated 0..%ds", q, end, len(s.reqs)-1)
+	}
+	return s, end, w, nil
 }

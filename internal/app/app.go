@@ -93,6 +93,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Analyzer: analysis.NewAnalyzer(promv1.NewAPI(promClient), analysis.Options{
 			QueryTimeout: cfg.QueryTimeout, MaxConcurrent: cfg.MaxQueries, Logger: log.Named("analysis"),
 			Registerer: reg, MinRequests: cfg.MinRequests, Judge: cfg.JudgeOptions(),
+			StatusLabels: cfg.StatusLabelsBySource(),
 		}),
 		Routers: map[spec.Router]router.Router{
 			spec.RouterService: router.Service{},

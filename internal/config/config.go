@@ -39,6 +39,7 @@ type Config struct {
 	MaxQueries        int           `env:"MAX_CONCURRENT_QUERIES, default=16"`
 	MinRequests       float64       `env:"MIN_REQUESTS, default=20"`
 	Judge             string        `env:"JUDGE, default=off"`
+	StatusLabels      string        `env:"STATUS_LABELS"`
 	ResyncPeriod      time.Duration `env:"RESYNC_PERIOD, default=10m"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
 	DefaultReadyLimit time.Duration `env:"CANARY_READY_TIMEOUT, default=10m"`
@@ -106,6 +107,9 @@ func (c Config) Validate() error {
 	default:
 		bad("JUDGE", "want on or off, got %q", c.Judge)
 	}
+	if _, err := analysis.ParseStatusLabels(c.StatusLabels); err != nil {
+		bad("STATUS_LABELS", "%v", err)
+	}
 	if c.RenewDeadline >= c.LeaseDuration || c.RetryPeriod >= c.RenewDeadline {
 		bad("LEASE_DURATION", "want LEASE_DURATION > RENEW_DEADLINE > RETRY_PERIOD, got %s, %s, %s",
 			c.LeaseDuration, c.RenewDeadline, c.RetryPeriod)
@@ -124,6 +128,14 @@ func (c Config) JudgeOptions() *analysis.JudgeOptions {
 		return nil
 	}
 	return &analysis.JudgeOptions{}
+}
+
+// StatusLabelsBySource returns the response-status label per metric source set
+// by ROLLOUTD_STATUS_LABELS (validated by Validate, so a bad value is already
+// reported at start).
+func (c Config) StatusLabelsBySource() map[analysis.Source]string {
+	m, _ := analysis.ParseStatusLabels(c.StatusLabels)
+	return m
 }
 
 // InCluster reports whether the daemon runs in a pod.
