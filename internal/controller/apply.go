@@ -12,6 +12,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/internal/metrics"
+	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/router"
@@ -90,11 +91,13 @@ func (r *rollout) router() (router.Router, error) {
 }
 
 // route applies a split unless the same split was already applied for this
-// revision by this process.
+// revision by this process. Router gateway applies at every reconcile: the
+// HTTPRoute is the user's and may be edited at any time, and its Apply only
+// reads when the route already matches.
 func (r *rollout) route(ctx context.Context, rt router.Router, t router.Target, s traffic.Split) error {
 	key := r.d.Namespace + "/" + r.d.Name
 	memo := fmt.Sprintf("%s/%d/%v/%d/%t", r.prev.Revision, s.CanaryWeight, s.Match, s.MirrorPercent, s.Sticky)
-	if v, ok := r.c.applied.Load(key); ok && v == memo {
+	if v, ok := r.c.applied.Load(key); ok && v == memo && r.spec.Router != spec.RouterGateway {
 		return nil
 	}
 	if err := rt.Apply(ctx, t, s); err != nil {

@@ -108,7 +108,24 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	r.reportAlert(d)
-	return d.RequeueAfter, nil
+	return r.requeue(d), nil
+}
+
+// routeRecheck bounds the time between two reconciles of an active rollout
+// through router gateway. Its HTTPRoute is the user's own object, which neither
+// the informers watch nor an owner reference ties to the Deployment: a hand
+// edit, a GitOps sync or a Gateway turning it down is seen by looking again.
+const routeRecheck = 5 * time.Second
+
+// requeue is when to reconcile again after decision d.
+func (r *rollout) requeue(d strategy.Decision) time.Duration {
+	if r.spec.Router != spec.RouterGateway || !d.Status.Phase.Active() {
+		return d.RequeueAfter
+	}
+	if d.RequeueAfter == 0 || d.RequeueAfter > routeRecheck {
+		return routeRecheck
+	}
+	return d.RequeueAfter
 }
 
 // observe gathers what the strategy decides on: the stable's template and running
