@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/internal/status"
@@ -59,7 +60,12 @@ func abTestOnlyMatchingRequests(t *testing.T, a app, rule abRule) {
 		"rolloutd.io/match":    rule.match,
 		"rolloutd.io/steps":    "10,20,30",
 	}
-	a.create(t, env.Kube, ns)
+	var written *gwv1.HTTPRoute
+	if a.router == "gateway" {
+		written = gatewayApp(t, env, gatewayClient(t, env), ns, a)
+	} else {
+		a.create(t, env.Kube, ns)
+	}
 	annotateService(t, env, ns, a.name, rule.simKey, rule.simValue)
 
 	release(t, env.Kube, ns, a.name, "example.com/"+a.name+":v2", nil)
@@ -103,6 +109,9 @@ func abTestOnlyMatchingRequests(t *testing.T, a app, rule abRule) {
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	if a.router == "istio" {
 		requireNoIstioObjects(t, env, ns, a.name)
+	}
+	if written != nil {
+		requireRouteAsWritten(t, gatewayClient(t, env), written)
 	}
 }
 
