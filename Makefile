@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(SANDBOX)/bin:$(PATH)
 E2E_PARALLEL ?= 8
 E2E_TIMEOUT ?= 25m
 
-.PHONY: help build test unit fuzz e2e lint vet fmt-check staticcheck sandbox sandbox-down demo clean
+.PHONY: help build test unit fuzz e2e lint vet fmt-check staticcheck sandbox sandbox-down demo bench-peers clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,14 @@ ROUTER ?= nginx
 
 demo: sandbox build ## the main job: sandbox, chart, daemon and a live canary to watch (ROUTER=nginx|gateway)
 	$(GO) run ./e2e/demo -router $(ROUTER)
+
+# bench-peers starts the sandbox when it is not running and stops it again after.
+BENCH_PEERS_FLAGS ?=
+
+bench-peers: ## rolloutd and Flagger v1.44.0 side by side on the sandbox (about 25 min; not part of test): one table, see docs/benchmarks.md
+	@started=; if [ ! -f $(SANDBOX)/env ]; then $(MAKE) sandbox || exit 1; started=1; fi; \
+	$(GO) run ./e2e/bench/peers $(BENCH_PEERS_FLAGS); rc=$$?; \
+	if [ -n "$$started" ]; then $(MAKE) sandbox-down; fi; exit $$rc
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -32,6 +32,9 @@ type Apps struct {
 	RPS int
 	// Place, when set, constrains where the pods run (capacity.Pool.Place).
 	Place func(*corev1.PodSpec)
+	// Bare leaves out the rolloutd.io annotations, for an app another tool
+	// takes over or that opts in later (Annotate).
+	Bare bool
 }
 
 // Names are the app names app0000 .. app<n-1>.
@@ -51,8 +54,11 @@ func (a Apps) Create(ctx context.Context, names []string) error {
 func (a Apps) create(ctx context.Context, name string) error {
 	one := int32(1)
 	labels := map[string]string{"app": name}
-	ann := map[string]string{"rolloutd.io/enabled": "true", "rolloutd.io/router": "nginx"}
-	maps.Copy(ann, a.Annotations)
+	ann := map[string]string{}
+	if !a.Bare {
+		ann = map[string]string{"rolloutd.io/enabled": "true", "rolloutd.io/router": "nginx"}
+		maps.Copy(ann, a.Annotations)
+	}
 	pod := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.com/app:v1"}}}
 	if a.Place != nil {
 		a.Place(&pod)

@@ -14,9 +14,12 @@ func (d *Daemon) Pid() int { return d.cmd.Process.Pid }
 // Memory returns the kB fields of the daemon's /proc/<pid>/status in MiB: VmRSS,
 // VmHWM (peak RSS), RssAnon (heap and stacks), RssFile (pages of the binary mapped
 // from the page cache).
-func (d *Daemon) Memory() map[string]float64 {
+func (d *Daemon) Memory() map[string]float64 { return ProcMemory(d.Pid()) }
+
+// ProcMemory is Memory for any process.
+func ProcMemory(pid int) map[string]float64 {
 	out := map[string]float64{}
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", d.Pid()))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return out
 	}
@@ -32,8 +35,11 @@ func (d *Daemon) Memory() map[string]float64 {
 }
 
 // CPUSeconds is the daemon's user plus system CPU time.
-func (d *Daemon) CPUSeconds() float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", d.Pid()))
+func (d *Daemon) CPUSeconds() float64 { return ProcCPUSeconds(d.Pid()) }
+
+// ProcCPUSeconds is CPUSeconds for any process.
+func ProcCPUSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0
 	}

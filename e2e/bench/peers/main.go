@@ -1,0 +1,248 @@
+// Command peers measures rolloutd and Flagger side by side on the sandbox, one
+// tool at a time, with the same apps (harness Deployments, Services and
+// Ingresses behind the simulated ingress-nginx), the same bad release and the
+// nearest equivalent settings, and prints one markdown table with both and the
+// ratio: bad release to canary weight 0 and the failed requests the canary
+// served, at interval 10s and at each tool's defaults; a healthy release to
+// full traffic; what each does while Prometheus is down; RSS, CPU, API
+// requests and Prometheus queries at 10 and 200 canaries beside 2,000 other
+// Deployments. Flagger is built once into the sandbox's cache. Both tools run
+// out of cluster behind two counting relays (API server, Prometheus).
+//
+//	make bench-peers
+//	go run ./e2e/bench/peers -phases releases -canaries 10
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"github.com/rolloutd/rolloutd/e2e/bench/harness"
+	"github.com/rolloutd/rolloutd/e2e/sandbox"
+)
+
+type options struct {
+	envFile       string
+	phases        map[string]bool
+	canaries      []int
+	others        int
+	idle          time.Duration
+	promDown      time.Duration
+	tunedBound    time.Duration
+	defaultsBound time.Duration
+	scaleBound    time.Duration
+	keepCRDs      bool
+}
+
+// bench holds what every scenario shares.
+type bench struct {
+	o          options
+	cfg        *rest.Config
+	kube       kubernetes.Interface
+	sim        simClient
+	promURL    string
+	kubeconfig string // the sandbox's admin kubeconfig
+	binDir     string // the sandbox's kubectl
+	dir        string // relay kubeconfigs and the tools' logs
+
+	mu    sync.Mutex
+	drops []func(time.Duration)
+}
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	// Ctrl-C ends the run early; namespaces, nodes and CRDs are still removed.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := measure(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "bench-peers:", err)
+		return 1
+	}
+	return 0
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	var phases, canaries string
+	fs := flag.NewFlagSet("peers", flag.ContinueOnError)
+	fs.StringVar(&o.envFile, "env", ".sandbox/env", "the sandbox's env file (written by make sandbox)")
+	fs.StringVar(&phases, "phases", "releases,scale", "comma list of releases (bad, healthy, Prometheus down) and scale (RSS, CPU, requests)")
+	fs.StringVar(&canaries, "canaries", "10,200", "ascending comma list of canary counts for the scale phase")
+	fs.IntVar(&o.others, "others", 2000, "Deployments no tool manages, beside the canaries")
+	fs.DurationVar(&o.idle, "idle", 30*time.Second, "length of each idle window")
+	fs.DurationVar(&o.promDown, "prom-down", 45*time.Second, "how long Prometheus stays down during the rollout")
+	fs.DurationVar(&o.tunedBound, "tuned-bound", 4*time.Minute, "bound of one release at interval 10s")
+	fs.DurationVar(&o.defaultsBound, "defaults-bound", 8*time.Minute, "bound of one release at a tool's defaults")
+	fs.DurationVar(&o.scaleBound, "scale-bound", 6*time.Minute, "bound of taking over, and of rolling, one size")
+	fs.BoolVar(&o.keepCRDs, "keep-crds", false, "leave Flagger's CRDs installed at the end")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	var err error
+	if o.phases, err = parsePhases(phases); err != nil {
+		return o, err
+	}
+	if o.canaries, err = parseCounts(canaries); err != nil {
+		return o, err
+	}
+	if o.others < 0 {
+		return o, fmt.Errorf("-others %d: want 0 or more", o.others)
+	}
+	return o, nil
+}
+
+func parsePhases(s string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if p != "releases" && p != "scale" {
+			return nil, fmt.Errorf("-phases: unknown phase %q (want releases, scale)", p)
+		}
+		out[p] = true
+	}
+	return out, nil
+}
+
+// parseCounts reads an ascending list of positive counts, e.g. "10,200".
+func parseCounts(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || (len(out) > 0 && n <= out[len(out)-1]) {
+			return nil, fmt.Errorf("-canaries %q: want ascending positive counts, e.g. 10,200", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+func newBench(o options) (*bench, flaggerInstall, error) {
+	env, err := sandbox.ReadEnvFile(o.envFile)
+	if err != nil {
+		return nil, flaggerInstall{}, err
+	}
+	cfg, kube, err := harness.Connect(env[sandbox.EnvKubeconfig], 200, 400)
+	if err != nil {
+		return nil, flaggerInstall{}, err
+	}
+	dir, err := os.MkdirTemp("", "bench-peers-")
+	if err != nil {
+		return nil, flaggerInstall{}, err
+	}
+	b := &bench{o: o, cfg: cfg, kube: kube, promURL: env[sandbox.EnvPrometheusURL], binDir: env[sandbox.EnvBinDir], dir: dir,
+		kubeconfig: env[sandbox.EnvKubeconfig],
+		sim:        simClient{url: env[sandbox.EnvSimulatorURL], kube: kube}}
+	cache, err := cacheDir(env[sandbox.EnvCacheDir])
+	return b, flaggerInstall{Dir: cache}, err
+}
+
+func (b *bench) dropLater(drop func(time.Duration)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.drops = append(b.drops, drop)
+}
+
+// cleanup removes every namespace the run created, at once, and waits.
+func (b *bench) cleanup() {
+	b.mu.Lock()
+	drops := b.drops
+	b.drops = nil
+	b.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, d := range drops {
+		wg.Go(func() { d(5 * time.Minute) })
+	}
+	wg.Wait()
+}
+
+func measure(ctx context.Context, o options) (err error) {
+	b, inst, err := newBench(o)
+	if err != nil {
+		return err
+	}
+	// The tools' logs stay when the run fails.
+	defer func() {
+		if err == nil {
+			_ = os.RemoveAll(b.dir)
+		} else {
+			fmt.Fprintf(os.Stderr, "the tools' logs: %s\n", b.dir)
+		}
+	}()
+	before := uptime()
+	started := time.Now()
+	if inst, err = ensureFlagger(ctx, inst.Dir); err != nil {
+		return err
+	}
+	if err := kubectl(ctx, b.binDir, b.kubeconfig, "apply", "--server-side", "-f", inst.CRDs()); err != nil {
+		return err
+	}
+	defer func() {
+		b.cleanup()
+		if !o.keepCRDs {
+			if err := kubectl(context.Background(), b.binDir, b.kubeconfig, "delete", "--ignore-not-found", "-f", inst.CRDs()); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+			}
+		}
+	}()
+	rbin, err := harness.BuildDaemon(ctx)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(b.cfg)
+	if err != nil {
+		return err
+	}
+	tools := []tool{rolloutd{bin: rbin, kube: b.kube}, flagger{install: inst, dyn: dyn}}
+	figs, err := b.runAll(ctx, tools)
+	rep := report{o: o, tools: tools, figs: figs, loadBefore: before, loadAfter: uptime(), took: time.Since(started)}
+	rep.collect(ctx, b)
+	rep.write(os.Stdout)
+	return err
+}
+
+// runAll runs each phase for each tool, one tool at a time.
+func (b *bench) runAll(ctx context.Context, tools []tool) ([]toolFigures, error) {
+	figs := make([]toolFigures, len(tools))
+	for i, t := range tools {
+		figs[i].name, figs[i].version = t.name(), t.version()
+	}
+	if b.o.phases["releases"] {
+		for i, t := range tools {
+			fmt.Printf("releases under %s\n", t.name())
+			rel, err := b.releases(ctx, t)
+			figs[i].rel, figs[i].ranReleases = rel, true
+			if err != nil {
+				return figs, fmt.Errorf("%s releases: %w", t.name(), err)
+			}
+		}
+	}
+	if b.o.phases["scale"] {
+		for i, t := range tools {
+			fmt.Printf("scale under %s\n", t.name())
+			sizes, err := b.scale(ctx, t)
+			figs[i].sizes = sizes
+			if err != nil {
+				return figs, fmt.Errorf("%s scale: %w", t.name(), err)
+			}
+		}
+	}
+	return figs, nil
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// releaseFigures are one tool's release scenarios.
+type releaseFigures struct {
+	badTuned, badDefaults badResult
+	healthy               healthyResult
+	promDown              string
+}
+
+// toolFigures is everything measured of one tool.
+type toolFigures struct {
+	name, version string
+	rel           releaseFigures
+	ranReleases   bool
+	sizes         []sizeFigures
+}
+
+// cell is one tool's figure in a row; v is what the ratio divides.
+type cell struct {
+	v    float64
+	text string
+	ok   bool
+}
+
+// row is one line of the table: the same figure for both tools.
+type row struct {
+	figure string
+	a, b   cell
+}
+
+// ratio is a.v / b.v, or "—" where either is missing or b is zero.
+func (r row) ratio() string {
+	if !r.a.ok || !r.b.ok || r.b.v == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", r.a.v/r.b.v)
+}
+
+func durationCell(d time.Duration, ok bool, outcome string) cell {
+	if !ok {
+		return cell{text: "not reached (" + outcome + ")"}
+	}
+	return cell{v: d.Seconds(), text: fmt.Sprintf("%.1f s (%s)", d.Seconds(), outcome), ok: true}
+}
+
+func numberCell(v float64, format string) cell {
+	return cell{v: v, text: fmt.Sprintf(format, v), ok: true}
+}
+
+// releaseRows are the release scenarios of a and b.
+func releaseRows(a, b releaseFigures) []row {
+	bad := func(label string, x, y badResult) []row {
+		return []row{
+			{"bad release (30% errors), " + label + ": template change → canary weight 0",
+				durationCell(x.zero, x.ok, x.outcome), durationCell(y.zero, y.ok, y.outcome)},
+			{"bad release, " + label + ": failed requests the canary served (of all it served)",
+				failedCell(x.canary), failedCell(y.canary)},
+		}
+	}
+	rows := bad(tuned.name, a.badTuned, b.badTuned)
+	rows = append(rows, bad("each tool's defaults", a.badDefaults, b.badDefaults)...)
+	rows = append(rows,
+		row{"healthy release, " + tuned.name + ": template change → all traffic on the new version",
+			durationCell(a.healthy.full, a.healthy.ok, a.healthy.outcome), durationCell(b.healthy.full, b.healthy.ok, b.healthy.outcome)},
+		row{"Prometheus down during a rollout (times from the moment it went down)",
+			cell{text: a.promDown}, cell{text: b.promDown}})
+	return rows
+}
+
+func failedCell(c canaryCounts) cell {
+	return cell{v: c.failed, text: fmt.Sprintf("%.0f (of %.0f)", c.failed, c.total), ok: true}
+}
+
+// scaleRows pair the sizes both tools measured.
+func scaleRows(a, b []sizeFigures, others int) []row {
+	var rows []row
+	for i := range min(len(a), len(b)) {
+		x, y := a[i], b[i]
+		at := fmt.Sprintf("%d canaries + %d other Deployments", x.canaries, others)
+		rows = append(rows,
+			row{at + ": idle RSS MiB", numberCell(x.idle.rss, "%.1f"), numberCell(y.idle.rss, "%.1f")},
+			row{at + ": peak RSS MiB (rolling)", numberCell(x.rollin.peakRSS, "%.1f"), numberCell(y.rollin.peakRSS, "%.1f")},
+			row{at + ": CPU s/min idle", numberCell(x.idle.cpuPerMin, "%.2f"), numberCell(y.idle.cpuPerMin, "%.2f")},
+			row{at + ": CPU s/min rolling", numberCell(x.rollin.cpuPerMin, "%.2f"), numberCell(y.rollin.cpuPerMin, "%.2f")},
+			row{at + ": API requests/min idle", numberCell(x.idle.apiPerMin, "%.0f"), numberCell(y.idle.apiPerMin, "%.0f")},
+			row{at + ": API requests/min rolling", numberCell(x.rollin.apiPerMin, "%.0f"), numberCell(y.rollin.apiPerMin, "%.0f")},
+			row{at + ": Prometheus queries/min idle", numberCell(x.idle.queriesPerMin, "%.0f"), numberCell(y.idle.queriesPerMin, "%.0f")},
+			row{at + ": Prometheus queries/min rolling", numberCell(x.rollin.queriesPerMin, "%.0f"), numberCell(y.rollin.queriesPerMin, "%.0f")},
+			row{at + ": rolling window (all rollouts ended)", rollCell(x.rollin), rollCell(y.rollin)},
+		)
+	}
+	return rows
+}
+
+func rollCell(u usage) cell {
+	return cell{v: u.minutes * 60, text: fmt.Sprintf("%.0f s (%d/%d ended)", u.minutes*60, u.settled, u.rolling), ok: u.settled == u.rolling}
+}
+
+// renderTable writes the rows as a markdown table, a then b then a ÷ b.
+func renderTable(w io.Writer, a, b string, rows []row) {
+	fmt.Fprintf(w, "| figure | %s | %s | ratio %s ÷ %s |\n|---|---|---|---|\n", a, b, a, b)
+	for _, r := range rows {
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r.figure, esc(r.a.text), esc(r.b.text), r.ratio())
+	}
+}
+
+func esc(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// sample is one observation of a rollout during the Prometheus outage.
+type sample struct {
+	at     time.Time
+	phase  string
+	weight int // -1: no canary Ingress
+}
+
+// timeline renders the changes of phase and canary weight from down on, and
+// when Prometheus came back.
+func timeline(samples []sample, down, up time.Time) string {
+	var parts []string
+	last := sample{phase: "\x00"}
+	upShown := false
+	for _, s := range samples {
+		if !upShown && !s.at.Before(up) {
+			parts = append(parts, fmt.Sprintf("+%ds Prometheus back", int(up.Sub(down).Round(time.Second).Seconds())))
+			upShown = true
+		}
+		if s.phase == last.phase && s.weight == last.weight {
+			continue
+		}
+		w := fmt.Sprintf("weight %d", s.weight)
+		if s.weight < 0 {
+			w = "no canary Ingress"
+		}
+		parts = append(parts, fmt.Sprintf("%+ds %s, %s", int(s.at.Sub(down).Round(time.Second).Seconds()), s.phase, w))
+		last = s
+	}
+	if !upShown {
+		parts = append(parts, fmt.Sprintf("+%ds Prometheus back", int(up.Sub(down).Round(time.Second).Seconds())))
+	}
+	return strings.Join(parts, "; ")
+}
