@@ -69,12 +69,6 @@ type sizeFigures struct {
 func (b *bench) scale(ctx context.Context, t tool) ([]sizeFigures, error) {
 	sizes := b.o.canaries
 	most := sizes[len(sizes)-1]
-	ns := fmt.Sprintf("peers-scale-%s-%06d", strings.ToLower(t.name()), rand.IntN(1e6))
-	drop, err := harness.Namespace(ctx, b.kube, ns)
-	if err != nil {
-		return nil, err
-	}
-	defer b.dropLater(drop)
 	// A stable and a canary pod per app, and one more while the promoted
 	// version replaces the stable one.
 	pool, err := capacity.Add(ctx, b.kube, 3*most)
@@ -82,6 +76,15 @@ func (b *bench) scale(ctx context.Context, t tool) ([]sizeFigures, error) {
 		return nil, err
 	}
 	defer func() { _ = pool.Remove(context.Background()) }()
+	ns := fmt.Sprintf("peers-scale-%s-%06d", strings.ToLower(t.name()), rand.IntN(1e6))
+	drop, err := harness.Namespace(ctx, b.kube, ns)
+	if err != nil {
+		return nil, err
+	}
+	// Gone before the nodes go (kwok deletes the pods of live nodes at once)
+	// and before the next tool starts, so it is not measured beside the
+	// deletion.
+	defer drop(5 * time.Minute)
 	if err := b.createOthers(ctx, ns, b.o.others); err != nil {
 		return nil, err
 	}
