@@ -18,7 +18,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -154,6 +156,15 @@ func newBench(o options) (*bench, flaggerInstall, error) {
 	return b, flaggerInstall{Dir: cache}, err
 }
 
+// buildRolloutd builds ./cmd/rolloutd into dir, a folder of this run's own.
+func buildRolloutd(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "rolloutd")
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/rolloutd").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build rolloutd: %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
 func (b *bench) dropLater(drop func(time.Duration)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -202,7 +213,7 @@ func measure(ctx context.Context, o options) (err error) {
 			}
 		}
 	}()
-	rbin, err := harness.BuildDaemon(ctx)
+	rbin, err := buildRolloutd(ctx, b.dir)
 	if err != nil {
 		return err
 	}
