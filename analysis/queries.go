@@ -52,10 +52,6 @@ const (
 {{- define "alerts"}}ALERTS{alertstate="firing",namespace="{{.Namespace}}",deployment=~"{{.DeploymentRe}}|{{.CanaryRe}}"} or ALERTS{alertstate="firing",namespace="{{.Namespace}}",rolloutd_deployment=~"{{.DeploymentRe}}|{{.CanaryRe}}"}{{end}}`
 )
 
-// podSuffix matches the ReplicaSet hash and pod suffix a Deployment appends to its
-// pods' names. Prometheus anchors regexes, so "<d>-…" never matches "<d>-canary-…".
-const podSuffix = "-[a-z0-9]{1,10}-[a-z0-9]{5}"
-
 var (
 	sourceTemplates = map[Source]*template.Template{
 		SourceNginx:   mustParse(nginxTemplates),
@@ -127,8 +123,8 @@ func newVars(t Target, s side) templateVars {
 		Window:       renderWindow(t.Window),
 		DeploymentRe: escapeString(regexp.QuoteMeta(t.Deployment)),
 		CanaryRe:     escapeString(regexp.QuoteMeta(t.Canary)),
-		StablePods:   escapeString(regexp.QuoteMeta(t.Deployment) + podSuffix),
-		CanaryPods:   escapeString(regexp.QuoteMeta(t.Canary) + podSuffix),
+		StablePods:   escapeString(podPattern(t.Deployment)),
+		CanaryPods:   escapeString(podPattern(t.Canary)),
 		IsCanary:     s == canarySide,
 	}
 	v.Workload, v.Pods, v.ServiceName = v.Deployment, v.StablePods, v.Service

@@ -30,8 +30,9 @@ var workloadRules = []rule{
 	{"apps", "replicasets", nil, []string{"get", "list", "watch"},
 		"ReplicaSet informer: which revision the stable pods run (workload.Running); Get of the full " +
 			"previous ReplicaSet whose template an alert after promotion restores (internal/controller/alert.go)"},
-	{"", "services", nil, []string{"list", "watch", "create", "delete"},
-		"Service informer: the user's Service's selector and ports (sync.go checkRouting, apply.go ensureCanary); Create/Delete <name>-canary"},
+	{"", "services", nil, []string{"get", "list", "watch", "create", "update", "delete"},
+		"Service informer: the user's Service's selector and ports (sync.go checkRouting, apply.go ensureCanary); Create/Delete <name>-canary, " +
+			"Get and Update it when its selector or ports drifted (apply.go ensureCanaryService)"},
 	{"networking.k8s.io", "ingresses", nil, []string{"get", "list", "watch", "create", "update", "delete"},
 		"Ingress informer: whether the user's Ingress exists (sync.go checkRouting); router/nginx.go: Get the user's Ingress and " +
 			"<ingress>-canary when a weight changes, Create/Update/Delete the canary Ingress"},
@@ -43,10 +44,10 @@ var workloadRules = []rule{
 
 // istioRules are added by rbac.istio=true for the Istio router.
 var istioRules = []rule{
-	{"networking.istio.io", "virtualservices", nil, []string{"get", "create", "update", "delete"},
-		"router istio: the VirtualService named after the Service"},
-	{"networking.istio.io", "destinationrules", nil, []string{"get", "create", "update", "delete"},
-		"router istio: the DestinationRule named after the Service"},
+	{"networking.istio.io", "virtualservices", nil, []string{"get", "list", "watch", "create", "update", "delete"},
+		"router istio: the VirtualService named after the Service; informer whose events repair drifted routes (controller/meshinformers.go)"},
+	{"networking.istio.io", "destinationrules", nil, []string{"get", "list", "watch", "create", "update", "delete"},
+		"router istio: the DestinationRule named after the Service; informer whose events repair drift"},
 }
 
 // gatewayRules are added by rbac.gateway=true for the Gateway API router.

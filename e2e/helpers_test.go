@@ -41,7 +41,7 @@ func (a app) labels() map[string]string { return map[string]string{"app": a.name
 
 // create makes the user's Deployment, Service and (router nginx) Ingress, waits until
 // the Deployment is Ready and rolloutd has taken it over (Idle status, paused).
-func (a app) create(t *testing.T, kube kubernetes.Interface, ns string) {
+func (a app) create(t *testing.T, kube kubernetes.Interface, ns string, edits ...func(*appsv1.Deployment)) {
 	t.Helper()
 	ctx := context.Background()
 	ann := map[string]string{
@@ -67,6 +67,9 @@ func (a app) create(t *testing.T, kube kubernetes.Interface, ns string) {
 				}}},
 			},
 		},
+	}
+	for _, edit := range edits {
+		edit(d)
 	}
 	_, err := kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
 	require.NoError(t, err)

@@ -47,6 +47,7 @@ func (i Istio) Apply(ctx context.Context, t Target, split traffic.Split) error {
 	api := i.Client.Resource(VirtualServices).Namespace(t.Namespace)
 	have, err := api.Get(ctx, t.Service, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
+		t.drifted(istioObject("VirtualService", t.Namespace, t.Service), FieldMissing)
 		want := newIstioObject("VirtualService", t)
 		if err := setHTTP(want, generatedRoutes(t, split)); err != nil {
 			return err
@@ -72,8 +73,13 @@ func (i Istio) Apply(ctx context.Context, t Target, split traffic.Split) error {
 	} else if next, err = withOwnedRoutes(t, routes, split); err != nil {
 		return err
 	}
+	if !sameJSON(routes, next) {
+		t.drifted(istioObject("VirtualService", t.Namespace, t.Service), "spec.http")
+	}
 	return i.updateHTTP(ctx, have, routes, next)
 }
+
+func istioObject(kind, ns, name string) string { return kind + " " + ns + "/" + name }
 
 // Reset deletes the generated VirtualService and DestinationRule, or removes the
 // owned routes from the user's VirtualService. A VirtualService the daemon may
@@ -163,6 +169,7 @@ func (i Istio) ensureDestinationRule(ctx context.Context, t Target) error {
 	if !apierrors.IsNotFound(err) {
 		return fmt.Errorf("istio: get destinationrule %s/%s: %w", t.Namespace, t.Service, err)
 	}
+	t.drifted(istioObject("DestinationRule", t.Namespace, t.Service), FieldMissing)
 	dr := newIstioObject("DestinationRule", t)
 	if err := unstructured.SetNestedField(dr.Object, t.CanaryService, "spec", "host"); err != nil {
 		return fmt.Errorf("istio: destinationrule %s/%s: %w", t.Namespace, t.Service, err)

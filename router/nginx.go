@@ -3,6 +3,8 @@ package router
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -53,6 +55,7 @@ func (n Nginx) Apply(ctx context.Context, t Target, split traffic.Split) error {
 	have, err := api.Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
+		t.drifted(ingressObject(t.Namespace, name), FieldMissing)
 		if _, err := api.Create(ctx, want, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("nginx: create ingress %s/%s: %w", t.Namespace, name, err)
 		}
@@ -60,9 +63,12 @@ func (n Nginx) Apply(ctx context.Context, t Target, split traffic.Split) error {
 	case err != nil:
 		return fmt.Errorf("nginx: get ingress %s/%s: %w", t.Namespace, name, err)
 	}
-	if equality.Semantic.DeepEqual(have.Spec, want.Spec) && equality.Semantic.DeepEqual(have.Annotations, want.Annotations) &&
-		equality.Semantic.DeepEqual(have.Labels, want.Labels) {
+	changed := ingressChanges(have, want)
+	if len(changed) == 0 {
 		return nil
+	}
+	for _, f := range changed {
+		t.drifted(ingressObject(t.Namespace, name), f)
 	}
 	have = have.DeepCopy()
 	have.Spec, have.Annotations, have.Labels, have.OwnerReferences = want.Spec, want.Annotations, want.Labels, want.OwnerReferences
@@ -70,6 +76,34 @@ func (n Nginx) Apply(ctx context.Context, t Target, split traffic.Split) error {
 		return fmt.Errorf("nginx: update ingress %s/%s: %w", t.Namespace, name, err)
 	}
 	return nil
+}
+
+func ingressObject(ns, name string) string { return "Ingress " + ns + "/" + name }
+
+// ingressChanges names the fields of have that differ from want.
+func ingressChanges(have, want *networkingv1.Ingress) []string {
+	var out []string
+	if !equality.Semantic.DeepEqual(have.Spec, want.Spec) {
+		out = append(out, "spec")
+	}
+	if !equality.Semantic.DeepEqual(have.Labels, want.Labels) {
+		out = append(out, "metadata.labels")
+	}
+	keys := map[string]bool{}
+	for k := range have.Annotations {
+		keys[k] = true
+	}
+	for k := range want.Annotations {
+		keys[k] = true
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		hv, hok := have.Annotations[k]
+		wv, wok := want.Annotations[k]
+		if hv != wv || hok != wok {
+			out = append(out, "metadata.annotations["+k+"]")
+		}
+	}
+	return out
 }
 
 // canaryIngress builds the canary Ingress from the user's: same class, hosts and

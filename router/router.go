@@ -35,6 +35,22 @@ type Target struct {
 	// Owner is the owner reference every generated object carries (the user's
 	// Deployment), so deleting the Deployment deletes them.
 	Owner metav1.OwnerReference
+	// Drifted, when set, is told of each generated object Apply found missing or
+	// different from its desired form before it rewrote it: the object ("Ingress
+	// shop/web-canary") and the field ("metadata.annotations[...canary-weight]", or
+	// "(deleted)" when it had to be created). The caller tells a repair of drift
+	// from a planned change; routers only report.
+	Drifted func(object, field string)
+}
+
+// FieldMissing is the field Drifted reports when an object had to be created.
+const FieldMissing = "(deleted)"
+
+// drifted reports a rewrite to t.Drifted when anyone listens.
+func (t Target) drifted(object, field string) {
+	if t.Drifted != nil {
+		t.Drifted(object, field)
+	}
 }
 
 // Router moves user traffic between stable and canary pods.

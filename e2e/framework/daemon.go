@@ -51,10 +51,12 @@ func (e *Env) daemonBinary(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(e.BinDir, "rolloutd")
 	buildOnce.Do(func() {
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/rolloutd")
+		// faultinject: a Deployment annotated e2e.rolloutd.io/panic=true makes its
+		// reconcile panic (internal/controller/faultinject.go); nothing else changes.
+		cmd := exec.Command("go", "build", "-tags", "faultinject", "-o", bin, "./cmd/rolloutd")
 		cmd.Dir = e.RepoRoot
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/rolloutd: %w\n%s", err, out)
+			buildErr = fmt.Errorf("go build -tags faultinject ./cmd/rolloutd: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
@@ -179,6 +181,10 @@ func (d *Daemon) Running() bool { return d.proc.running() }
 
 // LogTail returns the last n lines of the daemon's log (all its runs).
 func (d *Daemon) LogTail(n int) string { return sandbox.TailFile(d.logPath, n) }
+
+// PID is the daemon's current process id (a restart or a crash and restart
+// changes it).
+func (d *Daemon) PID() int { return d.proc.pid() }
 
 // LogPath is the daemon's log file.
 func (d *Daemon) LogPath() string { return d.logPath }

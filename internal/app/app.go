@@ -66,6 +66,11 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
+	if istioWatchable(ctx, kube, cfg.Namespaces, log) {
+		if err := inf.WatchIstio(dyn, cfg.Namespaces, cfg.ResyncPeriod); err != nil {
+			return fmt.Errorf("istio informers: %w", err)
+		}
+	}
 	// Events and the leader Lease get clients of their own (each client has its
 	// own QPS/burst budget): a burst of Events never holds back the writes that
 	// move traffic, and busy workers never delay a Lease renewal.

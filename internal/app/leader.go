@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"go.uber.org/zap"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,7 +17,9 @@ import (
 )
 
 // runElected runs lead while this replica holds the Lease. Losing the lease ends
-// the process's work (ReleaseOnCancel on shutdown hands it over at once).
+// the process's work. On shutdown the Lease is released (ReleaseOnCancel) only
+// after lead has returned, that is after the workers stopped: a new leader never
+// reconciles beside a worker of the old one finishing its write.
 func runElected(ctx context.Context, cfg config.Config, kube kubernetes.Interface, lead func(context.Context), log *zap.Logger) error {
 	host, _ := os.Hostname()
 	id := host + "_" + string(uuid.NewUUID())
@@ -25,7 +28,13 @@ func runElected(ctx context.Context, cfg config.Config, kube kubernetes.Interfac
 		Client:     kube.CoordinationV1(),
 		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 	}
-	lost := make(chan struct{})
+	// The elector runs on a context of its own, cancelled once the workers are
+	// done; the workers' context ends with ctx or with the lease.
+	electCtx, stopElecting := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopElecting()
+	// leading counts a running lead; Add runs in the elector's callback goroutine,
+	// which the elector starts only while electCtx is live.
+	var leading sync.WaitGroup
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock:            lock,
 		LeaseDuration:   cfg.LeaseDuration,
@@ -35,12 +44,16 @@ func runElected(ctx context.Context, cfg config.Config, kube kubernetes.Interfac
 		Name:            cfg.LeaseName,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(c context.Context) {
+				leading.Add(1)
+				defer leading.Done()
 				log.Info("became leader", zap.String("identity", id))
-				lead(c)
+				workCtx, stop := context.WithCancel(c)
+				defer stop()
+				defer context.AfterFunc(ctx, stop)()
+				lead(workCtx)
 			},
 			OnStoppedLeading: func() {
 				log.Info("stopped leading", zap.String("identity", id))
-				close(lost)
 			},
 			OnNewLeader: func(identity string) {
 				if identity != id {
@@ -52,11 +65,20 @@ func runElected(ctx context.Context, cfg config.Config, kube kubernetes.Interfac
 	if err != nil {
 		return fmt.Errorf("leader election: %w", err)
 	}
-	le.Run(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); le.Run(electCtx) }()
 	select {
 	case <-ctx.Done():
+		// Let the workers finish, then release the lease.
+		leading.Wait()
+		stopElecting()
+		<-done
 		return nil
-	case <-lost:
+	case <-done:
+		leading.Wait()
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("leader election: lost the lease %s/%s", cfg.Namespace(), cfg.LeaseName)
 	}
 }

@@ -4,20 +4,18 @@ import (
 	"context"
 	"fmt"
 
-	"go.uber.org/zap"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/internal/metrics"
-	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/router"
 	"github.com/rolloutd/rolloutd/strategy"
-	"github.com/rolloutd/rolloutd/traffic"
 )
 
 // apply carries out a decision in the safe order: a decision that takes exposure
@@ -39,6 +37,9 @@ func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
 		return err
 	}
 	t := r.target()
+	if err := r.removeStale(ctx); err != nil {
+		return err
+	}
 	if d.CanaryReplicas == 0 {
 		if r.mayHaveCanary(d) {
 			if err := r.removeCanary(ctx, rt, t); err != nil {
@@ -88,24 +89,6 @@ func (r *rollout) router() (router.Router, error) {
 		return nil, fmt.Errorf("router %q is not available in this daemon", r.spec.Router)
 	}
 	return rt, nil
-}
-
-// route applies a split unless the same split was already applied for this
-// revision by this process. Router gateway applies at every reconcile: the
-// HTTPRoute is the user's and may be edited at any time, and its Apply only
-// reads when the route already matches.
-func (r *rollout) route(ctx context.Context, rt router.Router, t router.Target, s traffic.Split) error {
-	key := r.d.Namespace + "/" + r.d.Name
-	memo := fmt.Sprintf("%s/%d/%v/%d/%t", r.prev.Revision, s.CanaryWeight, s.Match, s.MirrorPercent, s.Sticky)
-	if v, ok := r.c.applied.Load(key); ok && v == memo && r.spec.Router != spec.RouterGateway {
-		return nil
-	}
-	if err := rt.Apply(ctx, t, s); err != nil {
-		return err
-	}
-	r.c.applied.Store(key, memo)
-	r.log.Debug("traffic applied", zap.Int("weight", s.CanaryWeight))
-	return nil
 }
 
 // mayHaveCanary reports whether generated objects can exist: a rollout was or is
@@ -162,7 +145,7 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 	case foreign != nil:
 		return foreign
 	case have == nil:
-		if err := r.ensureCanaryService(ctx, user); err != nil {
+		if err := r.ensureCanaryService(ctx, user, false); err != nil {
 			return err
 		}
 		if _, err := r.c.Kube.AppsV1().Deployments(ns).Create(ctx, want, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -170,11 +153,17 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 		}
 		return nil
 	}
-	if have.Annotations[workload.RevisionAnnotation] == d.Status.Revision && have.Spec.Replicas != nil && *have.Spec.Replicas == d.CanaryReplicas {
+	if err := r.ensureCanaryService(ctx, user, true); err != nil {
+		return err
+	}
+	sameRevision := have.Annotations[workload.RevisionAnnotation] == d.Status.Revision
+	sameTemplate := equality.Semantic.DeepEqual(have.Spec.Template, want.Spec.Template)
+	if sameRevision && sameTemplate && have.Spec.Replicas != nil && *have.Spec.Replicas == d.CanaryReplicas {
 		return nil
 	}
-	if err := r.ensureCanaryService(ctx, user); err != nil {
-		return err
+	if sameRevision && !sameTemplate {
+		// The pods analysed must be the revision that is promoted.
+		r.drifted(fmt.Sprintf("Deployment %s/%s spec.template", ns, want.Name))
 	}
 	upd := have.DeepCopy()
 	upd.Annotations = want.Annotations
@@ -186,11 +175,43 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 	return nil
 }
 
-func (r *rollout) ensureCanaryService(ctx context.Context, user *corev1.Service) error {
-	svc := workload.CanaryService(r.d, user)
-	_, err := r.c.Kube.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{})
-	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create canary service %s/%s: %w", svc.Namespace, svc.Name, err)
+// ensureCanaryService makes the canary Service match its desired form, read from
+// the cache: created when missing (drift when the canary already existed),
+// selector and ports restored when changed. A same-named Service rolloutd did not
+// generate is left alone.
+func (r *rollout) ensureCanaryService(ctx context.Context, user *corev1.Service, canaryExists bool) error {
+	want := workload.CanaryService(r.d, user)
+	api := r.c.Kube.CoreV1().Services(want.Namespace)
+	obj := fmt.Sprintf("Service %s/%s", want.Namespace, want.Name)
+	have, err := r.c.Informers.Service(want.Namespace, want.Name)
+	switch {
+	case apierrors.IsNotFound(err):
+		if canaryExists {
+			r.drifted(obj + " " + router.FieldMissing)
+		}
+		if _, err := api.Create(ctx, want, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create canary service %s/%s: %w", want.Namespace, want.Name, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("get canary service %s/%s: %w", want.Namespace, want.Name, err)
+	case !isGenerated(have.Labels):
+		return nil
+	}
+	fields := workload.ServiceChanges(have, want)
+	if len(fields) == 0 {
+		return nil
+	}
+	for _, f := range fields {
+		r.drifted(obj + " " + f)
+	}
+	fresh, err := api.Get(ctx, want.Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("get canary service %s/%s: %w", want.Namespace, want.Name, err)
+	}
+	fresh.Spec.Selector, fresh.Spec.Ports = want.Spec.Selector, want.Spec.Ports
+	if _, err := api.Update(ctx, fresh, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("update canary service %s/%s: %w", want.Namespace, want.Name, err)
 	}
 	return nil
 }

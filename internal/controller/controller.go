@@ -7,6 +7,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -52,6 +53,11 @@ type Controller struct {
 	// applied remembers the split last applied per Deployment, only to skip
 	// redundant router reads; losing it (a restart) just re-applies once.
 	applied sync.Map
+	// stripped holds, per Deployment whose rolloutd.io annotations were all removed
+	// at once, the spec.paused its last status recorded for the user (a hint: the
+	// status itself went with the annotations). After a restart the hand-back
+	// falls back to spec.paused's field manager (handback.go).
+	stripped sync.Map
 }
 
 // New builds a controller and registers its event handlers on the informers.
@@ -62,7 +68,11 @@ func New(o Options) (*Controller, error) {
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "rolloutd"}),
 	}
+	o.Informers.onStripped = c.rememberStripped
 	if err := o.Informers.AddHandlers(c.enqueueDeployment, c.enqueueOwner); err != nil {
+		return nil, fmt.Errorf("controller: register handlers: %w", err)
+	}
+	if err := o.Informers.addGeneratedHandler(c.enqueueGenerator); err != nil {
 		return nil, fmt.Errorf("controller: register handlers: %w", err)
 	}
 	return c, nil
@@ -93,7 +103,7 @@ func (c *Controller) enqueueDeployment(obj any) {
 		c.queue.Add(d.Namespace + "/" + owner)
 		return
 	}
-	if !hasRolloutdAnnotations(d) {
+	if !hasRolloutdAnnotations(d) && d.Annotations[leftPausedKey] == "" {
 		return
 	}
 	c.queue.Add(d.Namespace + "/" + d.Name)
@@ -149,7 +159,7 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	}
 	defer c.queue.Done(key)
 	start := time.Now()
-	requeue, err := c.Sync(ctx, key)
+	requeue, err := c.syncRecovered(ctx, key)
 	result := "ok"
 	if err != nil {
 		result = "error"
@@ -165,4 +175,26 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	}
 	c.Metrics.Reconcile.WithLabelValues(result).Observe(time.Since(start).Seconds())
 	return true
+}
+
+// injectFault, set only in a daemon built with the faultinject tag, runs at the
+// start of every reconcile of an opted-in Deployment.
+var injectFault func(*appsv1.Deployment)
+
+// errPanic marks a reconcile that panicked.
+var errPanic = errors.New("reconcile panicked")
+
+// syncRecovered runs Sync and turns a panic into an error: one Deployment's bad
+// state must not crash-loop the daemon (and its webhook) for every other one. The
+// panic is logged with its stack and counted; the key is retried with backoff.
+func (c *Controller) syncRecovered(ctx context.Context, key string) (requeue time.Duration, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.Metrics.Panics.Inc()
+			c.Log.Error("reconcile panicked; retrying with backoff", zap.String("key", key),
+				zap.Any("panic", p), zap.StackSkip("stack", 1))
+			requeue, err = 0, fmt.Errorf("%w: %v", errPanic, p)
+		}
+	}()
+	return c.Sync(ctx, key)
 }

@@ -3,7 +3,9 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,6 +104,19 @@ func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 		watching.Done()
 		return true, w, nil
 	})
+	// The tracker keeps no resourceVersions; the API server's are what tells a
+	// reconcile that a cached object changed, so give every write one.
+	var version atomic.Int64
+	for _, verb := range []string{"create", "update"} {
+		kube.PrependReactor(verb, "*", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			if o, ok := a.(k8stesting.CreateAction); ok {
+				if m, err := meta.Accessor(o.GetObject()); err == nil {
+					m.SetResourceVersion(strconv.FormatInt(version.Add(1), 10))
+				}
+			}
+			return false, nil, nil
+		})
+	}
 	inf, err := NewInformers(kube, nil, 0)
 	require.NoError(t, err)
 	watching.Add(len(inf.synced)) // one watch per informer, all namespaces

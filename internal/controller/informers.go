@@ -11,6 +11,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/router"
 )
 
 // Informers watches Deployments, ReplicaSets, Services and Ingresses in the
@@ -36,6 +38,21 @@ type Informers struct {
 	synced      []cache.InformerSynced
 	handlers    []cache.SharedIndexInformer
 	rsInformers []cache.SharedIndexInformer
+	// generated are the informers of objects rolloutd generates beside the canary
+	// Deployment (Services, Ingresses, and Istio's objects when watched): their
+	// events enqueue the Deployment they belong to, so drift is repaired at once.
+	generated []cache.SharedIndexInformer
+	mesh      *meshInformers
+	// onStripped is told of the last full form of a Deployment whose rolloutd.io
+	// annotations were all removed at once.
+	onStripped func(old *appsv1.Deployment)
+}
+
+// managed reports whether a cached object is a Deployment with rolloutd.io
+// annotations.
+func managed(obj any) bool {
+	d, ok := obj.(*appsv1.Deployment)
+	return ok && hasRolloutdAnnotations(d)
 }
 
 // NewInformers builds informers for namespaces (nil or empty: all namespaces).
@@ -79,6 +96,7 @@ func NewInformers(kube kubernetes.Interface, namespaces []string, resync time.Du
 			svc.Informer().HasSynced, ing.Informer().HasSynced)
 		inf.handlers = append(inf.handlers, d.Informer())
 		inf.rsInformers = append(inf.rsInformers, rs.Informer())
+		inf.generated = append(inf.generated, svc.Informer(), ing.Informer())
 	}
 	return inf, nil
 }
@@ -87,8 +105,19 @@ func NewInformers(kube kubernetes.Interface, namespaces []string, resync time.Du
 func (i *Informers) AddHandlers(onDeployment, onReplicaSet func(any)) error {
 	for _, h := range i.handlers {
 		if _, err := h.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    onDeployment,
-			UpdateFunc: func(_, obj any) { onDeployment(obj) },
+			AddFunc: onDeployment,
+			UpdateFunc: func(old, obj any) {
+				// Every rolloutd.io annotation removed at once: the new object may be a
+				// stub the handler ignores; the old one names the Deployment and
+				// holds its last status.
+				if o, ok := old.(*appsv1.Deployment); ok && hasRolloutdAnnotations(o) && !managed(obj) {
+					if i.onStripped != nil {
+						i.onStripped(o)
+					}
+					onDeployment(old)
+				}
+				onDeployment(obj)
+			},
 			DeleteFunc: onDeployment,
 		}); err != nil {
 			return err
@@ -111,11 +140,16 @@ func (i *Informers) Start(ctx context.Context) {
 	for _, f := range i.factories {
 		f.Start(ctx.Done())
 	}
+	i.mesh.start(ctx.Done())
 }
 
 // WaitForSync waits for the caches; false if ctx ended first.
 func (i *Informers) WaitForSync(ctx context.Context) bool {
-	return cache.WaitForCacheSync(ctx.Done(), i.synced...)
+	synced := i.synced
+	for _, inf := range i.mesh.informers() {
+		synced = append(synced, inf.HasSynced)
+	}
+	return cache.WaitForCacheSync(ctx.Done(), synced...)
 }
 
 // HasSynced reports whether every cache is filled (for /readyz).
@@ -208,6 +242,38 @@ func (i *Informers) IngressExists(ns, name string) (bool, error) {
 	return err == nil, err
 }
 
+// ingressVersion is the resourceVersion of the cached Ingress ns/name ("-" when
+// absent).
+func (i *Informers) ingressVersion(ns, name string) string {
+	l, ok := lister(i.ingresses, ns)
+	if !ok {
+		return "-"
+	}
+	ing, err := l.Ingresses(ns).Get(name)
+	if err != nil {
+		return "-"
+	}
+	return "v" + ing.ResourceVersion
+}
+
+// generatedIngresses names the cached Ingresses generated for Deployment ns/owner.
+func (i *Informers) generatedIngresses(ns, owner string) []string {
+	l, ok := lister(i.ingresses, ns)
+	if !ok {
+		return nil
+	}
+	sel := labels.SelectorFromSet(labels.Set{router.ManagedByLabel: router.ManagedByValue, workload.CanaryOfLabel: owner})
+	list, err := l.Ingresses(ns).List(sel)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(list))
+	for _, ing := range list {
+		out = append(out, ing.Name)
+	}
+	return out
+}
+
 // lister picks the all-namespaces lister when there is one, else the namespace's.
 func lister[L any](m map[string]L, ns string) (L, bool) {
 	if l, ok := m[metav1.NamespaceAll]; ok {
@@ -241,31 +307,43 @@ func slimDeployment(obj any) (any, error) {
 		d.ManagedFields = nil
 		return d, nil
 	}
+	if d.Spec.Paused && pausedByRolloutd(d) {
+		return leftPaused(d), nil
+	}
 	return &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Name: d.Name, Namespace: d.Namespace, UID: d.UID, ResourceVersion: d.ResourceVersion,
 	}}, nil
 }
 
-// slimService keeps what a canary Service copies and routing checks read.
+// slimService keeps what a canary Service copies and routing checks read, and
+// the labels of a generated Service (which name its Deployment).
 func slimService(obj any) (any, error) {
 	s, ok := obj.(*corev1.Service)
 	if !ok {
 		return obj, nil
 	}
 	return &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: s.Namespace, UID: s.UID, ResourceVersion: s.ResourceVersion},
+		ObjectMeta: slimMeta(s.ObjectMeta),
 		Spec:       corev1.ServiceSpec{Selector: s.Spec.Selector, Ports: s.Spec.Ports},
 	}, nil
 }
 
-// slimIngress keeps an Ingress's identity: routing checks only ask whether it
-// exists; the nginx router reads the Ingress itself when it changes a weight.
+// slimIngress keeps an Ingress's identity and resourceVersion: routing checks ask
+// whether it exists, and a reconcile reads the version to know whether the nginx
+// router must compare it again; the router reads the Ingress itself then.
 func slimIngress(obj any) (any, error) {
 	ing, ok := obj.(*networkingv1.Ingress)
 	if !ok {
 		return obj, nil
 	}
-	return &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{
-		Name: ing.Name, Namespace: ing.Namespace, UID: ing.UID, ResourceVersion: ing.ResourceVersion,
-	}}, nil
+	return &networkingv1.Ingress{ObjectMeta: slimMeta(ing.ObjectMeta)}, nil
+}
+
+// slimMeta keeps an object's identity, and its labels when rolloutd generated it.
+func slimMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	out := metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID, ResourceVersion: m.ResourceVersion}
+	if isGenerated(m.Labels) {
+		out.Labels = m.Labels
+	}
+	return out
 }

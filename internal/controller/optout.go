@@ -57,23 +57,12 @@ func (r *rollout) removeGenerated(ctx context.Context) error {
 			return err
 		}
 	}
+	r.spec.Router = spec.RouterService // so that nothing counts as current below
+	if err := r.removeStale(ctx); err != nil {
+		return err
+	}
 	if err := r.removeCanary(ctx, r.c.Routers[spec.RouterService], r.target()); err != nil {
 		return err
 	}
 	return r.deleteCanaryDeployment(ctx, true)
-}
-
-// releaseOrphans cleans up after a Deployment whose rolloutd.io annotations were
-// all removed at once, or whose canary copy reached the cache only after the
-// opt-out: its canary copy is the only trace left, and would otherwise serve
-// unvetted pods for good.
-func (r *rollout) releaseOrphans(ctx context.Context) error {
-	if c, _ := r.canary(); c == nil {
-		return nil
-	}
-	if err := r.removeGenerated(ctx); err != nil {
-		return err
-	}
-	r.event(corev1.EventTypeNormal, ReasonOptedOut, "rolloutd removed the canary of a Deployment that no longer opts in")
-	return nil
 }

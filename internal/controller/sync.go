@@ -68,10 +68,13 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 	r := &rollout{c: c, d: cached.DeepCopy(), now: c.Clock.Now(),
 		log: c.Log.With(zap.String("namespace", ns), zap.String("deployment", name))}
 	if !hasRolloutdAnnotations(cached) {
-		return 0, r.releaseOrphans(ctx)
+		return r.releaseOrphans(ctx)
 	}
 	if !spec.Enabled(cached.Annotations) {
 		return 0, r.optOut(ctx)
+	}
+	if injectFault != nil {
+		injectFault(cached)
 	}
 	return r.reconcile(ctx)
 }
@@ -88,7 +91,11 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 	r.log = r.log.With(zap.String("revision", prev.Revision), zap.String("phase", string(prev.Phase)))
 	sp, err := spec.Parse(r.d.Name, r.d.Annotations)
 	if err != nil {
-		return r.invalid(ctx, err)
+		return r.invalid(ctx, "invalid annotations", err, true)
+	}
+	if err := workload.NameLimits(r.d.Name, sp.Ingress); err != nil {
+		// Never manageable: refused, and the Deployment is left running as it is.
+		return r.invalid(ctx, "refused", err, r.d.Spec.Paused)
 	}
 	r.spec = sp
 	in, err := r.observe(ctx)
@@ -250,8 +257,9 @@ func (r *rollout) evaluate(ctx context.Context, in strategy.Input) analysis.Resu
 }
 
 // invalid records rejected annotations: a Warning Event and a status message naming
-// the annotation and the accepted form. Nothing starts; traffic stays as it is.
-func (r *rollout) invalid(ctx context.Context, perr error) (time.Duration, error) {
+// the annotation and the accepted form. Nothing starts; traffic stays as it is;
+// the stable is held paused as given.
+func (r *rollout) invalid(ctx context.Context, what string, perr error, paused bool) (time.Duration, error) {
 	msgs := []string{}
 	var inv *spec.InvalidError
 	for _, e := range unwrapAll(perr) {
@@ -267,11 +275,11 @@ func (r *rollout) invalid(ctx context.Context, perr error) (time.Duration, error
 		next.LastTransitionTime = r.now
 	}
 	next.Reason = ReasonInvalidSpec
-	next.Message = "invalid annotations: " + strings.Join(msgs, "; ")
+	next.Message = what + ": " + strings.Join(msgs, "; ")
 	if next.Message == r.prev.Message {
 		return 0, nil
 	}
-	if err := r.write(ctx, next, true, false); err != nil {
+	if err := r.write(ctx, next, paused, false); err != nil {
 		return 0, err
 	}
 	r.event(corev1.EventTypeWarning, ReasonInvalidSpec, next.Message)
@@ -321,6 +329,8 @@ func errorKind(err error) string {
 		return "forbidden"
 	case apierrors.IsNotFound(err):
 		return "not_found"
+	case errors.Is(err, errPanic):
+		return "panic"
 	default:
 		return "other"
 	}

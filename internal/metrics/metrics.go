@@ -29,6 +29,8 @@ type Metrics struct {
 	AlertRollbacks  *prometheus.CounterVec
 	RollbackLatency *prometheus.HistogramVec
 	QueueDepth      prometheus.GaugeFunc
+	DriftRepairs    *prometheus.CounterVec
+	Panics          prometheus.Counter
 	*Rollout
 }
 
@@ -65,6 +67,10 @@ func New(reg prometheus.Registerer, depth func() int) *Metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"cause"}),
 		QueueDepth: f.NewGaugeFunc(prometheus.GaugeOpts{Name: "rolloutd_workqueue_depth",
 			Help: "Deployments waiting to be reconciled."}, func() float64 { return float64(depth()) }),
+		DriftRepairs: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_drift_repairs_total",
+			Help: "Generated objects found changed or deleted by someone else and restored, by kind."}, []string{"kind"}),
+		Panics: f.NewCounter(prometheus.CounterOpts{Name: "rolloutd_reconcile_panics_total",
+			Help: "Reconciles that panicked (recovered, logged with the stack and retried with backoff)."}),
 		Rollout: newRollout(f),
 	}
 }

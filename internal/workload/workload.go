@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"maps"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +27,32 @@ const (
 	managedByValue         = "rolloutd"
 	podTemplateHashLabel   = "pod-template-hash"
 )
+
+// MaxDeploymentName is the longest Deployment name rolloutd manages. The API
+// server cuts a pod's generated name base to 58 characters; past 49 the canary's
+// pods ("<name>-canary-<hash>-…") would keep no character of their ReplicaSet
+// hash, and their names could no longer be told from the stable pods' (the
+// analysis queries select pods by name). "<name>-canary" is then also a valid
+// Service name (63 characters at most).
+const MaxDeploymentName = 49
+
+// maxSubdomain is the longest name of an Ingress (a DNS subdomain).
+const maxSubdomain = 253
+
+// NameLimits returns why rolloutd cannot generate its objects for Deployment name
+// and the user's Ingress (nil when it can), naming the limit.
+func NameLimits(name, ingress string) error {
+	if len(name) > MaxDeploymentName {
+		return fmt.Errorf("deployment name %q is %d characters; rolloutd manages Deployments of at most %d characters "+
+			"(the canary's pods, %s-<hash>-<suffix>, are named from it and the API server cuts pod names)",
+			name, len(name), MaxDeploymentName, CanaryName(name))
+	}
+	if n := len(ingress) + len("-canary"); n > maxSubdomain {
+		return fmt.Errorf("ingress name %q is %d characters; its canary Ingress %s-canary would exceed the %d-character limit of a name "+
+			"(an Ingress of at most %d characters)", ingress, len(ingress), ingress, maxSubdomain, maxSubdomain-len("-canary"))
+	}
+	return nil
+}
 
 // CanaryName is the name of the canary Deployment and its Service.
 func CanaryName(deployment string) string { return deployment + "-canary" }
@@ -120,6 +147,25 @@ func CanaryService(d *appsv1.Deployment, user *corev1.Service) *corev1.Service {
 			Type:     corev1.ServiceTypeClusterIP,
 		},
 	}
+}
+
+// ServiceChanges names the fields of a canary Service that differ from want: the
+// selector, or the ports' names, protocols, numbers and target ports (what
+// CanaryService sets; the API server's defaults elsewhere are not drift).
+func ServiceChanges(have, want *corev1.Service) []string {
+	var out []string
+	if !maps.Equal(have.Spec.Selector, want.Spec.Selector) {
+		out = append(out, "spec.selector")
+	}
+	same := len(have.Spec.Ports) == len(want.Spec.Ports)
+	for i := 0; same && i < len(want.Spec.Ports); i++ {
+		h, w := have.Spec.Ports[i], want.Spec.Ports[i]
+		same = h.Name == w.Name && h.Protocol == w.Protocol && h.Port == w.Port && h.TargetPort == w.TargetPort
+	}
+	if !same {
+		out = append(out, "spec.ports")
+	}
+	return out
 }
 
 // CanaryReady counts the canary's ready pods running its current template: zero

@@ -97,10 +97,10 @@ docs/helm.md explains each. Keep in step with the table in charts/rolloutd_test.
   resources: ["replicasets"]
   verbs: ["get", "list", "watch"]
 # list/watch: Service informer (the user's Service's selector and ports);
-# create/delete: "<name>-canary".
+# create/delete: "<name>-canary"; get/update: restore its drifted selector or ports.
 - apiGroups: [""]
   resources: ["services"]
-  verbs: ["list", "watch", "create", "delete"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
 # list/watch: Ingress informer (does the user's Ingress exist); router nginx: read
 # the user's Ingress; create/update/delete "<ingress>-canary".
 - apiGroups: ["networking.k8s.io"]
@@ -115,10 +115,11 @@ docs/helm.md explains each. Keep in step with the table in charts/rolloutd_test.
   resources: ["events"]
   verbs: ["create", "patch"]
 {{- if .Values.rbac.istio }}
-# Router istio: the VirtualService and DestinationRule named after the Service.
+# Router istio: the VirtualService and DestinationRule named after the Service;
+# list/watch: their informer, whose events repair drifted routes.
 - apiGroups: ["networking.istio.io"]
   resources: ["virtualservices", "destinationrules"]
-  verbs: ["get", "create", "update", "delete"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
 {{- end }}
 {{- if .Values.rbac.gateway }}
 # Router gateway: the user's HTTPRoute (weights written by update, rolloutd's

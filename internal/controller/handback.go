@@ -1,0 +1,129 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rolloutd/rolloutd/internal/status"
+)
+
+// FieldManager is the name the API server records for the daemon's writes: the
+// client's user agent (see the app's REST config).
+const FieldManager = "rolloutd"
+
+// leftPausedKey marks, in the informer cache only, a Deployment without any
+// rolloutd.io annotation whose spec.paused was last set by rolloutd: its
+// annotations were stripped while rolloutd held it paused, and it is handed back
+// un-paused. (Not a rolloutd.io/ key: those mean "opted in or opting out".)
+const leftPausedKey = "cache.rolloutd.io/left-paused"
+
+// pausedByRolloutd reports whether rolloutd's field manager owns spec.paused: the
+// user did not pause the Deployment themselves (rolloutd's writes of a value that
+// did not change leave the field with its owner). A cached copy that already
+// carries the mark keeps it (informer transforms run twice on streaming lists).
+func pausedByRolloutd(d *appsv1.Deployment) bool {
+	if d.Annotations[leftPausedKey] == "true" {
+		return true
+	}
+	for _, mf := range d.ManagedFields {
+		if mf.Manager != FieldManager || mf.FieldsV1 == nil {
+			continue
+		}
+		var fields map[string]map[string]any
+		if json.Unmarshal(mf.FieldsV1.GetRawBytes(), &fields) != nil {
+			continue
+		}
+		if _, ok := fields["f:spec"]["f:paused"]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// leftPaused is the cached form of such a Deployment: identity, the mark, and
+// spec.paused, so a reconcile after a restart still finds it.
+func leftPaused(d *appsv1.Deployment) *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: d.Name, Namespace: d.Namespace, UID: d.UID, ResourceVersion: d.ResourceVersion,
+			Annotations: map[string]string{leftPausedKey: "true"}},
+		Spec: appsv1.DeploymentSpec{Paused: true},
+	}
+}
+
+// releaseOrphans hands back a Deployment whose rolloutd.io annotations were all
+// removed at once, as an opt-out would: its canary copy and routes are removed,
+// and when rolloutd had paused it, it is un-paused. It also cleans up after a
+// canary copy that reached the cache only after the opt-out.
+func (r *rollout) releaseOrphans(ctx context.Context) (time.Duration, error) {
+	c, _ := r.canary()
+	key := deploymentKey(r.d)
+	hint, hinted := r.c.stripped.Load(key)
+	userPaused, known := hint.(bool)
+	left := r.d.Annotations[leftPausedKey] == "true"
+	if left && !hinted {
+		// The cache is updated before its handlers run: the one that keeps the
+		// last status's word may not have run yet. Look again shortly.
+		r.c.stripped.Store(key, awaitingHint{})
+		return hintWait, nil
+	}
+	unpause := left
+	if known {
+		unpause = !userPaused
+	}
+	if c == nil && !unpause && !known {
+		return 0, nil
+	}
+	if err := r.removeGenerated(ctx); err != nil {
+		return 0, err
+	}
+	if unpause {
+		if err := r.unpauseStripped(ctx, known); err != nil {
+			return 0, err
+		}
+	}
+	r.c.stripped.Delete(key)
+	r.event(corev1.EventTypeNormal, ReasonOptedOut,
+		"rolloutd released a Deployment that no longer opts in (every rolloutd.io annotation removed): generated objects removed, spec.paused restored")
+	return 0, nil
+}
+
+// awaitingHint marks a stripped Deployment whose hand-back waits once for the
+// handler that records the user's spec.paused; after a restart none comes and
+// spec.paused's field manager decides.
+type awaitingHint struct{}
+
+// hintWait is how long a hand-back waits for that handler.
+const hintWait = time.Second
+
+// unpauseStripped reads the Deployment from the API (the cache holds a stub) and
+// un-pauses it unless something opted it in again; without the status's word
+// (hinted) only when rolloutd's field manager owns its spec.paused.
+func (r *rollout) unpauseStripped(ctx context.Context, hinted bool) error {
+	api := r.c.Kube.AppsV1().Deployments(r.d.Namespace)
+	d, err := api.Get(ctx, r.d.Name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("get deployment %s: %w", deploymentKey(r.d), err)
+	}
+	if hasRolloutdAnnotations(d) || !d.Spec.Paused || (!hinted && !pausedByRolloutd(d)) {
+		return nil
+	}
+	d.Spec.Paused = false
+	if _, err := api.Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("un-pause %s: %w", deploymentKey(r.d), err)
+	}
+	return nil
+}
+
+// rememberStripped keeps what the last status of a Deployment stripped of its
+// rolloutd.io annotations said of the user's spec.paused.
+func (c *Controller) rememberStripped(old *appsv1.Deployment) {
+	if st, err := status.Read(old.Annotations); err == nil && st.Phase != "" {
+		c.stripped.Store(deploymentKey(old), st.UserPaused)
+	}
+}
