@@ -14,7 +14,30 @@ import (
 func GateDue(in Input) bool {
 	st := in.Status
 	return (st.Phase == status.Progressing || st.Phase == status.PendingConfirmation) && st.StepStartedAt != nil &&
-		!in.Now.Before(st.StepStartedAt.Add(in.Spec.Interval))
+		!in.Now.Before(st.StepStartedAt.Add(in.Spec.Interval)) || EarlyGate(in)
+}
+
+// EarlyGate reports whether the continuous judge lets the current step end
+// before its interval: every sequential check shows the canary within tolerance,
+// the step had its minimum exposure, and rolloutd.io/adaptive is not "false".
+// The gate then runs the other checks over the step so far and only advances.
+func EarlyGate(in Input) bool {
+	st, seq := in.Status, in.Sequential
+	return in.Spec.Adaptive && st.Phase == status.Progressing && st.StepStartedAt != nil &&
+		in.Now.Before(st.StepStartedAt.Add(in.Spec.Interval)) &&
+		seq != nil && seq.Verdict == analysis.Pass && seq.Exposed
+}
+
+// sequentialFailed reports a check the continuous judge failed: the canary
+// loses its traffic at once, without waiting for the gate or counting failures.
+func sequentialFailed(in Input) (Decision, bool) {
+	seq := in.Sequential
+	if seq == nil || seq.Verdict != analysis.Fail || in.Status.StepStartedAt == nil {
+		return Decision{}, false
+	}
+	_, w := stepWeight(in)
+	in.Status.Checks = seq.Checks
+	return rollback(in, ReasonCheckFailed, fmt.Sprintf("at %d%%, %s", w, failedSummary(&analysis.Result{Checks: seq.Checks}))), true
 }
 
 // GateWindow is the analysis window of the current step (from traffic reaching the
@@ -54,6 +77,9 @@ func readyTimedOut(in Input) bool {
 // progress runs one step: bring the canary pods up, then move traffic, then hold
 // the weight for an interval and judge the gate.
 func progress(in Input) Decision {
+	if d, failed := sequentialFailed(in); failed {
+		return d
+	}
 	if in.Status.Phase == status.Paused {
 		return paused(in)
 	}
@@ -71,7 +97,9 @@ func progress(in Input) Decision {
 	if st.StepStartedAt == nil {
 		return awaitPods(in, d, w, want)
 	}
-	if in.Gate == nil || !GateDue(in) {
+	early := EarlyGate(in)
+	if in.Gate == nil || !GateDue(in) || (early && in.Gate.Verdict != analysis.Pass) {
+		// An early gate only advances; otherwise the step runs its course.
 		d.RequeueAfter = st.StepStartedAt.Add(in.Spec.Interval).Sub(in.Now)
 		if d.RequeueAfter <= 0 {
 			d.RequeueAfter = time.Millisecond

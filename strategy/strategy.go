@@ -34,6 +34,8 @@ const (
 	ReasonAlert         = "AlertRollback"
 	ReasonAlertIgnored  = "AlertIgnored"
 	ReasonRoutingBroken = "RoutingUnavailable"
+	// ReasonCheckFailed: the continuous judge failed a check between gates.
+	ReasonCheckFailed = "CheckFailed"
 )
 
 // ReasonAwaitingApproval marks the pause after a passed gate at a pause-at step:
@@ -102,6 +104,10 @@ type Input struct {
 	// Gate is the analysis result, present only when GateDue was true and the
 	// controller evaluated it for this decision.
 	Gate *analysis.Result
+	// Sequential is the continuous judge's standing on the evidence since the
+	// canary's first traffic (nil when it has none): Fail rolls back at once,
+	// Pass after the step's minimum exposure advances early (spec.Adaptive).
+	Sequential *analysis.Sequential
 	// Command is an operator request consumed by this decision, if any.
 	Command *Command
 	// Alert, when set, is a firing alert for this Deployment: roll back now.

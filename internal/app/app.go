@@ -92,14 +92,18 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	}
 	var ctl *controller.Controller
 	m := metrics.New(reg, func() int { return ctl.QueueLen() })
+	analyzer := analysis.NewAnalyzer(promv1.NewAPI(promClient), analysis.Options{
+		QueryTimeout: cfg.QueryTimeout, MaxConcurrent: cfg.MaxQueries, Logger: log.Named("analysis"),
+		Registerer: reg, MinRequests: cfg.MinRequests, Judge: cfg.JudgeOptions(),
+		StatusLabels: cfg.StatusLabelsBySource(),
+	})
+	sampler := analysis.NewSampler(analyzer, analysis.SamplerOptions{Interval: cfg.SampleInterval,
+		Notify: func(ns, name string) { ctl.Enqueue(ns + "/" + name) }})
 	opts := controller.Options{
-		Kube:      kube,
-		Informers: inf,
-		Analyzer: analysis.NewAnalyzer(promv1.NewAPI(promClient), analysis.Options{
-			QueryTimeout: cfg.QueryTimeout, MaxConcurrent: cfg.MaxQueries, Logger: log.Named("analysis"),
-			Registerer: reg, MinRequests: cfg.MinRequests, Judge: cfg.JudgeOptions(),
-			StatusLabels: cfg.StatusLabelsBySource(),
-		}),
+		Kube:       kube,
+		Informers:  inf,
+		Analyzer:   analyzer,
+		Sequential: sampler,
 		Routers: map[spec.Router]router.Router{
 			spec.RouterService: router.Service{},
 			spec.RouterNginx:   router.Nginx{Client: kube},
@@ -141,7 +145,10 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	log.Info("rolloutd started", zap.String("http", srv.Addr()), zap.String("prometheus", cfg.PrometheusURL),
 		zap.Strings("namespaces", cfg.Namespaces), zap.Bool("leaderElection", cfg.LeaderElection()))
 
-	runErr := runController(ctx, cfg, leaseKube, inf, ctl, log)
+	runErr := runController(ctx, cfg, leaseKube, inf, func(ctx context.Context) {
+		go sampler.Run(ctx) // only the leader judges, as only it acts
+		ctl.Run(ctx, cfg.Workers)
+	}, log)
 
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -169,7 +176,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 // runController starts the informers and runs the workers, under leader election
 // when enabled: every replica keeps warm caches, only the leader reconciles.
 func runController(ctx context.Context, cfg config.Config, leaseKube kubernetes.Interface, inf *controller.Informers,
-	ctl *controller.Controller, log *zap.Logger) error {
+	run func(context.Context), log *zap.Logger) error {
 	inf.Start(ctx)
 	t0 := time.Now()
 	if !inf.WaitForSync(ctx) {
@@ -177,10 +184,10 @@ func runController(ctx context.Context, cfg config.Config, leaseKube kubernetes.
 	}
 	log.Info("informer caches synced", zap.Duration("took", time.Since(t0)))
 	if !cfg.LeaderElection() {
-		ctl.Run(ctx, cfg.Workers)
+		run(ctx)
 		return nil
 	}
-	return runElected(ctx, cfg, leaseKube, func(leaderCtx context.Context) { ctl.Run(leaderCtx, cfg.Workers) }, log)
+	return runElected(ctx, cfg, leaseKube, run, log)
 }
 
 func restConfig(cfg config.Config) (*rest.Config, error) {

@@ -40,6 +40,7 @@ type Config struct {
 	MinRequests       float64       `env:"MIN_REQUESTS, default=20"`
 	Judge             string        `env:"JUDGE, default=off"`
 	StatusLabels      string        `env:"STATUS_LABELS"`
+	SampleInterval    time.Duration `env:"SAMPLE_INTERVAL, default=10s"`
 	ResyncPeriod      time.Duration `env:"RESYNC_PERIOD, default=10m"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
 	DefaultReadyLimit time.Duration `env:"CANARY_READY_TIMEOUT, default=10m"`
@@ -106,6 +107,9 @@ func (c Config) Validate() error {
 	case "on", "off":
 	default:
 		bad("JUDGE", "want on or off, got %q", c.Judge)
+	}
+	if c.SampleInterval < time.Second {
+		bad("SAMPLE_INTERVAL", "want at least 1s, got %s", c.SampleInterval)
 	}
 	if _, err := analysis.ParseStatusLabels(c.StatusLabels); err != nil {
 		bad("STATUS_LABELS", "%v", err)

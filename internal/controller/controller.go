@@ -44,6 +44,8 @@ type Options struct {
 	// Notifier, if not nil, is told when a rollout starts, waits for approval, is
 	// promoted or rolled back.
 	Notifier Notifier
+	// Sequential, if not nil, judges canary rollouts continuously between gates.
+	Sequential SequentialJudge
 }
 
 // Controller reconciles opted-in Deployments.

@@ -102,6 +102,7 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
+	r.observeSequential(ctx, &in)
 	if strategy.GateDue(in) {
 		res := r.evaluate(ctx, in)
 		in.Gate = &res
@@ -227,22 +228,15 @@ func (r *rollout) checkRouting(ctx context.Context) (string, error) {
 
 // evaluate runs the gate due now and records its figures.
 func (r *rollout) evaluate(ctx context.Context, in strategy.Input) analysis.Result {
-	t := analysis.Target{
-		Namespace:  r.d.Namespace,
-		Deployment: r.d.Name,
-		Canary:     workload.CanaryName(r.d.Name),
-		Service:    r.spec.Service,
-		Ingress:    r.spec.Ingress,
-		Source:     metricSource(r.spec.Router),
-		Window:     strategy.GateWindow(in),
-		End:        r.now,
-		// After a blue/green switch the stable pods are measured before it.
-		BaselineOffset: strategy.GateBaselineOffset(in),
-	}
+	t := r.analysisTarget(in)
 	custom, bad := r.customChecks(ctx)
 	checks := append(append([]analysis.Check(nil), r.spec.Checks...), custom...)
 	start := time.Now()
-	res := r.c.Analyzer.Evaluate(ctx, t, checks)
+	queried, seq := gateChecks(checks, in.Sequential)
+	res := r.c.Analyzer.Evaluate(ctx, t, queried)
+	if seq != nil {
+		res = analysis.Combine(mergeChecks(checks, res.Checks, seq))
+	}
 	if bad != nil {
 		res = analysis.Combine(append(res.Checks, *bad))
 	}

@@ -73,6 +73,7 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 		RollbackWindow:  p.duration(KeyRollbackWindow, DefaultRollbackWindow),
 		RevisionHistory: p.count(KeyRevisionHistory, DefaultRevisionHistory, 1, 1000),
 		Notify:          p.notify(),
+		Adaptive:        p.boolean(KeyAdaptive, true),
 	}
 	if _, given := p.get(KeyMatch); s.Strategy == ABTest && !given {
 		p.fail(KeyMatch, "", "header:NAME=VALUE, header:NAME~REGEX or cookie:NAME (required by strategy abtest)", nil)

@@ -40,6 +40,7 @@ const (
 	KeyRollbackWindow  = Prefix + "rollback-window"
 	KeyRevisionHistory = Prefix + "revision-history"
 	KeyNotify          = Prefix + "notify"
+	KeyAdaptive        = Prefix + "adaptive"
 )
 
 // Strategy is the form a release takes.
@@ -104,6 +105,9 @@ type Spec struct {
 	// Notify names the notification channels for this Deployment (slack, teams,
 	// webhook); nil means every channel the daemon configures, empty means none.
 	Notify []string
+	// Adaptive lets a step advance before its interval ends once the
+	// continuous judge shows every check within tolerance (rolloutd.io/adaptive).
+	Adaptive bool
 }
 
 // PauseAt is the set of weights (or batch numbers) where a rollout waits for approval.

@@ -1,0 +1,62 @@
+package analysis
+
+import (
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/assert"
+)
+
+func nginxSeries(ns, ing, canary, status string, v float64) *model.Sample {
+	return &model.Sample{Metric: model.Metric{"namespace": model.LabelValue(ns), "ingress": model.LabelValue(ing),
+		"canary": model.LabelValue(canary), "status": model.LabelValue(status)}, Value: model.SampleValue(v)}
+}
+
+func nginxTarget() Target {
+	t := testTarget()
+	t.Source = SourceNginx
+	return t
+}
+
+// Deltas of the grouped raw counters: the first answer is the baseline; a series
+// that appears later counts from 0; one missing from an answer keeps its value; one
+// that went down was reset and adds nothing that tick; other rollouts' series and
+// NaN are ignored.
+func TestEvidenceTakesDeltasOfTheGroupedCounters(t *testing.T) {
+	e := newEvidence(nginxTarget())
+	t0 := time.Unix(1_700_000_000, 0)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 10 * time.Second) }
+	e.add(at(0), model.Vector{nginxSeries("shop", "web-ing", "", "200", 5000), nginxSeries("other", "web-ing", "", "500", 7)})
+	e.add(at(1), model.Vector{
+		nginxSeries("shop", "web-ing", "", "200", 5100),                 // stable +100
+		nginxSeries("shop", "web-ing", "shop-web-canary-80", "500", 20), // new canary series: +20 errors
+		nginxSeries("shop", "web-ing", "shop-web-canary-80", "200", 3),
+		nginxSeries("shop", "other-ing", "", "500", 99), // another rollout's
+	})
+	e.add(at(2), model.Vector{ // stable missing from this answer (a missed scrape)
+		nginxSeries("shop", "web-ing", "shop-web-canary-80", "500", 40),
+	})
+	e.add(at(3), model.Vector{
+		nginxSeries("shop", "web-ing", "", "200", 5300),                         // +200 since its last value
+		nginxSeries("shop", "web-ing", "shop-web-canary-80", "500", 5),          // reset: nothing this tick
+		nginxSeries("shop", "web-ing", "shop-web-canary-80", "200", nanValue()), // NaN
+	})
+	e.add(at(4), model.Vector{nginxSeries("shop", "web-ing", "shop-web-canary-80", "500", 15)}) // +10 after the reset
+	assert.Equal(t, Counts{Requests: 53, Errors: 50}, e.total[0], "canary")
+	assert.Equal(t, Counts{Requests: 300}, e.total[1], "stable")
+	c, s := e.since(at(2))
+	assert.Equal(t, Counts{Requests: 10, Errors: 10}, c, "canary after the second tick")
+	assert.Equal(t, Counts{Requests: 200}, s)
+	assert.Equal(t, at(4), e.lastAt())
+}
+
+func TestEvidenceCountsRequestsWithoutTheStatusLabelApart(t *testing.T) {
+	e := newEvidence(nginxTarget())
+	t0 := time.Unix(1_700_000_000, 0)
+	e.add(t0, nil)
+	e.add(t0.Add(10*time.Second), model.Vector{nginxSeries("shop", "web-ing", "c", "", 30)})
+	assert.Equal(t, Counts{Requests: 30, Unlabelled: 30}, e.total[0])
+}
+
+func nanValue() float64 { var z float64; return z / z }

@@ -1,0 +1,352 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"go.uber.org/zap"
+)
+
+// Sampler defaults.
+const (
+	DefaultSampleInterval = 10 * time.Second
+	// DefaultFalseRollback bounds the probability that a canary within
+	// tolerance on every sequential check is rolled back by them, over its
+	// whole rollout (all steps, all checks, looked at every tick).
+	DefaultFalseRollback = 0.01
+	// DefaultMinStepExposure and DefaultMinStepRequests are what a step must
+	// have seen before its checks' evidence may advance it early.
+	DefaultMinStepExposure = 20 * time.Second
+	DefaultMinStepRequests = 100
+)
+
+// SamplerOptions configure a Sampler. Zero values take the defaults above.
+type SamplerOptions struct {
+	Interval        time.Duration
+	FalseRollback   float64
+	MinStepExposure time.Duration
+	MinStepRequests float64
+	// Notify is called (from the sampler's goroutine) when a rollout's
+	// standing became conclusive at a tick: a check failed, or every check
+	// showed the canary within tolerance after the step's minimum exposure.
+	Notify func(namespace, name string)
+}
+
+// Sequential is the continuous judge's standing for one rollout: the verdict of
+// its sequential checks on the evidence since the canary's first traffic.
+type Sequential struct {
+	// Verdict is Fail when a check rejected "within tolerance", Pass when every
+	// sequential check showed the canary within tolerance, else Inconclusive.
+	Verdict Verdict
+	// Checks are the sequential checks' results, with their figures.
+	Checks []CheckResult
+	// StepChecks are what the step's gate records for those checks: the
+	// sequential result where it is conclusive, else the plain comparison of
+	// the step's own counts, as a gate without continuous judgement decides.
+	StepChecks []CheckResult
+	// Exposed is true once the current step has had the minimum exposure
+	// (time and canary requests) an early advance needs.
+	Exposed bool
+	// StepCanary and StepStable are the counts of the current step.
+	StepCanary, StepStable Counts
+	// At is the time of the latest sample.
+	At time.Time
+}
+
+// Sequentially reports whether the continuous judge decides c: built-in error
+// rate checks. The others keep their per-gate queries.
+func Sequentially(c Check) bool { return c.Custom == nil && c.Metric == MetricErrorRate }
+
+// Sampler reads the request counters of every analysed rollout on one tick, with
+// one grouped query per source, and keeps each rollout's evidence. Safe for
+// concurrent use.
+type Sampler struct {
+	prom   *prom
+	opts   SamplerOptions
+	minReq float64
+	labels map[Source]string
+	log    *zap.Logger
+
+	mu       sync.Mutex
+	rollouts map[rolloutKey]*tracked
+}
+
+type rolloutKey struct{ namespace, name string }
+
+// tracked is one rollout under continuous judgement.
+type tracked struct {
+	revision  string
+	since     time.Time
+	checks    []Check
+	ev        *evidence
+	ready     bool      // rebuilt from Prometheus; ticks update it from then on
+	rebuild   bool      // a rebuild is under way
+	notified  Verdict   // the last conclusive standing Notify was called for
+	stepStart time.Time // the current step's start, as last observed
+}
+
+// NewSampler returns a Sampler sending its queries through a's Prometheus client
+// (and its bound on queries in flight).
+func NewSampler(a *Analyzer, opts SamplerOptions) *Sampler {
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultSampleInterval
+	}
+	if opts.FalseRollback <= 0 || opts.FalseRollback >= 1 {
+		opts.FalseRollback = DefaultFalseRollback
+	}
+	if opts.MinStepExposure <= 0 {
+		opts.MinStepExposure = DefaultMinStepExposure
+	}
+	if opts.MinStepRequests <= 0 {
+		opts.MinStepRequests = DefaultMinStepRequests
+	}
+	return &Sampler{prom: a.prom, opts: opts, labels: a.statusLabel, log: a.log, minReq: a.minRequests,
+		rollouts: map[rolloutKey]*tracked{}}
+}
+
+// Interval is the sampler's tick.
+func (s *Sampler) Interval() time.Duration { return s.opts.Interval }
+
+// Run samples every Interval until ctx is done.
+func (s *Sampler) Run(ctx context.Context) {
+	tick := time.NewTicker(s.opts.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			s.sample(ctx, now)
+		}
+	}
+}
+
+// Observe starts or continues the continuous judgement of t's rollout of
+// revision, whose evidence counts from since (when the rollout began: the canary
+// has no traffic before its first step), and returns its standing for the step
+// that started at stepStart. It returns nil while there is nothing to judge yet:
+// no sequential check, or the evidence is being rebuilt from Prometheus.
+func (s *Sampler) Observe(ctx context.Context, t Target, revision string, since, stepStart time.Time, checks []Check) *Sequential {
+	var seq []Check
+	for _, c := range checks {
+		if Sequentially(c) {
+			seq = append(seq, c)
+		}
+	}
+	if len(seq) == 0 || t.Validate() != nil {
+		s.Forget(t.Namespace, t.Deployment)
+		return nil
+	}
+	if t.StatusLabel == "" {
+		t.StatusLabel = s.labels[t.Source]
+	}
+	// Only what selects the series identifies the evidence; the gate's window does not.
+	t.Window, t.End, t.BaselineOffset = time.Second, time.Time{}, 0
+	k := rolloutKey{t.Namespace, t.Deployment}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tr := s.rollouts[k]
+	if tr == nil || tr.revision != revision || !tr.since.Equal(since) || tr.ev.target != t {
+		tr = &tracked{revision: revision, since: since, ev: newEvidence(t)}
+		s.rollouts[k] = tr
+	}
+	tr.checks = seq
+	if !stepStart.Equal(tr.stepStart) {
+		tr.stepStart, tr.notified = stepStart, "" // a new step is acted on afresh
+	}
+	if !tr.ready {
+		if !tr.rebuild {
+			tr.rebuild = true
+			go s.rebuildEvidence(context.WithoutCancel(ctx), k, tr)
+		}
+		return nil
+	}
+	return s.standing(tr, stepStart)
+}
+
+// Forget stops judging a rollout (it ended, or left the canary strategy).
+func (s *Sampler) Forget(namespace, name string) {
+	s.mu.Lock()
+	delete(s.rollouts, rolloutKey{namespace, name})
+	s.mu.Unlock()
+}
+
+// standing computes a rollout's verdict; s.mu is held.
+func (s *Sampler) standing(tr *tracked, stepStart time.Time) *Sequential {
+	alpha := s.opts.FalseRollback / float64(len(tr.checks))
+	canary, stable := tr.ev.total[0], tr.ev.total[1]
+	out := &Sequential{Verdict: Pass, At: tr.ev.lastAt()}
+	out.StepCanary, out.StepStable = tr.ev.since(stepStart)
+	for _, c := range tr.checks {
+		r := seqErrorRate(c, tr.ev.label, canary, stable, alpha)
+		out.Checks = append(out.Checks, r)
+		out.StepChecks = append(out.StepChecks, s.stepResult(c, r, tr.ev.label, out.StepCanary, out.StepStable))
+		switch {
+		case r.Verdict == Fail:
+			out.Verdict = Fail
+		case r.Verdict != Pass && out.Verdict == Pass:
+			out.Verdict = Inconclusive
+		}
+	}
+	out.Exposed = !stepStart.IsZero() && out.At.Sub(stepStart) >= s.opts.MinStepExposure &&
+		out.StepCanary.Requests >= s.opts.MinStepRequests
+	return out
+}
+
+// rebuildEvidence replays the rollout's counters from since to now (one range
+// query at the sampler's tick), then lets the ticks carry on from there.
+func (s *Sampler) rebuildEvidence(ctx context.Context, k rolloutKey, tr *tracked) {
+	t := tr.ev.target
+	ctx, cancel := context.WithTimeout(ctx, 4*s.prom.timeout)
+	defer cancel()
+	q, err := groupQuery(t.Source, t.statusLabel(), namespacesRe([]string{t.Namespace}))
+	// Whole seconds, so the answer's steps fall exactly on start + k*Interval.
+	now := time.Now().Truncate(time.Second)
+	start := tr.since.Truncate(time.Second)
+	if start.After(now) || start.IsZero() {
+		start = now
+	}
+	var m model.Matrix
+	if err == nil {
+		m, err = s.prom.rangeQuery(ctx, q, promv1.Range{Start: start, End: now, Step: s.opts.Interval})
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tr.rebuild = false
+	if err != nil {
+		s.log.Warn("rebuilding rollout evidence failed; retried at the next reconcile", zap.String("namespace", k.namespace),
+			zap.String("deployment", k.name), zap.Error(err))
+		return
+	}
+	for at := start; !at.After(now); at = at.Add(s.opts.Interval) {
+		tr.ev.add(at, vectorAt(m, at))
+	}
+	tr.ready = true
+}
+
+// sample runs one tick: one grouped query per source with rollouts to judge,
+// each answer split among them.
+func (s *Sampler) sample(ctx context.Context, now time.Time) {
+	bySource := s.readyBySource()
+	for source, label := range bySource {
+		for lbl, nss := range label {
+			q, err := groupQuery(source, lbl, namespacesRe(nss))
+			if err != nil {
+				s.log.Error("sampler query", zap.Error(err))
+				continue
+			}
+			qctx, cancel := context.WithTimeout(ctx, s.opts.Interval)
+			vec, err := s.prom.instant(qctx, q, now)
+			cancel()
+			if err != nil {
+				s.log.Warn("sampler query failed; the tick adds no evidence", zap.String("source", string(source)), zap.Error(err))
+				continue
+			}
+			s.apply(source, lbl, now, vec)
+		}
+	}
+}
+
+// readyBySource lists, per source and status label, the namespaces of the
+// rollouts whose evidence is ready.
+func (s *Sampler) readyBySource() map[Source]map[string][]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[Source]map[string][]string{}
+	for k, tr := range s.rollouts {
+		if !tr.ready {
+			continue
+		}
+		t := tr.ev.target
+		if out[t.Source] == nil {
+			out[t.Source] = map[string][]string{}
+		}
+		out[t.Source][tr.ev.label] = append(out[t.Source][tr.ev.label], k.namespace)
+	}
+	return out
+}
+
+// apply hands each ready rollout of source its slice of one answer and notifies
+// those whose standing became conclusive.
+func (s *Sampler) apply(source Source, label string, now time.Time, vec model.Vector) {
+	var notify []rolloutKey
+	s.mu.Lock()
+	for k, tr := range s.rollouts {
+		if !tr.ready || tr.ev.target.Source != source || tr.ev.label != label || !now.After(tr.ev.lastAt()) {
+			continue
+		}
+		tr.ev.add(now, vec)
+		st := s.standing(tr, tr.stepStart)
+		v := st.Verdict
+		if v == Pass && !st.Exposed {
+			v = Inconclusive // nothing to act on yet
+		}
+		if v != Inconclusive && v != tr.notified {
+			notify = append(notify, k)
+		}
+		tr.notified = v
+	}
+	s.mu.Unlock()
+	if s.opts.Notify == nil {
+		return
+	}
+	for _, k := range notify {
+		s.opts.Notify(k.namespace, k.name)
+	}
+}
+
+// String describes the sampler for logs.
+func (s *Sampler) String() string {
+	return fmt.Sprintf("sampler every %s, false-rollback bound %g", s.opts.Interval, s.opts.FalseRollback)
+}
+
+// vectorAt is the instant vector of a range answer at one of its steps.
+func vectorAt(m model.Matrix, at time.Time) model.Vector {
+	ts := model.TimeFromUnixNano(at.UnixNano())
+	var out model.Vector
+	for _, ss := range m {
+		for _, p := range ss.Values {
+			if p.Timestamp == ts {
+				out = append(out, &model.Sample{Metric: ss.Metric, Value: p.Value, Timestamp: ts})
+				break
+			}
+		}
+	}
+	return out
+}
+
+// stepResult is a step gate's record of a sequential check: its sequential
+// result when conclusive, else today's plain comparison of the step's counts.
+func (s *Sampler) stepResult(c Check, seq CheckResult, label string, canary, stable Counts) CheckResult {
+	if seq.Verdict != Inconclusive {
+		return seq
+	}
+	r := CheckResult{Name: c.Name()}
+	if n := canary.Requests; n < s.minReq || n == 0 {
+		r.Verdict, r.Reason = Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)
+		return r
+	}
+	share := func(x Counts, what string) (float64, error) {
+		return statusCounts{total: x.Requests, errors: x.Errors, unlabelled: x.Unlabelled}.errorShare(label, what)
+	}
+	cv, err := share(canary, "canary")
+	if err != nil {
+		r.Verdict, r.Reason = Fail, err.Error()
+		return r
+	}
+	r.Value = &cv
+	var sv float64
+	if c.Mode == BaselinePlus {
+		if sv, err = share(stable, "stable"); err != nil {
+			r.Verdict, r.Reason = Fail, err.Error()
+			return r
+		}
+		r.Baseline = &sv
+	}
+	r.Verdict, r.Reason = compare(c, cv, sv)
+	return r
+}

@@ -1,0 +1,97 @@
+package analysis
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/prometheus/common/model"
+)
+
+// The shared sampler reads raw request counters grouped by the labels that tell
+// rollouts, sides and statuses apart: one query per source per tick, however many
+// rollouts are analysed, the namespaces of those rollouts in one regex matcher.
+// Deltas are taken in the daemon (see evidence.go), so no range is queried and a
+// tick costs Prometheus one index lookup per source.
+
+// groupQuery renders the grouped counter query of source for the namespaces
+// matched by nsRe (a regex, already escaped), grouped by label (the status label).
+func groupQuery(source Source, label, nsRe string) (string, error) {
+	switch source {
+	case SourceNginx:
+		return fmt.Sprintf(`sum by (namespace, ingress, canary, %s) (nginx_ingress_controller_requests{namespace=~"%s"})`, label, nsRe), nil
+	case SourceIstio:
+		by := "reporter, destination_workload_namespace, destination_workload, destination_service_namespace, destination_service_name, " + label
+		return fmt.Sprintf(`sum by (%s) (istio_requests_total{reporter="destination",destination_workload_namespace=~"%[2]s"} or `+
+			`istio_requests_total{reporter="source",destination_workload="unknown",destination_service_namespace=~"%[2]s"})`, by, nsRe), nil
+	case SourceService:
+		return fmt.Sprintf(`sum by (namespace, pod, %s) (http_requests_total{namespace=~"%s"})`, label, nsRe), nil
+	}
+	return "", fmt.Errorf("unknown metric source %q", source)
+}
+
+// namespacesRe matches exactly the given namespaces, escaped for a PromQL string.
+func namespacesRe(namespaces []string) string {
+	sorted := append([]string(nil), namespaces...)
+	sort.Strings(sorted)
+	quoted := make([]string, 0, len(sorted))
+	for i, ns := range sorted {
+		if i > 0 && ns == sorted[i-1] {
+			continue
+		}
+		quoted = append(quoted, regexp.QuoteMeta(ns))
+	}
+	return escapeString(strings.Join(quoted, "|"))
+}
+
+// sideOf says which side of t a grouped series counts for, if any. The rules are
+// those of the per-gate statuses templates in queries.go.
+func sideOf(t Target, m model.Metric, pods [2]*regexp.Regexp) (side, bool) {
+	get := func(l string) string { return string(m[model.LabelName(l)]) }
+	switch t.Source {
+	case SourceNginx:
+		if get("namespace") != t.Namespace || get("ingress") != t.Ingress {
+			return false, false
+		}
+		return side(get("canary") != ""), true
+	case SourceIstio:
+		if get("reporter") == "destination" && get("destination_workload_namespace") == t.Namespace {
+			switch get("destination_workload") {
+			case t.Canary:
+				return canarySide, true
+			case t.Deployment:
+				return stableSide, true
+			}
+			return false, false
+		}
+		if get("reporter") != "source" || get("destination_workload") != "unknown" || get("destination_service_namespace") != t.Namespace {
+			return false, false
+		}
+		switch get("destination_service_name") {
+		case t.Canary:
+			return canarySide, true
+		case t.Service:
+			return stableSide, true
+		}
+	case SourceService:
+		if get("namespace") != t.Namespace {
+			return false, false
+		}
+		pod := get("pod")
+		if pods[0].MatchString(pod) {
+			return canarySide, true
+		}
+		if pods[1].MatchString(pod) {
+			return stableSide, true
+		}
+	}
+	return false, false
+}
+
+// podRegexps are the anchored canary and stable pod-name patterns of t.
+func podRegexps(t Target) [2]*regexp.Regexp {
+	c := regexp.MustCompile("^" + regexp.QuoteMeta(t.Canary) + podSuffix + "$")
+	s := regexp.MustCompile("^" + regexp.QuoteMeta(t.Deployment) + podSuffix + "$")
+	return [2]*regexp.Regexp{c, s}
+}

@@ -1,0 +1,93 @@
+package analysis
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func mustGroupQuery(t *testing.T, s Source, label, ns string) string {
+	t.Helper()
+	q, err := groupQuery(s, label, namespacesRe([]string{ns}))
+	require.NoError(t, err)
+	return q
+}
+
+func TestGroupQueriesReadRawCountersOfTheAnalysedNamespaces(t *testing.T) {
+	q, err := groupQuery(SourceNginx, "status", namespacesRe([]string{"b.x", "a", "b.x"}))
+	require.NoError(t, err)
+	assert.Equal(t, `sum by (namespace, ingress, canary, status) (nginx_ingress_controller_requests{namespace=~"a|b\\.x"})`, q)
+	q, err = groupQuery(SourceIstio, "response_code", namespacesRe([]string{"shop"}))
+	require.NoError(t, err)
+	assert.Equal(t, `sum by (reporter, destination_workload_namespace, destination_workload, destination_service_namespace, destination_service_name, response_code) `+
+		`(istio_requests_total{reporter="destination",destination_workload_namespace=~"shop"} or `+
+		`istio_requests_total{reporter="source",destination_workload="unknown",destination_service_namespace=~"shop"})`, q)
+	q, err = groupQuery(SourceService, "code", namespacesRe([]string{"shop"}))
+	require.NoError(t, err)
+	assert.Equal(t, `sum by (namespace, pod, code) (http_requests_total{namespace=~"shop"})`, q)
+}
+
+// Given three rollouts under continuous judgement (two behind ingress-nginx in two
+// namespaces, one by pod metrics), the sampler first rebuilds each one's evidence
+// from Prometheus since its rollout began (one range query each), then sends one
+// grouped query per source per tick however many rollouts there are, and notifies
+// the rollout whose canary fails every request.
+func TestSamplerRebuildsThenSendsOneQueryPerSourcePerTick(t *testing.T) {
+	web := nginxTarget()
+	api := nginxTarget()
+	api.Namespace, api.Deployment, api.Canary, api.Ingress = "shop2", "api", "api-canary", "api-ing"
+	svc := testTarget()
+	svc.Deployment, svc.Canary = "svc", "svc-canary"
+	stable := map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": "", "status": "200"}
+	canary := map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": "shop-web-canary-80", "status": "500"}
+	tick := map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": "shop-web-canary-80", "status": "500"}
+	nginxTick, err := groupQuery(SourceNginx, "status", namespacesRe([]string{"shop", "shop2"}))
+	require.NoError(t, err)
+	f := newFakeProm(t, map[string][]answer{
+		mustGroupQuery(t, SourceNginx, "status", "shop"): one(answer{series: []map[string]string{stable, canary},
+			streams: [][]float64{{1000, 1100, 1200, 1300}, {0, 50, 100, 150}}}),
+		mustGroupQuery(t, SourceNginx, "status", "shop2"): one(noData),
+		mustGroupQuery(t, SourceService, "code", "shop"):  one(noData),
+		nginxTick: one(answer{series: []map[string]string{tick}, values: []float64{300}}),
+		mustGroupQuery(t, SourceService, "code", "shop"): one(noData),
+	})
+	var mu sync.Mutex
+	var notified []string
+	s := NewSampler(NewAnalyzer(f.api(), testOptions()), SamplerOptions{Notify: func(ns, name string) {
+		mu.Lock()
+		notified = append(notified, ns+"/"+name)
+		mu.Unlock()
+	}})
+	checks, err := ParseChecks(DefaultChecks)
+	require.NoError(t, err)
+	ctx := context.Background()
+	since := time.Now().Add(-35 * time.Second)
+	var got *Sequential
+	require.Eventually(t, func() bool {
+		got = s.Observe(ctx, web, "rev1", since, since, checks)
+		s.Observe(ctx, api, "rev1", since, since, checks)
+		s.Observe(ctx, svc, "rev1", since, since, checks)
+		return got != nil && s.Observe(ctx, api, "rev1", since, since, checks) != nil &&
+			s.Observe(ctx, svc, "rev1", since, since, checks) != nil
+	}, 5*time.Second, 5*time.Millisecond, "evidence rebuilt")
+	require.Len(t, got.Checks, 1, "only error-rate is judged continuously")
+	assert.Equal(t, Fail, got.Verdict, got.Checks[0].Reason)
+	assert.Equal(t, Counts{Requests: 150, Errors: 150}, got.StepCanary)
+
+	s.sample(ctx, time.Now().Add(time.Second))
+	assert.Equal(t, 1, f.count(nginxTick), "one nginx query for both nginx rollouts")
+	assert.Equal(t, 1, f.count(mustGroupQuery(t, SourceNginx, "status", "shop")), "the rebuild's range query ran once")
+	mu.Lock()
+	assert.Equal(t, []string{"shop/web"}, notified)
+	mu.Unlock()
+	web.Window, web.End = 42*time.Second, time.Now() // a later gate's window keeps the evidence
+	again := s.Observe(ctx, web, "rev1", since, since, checks)
+	assert.Equal(t, Counts{Requests: 300, Errors: 300}, again.StepCanary, "the tick's 150 new errors were added")
+
+	s.Forget("shop", "web")
+	assert.Nil(t, s.Observe(ctx, web, "rev1", since, since, nil), "no sequential check, nothing to judge")
+}

@@ -1,0 +1,110 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/e2e/framework"
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy"
+)
+
+// Given an opted-in Deployment behind an Ingress with the default interval of 1m,
+// when a release answers every request 500, then the continuous judge fails
+// error-rate at its first samples: the canary is back at weight 0 long before its
+// first gate was due, with no gate counted (reason CheckFailed), and the status
+// names error-rate with its evidence. The time from the canary's first traffic to
+// weight 0 is logged (the sampler ticks every 10s).
+func TestContinuousJudgeRollsBackAFailingCanaryBeforeItsFirstGate(t *testing.T) {
+	t.Parallel()
+	env := framework.Get(t)
+	ns := env.Namespace(t)
+	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	a := app{name: "web", replicas: 3, router: "nginx", rps: 200, annotations: map[string]string{"rolloutd.io/interval": "1m"}}
+	a.create(t, env.Kube, ns)
+	weights := watchCanaryWeightTimes(t, env, ns, a.name)
+
+	release(t, env.Kube, ns, a.name, "example.com/web:broken", map[string]string{"sim.rolloutd.io/error-rate": "1"})
+
+	st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.RolledBack, status.Succeeded)
+	require.Equal(t, status.RolledBack, st.Phase, "message: %s", st.Message)
+	assert.Equal(t, strategy.ReasonCheckFailed, st.Reason)
+	assert.Zero(t, st.Failures, "no gate was counted")
+	assert.Contains(t, st.Message, "error-rate: error rate above its limit")
+	c := findCheck(st.Checks, "error-rate")
+	require.NotNil(t, c, "status checks %+v", st.Checks)
+	assert.Equal(t, analysis.Fail, c.Verdict)
+	require.NotNil(t, c.Value)
+	assert.Greater(t, *c.Value, 0.9)
+
+	on, off := weights.firstOnThenOff()
+	require.False(t, on.IsZero(), "the canary got traffic")
+	require.False(t, off.IsZero(), "the canary lost its traffic")
+	took := off.Sub(on)
+	t.Logf("first canary traffic to weight 0: %s (interval 1m, sample interval 10s)", took)
+	assert.Less(t, took, time.Minute, "back at weight 0 before the first gate was due")
+}
+
+// weightTimes records when the canary Ingress' weight changed, as seen by a watch.
+type weightTimes struct {
+	mu  sync.Mutex
+	evs []weightAt
+}
+
+type weightAt struct {
+	at time.Time
+	w  int
+}
+
+func watchCanaryWeightTimes(t *testing.T, env *framework.Env, ns, name string) *weightTimes {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := env.Kube.NetworkingV1().Ingresses(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name + "-canary"})
+	require.NoError(t, err)
+	wt := &weightTimes{}
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			ing, ok := ev.Object.(*networkingv1.Ingress)
+			if !ok {
+				continue
+			}
+			n, _ := strconv.Atoi(ing.Annotations["nginx.ingress.kubernetes.io/canary-weight"])
+			if ev.Type == watch.Deleted {
+				n = 0
+			}
+			wt.mu.Lock()
+			wt.evs = append(wt.evs, weightAt{at: time.Now(), w: n})
+			wt.mu.Unlock()
+		}
+	}()
+	return wt
+}
+
+// firstOnThenOff is when the weight first went above 0 and then first back to 0.
+func (wt *weightTimes) firstOnThenOff() (on, off time.Time) {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	for _, e := range wt.evs {
+		switch {
+		case on.IsZero() && e.w > 0:
+			on = e.at
+		case !on.IsZero() && e.w == 0:
+			return on, e.at
+		}
+	}
+	return on, time.Time{}
+}

@@ -1,0 +1,111 @@
+package controller
+
+import (
+	"context"
+	"time"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy"
+)
+
+// SequentialJudge is the continuous judge: evidence from the shared sampler since
+// the canary's first traffic, judged at every tick (analysis.Sampler).
+type SequentialJudge interface {
+	// Observe starts or continues judging a rollout and returns its standing,
+	// nil while there is none yet.
+	Observe(ctx context.Context, t analysis.Target, revision string, since, stepStart time.Time, checks []analysis.Check) *analysis.Sequential
+	// Forget stops judging a rollout.
+	Forget(namespace, name string)
+}
+
+// observeSequential puts the continuous judge's standing into in for a canary
+// rollout with traffic steps; any other rollout is forgotten. It reads memory
+// only: a rebuild from Prometheus runs in the background, so commands and alerts
+// never wait behind it.
+func (r *rollout) observeSequential(ctx context.Context, in *strategy.Input) {
+	j := r.c.Sequential
+	if j == nil {
+		return
+	}
+	st := in.Status
+	active := st.Phase == status.Progressing || st.Phase == status.Paused
+	if !active || r.spec.Strategy != spec.Canary || st.StartedAt == nil || st.Revision == "" {
+		j.Forget(r.d.Namespace, r.d.Name)
+		return
+	}
+	var stepStart time.Time
+	if st.StepStartedAt != nil {
+		stepStart = *st.StepStartedAt
+	}
+	t := r.analysisTarget(*in)
+	in.Sequential = j.Observe(ctx, t, st.Revision, *st.StartedAt, stepStart, r.spec.Checks)
+}
+
+// target is what the analysis of this rollout reads.
+func (r *rollout) analysisTarget(in strategy.Input) analysis.Target {
+	return analysis.Target{
+		Namespace:  r.d.Namespace,
+		Deployment: r.d.Name,
+		Canary:     workload.CanaryName(r.d.Name),
+		Service:    r.spec.Service,
+		Ingress:    r.spec.Ingress,
+		Source:     metricSource(r.spec.Router),
+		Window:     strategy.GateWindow(in),
+		End:        r.now,
+		// After a blue/green switch the stable pods are measured before it.
+		BaselineOffset: strategy.GateBaselineOffset(in),
+	}
+}
+
+// gateChecks splits the checks of a gate: those the per-gate queries decide, and
+// the results the continuous judge already has for the others.
+func gateChecks(checks []analysis.Check, seq *analysis.Sequential) ([]analysis.Check, map[string]analysis.CheckResult) {
+	if seq == nil {
+		return checks, nil
+	}
+	have := map[string]analysis.CheckResult{}
+	for _, c := range seq.StepChecks {
+		have[c.Name] = c
+	}
+	var rest []analysis.Check
+	for _, c := range checks {
+		if _, ok := have[c.Name()]; !ok || !analysis.Sequentially(c) {
+			rest = append(rest, c)
+		}
+	}
+	return rest, have
+}
+
+// mergeChecks orders a gate's results as its checks are: per-gate results and the
+// continuous judge's, then any extra per-gate results (a bad ConfigMap).
+func mergeChecks(checks []analysis.Check, gate []analysis.CheckResult, seq map[string]analysis.CheckResult) []analysis.CheckResult {
+	if seq == nil {
+		return gate
+	}
+	byName := map[string]analysis.CheckResult{}
+	for _, c := range gate {
+		byName[c.Name] = c
+	}
+	out := make([]analysis.CheckResult, 0, len(checks))
+	used := map[string]bool{}
+	for _, c := range checks {
+		n := c.Name()
+		if res, ok := seq[n]; ok && analysis.Sequentially(c) {
+			out = append(out, res)
+		} else if res, ok := byName[n]; ok {
+			out = append(out, res)
+		} else {
+			continue
+		}
+		used[n] = true
+	}
+	for _, c := range gate {
+		if !used[c.Name] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
