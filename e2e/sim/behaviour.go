@@ -19,6 +19,11 @@ const (
 	AnnotationMemory       = "sim.rolloutd.io/memory"
 	AnnotationMemoryGrowth = "sim.rolloutd.io/memory-growth"
 	AnnotationLoad         = "sim.rolloutd.io/load"
+	// Per request served: core-seconds of CPU, and load average per request per
+	// second, on top of the fixed per-pod CPU and load above, so that a pod's
+	// usage follows the traffic it serves as a real service's does.
+	AnnotationCPUPerRequest  = "sim.rolloutd.io/cpu-per-request"
+	AnnotationLoadPerRequest = "sim.rolloutd.io/load-per-request"
 	// AnnotationStatusLabel names the label of the pod's own http_requests_total
 	// that carries the response status: code (default), status or status_code,
 	// as applications differ.
@@ -41,14 +46,16 @@ const z99 = 2.3263478740408408
 
 // Behaviour is how the version behind a pod behaves.
 type Behaviour struct {
-	ErrorRate    float64 // share of requests answered 500, 0..1
-	LatencyP50   float64 // median latency, seconds
-	LatencyP99   float64 // 99th percentile latency, seconds
-	CPU          float64 // cores in use
-	Memory       float64 // working-set bytes at start
-	MemoryGrowth float64 // working-set bytes added per minute since start
-	Load         float64 // CPU load average
-	StatusLabel  string  // label of the app's request metric carrying the status
+	ErrorRate      float64 // share of requests answered 500, 0..1
+	LatencyP50     float64 // median latency, seconds
+	LatencyP99     float64 // 99th percentile latency, seconds
+	CPU            float64 // cores in use
+	Memory         float64 // working-set bytes at start
+	MemoryGrowth   float64 // working-set bytes added per minute since start
+	Load           float64 // CPU load average
+	CPUPerRequest  float64 // core-seconds per request served, added to CPU
+	LoadPerRequest float64 // load average per request per second served, added to Load
+	StatusLabel    string  // label of the app's request metric carrying the status
 }
 
 // DefaultBehaviour is a healthy version: what unset annotations mean.
@@ -91,6 +98,8 @@ func ParseBehaviour(ann map[string]string) (Behaviour, []string) {
 	}
 	parseNonNegative(ann, AnnotationCPU, &b.CPU, fail)
 	parseNonNegative(ann, AnnotationLoad, &b.Load, fail)
+	parseNonNegative(ann, AnnotationCPUPerRequest, &b.CPUPerRequest, fail)
+	parseNonNegative(ann, AnnotationLoadPerRequest, &b.LoadPerRequest, fail)
 	parseQuantity(ann, AnnotationMemory, &b.Memory, fail)
 	parseQuantity(ann, AnnotationMemoryGrowth, &b.MemoryGrowth, fail)
 	if v, ok := ann[AnnotationStatusLabel]; ok {

@@ -36,6 +36,9 @@ type Engine struct {
 
 	mu     sync.Mutex
 	routes map[string]*RouteStatus // by "namespace/name" of the entry Service
+	// served counts the requests each pod answered this tick (mirrored copies
+	// included: they cost the pod as much), for the per-request CPU and load.
+	served map[string]int // by "namespace/name"
 }
 
 // Started reports whether the engine completed a step.
@@ -44,7 +47,7 @@ func (e *Engine) Started() bool { return e.started.Load() }
 // NewEngine returns an engine drawing from one source seeded with seed and
 // recording into m.
 func NewEngine(seed int64, m *Metrics) *Engine {
-	return &Engine{rng: NewRand(seed), metrics: m, routes: map[string]*RouteStatus{}}
+	return &Engine{rng: NewRand(seed), metrics: m, routes: map[string]*RouteStatus{}, served: map[string]int{}}
 }
 
 // Step advances the simulation by dt: resource usage for every running pod,
@@ -52,8 +55,8 @@ func NewEngine(seed int64, m *Metrics) *Engine {
 // route statuses of objects that are gone.
 func (e *Engine) Step(c Cluster, now time.Time, dt time.Duration) {
 	pods := c.Pods()
-	e.tickContainers(pods, now, dt)
 	e.mu.Lock()
+	e.served = map[string]int{}
 	next := make(map[string]*RouteStatus, len(e.routes))
 	pl := newPlanner(c)
 	for _, svc := range c.Services() {
@@ -70,6 +73,7 @@ func (e *Engine) Step(c Cluster, now time.Time, dt time.Duration) {
 		next[key] = st
 	}
 	e.routes = next
+	e.tickContainers(pods, now, dt)
 	e.mu.Unlock()
 	e.sweep(c, pods)
 	e.started.Store(true)
@@ -81,9 +85,10 @@ func (e *Engine) tickContainers(pods []*Pod, now time.Time, dt time.Duration) {
 			continue
 		}
 		b := p.Behaviour
-		cpu := noisy(e.rng, b.CPU, cpuNoise) * dt.Seconds()
+		n := float64(e.served[p.Namespace+"/"+p.Name])
+		cpu := noisy(e.rng, b.CPU*dt.Seconds()+b.CPUPerRequest*n, cpuNoise)
 		mem := noisy(e.rng, b.MemoryAt(now.Sub(p.Started).Minutes()), memoryNoise)
-		load := noisy(e.rng, b.Load, loadNoise)
+		load := noisy(e.rng, b.Load+b.LoadPerRequest*n/dt.Seconds(), loadNoise)
 		e.metrics.recordContainer(p, cpu, mem, load)
 	}
 }
@@ -185,6 +190,7 @@ func (e *Engine) istioTarget(p Plan, b Backend, pod *Pod) istioTarget {
 // serve answers n requests at a pod: errors are a binomial draw, latencies
 // are sampled from the pod's log-normal.
 func (e *Engine) serve(pod *Pod, n int) []result {
+	e.served[pod.Namespace+"/"+pod.Name] += n
 	errs := binomial(e.rng, n, pod.Behaviour.ErrorRate)
 	out := make([]result, 0, 2)
 	if ok := n - errs; ok > 0 {

@@ -184,3 +184,38 @@ func TestSameSeedReplays(t *testing.T) {
 		t.Errorf("two runs with seed 99 differ: %v vs %v", a, b)
 	}
 }
+
+// With per-request CPU and load a pod's usage follows the traffic it serves: of
+// two versions with the same per-request cost, the pod serving three times the
+// requests uses three times the CPU and load on top of the fixed per-pod part.
+func TestPerRequestCPUAndLoadFollowTheTrafficAPodServes(t *testing.T) {
+	b := DefaultBehaviour()
+	b.CPU, b.Load, b.CPUPerRequest, b.LoadPerRequest = 0.05, 0.1, 0.002, 0.01
+	c := &fakeCluster{}
+	c.services = append(c.services,
+		testService("shop", "busy", map[string]string{"app": "busy"}, Traffic{RPS: 300}),
+		testService("shop", "quiet", map[string]string{"app": "quiet"}, Traffic{RPS: 100}))
+	c.pods = append(c.pods,
+		testPod("shop", "busy-1-aaaaa", "busy", map[string]string{"app": "busy"}, b),
+		testPod("shop", "quiet-1-bbbbb", "quiet", map[string]string{"app": "quiet"}, b))
+	m := NewMetrics()
+	const seconds = 60
+	steps(NewEngine(5, m), c, seconds)
+	for _, tc := range []struct {
+		pod       string
+		rps       float64
+		cpu, load float64
+	}{
+		{"busy-1-aaaaa", 300, 0.05 + 0.002*300, 0.1 + 0.01*300},
+		{"quiet-1-bbbbb", 100, 0.05 + 0.002*100, 0.1 + 0.01*100},
+	} {
+		cpu := total(t, m, "container_cpu_usage_seconds_total", map[string]string{"pod": tc.pod}) / seconds
+		if math.Abs(cpu/tc.cpu-1) > 0.05 {
+			t.Errorf("%s: %v cores, want about %v", tc.pod, cpu, tc.cpu)
+		}
+		load := total(t, m, "container_cpu_load_average_10s", map[string]string{"pod": tc.pod})
+		if math.Abs(load/tc.load-1) > 0.25 {
+			t.Errorf("%s: load %v, want about %v", tc.pod, load, tc.load)
+		}
+	}
+}
