@@ -60,3 +60,18 @@ func TestEvidenceCountsRequestsWithoutTheStatusLabelApart(t *testing.T) {
 }
 
 func nanValue() float64 { var z float64; return z / z }
+
+func TestServiceSeriesAreToldApartByPodName(t *testing.T) {
+	tg := testTarget()
+	pods := podRegexps(tg)
+	for pod, want := range map[string]string{
+		"web-canary-5d8f9c7b6-abcde": "canary", "web-5d8f9c7b6-abcde": "stable", "web-canary-x": "", "webx-5d8f9c7b6-abcde": "",
+	} {
+		s, ok := sideOf(tg, model.Metric{"namespace": "shop", "pod": model.LabelValue(pod)}, pods)
+		got := ""
+		if ok {
+			got = s.String()
+		}
+		assert.Equal(t, want, got, pod)
+	}
+}

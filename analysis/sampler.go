@@ -165,8 +165,21 @@ func (s *Sampler) Observe(ctx context.Context, t Target, revision string, since,
 		}
 		return nil
 	}
+	return s.standingIfFresh(tr, stepStart)
+}
+
+// standingIfFresh is the standing, or nil when there was no tick yet or the
+// ticks stopped (Prometheus unreachable): stale counts never decide, so the gate
+// queries for itself and fails closed. s.mu is held.
+func (s *Sampler) standingIfFresh(tr *tracked, stepStart time.Time) *Sequential {
+	if at := tr.ev.lastAt(); at.IsZero() || time.Since(at) > staleAfter*s.opts.Interval {
+		return nil
+	}
 	return s.standing(tr, stepStart)
 }
+
+// staleAfter is how many missed ticks make a rollout's evidence stale.
+const staleAfter = 3
 
 // Forget stops judging a rollout (it ended, or left the canary strategy).
 func (s *Sampler) Forget(namespace, name string) {
@@ -182,7 +195,7 @@ func (s *Sampler) standing(tr *tracked, stepStart time.Time) *Sequential {
 	out := &Sequential{Verdict: Pass, At: tr.ev.lastAt()}
 	out.StepCanary, out.StepStable = tr.ev.since(stepStart)
 	for _, c := range tr.checks {
-		r := seqErrorRate(c, tr.ev.label, canary, stable, alpha)
+		r := SequentialErrorRate(c, tr.ev.label, canary, stable, alpha)
 		out.Checks = append(out.Checks, r)
 		out.StepChecks = append(out.StepChecks, s.stepResult(c, r, tr.ev.label, out.StepCanary, out.StepStable))
 		switch {
@@ -223,7 +236,12 @@ func (s *Sampler) rebuildEvidence(ctx context.Context, k rolloutKey, tr *tracked
 		return
 	}
 	for at := start; !at.After(now); at = at.Add(s.opts.Interval) {
-		tr.ev.add(at, vectorAt(m, at))
+		// A step without any series is a gap in Prometheus' data, not a tick
+		// without traffic (the stable's counters always exist): skipping it keeps
+		// the evidence as old as its data, so a gap up to now reads as stale.
+		if v := vectorAt(m, at); len(v) > 0 || !tr.ev.based {
+			tr.ev.add(at, v)
+		}
 	}
 	tr.ready = true
 }

@@ -91,7 +91,7 @@ func sideOf(t Target, m model.Metric, pods [2]*regexp.Regexp) (side, bool) {
 
 // podRegexps are the anchored canary and stable pod-name patterns of t.
 func podRegexps(t Target) [2]*regexp.Regexp {
-	c := regexp.MustCompile("^" + regexp.QuoteMeta(t.Canary) + podSuffix + "$")
-	s := regexp.MustCompile("^" + regexp.QuoteMeta(t.Deployment) + podSuffix + "$")
+	c := regexp.MustCompile("^(?:" + podPattern(t.Canary) + ")$")
+	s := regexp.MustCompile("^(?:" + podPattern(t.Deployment) + ")$")
 	return [2]*regexp.Regexp{c, s}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -71,8 +72,10 @@ func TestSamplerRebuildsThenSendsOneQueryPerSourcePerTick(t *testing.T) {
 		got = s.Observe(ctx, web, "rev1", since, since, checks)
 		s.Observe(ctx, api, "rev1", since, since, checks)
 		s.Observe(ctx, svc, "rev1", since, since, checks)
-		return got != nil && s.Observe(ctx, api, "rev1", since, since, checks) != nil &&
-			s.Observe(ctx, svc, "rev1", since, since, checks) != nil
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		// api and svc have no series at all: ready, but nothing to judge.
+		return got != nil && s.rollouts[rolloutKey{"shop2", "api"}].ready && s.rollouts[rolloutKey{"shop", "svc"}].ready
 	}, 5*time.Second, 5*time.Millisecond, "evidence rebuilt")
 	require.Len(t, got.Checks, 1, "only error-rate is judged continuously")
 	assert.Equal(t, Fail, got.Verdict, got.Checks[0].Reason)
@@ -90,4 +93,27 @@ func TestSamplerRebuildsThenSendsOneQueryPerSourcePerTick(t *testing.T) {
 
 	s.Forget("shop", "web")
 	assert.Nil(t, s.Observe(ctx, web, "rev1", since, since, nil), "no sequential check, nothing to judge")
+}
+
+// Evidence whose ticks stopped (Prometheus unreachable) never decides: Observe
+// returns nothing, so the gate queries for itself and fails closed.
+func TestSamplerEvidenceGoesStaleWhenTicksStop(t *testing.T) {
+	web := nginxTarget()
+	stable := map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": "", "status": "200"}
+	f := newFakeProm(t, map[string][]answer{
+		mustGroupQuery(t, SourceNginx, "status", "shop"): one(answer{series: []map[string]string{stable},
+			streams: [][]float64{{1000, 1100, 1200, 1300}}}),
+	})
+	s := NewSampler(NewAnalyzer(f.api(), testOptions()), SamplerOptions{})
+	checks, err := ParseChecks(DefaultChecks)
+	require.NoError(t, err)
+	since := time.Now().Add(-2 * time.Minute) // the answer's last step is 30s after since: 90s old
+	k := rolloutKey{web.Namespace, web.Deployment}
+	tr := &tracked{revision: "rev1", since: since, ev: newEvidence(web), checks: checks[:1], rebuild: true}
+	s.rebuildEvidence(context.Background(), k, tr)
+	require.True(t, tr.ready)
+	require.Len(t, tr.ev.ticks, 3, "the steps without data added nothing")
+	assert.Nil(t, s.standingIfFresh(tr, since), "stale evidence never decides")
+	tr.ev.add(time.Now(), model.Vector{nginxSeries("shop", "web-ing", "", "200", 1400)})
+	assert.NotNil(t, s.standingIfFresh(tr, since), "a new tick makes it fresh again")
 }

@@ -105,10 +105,10 @@ func bisect(a, b float64, below func(float64) bool) float64 {
 	return (a + b) / 2
 }
 
-// seqErrorRate decides an error-rate check from the counts since the canary's
+// SequentialErrorRate decides an error-rate check from the counts since the canary's
 // first traffic, with the false-rollback bound alpha. Without canary requests
 // (or, for a baseline, stable requests) it is Inconclusive: no data never passes.
-func seqErrorRate(c Check, label string, canary, stable Counts, alpha float64) CheckResult {
+func SequentialErrorRate(c Check, label string, canary, stable Counts, alpha float64) CheckResult {
 	r := CheckResult{Name: c.Name(), Verdict: Inconclusive}
 	if canary.Requests <= 0 || (c.Mode == BaselinePlus && stable.Requests <= 0) {
 		r.Reason = fmt.Sprintf("no requests yet (canary %s, stable %s)", sig(canary.Requests), sig(stable.Requests))

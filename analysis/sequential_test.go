@@ -89,7 +89,7 @@ func TestSeqErrorRateVerdicts(t *testing.T) {
 		{"absolute bound passes", absolute[0], Counts{20000, 20, 0}, Counts{}, Pass, "error rate within its limit..."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := seqErrorRate(tc.check, "code", tc.canary, tc.stable, 0.01)
+			r := SequentialErrorRate(tc.check, "code", tc.canary, tc.stable, 0.01)
 			assert.Equal(t, tc.verdict, r.Verdict, r.Reason)
 			assertMessage(t, tc.reason, r.Reason)
 			if tc.canary.Requests > 0 && tc.canary.Unlabelled == 0 && (tc.stable.Requests > 0 || tc.check.Mode == Absolute) {
@@ -103,7 +103,7 @@ func TestSeqErrorRateVerdicts(t *testing.T) {
 func TestSeqErrorRateReasonCarriesTheEvidence(t *testing.T) {
 	checks, err := ParseChecks("error-rate<=1%+baseline")
 	require.NoError(t, err)
-	r := seqErrorRate(checks[0], "code", Counts{200, 200, 0}, Counts{1800, 2, 0}, 0.01)
+	r := SequentialErrorRate(checks[0], "code", Counts{200, 200, 0}, Counts{1800, 2, 0}, 0.01)
 	assert.Equal(t, "error rate above its limit (canary 100% in [94.8%, 100%] from 200 requests, "+
 		"stable 0.111% in [0.000131%, 0.988%] from 1800; limit 0.111% + 1%; anytime-valid, false-rollback bound 0.01)", r.Reason)
 }

@@ -147,7 +147,8 @@ func TestIstioMirrorBadCanaryIsRolledBackWithoutUserErrors(t *testing.T) {
 	})
 	st, _ := readStatus(t, env.Kube, ns, a.name)
 	assert.Contains(t, st.Message, "error-rate")
-	assert.Greater(t, mirrored, int64(1000), "the canary was judged on mirrored requests")
+	// 200 requests/s mirrored: the continuous judge decides on its first samples.
+	assert.Greater(t, mirrored, int64(200), "the canary was judged on mirrored requests")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	requireNoIstioObjects(t, env, ns, a.name)
 

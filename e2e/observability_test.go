@@ -110,13 +110,18 @@ func eventReasons(t *testing.T, env *framework.Env, ns, name string) []string {
 // come between).
 func requireInOrder(t *testing.T, got, want []string) {
 	t.Helper()
+	require.True(t, inOrder(got, want), "events %v do not contain %v in order", got, want)
+}
+
+// inOrder reports whether got contains want as a subsequence.
+func inOrder(got, want []string) bool {
 	i := 0
 	for _, g := range got {
 		if i < len(want) && g == want[i] {
 			i++
 		}
 	}
-	require.Equal(t, len(want), i, "events %v do not contain %v in order", got, want)
+	return i == len(want)
 }
 
 // waitSeries waits until the sandbox Prometheus returns at least one series for q.
@@ -205,7 +210,11 @@ func TestObservabilityBadRelease(t *testing.T) {
 	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
 	require.Equal(t, status.RolledBack, st.Phase)
 	require.Contains(t, []string{"GateFailed", "CheckFailed"}, st.Reason)
-	requireInOrder(t, eventReasons(t, env, ns, a.name), []string{"Progressing", st.Reason, "RolledBack"})
+	// Events are recorded after the status write that the phase shows: wait for them.
+	framework.Eventually(t, 30*time.Second, "Events in order", func() (bool, error) {
+		got, want := eventReasons(t, env, ns, a.name), []string{"Progressing", st.Reason, "RolledBack"}
+		return inOrder(got, want), fmt.Errorf("events %v do not contain %v in order", got, want)
+	})
 	framework.Eventually(t, 30*time.Second, "notifications Started, RolledBack", func() (bool, error) {
 		k := rc.kinds()
 		return len(k) == 2, fmt.Errorf("got %v", k)

@@ -48,3 +48,31 @@ func TestHealthyTrialPassesEveryCheckInBothModes(t *testing.T) {
 		assert.Positive(t, f.queries.Load())
 	}
 }
+
+// The continuous mode replays the daemon's judgement: a canary failing every
+// request is rolled back at the first sampler tick, before any gate; a healthy
+// one is promoted.
+func TestContinuousModeRollsBackAtTheFirstTickAndPromotesAHealthyCanary(t *testing.T) {
+	cfg, err := parseFlags([]string{"--seed", "3"})
+	require.NoError(t, err)
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name       string
+		errorRate  float64
+		rolledBack bool
+	}{{"every request failing", 1, true}, {"healthy", sim.DefaultBehaviour().ErrorRate, false}} {
+		b := sim.DefaultBehaviour()
+		b.ErrorRate = tc.errorRate
+		tr := &trial{rng: sim.NewRand(3), canary: newSide(b, 20, 1, 0), stable: newSide(sim.DefaultBehaviour(), 80, 3, -60)}
+		f := &fakeProm{t0: t0, canary: tr.canary, stable: tr.stable}
+		o := continuousRollout(context.Background(), analysis.NewAnalyzer(f, analysis.Options{}), f, tr, cfg)
+		assert.Equal(t, tc.rolledBack, o.rolledBack, "%s: %+v", tc.name, o)
+		if tc.rolledBack {
+			assert.Equal(t, sampleTick, o.seconds, tc.name)
+			assert.Zero(t, o.gates, "no gate was needed")
+			assert.Equal(t, []string{"error-rate"}, o.failed)
+		} else {
+			assert.True(t, o.promoted, "%s: %+v", tc.name, o)
+		}
+	}
+}

@@ -93,6 +93,8 @@ type scenario struct {
 
 var scenarios = []scenario{
 	{"healthy", func(*sim.Behaviour) {}},
+	{"errors 100%", func(b *sim.Behaviour) { b.ErrorRate = 1 }},
+	{"errors 10x baseline", func(b *sim.Behaviour) { b.ErrorRate *= 10 }},
 	{"errors +2 points", func(b *sim.Behaviour) { b.ErrorRate += 0.02 }},
 	{"cpu +50%", func(b *sim.Behaviour) { b.CPU *= 1.5 }},
 	{"memory leak 5%/min", func(b *sim.Behaviour) { b.MemoryGrowth = 0.05 * b.Memory }},

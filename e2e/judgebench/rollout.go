@@ -13,6 +13,7 @@ type outcome struct {
 	rolledBack bool
 	promoted   bool
 	gates      int      // gates evaluated until the decision
+	seconds    int      // from the canary's first traffic to the decision
 	failed     []string // checks that failed the deciding gate (rollbacks)
 }
 
@@ -22,7 +23,7 @@ type outcome struct {
 // than threshold fails roll back. Each gate judges the interval before it. The
 // canary's request rate is the same at every step, so the gates read one series.
 func rollout(ctx context.Context, ev analysis.Evaluator, f *fakeProm, tr *trial, cfg config) outcome {
-	var passes, failures, inconclusive int
+	var gates gateCount
 	var out outcome
 	for out.gates < cfg.maxGates {
 		out.gates++
@@ -32,24 +33,36 @@ func rollout(ctx context.Context, ev analysis.Evaluator, f *fakeProm, tr *trial,
 			Namespace: "bench", Deployment: "app", Canary: "app-canary", Service: "app", Ingress: "app",
 			Source: analysis.SourceNginx, Window: cfg.interval, End: f.t0.Add(time.Duration(end) * time.Second),
 		}, cfg.checks)
-		switch res.Verdict {
-		case analysis.Pass:
-			inconclusive = 0
-			if passes++; passes == cfg.steps {
-				out.promoted = true
-				return out
-			}
-			continue
-		case analysis.Inconclusive:
-			if inconclusive++; inconclusive < strategy.InconclusiveLimit {
-				continue
-			}
-			inconclusive = 0
-		}
-		if failures++; failures > cfg.threshold {
-			out.rolledBack, out.failed = true, res.FailedNames()
+		if gates.decide(res, cfg, end, &out) {
 			return out
 		}
 	}
 	return out
+}
+
+// gateCount counts gates as strategy.judge does.
+type gateCount struct{ passes, failures, inconclusive int }
+
+// decide counts one gate's result and reports whether it ended the rollout,
+// recording how in out.
+func (g *gateCount) decide(res analysis.Result, cfg config, at int, out *outcome) bool {
+	switch res.Verdict {
+	case analysis.Pass:
+		g.inconclusive = 0
+		if g.passes++; g.passes == cfg.steps {
+			out.promoted, out.seconds = true, at
+			return true
+		}
+		return false
+	case analysis.Inconclusive:
+		if g.inconclusive++; g.inconclusive < strategy.InconclusiveLimit {
+			return false
+		}
+		g.inconclusive = 0
+	}
+	if g.failures++; g.failures > cfg.threshold {
+		out.rolledBack, out.seconds, out.failed = true, at, res.FailedNames()
+		return true
+	}
+	return false
 }

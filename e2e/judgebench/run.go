@@ -19,8 +19,9 @@ type randSource = *rand.Rand
 
 // mode is one way of deciding gates.
 type mode struct {
-	name string
-	opts analysis.Options
+	name       string
+	opts       analysis.Options
+	continuous bool // the daemon's continuous judgement between gates
 }
 
 // row aggregates the outcomes of one (scenario, rate, mode).
@@ -32,6 +33,8 @@ type row struct {
 	rolledBack, within3 int
 	promoted, undecided int
 	gatesToRollback     int
+	secondsToRollback   int
+	secondsToPromotion  int
 	deciding            map[string]int
 }
 
@@ -42,8 +45,9 @@ type job struct{ s, r, i int }
 // results do not depend on scheduling.
 func run(cfg config) []*row {
 	modes := []mode{
-		{"threshold", analysis.Options{MinRequests: cfg.minRequests}},
-		{"judge", analysis.Options{MinRequests: cfg.minRequests, Judge: &analysis.JudgeOptions{Alpha: cfg.alpha}}},
+		{"threshold", analysis.Options{MinRequests: cfg.minRequests}, false},
+		{"judge", analysis.Options{MinRequests: cfg.minRequests, Judge: &analysis.JudgeOptions{Alpha: cfg.alpha}}, false},
+		{"continuous", analysis.Options{MinRequests: cfg.minRequests}, true},
 	}
 	rows := map[[3]int]*row{}
 	for si, s := range scenarios {
@@ -108,7 +112,11 @@ func playTrial(cfg config, modes []mode, j job) []outcome {
 	for mi, m := range modes {
 		f := &fakeProm{t0: t0, canary: tr.canary, stable: tr.stable}
 		// One analyzer per trial, each reading its own series; they are cheap.
-		out[mi] = rollout(context.Background(), analysis.NewAnalyzer(f, m.opts), f, tr, cfg)
+		play := rollout
+		if m.continuous {
+			play = continuousRollout
+		}
+		out[mi] = play(context.Background(), analysis.NewAnalyzer(f, m.opts), f, tr, cfg)
 	}
 	return out
 }
@@ -119,12 +127,14 @@ func (r *row) add(o outcome) {
 	case o.rolledBack:
 		r.rolledBack++
 		r.gatesToRollback += o.gates
+		r.secondsToRollback += o.seconds
 		if o.gates <= 3 {
 			r.within3++
 		}
 		r.deciding[strings.Join(o.failed, "+")]++
 	case o.promoted:
 		r.promoted++
+		r.secondsToPromotion += o.seconds
 	default:
 		r.undecided++
 	}
@@ -146,15 +156,19 @@ func joinRates(rs []float64) string {
 }
 
 func printTable(rows []*row) {
-	fmt.Println("| canary | canary rps | mode | rolled back | within 3 gates | mean gates to rollback | promoted | undecided | deciding checks |")
-	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---|")
+	fmt.Println("| canary | canary rps | mode | rolled back | within 3 gates | mean gates to rollback | mean time to rollback | promoted | mean time to promotion | undecided | deciding checks |")
+	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, r := range rows {
-		mean := "—"
+		mean, tRoll, tProm := "—", "—", "—"
 		if r.rolledBack > 0 {
 			mean = fmt.Sprintf("%.2f", float64(r.gatesToRollback)/float64(r.rolledBack))
+			tRoll = fmt.Sprintf("%.0fs", float64(r.secondsToRollback)/float64(r.rolledBack))
 		}
-		fmt.Printf("| %s | %g | %s | %s | %s | %s | %s | %s | %s |\n", r.scenario, r.rate, r.mode,
-			pct(r.rolledBack, r.trials), pct(r.within3, r.trials), mean, pct(r.promoted, r.trials),
+		if r.promoted > 0 {
+			tProm = fmt.Sprintf("%.0fs", float64(r.secondsToPromotion)/float64(r.promoted))
+		}
+		fmt.Printf("| %s | %g | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.scenario, r.rate, r.mode,
+			pct(r.rolledBack, r.trials), pct(r.within3, r.trials), mean, tRoll, pct(r.promoted, r.trials), tProm,
 			pct(r.undecided, r.trials), topChecks(r.deciding))
 	}
 }

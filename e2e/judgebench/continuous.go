@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/rolloutd/rolloutd/analysis"
+)
+
+// sampleTick is the daemon's default ROLLOUTD_SAMPLE_INTERVAL.
+const sampleTick = 10
+
+// continuousRollout plays one canary as the daemon does with continuous
+// judgement: at every sampler tick the error-rate checks are judged on the counts
+// since the canary's first traffic (analysis.SequentialErrorRate, the daemon's
+// own code); a failure rolls back at that tick; when they show the canary within
+// tolerance after the step's minimum exposure, the step's gate runs early for the
+// other checks and advances if it passes (an early gate counts nothing
+// otherwise); at the step's end the gate decides as before, error-rate by its
+// sequential verdict when conclusive, else by the step's own window.
+func continuousRollout(ctx context.Context, ev analysis.Evaluator, f *fakeProm, tr *trial, cfg config) outcome {
+	var seq, others []analysis.Check
+	for _, c := range cfg.checks {
+		if analysis.Sequentially(c) {
+			seq = append(seq, c)
+		} else {
+			others = append(others, c)
+		}
+	}
+	var out outcome
+	var gates gateCount
+	var stepStart int
+	interval := int(cfg.interval / time.Second)
+	for t := sampleTick; t <= cfg.maxGates*interval; t += sampleTick {
+		tr.extend(t)
+		verdict, results := judgeTick(seq, tr, t, len(seq))
+		if verdict == analysis.Fail {
+			out.rolledBack, out.seconds, out.failed = true, t, analysis.Result{Checks: results}.FailedNames()
+			return out
+		}
+		elapsed := t - stepStart
+		due := elapsed >= interval
+		early := !due && verdict == analysis.Pass && elapsed >= int(analysis.DefaultMinStepExposure/time.Second) &&
+			tr.canary.requests(t, elapsed) >= analysis.DefaultMinStepRequests
+		if !due && !early {
+			continue
+		}
+		checks := cfg.checks
+		if verdict == analysis.Pass {
+			checks = others
+		}
+		res := ev.Evaluate(ctx, analysis.Target{
+			Namespace: "bench", Deployment: "app", Canary: "app-canary", Service: "app", Ingress: "app",
+			Source: analysis.SourceNginx, Window: time.Duration(elapsed) * time.Second, End: f.t0.Add(time.Duration(t) * time.Second),
+		}, checks)
+		out.gates++
+		if early && res.Verdict != analysis.Pass {
+			continue
+		}
+		stepStart = t
+		if gates.decide(res, cfg, t, &out) {
+			return out
+		}
+	}
+	return out
+}
+
+// judgeTick judges the sequential checks on the counts from 0 to t, each at its
+// share of the daemon's false-rollback bound.
+func judgeTick(seq []analysis.Check, tr *trial, t, n int) (analysis.Verdict, []analysis.CheckResult) {
+	if n == 0 {
+		return analysis.Inconclusive, nil
+	}
+	canary := analysis.Counts{Requests: tr.canary.requests(t, t), Errors: tr.canary.errors(t, t)}
+	stable := analysis.Counts{Requests: tr.stable.requests(t, t), Errors: tr.stable.errors(t, t)}
+	verdict := analysis.Pass
+	var out []analysis.CheckResult
+	for _, c := range seq {
+		r := analysis.SequentialErrorRate(c, "status", canary, stable, analysis.DefaultFalseRollback/float64(n))
+		out = append(out, r)
+		switch {
+		case r.Verdict == analysis.Fail:
+			verdict = analysis.Fail
+		case r.Verdict != analysis.Pass && verdict == analysis.Pass:
+			verdict = analysis.Inconclusive
+		}
+	}
+	return verdict, out
+}
