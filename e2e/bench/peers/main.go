@@ -213,6 +213,7 @@ func measure(ctx context.Context, o options) (err error) {
 			}
 		}
 	}()
+	built := gitDescribe()
 	rbin, err := buildRolloutd(ctx, b.dir)
 	if err != nil {
 		return err
@@ -221,7 +222,7 @@ func measure(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	tools := []tool{rolloutd{bin: rbin, kube: b.kube}, flagger{install: inst, dyn: dyn}}
+	tools := []tool{rolloutd{bin: rbin, kube: b.kube, built: built}, flagger{install: inst, dyn: dyn}}
 	figs, err := b.runAll(ctx, tools)
 	rep := report{o: o, tools: tools, figs: figs, loadBefore: before, loadAfter: uptime(), took: time.Since(started)}
 	rep.collect(ctx, b)

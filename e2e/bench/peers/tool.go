@@ -74,17 +74,13 @@ type proc interface {
 type rolloutd struct {
 	bin  string
 	kube kubernetes.Interface
+	// built is the tree's git describe when bin was built.
+	built string
 }
 
 func (rolloutd) name() string { return "rolloutd" }
 
-func (rolloutd) version() string {
-	out, err := gitDescribe()
-	if err != nil {
-		return "working tree"
-	}
-	return out
-}
+func (t rolloutd) version() string { return t.built }
 
 func (t rolloutd) start(ctx context.Context, r *relays, ns, logDir string) (proc, error) {
 	d, err := harness.StartDaemon(ctx, harness.DaemonOptions{
@@ -155,7 +151,11 @@ func (t rolloutd) command() string {
 	return "ROLLOUTD_NAMESPACES=<ns> ROLLOUTD_PROMETHEUS_URL=<prometheus relay> ROLLOUTD_LEADER_ELECT=false rolloutd --kubeconfig <relay kubeconfig> (every other variable at its default: workers 32, API QPS 100 / burst 200, sample interval 10s)"
 }
 
-func gitDescribe() (string, error) {
+// gitDescribe names the working tree's commit, "working tree" outside git.
+func gitDescribe() string {
 	out, err := exec.Command("git", "describe", "--always", "--dirty").Output()
-	return strings.TrimSpace(string(out)), err
+	if err != nil {
+		return "working tree"
+	}
+	return strings.TrimSpace(string(out))
 }
