@@ -186,13 +186,17 @@ func TestRenderTableWritesOneMarkdownRowPerFigure(t *testing.T) {
 	assert.Contains(t, lines[7], `a \| b`, "a pipe in a cell is escaped")
 }
 
-func TestScaleRowsPairTheSizesBothMeasured(t *testing.T) {
+func TestScaleRowsPairTheSizesAndMarkASizeOneToolMissed(t *testing.T) {
 	a := []sizeFigures{{canaries: 10, idle: usage{rss: 40}}, {canaries: 200, idle: usage{rss: 80}}}
 	b := []sizeFigures{{canaries: 10, idle: usage{rss: 20}}}
 	rows := scaleRows(a, b, 2000)
-	require.Len(t, rows, 9)
+	require.Len(t, rows, 18)
 	assert.Equal(t, "10 canaries + 2000 other Deployments: idle RSS MiB", rows[0].figure)
 	assert.Equal(t, "2.00", rows[0].ratio())
+	assert.Equal(t, "200 canaries + 2000 other Deployments: idle RSS MiB", rows[9].figure)
+	assert.Equal(t, "80.0", rows[9].a.text)
+	assert.Equal(t, "not measured (not taken over in time)", rows[9].b.text)
+	assert.Equal(t, "—", rows[9].ratio())
 }
 
 func TestTimelineShowsChangesAndWhenPrometheusCameBack(t *testing.T) {

@@ -78,28 +78,50 @@ func failedCell(c canaryCounts) cell {
 	return cell{v: c.failed, text: fmt.Sprintf("%.0f (of %.0f)", c.failed, c.total), ok: true}
 }
 
-// scaleRows pair the sizes both tools measured.
+// scaleRows pair the sizes by position; a size one tool did not reach (not
+// taken over in time) shows as not measured.
 func scaleRows(a, b []sizeFigures, others int) []row {
 	var rows []row
-	for i := range min(len(a), len(b)) {
-		x, y := a[i], b[i]
-		at := fmt.Sprintf("%d canaries + %d other Deployments", x.canaries, others)
+	for i := range max(len(a), len(b)) {
+		x, xok := sizeAt(a, i)
+		y, yok := sizeAt(b, i)
+		at := fmt.Sprintf("%d canaries + %d other Deployments", max(x.canaries, y.canaries), others)
+		pair := func(what, format string, get func(sizeFigures) float64) row {
+			return row{at + ": " + what, sizeCell(x, xok, format, get), sizeCell(y, yok, format, get)}
+		}
 		rows = append(rows,
-			row{at + ": idle RSS MiB", numberCell(x.idle.rss, "%.1f"), numberCell(y.idle.rss, "%.1f")},
-			row{at + ": peak RSS MiB (rolling)", numberCell(x.rollin.peakRSS, "%.1f"), numberCell(y.rollin.peakRSS, "%.1f")},
-			row{at + ": CPU s/min idle", numberCell(x.idle.cpuPerMin, "%.2f"), numberCell(y.idle.cpuPerMin, "%.2f")},
-			row{at + ": CPU s/min rolling", numberCell(x.rollin.cpuPerMin, "%.2f"), numberCell(y.rollin.cpuPerMin, "%.2f")},
-			row{at + ": API requests/min idle", numberCell(x.idle.apiPerMin, "%.0f"), numberCell(y.idle.apiPerMin, "%.0f")},
-			row{at + ": API requests/min rolling", numberCell(x.rollin.apiPerMin, "%.0f"), numberCell(y.rollin.apiPerMin, "%.0f")},
-			row{at + ": Prometheus queries/min idle", numberCell(x.idle.queriesPerMin, "%.0f"), numberCell(y.idle.queriesPerMin, "%.0f")},
-			row{at + ": Prometheus queries/min rolling", numberCell(x.rollin.queriesPerMin, "%.0f"), numberCell(y.rollin.queriesPerMin, "%.0f")},
-			row{at + ": rolling window (all rollouts ended)", rollCell(x.rollin), rollCell(y.rollin)},
+			pair("idle RSS MiB", "%.1f", func(s sizeFigures) float64 { return s.idle.rss }),
+			pair("peak RSS MiB (rolling)", "%.1f", func(s sizeFigures) float64 { return s.rollin.peakRSS }),
+			pair("CPU s/min idle", "%.2f", func(s sizeFigures) float64 { return s.idle.cpuPerMin }),
+			pair("CPU s/min rolling", "%.2f", func(s sizeFigures) float64 { return s.rollin.cpuPerMin }),
+			pair("API requests/min idle", "%.0f", func(s sizeFigures) float64 { return s.idle.apiPerMin }),
+			pair("API requests/min rolling", "%.0f", func(s sizeFigures) float64 { return s.rollin.apiPerMin }),
+			pair("Prometheus queries/min idle", "%.0f", func(s sizeFigures) float64 { return s.idle.queriesPerMin }),
+			pair("Prometheus queries/min rolling", "%.0f", func(s sizeFigures) float64 { return s.rollin.queriesPerMin }),
+			row{at + ": rolling window (all rollouts ended)", rollCell(x.rollin, xok), rollCell(y.rollin, yok)},
 		)
 	}
 	return rows
 }
 
-func rollCell(u usage) cell {
+func sizeAt(s []sizeFigures, i int) (sizeFigures, bool) {
+	if i < len(s) {
+		return s[i], true
+	}
+	return sizeFigures{}, false
+}
+
+func sizeCell(s sizeFigures, ok bool, format string, get func(sizeFigures) float64) cell {
+	if !ok {
+		return cell{text: "not measured (not taken over in time)"}
+	}
+	return numberCell(get(s), format)
+}
+
+func rollCell(u usage, measured bool) cell {
+	if !measured {
+		return cell{text: "not measured"}
+	}
 	return cell{v: u.minutes * 60, text: fmt.Sprintf("%.0f s (%d/%d ended)", u.minutes*60, u.settled, u.rolling), ok: u.settled == u.rolling}
 }
 

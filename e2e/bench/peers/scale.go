@@ -112,7 +112,9 @@ func (b *bench) scale(ctx context.Context, t tool) ([]sizeFigures, error) {
 		}
 		have = n
 		f, err := b.size(ctx, t, apps, m, all[:n], fmt.Sprintf("example.com/app:v%d", i+2))
-		out = append(out, f)
+		if f.idle.minutes > 0 { // a size not taken over in time has no figures
+			out = append(out, f)
+		}
 		if err != nil {
 			return out, err
 		}
