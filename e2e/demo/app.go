@@ -67,7 +67,7 @@ func startDaemon(o options, kubeconfig string) (*daemon, error) {
 	cmd.Env = append(os.Environ(),
 		"ROLLOUTD_NAMESPACES="+o.namespace,
 		"ROLLOUTD_HTTP_ADDR="+o.addr,
-		"ROLLOUTD_PROMETHEUS_URL=http://127.0.0.1:9090",
+		"ROLLOUTD_PROMETHEUS_URL="+o.promURL,
 		"ROLLOUTD_LEADER_ELECT=true",
 		"ROLLOUTD_LEASE_NAMESPACE="+chartNamespace,
 		"ROLLOUTD_LOG_FORMAT=console",

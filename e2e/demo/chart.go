@@ -28,7 +28,7 @@ func installChart(ctx context.Context, o options, kube kubernetes.Interface, adm
 		"upgrade", "--install", "rolloutd", filepath.Join(o.root, "charts", "rolloutd"),
 		"--namespace", chartNamespace, "--create-namespace",
 		"--set", "watchNamespaces={"+o.namespace+"}", "--set", "replicaCount=1",
-		"--set", "prometheus.url=http://127.0.0.1:9090", "--set", fmt.Sprintf("rbac.gateway=%t", o.router == "gateway"),
+		"--set", "prometheus.url="+o.promURL, "--set", fmt.Sprintf("rbac.gateway=%t", o.router == "gateway"),
 		"--wait", "--timeout", "2m")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(o.root, ".sandbox", "kubeconfig"),
 		"HELM_CACHE_HOME="+filepath.Join(helmHome, "cache"), "HELM_CONFIG_HOME="+filepath.Join(helmHome, "config"),

@@ -20,6 +20,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/rolloutd/rolloutd/e2e/sandbox"
 )
 
 func main() { os.Exit(run()) }
@@ -32,6 +34,7 @@ type options struct {
 	timeout   time.Duration
 	router    string // nginx or gateway
 	admin     *rest.Config
+	promURL   string // the sandbox's Prometheus (its port moves with ROLLOUTD_SANDBOX_PORT_OFFSET)
 }
 
 func run() int {
@@ -77,6 +80,13 @@ func demo(ctx context.Context, o options) error {
 	kubeconfig := filepath.Join(o.root, ".sandbox", "kubeconfig")
 	if _, err := os.Stat(kubeconfig); err != nil {
 		return fmt.Errorf("no sandbox at %s: run `make sandbox` first", kubeconfig)
+	}
+	env, err := sandbox.ReadEnvFile(filepath.Join(o.root, ".sandbox", "env"))
+	if err != nil {
+		return err
+	}
+	if o.promURL = env[sandbox.EnvPrometheusURL]; o.promURL == "" {
+		return fmt.Errorf("no %s in .sandbox/env: run `make sandbox` again", sandbox.EnvPrometheusURL)
 	}
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
