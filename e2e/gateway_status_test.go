@@ -20,6 +20,7 @@ import (
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
+	"github.com/rolloutd/rolloutd/internal/controller"
 	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/router"
 	"github.com/rolloutd/rolloutd/strategy"
@@ -104,6 +105,7 @@ func TestGatewayRouteEditedByHandMidRolloutIsRepaired(t *testing.T) {
 	st, _ := readStatus(t, env.Kube, ns, a.name)
 	assert.Equal(t, 10, st.Weight, "repaired within the step, not by the next one")
 	assert.Equal(t, status.Progressing, st.Phase)
+	requireEventMessage(t, env, ns, a.name, controller.ReasonDrift, "HTTPRoute "+ns+"/"+a.name+": spec.rules changed outside rolloutd")
 }
 
 // Given a canary at its first step through router gateway, when the user opts

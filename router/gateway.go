@@ -67,6 +67,12 @@ func (g Gateway) Apply(ctx context.Context, t Target, split traffic.Split) error
 	if sameRules(route.Spec.Rules, want) && route.Annotations[RulesAnnotation] == string(raw) {
 		return nil
 	}
+	if !sameRules(route.Spec.Rules, want) {
+		t.drifted("HTTPRoute "+t.Namespace+"/"+t.Route, "spec.rules")
+	}
+	if route.Annotations[RulesAnnotation] != string(raw) {
+		t.drifted("HTTPRoute "+t.Namespace+"/"+t.Route, "metadata.annotations["+RulesAnnotation+"]")
+	}
 	upd := route.DeepCopy()
 	if upd.Annotations == nil {
 		upd.Annotations = map[string]string{}

@@ -213,8 +213,15 @@ func TestGatewayRepairsHandEditedWeightsAndAdoptsNewRules(t *testing.T) {
 	live.Spec.Rules = userRoute().Spec.Rules
 	_, err := c.GatewayV1().HTTPRoutes("ns").Update(ctx, live, metav1.UpdateOptions{})
 	require.NoError(t, err)
-	require.NoError(t, g.Apply(ctx, gwTarget(), traffic.Split{CanaryWeight: 40}))
+	var drift []string
+	tg := gwTarget()
+	tg.Drifted = func(object, field string) { drift = append(drift, object+" "+field) }
+	require.NoError(t, g.Apply(ctx, tg, traffic.Split{CanaryWeight: 40}))
 	assert.Equal(t, map[string]int32{"web": 60, "web-canary": 40}, weightsOf(liveRoute(t, c).Spec.Rules[1]), "the split is repaired")
+	assert.Equal(t, []string{"HTTPRoute ns/web spec.rules"}, drift, "the rewrite is reported")
+	drift = nil
+	require.NoError(t, g.Apply(ctx, tg, traffic.Split{CanaryWeight: 40}))
+	assert.Empty(t, drift, "nothing rewritten, nothing reported")
 
 	// The user adds a rule mid-rollout: it is kept, and ends up as written.
 	live = liveRoute(t, c)
