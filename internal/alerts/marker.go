@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.uber.org/zap"
 	appsv1 "k8s.io/api/apps/v1"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/workload"
 )
 
 // FieldManager names rolloutd's webhook as the writer of the mark.
@@ -56,7 +58,7 @@ func (r *Receiver) markDeployment(ctx context.Context, j job) (result, why strin
 	ns, name := j.target.Namespace, j.target.Deployment
 	fresh := false
 	err = retry.OnError(retry.DefaultBackoff, retriable, func() error {
-		d, gerr := r.get(ctx, ns, name, fresh)
+		d, gerr := r.owning(ctx, ns, name, fresh)
 		fresh = true
 		if apierrors.IsNotFound(gerr) {
 			result, why = resultNotFound, "no such Deployment"
@@ -65,6 +67,7 @@ func (r *Receiver) markDeployment(ctx context.Context, j job) (result, why strin
 		if gerr != nil {
 			return fmt.Errorf("get deployment %s/%s: %w", ns, name, gerr)
 		}
+		name = d.Name
 		if why = ineligible(d, j.mark); why != "" {
 			result = resultSkipped
 			return nil
@@ -96,6 +99,24 @@ func (r *Receiver) get(ctx context.Context, ns, name string, fresh bool) (*appsv
 		}
 	}
 	return r.o.Kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+// owning reads the Deployment an alert is about. An alert labelled with a canary
+// copy (deployment="<name>-canary") is about the Deployment under release, so it
+// resolves to the canary's owner; a canary already removed resolves by name to the
+// Deployment it was cut from, when that one exists.
+func (r *Receiver) owning(ctx context.Context, ns, name string, fresh bool) (*appsv1.Deployment, error) {
+	d, err := r.get(ctx, ns, name, fresh)
+	switch {
+	case err == nil && d.Labels[workload.CanaryOfLabel] != "":
+		return r.get(ctx, ns, d.Labels[workload.CanaryOfLabel], fresh)
+	case apierrors.IsNotFound(err) && strings.HasSuffix(name, workload.CanarySuffix):
+		owner, oerr := r.get(ctx, ns, strings.TrimSuffix(name, workload.CanarySuffix), fresh)
+		if oerr == nil {
+			return owner, nil
+		}
+	}
+	return d, err
 }
 
 func retriable(err error) bool {

@@ -11,6 +11,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/rolloutd/rolloutd/internal/workload"
 )
 
 func TestWebhookAnswersEachKindOfRequest(t *testing.T) {
@@ -97,4 +102,29 @@ func TestMarkCarriesTheAlert(t *testing.T) {
 	p := f.patches()
 	require.Len(t, p, 1)
 	assert.Contains(t, string(p[0].GetPatch()), `"resourceVersion":"1"`, "the mark is conditional on what was read")
+}
+
+// An alert labelled with the canary copy (deployment="<name>-canary") is about the
+// Deployment under release: it marks the canary's owner, also once the canary is gone.
+func TestAlertAboutTheCanaryMarksItsOwner(t *testing.T) {
+	canary := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web-canary",
+		Labels: map[string]string{workload.CanaryOfLabel: "web"}, ResourceVersion: "1"}}
+	cases := []struct {
+		name string
+		objs []runtime.Object
+	}{
+		{"canary present", []runtime.Object{deployment("default", "web"), canary}},
+		{"canary already removed", []runtime.Object{deployment("default", "web")}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, nil, tc.objs...)
+			require.Equal(t, http.StatusOK, f.post(testToken, payload(t, alert("CanaryErrors", "fp1", "deployment", "web-canary"))).Code)
+			f.drain()
+			m := f.mark("default", "web")
+			require.NotNil(t, m, "the owner carries the mark")
+			assert.Equal(t, "CanaryErrors", m.Name)
+			assert.Equal(t, "web-canary", m.Labels["deployment"])
+		})
+	}
 }

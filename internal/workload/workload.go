@@ -54,8 +54,11 @@ func NameLimits(name, ingress string) error {
 	return nil
 }
 
+// CanarySuffix ends the name of every canary Deployment and Service.
+const CanarySuffix = "-canary"
+
 // CanaryName is the name of the canary Deployment and its Service.
-func CanaryName(deployment string) string { return deployment + "-canary" }
+func CanaryName(deployment string) string { return deployment + CanarySuffix }
 
 // Revision is a short, stable hash of a pod template. ReplicaSet templates carry an
 // extra pod-template-hash label, which is ignored so that a Deployment's template and
