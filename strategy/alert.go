@@ -15,10 +15,15 @@ import (
 // many labels cannot bloat the status annotation.
 const maxLabelSummary = 200
 
+// AlertClockSkew is how far an alert's startsAt may lie before the rollout began
+// and still count for it: startsAt comes from Prometheus' clock, the rollout's
+// start from the daemon's, and the two may differ. An alert that began earlier
+// than that belongs to an earlier release.
+const AlertClockSkew = 30 * time.Second
+
 // onAlert decides what a firing alert marked on the Deployment does:
 //   - during a rollout: roll back at once, through the same path as a failed gate;
-//   - while a promotion finishes: nothing yet, the alert stays marked and is
-//     decided once the revision is Succeeded;
+//   - while promoting: roll back at once too (alertWhilePromoting);
 //   - after promotion, within the rollback window: restore the previous revision
 //     on the stable Deployment, without a canary;
 //   - otherwise (no rollout, outside the window, an alert older than the rollout,
@@ -34,13 +39,41 @@ func onAlert(in Input) Decision {
 	}
 	switch in.Status.Phase {
 	case status.Promoting:
-		d := Step(rest)
-		d.KeepAlert = true
-		return d
+		return alertWhilePromoting(in, rest)
 	case status.Succeeded:
 		return restore(in)
 	}
 	return rollback(in, ReasonAlert, alertMessage(in.Alert))
+}
+
+// alertWhilePromoting rolls a promotion in flight back at once: while the stable
+// Deployment is still paused on its old pods, as during the steps (traffic off the
+// canary, canary removed); once it rolls the revision out, by restoring the
+// previous revision's template on it, as after promotion. A batch release's
+// promotion moves pods, not traffic, and finishes first (the alert stays marked).
+func alertWhilePromoting(in, rest Input) Decision {
+	st := in.Status
+	switch {
+	case st.Batch != nil:
+		d := Step(rest)
+		d.KeepAlert = true
+		return d
+	case in.Stable.Paused && in.Stable.Running != st.Revision:
+		return rollback(in, ReasonAlert, alertMessage(in.Alert)+" while promoting, before the stable pods ran it")
+	case in.Stable.Previous == "":
+		// The stable pods' ReplicaSet is gone: pause the rollout where it is.
+		return rollback(in, ReasonAlert, alertMessage(in.Alert)+" while promoting; no ReplicaSet of revision "+
+			st.StableRevision+" is kept to restore")
+	}
+	msg := fmt.Sprintf("%s while %s rolled out revision %s; restoring revision %s",
+		alertMessage(in.Alert), in.Name, st.Revision, in.Stable.Previous)
+	st = transition(st, in.Now, status.RollingBack, ReasonAlert, msg)
+	st.Weight = 0
+	st.StepStartedAt, st.ScaledAt = nil, nil
+	st.FailedRevision = st.Revision
+	st.Restore = in.Stable.Previous
+	return Decision{Status: st, Split: traffic.Split{}, Stable: Resume, RequeueAfter: PollInterval,
+		Events: []Event{{Warning: true, Reason: ReasonAlert, Message: "rolling back: " + msg}}}
 }
 
 // alertIgnored says why the alert must not roll anything back ("" when it must).
@@ -51,7 +84,7 @@ func alertIgnored(in Input) string {
 		return fmt.Sprintf("alert-driven rollback is disabled (%s: \"false\")", spec.KeyAlertRollback)
 	case !selects(in.Spec.AlertSelector, a.Labels):
 		return fmt.Sprintf("the alert's labels do not match %s", spec.KeyAlertSelector)
-	case st.StartedAt != nil && a.StartsAt.Before(*st.StartedAt):
+	case st.StartedAt != nil && a.StartsAt.Before(st.StartedAt.Add(-AlertClockSkew)):
 		return fmt.Sprintf("it fired at %s, before the rollout of revision %s began at %s",
 			stamp(a.StartsAt), st.Revision, stamp(*st.StartedAt))
 	case st.Phase == status.Succeeded:

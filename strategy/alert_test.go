@@ -51,6 +51,21 @@ func TestAlertDuringRolloutRollsBackWithAlertDetails(t *testing.T) {
 	}
 }
 
+// Prometheus' clock may run behind the daemon's: an alert that started just after
+// the rollout by Prometheus' clock carries a startsAt a little before the rollout's
+// start by the daemon's, and still rolls back.
+func TestAlertStampedByASlowerClockStillRollsBack(t *testing.T) {
+	for _, skew := range []time.Duration{time.Second, 10 * time.Second, AlertClockSkew} {
+		w := newWorld(t, mustSpec(t))
+		w.startRollout("c1")
+		w.after(5 * time.Second)
+		w.in.Alert = firing(w.in.Status.StartedAt.Add(-skew))
+		d := w.step()
+		assert.Equal(t, status.RollingBack, d.Status.Phase, "Prometheus' clock %s behind", skew)
+		assert.Empty(t, d.AlertIgnored)
+	}
+}
+
 func TestAlertIgnoredDuringRolloutLeavesTheRolloutAlone(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -60,6 +75,8 @@ func TestAlertIgnoredDuringRolloutLeavesTheRolloutAlone(t *testing.T) {
 	}{
 		{"fired before this rollout began", nil,
 			func(_, started time.Time) *Alert { return firing(started.Add(-time.Minute)) }, "before the rollout of revision c1 began"},
+		{"fired just beyond the clock skew tolerance before it", nil,
+			func(_, started time.Time) *Alert { return firing(started.Add(-AlertClockSkew - time.Second)) }, "before the rollout"},
 		{"alert rollback disabled", []string{spec.KeyAlertRollback, "false"},
 			func(now, _ time.Time) *Alert { return firing(now) }, "alert-driven rollback is disabled"},
 		{"selector mismatch", []string{spec.KeyAlertSelector, "severity=page"},
@@ -88,16 +105,45 @@ func TestAlertSelectorMatchRollsBack(t *testing.T) {
 	assert.Equal(t, status.RollingBack, w.step().Status.Phase)
 }
 
-func TestAlertDuringPromotionWaitsForTheOutcome(t *testing.T) {
-	w := newWorld(t, mustSpec(t, spec.KeySteps, "50"))
-	w.startRollout("c1")
-	d := w.passStep()
-	require.Equal(t, status.Promoting, d.Status.Phase)
-	w.in.Alert = firing(w.in.Now)
-	d = w.step()
-	assert.Equal(t, status.Promoting, d.Status.Phase, "a promotion in flight finishes first")
-	assert.True(t, d.KeepAlert, "the alert stays marked for the decision after promotion")
-	assert.Empty(t, d.AlertIgnored)
+func TestAlertDuringPromotionRollsBackAtOnce(t *testing.T) {
+	promoting := func(t *testing.T) *world {
+		w := newWorld(t, mustSpec(t, spec.KeySteps, "50"))
+		w.startRollout("c1")
+		d := w.passStep()
+		require.Equal(t, status.Promoting, d.Status.Phase)
+		return w
+	}
+	t.Run("stable still paused: as during the steps", func(t *testing.T) {
+		w := promoting(t)
+		w.in.Stable.Paused = true
+		w.in.Alert = firing(w.in.Now)
+		d := w.step()
+		require.Equal(t, status.RollingBack, d.Status.Phase)
+		assert.Equal(t, ReasonAlert, d.Status.Reason)
+		assert.Equal(t, 0, d.Split.CanaryWeight)
+		assert.Equal(t, int32(0), d.CanaryReplicas)
+		assert.Equal(t, KeepPaused, d.Stable, "the stable never rolls the revision out")
+		assert.Empty(t, d.Status.Restore)
+		assert.False(t, d.KeepAlert)
+		assert.True(t, d.ReducesExposure(w.prev))
+	})
+	t.Run("stable rolling it out: restore the previous template", func(t *testing.T) {
+		w := promoting(t)
+		w.in.Stable.Running, w.in.Stable.RolledOut, w.in.Stable.Previous = "c1", false, "s1"
+		w.in.Alert = firing(w.in.Now)
+		d := w.step()
+		require.Equal(t, status.RollingBack, d.Status.Phase)
+		assert.Equal(t, "s1", d.Status.Restore)
+		assert.Equal(t, "c1", d.Status.FailedRevision)
+		assert.Equal(t, Resume, d.Stable)
+		assert.Equal(t, int32(0), d.CanaryReplicas)
+		assert.Equal(t, 0, d.Split.CanaryWeight)
+		assert.Contains(t, d.Status.Message, "restoring revision s1")
+
+		w.in.Stable.Template, w.in.Stable.Running, w.in.Stable.RolledOut = "s1", "s1", true
+		w.noCanary()
+		assert.Equal(t, status.RolledBack, w.step().Status.Phase)
+	})
 }
 
 // promoted is a world where revision c1 was promoted at t0 over s1.

@@ -13,10 +13,16 @@ import (
 
 // Step computes the next decision for an opted-in Deployment.
 func Step(in Input) Decision {
+	var d Decision
 	if usesBatches(in) {
-		return batchStep(in)
+		d = batchStep(in)
+	} else {
+		d = step(in)
 	}
-	return step(in)
+	if in.Held != "" {
+		d = held(in, d)
+	}
+	return watchReadiness(in, d)
 }
 
 // step decides for the traffic-weighted strategies, and the transitions a batch

@@ -80,9 +80,13 @@ type Stable struct {
 	// RolledOut is true when the Deployment controller has finished rolling out
 	// its template: every replica updated and available.
 	RolledOut bool
-	// Previous is the revision the stable ran before Running (the ReplicaSet
-	// before the newest), what an alert after promotion restores; empty when
-	// none is kept. Observed only when such an alert is pending.
+	// Paused is the Deployment's spec.paused: while it is set no new template
+	// rolls out.
+	Paused bool
+	// Previous is the revision an alert restores: after promotion the one the
+	// stable ran before Running (the ReplicaSet before the newest), during one the
+	// stable revision the promotion replaces; empty when none is kept. Observed
+	// only when such an alert is pending.
 	Previous string
 	// UndoTarget is the revision hash of the template held by the kept ReplicaSet
 	// an undo command names, read from the API; empty when no such ReplicaSet is
@@ -101,6 +105,9 @@ type Input struct {
 	Canary Canary
 	// ReadyTimeout bounds how long canary pods may take to become Ready.
 	ReadyTimeout time.Duration
+	// UnreadyLimit bounds how long a canary carrying traffic may have fewer Ready
+	// pods than its share needs; zero means DefaultUnreadyLimit.
+	UnreadyLimit time.Duration
 	// Gate is the analysis result, present only when GateDue was true and the
 	// controller evaluated it for this decision.
 	Gate *analysis.Result
@@ -112,6 +119,10 @@ type Input struct {
 	Command *Command
 	// Alert, when set, is a firing alert for this Deployment: roll back now.
 	Alert *Alert
+	// Held says why the Deployment's annotations no longer parse while a rollout
+	// is under way ("" when they do): Spec is then the last valid one, and the
+	// rollout does not advance until they are fixed (rollbacks still act).
+	Held string
 	// Broken says why traffic cannot be routed (a missing Service or Ingress);
 	// empty when routing works. An active rollout rolls back; none starts.
 	Broken string

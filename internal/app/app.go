@@ -115,6 +115,8 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		Clock:        clock.RealClock{},
 		Log:          log.Named("controller"),
 		ReadyTimeout: cfg.DefaultReadyLimit,
+		GateTimeout:  cfg.Gate(),
+		UnreadyLimit: cfg.UnreadyLimit,
 	}
 	if notifier != nil {
 		opts.Notifier = notifier

@@ -37,6 +37,7 @@ type Config struct {
 	KubeBurst         int           `env:"KUBE_BURST, default=200"`
 	QueryTimeout      time.Duration `env:"QUERY_TIMEOUT, default=5s"`
 	MaxQueries        int           `env:"MAX_CONCURRENT_QUERIES, default=16"`
+	GateTimeout       time.Duration `env:"GATE_TIMEOUT"`
 	MinRequests       float64       `env:"MIN_REQUESTS, default=20"`
 	Judge             string        `env:"JUDGE, default=off"`
 	StatusLabels      string        `env:"STATUS_LABELS"`
@@ -44,6 +45,7 @@ type Config struct {
 	ResyncPeriod      time.Duration `env:"RESYNC_PERIOD, default=10m"`
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
 	DefaultReadyLimit time.Duration `env:"CANARY_READY_TIMEOUT, default=10m"`
+	UnreadyLimit      time.Duration `env:"CANARY_UNREADY_LIMIT, default=30s"`
 	Kubeconfig        string        `env:"KUBECONFIG"`
 	Pprof             bool          `env:"PPROF, default=false"`
 	// Notification webhook URLs are secrets: only the files holding them are
@@ -70,6 +72,15 @@ func LoadFrom(ctx context.Context, l envconfig.Lookuper) (Config, error) {
 		return Config{}, fmt.Errorf("config: %w", err)
 	}
 	return c, c.Validate()
+}
+
+// Gate is the bound of one gate's analysis: ROLLOUTD_GATE_TIMEOUT, or four query
+// timeouts when it is unset (room for three attempts and their backoff).
+func (c Config) Gate() time.Duration {
+	if c.GateTimeout > 0 {
+		return c.GateTimeout
+	}
+	return 4 * c.QueryTimeout
 }
 
 // Validate reports every bad setting at once.
@@ -102,6 +113,12 @@ func (c Config) Validate() error {
 	}
 	if c.QueryTimeout <= 0 || c.MaxQueries < 1 {
 		bad("QUERY_TIMEOUT", "want a positive timeout and at least 1 concurrent query")
+	}
+	if c.UnreadyLimit <= 0 {
+		bad("CANARY_UNREADY_LIMIT", "want a positive duration, got %s", c.UnreadyLimit)
+	}
+	if c.GateTimeout != 0 && c.GateTimeout < c.QueryTimeout {
+		bad("GATE_TIMEOUT", "want at least QUERY_TIMEOUT (%s), got %s", c.QueryTimeout, c.GateTimeout)
 	}
 	switch strings.ToLower(c.Judge) {
 	case "on", "off":

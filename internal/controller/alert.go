@@ -45,10 +45,13 @@ func (r *rollout) observeAlert(ctx context.Context, in *strategy.Input, sets []*
 	r.alert.mark = m
 	r.sawAlert()
 	in.Alert = &strategy.Alert{Name: m.Name, StartsAt: m.StartsAt, Labels: m.Labels}
-	if r.prev.Phase != status.Succeeded {
-		return nil
+	var rs *appsv1.ReplicaSet
+	switch r.prev.Phase {
+	case status.Succeeded:
+		rs = previousReplicaSet(r.d, sets)
+	case status.Promoting:
+		rs = replicaSetOf(r.d, sets, r.prev.StableRevision)
 	}
-	rs := previousReplicaSet(r.d, sets)
 	if rs == nil {
 		return nil
 	}
@@ -64,6 +67,21 @@ func (r *rollout) observeAlert(ctx context.Context, in *strategy.Input, sets []*
 	r.alert.previous = tmpl
 	in.Stable.Previous = workload.Revision(*tmpl)
 	return nil
+}
+
+// replicaSetOf is the Deployment's newest ReplicaSet running revision: during a
+// promotion, the stable pods' one, which an alert restores. Nil when none is kept.
+func replicaSetOf(d *appsv1.Deployment, sets []*appsv1.ReplicaSet, revision string) *appsv1.ReplicaSet {
+	var best *appsv1.ReplicaSet
+	for _, rs := range sets {
+		if !metav1.IsControlledBy(rs, d) || revision == "" || rs.Annotations[workload.TemplateHashAnnotation] != revision {
+			continue
+		}
+		if best == nil || workload.RevisionNumber(rs) > workload.RevisionNumber(best) {
+			best = rs
+		}
+	}
+	return best
 }
 
 // previousReplicaSet is the Deployment's newest ReplicaSet whose template differs

@@ -2,8 +2,10 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"go.uber.org/zap"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -26,17 +28,17 @@ import (
 func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
 	r.replicas = d.StableReplicas
 	written := false
-	if d.ReducesExposure(r.prev) || r.restoreTemplate(d.Status) != nil {
-		if err := r.write(ctx, d.Status, d.Stable != strategy.Resume, true); err != nil {
-			return err
-		}
-		written = true
-	}
 	rt, err := r.router()
 	if err != nil {
 		return err
 	}
 	t := r.target()
+	if d.ReducesExposure(r.prev) || r.restoreTemplate(d.Status) != nil {
+		if err := r.write(ctx, d.Status, d.Stable != strategy.Resume, true); err != nil {
+			return r.unrecorded(ctx, rt, t, d, err)
+		}
+		written = true
+	}
 	if err := r.removeStale(ctx); err != nil {
 		return err
 	}
@@ -81,6 +83,38 @@ func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
 	r.c.Metrics.Finished(r.prev, d.Status, r.now)
 	r.notify(d)
 	return nil
+}
+
+// ReasonStatusWriteFailed is the Event reason when a rollback could not be recorded.
+const ReasonStatusWriteFailed = "StatusWriteFailed"
+
+// unrecorded handles a rollback whose status write failed (an admission policy, an
+// annotation grown too large, an API error): traffic leaves the canary anyway,
+// since a rollback never depends on the status write. The canary itself stays
+// until the rollback is recorded (unless traffic follows its pods), and the failure is an Event, a metric and the
+// reconcile's error (so the write is retried). A later reconcile decides the
+// rollback again from the same evidence: the alert mark and the command stay,
+// a failed gate is due again.
+func (r *rollout) unrecorded(ctx context.Context, rt router.Router, t router.Target, d strategy.Decision, werr error) error {
+	r.c.Metrics.StatusWriteFailures.WithLabelValues(errorKind(werr)).Inc()
+	r.event(corev1.EventTypeWarning, ReasonStatusWriteFailed, fmt.Sprintf("rollback (%s) could not be recorded: %v; "+
+		"traffic taken off the canary anyway, the canary stays until the status is written", d.Status.Reason, werr))
+	if d.Status.Phase != status.RollingBack || d.Status.Restore != "" || d.Status.Batch != nil {
+		return werr
+	}
+	r.c.applied.Delete(r.d.Namespace + "/" + r.d.Name)
+	if err := rt.Reset(ctx, t); err != nil {
+		return errors.Join(werr, err)
+	}
+	if router.SelectsCanary(string(r.spec.Router)) {
+		// Traffic follows the pods: only removing the canary's takes it away.
+		if err := r.deleteCanaryDeployment(ctx, false); err != nil {
+			return errors.Join(werr, err)
+		}
+	}
+	r.trafficOff()
+	r.log.Warn("rollback not recorded; traffic taken off the canary anyway", zap.Error(werr))
+	return werr
 }
 
 func (r *rollout) router() (router.Router, error) {

@@ -41,6 +41,12 @@ type Options struct {
 	// ReadyTimeout bounds canary readiness when the Deployment sets no
 	// progressDeadlineSeconds.
 	ReadyTimeout time.Duration
+	// UnreadyLimit bounds how long a canary carrying traffic may lack Ready pods
+	// before it is rolled back; zero means strategy.DefaultUnreadyLimit.
+	UnreadyLimit time.Duration
+	// GateTimeout bounds one gate's analysis, the wait for a shared query slot
+	// included; zero means DefaultGateTimeout.
+	GateTimeout time.Duration
 	// Notifier, if not nil, is told when a rollout starts, waits for approval, is
 	// promoted or rolled back.
 	Notifier Notifier
@@ -60,6 +66,9 @@ type Controller struct {
 	// status itself went with the annotations). After a restart the hand-back
 	// falls back to spec.paused's field manager (handback.go).
 	stripped sync.Map
+	// gates holds the gate each Deployment is evaluating (*gateRun), so an alert
+	// or a command arriving meanwhile cancels it (preempt.go).
+	gates sync.Map
 }
 
 // New builds a controller and registers its event handlers on the informers.
@@ -108,6 +117,7 @@ func (c *Controller) enqueueDeployment(obj any) {
 	if !hasRolloutdAnnotations(d) && d.Annotations[leftPausedKey] == "" {
 		return
 	}
+	c.preempt(d)
 	c.queue.Add(d.Namespace + "/" + d.Name)
 }
 

@@ -23,7 +23,7 @@ import (
 )
 
 // ReasonInvalidSpec is the Event reason for rejected annotations.
-const ReasonInvalidSpec = "InvalidSpec"
+const ReasonInvalidSpec = strategy.ReasonInvalidSpec
 
 // rollout is the per-reconcile context of one Deployment: what was read at the start
 // and what the reconcile decided, so each step below takes few parameters.
@@ -44,6 +44,9 @@ type rollout struct {
 	undo *corev1.PodTemplateSpec
 	// evidence times a rollback this reconcile starts (rollbacklatency.go).
 	evidence evidence
+	// held names the annotations that stopped parsing mid-rollout ("" when they
+	// parse); spec is then the last valid one (held.go).
+	held string
 }
 
 // Sync reconciles the Deployment namespace/name once and returns when to look
@@ -90,8 +93,11 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 	r.prev = prev
 	r.log = r.log.With(zap.String("revision", prev.Revision), zap.String("phase", string(prev.Phase)))
 	sp, err := spec.Parse(r.d.Name, r.d.Annotations)
-	if err != nil {
+	if err != nil && !prev.Phase.Active() {
 		return r.invalid(ctx, "invalid annotations", err, true)
+	}
+	if err != nil {
+		sp, r.held = r.lastValidSpec(err), invalidMessage(err)
 	}
 	if err := workload.NameLimits(r.d.Name, sp.Ingress); err != nil {
 		// Never manageable: refused, and the Deployment is left running as it is.
@@ -102,13 +108,23 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	r.observeSequential(ctx, &in)
-	if strategy.GateDue(in) {
-		res := r.evaluate(ctx, in)
+	in.Held = r.held
+	if !pendingIntervention(r.d) {
+		// The sequential evidence may be rebuilt from Prometheus: an alert or a
+		// command is acted on first.
+		r.observeSequential(ctx, &in)
+	}
+	if strategy.GateDue(in) && !pendingIntervention(r.d) {
+		res, preempted := r.runGate(ctx, func(gctx context.Context) analysis.Result { return r.evaluate(gctx, in) })
+		if preempted {
+			// The reconcile the handler queued acts on the alert or command.
+			return time.Millisecond, nil
+		}
 		in.Gate = &res
 		r.sawGate(res)
 	}
 	d := strategy.Step(in)
+	r.keepSpec(&d)
 	d.Status = status.WithRecord(r.prev, d.Status, r.spec.RevisionHistory)
 	r.decided(d)
 	r.timeRollback(d)
@@ -159,9 +175,11 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 			Running:   workload.Running(d, sets),
 			Desired:   desired,
 			RolledOut: workload.RolledOut(d),
+			Paused:    d.Spec.Paused,
 			Ready:     workload.ReadyReplicas(d),
 		},
 		ReadyTimeout: r.c.ReadyTimeout,
+		UnreadyLimit: r.c.UnreadyLimit,
 		Command:      readCommand(d.Annotations),
 	}
 	if d.Spec.ProgressDeadlineSeconds != nil {

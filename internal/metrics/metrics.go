@@ -31,6 +31,9 @@ type Metrics struct {
 	QueueDepth      prometheus.GaugeFunc
 	DriftRepairs    *prometheus.CounterVec
 	Panics          prometheus.Counter
+	// StatusWriteFailures counts rollbacks whose status could not be written:
+	// their traffic left the canary anyway.
+	StatusWriteFailures *prometheus.CounterVec
 	*Rollout
 }
 
@@ -65,6 +68,9 @@ func New(reg prometheus.Registerer, depth func() int) *Metrics {
 			Help: "Time from the evidence for a rollback (a failed gate evaluated, a firing alert seen by the controller) " +
 				"to the write that takes all traffic off the canary, by cause: gate or alert.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"cause"}),
+		StatusWriteFailures: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_status_write_failures_total",
+			Help: "Status writes of a rollback that failed, by error kind; the rollback took traffic off the canary regardless."},
+			[]string{"kind"}),
 		QueueDepth: f.NewGaugeFunc(prometheus.GaugeOpts{Name: "rolloutd_workqueue_depth",
 			Help: "Deployments waiting to be reconciled."}, func() float64 { return float64(depth()) }),
 		DriftRepairs: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_drift_repairs_total",

@@ -43,6 +43,28 @@ const (
 	KeyAdaptive        = Prefix + "adaptive"
 )
 
+// UserKeys lists every annotation key the user writes (the daemon's own keys, such
+// as the status, are not among them).
+var UserKeys = []string{KeyEnabled, KeyStrategy, KeyRouter, KeyIngress, KeyService, KeySteps, KeyInterval,
+	KeyThreshold, KeyChecks, KeyAnalysis, KeyPauseAt, KeyMatch, KeyMirror, KeySticky, KeyBatches, KeyMaxSurge,
+	KeyMaxUnavailable, KeyRollingOrder, KeyConfirm, KeyAlertRollback, KeyAlertSelector, KeyRollbackWindow,
+	KeyRevisionHistory, KeyNotify}
+
+// UserAnnotations returns the user's rolloutd.io annotations among ann (nil when
+// there are none).
+func UserAnnotations(ann map[string]string) map[string]string {
+	var out map[string]string
+	for _, k := range UserKeys {
+		if v, ok := ann[k]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
 // Strategy is the form a release takes.
 type Strategy string
 

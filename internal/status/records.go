@@ -20,6 +20,13 @@ type Record struct {
 // maxRecordMessage bounds a record's message, so the annotation stays small.
 const maxRecordMessage = 200
 
+// MaxRecords bounds the records kept whatever rolloutd.io/revision-history says
+// (it accepts up to 1000, for undo's sake): 50 records of at most about 350 bytes
+// keep the status annotation under 20 KiB, far below the API server's 256 KiB for
+// all annotations of an object, so the status write of a rollback never fails
+// for its size.
+const MaxRecords = 50
+
 // ended reports whether a rollout ends in phase p.
 func ended(p Phase) bool { return p == Succeeded || p == RolledBack || p == Aborted }
 
@@ -43,7 +50,10 @@ func WithRecord(prev, next Status, keep int) Status {
 	}
 	recs = append(recs, Record{Revision: next.Revision, Phase: next.Phase, Reason: next.Reason,
 		Message: strings.TrimSpace(msg), At: next.LastTransitionTime})
-	if keep > 0 && len(recs) > keep {
+	if keep <= 0 || keep > MaxRecords {
+		keep = MaxRecords
+	}
+	if len(recs) > keep {
 		recs = recs[len(recs)-keep:]
 	}
 	next.Records = recs

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -60,4 +61,22 @@ func TestWithRecordBoundsTheMessage(t *testing.T) {
 		Status{Phase: RolledBack, Revision: "a", Message: strings.Repeat("x", 1000)}, 10)
 	require.Len(t, next.Records, 1)
 	assert.Len(t, next.Records[0].Message, maxRecordMessage+3)
+}
+
+// revision-history accepts up to 1000, but the records kept stay far below the
+// API server's 256 KiB bound on an object's annotations.
+func TestRecordsStayFarBelowTheAnnotationLimit(t *testing.T) {
+	var st Status
+	long := strings.Repeat("x", 1000)
+	for i := 0; i < 1000; i++ {
+		prev := st
+		prev.Phase = Progressing
+		next := st
+		next.Phase, next.Revision, next.Message = RolledBack, fmt.Sprintf("rev%04d", i), long
+		st = WithRecord(prev, next, 1000)
+	}
+	assert.Len(t, st.Records, MaxRecords)
+	raw, err := st.Encode()
+	require.NoError(t, err)
+	assert.Less(t, len(raw), 20<<10)
 }

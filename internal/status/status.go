@@ -64,6 +64,9 @@ type Status struct {
 	// ScaledAt is when the canary was last resized for a step; readiness is
 	// measured against the progress deadline from here.
 	ScaledAt *time.Time `json:"scaledAt,omitempty"`
+	// UnreadySince is when the canary, carrying traffic, was first seen with
+	// fewer Ready pods than its share needs; nil while it has them.
+	UnreadySince *time.Time `json:"unreadySince,omitempty"`
 	// SwitchedAt is when a blue/green rollout moved all traffic to the new
 	// revision; later gates measure the stable pods before this instant.
 	SwitchedAt *time.Time `json:"switchedAt,omitempty"`
@@ -94,6 +97,13 @@ type Status struct {
 	// nil for a rollout of a new template. Kept once the undo has finished, as a
 	// record of who went back to which revision; cleared when the next rollout starts.
 	Undo *Undo `json:"undo,omitempty"`
+	// Spec holds the user's rolloutd.io annotations as they last parsed while a
+	// rollout is under way; if they stop parsing, the rollout in flight goes on
+	// (held, never advancing) with these. Nil when no rollout is under way.
+	Spec map[string]string `json:"spec,omitempty"`
+	// Invalid names the annotations that stopped parsing during the rollout (the
+	// rollout is held until they are fixed); empty when they parse.
+	Invalid string `json:"invalid,omitempty"`
 	// Records are the outcomes of the latest finished rollouts, one per revision,
 	// oldest first, at most rolloutd.io/revision-history of them (see WithRecord).
 	Records []Record `json:"records,omitempty"`
