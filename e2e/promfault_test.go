@@ -40,6 +40,8 @@ type faultyProm struct {
 	URL   string
 	fault atomic.Int32
 	delay time.Duration
+	// pending counts the queries held back by promSlow right now.
+	pending atomic.Int32
 }
 
 func startFaultyProm(t *testing.T, upstream string, delay time.Duration) *faultyProm {
@@ -47,6 +49,7 @@ func startFaultyProm(t *testing.T, upstream string, delay time.Duration) *faulty
 	target, err := url.Parse(upstream)
 	require.NoError(t, err)
 	p := &faultyProm{delay: delay}
+	quit := make(chan struct{})
 	rp := httputil.NewSingleHostReverseProxy(target)
 	director := rp.Director
 	rp.Director = func(r *http.Request) {
@@ -68,15 +71,21 @@ func startFaultyProm(t *testing.T, upstream string, delay time.Duration) *faulty
 				return
 			}
 		case promSlow:
+			p.pending.Add(1)
+			defer p.pending.Add(-1)
 			select {
 			case <-time.After(p.delay):
 			case <-r.Context().Done():
+				return
+			case <-quit:
 				return
 			}
 		}
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
+	// Before Close, which waits for every request: let held-back ones go.
+	t.Cleanup(func() { close(quit) })
 	p.URL = srv.URL
 	return p
 }
