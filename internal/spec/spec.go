@@ -45,7 +45,7 @@ const (
 
 // UserKeys lists every annotation key the user writes (the daemon's own keys, such
 // as the status, are not among them).
-var UserKeys = []string{KeyEnabled, KeyStrategy, KeyRouter, KeyIngress, KeyService, KeySteps, KeyInterval,
+var UserKeys = []string{KeyEnabled, KeyStrategy, KeyRouter, KeyRoute, KeyIngress, KeyService, KeySteps, KeyInterval,
 	KeyThreshold, KeyChecks, KeyAnalysis, KeyPauseAt, KeyMatch, KeyMirror, KeySticky, KeyBatches, KeyMaxSurge,
 	KeyMaxUnavailable, KeyRollingOrder, KeyConfirm, KeyAlertRollback, KeyAlertSelector, KeyRollbackWindow,
 	KeyRevisionHistory, KeyNotify}
