@@ -360,3 +360,43 @@ func TestCanaryLosingReadyPodsIsRolledBack(t *testing.T) {
 	assert.Contains(t, st.Message, "Ready pods its 10% of traffic needs")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 }
+
+// Given a blue/green release switched over (the new pods carry all traffic, the
+// stable pods idle, waiting for confirmation), when an autoscaler scales the idle
+// stable down, then the canary carrying the traffic keeps its size, and an abort
+// switches back onto a stable grown back to its size.
+func TestAutoscalerOnIdleStableNeverShrinksTheCanary(t *testing.T) {
+	t.Parallel()
+	env := framework.Get(t)
+	ns := env.Namespace(t)
+	a := app{name: "hpa", replicas: 4, router: "nginx", rps: 100, annotations: map[string]string{
+		"rolloutd.io/strategy": "bluegreen", "rolloutd.io/interval": "3s", "rolloutd.io/checks": "cpu<=5x"}}
+	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	a.create(t, env.Kube, ns)
+	release(t, env.Kube, ns, a.name, "example.com/hpa:v2", nil)
+	waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.PendingConfirmation)
+
+	ctx := context.Background()
+	canaryReplicas := func() int32 {
+		c, err := env.Kube.AppsV1().Deployments(ns).Get(ctx, a.name+"-canary", metav1.GetOptions{})
+		require.NoError(t, err)
+		return *c.Spec.Replicas
+	}
+	require.Equal(t, int32(4), canaryReplicas())
+	scale, err := env.Kube.AppsV1().Deployments(ns).GetScale(ctx, a.name, metav1.GetOptions{})
+	require.NoError(t, err)
+	scale.Spec.Replicas = 1 // what an HPA does to pods without traffic
+	_, err = env.Kube.AppsV1().Deployments(ns).UpdateScale(ctx, a.name, scale, metav1.UpdateOptions{})
+	require.NoError(t, err)
+	consistently(t, 5*time.Second, "the canary keeps its size", func() error {
+		if n := canaryReplicas(); n != 4 {
+			return fmt.Errorf("canary shrunk to %d", n)
+		}
+		return nil
+	})
+
+	newOperator(t, env, ns).must("abort", a.name)
+	waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.Aborted)
+	_, d := readStatus(t, env.Kube, ns, a.name)
+	assert.Equal(t, int32(4), *d.Spec.Replicas, "the switch back grew the stable to the size it had")
+}

@@ -13,12 +13,18 @@ import (
 
 // Step computes the next decision for an opted-in Deployment.
 func Step(in Input) Decision {
-	var d Decision
 	if usesBatches(in) {
-		d = batchStep(in)
-	} else {
-		d = step(in)
+		return guard(in, batchStep(in))
 	}
+	actual := in.Stable.Desired
+	in, size := withSized(in)
+	return keepSized(in, guard(in, step(in)), size, actual)
+}
+
+// guard applies what holds whatever the strategy decided: a rollout with invalid
+// annotations never advances, and a canary losing its Ready pods under traffic is
+// rolled back.
+func guard(in Input, d Decision) Decision {
 	if in.Held != "" {
 		d = held(in, d)
 	}

@@ -64,6 +64,11 @@ type Status struct {
 	// ScaledAt is when the canary was last resized for a step; readiness is
 	// measured against the progress deadline from here.
 	ScaledAt *time.Time `json:"scaledAt,omitempty"`
+	// Sized is the largest spec.replicas the stable had since the rollout began:
+	// the canary's share is sized from it, so an autoscaler shrinking idle stable
+	// pods never shrinks the canary carrying the traffic. Zero when no rollout is
+	// under way (and for batch releases, which move pods themselves).
+	Sized int32 `json:"sized,omitempty"`
 	// UnreadySince is when the canary, carrying traffic, was first seen with
 	// fewer Ready pods than its share needs; nil while it has them.
 	UnreadySince *time.Time `json:"unreadySince,omitempty"`
