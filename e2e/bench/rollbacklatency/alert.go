@@ -37,6 +37,9 @@ func (r *run) alerts(ctx context.Context) error {
 	if err := r.swap(ctx, true); err != nil {
 		return err
 	}
+	if err := r.hangGates(ctx); err != nil {
+		return err
+	}
 	post := func(names []string, at time.Time) error {
 		var alerts []harness.Alert
 		for _, n := range names {
@@ -74,4 +77,21 @@ func (r *run) alerts(ctx context.Context) error {
 		return err
 	}
 	return r.scrapeDaemon(ctx, causeAlert)
+}
+
+// hangGates, with -prometheus-down, makes every app's gate due (the interval
+// shortened below the time its canary has served) and waits until the measured
+// daemon's queries hang, up to its shared query slots.
+func (r *run) hangGates(ctx context.Context) error {
+	if r.prom == nil {
+		return nil
+	}
+	if err := r.apps.Annotate(ctx, r.names, map[string]string{"rolloutd.io/interval": "1s"}); err != nil {
+		return err
+	}
+	if err := r.prom.waitHanging(ctx, int64(min(len(r.names), 16))); err != nil {
+		return fmt.Errorf("gates hanging on the blackhole Prometheus: %w", err)
+	}
+	fmt.Printf("  %d queries hanging on a Prometheus that never answers\n", r.prom.accepted.Load())
+	return nil
 }

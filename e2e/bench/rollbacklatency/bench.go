@@ -99,8 +99,10 @@ type run struct {
 	names     []string
 	daemon    *harness.Daemon
 	daemons   int
-	traffic   *harness.TrafficWatch
-	res       *result
+	// prom, with -prometheus-down, is the measured daemon's Prometheus.
+	prom    *blackhole
+	traffic *harness.TrafficWatch
+	res     *result
 }
 
 // setupQPS is the client rate of the daemon that brings the rollouts to 50%:
@@ -138,7 +140,12 @@ func measure(ctx context.Context, o options, kube kubernetes.Interface, pool *ca
 	if err := r.apps.Wait(ctx, r.names, "taken over", o.timeout, harness.TakenOver); err != nil {
 		return res, err
 	}
-	if err := r.gates(ctx); err != nil {
+	if o.promDown {
+		if r.prom, err = startBlackhole(); err != nil {
+			return res, err
+		}
+		defer r.prom.Close()
+	} else if err := r.gates(ctx); err != nil {
 		return res, fmt.Errorf("failed gates: %w", err)
 	}
 	if err := r.swap(ctx, false); err != nil {
@@ -165,6 +172,10 @@ func (r *run) swap(ctx context.Context, measured bool) error {
 		env, role = nil, "measured"
 		if r.o.kubeQPS > 0 {
 			env = []string{fmt.Sprintf("ROLLOUTD_KUBE_QPS=%d", r.o.kubeQPS), fmt.Sprintf("ROLLOUTD_KUBE_BURST=%d", 2*r.o.kubeQPS)}
+		}
+		if r.prom != nil {
+			// Gates hang for good instead of failing after their retries.
+			env = append(env, "ROLLOUTD_PROMETHEUS_URL="+r.prom.URL(), "ROLLOUTD_QUERY_TIMEOUT=1h", "ROLLOUTD_GATE_TIMEOUT=2h")
 		}
 	}
 	d, err := harness.StartDaemon(ctx, harness.DaemonOptions{Bin: r.o.bin, Kubeconfig: r.o.kubeconfig, Namespace: r.ns,

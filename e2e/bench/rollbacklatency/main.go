@@ -37,6 +37,7 @@ type options struct {
 	rps        int
 	soak       time.Duration
 	timeout    time.Duration
+	promDown   bool
 }
 
 func main() { os.Exit(runMain()) }
@@ -54,6 +55,7 @@ func runMain() int {
 	flag.IntVar(&o.rps, "rps", 10, "simulated requests per second of each app (the canary gets half)")
 	flag.DurationVar(&o.soak, "soak", 20*time.Second, "how long canaries serve at 50% before their gate, so the analysis has data")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "bound of one level's run")
+	flag.BoolVar(&o.promDown, "prometheus-down", false, "alerts only, with the measured daemon's Prometheus never answering and every gate due")
 	flag.Parse()
 	if o.n < 1 || o.single < 1 {
 		fmt.Fprintln(os.Stderr, "rollbacklatency: -n and -single must be positive")
