@@ -115,7 +115,7 @@ func TestTypoMidRolloutNeverDisablesARollback(t *testing.T) {
 			_, err := env.Kube.AppsV1().Deployments(ns).Patch(context.Background(), a.name, types.MergePatchType, patch, metav1.PatchOptions{})
 			require.NoError(t, err)
 			framework.Eventually(t, time.Minute, "InvalidSpec Warning naming the annotation", func() (bool, error) {
-				return hasEvent(t, env, ns, corev1.EventTypeWarning, "InvalidSpec", "rolloutd.io/interval"), nil
+				return eventWith(t, env, ns, corev1.EventTypeWarning, "InvalidSpec", "rolloutd.io/interval"), nil
 			})
 
 			if how == "abort" {
@@ -131,9 +131,9 @@ func TestTypoMidRolloutNeverDisablesARollback(t *testing.T) {
 	}
 }
 
-// hasEvent reports whether the namespace holds an Event of type and reason whose
+// eventWith reports whether the namespace holds an Event of type and reason whose
 // message contains text.
-func hasEvent(t *testing.T, env *framework.Env, ns, kind, reason, text string) bool {
+func eventWith(t *testing.T, env *framework.Env, ns, kind, reason, text string) bool {
 	t.Helper()
 	evs, err := env.Kube.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{})
 	require.NoError(t, err)
@@ -316,7 +316,7 @@ func TestRollbackLeavesTheCanaryEvenIfItsStatusCannotBeWritten(t *testing.T) {
 		return apierrors.IsNotFound(err), err
 	})
 	framework.Eventually(t, time.Minute, "StatusWriteFailed Warning", func() (bool, error) {
-		return hasEvent(t, env, ns, corev1.EventTypeWarning, "StatusWriteFailed", "traffic taken off the canary"), nil
+		return eventWith(t, env, ns, corev1.EventTypeWarning, "StatusWriteFailed", "traffic taken off the canary"), nil
 	})
 	st, _ := readStatus(t, env.Kube, ns, a.name)
 	assert.Equal(t, status.Progressing, st.Phase, "the policy refused the rollback's status")
