@@ -23,6 +23,14 @@ die() { printf '[build-tools] error: %s\n' "$*" >&2; exit 1; }
 command -v go >/dev/null || die "go is not on PATH: install Go 1.24 or newer"
 mkdir -p "$BIN" "$OUT/src"
 
+# Two checkouts starting their sandboxes at once share this cache: the second
+# waits for the first build instead of racing it on the same temporary names.
+exec 9>"$OUT/.build.lock"
+if command -v flock >/dev/null && ! flock -n 9; then
+  log "another build of these tools is running; waiting for it"
+  flock 9
+fi
+
 # Each tool is built into a temporary name and renamed, so an interrupted build
 # never leaves a half-written binary that a later run would trust.
 have() { [ -x "$BIN/$1" ]; }
