@@ -44,7 +44,7 @@ func TestDriftOfGeneratedObjectsIsRepaired(t *testing.T) {
 	}{
 		{name: "canary Ingress weight set to 100", router: "nginx", event: "Ingress %s/web-canary: metadata.annotations[" + router.AnnCanaryWeight + "]",
 			drift: func(ctx context.Context, env *framework.Env, ns string) error {
-				return annotateIngress(ctx, env, ns, "web-canary", router.AnnCanaryWeight, "100")
+				return setIngressAnnotation(ctx, env.Kube, ns, "web-canary", router.AnnCanaryWeight, "100")
 			},
 			fixed: ingressWeightIs(10)},
 		{name: "canary Ingress deleted", router: "nginx", event: "Ingress %s/web-canary: (deleted)",
@@ -159,16 +159,6 @@ func ingressWeightIs(want int) func(context.Context, *framework.Env, string) (bo
 		}
 		return found && w == want, fmt.Errorf("canary Ingress found %t weight %d", found, w)
 	}
-}
-
-func annotateIngress(ctx context.Context, env *framework.Env, ns, name, key, value string) error {
-	ing, err := env.Kube.NetworkingV1().Ingresses(ns).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return err
-	}
-	ing.Annotations[key] = value
-	_, err = env.Kube.NetworkingV1().Ingresses(ns).Update(ctx, ing, metav1.UpdateOptions{})
-	return err
 }
 
 // hasEvent reports whether ns holds an Event of that type and reason whose message

@@ -138,7 +138,8 @@ func runReleases(ctx context.Context, kube kubernetes.Interface, ns, name string
 }
 
 // Given many opted-in Deployments releasing good and bad versions at once, when the
-// daemon is SIGKILLed at random moments and restarted each time, then every good
+// daemon is SIGKILLed at random moments and restarted each time while generated
+// objects are edited and deleted (vandalUntil), then every good
 // release is promoted, every bad one is rolled back, nothing unvetted reaches the
 // stable pods and every invariant holds. CHAOS_DEPLOYMENTS × CHAOS_RELEASES rollouts
 // (default 6 × 2; the 100 is CHAOS_DEPLOYMENTS=20 CHAOS_RELEASES=5).
@@ -172,15 +173,71 @@ func TestFaultDaemonKilledAtRandomMomentsConverges(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	vandalised := make(chan int, 1)
+	vrng := rand.New(rand.NewPCG(rng.Uint64(), 13))
+	go func() { vandalised <- vandalUntil(t.Context(), env.Kube, ns, apps, vrng, done) }()
 	kills := killUntil(t, d, rng, done)
 
-	t.Logf("%d rollouts, %d kills", nApps*nReleases, kills)
+	t.Logf("%d rollouts, %d kills, %d edits or deletions of generated objects", nApps*nReleases, kills, <-vandalised)
 	require.NoError(t, errors.Join(errs...))
 	requireInvariants(t, env.Kube, ns)
 	for _, img := range sw.requireOnlyVetted(t) {
 		assert.NotContains(t, img, "-bad", "a bad release reached the stable pods")
 	}
 	assert.Positive(t, kills, "the daemon was killed at least once")
+}
+
+// vandalUntil edits or deletes an object rolloutd generated, for a random app, at
+// random moments until done is closed, and returns how many it changed: the
+// canary Ingress deleted or its weight zeroed (router nginx), the canary Service
+// deleted or the canary's image changed (router service). None of these can make
+// a good release look bad (no request fails: the canary only loses its share for
+// a moment), so every outcome must still be right once rolloutd repaired them.
+func vandalUntil(ctx context.Context, kube kubernetes.Interface, ns string, apps []app, rng *rand.Rand, done <-chan struct{}) int {
+	n := 0
+	for {
+		select {
+		case <-done:
+			return n
+		case <-time.After(time.Duration(500+rng.IntN(3000)) * time.Millisecond):
+		}
+		a := apps[rng.IntN(len(apps))]
+		canary := a.name + "-canary"
+		var err error
+		switch op := rng.IntN(2); {
+		case a.router == "nginx" && op == 0:
+			err = kube.NetworkingV1().Ingresses(ns).Delete(ctx, canary, metav1.DeleteOptions{})
+		case a.router == "nginx":
+			err = setIngressAnnotation(ctx, kube, ns, canary, "nginx.ingress.kubernetes.io/canary-weight", "0")
+		case op == 0:
+			err = kube.CoreV1().Services(ns).Delete(ctx, canary, metav1.DeleteOptions{})
+		default:
+			err = setCanaryImage(ctx, kube, ns, canary, "example.com/"+a.name+":vandalised")
+		}
+		if err == nil {
+			n++
+		}
+	}
+}
+
+func setIngressAnnotation(ctx context.Context, kube kubernetes.Interface, ns, name, key, value string) error {
+	ing, err := kube.NetworkingV1().Ingresses(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	ing.Annotations[key] = value
+	_, err = kube.NetworkingV1().Ingresses(ns).Update(ctx, ing, metav1.UpdateOptions{})
+	return err
+}
+
+func setCanaryImage(ctx context.Context, kube kubernetes.Interface, ns, name, image string) error {
+	c, err := kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	c.Spec.Template.Spec.Containers[0].Image = image
+	_, err = kube.AppsV1().Deployments(ns).Update(ctx, c, metav1.UpdateOptions{})
+	return err
 }
 
 // killUntil SIGKILLs and restarts d at random moments until done is closed and

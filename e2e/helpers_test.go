@@ -44,30 +44,8 @@ func (a app) labels() map[string]string { return map[string]string{"app": a.name
 func (a app) create(t *testing.T, kube kubernetes.Interface, ns string, edits ...func(*appsv1.Deployment)) {
 	t.Helper()
 	ctx := context.Background()
-	ann := map[string]string{
-		"rolloutd.io/enabled":  "true",
-		"rolloutd.io/router":   a.router,
-		"rolloutd.io/steps":    "10,20,30,40,50",
-		"rolloutd.io/interval": "5s",
-	}
-	for k, v := range a.annotations {
-		ann[k] = v
-	}
+	d := a.deployment(ns)
 	replicas := a.replicas
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: ns, Annotations: ann},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: a.labels()},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: a.labels(), Annotations: a.podAnn},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "web", Image: "example.com/" + a.name + ":v1",
-					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
-				}}},
-			},
-		},
-	}
 	for _, edit := range edits {
 		edit(d)
 	}
@@ -95,6 +73,35 @@ func (a app) create(t *testing.T, kube kubernetes.Interface, ns string, edits ..
 		}
 		return d.Status.ReadyReplicas == replicas && d.Spec.Paused && st.Phase == status.Idle, nil
 	})
+}
+
+// deployment is the app's opted-in Deployment, not yet created.
+func (a app) deployment(ns string) *appsv1.Deployment {
+	ann := map[string]string{
+		"rolloutd.io/enabled":  "true",
+		"rolloutd.io/router":   a.router,
+		"rolloutd.io/steps":    "10,20,30,40,50",
+		"rolloutd.io/interval": "5s",
+	}
+	for k, v := range a.annotations {
+		ann[k] = v
+	}
+	replicas := a.replicas
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: ns, Annotations: ann},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: a.labels()},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: a.labels(), Annotations: a.podAnn},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+					Name: "web", Image: "example.com/" + a.name + ":v1",
+					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+				}}},
+			},
+		},
+	}
+	return d
 }
 
 func (a app) createIngress(t *testing.T, kube kubernetes.Interface, ns string) {
