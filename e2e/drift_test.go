@@ -215,3 +215,55 @@ func TestChangingTheIngressMidRolloutRemovesTheOldCanaryIngress(t *testing.T) {
 		return oldGone && found && w == 10, fmt.Errorf("old canary Ingress gone %t; new found %t weight %d", oldGone, found, w)
 	})
 }
+
+// Given a rollout holding 10% through the user's own VirtualService, when the
+// Deployment is deleted, or deleted and created again (the usual way to change a
+// selector), then the rolloutd- routes are removed from the user's VirtualService:
+// they would send that share to a canary host that no longer exists.
+func TestDeletingTheDeploymentMidRolloutResetsTheUsersRoutes(t *testing.T) {
+	t.Parallel()
+	for _, recreate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("recreated %t", recreate), func(t *testing.T) {
+			t.Parallel()
+			env := framework.Get(t)
+			ns := env.Namespace(t)
+			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			a := app{name: "web", replicas: 3, router: "istio", rps: 50, annotations: holdAnnotations}
+			createUserVirtualService(t, env, ns, a.name)
+			a.create(t, env.Kube, ns)
+			release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
+			holdAtFirstStep(t, env, ns, func(ctx context.Context, env *framework.Env, ns string) (bool, error) {
+				vs, err := env.Dynamic.Resource(router.VirtualServices).Namespace(ns).Get(ctx, "web", metav1.GetOptions{})
+				if err != nil {
+					return false, err
+				}
+				w, _ := splitWeights(vs, "web-canary")
+				return w == 10, fmt.Errorf("split weight %d", w)
+			})
+
+			policy := metav1.DeletePropagationForeground
+			require.NoError(t, env.Kube.AppsV1().Deployments(ns).Delete(t.Context(), a.name, metav1.DeleteOptions{PropagationPolicy: &policy}))
+			if recreate {
+				framework.Eventually(t, time.Minute, "the Deployment gone", func() (bool, error) {
+					_, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), a.name, metav1.GetOptions{})
+					return apierrors.IsNotFound(err), err
+				})
+				_, err := env.Kube.AppsV1().Deployments(ns).Create(t.Context(), a.deployment(ns), metav1.CreateOptions{})
+				require.NoError(t, err)
+			}
+			framework.Eventually(t, repairTimeout, "no rolloutd- route left in the user's VirtualService", func() (bool, error) {
+				vs, err := env.Dynamic.Resource(router.VirtualServices).Namespace(ns).Get(t.Context(), "web", metav1.GetOptions{})
+				if err != nil {
+					return false, err
+				}
+				routes, _, _ := unstructured.NestedSlice(vs.Object, "spec", "http")
+				for _, r := range routes {
+					if name, _ := r.(map[string]any)["name"].(string); strings.HasPrefix(name, router.OwnedRoutePrefix) {
+						return false, fmt.Errorf("route %s still there", name)
+					}
+				}
+				return len(routes) == 2, fmt.Errorf("%d routes", len(routes))
+			})
+		})
+	}
+}

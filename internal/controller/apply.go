@@ -129,7 +129,7 @@ func (r *rollout) router() (router.Router, error) {
 // active, or the canary Deployment is still cached. A settled Deployment then costs
 // no API call per reconcile.
 func (r *rollout) mayHaveCanary(d strategy.Decision) bool {
-	if r.prev.Phase.Active() || d.Status.Phase.Active() {
+	if r.prev.Phase.Active() || d.Status.Phase.Active() || r.hasStaleRoutes() {
 		return true
 	}
 	c, _ := r.canary()

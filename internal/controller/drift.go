@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/router"
 	"github.com/rolloutd/rolloutd/traffic"
 )
@@ -124,4 +125,37 @@ func (r *rollout) removeStale(ctx context.Context) error {
 		r.log.Info("removed routing generated for a former name", zap.String("virtualservice", name))
 	}
 	return nil
+}
+
+// resetUserRoutes removes the routes rolloutd wrote for Deployment ns/name into
+// objects the user owns (a VirtualService; generated objects go with the
+// Deployment by their owner reference): after the Deployment was deleted, or
+// before a Deployment recreated under its name starts, they would send a share of
+// traffic to a canary that no longer exists.
+func (c *Controller) resetUserRoutes(ctx context.Context, ns, name string) error {
+	m := c.Informers.mesh
+	rt, ok := c.Routers[spec.RouterIstio]
+	if !ok || !m.synced() {
+		return nil
+	}
+	for _, vs := range m.carrying(m.vs, ns, name) {
+		t := router.Target{Namespace: ns, Deployment: name, Service: vs, CanaryService: workload.CanaryName(name)}
+		if err := rt.Reset(ctx, t); err != nil {
+			return err
+		}
+		c.Log.Info("removed routes of a deleted rollout", zap.String("namespace", ns), zap.String("deployment", name),
+			zap.String("virtualservice", vs))
+	}
+	return nil
+}
+
+// hasStaleRoutes reports whether the caches show routing rolloutd generated for
+// this Deployment: a rollout left it behind (the Deployment was recreated).
+func (r *rollout) hasStaleRoutes() bool {
+	ns, name := r.d.Namespace, r.d.Name
+	if len(r.c.Informers.generatedIngresses(ns, name)) > 0 {
+		return true
+	}
+	m := r.c.Informers.mesh
+	return m.synced() && len(m.carrying(m.vs, ns, name)) > 0
 }

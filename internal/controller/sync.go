@@ -60,13 +60,18 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 	if apierrors.IsNotFound(err) {
 		c.Metrics.Forget(ns, name)
 		c.applied.Delete(key)
-		return 0, nil
+		return 0, c.resetUserRoutes(ctx, ns, name)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("get deployment %s: %w", key, err)
 	}
 	if cached.Labels[workload.CanaryOfLabel] != "" {
 		return 0, nil
+	}
+	if cached.DeletionTimestamp != nil {
+		// Being deleted (its generated objects go with it): only the routes in
+		// the user's own objects need taking back; nothing new is started.
+		return 0, c.resetUserRoutes(ctx, ns, name)
 	}
 	r := &rollout{c: c, d: cached.DeepCopy(), now: c.Clock.Now(),
 		log: c.Log.With(zap.String("namespace", ns), zap.String("deployment", name))}
