@@ -39,10 +39,10 @@ func TestFaultAPIServerRestartedMidRolloutConverges(t *testing.T) {
 	ns := env.Namespace(t)
 	api := env.StartAPIServer(t)
 	// The bad releases must still be at their first step when the apiserver
-	// goes down: a slow sampler leaves them to their 10 s gates, which a
+	// goes down: a sampler that never ticks in the test leaves them to their 10 s gates, which a
 	// continuous judge ticking every 10 s would beat.
 	d := env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns},
-		Env: map[string]string{"KUBECONFIG": api.Kubeconfig, "ROLLOUTD_SAMPLE_INTERVAL": "1m"}})
+		Env: map[string]string{"KUBECONFIG": api.Kubeconfig, "ROLLOUTD_SAMPLE_INTERVAL": "1h"}})
 	apps := []app{apiFaultApp("good-nginx", "nginx"), apiFaultApp("good-svc", "service"),
 		apiFaultApp("bad-nginx", "nginx"), apiFaultApp("bad-svc", "service")}
 	createApps(t, env.Kube, ns, apps)
