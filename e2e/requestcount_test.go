@@ -54,7 +54,10 @@ func TestIstioMeshAnswered503sCountAsCanaryErrors(t *testing.T) {
 	})
 	t.Logf("error-rate: %s", failed.Reason)
 	require.NotNil(t, failed.Value)
-	assert.Greater(t, *failed.Value, 0.5, "most canary requests were the mesh's 503s")
+	// The canary's evidence starts with its healthy first seconds and the judge
+	// decides as soon as it is conclusive, so the share is well above the allowance
+	// but need not be a majority.
+	assert.Greater(t, *failed.Value, 0.1, "the mesh's 503s are counted as canary errors")
 	assert.NotContains(t, failed.Reason, "not enough traffic")
 	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
 	require.Equal(t, status.RolledBack, st.Phase, "message: %s", st.Message)
