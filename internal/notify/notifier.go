@@ -141,7 +141,10 @@ func (n *Notifier) Start() {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		for {
+		// Checked before each select: once Stop gives up, a ready queue must not win
+		// the select's random choice, or a job would be taken only to fail and no
+		// longer be counted as not sent.
+		for n.ctx.Err() == nil {
 			select {
 			case <-n.ctx.Done():
 				return

@@ -221,6 +221,9 @@ func TestStopGivesUpOnAHangingReceiverAtItsDeadline(t *testing.T) {
 	n.Notify(promoted())
 	n.Notify(promoted())
 	n.Start()
+	// The first notification must be in flight (hanging) before Stop, or both
+	// would still be queued when the deadline passes.
+	require.Eventually(t, func() bool { return rc.count() == 1 }, 10*time.Second, 5*time.Millisecond, "the first notification reaches the receiver")
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	err = n.Stop(ctx)
