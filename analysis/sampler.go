@@ -175,7 +175,14 @@ func (s *Sampler) standingIfFresh(tr *tracked, stepStart time.Time) *Sequential 
 	if at := tr.ev.lastAt(); at.IsZero() || time.Since(at) > staleAfter*s.opts.Interval {
 		return nil
 	}
-	return s.standing(tr, stepStart)
+	st := s.standing(tr, stepStart)
+	// Evidence that has seen no canary request in this step yet (a new revision
+	// before its first delta, a gate shorter than the tick) has learned nothing:
+	// the gate queries for itself rather than count "no traffic" against the canary.
+	if st.Verdict != Fail && st.StepCanary.Requests == 0 {
+		return nil
+	}
+	return st
 }
 
 // staleAfter is how many missed ticks make a rollout's evidence stale.

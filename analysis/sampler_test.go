@@ -115,5 +115,8 @@ func TestSamplerEvidenceGoesStaleWhenTicksStop(t *testing.T) {
 	require.Len(t, tr.ev.ticks, 3, "the steps without data added nothing")
 	assert.Nil(t, s.standingIfFresh(tr, since), "stale evidence never decides")
 	tr.ev.add(time.Now(), model.Vector{nginxSeries("shop", "web-ing", "", "200", 1400)})
-	assert.NotNil(t, s.standingIfFresh(tr, since), "a new tick makes it fresh again")
+	assert.Nil(t, s.standingIfFresh(tr, since), "fresh, but no canary request seen yet: the gate queries for itself")
+	tr.ev.add(time.Now(), model.Vector{nginxSeries("shop", "web-ing", "", "200", 1500),
+		nginxSeries("shop", "web-ing", "shop-web-canary-80", "200", 50)})
+	assert.NotNil(t, s.standingIfFresh(tr, since), "a new tick with canary requests makes it decide again")
 }
