@@ -52,9 +52,10 @@ var istioRules = []rule{
 
 // gatewayRules are added by rbac.gateway=true for the Gateway API router.
 var gatewayRules = []rule{
-	{"gateway.networking.k8s.io", "httproutes", nil, []string{"get", "update", "patch"},
+	{"gateway.networking.k8s.io", "httproutes", nil, []string{"get", "list", "watch", "update", "patch"},
 		"router/gateway.go: Get the user's HTTPRoute (Apply, Reset, Problem), Update its rules, " +
-			"Patch its managedFields to drop rolloutd's field manager"},
+			"Patch its managedFields to drop rolloutd's field manager; informer whose events repair a hand edit " +
+			"and see a Gateway turning the route down (controller/routeinformers.go)"},
 }
 
 // leaseRules are granted in the release namespace when leader election is on.

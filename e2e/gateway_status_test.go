@@ -83,25 +83,45 @@ func TestGatewayResolvedRefsFalseRollsBackALiveRelease(t *testing.T) {
 	assert.NotContains(t, got.Annotations, router.RulesAnnotation)
 }
 
+// routeRepairWithin bounds how long a hand edit of the user's HTTPRoute stays
+// unrepaired: rolloutd watches the route and repairs it on the edit's event
+// (tens of milliseconds on an idle sandbox), not at a later look.
+const routeRepairWithin = 2 * time.Second
+
 // Given a canary at its first step through router gateway, when someone writes
-// the route back as it is in Git (the split gone), then rolloutd repairs the
-// split within the step, without waiting for the next one.
+// the route back as it is in Git (the split gone), three times over, then
+// rolloutd repairs the split each time within 2 s, from the route's event,
+// without waiting for the next step, and says so in a Warning Drift Event.
 func TestGatewayRouteEditedByHandMidRolloutIsRepaired(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
 	ns := env.Namespace(t)
 	gw := gatewayClient(t, env)
 	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
-	a := app{name: "drift", replicas: 2, rps: 100, annotations: map[string]string{"rolloutd.io/interval": "1m"}}
+	a := app{name: "drift", replicas: 2, rps: 100, annotations: map[string]string{"rolloutd.io/interval": "10m"}}
 	written := gatewayApp(t, env, gw, ns, a)
 
 	release(t, env.Kube, ns, a.name, "example.com/drift:v2", nil)
 	waitRouteWeight(t, gw, ns, a.name, 10)
 	rules, err := json.Marshal(written.Spec.Rules)
 	require.NoError(t, err)
-	patchRoute(t, gw, ns, a.name, types.JSONPatchType, `[{"op":"replace","path":"/spec/rules","value":`+string(rules)+`}]`)
-
-	waitRouteWeight(t, gw, ns, a.name, 10)
+	for i := range 3 {
+		edited, err := gw.GatewayV1().HTTPRoutes(ns).Patch(context.Background(), a.name, types.JSONPatchType,
+			[]byte(`[{"op":"replace","path":"/spec/rules","value":`+string(rules)+`}]`), metav1.PatchOptions{})
+		require.NoError(t, err)
+		_, split := router.GatewayCanaryWeight(edited.Spec.Rules, a.name, a.name+"-canary")
+		require.False(t, split, "edit %d took the split out", i+1)
+		start := time.Now()
+		framework.Eventually(t, routeRepairWithin, fmt.Sprintf("edit %d repaired", i+1), func() (bool, error) {
+			r, err := gw.GatewayV1().HTTPRoutes(ns).Get(context.Background(), a.name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			w, ok := router.GatewayCanaryWeight(r.Spec.Rules, a.name, a.name+"-canary")
+			return ok && w == 10, fmt.Errorf("weight %d (split %t)", w, ok)
+		})
+		t.Logf("edit %d repaired after %s", i+1, time.Since(start).Round(time.Millisecond))
+	}
 	st, _ := readStatus(t, env.Kube, ns, a.name)
 	assert.Equal(t, 10, st.Weight, "repaired within the step, not by the next one")
 	assert.Equal(t, status.Progressing, st.Phase)

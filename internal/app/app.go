@@ -71,6 +71,11 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			return fmt.Errorf("istio informers: %w", err)
 		}
 	}
+	if gatewayWatchable(ctx, kube, cfg.Namespaces, log) {
+		if err := inf.WatchGateway(gw, cfg.Namespaces, cfg.ResyncPeriod); err != nil {
+			return fmt.Errorf("gateway api informers: %w", err)
+		}
+	}
 	// Events and the leader Lease get clients of their own (each client has its
 	// own QPS/burst budget): a burst of Events never holds back the writes that
 	// move traffic, and busy workers never delay a Lease renewal.

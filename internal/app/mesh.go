@@ -7,7 +7,9 @@ import (
 	"go.uber.org/zap"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/rolloutd/rolloutd/router"
 )
@@ -18,10 +20,27 @@ import (
 // on the event); otherwise an informer would fail forever, and the Istio router is
 // compared with the API at every reconcile instead.
 func istioWatchable(ctx context.Context, kube kubernetes.Interface, namespaces []string, log *zap.Logger) bool {
-	gv := router.VirtualServices.GroupVersion().String()
-	list, err := kube.Discovery().ServerResourcesForGroupVersion(gv)
+	return watchable(ctx, kube, router.VirtualServices.GroupVersion(),
+		[]string{router.VirtualServices.Resource, router.DestinationRules.Resource}, namespaces,
+		log.With(zap.String("watch", "Istio routes")))
+}
+
+// gatewayWatchable reports whether the API serves Gateway API HTTPRoutes and
+// the daemon may list and watch them (the chart's rbac.gateway). Only then is
+// a hand edit of a user's route, or its Gateway turning it down, seen on the
+// event; otherwise router gateway looks at the route again every few seconds
+// while a rollout runs.
+func gatewayWatchable(ctx context.Context, kube kubernetes.Interface, namespaces []string, log *zap.Logger) bool {
+	return watchable(ctx, kube, schema.GroupVersion(gwv1.GroupVersion), []string{"httproutes"}, namespaces,
+		log.With(zap.String("watch", "Gateway API routes")))
+}
+
+// watchable reports whether the API serves every resource of gv named and the
+// daemon may list and watch each in every namespace it works in, logging why not.
+func watchable(ctx context.Context, kube kubernetes.Interface, gv schema.GroupVersion, resources, namespaces []string, log *zap.Logger) bool {
+	list, err := kube.Discovery().ServerResourcesForGroupVersion(gv.String())
 	if err != nil {
-		log.Info("Istio's API is not served; Istio routes are not watched", zap.String("groupVersion", gv), zap.Error(err))
+		log.Info("API not served; not watched", zap.String("groupVersion", gv.String()), zap.Error(err))
 		return false
 	}
 	served := map[string]bool{}
@@ -31,15 +50,15 @@ func istioWatchable(ctx context.Context, kube kubernetes.Interface, namespaces [
 	if len(namespaces) == 0 {
 		namespaces = []string{""}
 	}
-	for _, res := range []string{router.VirtualServices.Resource, router.DestinationRules.Resource} {
+	for _, res := range resources {
 		if !served[res] {
-			log.Info("Istio resource not served; Istio routes are not watched", zap.String("resource", res))
+			log.Info("resource not served; not watched", zap.String("resource", res))
 			return false
 		}
 		for _, ns := range namespaces {
 			for _, verb := range []string{"list", "watch"} {
-				if ok, err := allowed(ctx, kube, ns, verb, res); !ok {
-					log.Info("no right to watch Istio routes; they are compared at every reconcile instead",
+				if ok, err := allowed(ctx, kube, ns, verb, gv.Group, res); !ok {
+					log.Info("no right to watch; compared at every reconcile instead",
 						zap.String("namespace", ns), zap.String("verb", verb), zap.String("resource", res), zap.Error(err))
 					return false
 				}
@@ -49,10 +68,10 @@ func istioWatchable(ctx context.Context, kube kubernetes.Interface, namespaces [
 	return true
 }
 
-func allowed(ctx context.Context, kube kubernetes.Interface, ns, verb, resource string) (bool, error) {
+func allowed(ctx context.Context, kube kubernetes.Interface, ns, verb, group, resource string) (bool, error) {
 	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Namespace: ns, Verb: verb, Group: router.VirtualServices.Group, Resource: resource,
+			Namespace: ns, Verb: verb, Group: group, Resource: resource,
 		}}}
 	out, err := kube.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
 	if err != nil {

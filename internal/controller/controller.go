@@ -86,6 +86,9 @@ func New(o Options) (*Controller, error) {
 	if err := o.Informers.addGeneratedHandler(c.enqueueGenerator); err != nil {
 		return nil, fmt.Errorf("controller: register handlers: %w", err)
 	}
+	if err := o.Informers.addRouteHandler(c.Enqueue); err != nil {
+		return nil, fmt.Errorf("controller: register handlers: %w", err)
+	}
 	return c, nil
 }
 

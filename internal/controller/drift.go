@@ -21,7 +21,7 @@ const ReasonDrift = "Drift"
 // route applies a split. It skips the router only when the same split was applied
 // by this process and the informer caches show every object the router compares
 // unchanged since: the memo caches a comparison, it never replaces one. Router
-// gateway has no cache here, so it applies at every reconcile (its Apply only
+// gateway without route informers applies at every reconcile (its Apply only
 // reads when the user's HTTPRoute already matches). A rewrite
 // of an object that should already have matched (the split is the one last
 // applied, or the one the status records) is drift: recorded as a Warning Event.
@@ -59,6 +59,10 @@ func (r *rollout) routingVersion() (string, bool) {
 	case spec.RouterIstio:
 		if m := inf.mesh; m.synced() {
 			return m.version(m.vs, ns, r.spec.Service) + "/" + m.version(m.dr, ns, r.spec.Service), true
+		}
+	case spec.RouterGateway:
+		if g := inf.routes; g.synced() {
+			return g.version(ns, r.spec.Route), true
 		}
 	}
 	return "", false

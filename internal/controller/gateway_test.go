@@ -1,35 +1,125 @@
 package controller
 
 import (
+	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	kubefake "k8s.io/client-go/kubernetes/fake"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
 	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/strategy"
 )
 
-func TestRequeueLooksAgainAtAnActiveGatewayRouteWithinTheRecheck(t *testing.T) {
+func TestRequeueLooksAgainAtAnActiveGatewayRouteOnlyWhenRoutesAreNotWatched(t *testing.T) {
+	watched := watchedRoutes(t)
 	cases := []struct {
-		name   string
-		router spec.Router
-		phase  status.Phase
-		after  time.Duration
-		want   time.Duration
+		name    string
+		router  spec.Router
+		watched bool
+		phase   status.Phase
+		after   time.Duration
+		want    time.Duration
 	}{
-		{"gateway, long step", spec.RouterGateway, status.Progressing, time.Minute, routeRecheck},
-		{"gateway, nothing scheduled", spec.RouterGateway, status.Progressing, 0, routeRecheck},
-		{"gateway, sooner deadline kept", spec.RouterGateway, status.Progressing, time.Second, time.Second},
-		{"gateway, settled", spec.RouterGateway, status.Succeeded, 0, 0},
-		{"nginx, long step", spec.RouterNginx, status.Progressing, time.Minute, time.Minute},
+		{"unwatched gateway, long step", spec.RouterGateway, false, status.Progressing, time.Minute, routeRecheck},
+		{"unwatched gateway, nothing scheduled", spec.RouterGateway, false, status.Progressing, 0, routeRecheck},
+		{"unwatched gateway, sooner deadline kept", spec.RouterGateway, false, status.Progressing, time.Second, time.Second},
+		{"unwatched gateway, settled", spec.RouterGateway, false, status.Succeeded, 0, 0},
+		{"watched gateway, long step: the route's events wake it", spec.RouterGateway, true, status.Progressing, time.Minute, time.Minute},
+		{"watched gateway, nothing scheduled", spec.RouterGateway, true, status.Progressing, 0, 0},
+		{"nginx, long step", spec.RouterNginx, false, status.Progressing, time.Minute, time.Minute},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &rollout{spec: spec.Spec{Router: tc.router}}
+			inf := &Informers{}
+			if tc.watched {
+				inf = watched
+			}
+			r := &rollout{c: &Controller{Options: Options{Informers: inf}}, spec: spec.Spec{Router: tc.router}}
 			d := strategy.Decision{Status: status.Status{Phase: tc.phase}, RequeueAfter: tc.after}
 			assert.Equal(t, tc.want, r.requeue(d))
 		})
 	}
+}
+
+// watchedRoutes returns informers with synced, empty route caches.
+func watchedRoutes(t *testing.T) *Informers {
+	t.Helper()
+	inf, err := NewInformers(kubefake.NewClientset(), nil, 0)
+	require.NoError(t, err)
+	require.NoError(t, inf.WatchGateway(gwfake.NewSimpleClientset(), nil, 0))
+	inf.Start(t.Context())
+	require.True(t, inf.WaitForSync(t.Context()))
+	return inf
+}
+
+func TestAnHTTPRouteEventEnqueuesOnlyTheDeploymentsThatNameIt(t *testing.T) {
+	gwd := func(name string, ann ...string) *appsv1.Deployment {
+		a := map[string]string{spec.KeyEnabled: "true"}
+		for i := 0; i+1 < len(ann); i += 2 {
+			a[ann[i]] = ann[i+1]
+		}
+		return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", Annotations: a}}
+	}
+	kube := kubefake.NewClientset(
+		gwd("web", spec.KeyRouter, "gateway"),                       // route "web" by default
+		gwd("api", spec.KeyRouter, "gateway", spec.KeyRoute, "web"), // names route "web"
+		gwd("cart", spec.KeyRouter, "gateway", spec.KeyRoute, "cart-route"),
+		gwd("legacy", spec.KeyRouter, "nginx", spec.KeyIngress, "web"),
+	)
+	gw := gwfake.NewSimpleClientset()
+	inf, err := NewInformers(kube, nil, 0)
+	require.NoError(t, err)
+	require.NoError(t, inf.WatchGateway(gw, nil, 0))
+	var mu sync.Mutex
+	got := map[string]int{}
+	require.NoError(t, inf.addRouteHandler(func(key string) { mu.Lock(); got[key]++; mu.Unlock() }))
+	inf.Start(t.Context())
+	require.True(t, inf.WaitForSync(t.Context()))
+
+	for _, name := range []string{"unrelated", "web"} {
+		_, err := gw.GatewayV1().HTTPRoutes("shop").Create(context.Background(),
+			&gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop"}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	assert.Eventually(t, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got["shop/web"] > 0 && got["shop/api"] > 0
+	}, 10*time.Second, 10*time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, []string{"shop/api", "shop/web"}, sortedKeys(got), "only the Deployments naming route web")
+}
+
+func TestSlimRouteKeepsOnlyItsIdentity(t *testing.T) {
+	r := &gwv1.HTTPRoute{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", ResourceVersion: "7",
+			Annotations: map[string]string{"a": "b"}, ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}},
+		Spec: gwv1.HTTPRouteSpec{Rules: []gwv1.HTTPRouteRule{{}}},
+	}
+	out, err := slimRoute(r)
+	require.NoError(t, err)
+	assert.Equal(t, &gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: "shop", ResourceVersion: "7"}}, out)
+	again, err := slimRoute(out)
+	require.NoError(t, err)
+	assert.Equal(t, out, again, "idempotent")
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -43,6 +43,7 @@ type Informers struct {
 	// events enqueue the Deployment they belong to, so drift is repaired at once.
 	generated []cache.SharedIndexInformer
 	mesh      *meshInformers
+	routes    *routeInformers
 	// onStripped is told of the last full form of a Deployment whose rolloutd.io
 	// annotations were all removed at once.
 	onStripped func(old *appsv1.Deployment)
@@ -75,6 +76,9 @@ func NewInformers(kube kubernetes.Interface, namespaces []string, resync time.Du
 		}
 		if err := rs.Informer().SetTransform(workload.SlimReplicaSet); err != nil {
 			return nil, fmt.Errorf("informers: replicaset transform: %w", err)
+		}
+		if err := d.Informer().AddIndexers(cache.Indexers{byRoute: routeOf}); err != nil {
+			return nil, fmt.Errorf("informers: deployment index: %w", err)
 		}
 		if err := rs.Informer().AddIndexers(cache.Indexers{byController: controllerUID}); err != nil {
 			return nil, fmt.Errorf("informers: replicaset index: %w", err)
@@ -141,12 +145,13 @@ func (i *Informers) Start(ctx context.Context) {
 		f.Start(ctx.Done())
 	}
 	i.mesh.start(ctx.Done())
+	i.routes.start(ctx.Done())
 }
 
 // WaitForSync waits for the caches; false if ctx ended first.
 func (i *Informers) WaitForSync(ctx context.Context) bool {
 	synced := i.synced
-	for _, inf := range i.mesh.informers() {
+	for _, inf := range append(i.mesh.informers(), i.routes.informers()...) {
 		synced = append(synced, inf.HasSynced)
 	}
 	return cache.WaitForCacheSync(ctx.Done(), synced...)

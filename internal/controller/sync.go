@@ -141,14 +141,16 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 }
 
 // routeRecheck bounds the time between two reconciles of an active rollout
-// through router gateway. Its HTTPRoute is the user's own object, which neither
-// the informers watch nor an owner reference ties to the Deployment: a hand
-// edit, a GitOps sync or a Gateway turning it down is seen by looking again.
+// through router gateway when the daemon may not watch HTTPRoutes (no Gateway
+// API, or no list/watch right): the route is the user's own object, which no
+// owner reference ties to the Deployment, so a hand edit, a GitOps sync or a
+// Gateway turning it down is then only seen by looking again. With the route
+// informers, their events enqueue the Deployment instead.
 const routeRecheck = 5 * time.Second
 
 // requeue is when to reconcile again after decision d.
 func (r *rollout) requeue(d strategy.Decision) time.Duration {
-	if r.spec.Router != spec.RouterGateway || !d.Status.Phase.Active() {
+	if r.spec.Router != spec.RouterGateway || !d.Status.Phase.Active() || r.c.Informers.routes.synced() {
 		return d.RequeueAfter
 	}
 	if d.RequeueAfter == 0 || d.RequeueAfter > routeRecheck {

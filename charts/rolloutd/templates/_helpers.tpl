@@ -123,10 +123,11 @@ docs/helm.md explains each. Keep in step with the table in charts/rolloutd_test.
 {{- end }}
 {{- if .Values.rbac.gateway }}
 # Router gateway: the user's HTTPRoute (weights written by update, rolloutd's
-# field manager dropped by patch once the rules are restored).
+# field manager dropped by patch once the rules are restored; watched so that a
+# hand edit is repaired on its event).
 - apiGroups: ["gateway.networking.k8s.io"]
   resources: ["httproutes"]
-  verbs: ["get", "update", "patch"]
+  verbs: ["get", "list", "watch", "update", "patch"]
 {{- end }}
 {{- end }}
 
