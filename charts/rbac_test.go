@@ -27,9 +27,10 @@ var workloadRules = []rule{
 	{"apps", "deployments/finalizers", nil, []string{"update"},
 		"generated objects carry a controller owner reference with blockOwnerDeletion (workload.OwnerRef), " +
 			"which OwnerReferencesPermissionEnforcement admission checks against this subresource"},
-	{"apps", "replicasets", nil, []string{"get", "list", "watch"},
+	{"apps", "replicasets", nil, []string{"get", "list", "watch", "patch"},
 		"ReplicaSet informer: which revision the stable pods run (workload.Running); Get of the full " +
-			"previous ReplicaSet whose template an alert after promotion restores (internal/controller/alert.go)"},
+			"previous ReplicaSet whose template an alert after promotion restores (internal/controller/alert.go); " +
+			"Patch of spec.replicas scaling an unvetted template's ReplicaSet back (internal/controller/unvetted.go)"},
 	{"", "services", nil, []string{"get", "list", "watch", "create", "update", "delete"},
 		"Service informer: the user's Service's selector and ports (sync.go checkRouting, apply.go ensureCanary); Create/Delete <name>-canary, " +
 			"Get and Update it when its selector or ports drifted (apply.go ensureCanaryService)"},

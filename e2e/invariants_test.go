@@ -107,14 +107,25 @@ func deploymentViolation(d *appsv1.Deployment, sets []appsv1.ReplicaSet) error {
 	return nil
 }
 
-// runningRevision is the template hash of the Deployment's newest ReplicaSet.
+// runningRevision is the template hash of the Deployment's newest ReplicaSet
+// that has replicas (the newest one when none has): a ReplicaSet of an unvetted
+// template rolloutd scaled back to zero runs nothing.
 func runningRevision(d *appsv1.Deployment, sets []appsv1.ReplicaSet) string {
-	var best *appsv1.ReplicaSet
+	var best, newest *appsv1.ReplicaSet
 	for i := range sets {
 		rs := &sets[i]
-		if metav1.IsControlledBy(rs, d) && (best == nil || workload.RevisionNumber(rs) > workload.RevisionNumber(best)) {
+		if !metav1.IsControlledBy(rs, d) {
+			continue
+		}
+		if newest == nil || workload.RevisionNumber(rs) > workload.RevisionNumber(newest) {
+			newest = rs
+		}
+		if *rs.Spec.Replicas > 0 && (best == nil || workload.RevisionNumber(rs) > workload.RevisionNumber(best)) {
 			best = rs
 		}
+	}
+	if best == nil {
+		best = newest
 	}
 	if best == nil {
 		return ""

@@ -13,6 +13,9 @@ import (
 
 // Step computes the next decision for an opted-in Deployment.
 func Step(in Input) Decision {
+	if rev := unvetted(in); rev != "" {
+		return revertUnvetted(in, rev)
+	}
 	if usesBatches(in) {
 		return guard(in, batchStep(in))
 	}

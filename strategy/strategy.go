@@ -69,8 +69,14 @@ type Canary struct {
 type Stable struct {
 	// Template is the revision of the Deployment's pod template as written now.
 	Template string
-	// Running is the revision the stable pods run (the newest ReplicaSet).
+	// Running is the revision the stable pods run (the newest ReplicaSet that
+	// has replicas).
 	Running string
+	// Newest is the revision of the newest ReplicaSet, whatever its size, and
+	// NewestPods its spec.replicas: an un-paused Deployment's controller creates
+	// it for the template it rolls out, vetted or not.
+	Newest     string
+	NewestPods int32
 	// Desired is spec.replicas.
 	Desired int32
 	// Ready is the number of Ready pods of the Deployment (0 until its controller
@@ -205,6 +211,17 @@ type Decision struct {
 	// AlertIgnored says why a pending alert caused no rollback; empty when there
 	// was no alert, or it was acted on or kept.
 	AlertIgnored string
+	// Revert, when set, asks for the stable's pods to leave an unvetted revision
+	// its Deployment controller rolled out: the Deployment is paused, and nothing
+	// else (canary, traffic) changes in this decision.
+	Revert *Revert
+}
+
+// Revert names the unvetted revision the stable pods must leave and the vetted
+// revisions they may return to, in order of preference.
+type Revert struct {
+	From string
+	To   []string
 }
 
 // ReducesExposure reports whether the decision takes traffic or pods away from a

@@ -27,6 +27,9 @@ import (
 // stable's paused flag, in one update.
 func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
 	r.replicas = d.StableReplicas
+	if d.Revert != nil {
+		return r.revertStable(ctx, d)
+	}
 	written := false
 	rt, err := r.router()
 	if err != nil {
@@ -66,6 +69,12 @@ func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
 			return err
 		}
 	}
+	r.recorded(d)
+	return nil
+}
+
+// recorded sends the decision's Events and updates the metrics, after its writes.
+func (r *rollout) recorded(d strategy.Decision) {
 	for _, e := range d.Events {
 		kind := corev1.EventTypeNormal
 		if e.Warning {
@@ -82,7 +91,6 @@ func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
 		Strategy: string(r.spec.Strategy), Router: string(r.spec.Router)})
 	r.c.Metrics.Finished(r.prev, d.Status, r.now)
 	r.notify(d)
-	return nil
 }
 
 // ReasonStatusWriteFailed is the Event reason when a rollback could not be recorded.

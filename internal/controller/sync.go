@@ -189,6 +189,7 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 		UnreadyLimit: r.c.UnreadyLimit,
 		Command:      readCommand(d.Annotations),
 	}
+	in.Stable.Newest, in.Stable.NewestPods = workload.Newest(d, sets)
 	if d.Spec.ProgressDeadlineSeconds != nil {
 		in.ReadyTimeout = time.Duration(*d.Spec.ProgressDeadlineSeconds) * time.Second
 	}

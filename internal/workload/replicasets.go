@@ -52,23 +52,58 @@ func RevisionNumber(rs *appsv1.ReplicaSet) int64 {
 }
 
 // Running returns the revision hash the Deployment's pods run: that of its
-// ReplicaSet with the highest revision number. A paused Deployment creates no
-// ReplicaSet for a changed template, so this is the last promoted revision.
+// ReplicaSet with the highest revision number among those that have replicas
+// (the newest one when none has). A paused Deployment creates no ReplicaSet for a
+// changed template, so this is the last promoted revision; a ReplicaSet of an
+// unvetted template that rolloutd scaled back to zero is not running.
 func Running(d *appsv1.Deployment, sets []*appsv1.ReplicaSet) string {
+	best := newest(d, sets, true)
+	if best == nil {
+		best = newest(d, sets, false)
+	}
+	return TemplateHash(best)
+}
+
+// Newest returns the revision hash and spec.replicas of the Deployment's
+// ReplicaSet with the highest revision number: the one its controller created
+// for the template it rolls out ("" and 0 without one).
+func Newest(d *appsv1.Deployment, sets []*appsv1.ReplicaSet) (string, int32) {
+	best := newest(d, sets, false)
+	if best == nil {
+		return "", 0
+	}
+	return TemplateHash(best), ptrValue(best.Spec.Replicas)
+}
+
+func newest(d *appsv1.Deployment, sets []*appsv1.ReplicaSet, withReplicas bool) *appsv1.ReplicaSet {
 	var best *appsv1.ReplicaSet
 	for _, rs := range sets {
-		if !metav1.IsControlledBy(rs, d) {
+		if !metav1.IsControlledBy(rs, d) || (withReplicas && ptrValue(rs.Spec.Replicas) == 0) {
 			continue
 		}
 		if best == nil || RevisionNumber(rs) > RevisionNumber(best) {
 			best = rs
 		}
 	}
-	if best == nil {
+	return best
+}
+
+// TemplateHash is the revision hash of a ReplicaSet's template, slim or full
+// ("" for nil).
+func TemplateHash(rs *appsv1.ReplicaSet) string {
+	if rs == nil {
 		return ""
 	}
-	if h, ok := best.Annotations[TemplateHashAnnotation]; ok {
+	if h, ok := rs.Annotations[TemplateHashAnnotation]; ok {
 		return h
 	}
-	return Revision(best.Spec.Template)
+	return Revision(rs.Spec.Template)
+}
+
+// ptrValue is *n, or 1 when unset (the API's default for replicas).
+func ptrValue(n *int32) int32 {
+	if n == nil {
+		return 1
+	}
+	return *n
 }

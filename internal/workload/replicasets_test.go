@@ -87,6 +87,11 @@ func TestRunningPicksTheHighestRevisionControlledByTheDeployment(t *testing.T) {
 	orphan.OwnerReferences = nil
 	notController := replicaSetOf(newest, "ref-only", "101")
 	notController.OwnerReferences[0].Controller = nil
+	scaledBack := replicaSetOf(newest, "web-unvetted", "11")
+	scaledBack.Spec.Replicas = new(int32)
+	scaledBack.OwnerReferences = []metav1.OwnerReference{OwnerRef(d)}
+	rsOldEmpty := rsOld.DeepCopy()
+	rsOldEmpty.Spec.Replicas = new(int32)
 
 	cases := []struct {
 		name string
@@ -99,6 +104,8 @@ func TestRunningPicksTheHighestRevisionControlledByTheDeployment(t *testing.T) {
 		{"reverse order", []*appsv1.ReplicaSet{rsOld, rsOther, rsCur}, Revision(d.Spec.Template)},
 		{"revision 10 beats 9 numerically", []*appsv1.ReplicaSet{slim(rsOld), slim(rsCur)}, Revision(d.Spec.Template)},
 		{"full template is hashed", []*appsv1.ReplicaSet{rsOld}, Revision(old.Spec.Template)},
+		{"a newer ReplicaSet scaled to zero runs nothing", []*appsv1.ReplicaSet{scaledBack, rsOld}, Revision(old.Spec.Template)},
+		{"none with replicas: the newest", []*appsv1.ReplicaSet{scaledBack, rsOldEmpty}, Revision(newest.Spec.Template)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -92,10 +92,12 @@ docs/helm.md explains each. Keep in step with the table in charts/rolloutd_test.
   resources: ["deployments/finalizers"]
   verbs: ["update"]
 # Revision history of the stable and canary pods (informer); get: the full
-# previous ReplicaSet, whose template an alert after promotion restores.
+# previous ReplicaSet, whose template an alert after promotion restores; patch:
+# scale back a ReplicaSet of an unvetted template the Deployment controller
+# rolled out while the stable was un-paused.
 - apiGroups: ["apps"]
   resources: ["replicasets"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get", "list", "watch", "patch"]
 # list/watch: Service informer (the user's Service's selector and ports);
 # create/delete: "<name>-canary"; get/update: restore its drifted selector or ports.
 - apiGroups: [""]
