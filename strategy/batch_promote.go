@@ -15,7 +15,7 @@ func batchPromote(in Input) Decision {
 	in.Status = rebased(in)
 	st := in.Status
 	b := *st.Batch
-	if in.Stable.Running == st.Revision && (in.Stable.RolledOut || b.Stable > 0) {
+	if handingBack(in, b) {
 		return batchHandBack(in)
 	}
 	if in.Stable.Template != st.Revision {
@@ -39,6 +39,16 @@ func batchPromote(in Input) Decision {
 	d := hold(st)
 	d.Stable, d.RequeueAfter = Resume, PollInterval
 	return d
+}
+
+// handingBack reports whether the stable runs the vetted revision and the pods
+// are on their way back to it: the stable rolled it out at zero replicas, or the
+// hand-back has begun (stable pods, or a canary already below the desired count:
+// a delete-first chunk shrinks the canary before the stable grows). The stable's
+// rollout state alone is not enough: the hand-back re-pauses the stable, and
+// until its controller observes that, it reads as not rolled out.
+func handingBack(in Input, b status.Batch) bool {
+	return in.Stable.Running == in.Status.Revision && (in.Stable.RolledOut || b.Stable > 0 || b.Canary < b.Desired)
 }
 
 // batchHandBack moves the pods from the canary back to the stable Deployment,

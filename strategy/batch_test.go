@@ -170,6 +170,30 @@ func TestBatchDeleteFirstRemovesOldPodsBeforeCreating(t *testing.T) {
 	}, got)
 }
 
+// The hand-back re-pauses the stable, which bumps its generation: until the
+// Deployment controller observes it, the stable reads as not rolled out. A
+// delete-first hand-back whose first chunk only shrank the canary (the stable
+// still at zero) must go on handing back, not move every pod to the canary again.
+func TestBatchDeleteFirstHandBackSurvivesALaggingStableStatus(t *testing.T) {
+	w := newWorld(t, batchSpec(t, spec.KeyRollingOrder, "delete-first", spec.KeyMaxUnavailable, "2", spec.KeyMaxSurge, "0", spec.KeyBatches, "50%,100%"))
+	w.template("c1")
+	w.runUntil(func(st status.Status) bool { return st.Phase == status.Promoting })
+	require.Equal(t, status.Batch{Desired: 10, Canary: 10}, *w.in.Status.Batch)
+	require.True(t, w.in.Stable.RolledOut, "the stable rolled out the vetted template at zero replicas")
+	d := w.step()
+	require.Equal(t, "0/8 Promoting", trace(d), "delete-first: the canary shrinks first")
+	w.apply(d, false)
+	w.in.Canary.Pods = 10         // its pods are still terminating
+	w.in.Stable.RolledOut = false // the re-pause is not observed yet
+	d = w.step()
+	assert.Equal(t, "0/8 Promoting", trace(d), "the canary is not grown back, the stable waits for its pods to go")
+	w.in.Canary.Pods = 8
+	w.in.Stable.RolledOut = true
+	got := w.runBatches(t, analysis.Pass, status.Succeeded)
+	assert.Equal(t, "2/8 Promoting", got[0])
+	assert.Equal(t, "10/0 Succeeded", got[len(got)-1])
+}
+
 func TestBatchPauseAtWaitsForPromote(t *testing.T) {
 	w := newWorld(t, batchSpec(t, spec.KeyPauseAt, "2"))
 	w.template("c1")
