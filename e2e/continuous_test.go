@@ -108,3 +108,28 @@ func (wt *weightTimes) firstOnThenOff() (on, off time.Time) {
 	}
 	return on, time.Time{}
 }
+
+// Given an opted-in Deployment whose gate (3s) is shorter than the sampler's tick
+// (10s), when a release is being rolled back and the next, healthy one follows at once,
+// then the healthy one is promoted: the evidence the sampler still holds has seen
+// no request of the new revision, so it does not decide its first gates.
+func TestContinuousJudgeAHealthyReleaseRightAfterARollbackIsPromoted(t *testing.T) {
+	t.Parallel()
+	env := framework.Get(t)
+	ns := env.Namespace(t)
+	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	a := faultApp("web", "nginx") // interval 3s, threshold 1
+	a.create(t, env.Kube, ns)
+
+	release(t, env.Kube, ns, a.name, "example.com/web:broken", map[string]string{"sim.rolloutd.io/error-rate": "1"})
+	releaseAtPhase(t, env.Kube, ns, a.name, status.RollingBack, "example.com/web:v3", false)
+
+	var st status.Status
+	framework.Eventually(t, 2*time.Minute, "the healthy release settled", func() (bool, error) {
+		var done bool
+		var err error
+		st, done, err = settledFor(t.Context(), env.Kube, ns, a.name)
+		return done, err
+	})
+	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+}
