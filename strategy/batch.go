@@ -152,7 +152,7 @@ func hold(st status.Status) Decision {
 func batchMove(in Input, target int32) Decision {
 	st := in.Status
 	b := *st.Batch
-	p, state := NextMove(Move{Pods: Pods{Grow: b.Canary, Shrink: b.Stable}, Ready: canaryPodsReady(in),
+	p, state := NextMove(Move{Pods: Pods{Grow: b.Canary, Shrink: b.Stable}, Ready: canaryPodsReady(in), ShrinkPods: in.Stable.Pods,
 		Desired: b.Desired, Target: target, Order: in.Spec.RollingOrder, Limits: ResolveLimits(in.Spec, b.Desired)})
 	b.Canary, b.Stable = p.Grow, p.Shrink
 	st.Batch, st.Weight = &b, share(b)

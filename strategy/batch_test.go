@@ -170,6 +170,23 @@ func TestBatchDeleteFirstRemovesOldPodsBeforeCreating(t *testing.T) {
 	}, got)
 }
 
+// Delete-first grows the canary only once the stable's shrink took effect: its
+// status still counting the pods of before means they have not gone yet, and
+// creating canary pods beside them would exceed max-surge.
+func TestBatchDeleteFirstWaitsForTheStablePodsToGo(t *testing.T) {
+	w := newWorld(t, batchSpec(t, spec.KeyRollingOrder, "delete-first", spec.KeyMaxUnavailable, "2", spec.KeyMaxSurge, "0", spec.KeyBatches, "50%,100%"))
+	w.template("c1")
+	d := w.step()
+	require.Equal(t, "8/0 Progressing", trace(d))
+	w.apply(d, false)
+	w.in.Stable.Pods = 10 // the Deployment controller has not removed the two pods yet
+	d = w.step()
+	assert.Equal(t, "8/0 Progressing", trace(d), "no canary pod while the old ones run")
+	w.in.Stable.Pods = 8
+	d = w.step()
+	assert.Equal(t, "8/2 Progressing", trace(d))
+}
+
 // The hand-back re-pauses the stable, which bumps its generation: until the
 // Deployment controller observes it, the stable reads as not rolled out. A
 // delete-first hand-back whose first chunk only shrank the canary (the stable

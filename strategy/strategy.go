@@ -83,6 +83,9 @@ type Stable struct {
 	// has observed the latest spec); a batch release waits on it when it gives
 	// pods back to the stable.
 	Ready int32
+	// Pods is the stable's pod count as its status reports it (terminating pods
+	// excluded): a shrink has taken effect once it is down to spec.replicas.
+	Pods int32
 	// RolledOut is true when the Deployment controller has finished rolling out
 	// its template: every replica updated and available.
 	RolledOut bool

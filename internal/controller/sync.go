@@ -184,6 +184,7 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 			RolledOut: workload.RolledOut(d),
 			Paused:    d.Spec.Paused,
 			Ready:     workload.ReadyReplicas(d),
+			Pods:      d.Status.Replicas,
 		},
 		ReadyTimeout: r.c.ReadyTimeout,
 		UnreadyLimit: r.c.UnreadyLimit,
