@@ -1,7 +1,10 @@
 package analysis
 
 import (
+	"fmt"
+	"math"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -21,10 +24,12 @@ type evidence struct {
 	last map[string]float64
 	// based is false until the first answer set the baseline: series present
 	// then are counted from their value at that instant, later ones from 0 (a
-	// counter that appears started at 0).
-	based bool
+	// counter that appears started at 0). Each family has its own, so a family
+	// whose first query failed does not count its whole history as new.
+	based map[family]bool
 	ticks []tickCounts
-	total [2]Counts // canary, stable
+	total [2]Counts    // canary, stable
+	hist  [2]Histogram // canary, stable: request durations
 }
 
 // tickCounts is one tick's new requests and errors per side.
@@ -32,61 +37,111 @@ type tickCounts struct {
 	at     time.Time
 	canary Counts
 	stable Counts
+	hist   [2]Histogram // canary, stable
 }
+
+// family is one kind of series the sampler reads.
+type family int
+
+const (
+	famRequests family = iota // request counters by status
+	famLatency                // request-duration histogram buckets
+)
+
+// answers are one tick's answers, by family; a family whose query failed is absent.
+type answers map[family]model.Vector
 
 func newEvidence(t Target) *evidence {
-	return &evidence{target: t, label: t.statusLabel(), pods: podRegexps(t), last: map[string]float64{}}
+	return &evidence{target: t, label: t.statusLabel(), pods: podRegexps(t), last: map[string]float64{},
+		based: map[family]bool{}}
 }
 
-// add takes one answer of the grouped query (or one step of a rebuild) at ts.
-// A grouped counter that went down was reset somewhere below the sum (a
-// restarted pod or controller): that series' delta for the tick is taken as 0
-// and counting restarts from the new value, which can only miss requests, never
-// invent them.
-func (e *evidence) add(ts time.Time, vec model.Vector) {
-	var tc tickCounts
-	tc.at = ts
-	for _, s := range vec {
-		sd, ok := sideOf(e.target, s.Metric, e.pods)
-		if !ok {
-			continue
-		}
-		key := s.Metric.String()
-		cur := float64(s.Value)
-		prev, seen := e.last[key]
-		e.last[key] = cur
-		var d float64
-		switch {
-		case !e.based:
-			continue
-		case !seen:
-			d = cur
-		case cur >= prev:
-			d = cur - prev
-		}
-		if d <= 0 || d != d { // no new requests, or NaN
-			continue
-		}
-		c := Counts{Requests: d}
-		switch st := string(s.Metric[model.LabelName(e.label)]); {
-		case st == "":
-			c.Unlabelled = d
-		case isServerError(st):
-			c.Errors = d
-		}
-		if sd == canarySide {
-			tc.canary = tc.canary.Add(c)
-		} else {
-			tc.stable = tc.stable.Add(c)
+// add takes one answer of the grouped request counters at ts (see addTick).
+func (e *evidence) add(ts time.Time, vec model.Vector) { e.addTick(ts, answers{famRequests: vec}) }
+
+// addTick takes one tick's answers of the grouped queries (or one step of a
+// rebuild) at ts. A grouped counter that went down was reset somewhere below
+// the sum (a restarted pod or controller): that series' delta for the tick is
+// taken as 0 and counting restarts from the new value, which can only miss
+// requests, never invent them. The first tick only sets the baseline.
+func (e *evidence) addTick(ts time.Time, in answers) {
+	tc := tickCounts{at: ts}
+	first := !e.based[famRequests]
+	for fam, vec := range in {
+		based := e.based[fam]
+		e.based[fam] = true
+		for _, s := range vec {
+			sd, ok := sideOf(e.target, fam, s.Metric, e.pods)
+			if !ok {
+				continue
+			}
+			d := e.delta(fam, s, based)
+			if d <= 0 || d != d { // no new requests, or NaN
+				continue
+			}
+			e.count(&tc, fam, sd, s.Metric, d)
 		}
 	}
-	if !e.based {
-		e.based = true
+	if first {
 		return
 	}
 	e.ticks = append(e.ticks, tc)
 	e.total[0] = e.total[0].Add(tc.canary)
 	e.total[1] = e.total[1].Add(tc.stable)
+	e.hist[0] = e.hist[0].Add(tc.hist[0])
+	e.hist[1] = e.hist[1].Add(tc.hist[1])
+}
+
+// delta is a grouped counter's increase since its last value, 0 before the
+// family's baseline and after a reset; a series first seen later counts from 0.
+func (e *evidence) delta(fam family, s *model.Sample, based bool) float64 {
+	key := fmt.Sprint(fam) + s.Metric.String()
+	cur := float64(s.Value)
+	prev, seen := e.last[key]
+	e.last[key] = cur
+	switch {
+	case !based:
+		return 0
+	case !seen:
+		return cur
+	case cur >= prev:
+		return cur - prev
+	}
+	return 0
+}
+
+// count adds d new observations of one series to its side of tc.
+func (e *evidence) count(tc *tickCounts, fam family, sd side, m model.Metric, d float64) {
+	i := 1
+	if sd == canarySide {
+		i = 0
+	}
+	if fam == famLatency {
+		le, err := strconv.ParseFloat(string(m[model.BucketLabel]), 64)
+		if err != nil || le != le {
+			return
+		}
+		if e.target.Source == SourceIstio && !math.IsInf(le, 1) {
+			le /= 1000 // Istio's histogram is in milliseconds
+		}
+		if tc.hist[i] == nil {
+			tc.hist[i] = Histogram{}
+		}
+		tc.hist[i][le] += d
+		return
+	}
+	c := Counts{Requests: d}
+	switch st := string(m[model.LabelName(e.label)]); {
+	case st == "":
+		c.Unlabelled = d
+	case isServerError(st):
+		c.Errors = d
+	}
+	if sd == canarySide {
+		tc.canary = tc.canary.Add(c)
+	} else {
+		tc.stable = tc.stable.Add(c)
+	}
 }
 
 // since sums each side's counts of the ticks after from.
@@ -96,6 +151,15 @@ func (e *evidence) since(from time.Time) (canary, stable Counts) {
 		stable = stable.Add(e.ticks[i].stable)
 	}
 	return canary, stable
+}
+
+// histSince sums each side's request durations of the ticks after from.
+func (e *evidence) histSince(from time.Time) (h [2]Histogram) {
+	for i := len(e.ticks) - 1; i >= 0 && e.ticks[i].at.After(from); i-- {
+		h[0] = h[0].Add(e.ticks[i].hist[0])
+		h[1] = h[1].Add(e.ticks[i].hist[1])
+	}
+	return h
 }
 
 // lastAt is the time of the latest answer, zero before any.

@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math"
 	"testing"
 	"time"
 
@@ -67,11 +68,56 @@ func TestServiceSeriesAreToldApartByPodName(t *testing.T) {
 	for pod, want := range map[string]string{
 		"web-canary-5d8f9c7b6-abcde": "canary", "web-5d8f9c7b6-abcde": "stable", "web-canary-x": "", "webx-5d8f9c7b6-abcde": "",
 	} {
-		s, ok := sideOf(tg, model.Metric{"namespace": "shop", "pod": model.LabelValue(pod)}, pods)
+		s, ok := sideOf(tg, famRequests, model.Metric{"namespace": "shop", "pod": model.LabelValue(pod)}, pods)
 		got := ""
 		if ok {
 			got = s.String()
 		}
 		assert.Equal(t, want, got, pod)
 	}
+}
+
+func bucketSeries(m model.Metric, le string, v float64) *model.Sample {
+	out := model.Metric{model.BucketLabel: model.LabelValue(le)}
+	for k, val := range m {
+		out[k] = val
+	}
+	return &model.Sample{Metric: out, Value: model.SampleValue(v)}
+}
+
+// Request-duration buckets are deltas of grouped counters like the requests,
+// kept per side and bound; Istio's milliseconds are read as seconds.
+func TestEvidenceKeepsEachSidesDurationBuckets(t *testing.T) {
+	canary := model.Metric{"namespace": "shop", "ingress": "web-ing", "canary": "shop-web-canary-80"}
+	stable := model.Metric{"namespace": "shop", "ingress": "web-ing", "canary": ""}
+	e := newEvidence(nginxTarget())
+	t0 := time.Unix(1_700_000_000, 0)
+	e.addTick(t0, answers{famRequests: nil, famLatency: {bucketSeries(stable, "0.1", 900), bucketSeries(stable, "+Inf", 1000)}})
+	e.addTick(t0.Add(10*time.Second), answers{famRequests: nil, famLatency: {
+		bucketSeries(stable, "0.1", 990), bucketSeries(stable, "+Inf", 1100),
+		bucketSeries(canary, "0.1", 5), bucketSeries(canary, "+Inf", 10),
+	}})
+	assert.Equal(t, Histogram{0.1: 5, math.Inf(1): 10}, e.hist[0], "canary")
+	assert.Equal(t, Histogram{0.1: 90, math.Inf(1): 100}, e.hist[1], "stable")
+	assert.Equal(t, e.hist, e.histSince(t0))
+
+	ist := testTarget()
+	ist.Source = SourceIstio
+	e = newEvidence(ist)
+	dest := model.Metric{"reporter": "destination", "destination_workload_namespace": "shop", "destination_workload": model.LabelValue(ist.Canary)}
+	e.addTick(t0, answers{famRequests: nil, famLatency: nil})
+	e.addTick(t0.Add(10*time.Second), answers{famRequests: nil, famLatency: {bucketSeries(dest, "250", 7), bucketSeries(dest, "+Inf", 8)}})
+	assert.Equal(t, Histogram{0.25: 7, math.Inf(1): 8}, e.hist[0])
+}
+
+// A family whose first answer is missing (its query failed) sets its baseline
+// at its first answer: its history is not counted as new.
+func TestEvidenceBasesAFamilyAtItsFirstAnswer(t *testing.T) {
+	stable := model.Metric{"namespace": "shop", "ingress": "web-ing", "canary": ""}
+	e := newEvidence(nginxTarget())
+	t0 := time.Unix(1_700_000_000, 0)
+	e.addTick(t0, answers{famRequests: nil})
+	e.addTick(t0.Add(10*time.Second), answers{famRequests: nil, famLatency: {bucketSeries(stable, "+Inf", 5000)}})
+	e.addTick(t0.Add(20*time.Second), answers{famRequests: nil, famLatency: {bucketSeries(stable, "+Inf", 5100)}})
+	assert.Equal(t, Histogram{math.Inf(1): 100}, e.hist[1])
 }

@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -58,8 +59,22 @@ type Sequential struct {
 }
 
 // Sequentially reports whether the continuous judge decides c: built-in error
-// rate checks. The others keep their per-gate queries.
-func Sequentially(c Check) bool { return c.Custom == nil && c.Metric == MetricErrorRate }
+// rate and latency checks. The others keep their per-gate queries.
+func Sequentially(c Check) bool {
+	return c.Custom == nil && (c.Metric == MetricErrorRate || c.Metric == MetricLatency)
+}
+
+// familiesOf lists the series families checks need, requests always first:
+// they tell whether the canary had traffic at all.
+func familiesOf(checks []Check) []family {
+	out := []family{famRequests}
+	for _, c := range checks {
+		if c.Metric == MetricLatency && !slices.Contains(out, famLatency) {
+			out = append(out, famLatency)
+		}
+	}
+	return out
+}
 
 // Sampler reads the request counters of every analysed rollout on one tick, with
 // one grouped query per source, and keeps each rollout's evidence. Safe for
@@ -82,6 +97,7 @@ type tracked struct {
 	revision  string
 	since     time.Time
 	checks    []Check
+	fams      []family // the series families the checks read
 	ev        *evidence
 	ready     bool      // rebuilt from Prometheus; ticks update it from then on
 	rebuild   bool      // a rebuild is under way
@@ -150,8 +166,11 @@ func (s *Sampler) Observe(ctx context.Context, t Target, revision string, since,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tr := s.rollouts[k]
-	if tr == nil || tr.revision != revision || !tr.since.Equal(since) || tr.ev.target != t {
-		tr = &tracked{revision: revision, since: since, ev: newEvidence(t)}
+	fams := familiesOf(seq)
+	// Evidence of another family set is rebuilt: a family added later would
+	// otherwise start without its history.
+	if tr == nil || tr.revision != revision || !tr.since.Equal(since) || tr.ev.target != t || !slices.Equal(tr.fams, fams) {
+		tr = &tracked{revision: revision, since: since, ev: newEvidence(t), fams: fams}
 		s.rollouts[k] = tr
 	}
 	tr.checks = seq
@@ -201,10 +220,18 @@ func (s *Sampler) standing(tr *tracked, stepStart time.Time) *Sequential {
 	canary, stable := tr.ev.total[0], tr.ev.total[1]
 	out := &Sequential{Verdict: Pass, At: tr.ev.lastAt()}
 	out.StepCanary, out.StepStable = tr.ev.since(stepStart)
+	stepHist := tr.ev.histSince(stepStart)
 	for _, c := range tr.checks {
-		r := SequentialErrorRate(c, tr.ev.label, canary, stable, alpha)
+		var r, step CheckResult
+		if c.Metric == MetricLatency {
+			r = SequentialLatency(c, tr.ev.hist[0], tr.ev.hist[1], alpha)
+			step = s.stepLatency(c, r, out.StepCanary, stepHist)
+		} else {
+			r = SequentialErrorRate(c, tr.ev.label, canary, stable, alpha)
+			step = s.stepResult(c, r, tr.ev.label, out.StepCanary, out.StepStable)
+		}
 		out.Checks = append(out.Checks, r)
-		out.StepChecks = append(out.StepChecks, s.stepResult(c, r, tr.ev.label, out.StepCanary, out.StepStable))
+		out.StepChecks = append(out.StepChecks, step)
 		switch {
 		case r.Verdict == Fail:
 			out.Verdict = Fail
@@ -218,21 +245,27 @@ func (s *Sampler) standing(tr *tracked, stepStart time.Time) *Sequential {
 }
 
 // rebuildEvidence replays the rollout's counters from since to now (one range
-// query at the sampler's tick), then lets the ticks carry on from there.
+// query per family at the sampler's tick), then lets the ticks carry on from there.
 func (s *Sampler) rebuildEvidence(ctx context.Context, k rolloutKey, tr *tracked) {
 	t := tr.ev.target
 	ctx, cancel := context.WithTimeout(ctx, 4*s.prom.timeout)
 	defer cancel()
-	q, err := groupQuery(t.Source, t.statusLabel(), namespacesRe([]string{t.Namespace}))
 	// Whole seconds, so the answer's steps fall exactly on start + k*Interval.
 	now := time.Now().Truncate(time.Second)
 	start := tr.since.Truncate(time.Second)
 	if start.After(now) || start.IsZero() {
 		start = now
 	}
-	var m model.Matrix
-	if err == nil {
-		m, err = s.prom.rangeQuery(ctx, q, promv1.Range{Start: start, End: now, Step: s.opts.Interval})
+	matrices := map[family]model.Matrix{}
+	var err error
+	for _, fam := range tr.fams {
+		var q string
+		if q, err = familyQuery(fam, t.Source, t.statusLabel(), namespacesRe([]string{t.Namespace})); err != nil {
+			break
+		}
+		if matrices[fam], err = s.prom.rangeQuery(ctx, q, promv1.Range{Start: start, End: now, Step: s.opts.Interval}); err != nil {
+			break
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -243,68 +276,104 @@ func (s *Sampler) rebuildEvidence(ctx context.Context, k rolloutKey, tr *tracked
 		return
 	}
 	for at := start; !at.After(now); at = at.Add(s.opts.Interval) {
-		// A step without any series is a gap in Prometheus' data, not a tick
-		// without traffic (the stable's counters always exist): skipping it keeps
-		// the evidence as old as its data, so a gap up to now reads as stale.
-		if v := vectorAt(m, at); len(v) > 0 || !tr.ev.based {
-			tr.ev.add(at, v)
+		// A step without any request series is a gap in Prometheus' data, not a
+		// tick without traffic (the stable's counters always exist): skipping it
+		// keeps the evidence as old as its data, so a gap up to now reads as stale.
+		in := answers{}
+		for fam, m := range matrices {
+			in[fam] = vectorAt(m, at)
+		}
+		if len(in[famRequests]) > 0 || !tr.ev.based[famRequests] {
+			tr.ev.addTick(at, in)
 		}
 	}
 	tr.ready = true
 }
 
-// sample runs one tick: one grouped query per source with rollouts to judge,
-// each answer split among them.
-func (s *Sampler) sample(ctx context.Context, now time.Time) {
-	bySource := s.readyBySource()
-	for source, label := range bySource {
-		for lbl, nss := range label {
-			q, err := groupQuery(source, lbl, namespacesRe(nss))
-			if err != nil {
-				s.log.Error("sampler query", zap.Error(err))
-				continue
-			}
-			qctx, cancel := context.WithTimeout(ctx, s.opts.Interval)
-			vec, err := s.prom.instant(qctx, q, now)
-			cancel()
-			if err != nil {
-				s.log.Warn("sampler query failed; the tick adds no evidence", zap.String("source", string(source)), zap.Error(err))
-				continue
-			}
-			s.apply(source, lbl, now, vec)
-		}
+// familyQuery renders the grouped query of one family.
+func familyQuery(fam family, source Source, label, nsRe string) (string, error) {
+	if fam == famLatency {
+		return latencyQuery(source, nsRe)
 	}
+	return groupQuery(source, label, nsRe)
 }
 
-// readyBySource lists, per source and status label, the namespaces of the
-// rollouts whose evidence is ready.
-func (s *Sampler) readyBySource() map[Source]map[string][]string {
+// queryKey identifies one grouped query of a tick.
+type queryKey struct {
+	fam    family
+	source Source
+	label  string
+}
+
+// sample runs one tick: one grouped query per family and source with rollouts
+// to judge, each answer split among them.
+func (s *Sampler) sample(ctx context.Context, now time.Time) {
+	got := map[queryKey]model.Vector{}
+	for key, nss := range s.readyQueries() {
+		q, err := familyQuery(key.fam, key.source, key.label, namespacesRe(nss))
+		if err != nil {
+			s.log.Error("sampler query", zap.Error(err))
+			continue
+		}
+		qctx, cancel := context.WithTimeout(ctx, s.opts.Interval)
+		vec, err := s.prom.instant(qctx, q, now)
+		cancel()
+		if err != nil {
+			s.log.Warn("sampler query failed; the tick adds no evidence", zap.String("source", string(key.source)), zap.Error(err))
+			continue
+		}
+		got[key] = vec
+	}
+	s.apply(now, got)
+}
+
+// readyQueries lists, per grouped query, the namespaces of the rollouts whose
+// evidence is ready and needs it.
+func (s *Sampler) readyQueries() map[queryKey][]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := map[Source]map[string][]string{}
+	out := map[queryKey][]string{}
 	for k, tr := range s.rollouts {
 		if !tr.ready {
 			continue
 		}
-		t := tr.ev.target
-		if out[t.Source] == nil {
-			out[t.Source] = map[string][]string{}
+		for _, fam := range tr.fams {
+			key := tr.queryKey(fam)
+			out[key] = append(out[key], k.namespace)
 		}
-		out[t.Source][tr.ev.label] = append(out[t.Source][tr.ev.label], k.namespace)
 	}
 	return out
 }
 
-// apply hands each ready rollout of source its slice of one answer and notifies
-// those whose standing became conclusive.
-func (s *Sampler) apply(source Source, label string, now time.Time, vec model.Vector) {
+// queryKey is the grouped query a rollout's family is read from.
+func (tr *tracked) queryKey(fam family) queryKey {
+	key := queryKey{fam: fam, source: tr.ev.target.Source}
+	if fam == famRequests {
+		key.label = tr.ev.label
+	}
+	return key
+}
+
+// apply hands each ready rollout its slices of one tick's answers and notifies
+// those whose standing became conclusive. A rollout whose request query failed
+// adds nothing that tick.
+func (s *Sampler) apply(now time.Time, got map[queryKey]model.Vector) {
 	var notify []rolloutKey
 	s.mu.Lock()
 	for k, tr := range s.rollouts {
-		if !tr.ready || tr.ev.target.Source != source || tr.ev.label != label || !now.After(tr.ev.lastAt()) {
+		if !tr.ready || !now.After(tr.ev.lastAt()) {
 			continue
 		}
-		tr.ev.add(now, vec)
+		in := answers{}
+		for _, fam := range tr.fams {
+			if vec, ok := got[tr.queryKey(fam)]; ok {
+				in[fam] = vec
+			}
+		}
+		if _, ok := in[famRequests]; !ok {
+			continue
+		}
+		tr.ev.addTick(now, in)
 		st := s.standing(tr, tr.stepStart)
 		v := st.Verdict
 		if v == Pass && !st.Exposed {
@@ -342,36 +411,4 @@ func vectorAt(m model.Matrix, at time.Time) model.Vector {
 		}
 	}
 	return out
-}
-
-// stepResult is a step gate's record of a sequential check: its sequential
-// result when conclusive, else today's plain comparison of the step's counts.
-func (s *Sampler) stepResult(c Check, seq CheckResult, label string, canary, stable Counts) CheckResult {
-	if seq.Verdict != Inconclusive {
-		return seq
-	}
-	r := CheckResult{Name: c.Name()}
-	if n := canary.Requests; n < s.minReq || n == 0 {
-		r.Verdict, r.Reason = Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)
-		return r
-	}
-	share := func(x Counts, what string) (float64, error) {
-		return statusCounts{total: x.Requests, errors: x.Errors, unlabelled: x.Unlabelled}.errorShare(label, what)
-	}
-	cv, err := share(canary, "canary")
-	if err != nil {
-		r.Verdict, r.Reason = Fail, err.Error()
-		return r
-	}
-	r.Value = &cv
-	var sv float64
-	if c.Mode == BaselinePlus {
-		if sv, err = share(stable, "stable"); err != nil {
-			r.Verdict, r.Reason = Fail, err.Error()
-			return r
-		}
-		r.Baseline = &sv
-	}
-	r.Verdict, r.Reason = compare(c, cv, sv)
-	return r
 }

@@ -31,6 +31,21 @@ func groupQuery(source Source, label, nsRe string) (string, error) {
 	return "", fmt.Errorf("unknown metric source %q", source)
 }
 
+// latencyQuery renders the grouped request-duration bucket query of source
+// for the namespaces matched by nsRe: the requests each side served, by le.
+func latencyQuery(source Source, nsRe string) (string, error) {
+	switch source {
+	case SourceNginx:
+		return fmt.Sprintf(`sum by (namespace, ingress, canary, le) (nginx_ingress_controller_request_duration_seconds_bucket{namespace=~"%s"})`, nsRe), nil
+	case SourceIstio:
+		return fmt.Sprintf(`sum by (reporter, destination_workload_namespace, destination_workload, le) `+
+			`(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload_namespace=~"%s"})`, nsRe), nil
+	case SourceService:
+		return fmt.Sprintf(`sum by (namespace, pod, le) (http_request_duration_seconds_bucket{namespace=~"%s"})`, nsRe), nil
+	}
+	return "", fmt.Errorf("unknown metric source %q", source)
+}
+
 // namespacesRe matches exactly the given namespaces, escaped for a PromQL string.
 func namespacesRe(namespaces []string) string {
 	sorted := append([]string(nil), namespaces...)
@@ -47,7 +62,8 @@ func namespacesRe(namespaces []string) string {
 
 // sideOf says which side of t a grouped series counts for, if any. The rules are
 // those of the per-gate statuses templates in queries.go.
-func sideOf(t Target, m model.Metric, pods [2]*regexp.Regexp) (side, bool) {
+// Every family of a source selects its sides by the same labels.
+func sideOf(t Target, _ family, m model.Metric, pods [2]*regexp.Regexp) (side, bool) {
 	get := func(l string) string { return string(m[model.LabelName(l)]) }
 	switch t.Source {
 	case SourceNginx:

@@ -109,7 +109,7 @@ func TestSamplerEvidenceGoesStaleWhenTicksStop(t *testing.T) {
 	require.NoError(t, err)
 	since := time.Now().Add(-2 * time.Minute) // the answer's last step is 30s after since: 90s old
 	k := rolloutKey{web.Namespace, web.Deployment}
-	tr := &tracked{revision: "rev1", since: since, ev: newEvidence(web), checks: checks[:1], rebuild: true}
+	tr := &tracked{revision: "rev1", since: since, ev: newEvidence(web), checks: checks[:1], fams: familiesOf(checks[:1]), rebuild: true}
 	s.rebuildEvidence(context.Background(), k, tr)
 	require.True(t, tr.ready)
 	require.Len(t, tr.ev.ticks, 3, "the steps without data added nothing")
@@ -119,4 +119,65 @@ func TestSamplerEvidenceGoesStaleWhenTicksStop(t *testing.T) {
 	tr.ev.add(time.Now(), model.Vector{nginxSeries("shop", "web-ing", "", "200", 1500),
 		nginxSeries("shop", "web-ing", "shop-web-canary-80", "200", 50)})
 	assert.NotNil(t, s.standingIfFresh(tr, since), "a new tick with canary requests makes it decide again")
+}
+
+// Given two nginx rollouts with a latency check, the sampler rebuilds both
+// families (requests and duration buckets) from Prometheus, then sends one
+// grouped query per family per tick for both, and a canary twice as slow as
+// the stable in its tail fails the latency check from the buckets alone.
+func TestSamplerReadsDurationBucketsWithOneQueryPerTick(t *testing.T) {
+	web := nginxTarget()
+	api := nginxTarget()
+	api.Namespace, api.Deployment, api.Canary, api.Ingress = "shop2", "api", "api-canary", "api-ing"
+	req := func(canary, status string) map[string]string {
+		return map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": canary, "status": status}
+	}
+	bucket := func(canary, le string) map[string]string {
+		return map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": canary, "le": le}
+	}
+	c := "shop-web-canary-80"
+	nss := namespacesRe([]string{"shop", "shop2"})
+	reqTick, err := groupQuery(SourceNginx, "status", nss)
+	require.NoError(t, err)
+	latTick, err := latencyQuery(SourceNginx, nss)
+	require.NoError(t, err)
+	latWeb, err := latencyQuery(SourceNginx, namespacesRe([]string{"shop"}))
+	require.NoError(t, err)
+	latAPI, err := latencyQuery(SourceNginx, namespacesRe([]string{"shop2"}))
+	require.NoError(t, err)
+	f := newFakeProm(t, map[string][]answer{
+		mustGroupQuery(t, SourceNginx, "status", "shop"): one(answer{series: []map[string]string{req("", "200"), req(c, "200")},
+			streams: [][]float64{{0, 10000, 20000, 30000}, {0, 1000, 2000, 3000}}}),
+		mustGroupQuery(t, SourceNginx, "status", "shop2"): one(noData),
+		// The stable's p99 is in (50ms, 100ms]; a tenth of the canary's requests take over 250ms.
+		latWeb: one(answer{series: []map[string]string{bucket("", "0.05"), bucket("", "0.1"), bucket("", "+Inf"),
+			bucket(c, "0.1"), bucket(c, "0.25"), bucket(c, "+Inf")},
+			streams: [][]float64{{0, 9500, 19000, 28500}, {0, 9990, 19980, 29970}, {0, 10000, 20000, 30000},
+				{0, 800, 1600, 2400}, {0, 900, 1800, 2700}, {0, 1000, 2000, 3000}}}),
+		latAPI:  one(noData),
+		reqTick: one(noData),
+		latTick: one(noData),
+	})
+	s := NewSampler(NewAnalyzer(f.api(), testOptions()), SamplerOptions{})
+	checks, err := ParseChecks("error-rate<=1%+baseline, latency-p99<=1.5x, cpu<=1.3x")
+	require.NoError(t, err)
+	ctx := context.Background()
+	since := time.Now().Add(-35 * time.Second)
+	var got *Sequential
+	require.Eventually(t, func() bool {
+		got = s.Observe(ctx, web, "rev1", since, since, checks)
+		s.Observe(ctx, api, "rev1", since, since, checks)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return got != nil && s.rollouts[rolloutKey{"shop2", "api"}].ready
+	}, 5*time.Second, 5*time.Millisecond, "evidence rebuilt")
+	require.Len(t, got.Checks, 2, "error-rate and latency are judged continuously")
+	assert.Equal(t, Pass, got.Checks[0].Verdict, got.Checks[0].Reason)
+	assert.Equal(t, Fail, got.Checks[1].Verdict, got.Checks[1].Reason)
+	assert.Equal(t, Fail, got.Verdict)
+	assert.Equal(t, 1, f.count(latWeb), "one range query per family in the rebuild")
+
+	s.sample(ctx, time.Now().Add(time.Second))
+	assert.Equal(t, 1, f.count(reqTick), "one request query for both rollouts")
+	assert.Equal(t, 1, f.count(latTick), "one bucket query for both rollouts")
 }

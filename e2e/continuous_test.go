@@ -22,39 +22,58 @@ import (
 )
 
 // Given an opted-in Deployment behind an Ingress with the default interval of 1m,
-// when a release answers every request 500, then the continuous judge fails
-// error-rate at its first samples: the canary is back at weight 0 long before its
-// first gate was due, with no gate counted (reason CheckFailed), and the status
-// names error-rate with its evidence. The time from the canary's first traffic to
-// weight 0 is logged (the sampler ticks every 10s).
+// when a release answers every request 500, or answers with a p99 five times the
+// stable's, then the continuous judge fails that check at its first samples: the
+// canary is back at weight 0 long before its first gate was due, with no gate
+// counted (reason CheckFailed), and the status names the check with its evidence.
+// The time from the canary's first traffic to weight 0 is logged (the sampler
+// ticks every 10s).
 func TestContinuousJudgeRollsBackAFailingCanaryBeforeItsFirstGate(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
-	a := app{name: "web", replicas: 3, router: "nginx", rps: 200, annotations: map[string]string{"rolloutd.io/interval": "1m"}}
-	a.create(t, env.Kube, ns)
-	weights := watchCanaryWeightTimes(t, env, ns, a.name)
+	for _, tc := range []struct {
+		name, check, checks, reason string
+		podAnn                      map[string]string
+		atLeast                     float64 // the canary's figure in the status
+	}{
+		{"errors", "error-rate", "", "error rate above its limit", map[string]string{"sim.rolloutd.io/error-rate": "1"}, 0.9},
+		// p99 400ms against the default 80ms, over latency-p99<=1.5x.
+		{"latency", "latency-p99", "error-rate<=1%+baseline, latency-p99<=1.5x", "p99 latency above its limit",
+			map[string]string{"sim.rolloutd.io/latency-ms": "40,400"}, 0.12},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := framework.Get(t)
+			ns := env.Namespace(t)
+			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			ann := map[string]string{"rolloutd.io/interval": "1m"}
+			if tc.checks != "" {
+				ann["rolloutd.io/checks"] = tc.checks
+			}
+			a := app{name: "web", replicas: 3, router: "nginx", rps: 200, annotations: ann}
+			a.create(t, env.Kube, ns)
+			weights := watchCanaryWeightTimes(t, env, ns, a.name)
 
-	release(t, env.Kube, ns, a.name, "example.com/web:broken", map[string]string{"sim.rolloutd.io/error-rate": "1"})
+			release(t, env.Kube, ns, a.name, "example.com/web:broken", tc.podAnn)
 
-	st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.RolledBack, status.Succeeded)
-	require.Equal(t, status.RolledBack, st.Phase, "message: %s", st.Message)
-	assert.Equal(t, strategy.ReasonCheckFailed, st.Reason)
-	assert.Zero(t, st.Failures, "no gate was counted")
-	assert.Contains(t, st.Message, "error-rate: error rate above its limit")
-	c := findCheck(st.Checks, "error-rate")
-	require.NotNil(t, c, "status checks %+v", st.Checks)
-	assert.Equal(t, analysis.Fail, c.Verdict)
-	require.NotNil(t, c.Value)
-	assert.Greater(t, *c.Value, 0.9)
+			st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.RolledBack, status.Succeeded)
+			require.Equal(t, status.RolledBack, st.Phase, "message: %s", st.Message)
+			assert.Equal(t, strategy.ReasonCheckFailed, st.Reason, "message: %s", st.Message)
+			assert.Zero(t, st.Failures, "no gate was counted")
+			assert.Contains(t, st.Message, tc.check+": "+tc.reason)
+			c := findCheck(st.Checks, tc.check)
+			require.NotNil(t, c, "status checks %+v", st.Checks)
+			assert.Equal(t, analysis.Fail, c.Verdict)
+			require.NotNil(t, c.Value)
+			assert.Greater(t, *c.Value, tc.atLeast, "reason: %s", c.Reason)
 
-	on, off := weights.firstOnThenOff()
-	require.False(t, on.IsZero(), "the canary got traffic")
-	require.False(t, off.IsZero(), "the canary lost its traffic")
-	took := off.Sub(on)
-	t.Logf("first canary traffic to weight 0: %s (interval 1m, sample interval 10s)", took)
-	assert.Less(t, took, time.Minute, "back at weight 0 before the first gate was due")
+			on, off := weights.firstOnThenOff()
+			require.False(t, on.IsZero(), "the canary got traffic")
+			require.False(t, off.IsZero(), "the canary lost its traffic")
+			took := off.Sub(on)
+			t.Logf("%s: first canary traffic to weight 0: %s (interval 1m, sample interval 10s)", tc.check, took)
+			assert.Less(t, took, time.Minute, "back at weight 0 before the first gate was due")
+		})
+	}
 }
 
 // weightTimes records when the canary Ingress' weight changed, as seen by a watch.

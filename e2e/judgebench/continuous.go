@@ -12,7 +12,7 @@ const sampleTick = 10
 
 // continuousRollout plays one canary as the daemon does with continuous
 // judgement: at every sampler tick the error-rate checks are judged on the counts
-// since the canary's first traffic (analysis.SequentialErrorRate, the daemon's
+// since the canary's first traffic (analysis.SequentialErrorRate and SequentialLatency, the daemon's
 // own code); a failure rolls back at that tick; when they show the canary within
 // tolerance after the step's minimum exposure, the step's gate runs early for the
 // other checks and advances if it passes (an early gate counts nothing
@@ -35,7 +35,7 @@ func continuousRollout(ctx context.Context, ev analysis.Evaluator, f *fakeProm, 
 		tr.extend(t)
 		verdict, results := judgeTick(seq, tr, t, len(seq))
 		if verdict == analysis.Fail {
-			out.rolledBack, out.seconds, out.failed = true, t, analysis.Result{Checks: results}.FailedNames()
+			out.rolledBack, out.seconds, out.failed = true, t, failedOnly(results)
 			return out
 		}
 		elapsed := t - stepStart
@@ -75,8 +75,14 @@ func judgeTick(seq []analysis.Check, tr *trial, t, n int) (analysis.Verdict, []a
 	stable := analysis.Counts{Requests: tr.stable.requests(t, t), Errors: tr.stable.errors(t, t)}
 	verdict := analysis.Pass
 	var out []analysis.CheckResult
+	alpha := analysis.DefaultFalseRollback / float64(n)
 	for _, c := range seq {
-		r := analysis.SequentialErrorRate(c, "status", canary, stable, analysis.DefaultFalseRollback/float64(n))
+		var r analysis.CheckResult
+		if c.Metric == analysis.MetricLatency {
+			r = analysis.SequentialLatency(c, tr.canary.histogram(t), tr.stable.histogram(t), alpha)
+		} else {
+			r = analysis.SequentialErrorRate(c, "status", canary, stable, alpha)
+		}
 		out = append(out, r)
 		switch {
 		case r.Verdict == analysis.Fail:
@@ -86,4 +92,15 @@ func judgeTick(seq []analysis.Check, tr *trial, t, n int) (analysis.Verdict, []a
 		}
 	}
 	return verdict, out
+}
+
+// failedOnly names the checks that failed (the others were still inconclusive).
+func failedOnly(results []analysis.CheckResult) []string {
+	var out []string
+	for _, r := range results {
+		if r.Verdict == analysis.Fail {
+			out = append(out, r.Name)
+		}
+	}
+	return out
 }

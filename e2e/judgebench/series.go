@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/e2e/sim"
 )
 
@@ -118,6 +119,22 @@ func (s *side) loadAvg(end, w int) float64 {
 		}
 	}
 	return sum / float64(w*s.pods)
+}
+
+// histogram is the side's request durations from 0 to end, cumulative over le
+// as Prometheus' _bucket series are.
+func (s *side) histogram(end int) analysis.Histogram {
+	h := analysis.Histogram{}
+	cum := 0.0
+	for i, c := range s.hist[end] {
+		cum += c
+		le := math.Inf(1)
+		if i < len(s.buckets) {
+			le = s.buckets[i]
+		}
+		h[le] = cum
+	}
+	return h
 }
 
 // quantile is histogram_quantile over the window's bucket increases, with

@@ -1,0 +1,73 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+)
+
+// A step's gate records each continuously judged check: the sequential result
+// when it is conclusive, else the plain comparison of the step's own counts,
+// as a gate without continuous judgement decides.
+
+// stepResult is a step gate's record of a sequential check: its sequential
+// result when conclusive, else today's plain comparison of the step's counts.
+func (s *Sampler) stepResult(c Check, seq CheckResult, label string, canary, stable Counts) CheckResult {
+	if seq.Verdict != Inconclusive {
+		return seq
+	}
+	r := CheckResult{Name: c.Name()}
+	if n := canary.Requests; n < s.minReq || n == 0 {
+		r.Verdict, r.Reason = Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)
+		return r
+	}
+	share := func(x Counts, what string) (float64, error) {
+		return statusCounts{total: x.Requests, errors: x.Errors, unlabelled: x.Unlabelled}.errorShare(label, what)
+	}
+	cv, err := share(canary, "canary")
+	if err != nil {
+		r.Verdict, r.Reason = Fail, err.Error()
+		return r
+	}
+	r.Value = &cv
+	var sv float64
+	if c.Mode == BaselinePlus {
+		if sv, err = share(stable, "stable"); err != nil {
+			r.Verdict, r.Reason = Fail, err.Error()
+			return r
+		}
+		r.Baseline = &sv
+	}
+	r.Verdict, r.Reason = compare(c, cv, sv)
+	return r
+}
+
+// stepLatency is a step gate's record of a latency check: its sequential result
+// when conclusive, else the plain comparison of the step's quantiles, as the
+// per-gate query computed them. A canary with requests but no duration
+// histogram fails: no data never passes.
+func (s *Sampler) stepLatency(c Check, seq CheckResult, canaryReqs Counts, h [2]Histogram) CheckResult {
+	if seq.Verdict != Inconclusive {
+		return seq
+	}
+	r := CheckResult{Name: c.Name()}
+	if n := canaryReqs.Requests; n < s.minReq || n == 0 {
+		r.Verdict, r.Reason = Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)
+		return r
+	}
+	cv := h[0].Quantile(c.Quantile)
+	if math.IsNaN(cv) {
+		r.Verdict, r.Reason = Fail, "no data for canary (no request-duration histogram)"
+		return r
+	}
+	r.Value = &cv
+	var sv float64
+	if c.Mode == Ratio {
+		if sv = h[1].Quantile(c.Quantile); math.IsNaN(sv) {
+			r.Verdict, r.Reason = Fail, "no data for stable (no request-duration histogram)"
+			return r
+		}
+		r.Baseline = &sv
+	}
+	r.Verdict, r.Reason = compare(c, cv, sv)
+	return r
+}
