@@ -27,9 +27,13 @@ type evidence struct {
 	// counter that appears started at 0). Each family has its own, so a family
 	// whose first query failed does not count its whole history as new.
 	based map[family]bool
-	ticks []tickCounts
-	total [2]Counts    // canary, stable
-	hist  [2]Histogram // canary, stable: request durations
+	// baseAt is the time of the first answer; from is the rollout's start:
+	// ticks up to it read the stable before the canary had traffic and count
+	// only for the stable's resource fit.
+	baseAt, from time.Time
+	ticks        []tickCounts
+	total        [2]Counts    // canary, stable
+	hist         [2]Histogram // canary, stable: request durations
 }
 
 // tickCounts is one tick's new requests and errors per side.
@@ -38,6 +42,15 @@ type tickCounts struct {
 	canary Counts
 	stable Counts
 	hist   [2]Histogram // canary, stable
+	res    [2]tickUsage // canary, stable
+	dt     float64      // seconds since the previous tick
+	pre    bool         // before the rollout began
+}
+
+// tickUsage is one side's resource samples in a tick: CPU core-seconds used
+// and load summed over the pods seen, with the number of pods of each.
+type tickUsage struct {
+	cpu, cpuPods, load, loadPods float64
 }
 
 // family is one kind of series the sampler reads.
@@ -46,14 +59,19 @@ type family int
 const (
 	famRequests family = iota // request counters by status
 	famLatency                // request-duration histogram buckets
+	famCPU                    // cAdvisor CPU counters per pod
+	famLoad                   // cAdvisor load gauges per pod
 )
+
+// perPod reports a cAdvisor family, read per pod for every source.
+func (f family) perPod() bool { return f == famCPU || f == famLoad }
 
 // answers are one tick's answers, by family; a family whose query failed is absent.
 type answers map[family]model.Vector
 
-func newEvidence(t Target) *evidence {
+func newEvidence(t Target, from time.Time) *evidence {
 	return &evidence{target: t, label: t.statusLabel(), pods: podRegexps(t), last: map[string]float64{},
-		based: map[family]bool{}}
+		based: map[family]bool{}, from: from}
 }
 
 // add takes one answer of the grouped request counters at ts (see addTick).
@@ -65,7 +83,7 @@ func (e *evidence) add(ts time.Time, vec model.Vector) { e.addTick(ts, answers{f
 // taken as 0 and counting restarts from the new value, which can only miss
 // requests, never invent them. The first tick only sets the baseline.
 func (e *evidence) addTick(ts time.Time, in answers) {
-	tc := tickCounts{at: ts}
+	tc := tickCounts{at: ts, pre: !ts.After(e.from)}
 	first := !e.based[famRequests]
 	for fam, vec := range in {
 		based := e.based[fam]
@@ -73,6 +91,10 @@ func (e *evidence) addTick(ts time.Time, in answers) {
 		for _, s := range vec {
 			sd, ok := sideOf(e.target, fam, s.Metric, e.pods)
 			if !ok {
+				continue
+			}
+			if fam.perPod() {
+				e.countPod(&tc, fam, sd, s, based)
 				continue
 			}
 			d := e.delta(fam, s, based)
@@ -83,9 +105,18 @@ func (e *evidence) addTick(ts time.Time, in answers) {
 		}
 	}
 	if first {
+		e.baseAt = ts
 		return
 	}
+	prev := e.baseAt
+	if n := len(e.ticks); n > 0 {
+		prev = e.ticks[n-1].at
+	}
+	tc.dt = ts.Sub(prev).Seconds()
 	e.ticks = append(e.ticks, tc)
+	if tc.pre {
+		return
+	}
 	e.total[0] = e.total[0].Add(tc.canary)
 	e.total[1] = e.total[1].Add(tc.stable)
 	e.hist[0] = e.hist[0].Add(tc.hist[0])
@@ -108,6 +139,27 @@ func (e *evidence) delta(fam family, s *model.Sample, based bool) float64 {
 		return cur - prev
 	}
 	return 0
+}
+
+// countPod adds one pod's cAdvisor sample to its side of tc: the CPU counter's
+// increase, the load gauge's value.
+func (e *evidence) countPod(tc *tickCounts, fam family, sd side, s *model.Sample, based bool) {
+	u := &tc.res[1]
+	if sd == canarySide {
+		u = &tc.res[0]
+	}
+	v := float64(s.Value)
+	if fam == famCPU {
+		v = e.delta(fam, s, based)
+	}
+	if v != v || v < 0 {
+		return
+	}
+	if fam == famCPU {
+		u.cpu, u.cpuPods = u.cpu+v, u.cpuPods+1
+	} else {
+		u.load, u.loadPods = u.load+v, u.loadPods+1
+	}
 }
 
 // count adds d new observations of one series to its side of tc.
@@ -151,6 +203,44 @@ func (e *evidence) since(from time.Time) (canary, stable Counts) {
 		stable = stable.Add(e.ticks[i].stable)
 	}
 	return canary, stable
+}
+
+// usageSince sums each side's resource use of family fam over the ticks after from.
+func (e *evidence) usageSince(from time.Time, fam family) (u [2]usage) {
+	for i := len(e.ticks) - 1; i >= 0 && e.ticks[i].at.After(from); i-- {
+		tc := e.ticks[i]
+		for s, reqs := range [2]float64{tc.canary.Requests, tc.stable.Requests} {
+			pods, v := tc.res[s].cpuPods, tc.res[s].cpu
+			if fam == famLoad {
+				pods, v = tc.res[s].loadPods, tc.res[s].load*tc.dt
+			}
+			if pods == 0 {
+				continue
+			}
+			u[s].podSeconds += pods * tc.dt
+			u[s].value += v
+			u[s].requests += reqs
+		}
+	}
+	return u
+}
+
+// stableSamples are the stable's (requests per second per pod, figure per pod)
+// samples of family fam, one per tick since before the rollout began.
+func (e *evidence) stableSamples(fam family) (rs, us []float64) {
+	for _, tc := range e.ticks {
+		u := tc.res[1]
+		pods, v := u.cpuPods, u.cpu/tc.dt
+		if fam == famLoad {
+			pods, v = u.loadPods, u.load
+		}
+		if pods == 0 || tc.dt <= 0 {
+			continue
+		}
+		rs = append(rs, tc.stable.Requests/(pods*tc.dt))
+		us = append(us, v/pods)
+	}
+	return rs, us
 }
 
 // histSince sums each side's request durations of the ticks after from.

@@ -25,7 +25,7 @@ func nginxTarget() Target {
 // that went down was reset and adds nothing that tick; other rollouts' series and
 // NaN are ignored.
 func TestEvidenceTakesDeltasOfTheGroupedCounters(t *testing.T) {
-	e := newEvidence(nginxTarget())
+	e := newEvidence(nginxTarget(), time.Time{})
 	t0 := time.Unix(1_700_000_000, 0)
 	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 10 * time.Second) }
 	e.add(at(0), model.Vector{nginxSeries("shop", "web-ing", "", "200", 5000), nginxSeries("other", "web-ing", "", "500", 7)})
@@ -53,7 +53,7 @@ func TestEvidenceTakesDeltasOfTheGroupedCounters(t *testing.T) {
 }
 
 func TestEvidenceCountsRequestsWithoutTheStatusLabelApart(t *testing.T) {
-	e := newEvidence(nginxTarget())
+	e := newEvidence(nginxTarget(), time.Time{})
 	t0 := time.Unix(1_700_000_000, 0)
 	e.add(t0, nil)
 	e.add(t0.Add(10*time.Second), model.Vector{nginxSeries("shop", "web-ing", "c", "", 30)})
@@ -90,7 +90,7 @@ func bucketSeries(m model.Metric, le string, v float64) *model.Sample {
 func TestEvidenceKeepsEachSidesDurationBuckets(t *testing.T) {
 	canary := model.Metric{"namespace": "shop", "ingress": "web-ing", "canary": "shop-web-canary-80"}
 	stable := model.Metric{"namespace": "shop", "ingress": "web-ing", "canary": ""}
-	e := newEvidence(nginxTarget())
+	e := newEvidence(nginxTarget(), time.Time{})
 	t0 := time.Unix(1_700_000_000, 0)
 	e.addTick(t0, answers{famRequests: nil, famLatency: {bucketSeries(stable, "0.1", 900), bucketSeries(stable, "+Inf", 1000)}})
 	e.addTick(t0.Add(10*time.Second), answers{famRequests: nil, famLatency: {
@@ -103,7 +103,7 @@ func TestEvidenceKeepsEachSidesDurationBuckets(t *testing.T) {
 
 	ist := testTarget()
 	ist.Source = SourceIstio
-	e = newEvidence(ist)
+	e = newEvidence(ist, time.Time{})
 	dest := model.Metric{"reporter": "destination", "destination_workload_namespace": "shop", "destination_workload": model.LabelValue(ist.Canary)}
 	e.addTick(t0, answers{famRequests: nil, famLatency: nil})
 	e.addTick(t0.Add(10*time.Second), answers{famRequests: nil, famLatency: {bucketSeries(dest, "250", 7), bucketSeries(dest, "+Inf", 8)}})
@@ -114,7 +114,7 @@ func TestEvidenceKeepsEachSidesDurationBuckets(t *testing.T) {
 // at its first answer: its history is not counted as new.
 func TestEvidenceBasesAFamilyAtItsFirstAnswer(t *testing.T) {
 	stable := model.Metric{"namespace": "shop", "ingress": "web-ing", "canary": ""}
-	e := newEvidence(nginxTarget())
+	e := newEvidence(nginxTarget(), time.Time{})
 	t0 := time.Unix(1_700_000_000, 0)
 	e.addTick(t0, answers{famRequests: nil})
 	e.addTick(t0.Add(10*time.Second), answers{famRequests: nil, famLatency: {bucketSeries(stable, "+Inf", 5000)}})

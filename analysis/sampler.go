@@ -64,17 +64,38 @@ func Sequentially(c Check) bool {
 	return c.Custom == nil && (c.Metric == MetricErrorRate || c.Metric == MetricLatency)
 }
 
+// FromEvidence reports whether a canary step's gate takes c's result from the
+// sampler's evidence instead of querying: the sequential checks, and the ratio
+// forms of cpu and load, compared for the same work (resources.go) at the gate.
+func FromEvidence(c Check) bool {
+	return Sequentially(c) || (c.Custom == nil && c.Mode == Ratio && (c.Metric == MetricCPU || c.Metric == MetricLoad))
+}
+
 // familiesOf lists the series families checks need, requests always first:
 // they tell whether the canary had traffic at all.
 func familiesOf(checks []Check) []family {
 	out := []family{famRequests}
+	add := func(f family) {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
 	for _, c := range checks {
-		if c.Metric == MetricLatency && !slices.Contains(out, famLatency) {
-			out = append(out, famLatency)
+		switch c.Metric {
+		case MetricLatency:
+			add(famLatency)
+		case MetricCPU:
+			add(famCPU)
+		case MetricLoad:
+			add(famLoad)
 		}
 	}
 	return out
 }
+
+// readsResources reports families with cAdvisor series: their evidence starts
+// before the rollout, for the stable's fit.
+func readsResources(fams []family) bool { return slices.ContainsFunc(fams, family.perPod) }
 
 // Sampler reads the request counters of every analysed rollout on one tick, with
 // one grouped query per source, and keeps each rollout's evidence. Safe for
@@ -149,7 +170,7 @@ func (s *Sampler) Run(ctx context.Context) {
 func (s *Sampler) Observe(ctx context.Context, t Target, revision string, since, stepStart time.Time, checks []Check) *Sequential {
 	var seq []Check
 	for _, c := range checks {
-		if Sequentially(c) {
+		if FromEvidence(c) {
 			seq = append(seq, c)
 		}
 	}
@@ -170,7 +191,7 @@ func (s *Sampler) Observe(ctx context.Context, t Target, revision string, since,
 	// Evidence of another family set is rebuilt: a family added later would
 	// otherwise start without its history.
 	if tr == nil || tr.revision != revision || !tr.since.Equal(since) || tr.ev.target != t || !slices.Equal(tr.fams, fams) {
-		tr = &tracked{revision: revision, since: since, ev: newEvidence(t), fams: fams}
+		tr = &tracked{revision: revision, since: since, ev: newEvidence(t, since), fams: fams}
 		s.rollouts[k] = tr
 	}
 	tr.checks = seq
@@ -214,24 +235,29 @@ func (s *Sampler) Forget(namespace, name string) {
 	s.mu.Unlock()
 }
 
-// standing computes a rollout's verdict; s.mu is held.
+// standing computes a rollout's verdict; s.mu is held. Only the sequential
+// checks decide at a tick (and share the false-rollback bound); the others
+// are the step gate's record only.
 func (s *Sampler) standing(tr *tracked, stepStart time.Time) *Sequential {
-	alpha := s.opts.FalseRollback / float64(len(tr.checks))
-	canary, stable := tr.ev.total[0], tr.ev.total[1]
-	out := &Sequential{Verdict: Pass, At: tr.ev.lastAt()}
-	out.StepCanary, out.StepStable = tr.ev.since(stepStart)
-	stepHist := tr.ev.histSince(stepStart)
+	n := 0
 	for _, c := range tr.checks {
-		var r, step CheckResult
-		if c.Metric == MetricLatency {
-			r = SequentialLatency(c, tr.ev.hist[0], tr.ev.hist[1], alpha)
-			step = s.stepLatency(c, r, out.StepCanary, stepHist)
-		} else {
-			r = SequentialErrorRate(c, tr.ev.label, canary, stable, alpha)
-			step = s.stepResult(c, r, tr.ev.label, out.StepCanary, out.StepStable)
+		if Sequentially(c) {
+			n++
+		}
+	}
+	out := &Sequential{Verdict: Pass, At: tr.ev.lastAt()}
+	if n == 0 {
+		out.Verdict = Inconclusive // nothing is judged continuously
+	}
+	alpha := s.opts.FalseRollback / float64(max(n, 1))
+	out.StepCanary, out.StepStable = tr.ev.since(stepStart)
+	for _, c := range tr.checks {
+		r, step, seq := s.judgeCheck(tr, c, alpha, stepStart, out)
+		out.StepChecks = append(out.StepChecks, step)
+		if !seq {
+			continue
 		}
 		out.Checks = append(out.Checks, r)
-		out.StepChecks = append(out.StepChecks, step)
 		switch {
 		case r.Verdict == Fail:
 			out.Verdict = Fail
@@ -242,6 +268,27 @@ func (s *Sampler) standing(tr *tracked, stepStart time.Time) *Sequential {
 	out.Exposed = !stepStart.IsZero() && out.At.Sub(stepStart) >= s.opts.MinStepExposure &&
 		out.StepCanary.Requests >= s.opts.MinStepRequests
 	return out
+}
+
+// judgeCheck is one check's sequential result (seq true) and its step gate's
+// record.
+func (s *Sampler) judgeCheck(tr *tracked, c Check, alpha float64, stepStart time.Time, st *Sequential) (r, step CheckResult, seq bool) {
+	ev := tr.ev
+	switch c.Metric {
+	case MetricLatency:
+		r = SequentialLatency(c, ev.hist[0], ev.hist[1], alpha)
+		return r, s.stepLatency(c, r, st.StepCanary, ev.histSince(stepStart)), true
+	case MetricErrorRate:
+		r = SequentialErrorRate(c, ev.label, ev.total[0], ev.total[1], alpha)
+		return r, s.stepResult(c, r, ev.label, st.StepCanary, st.StepStable), true
+	}
+	fam := famCPU
+	if c.Metric == MetricLoad {
+		fam = famLoad
+	}
+	u := ev.usageSince(stepStart, fam)
+	rs, us := ev.stableSamples(fam)
+	return CheckResult{}, sameWorkResult(c, u[0], u[1], rs, us, s.minReq), false
 }
 
 // rebuildEvidence replays the rollout's counters from since to now (one range
@@ -255,6 +302,9 @@ func (s *Sampler) rebuildEvidence(ctx context.Context, k rolloutKey, tr *tracked
 	start := tr.since.Truncate(time.Second)
 	if start.After(now) || start.IsZero() {
 		start = now
+	}
+	if readsResources(tr.fams) {
+		start = start.Add(-preRollout)
 	}
 	matrices := map[family]model.Matrix{}
 	var err error
@@ -292,8 +342,11 @@ func (s *Sampler) rebuildEvidence(ctx context.Context, k rolloutKey, tr *tracked
 
 // familyQuery renders the grouped query of one family.
 func familyQuery(fam family, source Source, label, nsRe string) (string, error) {
-	if fam == famLatency {
+	switch {
+	case fam == famLatency:
 		return latencyQuery(source, nsRe)
+	case fam.perPod():
+		return resourceQuery(fam, nsRe)
 	}
 	return groupQuery(source, label, nsRe)
 }
@@ -347,11 +400,13 @@ func (s *Sampler) readyQueries() map[queryKey][]string {
 
 // queryKey is the grouped query a rollout's family is read from.
 func (tr *tracked) queryKey(fam family) queryKey {
-	key := queryKey{fam: fam, source: tr.ev.target.Source}
-	if fam == famRequests {
-		key.label = tr.ev.label
+	switch {
+	case fam.perPod():
+		return queryKey{fam: fam} // cAdvisor's, whatever the source
+	case fam == famRequests:
+		return queryKey{fam: fam, source: tr.ev.target.Source, label: tr.ev.label}
 	}
-	return key
+	return queryKey{fam: fam, source: tr.ev.target.Source}
 }
 
 // apply hands each ready rollout its slices of one tick's answers and notifies

@@ -46,6 +46,17 @@ func latencyQuery(source Source, nsRe string) (string, error) {
 	return "", fmt.Errorf("unknown metric source %q", source)
 }
 
+// resourceQuery renders the grouped cAdvisor query of a resource family, per
+// pod: raw CPU counters, load gauges. container!="" drops the pod-level cgroup
+// series, container!="POD" the pause container.
+func resourceQuery(fam family, nsRe string) (string, error) {
+	metric := map[family]string{famCPU: "container_cpu_usage_seconds_total", famLoad: "container_cpu_load_average_10s"}[fam]
+	if metric == "" {
+		return "", fmt.Errorf("no resource query for family %d", fam)
+	}
+	return fmt.Sprintf(`sum by (namespace, pod) (%s{namespace=~"%s",container!="",container!="POD"})`, metric, nsRe), nil
+}
+
 // namespacesRe matches exactly the given namespaces, escaped for a PromQL string.
 func namespacesRe(namespaces []string) string {
 	sorted := append([]string(nil), namespaces...)
@@ -62,10 +73,15 @@ func namespacesRe(namespaces []string) string {
 
 // sideOf says which side of t a grouped series counts for, if any. The rules are
 // those of the per-gate statuses templates in queries.go.
-// Every family of a source selects its sides by the same labels.
-func sideOf(t Target, _ family, m model.Metric, pods [2]*regexp.Regexp) (side, bool) {
+// Request families select sides by their source's labels, resource families
+// (cAdvisor, per pod) by pod name for every source.
+func sideOf(t Target, fam family, m model.Metric, pods [2]*regexp.Regexp) (side, bool) {
 	get := func(l string) string { return string(m[model.LabelName(l)]) }
-	switch t.Source {
+	source := t.Source
+	if fam.perPod() {
+		source = SourceService
+	}
+	switch source {
 	case SourceNginx:
 		if get("namespace") != t.Namespace || get("ingress") != t.Ingress {
 			return false, false

@@ -63,7 +63,7 @@ func TestSamplerRebuildsThenSendsOneQueryPerSourcePerTick(t *testing.T) {
 		notified = append(notified, ns+"/"+name)
 		mu.Unlock()
 	}})
-	checks, err := ParseChecks(DefaultChecks)
+	checks, err := ParseChecks("error-rate<=1%+baseline, memory<=1.3x")
 	require.NoError(t, err)
 	ctx := context.Background()
 	since := time.Now().Add(-35 * time.Second)
@@ -109,7 +109,7 @@ func TestSamplerEvidenceGoesStaleWhenTicksStop(t *testing.T) {
 	require.NoError(t, err)
 	since := time.Now().Add(-2 * time.Minute) // the answer's last step is 30s after since: 90s old
 	k := rolloutKey{web.Namespace, web.Deployment}
-	tr := &tracked{revision: "rev1", since: since, ev: newEvidence(web), checks: checks[:1], fams: familiesOf(checks[:1]), rebuild: true}
+	tr := &tracked{revision: "rev1", since: since, ev: newEvidence(web, since), checks: checks[:1], fams: familiesOf(checks[:1]), rebuild: true}
 	s.rebuildEvidence(context.Background(), k, tr)
 	require.True(t, tr.ready)
 	require.Len(t, tr.ev.ticks, 3, "the steps without data added nothing")
@@ -159,7 +159,7 @@ func TestSamplerReadsDurationBucketsWithOneQueryPerTick(t *testing.T) {
 		latTick: one(noData),
 	})
 	s := NewSampler(NewAnalyzer(f.api(), testOptions()), SamplerOptions{})
-	checks, err := ParseChecks("error-rate<=1%+baseline, latency-p99<=1.5x, cpu<=1.3x")
+	checks, err := ParseChecks("error-rate<=1%+baseline, latency-p99<=1.5x, memory<=1.3x")
 	require.NoError(t, err)
 	ctx := context.Background()
 	since := time.Now().Add(-35 * time.Second)

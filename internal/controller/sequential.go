@@ -72,7 +72,7 @@ func gateChecks(checks []analysis.Check, seq *analysis.Sequential) ([]analysis.C
 	}
 	var rest []analysis.Check
 	for _, c := range checks {
-		if _, ok := have[c.Name()]; !ok || !analysis.Sequentially(c) {
+		if _, ok := have[c.Name()]; !ok || !analysis.FromEvidence(c) {
 			rest = append(rest, c)
 		}
 	}
@@ -93,7 +93,7 @@ func mergeChecks(checks []analysis.Check, gate []analysis.CheckResult, seq map[s
 	used := map[string]bool{}
 	for _, c := range checks {
 		n := c.Name()
-		if res, ok := seq[n]; ok && analysis.Sequentially(c) {
+		if res, ok := seq[n]; ok && analysis.FromEvidence(c) {
 			out = append(out, res)
 		} else if res, ok := byName[n]; ok {
 			out = append(out, res)

@@ -1,0 +1,149 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// CPU and load are compared for the same work. A pod's CPU (or load) is modelled
+// as an idle part plus a part per request served:
+//
+//	u = idle + k * r        (u per pod, r requests per second per pod)
+//
+// With router nginx, istio or gateway the canary runs ceil(D*w/100) pods for w%
+// of the traffic while the stable keeps D pods, so the two sides serve different
+// traffic per pod and their per-pod figures differ by weight alone. The stable's
+// idle part and cost per request are fitted (least squares) on its own samples
+// since before the rollout began — its traffic per pod changes as the canary
+// takes its share — and the canary's per-pod figure over the step is compared
+// with the stable's fitted figure at the canary's traffic per pod,
+// idle + k * r_canary: the same work, so weight and replica ratio cancel.
+//
+// Where the stable's samples cannot tell idle from per-request use (its traffic
+// varied too little against the noise, so the fitted figure at the canary's
+// traffic is uncertain by more than fitTolerance), the comparison takes the
+// stable's per-pod figure scaled by the traffic ratio when the canary's pods
+// serve more, unscaled otherwise: max(1, r_canary/r_stable) * u_stable, which
+// never counts the canary's larger share per pod against it.
+
+// fitTolerance is the relative standard error of the stable's fitted figure at
+// the canary's traffic above which the fit is not used.
+const fitTolerance = 0.05
+
+// preRollout is how far before the rollout's start the stable's resource samples
+// are read: they show it at its full traffic, before the canary took a share.
+const preRollout = 5 * time.Minute
+
+// usage is one side's resource use over a span of ticks.
+type usage struct {
+	podSeconds float64 // pods x seconds sampled
+	value      float64 // CPU core-seconds, or load x pod-seconds
+	requests   float64
+}
+
+// perPod is the mean per-pod figure (cores, or load); NaN without samples.
+func (u usage) perPod() float64 {
+	if u.podSeconds <= 0 {
+		return math.NaN()
+	}
+	return u.value / u.podSeconds
+}
+
+// rate is the requests per second per pod.
+func (u usage) rate() float64 {
+	if u.podSeconds <= 0 {
+		return 0
+	}
+	return u.requests / u.podSeconds
+}
+
+// fit is a least-squares line u = idle + k*r through the stable's samples.
+type fit struct {
+	idle, k float64
+	n       float64 // samples
+	meanR   float64
+	sxx     float64 // sum of squared deviations of r
+	s2      float64 // residual variance
+}
+
+// fitLine fits the stable's (r, u) samples; ok is false with fewer than three
+// samples or no spread in r.
+func fitLine(rs, us []float64) (fit, bool) {
+	n := float64(len(rs))
+	if n < 3 {
+		return fit{}, false
+	}
+	var mr, mu float64
+	for i := range rs {
+		mr += rs[i]
+		mu += us[i]
+	}
+	mr, mu = mr/n, mu/n
+	var sxx, sxy float64
+	for i := range rs {
+		sxx += (rs[i] - mr) * (rs[i] - mr)
+		sxy += (rs[i] - mr) * (us[i] - mu)
+	}
+	if sxx <= 0 {
+		return fit{}, false
+	}
+	f := fit{k: sxy / sxx, n: n, meanR: mr, sxx: sxx}
+	f.idle = mu - f.k*mr
+	var rss float64
+	for i := range rs {
+		d := us[i] - f.idle - f.k*rs[i]
+		rss += d * d
+	}
+	f.s2 = rss / (n - 2)
+	return f, true
+}
+
+// at is the fitted figure at rate r and its standard error.
+func (f fit) at(r float64) (v, se float64) {
+	v = f.idle + f.k*r
+	return v, math.Sqrt(f.s2 * (1/f.n + (r-f.meanR)*(r-f.meanR)/f.sxx))
+}
+
+// sameWork is the stable's figure at the canary's traffic per pod, and how it
+// was found, for the reason.
+func sameWork(stable usage, canaryRate float64, rs, us []float64) (float64, string) {
+	if f, ok := fitLine(rs, us); ok && f.idle >= 0 && f.k >= 0 {
+		if v, se := f.at(canaryRate); v > 0 && se <= fitTolerance*v {
+			return v, fmt.Sprintf("stable fitted at the canary's %s req/s per pod: idle %s + %s per req/s, from %d samples",
+				sig(canaryRate), sig(f.idle), sig(f.k), int(f.n))
+		}
+	}
+	sr := stable.rate()
+	v := stable.perPod()
+	if sr > 0 && canaryRate > sr {
+		return v * canaryRate / sr, fmt.Sprintf("stable %s per pod at %s req/s scaled to the canary's %s req/s (idle part not told)",
+			sig(v), sig(sr), sig(canaryRate))
+	}
+	return v, fmt.Sprintf("stable per pod at %s req/s, canary %s req/s (idle part not told)", sig(sr), sig(canaryRate))
+}
+
+// sameWorkResult decides a cpu or load ratio check at a step's gate: the
+// canary's per-pod figure over the step against factor x the stable's at the
+// same traffic per pod. rs, us are the stable's samples (traffic and figure per
+// pod) since before the rollout.
+func sameWorkResult(c Check, canary, stable usage, rs, us []float64, minReq float64) CheckResult {
+	r := CheckResult{Name: c.Name()}
+	switch {
+	case canary.requests < minReq || canary.requests == 0:
+		r.Verdict, r.Reason = Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", canary.requests)
+		return r
+	case canary.podSeconds <= 0:
+		r.Verdict, r.Reason = Fail, "no data for canary"
+		return r
+	case stable.podSeconds <= 0:
+		r.Verdict, r.Reason = Fail, "no data for stable"
+		return r
+	}
+	cv := canary.perPod()
+	base, how := sameWork(stable, canary.rate(), rs, us)
+	r.Value, r.Baseline = &cv, &base
+	r.Verdict, r.Reason = compare(c, cv, base)
+	r.Reason += "; " + how
+	return r
+}

@@ -1,0 +1,105 @@
+package analysis
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// drawStableCPU draws per-pod (traffic, cpu) samples of a stable whose pods use
+// idle + k*r cores with 2% noise, at the given traffic levels per pod.
+func drawStableCPU(rng *rand.Rand, idle, k float64, levels ...float64) (rs, us []float64) {
+	for _, r := range levels {
+		for range 10 {
+			rs = append(rs, r)
+			us = append(us, (idle+k*r)*(1+0.02*rng.NormFloat64()))
+		}
+	}
+	return rs, us
+}
+
+// A CPU-bound service with 10 stable pods at 200 requests/s and half of it on 5
+// canary pods: the canary's pods serve twice the stable's traffic each. Compared
+// for the same work, the healthy canary passes cpu<=1.3x and one using 50% more
+// CPU per request fails, although per pod the healthy one uses 1.8x the stable.
+func TestSameWorkCancelsTheCanarysShareOfTrafficPerPod(t *testing.T) {
+	checks, err := ParseChecks("cpu<=1.3x")
+	require.NoError(t, err)
+	rng := rand.New(rand.NewPCG(7, 8))
+	const idle, k = 0.02, 0.01 // cores; core-seconds per request
+	// Before the rollout at 20 req/s per pod, then at 18, 16, 14, 12 and 10 as
+	// the canary took 10..50% of the traffic.
+	rs, us := drawStableCPU(rng, idle, k, 20, 20, 20, 18, 16, 14, 12, 10)
+	stable := usage{podSeconds: 10 * 60, value: 10 * 60 * (idle + k*10), requests: 10 * 60 * 10}
+	for _, tc := range []struct {
+		name    string
+		perReq  float64
+		verdict Verdict
+	}{
+		{"healthy", k, Pass},
+		{"50% more CPU per request", 1.5 * k, Fail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			canary := usage{podSeconds: 5 * 60, value: 5 * 60 * (idle + tc.perReq*20), requests: 5 * 60 * 20}
+			r := sameWorkResult(checks[0], canary, stable, rs, us, 20)
+			assert.Equal(t, tc.verdict, r.Verdict, r.Reason)
+			assert.Contains(t, r.Reason, "stable fitted at the canary's 20 req/s per pod")
+			require.NotNil(t, r.Baseline)
+			assert.InDelta(t, idle+k*20, *r.Baseline, 0.01, "the stable's figure at the canary's traffic")
+		})
+	}
+}
+
+// Without spread in the stable's traffic the idle part cannot be told: the
+// stable's per-pod figure is scaled by the traffic ratio when the canary's pods
+// serve more, never counting that share against the canary.
+func TestSameWorkWithoutAFitScalesByTrafficOnlyUpwards(t *testing.T) {
+	stable := usage{podSeconds: 100, value: 20, requests: 1000} // 0.2 cores at 10 req/s
+	v, how := sameWork(stable, 20, []float64{10, 10, 10}, []float64{0.2, 0.21, 0.19})
+	assert.InDelta(t, 0.4, v, 1e-9)
+	assert.Contains(t, how, "idle part not told")
+	v, _ = sameWork(stable, 5, nil, nil)
+	assert.InDelta(t, 0.2, v, 1e-9, "a canary serving less per pod is compared per pod")
+}
+
+func TestSameWorkNeedsTrafficAndData(t *testing.T) {
+	checks, err := ParseChecks("load<=1.5x")
+	require.NoError(t, err)
+	stable := usage{podSeconds: 100, value: 30, requests: 1000}
+	r := sameWorkResult(checks[0], usage{podSeconds: 10, value: 3, requests: 5}, stable, nil, nil, 20)
+	assert.Equal(t, Inconclusive, r.Verdict, r.Reason)
+	r = sameWorkResult(checks[0], usage{requests: 500}, stable, nil, nil, 20)
+	assert.Equal(t, Fail, r.Verdict)
+	assert.Equal(t, "no data for canary", r.Reason)
+}
+
+func podSample(pod string, v float64) *model.Sample {
+	return &model.Sample{Metric: model.Metric{"namespace": "shop", "pod": model.LabelValue(pod)}, Value: model.SampleValue(v)}
+}
+
+// cAdvisor series are told apart by pod name for every source; CPU counters
+// are deltas, load gauges are read as they are; ticks up to the rollout's start
+// feed only the stable's samples.
+func TestEvidenceReadsResourcesPerPod(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	e := newEvidence(nginxTarget(), t0.Add(10*time.Second))
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 10 * time.Second) }
+	stable := func(v float64) *model.Sample { return nginxSeries("shop", "web-ing", "", "200", v) }
+	canary := func(v float64) *model.Sample { return nginxSeries("shop", "web-ing", "shop-web-canary-80", "200", v) }
+	e.addTick(at(0), answers{famRequests: {stable(0)}, famCPU: {podSample("web-abc12-xyz12", 100)}})
+	e.addTick(at(1), answers{famRequests: {stable(200)}, famCPU: {podSample("web-abc12-xyz12", 102)}}) // pre: 20 req/s, 0.2 cores
+	e.addTick(at(2), answers{famRequests: {stable(380), canary(20)}, famCPU: {podSample("web-abc12-xyz12", 103.8),
+		podSample("web-canary-abc12-xyz12", 0.3)}, famLoad: {podSample("web-canary-abc12-xyz12", 0.5)}})
+	rs, us := e.stableSamples(famCPU)
+	assert.InDeltaSlice(t, []float64{20, 18}, rs, 1e-9)
+	assert.InDeltaSlice(t, []float64{0.2, 0.18}, us, 1e-9)
+	assert.Equal(t, Counts{Requests: 180}, e.total[1], "the pre-rollout tick is not in the totals")
+	u := e.usageSince(at(1), famCPU)
+	assert.Equal(t, usage{podSeconds: 10, value: 0.3, requests: 20}, u[0])
+	l := e.usageSince(at(1), famLoad)
+	assert.InDelta(t, 0.5, l[0].perPod(), 1e-9)
+}

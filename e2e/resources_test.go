@@ -1,0 +1,64 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/e2e/framework"
+	"github.com/rolloutd/rolloutd/internal/status"
+)
+
+// Given a CPU-bound service (20m idle and 10m core-seconds per request per pod)
+// on 10 stable pods behind an Ingress at 200 requests/s, with steps up to 50% and
+// the default checks, the canary's pods serve 20 requests/s each while the
+// stable's serve 18 down to 10: per pod, a healthy canary uses up to 1.8x the
+// stable's CPU by its share of traffic alone. When a release keeps the cost per
+// request, then it is promoted; when it costs 50% more CPU per request, then
+// cpu fails and it is rolled back before promotion.
+func TestCPUIsComparedForTheSameWork(t *testing.T) {
+	t.Parallel()
+	cpuBound := map[string]string{"sim.rolloutd.io/cpu": "0.02", "sim.rolloutd.io/cpu-per-request": "0.01"}
+	for _, tc := range []struct {
+		name    string
+		perReq  string
+		want    status.Phase
+		verdict analysis.Verdict
+	}{
+		{"same cost per request is promoted", "0.01", status.Succeeded, analysis.Pass},
+		{"50% more CPU per request is rolled back", "0.015", status.RolledBack, analysis.Fail},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := framework.Get(t)
+			ns := env.Namespace(t)
+			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			a := app{name: "web", replicas: 10, router: "nginx", rps: 200, podAnn: cpuBound,
+				annotations: map[string]string{"rolloutd.io/steps": "10,20,30,40,50", "rolloutd.io/interval": "20s"}}
+			a.create(t, env.Kube, ns)
+			phases := watchPhases(t, env.Kube, ns, a.name)
+
+			release(t, env.Kube, ns, a.name, "example.com/web:v2",
+				map[string]string{"sim.rolloutd.io/cpu": "0.02", "sim.rolloutd.io/cpu-per-request": tc.perReq})
+
+			st := waitPhase(t, env.Kube, ns, a.name, 2*rolloutTimeout, status.Succeeded, status.RolledBack)
+			require.Equal(t, tc.want, st.Phase, "message: %s, checks: %+v", st.Message, st.Checks)
+			t.Logf("%s: %s", st.Phase, st.Message)
+			c := findCheck(st.Checks, "cpu")
+			require.NotNil(t, c, "status checks %+v", st.Checks)
+			assert.Equal(t, tc.verdict, c.Verdict, "reason: %s", c.Reason)
+			require.NotNil(t, c.Value)
+			require.NotNil(t, c.Baseline)
+			t.Logf("cpu: %s", c.Reason)
+			if tc.want == status.RolledBack {
+				assert.Contains(t, st.Message, "cpu: ")
+				assert.NotContains(t, phases.seen(), status.Promoting)
+				requireNoCanaryObjects(t, env.Kube, ns, a.name)
+			}
+		})
+	}
+}
