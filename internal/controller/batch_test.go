@@ -88,7 +88,8 @@ func TestBatchKeepsAnHPAResize(t *testing.T) {
 	assert.Equal(t, int32(5), *h.deployment("web").Spec.Replicas, "the HPA's count stays")
 }
 
-// Opting out mid-batch hands back the desired count.
+// Opting out mid-batch hands back the desired count, growing the stable before
+// the canary goes.
 func TestBatchOptOutRestoresTheDesiredCount(t *testing.T) {
 	h := newHarness(t, userObjects(optedIn(spec.KeyStrategy, "batch", spec.KeyBatches, "50%,100%", spec.KeyMaxSurge, "1"))...)
 	h.sync()
@@ -99,6 +100,12 @@ func TestBatchOptOutRestoresTheDesiredCount(t *testing.T) {
 	require.Equal(t, int32(3), *h.deployment("web").Spec.Replicas)
 	h.edit(func(d *appsv1.Deployment) { delete(d.Annotations, spec.KeyEnabled) })
 	h.sync()
+	assert.Equal(t, int32(4), *h.deployment("web").Spec.Replicas, "the stable grows first")
+	assert.True(t, h.exists("deployments", "web-canary"), "the canary stays until the stable's pods are Ready")
+	h.stableReady(4)
+	h.sync()
+	h.sync()
 	assert.Equal(t, int32(4), *h.deployment("web").Spec.Replicas)
 	assert.False(t, h.exists("deployments", "web-canary"))
+	assert.False(t, h.deployment("web").Spec.Paused, "handed back")
 }

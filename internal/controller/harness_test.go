@@ -443,6 +443,16 @@ func (h *harness) canaryReady(n int32) {
 	require.NoError(h.t, err)
 }
 
+// stableReady plays the Deployment controller: n stable pods updated and Ready.
+func (h *harness) stableReady(n int32) {
+	h.t.Helper()
+	d := h.deployment("web")
+	d.Status = appsv1.DeploymentStatus{ObservedGeneration: d.Generation, Replicas: n, UpdatedReplicas: n,
+		ReadyReplicas: n, AvailableReplicas: n}
+	_, err := h.kube.AppsV1().Deployments(ns).UpdateStatus(h.ctx, d, metav1.UpdateOptions{})
+	require.NoError(h.t, err)
+}
+
 func (h *harness) ingressWeight() (int, bool) {
 	h.t.Helper()
 	w, ok, err := router.Nginx{Client: h.kube}.Weight(h.ctx, router.Target{Namespace: ns, Ingress: "web"})

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -10,6 +11,8 @@ import (
 	"github.com/rolloutd/rolloutd/internal/alerts"
 	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy"
 )
 
 // ReasonOptedOut is the Event reason when a Deployment is handed back.
@@ -18,32 +21,74 @@ const ReasonOptedOut = "OptedOut"
 // optOut hands a Deployment back exactly as the user wrote it: traffic back to the
 // stable pods, every generated object removed, rolloutd's own annotations dropped,
 // and spec.paused as it was before opting in.
-func (r *rollout) optOut(ctx context.Context) error {
+func (r *rollout) optOut(ctx context.Context) (time.Duration, error) {
 	st, err := status.Read(r.d.Annotations)
 	_, hasStatus := r.d.Annotations[status.Key]
 	if !hasStatus {
-		return nil
+		return 0, nil
 	}
 	if err != nil {
 		st = status.Status{}
 	}
+	if st.Batch != nil && st.Phase.Active() {
+		// A batch release had moved pods to the canary: they come back to the
+		// stable in the release's chunks before the canary goes.
+		if wait, err := r.handBackBatch(ctx, st); err != nil || wait > 0 {
+			return wait, err
+		}
+	}
 	if err := r.removeGenerated(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	upd := r.d.DeepCopy()
 	delete(upd.Annotations, status.Key)
 	delete(upd.Annotations, CommandKey)
 	delete(upd.Annotations, alerts.Key)
 	upd.Spec.Paused = st.UserPaused
-	if st.Batch != nil && st.Phase.Active() {
-		// A batch release had moved pods to the canary: hand back the full count.
-		upd.Spec.Replicas = &st.Batch.Desired
-	}
 	if _, err := r.c.Kube.AppsV1().Deployments(upd.Namespace).Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
-		return fmt.Errorf("opt out %s: %w", deploymentKey(r.d), err)
+		return 0, fmt.Errorf("opt out %s: %w", deploymentKey(r.d), err)
 	}
 	r.c.Metrics.Forget(r.d.Namespace, r.d.Name)
 	r.event(corev1.EventTypeNormal, ReasonOptedOut, "rolloutd released the Deployment: generated objects removed, spec.paused restored")
+	return 0, nil
+}
+
+// handBackBatch moves one chunk of a batch release's pods from the canary back
+// to the stable (strategy.HandBack) and returns when to look again, 0 once every
+// pod is back. The status keeps the plan between chunks; the Deployment stays
+// paused until the hand-back ends.
+func (r *rollout) handBackBatch(ctx context.Context, st status.Status) (time.Duration, error) {
+	r.spec, _ = spec.Parse(r.d.Name, r.d.Annotations)
+	r.prev = st
+	in, err := r.observe(ctx)
+	if err != nil {
+		return 0, err
+	}
+	d, done := strategy.HandBack(in)
+	if done {
+		return 0, nil
+	}
+	if err := r.resizeCanary(ctx, d.CanaryReplicas); err != nil {
+		return 0, err
+	}
+	r.replicas = d.StableReplicas
+	if err := r.write(ctx, d.Status, r.d.Spec.Paused, false); err != nil {
+		return 0, err
+	}
+	return d.RequeueAfter, nil
+}
+
+// resizeCanary sets the canary Deployment's replicas, if it exists.
+func (r *rollout) resizeCanary(ctx context.Context, n int32) error {
+	c, foreign := r.canary()
+	if c == nil || foreign != nil || workload.Replicas(c) == n {
+		return nil
+	}
+	upd := c.DeepCopy()
+	upd.Spec.Replicas = &n
+	if _, err := r.c.Kube.AppsV1().Deployments(c.Namespace).Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
+		return fmt.Errorf("resize canary deployment %s/%s: %w", c.Namespace, c.Name, err)
+	}
 	return nil
 }
 

@@ -79,7 +79,7 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 		return r.releaseOrphans(ctx)
 	}
 	if !spec.Enabled(cached.Annotations) {
-		return 0, r.optOut(ctx)
+		return r.optOut(ctx)
 	}
 	if injectFault != nil {
 		injectFault(cached)
