@@ -39,6 +39,7 @@ const (
 type flagger struct {
 	install flaggerInstall
 	dyn     dynamic.Interface
+	limits  apiLimits
 }
 
 func (flagger) name() string    { return "Flagger" }
@@ -46,12 +47,13 @@ func (flagger) version() string { return flaggerVersion }
 
 func (f flagger) args(kubeconfig, prom, ns, port string) []string {
 	return []string{"-kubeconfig", kubeconfig, "-mesh-provider", "nginx", "-metrics-server", prom,
-		"-namespace", ns, "-port", port, "-log-level", "info", "-zap-encoding", "console"}
+		"-namespace", ns, "-port", port, "-log-level", "info", "-zap-encoding", "console",
+		"-kubeconfig-qps", strconv.Itoa(f.limits.qps), "-kubeconfig-burst", strconv.Itoa(f.limits.burst)}
 }
 
 func (f flagger) command() string {
 	return "flagger " + strings.Join(f.args("<relay kubeconfig>", "<prometheus relay>", "<ns>", "<free port>"), " ") +
-		" (every other flag at its default: control-loop-interval 10s, threadiness 2, kubeconfig-qps 100 / burst 250, leader election off)"
+		" (every other flag at its default: control-loop-interval 10s, threadiness 2, leader election off; API limits default 100 QPS / burst 250)"
 }
 
 // flaggerProc is a running Flagger.
@@ -75,7 +77,7 @@ func (p *flaggerProc) Stop() {
 	_ = p.logf.Close()
 }
 
-func (f flagger) start(ctx context.Context, r *relays, ns, logDir string) (proc, error) {
+func (f flagger) start(ctx context.Context, r *relays, ns, logDir string, _ profile) (proc, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err

@@ -15,6 +15,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -46,6 +47,13 @@ type options struct {
 	defaultsBound time.Duration
 	scaleBound    time.Duration
 	keepCRDs      bool
+	keepLogs      bool
+	// tools are the tools measured, by lower-case name.
+	tools map[string]bool
+	// serial runs the release phase one tool after the other.
+	serial bool
+	// kubeQPS and kubeBurst are both tools' API client limits.
+	kubeQPS, kubeBurst int
 }
 
 // bench holds what every scenario shares.
@@ -53,6 +61,7 @@ type bench struct {
 	o          options
 	cfg        *rest.Config
 	kube       kubernetes.Interface
+	dyn        dynamic.Interface
 	sim        simClient
 	promURL    string
 	kubeconfig string // the sandbox's admin kubeconfig
@@ -83,7 +92,7 @@ func run() int {
 
 func parseFlags(args []string) (options, error) {
 	var o options
-	var phases, canaries string
+	var phases, canaries, tools string
 	fs := flag.NewFlagSet("peers", flag.ContinueOnError)
 	fs.StringVar(&o.envFile, "env", ".sandbox/env", "the sandbox's env file (written by make sandbox)")
 	fs.StringVar(&phases, "phases", "releases,scale", "comma list of releases (bad, healthy, Prometheus down) and scale (RSS, CPU, requests)")
@@ -95,6 +104,11 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.defaultsBound, "defaults-bound", 8*time.Minute, "bound of one release at a tool's defaults")
 	fs.DurationVar(&o.scaleBound, "scale-bound", 6*time.Minute, "bound of taking over, and of rolling, one size")
 	fs.BoolVar(&o.keepCRDs, "keep-crds", false, "leave Flagger's CRDs installed at the end")
+	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the tools' logs also when the run succeeds")
+	fs.StringVar(&tools, "tools", "rolloutd,flagger", "comma list of the tools to measure (both for the table's ratios)")
+	fs.BoolVar(&o.serial, "serial", false, "run the release phase one tool after the other (default: both at once, each on its own namespaces)")
+	fs.IntVar(&o.kubeQPS, "kube-qps", 400, "API client QPS of both tools (ROLLOUTD_KUBE_QPS, Flagger's -kubeconfig-qps)")
+	fs.IntVar(&o.kubeBurst, "kube-burst", 800, "API client burst of both tools (ROLLOUTD_KUBE_BURST, Flagger's -kubeconfig-burst)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -104,6 +118,12 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.canaries, err = parseCounts(canaries); err != nil {
 		return o, err
+	}
+	if o.tools, err = parseTools(tools); err != nil {
+		return o, err
+	}
+	if o.kubeQPS < 1 || o.kubeBurst < o.kubeQPS {
+		return o, fmt.Errorf("-kube-qps %d -kube-burst %d: want a positive QPS and a burst at least as large", o.kubeQPS, o.kubeBurst)
 	}
 	if o.others < 0 {
 		return o, fmt.Errorf("-others %d: want 0 or more", o.others)
@@ -119,6 +139,18 @@ func parsePhases(s string) (map[string]bool, error) {
 			return nil, fmt.Errorf("-phases: unknown phase %q (want releases, scale)", p)
 		}
 		out[p] = true
+	}
+	return out, nil
+}
+
+func parseTools(s string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, t := range strings.Split(s, ",") {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if t != "rolloutd" && t != "flagger" {
+			return nil, fmt.Errorf("-tools: unknown tool %q (want rolloutd, flagger)", t)
+		}
+		out[t] = true
 	}
 	return out, nil
 }
@@ -149,7 +181,11 @@ func newBench(o options) (*bench, flaggerInstall, error) {
 	if err != nil {
 		return nil, flaggerInstall{}, err
 	}
-	b := &bench{o: o, cfg: cfg, kube: kube, promURL: env[sandbox.EnvPrometheusURL], binDir: env[sandbox.EnvBinDir], dir: dir,
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, flaggerInstall{}, err
+	}
+	b := &bench{o: o, cfg: cfg, kube: kube, dyn: dyn, promURL: env[sandbox.EnvPrometheusURL], binDir: env[sandbox.EnvBinDir], dir: dir,
 		kubeconfig: env[sandbox.EnvKubeconfig],
 		sim:        simClient{url: env[sandbox.EnvSimulatorURL], kube: kube}}
 	cache, err := cacheDir(env[sandbox.EnvCacheDir])
@@ -191,7 +227,7 @@ func measure(ctx context.Context, o options) (err error) {
 	}
 	// The tools' logs stay when the run fails.
 	defer func() {
-		if err == nil {
+		if err == nil && !o.keepLogs {
 			_ = os.RemoveAll(b.dir)
 		} else {
 			fmt.Fprintf(os.Stderr, "the tools' logs: %s\n", b.dir)
@@ -218,42 +254,60 @@ func measure(ctx context.Context, o options) (err error) {
 	if err != nil {
 		return err
 	}
-	dyn, err := dynamic.NewForConfig(b.cfg)
-	if err != nil {
-		return err
+	limits := apiLimits{qps: o.kubeQPS, burst: o.kubeBurst}
+	var tools []tool
+	if o.tools["rolloutd"] {
+		tools = append(tools, rolloutd{bin: rbin, kube: b.kube, built: built, limits: limits})
 	}
-	tools := []tool{rolloutd{bin: rbin, kube: b.kube, built: built}, flagger{install: inst, dyn: dyn}}
+	if o.tools["flagger"] {
+		tools = append(tools, flagger{install: inst, dyn: b.dyn, limits: limits})
+	}
 	figs, err := b.runAll(ctx, tools)
-	rep := report{o: o, tools: tools, figs: figs, loadBefore: before, loadAfter: uptime(), took: time.Since(started)}
+	rep := report{o: o, tools: tools, figs: figs, loadBefore: before, loadAfter: uptime(), took: time.Since(started), phases: prog.summary()}
 	rep.collect(ctx, b)
 	rep.write(os.Stdout)
 	return err
 }
 
-// runAll runs each phase for each tool, one tool at a time.
+// runAll runs the release phase of every tool at once (each on its own
+// namespaces and tool processes; -serial: one after the other), then the
+// scale phase of one tool at a time.
 func (b *bench) runAll(ctx context.Context, tools []tool) ([]toolFigures, error) {
 	figs := make([]toolFigures, len(tools))
 	for i, t := range tools {
 		figs[i].name, figs[i].version = t.name(), t.version()
 	}
 	if b.o.phases["releases"] {
+		errs := make([]error, len(tools))
+		var wg sync.WaitGroup
 		for i, t := range tools {
-			fmt.Printf("releases under %s\n", t.name())
-			rel, err := b.releases(ctx, t)
-			figs[i].rel, figs[i].ranReleases = rel, true
-			if err != nil {
-				return figs, fmt.Errorf("%s releases: %w", t.name(), err)
+			one := func() {
+				done := prog.phase("releases under " + t.name())
+				figs[i].rel, errs[i] = b.releases(ctx, t)
+				figs[i].ranReleases = true
+				done()
+				if errs[i] != nil {
+					errs[i] = fmt.Errorf("%s releases: %w", t.name(), errs[i])
+				}
 			}
+			if b.o.serial {
+				one()
+			} else {
+				wg.Go(one)
+			}
+		}
+		wg.Wait()
+		// The release namespaces go before the scale phase is measured.
+		done := prog.phase("releases: delete their namespaces")
+		b.cleanup()
+		done()
+		if err := errors.Join(errs...); err != nil {
+			return figs, err
 		}
 	}
 	if b.o.phases["scale"] {
-		for i, t := range tools {
-			fmt.Printf("scale under %s\n", t.name())
-			sizes, err := b.scale(ctx, t)
-			figs[i].sizes = sizes
-			if err != nil {
-				return figs, fmt.Errorf("%s scale: %w", t.name(), err)
-			}
+		if err := b.scaleAll(ctx, tools, figs); err != nil {
+			return figs, err
 		}
 	}
 	return figs, nil

@@ -83,6 +83,9 @@ func TestParseFlagsRejectsBadPhasesAndCounts(t *testing.T) {
 		{"descending counts", []string{"-canaries", "200,10"}, false},
 		{"zero count", []string{"-canaries", "0"}, false},
 		{"negative others", []string{"-others", "-1"}, false},
+		{"one tool", []string{"-tools", "rolloutd"}, true},
+		{"unknown tool", []string{"-tools", "argo"}, false},
+		{"burst below qps", []string{"-kube-qps", "400", "-kube-burst", "100"}, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -99,6 +102,8 @@ func TestParseFlagsRejectsBadPhasesAndCounts(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []int{10, 200}, o.canaries)
 	assert.Equal(t, 2000, o.others)
+	assert.Equal(t, map[string]bool{"rolloutd": true, "flagger": true}, o.tools)
+	assert.False(t, o.serial, "the release phases run at once unless -serial")
 }
 
 func TestFlaggerStateMapsCanaryPhases(t *testing.T) {
@@ -186,17 +191,39 @@ func TestRenderTableWritesOneMarkdownRowPerFigure(t *testing.T) {
 	assert.Contains(t, lines[7], `a \| b`, "a pipe in a cell is escaped")
 }
 
-func TestScaleRowsPairTheSizesAndMarkASizeOneToolMissed(t *testing.T) {
-	a := []sizeFigures{{canaries: 10, idle: usage{rss: 40}}, {canaries: 200, idle: usage{rss: 80}}}
-	b := []sizeFigures{{canaries: 10, idle: usage{rss: 20}}}
-	rows := scaleRows(a, b, 2000)
-	require.Len(t, rows, 18)
-	assert.Equal(t, "10 canaries + 2000 other Deployments: idle RSS MiB", rows[0].figure)
-	assert.Equal(t, "2.00", rows[0].ratio())
-	assert.Equal(t, "200 canaries + 2000 other Deployments: idle RSS MiB", rows[9].figure)
-	assert.Equal(t, "80.0", rows[9].a.text)
-	assert.Equal(t, "not measured (not taken over in time)", rows[9].b.text)
-	assert.Equal(t, "—", rows[9].ratio())
+func TestScaleRowsPairTheSizesAndSayHowFarAToolGot(t *testing.T) {
+	a := []sizeFigures{{canaries: 10, measured: true, takeover: 20 * time.Second, idle: usage{rss: 40}},
+		{canaries: 200, measured: true, reached: 200, idle: usage{rss: 80}}}
+	b := []sizeFigures{{canaries: 10, measured: true, takeover: 40 * time.Second, idle: usage{rss: 20}},
+		{canaries: 200, reached: 98}}
+	rows := scaleRows(a, b, 2000, 6*time.Minute)
+	require.Len(t, rows, 20)
+	assert.Equal(t, "10 canaries + 2000 other Deployments: taken over (apps enrolled → every one ready)", rows[0].figure)
+	assert.Equal(t, "0.50", rows[0].ratio())
+	assert.Equal(t, "10 canaries + 2000 other Deployments: idle RSS MiB", rows[1].figure)
+	assert.Equal(t, "2.00", rows[1].ratio())
+	assert.Equal(t, "200 canaries + 2000 other Deployments: idle RSS MiB", rows[11].figure)
+	assert.Equal(t, "80.0", rows[11].a.text)
+	assert.Equal(t, "not measured: 98 of 200 taken over within 6m0s", rows[11].b.text)
+	assert.Equal(t, "—", rows[11].ratio())
+	assert.Equal(t, "not measured: 98 of 200 taken over within 6m0s", rows[10].b.text, "the take-over row says how far it got")
+}
+
+func TestRollCellGivesARatioOnlyWhenEveryRolloutEnded(t *testing.T) {
+	all := sizeFigures{canaries: 2, measured: true, rollin: usage{minutes: 1.5, settled: 2, rolling: 2}}
+	some := sizeFigures{canaries: 2, measured: true, rollin: usage{minutes: 6, settled: 1, rolling: 2}}
+	assert.Equal(t, "90 s (2/2 ended)", rollCell(all, time.Minute).text)
+	assert.True(t, rollCell(all, time.Minute).ok)
+	assert.Equal(t, "360 s (1/2 ended)", rollCell(some, time.Minute).text)
+	assert.False(t, rollCell(some, time.Minute).ok)
+}
+
+func TestAppNamesArePrefixedPerToolAndNeverLookLikeTheOthers(t *testing.T) {
+	names := appNames("flagger", 3)
+	assert.Equal(t, []string{"flagger-0000", "flagger-0001", "flagger-0002"}, names)
+	for _, n := range append(names, appNames("rolloutd", 2)...) {
+		assert.False(t, strings.HasPrefix(n, otherPrefix), n)
+	}
 }
 
 func TestTimelineShowsChangesAndWhenPrometheusCameBack(t *testing.T) {

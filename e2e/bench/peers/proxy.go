@@ -7,7 +7,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,7 +118,13 @@ func writeKubeconfig(dir, server string) (string, error) {
 	cfg.AuthInfos["relay"] = &clientcmdapi.AuthInfo{}
 	cfg.Contexts["relay"] = &clientcmdapi.Context{Cluster: "relay", AuthInfo: "relay"}
 	cfg.CurrentContext = "relay"
-	path := filepath.Join(dir, "kubeconfig-relay")
+	// One file per relay: several tool processes run at once.
+	f, err := os.CreateTemp(dir, "kubeconfig-relay-")
+	if err != nil {
+		return "", err
+	}
+	path := f.Name()
+	_ = f.Close()
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}

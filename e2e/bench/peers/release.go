@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -50,64 +51,107 @@ type healthyResult struct {
 	outcome string
 }
 
-// releases runs the bad, healthy and Prometheus-down releases under t.
-func (b *bench) releases(ctx context.Context, t tool) (releaseFigures, error) {
-	var fig releaseFigures
-	ns := fmt.Sprintf("peers-%s-%06d", strings.ToLower(t.name()), rand.IntN(1e6))
+// stage is one tool process on a namespace of its own apps, every app taken
+// over. Each stage has its own relays, so closing one's Prometheus relay
+// touches no other stage.
+type stage struct {
+	apps harness.Apps
+	r    *relays
+}
+
+// startStage creates namespace ns with the apps names, starts t on it with
+// the settings of prof and waits until t has taken every app over. stop ends
+// the tool and its relays; the namespace is removed at the end of the phase.
+func (b *bench) startStage(ctx context.Context, t tool, ns string, prof profile, names []string) (st stage, stop func(), err error) {
+	stop = func() {}
 	drop, err := harness.Namespace(ctx, b.kube, ns)
 	if err != nil {
-		return fig, err
+		return st, stop, err
 	}
-	defer b.dropLater(drop)
-	apps := harness.Apps{Kube: b.kube, Namespace: ns, RPS: appRPS, Bare: true}
-	names := []string{appBadTuned, appBadDefaults, appHealthy, appPromDown}
-	if err := apps.Create(ctx, names); err != nil {
-		return fig, err
+	b.dropLater(drop)
+	st.apps = harness.Apps{Kube: b.kube, Namespace: ns, RPS: appRPS, Bare: true}
+	if err := st.apps.Create(ctx, names); err != nil {
+		return st, stop, err
 	}
-	r, err := startRelays(b.cfg, b.promURL, b.dir)
+	if st.r, err = startRelays(b.cfg, b.promURL, b.dir); err != nil {
+		return st, stop, err
+	}
+	p, err := t.start(ctx, st.r, ns, b.dir, prof)
 	if err != nil {
-		return fig, err
+		st.r.Close()
+		return st, stop, err
 	}
-	defer r.Close()
-	p, err := t.start(ctx, r, ns, b.dir)
+	stop = func() { p.Stop(); st.r.Close() }
+	if err := t.enroll(ctx, ns, st.r.prom.URL(), names, prof); err != nil {
+		return st, stop, err
+	}
+	_, err = waitAll(ctx, t, ns, names, "taken over", 3*time.Minute, func(s state) bool { return s.ready })
+	return st, stop, err
+}
+
+// releases runs three stages of t at once, each on a tool process of its
+// own: the bad and healthy releases at interval 10s, the bad release at the
+// tool's defaults (rolloutd's process-wide settings differ), and the
+// Prometheus-down release (its outage reaches no other release).
+func (b *bench) releases(ctx context.Context, t tool) (releaseFigures, error) {
+	var fig releaseFigures
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		errs[0] = b.releaseStage(ctx, t, "tuned", tuned, []string{appBadTuned, appHealthy}, func(rs releaseStage) {
+			var in sync.WaitGroup
+			in.Go(func() { fig.badTuned = b.bad(ctx, t, rs, appBadTuned, b.o.tunedBound) })
+			in.Go(func() { fig.healthy = b.healthy(ctx, t, rs.apps, appHealthy, b.o.tunedBound) })
+			in.Wait()
+		})
+	})
+	wg.Go(func() {
+		errs[1] = b.releaseStage(ctx, t, "defaults", defaults, []string{appBadDefaults}, func(rs releaseStage) {
+			fig.badDefaults = b.bad(ctx, t, rs, appBadDefaults, b.o.defaultsBound)
+		})
+	})
+	wg.Go(func() {
+		errs[2] = b.releaseStage(ctx, t, "down", tuned, []string{appPromDown}, func(rs releaseStage) {
+			fig.promDown = b.promDown(ctx, t, rs.apps, rs.watch, rs.r.prom, appPromDown)
+		})
+	})
+	wg.Wait()
+	return fig, errors.Join(append(errs, ctx.Err())...)
+}
+
+// releaseStage is a stage with the watches the release scenarios score by.
+type releaseStage struct {
+	stage
+	watch  *harness.TrafficWatch
+	counts *canaryWatch
+}
+
+func (b *bench) releaseStage(ctx context.Context, t tool, label string, prof profile, names []string, run func(releaseStage)) error {
+	ns := fmt.Sprintf("peers-%s-%s-%06d", strings.ToLower(t.name()), label, rand.IntN(1e6))
+	st, stop, err := b.startStage(ctx, t, ns, prof, names)
+	defer stop()
 	if err != nil {
-		return fig, err
-	}
-	defer p.Stop()
-	if err := t.enroll(ctx, ns, r.prom.URL(), []string{appBadTuned, appHealthy, appPromDown}, tuned); err != nil {
-		return fig, err
-	}
-	if err := t.enroll(ctx, ns, r.prom.URL(), []string{appBadDefaults}, defaults); err != nil {
-		return fig, err
-	}
-	if err := waitAll(ctx, t, ns, names, "taken over", 3*time.Minute, func(s state) bool { return s.ready }); err != nil {
-		return fig, err
+		return err
 	}
 	watch, err := harness.WatchTraffic(ctx, b.kube, ns)
 	if err != nil {
-		return fig, err
+		return err
 	}
-	counts := b.sim.watchCanaries(ctx, ns)
-	var wg sync.WaitGroup
-	wg.Go(func() { fig.badTuned = b.bad(ctx, t, apps, watch, counts, appBadTuned, b.o.tunedBound) })
-	wg.Go(func() { fig.badDefaults = b.bad(ctx, t, apps, watch, counts, appBadDefaults, b.o.defaultsBound) })
-	wg.Go(func() { fig.healthy = b.healthy(ctx, t, apps, appHealthy, b.o.tunedBound) })
-	wg.Wait()
-	fig.promDown = b.promDown(ctx, t, apps, watch, r.prom, appPromDown)
-	return fig, ctx.Err()
+	run(releaseStage{stage: st, watch: watch, counts: b.sim.watchCanaries(ctx, ns)})
+	return nil
 }
 
-func (b *bench) bad(ctx context.Context, t tool, apps harness.Apps, watch *harness.TrafficWatch, counts *canaryWatch, app string, bound time.Duration) badResult {
+func (b *bench) bad(ctx context.Context, t tool, rs releaseStage, app string, bound time.Duration) badResult {
 	t0 := time.Now()
-	if err := apps.Release(ctx, []string{app}, appV2, map[string]any{"sim.rolloutd.io/error-rate": badShare}); err != nil {
+	if err := rs.apps.Release(ctx, []string{app}, appV2, map[string]any{"sim.rolloutd.io/error-rate": badShare}); err != nil {
 		return badResult{outcome: err.Error()}
 	}
 	var r badResult
-	r.zero, r.ok = watch.WaitZero(ctx, app, t0, bound)
-	r.outcome = settle(ctx, t, apps.Namespace, app, bound-time.Since(t0))
-	counts.next(ctx)
-	r.canary = counts.get(app)
-	fmt.Printf("  %s %s: weight 0 after %v (%v), %s; canary answered %.0f requests, %.0f failed\n",
+	r.zero, r.ok = rs.watch.WaitZero(ctx, app, t0, bound)
+	r.outcome = settle(ctx, t, rs.apps.Namespace, app, bound-time.Since(t0))
+	rs.counts.next(ctx)
+	r.canary = rs.counts.get(app)
+	prog.logf("%s %s: weight 0 after %v (%v), %s; canary answered %.0f requests, %.0f failed",
 		t.name(), app, r.zero.Round(time.Millisecond), r.ok, r.outcome, r.canary.total, r.canary.failed)
 	return r
 }
@@ -124,7 +168,7 @@ func (b *bench) healthy(ctx context.Context, t tool, apps harness.Apps, app stri
 	})
 	r.full, r.ok = time.Since(t0), err == nil
 	r.outcome = settle(ctx, t, apps.Namespace, app, bound-time.Since(t0))
-	fmt.Printf("  %s %s: all traffic on %s after %v (%v), %s\n", t.name(), app, appV2, r.full.Round(time.Millisecond), r.ok, r.outcome)
+	prog.logf("%s %s: all traffic on %s after %v (%v), %s", t.name(), app, appV2, r.full.Round(time.Millisecond), r.ok, r.outcome)
 	return r
 }
 
@@ -145,9 +189,10 @@ func settle(ctx context.Context, t tool, ns, app string, bound time.Duration) st
 	return phase
 }
 
-// waitAll polls the tool's states until cond holds for every name.
-func waitAll(ctx context.Context, t tool, ns string, names []string, what string, bound time.Duration, cond func(state) bool) error {
-	n := 0
+// waitAll polls the tool's states until cond holds for every name, and
+// returns for how many it held at the end.
+func waitAll(ctx context.Context, t tool, ns string, names []string, what string, bound time.Duration, cond func(state) bool) (int, error) {
+	n, shown, last := 0, -1, time.Time{}
 	err := wait.PollUntilContextTimeout(ctx, time.Second, bound, true, func(ctx context.Context) (bool, error) {
 		st, err := t.states(ctx, ns)
 		if err != nil {
@@ -159,12 +204,16 @@ func waitAll(ctx context.Context, t tool, ns string, names []string, what string
 				n++
 			}
 		}
+		if n != shown && len(names) > 10 && (time.Since(last) > 15*time.Second || n == len(names)) {
+			prog.logf("%s %s: %d of %d", t.name(), what, n, len(names))
+			shown, last = n, time.Now()
+		}
 		return n == len(names), nil
 	})
 	if err != nil {
-		return fmt.Errorf("%s %s: %d of %d after %v: %w", t.name(), what, n, len(names), bound, err)
+		return n, fmt.Errorf("%s %s: %d of %d after %v: %w", t.name(), what, n, len(names), bound, err)
 	}
-	return nil
+	return n, nil
 }
 
 // promDown releases a healthy version, stops Prometheus (the relay refuses
@@ -205,7 +254,7 @@ func (b *bench) promDown(ctx context.Context, t tool, apps harness.Apps, watch *
 	}
 	observe()
 	tl := timeline(samples, down, up)
-	fmt.Printf("  %s %s: %s\n", t.name(), app, tl)
+	prog.logf("%s %s: %s", t.name(), app, tl)
 	return tl
 }
 

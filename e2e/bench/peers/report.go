@@ -78,18 +78,19 @@ func failedCell(c canaryCounts) cell {
 	return cell{v: c.failed, text: fmt.Sprintf("%.0f (of %.0f)", c.failed, c.total), ok: true}
 }
 
-// scaleRows pair the sizes by position; a size one tool did not reach (not
-// taken over in time) shows as not measured.
-func scaleRows(a, b []sizeFigures, others int) []row {
+// scaleRows pair the sizes by position; a size one tool did not take over
+// in time shows how many it had.
+func scaleRows(a, b []sizeFigures, others int, bound time.Duration) []row {
 	var rows []row
 	for i := range max(len(a), len(b)) {
-		x, xok := sizeAt(a, i)
-		y, yok := sizeAt(b, i)
+		x, _ := sizeAt(a, i)
+		y, _ := sizeAt(b, i)
 		at := fmt.Sprintf("%d canaries + %d other Deployments", max(x.canaries, y.canaries), others)
 		pair := func(what, format string, get func(sizeFigures) float64) row {
-			return row{at + ": " + what, sizeCell(x, xok, format, get), sizeCell(y, yok, format, get)}
+			return row{at + ": " + what, sizeCell(x, bound, format, get), sizeCell(y, bound, format, get)}
 		}
 		rows = append(rows,
+			row{at + ": taken over (apps enrolled → every one ready)", takeoverCell(x, bound), takeoverCell(y, bound)},
 			pair("idle RSS MiB", "%.1f", func(s sizeFigures) float64 { return s.idle.rss }),
 			pair("peak RSS MiB (rolling)", "%.1f", func(s sizeFigures) float64 { return s.rollin.peakRSS }),
 			pair("CPU s/min idle", "%.2f", func(s sizeFigures) float64 { return s.idle.cpuPerMin }),
@@ -98,7 +99,7 @@ func scaleRows(a, b []sizeFigures, others int) []row {
 			pair("API requests/min rolling", "%.0f", func(s sizeFigures) float64 { return s.rollin.apiPerMin }),
 			pair("Prometheus queries/min idle", "%.0f", func(s sizeFigures) float64 { return s.idle.queriesPerMin }),
 			pair("Prometheus queries/min rolling", "%.0f", func(s sizeFigures) float64 { return s.rollin.queriesPerMin }),
-			row{at + ": rolling window (all rollouts ended)", rollCell(x.rollin, xok), rollCell(y.rollin, yok)},
+			row{at + ": rolling window (release of all → every rollout ended)", rollCell(x, bound), rollCell(y, bound)},
 		)
 	}
 	return rows
@@ -111,17 +112,33 @@ func sizeAt(s []sizeFigures, i int) (sizeFigures, bool) {
 	return sizeFigures{}, false
 }
 
-func sizeCell(s sizeFigures, ok bool, format string, get func(sizeFigures) float64) cell {
-	if !ok {
-		return cell{text: "not measured (not taken over in time)"}
+// notMeasured says why a size has no figures.
+func notMeasured(s sizeFigures, bound time.Duration) string {
+	if s.canaries == 0 {
+		return "not measured"
+	}
+	return fmt.Sprintf("not measured: %d of %d taken over within %s", s.reached, s.canaries, bound)
+}
+
+func takeoverCell(s sizeFigures, bound time.Duration) cell {
+	if !s.measured {
+		return cell{text: notMeasured(s, bound)}
+	}
+	return cell{v: s.takeover.Seconds(), text: fmt.Sprintf("%.0f s", s.takeover.Seconds()), ok: true}
+}
+
+func sizeCell(s sizeFigures, bound time.Duration, format string, get func(sizeFigures) float64) cell {
+	if !s.measured {
+		return cell{text: notMeasured(s, bound)}
 	}
 	return numberCell(get(s), format)
 }
 
-func rollCell(u usage, measured bool) cell {
-	if !measured {
-		return cell{text: "not measured"}
+func rollCell(s sizeFigures, bound time.Duration) cell {
+	if !s.measured {
+		return cell{text: notMeasured(s, bound)}
 	}
+	u := s.rollin
 	return cell{v: u.minutes * 60, text: fmt.Sprintf("%.0f s (%d/%d ended)", u.minutes*60, u.settled, u.rolling), ok: u.settled == u.rolling}
 }
 

@@ -19,6 +19,10 @@ import (
 // otherLabel marks the Deployments no tool manages; the state lists skip them.
 const otherLabel = "bench.rolloutd.io/other"
 
+// otherPrefix begins the names of those Deployments (and so of their
+// ReplicaSets); no app name begins with it.
+const otherPrefix = "other"
+
 // usage is what a tool spent over one window.
 type usage struct {
 	minutes          float64
@@ -59,51 +63,87 @@ func (m meter) since(a reading) usage {
 
 // sizeFigures are one size's idle and rolling windows.
 type sizeFigures struct {
-	canaries     int
-	idle, rollin usage
+	canaries int
+	// takeover is enrolling the size's new apps until every app is taken over;
+	// reached is how many were when the bound ran out (all of them when
+	// measured).
+	takeover time.Duration
+	reached  int
+	measured bool
+	idle     usage
+	rollin   usage
 }
 
-// scale measures t at each of -canaries beside -others plain Deployments in
-// one namespace: an idle window once every app is taken over, then a window
-// from releasing all of them to the end of their rollouts.
-func (b *bench) scale(ctx context.Context, t tool) ([]sizeFigures, error) {
-	sizes := b.o.canaries
-	most := sizes[len(sizes)-1]
+// scaleAll measures each tool in turn, one at a time, beside the same
+// -others plain Deployments in one namespace and on the same temporary
+// nodes, both made once: each tool's apps are removed (and gone) before the
+// next tool starts.
+func (b *bench) scaleAll(ctx context.Context, tools []tool, figs []toolFigures) error {
+	setup := prog.phase("scale: nodes, namespace and " + fmt.Sprint(b.o.others) + " other Deployments")
+	most := b.o.canaries[len(b.o.canaries)-1]
 	// A stable and a canary pod per app, and one more while the promoted
 	// version replaces the stable one.
 	pool, err := capacity.Add(ctx, b.kube, 3*most)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() { _ = pool.Remove(context.Background()) }()
-	ns := fmt.Sprintf("peers-scale-%s-%06d", strings.ToLower(t.name()), rand.IntN(1e6))
+	ns := fmt.Sprintf("peers-scale-%06d", rand.IntN(1e6))
 	drop, err := harness.Namespace(ctx, b.kube, ns)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	// Gone before the nodes go (kwok deletes the pods of live nodes at once)
-	// and before the next tool starts, so it is not measured beside the
-	// deletion.
-	defer drop(5 * time.Minute)
+	// Gone before the nodes go: kwok deletes the pods of live nodes at once.
+	defer func() {
+		done := prog.phase("scale: delete namespace " + ns)
+		drop(5 * time.Minute)
+		done()
+	}()
 	if err := b.createOthers(ctx, ns, b.o.others); err != nil {
-		return nil, err
+		return err
 	}
+	setup()
+	for i, t := range tools {
+		if i > 0 {
+			clear := prog.phase("scale: remove " + tools[i-1].name() + "'s apps")
+			if err := b.clearApps(ctx, ns); err != nil {
+				return err
+			}
+			clear()
+		}
+		done := prog.phase("scale under " + t.name())
+		figs[i].sizes, err = b.scale(ctx, t, ns, pool)
+		done()
+		if err != nil {
+			return fmt.Errorf("%s scale: %w", t.name(), err)
+		}
+	}
+	return nil
+}
+
+// scale measures t at each of -canaries in namespace ns: an idle window once
+// every app is taken over, then a window from releasing all of them to the
+// end of their rollouts. A size not taken over within -scale-bound is
+// reported with how many were, and ends t's measurements.
+func (b *bench) scale(ctx context.Context, t tool, ns string, pool *capacity.Pool) ([]sizeFigures, error) {
+	sizes := b.o.canaries
 	r, err := startRelays(b.cfg, b.promURL, b.dir)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	p, err := t.start(ctx, r, ns, b.dir)
+	p, err := t.start(ctx, r, ns, b.dir, tuned)
 	if err != nil {
 		return nil, err
 	}
 	defer p.Stop()
 	apps := harness.Apps{Kube: b.kube, Namespace: ns, RPS: appRPS, Bare: true, Place: pool.Place}
-	all := harness.Names(most)
+	all := appNames(strings.ToLower(t.name()), sizes[len(sizes)-1])
 	m := meter{pid: p.Pid(), r: r}
 	var out []sizeFigures
 	have := 0
 	for i, n := range sizes {
+		enrolled := time.Now()
 		if err := apps.Create(ctx, all[have:n]); err != nil {
 			return out, err
 		}
@@ -111,23 +151,35 @@ func (b *bench) scale(ctx context.Context, t tool) ([]sizeFigures, error) {
 			return out, err
 		}
 		have = n
-		f, err := b.size(ctx, t, apps, m, all[:n], fmt.Sprintf("example.com/app:v%d", i+2))
-		if f.idle.minutes > 0 { // a size not taken over in time has no figures
-			out = append(out, f)
-		}
-		if err != nil {
+		f, err := b.size(ctx, t, apps, m, all[:n], fmt.Sprintf("example.com/app:v%d", i+2), enrolled)
+		out = append(out, f)
+		if err != nil || !f.measured {
 			return out, err
 		}
 	}
 	return out, nil
 }
 
-func (b *bench) size(ctx context.Context, t tool, apps harness.Apps, m meter, names []string, image string) (sizeFigures, error) {
+// appNames are the scale phase's app names of one tool, <prefix>-0000 on.
+func appNames(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s-%04d", prefix, i)
+	}
+	return out
+}
+
+func (b *bench) size(ctx context.Context, t tool, apps harness.Apps, m meter, names []string, image string, enrolled time.Time) (sizeFigures, error) {
 	f := sizeFigures{canaries: len(names)}
 	waiting := func(s state) bool { return s.ready || s.settled }
-	if err := waitAll(ctx, t, apps.Namespace, names, "taken over", b.o.scaleBound, waiting); err != nil {
-		return f, err
+	reached, err := waitAll(ctx, t, apps.Namespace, names, "taken over", b.o.scaleBound, waiting)
+	f.takeover, f.reached = time.Since(enrolled), reached
+	if err != nil {
+		prog.logf("%s %d canaries: %v; this size is not measured", t.name(), len(names), err)
+		return f, ctx.Err()
 	}
+	prog.logf("%s %d canaries: taken over in %s; idle window %s", t.name(), len(names), f.takeover.Round(time.Second), b.o.idle)
+	f.measured = true
 	start := m.read()
 	select {
 	case <-ctx.Done():
@@ -142,8 +194,12 @@ func (b *bench) size(ctx context.Context, t tool, apps harness.Apps, m meter, na
 	settled, err := waitRollouts(ctx, t, apps.Namespace, names, b.o.scaleBound)
 	f.rollin = m.since(start)
 	f.rollin.settled, f.rollin.rolling = settled, len(names)
-	fmt.Printf("  %s %d canaries: idle %+v\n  rolling %+v\n", t.name(), len(names), f.idle, f.rollin)
-	return f, err
+	prog.logf("%s %d canaries: idle %+v", t.name(), len(names), f.idle)
+	prog.logf("%s %d canaries: rolling %+v", t.name(), len(names), f.rollin)
+	if err != nil {
+		prog.logf("%v", err)
+	}
+	return f, ctx.Err()
 }
 
 // waitRollouts waits until every app has left its waiting state and settled
@@ -174,7 +230,7 @@ func waitRollouts(ctx context.Context, t tool, ns string, names []string, bound 
 // createOthers creates n Deployments of no replica that no tool manages.
 func (b *bench) createOthers(ctx context.Context, ns string, n int) error {
 	return harness.Parallel(n, func(i int) error {
-		name := fmt.Sprintf("other%05d", i)
+		name := fmt.Sprintf("%s%05d", otherPrefix, i)
 		var zero int32
 		labels := map[string]string{"app": name}
 		d := &appsv1.Deployment{

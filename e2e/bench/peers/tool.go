@@ -52,8 +52,9 @@ type state struct {
 type tool interface {
 	name() string
 	version() string
-	// start runs the tool against the relays, watching namespace ns.
-	start(ctx context.Context, r *relays, ns, logDir string) (proc, error)
+	// start runs the tool against the relays, watching namespace ns, with the
+	// process-wide settings of p.
+	start(ctx context.Context, r *relays, ns, logDir string, p profile) (proc, error)
 	// enroll puts the apps under the tool with the settings of p.
 	enroll(ctx context.Context, ns, promURL string, names []string, p profile) error
 	// states reads every enrolled app's state in ns.
@@ -70,27 +71,51 @@ type proc interface {
 	Stop()
 }
 
+// apiLimits are the client-side rate limits of a tool's API client, the same
+// for both tools: Flagger's default (100 QPS, burst 250) throttles its
+// per-canary ticks at 200 canaries (about 11 requests per canary and tick, so
+// 220 requests/s at interval 10s), which left it taking over fewer than half
+// of them in time.
+type apiLimits struct{ qps, burst int }
+
+func (l apiLimits) String() string { return fmt.Sprintf("%d QPS / burst %d", l.qps, l.burst) }
+
 // rolloutd is the daemon of this repository, built from the working tree.
 type rolloutd struct {
 	bin  string
 	kube kubernetes.Interface
 	// built is the tree's git describe when bin was built.
-	built string
+	built  string
+	limits apiLimits
 }
 
 func (rolloutd) name() string { return "rolloutd" }
 
 func (t rolloutd) version() string { return t.built }
 
-func (t rolloutd) start(ctx context.Context, r *relays, ns, logDir string) (proc, error) {
+func (t rolloutd) start(ctx context.Context, r *relays, ns, logDir string, p profile) (proc, error) {
 	d, err := harness.StartDaemon(ctx, harness.DaemonOptions{
-		Bin: t.bin, Kubeconfig: r.kubeconfig, Namespace: ns, LogDir: logDir,
-		Env: []string{"ROLLOUTD_PROMETHEUS_URL=" + r.prom.URL()},
+		Bin: t.bin, Kubeconfig: r.kubeconfig, Namespace: ns, LogDir: logDir, Env: t.env(r, p),
 	})
 	if err != nil {
 		return nil, err
 	}
 	return d, nil
+}
+
+// tunedMinRequests is ROLLOUTD_MIN_REQUESTS at interval 10s: Flagger judges a
+// window from its first request (none is "no values", a failed check), so
+// rolloutd gets the same floor instead of its default 20, below which a gate
+// is Inconclusive and the step is held.
+const tunedMinRequests = 1
+
+func (t rolloutd) env(r *relays, p profile) []string {
+	env := []string{"ROLLOUTD_PROMETHEUS_URL=" + r.prom.URL(),
+		fmt.Sprintf("ROLLOUTD_KUBE_QPS=%d", t.limits.qps), fmt.Sprintf("ROLLOUTD_KUBE_BURST=%d", t.limits.burst)}
+	if p.interval > 0 {
+		env = append(env, fmt.Sprintf("ROLLOUTD_MIN_REQUESTS=%d", tunedMinRequests))
+	}
+	return env
 }
 
 func (t rolloutd) annotations(p profile) map[string]string {
@@ -144,11 +169,17 @@ func (t rolloutd) settings(p profile) string {
 		b.WriteString("(interval 1m, threshold 2, steps 10,20,30,40,50, checks error-rate<=1%+baseline,cpu<=1.3x,memory<=1.3x,load<=1.5x: the defaults) ")
 	}
 	b.WriteString("rolloutd.io/adaptive default (true)")
+	if p.interval > 0 {
+		fmt.Fprintf(&b, "; daemon ROLLOUTD_MIN_REQUESTS=%d (as Flagger, a window is judged from its first canary request; default 20)", tunedMinRequests)
+	} else {
+		b.WriteString("; daemon ROLLOUTD_MIN_REQUESTS default (20)")
+	}
 	return b.String()
 }
 
 func (t rolloutd) command() string {
-	return "ROLLOUTD_NAMESPACES=<ns> ROLLOUTD_PROMETHEUS_URL=<prometheus relay> ROLLOUTD_LEADER_ELECT=false rolloutd --kubeconfig <relay kubeconfig> (every other variable at its default: workers 32, API QPS 100 / burst 200, sample interval 10s)"
+	return fmt.Sprintf("ROLLOUTD_NAMESPACES=<ns> ROLLOUTD_PROMETHEUS_URL=<prometheus relay> ROLLOUTD_LEADER_ELECT=false ROLLOUTD_KUBE_QPS=%d ROLLOUTD_KUBE_BURST=%d [ROLLOUTD_MIN_REQUESTS=%d at interval 10s] rolloutd --kubeconfig <relay kubeconfig>", t.limits.qps, t.limits.burst, tunedMinRequests) +
+		" (every other variable at its default: workers 32, sample interval 10s; API limits default 100 QPS / burst 200)"
 }
 
 // gitDescribe names the working tree's commit, "working tree" outside git.
