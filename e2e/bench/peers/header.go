@@ -59,7 +59,7 @@ func (r *report) write(w io.Writer) {
 	fmt.Fprintf(w, "- versions: %s; Kubernetes %s (sandbox: kube-apiserver, controller-manager, scheduler, kwok nodes); Prometheus %s (scrape 1s); data plane: the sandbox simulator (ingress-nginx canary annotations); %s\n",
 		r.versions(), r.kubeVersion, r.promVer, runtime.Version())
 	fmt.Fprintf(w, "- apps: Deployment (1 replica), Service (%d rps) and Ingress each; bad release = new image and sim.rolloutd.io/error-rate %s; healthy release = new image\n", appRPS, badShare)
-	fmt.Fprintf(w, "- both run out of cluster with the sandbox's admin credentials behind a counting relay to the API server and one to Prometheus; %s; the scale phase one tool at a time, beside the same %d other Deployments (made once; each tool's apps removed before the next starts)\n", r.releaseMode(), r.o.others)
+	fmt.Fprintf(w, "- both run out of cluster with the sandbox's admin credentials behind a counting relay to the API server and one to Prometheus; %s; the scale phase one tool at a time, beside the same %d other Deployments (made once; each tool's apps removed before the next starts), apps enrolled %d at a time (the next batch once these are taken over), interval 10s settings, each wait bounded by %s\n", r.releaseMode(), r.o.others, r.o.enrollBatch, r.o.scaleBound)
 	fmt.Fprintf(w, "- API client limits of both: %d QPS / burst %d (defaults rolloutd 100 / 200, Flagger 100 / 250; Flagger's default throttles its per-canary ticks at 200 canaries: about 11 requests per canary per tick at interval 10s is 220 requests/s)\n", r.o.kubeQPS, r.o.kubeBurst)
 	for _, t := range r.tools {
 		fmt.Fprintf(w, "- %s, %s: %s\n", t.name(), tuned.name, t.settings(tuned))
@@ -111,8 +111,8 @@ func (r *report) flags() string {
 	if r.o.serial {
 		serial = " -serial"
 	}
-	return fmt.Sprintf("-phases %s -canaries %s -others %d -idle %s -prom-down %s -scale-bound %s -kube-qps %d -kube-burst %d%s", strings.Join(phases, ","),
-		strings.Join(counts, ","), r.o.others, r.o.idle, r.o.promDown, r.o.scaleBound, r.o.kubeQPS, r.o.kubeBurst, serial)
+	return fmt.Sprintf("-phases %s -canaries %s -others %d -idle %s -prom-down %s -scale-bound %s -enroll-batch %d -kube-qps %d -kube-burst %d%s", strings.Join(phases, ","),
+		strings.Join(counts, ","), r.o.others, r.o.idle, r.o.promDown, r.o.scaleBound, r.o.enrollBatch, r.o.kubeQPS, r.o.kubeBurst, serial)
 }
 
 func uptime() string {

@@ -48,6 +48,7 @@ type options struct {
 	scaleBound    time.Duration
 	keepCRDs      bool
 	keepLogs      bool
+	enrollBatch   int
 	// tools are the tools measured, by lower-case name.
 	tools map[string]bool
 	// serial runs the release phase one tool after the other.
@@ -104,6 +105,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.defaultsBound, "defaults-bound", 8*time.Minute, "bound of one release at a tool's defaults")
 	fs.DurationVar(&o.scaleBound, "scale-bound", 6*time.Minute, "bound of taking over, and of rolling, one size")
 	fs.BoolVar(&o.keepCRDs, "keep-crds", false, "leave Flagger's CRDs installed at the end")
+	fs.IntVar(&o.enrollBatch, "enroll-batch", 25, "scale phase: apps enrolled at once; the next batch once these are taken over")
 	fs.BoolVar(&o.keepLogs, "keep-logs", false, "keep the tools' logs also when the run succeeds")
 	fs.StringVar(&tools, "tools", "rolloutd,flagger", "comma list of the tools to measure (both for the table's ratios)")
 	fs.BoolVar(&o.serial, "serial", false, "run the release phase one tool after the other (default: both at once, each on its own namespaces)")
@@ -124,6 +126,9 @@ func parseFlags(args []string) (options, error) {
 	}
 	if o.kubeQPS < 1 || o.kubeBurst < o.kubeQPS {
 		return o, fmt.Errorf("-kube-qps %d -kube-burst %d: want a positive QPS and a burst at least as large", o.kubeQPS, o.kubeBurst)
+	}
+	if o.enrollBatch < 1 {
+		return o, fmt.Errorf("-enroll-batch %d: want 1 or more", o.enrollBatch)
 	}
 	if o.others < 0 {
 		return o, fmt.Errorf("-others %d: want 0 or more", o.others)

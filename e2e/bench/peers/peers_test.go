@@ -198,7 +198,7 @@ func TestScaleRowsPairTheSizesAndSayHowFarAToolGot(t *testing.T) {
 		{canaries: 200, reached: 98}}
 	rows := scaleRows(a, b, 2000, 6*time.Minute)
 	require.Len(t, rows, 20)
-	assert.Equal(t, "10 canaries + 2000 other Deployments: taken over (apps enrolled → every one ready)", rows[0].figure)
+	assert.Equal(t, "10 canaries + 2000 other Deployments: taken over (first app enrolled → every one ready)", rows[0].figure)
 	assert.Equal(t, "0.50", rows[0].ratio())
 	assert.Equal(t, "10 canaries + 2000 other Deployments: idle RSS MiB", rows[1].figure)
 	assert.Equal(t, "2.00", rows[1].ratio())

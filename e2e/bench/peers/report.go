@@ -90,7 +90,7 @@ func scaleRows(a, b []sizeFigures, others int, bound time.Duration) []row {
 			return row{at + ": " + what, sizeCell(x, bound, format, get), sizeCell(y, bound, format, get)}
 		}
 		rows = append(rows,
-			row{at + ": taken over (apps enrolled → every one ready)", takeoverCell(x, bound), takeoverCell(y, bound)},
+			row{at + ": taken over (first app enrolled → every one ready)", takeoverCell(x, bound), takeoverCell(y, bound)},
 			pair("idle RSS MiB", "%.1f", func(s sizeFigures) float64 { return s.idle.rss }),
 			pair("peak RSS MiB (rolling)", "%.1f", func(s sizeFigures) float64 { return s.rollin.peakRSS }),
 			pair("CPU s/min idle", "%.2f", func(s sizeFigures) float64 { return s.idle.cpuPerMin }),

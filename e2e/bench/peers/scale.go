@@ -102,6 +102,11 @@ func (b *bench) scaleAll(ctx context.Context, tools []tool, figs []toolFigures) 
 	if err := b.createOthers(ctx, ns, b.o.others); err != nil {
 		return err
 	}
+	// The controller manager works through 2,000 new Deployments for minutes
+	// on a loaded machine; the first tool's apps would wait in its queue.
+	if err := b.waitOthersObserved(ctx, ns); err != nil {
+		return err
+	}
 	setup()
 	for i, t := range tools {
 		if i > 0 {
@@ -143,17 +148,16 @@ func (b *bench) scale(ctx context.Context, t tool, ns string, pool *capacity.Poo
 	var out []sizeFigures
 	have := 0
 	for i, n := range sizes {
-		enrolled := time.Now()
-		if err := apps.Create(ctx, all[have:n]); err != nil {
-			return out, err
-		}
-		if err := t.enroll(ctx, ns, r.prom.URL(), all[have:n], tuned); err != nil {
-			return out, err
-		}
+		f := sizeFigures{canaries: n}
+		f.reached, f.takeover, err = b.takeOver(ctx, t, apps, r, all[:n], have)
 		have = n
-		f, err := b.size(ctx, t, apps, m, all[:n], fmt.Sprintf("example.com/app:v%d", i+2), enrolled)
+		if err != nil {
+			prog.logf("%s %d canaries: %v; this size is not measured", t.name(), n, err)
+			return append(out, f), ctx.Err()
+		}
+		f, err = b.size(ctx, t, apps, m, f, all[:n], fmt.Sprintf("example.com/app:v%d", i+2))
 		out = append(out, f)
-		if err != nil || !f.measured {
+		if err != nil {
 			return out, err
 		}
 	}
@@ -169,15 +173,37 @@ func appNames(prefix string, n int) []string {
 	return out
 }
 
-func (b *bench) size(ctx context.Context, t tool, apps harness.Apps, m meter, names []string, image string, enrolled time.Time) (sizeFigures, error) {
-	f := sizeFigures{canaries: len(names)}
+// takeOver creates and enrolls names[from:] in batches of -enroll-batch,
+// each batch once the one before is taken over, so neither tool meets a
+// herd of new apps at once (Flagger starts one ticker per Canary, and a herd
+// of them in lockstep timed out creating Services on a loaded API server).
+// It returns how many of names were taken over and how long it took; all
+// batches together are bound by -scale-bound.
+func (b *bench) takeOver(ctx context.Context, t tool, apps harness.Apps, r *relays, names []string, from int) (int, time.Duration, error) {
+	start := time.Now()
+	deadline := start.Add(b.o.scaleBound) // for all batches together
 	waiting := func(s state) bool { return s.ready || s.settled }
-	reached, err := waitAll(ctx, t, apps.Namespace, names, "taken over", b.o.scaleBound, waiting)
-	f.takeover, f.reached = time.Since(enrolled), reached
-	if err != nil {
-		prog.logf("%s %d canaries: %v; this size is not measured", t.name(), len(names), err)
-		return f, ctx.Err()
+	reached := from
+	for lo := from; lo < len(names); lo += b.o.enrollBatch {
+		hi := min(lo+b.o.enrollBatch, len(names))
+		if err := apps.Create(ctx, names[lo:hi]); err != nil {
+			return reached, time.Since(start), err
+		}
+		if err := t.enroll(ctx, apps.Namespace, r.prom.URL(), names[lo:hi], tuned); err != nil {
+			return reached, time.Since(start), err
+		}
+		var err error
+		reached, err = waitAll(ctx, t, apps.Namespace, names[:hi], "taken over", max(time.Until(deadline), time.Second), waiting)
+		if err != nil {
+			return reached, time.Since(start), err
+		}
 	}
+	return reached, time.Since(start), nil
+}
+
+// size measures n taken-over apps: an idle window, then a window from
+// releasing all of them until every rollout ended (or -scale-bound).
+func (b *bench) size(ctx context.Context, t tool, apps harness.Apps, m meter, f sizeFigures, names []string, image string) (sizeFigures, error) {
 	prog.logf("%s %d canaries: taken over in %s; idle window %s", t.name(), len(names), f.takeover.Round(time.Second), b.o.idle)
 	f.measured = true
 	start := m.read()
@@ -244,4 +270,27 @@ func (b *bench) createOthers(ctx context.Context, ns string, n int) error {
 		}
 		return nil
 	})
+}
+
+// waitOthersObserved waits until the controller manager has synced every
+// other Deployment (status.observedGeneration caught up; its ReplicaSet made).
+func (b *bench) waitOthersObserved(ctx context.Context, ns string) error {
+	n := 0
+	err := wait.PollUntilContextTimeout(ctx, 5*time.Second, 10*time.Minute, true, func(ctx context.Context) (bool, error) {
+		list, err := b.kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: otherLabel, ResourceVersion: "0"})
+		if err != nil {
+			return false, nil
+		}
+		n = 0
+		for _, d := range list.Items {
+			if d.Status.ObservedGeneration >= d.Generation {
+				n++
+			}
+		}
+		return n == b.o.others, nil
+	})
+	if err != nil {
+		return fmt.Errorf("other Deployments synced by the controller manager: %d of %d: %w", n, b.o.others, err)
+	}
+	return nil
 }
