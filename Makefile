@@ -63,7 +63,7 @@ demo: sandbox build ## the main job: sandbox, chart, daemon and a live canary to
 # bench-peers starts the sandbox when it is not running and stops it again after.
 BENCH_PEERS_FLAGS ?=
 
-bench-peers: ## rolloutd and Flagger v1.44.0 side by side on the sandbox (about 25 min; not part of test): one table, see docs/benchmarks.md
+bench-peers: ## rolloutd and Flagger v1.44.0 side by side on the sandbox (under 30 min; not part of test): one table, see docs/benchmarks.md
 	@started=; if [ ! -f $(SANDBOX)/env ]; then $(MAKE) sandbox || exit 1; started=1; fi; \
 	$(GO) run ./e2e/bench/peers $(BENCH_PEERS_FLAGS); rc=$$?; \
 	if [ -n "$$started" ]; then $(MAKE) sandbox-down; fi; exit $$rc
