@@ -20,6 +20,7 @@ type env struct {
 	o       options
 	ns      string
 	token   string
+	prom    string // the sandbox's Prometheus URL
 	traffic *harness.TrafficWatch
 }
 
@@ -34,7 +35,11 @@ func bench(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("read the sandbox's webhook token: %w", err)
 	}
-	e := &env{o: o, ns: "bench-alerts-" + rand.String(5), token: strings.TrimSpace(string(tok))}
+	prom, err := harness.SandboxPrometheus()
+	if err != nil {
+		return err
+	}
+	e := &env{o: o, ns: "bench-alerts-" + rand.String(5), token: strings.TrimSpace(string(tok)), prom: prom}
 	drop, err := harness.Namespace(ctx, kube, e.ns)
 	if err != nil {
 		return err

@@ -42,7 +42,7 @@ func (e *env) viaWebhook(ctx context.Context, names []string) []time.Duration {
 // viaAlertmanager writes a firing rule per rollout and measures from the alert's
 // activeAt in Prometheus to the canary Ingress being deleted.
 func (e *env) viaAlertmanager(ctx context.Context, names []string) ([]time.Duration, error) {
-	client, err := api.NewClient(api.Config{Address: "http://127.0.0.1:9090"})
+	client, err := api.NewClient(api.Config{Address: e.prom})
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (e *env) viaAlertmanager(ctx context.Context, names []string) ([]time.Durat
 		if err := os.WriteFile(file, []byte(rule), 0o644); err != nil {
 			return nil, err
 		}
-		if err := reload(ctx); err != nil {
+		if err := reload(ctx, e.prom); err != nil {
 			return nil, err
 		}
 		active, ok := activeAt(ctx, prom, alert)
@@ -70,7 +70,7 @@ func (e *env) viaAlertmanager(ctx context.Context, names []string) ([]time.Durat
 			return gok && ok, nil
 		})
 		_ = os.Remove(file)
-		_ = reload(ctx)
+		_ = reload(ctx, e.prom)
 		if !gok || !ok {
 			fmt.Printf("  %s: no rollback through Alertmanager within a minute\n", name)
 			continue
@@ -80,8 +80,8 @@ func (e *env) viaAlertmanager(ctx context.Context, names []string) ([]time.Durat
 	return out, nil
 }
 
-func reload(ctx context.Context) error {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://127.0.0.1:9090/-/reload", nil)
+func reload(ctx context.Context, prom string) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, prom+"/-/reload", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("reload prometheus: %w", err)

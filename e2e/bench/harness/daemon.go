@@ -29,6 +29,9 @@ type DaemonOptions struct {
 	// LogDir receives the daemon's log, rolloutd-<namespace>.log unless LogName
 	// names the file.
 	LogDir, LogName string
+	// PrometheusURL is ROLLOUTD_PROMETHEUS_URL; empty uses the sandbox's
+	// (SandboxPrometheus).
+	PrometheusURL string
 	// Env adds or overrides ROLLOUTD_ variables, e.g. "ROLLOUTD_KUBE_QPS=200".
 	Env []string
 }
@@ -54,6 +57,11 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 			return nil, err
 		}
 	}
+	if o.PrometheusURL == "" {
+		if o.PrometheusURL, err = SandboxPrometheus(); err != nil {
+			return nil, err
+		}
+	}
 	if o.LogName == "" {
 		o.LogName = "rolloutd-" + o.Namespace + ".log"
 	}
@@ -63,7 +71,7 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 	}
 	d.cmd = exec.Command(bin, "--kubeconfig", o.Kubeconfig)
 	d.cmd.Env = append(os.Environ(), "ROLLOUTD_NAMESPACES="+o.Namespace, "ROLLOUTD_HTTP_ADDR="+o.Addr,
-		"ROLLOUTD_PROMETHEUS_URL=http://127.0.0.1:9090", "ROLLOUTD_LEADER_ELECT=false", "ROLLOUTD_LOG_FORMAT=console")
+		"ROLLOUTD_PROMETHEUS_URL="+o.PrometheusURL, "ROLLOUTD_LEADER_ELECT=false", "ROLLOUTD_LOG_FORMAT=console")
 	if o.TokenFile != "" {
 		d.cmd.Env = append(d.cmd.Env, "ROLLOUTD_WEBHOOK_TOKEN_FILE="+o.TokenFile)
 	}

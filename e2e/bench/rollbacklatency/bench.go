@@ -178,7 +178,7 @@ func (r *run) swap(ctx context.Context, measured bool) error {
 			env = append(env, "ROLLOUTD_PROMETHEUS_URL="+r.prom.URL(), "ROLLOUTD_QUERY_TIMEOUT=1h", "ROLLOUTD_GATE_TIMEOUT=2h")
 		}
 	}
-	d, err := harness.StartDaemon(ctx, harness.DaemonOptions{Bin: r.o.bin, Kubeconfig: r.o.kubeconfig, Namespace: r.ns,
+	d, err := harness.StartDaemon(ctx, harness.DaemonOptions{Bin: r.o.bin, Kubeconfig: r.o.kubeconfig, Namespace: r.ns, PrometheusURL: r.o.prom,
 		TokenFile: r.tokenFile, LogDir: r.o.logDir, LogName: fmt.Sprintf("rolloutd-%s-%d-%s.log", r.ns, r.daemons, role), Env: env})
 	if err != nil {
 		return err

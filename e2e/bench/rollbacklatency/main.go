@@ -23,6 +23,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/rolloutd/rolloutd/e2e/bench/harness"
 )
 
 type options struct {
@@ -45,7 +47,7 @@ func main() { os.Exit(runMain()) }
 func runMain() int {
 	var o options
 	flag.StringVar(&o.kubeconfig, "kubeconfig", ".sandbox/kubeconfig", "sandbox kubeconfig")
-	flag.StringVar(&o.prom, "prometheus", "http://127.0.0.1:9090", "Prometheus URL")
+	flag.StringVar(&o.prom, "prometheus", "", "Prometheus URL (empty: the sandbox's, from .sandbox/env)")
 	flag.StringVar(&o.logDir, "log-dir", ".sandbox/logs", "where the daemon's log goes")
 	flag.StringVar(&o.bin, "rolloutd", "", "rolloutd binary (empty: go build ./cmd/rolloutd)")
 	flag.IntVar(&o.n, "n", 1000, "rollouts rolled back at once")
@@ -60,6 +62,13 @@ func runMain() int {
 	if o.n < 1 || o.single < 1 {
 		fmt.Fprintln(os.Stderr, "rollbacklatency: -n and -single must be positive")
 		return 2
+	}
+	if o.prom == "" {
+		var err error
+		if o.prom, err = harness.SandboxPrometheus(); err != nil {
+			fmt.Fprintln(os.Stderr, "rollbacklatency:", err)
+			return 2
+		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -19,7 +19,7 @@ type daemon struct{ *harness.Daemon }
 func startDaemon(ctx context.Context, o options, ns string) (*daemon, error) {
 	d, err := harness.StartDaemon(ctx, harness.DaemonOptions{
 		Kubeconfig: o.kubeconfig, Namespace: ns, LogDir: os.TempDir(),
-		Env: []string{"ROLLOUTD_PROMETHEUS_URL=" + o.prom, "ROLLOUTD_PPROF=true"},
+		PrometheusURL: o.prom, Env: []string{"ROLLOUTD_PPROF=true"},
 	})
 	return &daemon{d}, err
 }

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rolloutd/rolloutd/e2e/bench/harness"
 )
 
 type options struct {
@@ -41,7 +43,7 @@ func run() int {
 	var o options
 	var sizes string
 	flag.StringVar(&o.kubeconfig, "kubeconfig", ".sandbox/kubeconfig", "sandbox kubeconfig")
-	flag.StringVar(&o.prom, "prometheus", "http://127.0.0.1:9090", "Prometheus URL")
+	flag.StringVar(&o.prom, "prometheus", "", "Prometheus URL (empty: the sandbox's, from .sandbox/env)")
 	flag.StringVar(&sizes, "sizes", "100:10,1000:100", "comma list of DEPLOYMENTS:ROLLING")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of one size's run")
 	flag.DurationVar(&o.interval, "interval", 2*time.Second, "rolloutd.io/interval of the rolling Deployments")
@@ -50,6 +52,12 @@ func run() int {
 	flag.StringVar(&o.heapProfile, "heap-profile", "", "save the daemon's heap profile at idle to this file (suffixed by the size)")
 	flag.Parse()
 	var err error
+	if o.prom == "" {
+		if o.prom, err = harness.SandboxPrometheus(); err != nil {
+			fmt.Fprintln(os.Stderr, "scale:", err)
+			return 2
+		}
+	}
 	if o.sizes, err = parseSizes(sizes); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
