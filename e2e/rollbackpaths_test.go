@@ -98,31 +98,38 @@ func requireRolledBackByAlert(t *testing.T, env *framework.Env, ns, name, image 
 	return st
 }
 
-// Given a rollout at 10% whose interval annotation then gets a typo, when an
-// operator aborts or an alert fires, then the canary is rolled back all the same,
-// and a Warning Event named the annotation.
+// Given a rollout at 10% whose interval, alert selector or alert-rollback
+// annotation then gets a typo, when an operator aborts or an alert fires, then the
+// canary is rolled back all the same (the alert matched against the alert
+// settings as they last parsed), and a Warning Event named the annotation.
 func TestTypoMidRolloutNeverDisablesARollback(t *testing.T) {
 	t.Parallel()
-	for _, how := range []string{"abort", "alert"} {
-		t.Run(how, func(t *testing.T) {
+	for _, tc := range []struct{ name, key, typo, how string }{
+		{"abort", "rolloutd.io/interval", "5x", "abort"},
+		{"alert", "rolloutd.io/interval", "5x", "alert"},
+		{"alert-selector", "rolloutd.io/alert-selector", "severity:critical", "alert"},
+		{"alert-rollback", "rolloutd.io/alert-rollback", "ture", "alert"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			env := framework.Get(t)
 			ns := env.Namespace(t)
 			a := app{name: "typo", replicas: 3, router: "nginx", rps: 100, annotations: map[string]string{
-				"rolloutd.io/steps": "10,50", "rolloutd.io/interval": "10m", "rolloutd.io/checks": "cpu<=2x"}}
+				"rolloutd.io/steps": "10,50", "rolloutd.io/interval": "10m", "rolloutd.io/checks": "cpu<=2x",
+				"rolloutd.io/alert-selector": "severity=critical"}}
 			d := webhookDaemon(t, env, ns, nil)
 			a.create(t, env.Kube, ns)
 			release(t, env.Kube, ns, a.name, "example.com/typo:v2", nil)
 			waitWeight(t, env, ns, a.name, 10)
 
-			patch := []byte(`{"metadata":{"annotations":{"rolloutd.io/interval":"5x"}}}`)
+			patch := []byte(fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, tc.key, tc.typo))
 			_, err := env.Kube.AppsV1().Deployments(ns).Patch(context.Background(), a.name, types.MergePatchType, patch, metav1.PatchOptions{})
 			require.NoError(t, err)
 			framework.Eventually(t, time.Minute, "InvalidSpec Warning naming the annotation", func() (bool, error) {
-				return eventWith(t, env, ns, corev1.EventTypeWarning, "InvalidSpec", "rolloutd.io/interval"), nil
+				return eventWith(t, env, ns, corev1.EventTypeWarning, "InvalidSpec", tc.key), nil
 			})
 
-			if how == "abort" {
+			if tc.how == "abort" {
 				newOperator(t, env, ns).must("abort", a.name)
 				st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.Aborted)
 				assert.Equal(t, 0, st.Weight)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -15,6 +17,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 )
 
@@ -127,18 +130,16 @@ func retriable(err error) bool {
 
 // ineligible says why the Deployment must not be marked with m ("" when it must):
 // it is not opted in, opted out of alert rollback, its alert selector does not
-// match, or it already carries this alert or a later one.
+// match (both read through alertSpec), or it already carries this alert or a
+// later one.
 func ineligible(d *appsv1.Deployment, m Mark) string {
 	ann := d.Annotations
 	if !spec.Enabled(ann) {
 		return fmt.Sprintf("the deployment is not opted in (%s is not \"true\")", spec.KeyEnabled)
 	}
-	sp, perr := spec.Parse(d.Name, ann)
-	var inv *spec.InvalidError
-	for _, e := range unwrapAll(perr) {
-		if errors.As(e, &inv) && (inv.Key == spec.KeyAlertRollback || inv.Key == spec.KeyAlertSelector) {
-			return "invalid alert annotations: " + inv.Error()
-		}
+	sp, why := alertSpec(d)
+	if why != "" {
+		return why
 	}
 	if !sp.AlertRollback {
 		return fmt.Sprintf("alert rollback is disabled (%s: \"false\")", spec.KeyAlertRollback)
@@ -158,6 +159,54 @@ func ineligible(d *appsv1.Deployment, m Mark) string {
 		}
 	}
 	return ""
+}
+
+// alertKeys are the annotations that decide whether an alert marks a Deployment.
+var alertKeys = []string{spec.KeyAlertRollback, spec.KeyAlertSelector}
+
+// alertSpec is the spec an alert is matched against. When an alert annotation
+// stopped parsing while a rollout is under way, it takes the value it had when
+// the annotations last parsed (kept in the status), or its default when none was
+// kept — what the controller goes on with, so a typo never disables the alert
+// rollback of a live canary. With no rollout under way there is nothing to roll
+// back: the typo is the reason the alert is skipped.
+func alertSpec(d *appsv1.Deployment) (spec.Spec, string) {
+	sp, perr := spec.Parse(d.Name, d.Annotations)
+	bad := invalidAlertKeys(perr)
+	if len(bad) == 0 {
+		return sp, ""
+	}
+	st, err := status.Read(d.Annotations)
+	if err != nil || !st.Phase.Active() {
+		return sp, "invalid alert annotations: " + bad[0].Error()
+	}
+	ann := maps.Clone(d.Annotations)
+	for _, inv := range bad {
+		if v, ok := st.Spec[inv.Key]; ok {
+			ann[inv.Key] = v
+		} else {
+			delete(ann, inv.Key)
+		}
+	}
+	if sp, perr = spec.Parse(d.Name, ann); len(invalidAlertKeys(perr)) > 0 {
+		for _, k := range alertKeys {
+			delete(ann, k)
+		}
+		sp, _ = spec.Parse(d.Name, ann)
+	}
+	return sp, ""
+}
+
+// invalidAlertKeys are the parse errors naming an alert annotation.
+func invalidAlertKeys(perr error) []*spec.InvalidError {
+	var out []*spec.InvalidError
+	for _, e := range unwrapAll(perr) {
+		var inv *spec.InvalidError
+		if errors.As(e, &inv) && slices.Contains(alertKeys, inv.Key) {
+			out = append(out, inv)
+		}
+	}
+	return out
 }
 
 func unwrapAll(err error) []error {

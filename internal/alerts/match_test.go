@@ -16,6 +16,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/internal/status"
 )
 
 func TestAlertMapsToAnOptedInDeployment(t *testing.T) {
@@ -41,6 +42,16 @@ func TestAlertMapsToAnOptedInDeployment(t *testing.T) {
 		{"not opted in", deployment("default", "web", spec.KeyEnabled, "false"), alert("A", "fp"), ""},
 		{"another annotation invalid still marks", deployment("default", "web", spec.KeySteps, "abc"), alert("A", "fp"), "default/web"},
 		{"invalid selector", deployment("default", "web", spec.KeyAlertSelector, "no matcher"), alert("A", "fp"), ""},
+		{"invalid selector mid-rollout matches as it last parsed", live(t, deployment("default", "web", spec.KeyAlertSelector, "team:web"),
+			spec.KeyAlertSelector, "team=web"), alert("A", "fp", "team", "web"), "default/web"},
+		{"invalid selector mid-rollout still filters as it last parsed", live(t, deployment("default", "web", spec.KeyAlertSelector, "team:web"),
+			spec.KeyAlertSelector, "team=web"), alert("A", "fp", "team", "db"), ""},
+		{"invalid selector mid-rollout with none kept takes the default", live(t, deployment("default", "web", spec.KeyAlertSelector, "team:web")),
+			alert("A", "fp"), "default/web"},
+		{"invalid alert-rollback mid-rollout takes the default", live(t, deployment("default", "web", spec.KeyAlertRollback, "ture")),
+			alert("A", "fp"), "default/web"},
+		{"invalid alert-rollback mid-rollout keeps an opt-out", live(t, deployment("default", "web", spec.KeyAlertRollback, "flase"),
+			spec.KeyAlertRollback, "false"), alert("A", "fp"), ""},
 		{"no such deployment", deployment("default", "other"), alert("A", "fp"), ""},
 		{"other namespace", deployment("prod", "web"), alert("A", "fp"), ""},
 		{"no namespace label", deployment("default", "web"), alert("A", "fp", "namespace", ""), ""},
@@ -59,6 +70,20 @@ func TestAlertMapsToAnOptedInDeployment(t *testing.T) {
 			assert.Equal(t, tt.marked, f.patches()[0].GetNamespace()+"/"+f.patches()[0].GetName())
 		})
 	}
+}
+
+// live gives d the status of a rollout under way whose annotations last parsed
+// as kept (key, value pairs).
+func live(t *testing.T, d *appsv1.Deployment, kept ...string) *appsv1.Deployment {
+	t.Helper()
+	st := status.Status{Phase: status.Progressing, Revision: "r2", Weight: 10, Spec: map[string]string{spec.KeyEnabled: "true"}}
+	for i := 0; i+1 < len(kept); i += 2 {
+		st.Spec[kept[i]] = kept[i+1]
+	}
+	raw, err := st.Encode()
+	require.NoError(t, err)
+	d.Annotations[status.Key] = raw
+	return d
 }
 
 func TestResolvedAlertsAreCountedAndIgnored(t *testing.T) {
