@@ -39,7 +39,7 @@ func onAlert(in Input) Decision {
 	}
 	switch in.Status.Phase {
 	case status.Promoting:
-		return alertWhilePromoting(in, rest)
+		return alertWhilePromoting(in)
 	case status.Succeeded:
 		return restore(in)
 	}
@@ -49,15 +49,13 @@ func onAlert(in Input) Decision {
 // alertWhilePromoting rolls a promotion in flight back at once: while the stable
 // Deployment is still paused on its old pods, as during the steps (traffic off the
 // canary, canary removed); once it rolls the revision out, by restoring the
-// previous revision's template on it, as after promotion. A batch release's
-// promotion moves pods, not traffic, and finishes first (the alert stays marked).
-func alertWhilePromoting(in, rest Input) Decision {
+// previous revision's template on it, as after promotion. A batch release
+// follows the same rules: while its pods still move to the canary, the batches
+// are reversed; once the stable rolls the revision out, its previous template is
+// restored and the pods move back onto it (batchRestore).
+func alertWhilePromoting(in Input) Decision {
 	st := in.Status
 	switch {
-	case st.Batch != nil:
-		d := Step(rest)
-		d.KeepAlert = true
-		return d
 	case in.Stable.Paused && in.Stable.Running != st.Revision:
 		return rollback(in, ReasonAlert, alertMessage(in.Alert)+" while promoting, before the stable pods ran it")
 	case in.Stable.Previous == "":
@@ -72,8 +70,14 @@ func alertWhilePromoting(in, rest Input) Decision {
 	st.StepStartedAt, st.ScaledAt = nil, nil
 	st.FailedRevision = st.Revision
 	st.Restore = in.Stable.Previous
-	return Decision{Status: st, Split: traffic.Split{}, Stable: Resume, RequeueAfter: PollInterval,
+	d := Decision{Status: st, Split: traffic.Split{}, Stable: Resume, RequeueAfter: PollInterval,
 		Events: []Event{{Warning: true, Reason: ReasonAlert, Message: "rolling back: " + msg}}}
+	if st.Batch != nil {
+		// The pods stay where they are until the stable runs the restored template.
+		d.Status.Batch = rebased(in).Batch
+		d.CanaryReplicas, d.StableReplicas = d.Status.Batch.Canary, &d.Status.Batch.Stable
+	}
+	return d
 }
 
 // alertIgnored says why the alert must not roll anything back ("" when it must).

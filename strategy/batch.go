@@ -35,6 +35,8 @@ func batchStep(in Input) Decision {
 	switch {
 	case st.Phase == status.RollingBack && st.Restore == "" && st.Batch != nil:
 		d = batchReverse(in)
+	case st.Phase == status.RollingBack && st.Batch != nil:
+		d = batchRestore(in)
 	case (st.Phase == status.Progressing || st.Phase == status.Paused) && st.Batch != nil && !interrupted(in):
 		d = batchProgress(in)
 	case st.Phase == status.Promoting && st.Batch != nil && in.Alert == nil:

@@ -124,13 +124,19 @@ func NextMove(m Move) (Pods, MoveState) {
 }
 
 // Rebase adapts a batch plan to a stable size changed by someone else since the
-// last write (an HPA or a user scaling the Deployment): the change is taken as a
-// change of the desired total, never written back.
+// last write (an HPA or a user scaling the Deployment). Growth is taken as a
+// larger desired total, never written back. A shrink never lowers the desired
+// total: an autoscaler sees the load move to the new pods and shrinks the old
+// ones, and the pods carrying that load must not go with them, so the pods move
+// on toward the total the release recorded (the side that takes the traffic
+// back, on a rollback or at the end of a promotion, grows back to it).
 func Rebase(b status.Batch, observedStable int32) status.Batch {
 	if observedStable == b.Stable {
 		return b
 	}
-	b.Desired += observedStable - b.Stable
+	if observedStable > b.Stable {
+		b.Desired += observedStable - b.Stable
+	}
 	b.Stable = observedStable
 	if b.Desired < 1 {
 		b.Desired = 1

@@ -179,9 +179,9 @@ func TestRebaseFollowsSomeoneElsesScaling(t *testing.T) {
 	}{
 		{"unchanged", status.Batch{Desired: 10, Stable: 7, Canary: 3}, 7, status.Batch{Desired: 10, Stable: 7, Canary: 3}},
 		{"HPA scales up mid-release", status.Batch{Desired: 10, Stable: 7, Canary: 3}, 9, status.Batch{Desired: 12, Stable: 9, Canary: 3}},
-		{"HPA scales down mid-release", status.Batch{Desired: 10, Stable: 7, Canary: 3}, 4, status.Batch{Desired: 7, Stable: 4, Canary: 3}},
+		{"HPA scales down mid-release: the total stays", status.Batch{Desired: 10, Stable: 7, Canary: 3}, 4, status.Batch{Desired: 10, Stable: 4, Canary: 3}},
 		{"scaled up during a surge", status.Batch{Desired: 10, Stable: 10, Canary: 2}, 11, status.Batch{Desired: 11, Stable: 11, Canary: 2}},
-		{"never below one pod", status.Batch{Desired: 2, Stable: 1, Canary: 0}, 0, status.Batch{Desired: 1, Stable: 0, Canary: 0}},
+		{"scaled to zero: the total stays", status.Batch{Desired: 2, Stable: 1, Canary: 0}, 0, status.Batch{Desired: 2, Stable: 0, Canary: 0}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

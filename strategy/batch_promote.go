@@ -99,3 +99,27 @@ func batchReverse(in Input) Decision {
 	d.StableReplicas = &b.Stable
 	return d
 }
+
+// batchRestore rolls back a batch promotion the stable had already rolled out (an
+// alert while promoting): the stable, un-paused, rolls its previous template out
+// (Status.Restore, written with the status that began the rollback); once every
+// stable pod runs it, the pods move back from the canary as in batchReverse, which
+// ends the restore. A template someone else writes meanwhile ends the restore: the
+// pods move back to the stable, paused, and the new template gets a canary later.
+func batchRestore(in Input) Decision {
+	st := in.Status
+	if in.Stable.Template != st.Restore {
+		st.Message += "; interrupted: the pod template changed, the new one gets a canary"
+		st.Restore = ""
+		in.Status = st
+		return batchReverse(in)
+	}
+	if !in.Stable.RolledOut || in.Stable.Running != st.Restore {
+		in.Status = rebased(in)
+		d := hold(in.Status)
+		d.Split.CanaryWeight = 0
+		d.Stable, d.RequeueAfter = Resume, PollInterval
+		return d
+	}
+	return batchReverse(in)
+}

@@ -298,3 +298,78 @@ func TestBatchAbortReverses(t *testing.T) {
 	assert.Equal(t, "10/0 Aborted", got[len(got)-1])
 	assert.Equal(t, int32(10), w.in.Stable.Desired)
 }
+
+// promotingBatch is a batch release of c1 over s1 that has just entered Promoting,
+// its pods still moving to the canary while the stable stays paused on s1.
+func promotingBatch(t *testing.T) *world {
+	w := newWorld(t, batchSpec(t, spec.KeyMaxSurge, "100%", spec.KeyBatches, "25%,50%"))
+	w.template("c1")
+	w.runUntil(func(st status.Status) bool { return st.Phase == status.Promoting })
+	require.Equal(t, "s1", w.in.Stable.Running)
+	w.in.Stable.Paused = true
+	return w
+}
+
+func TestBatchAlertWhilePromotingBeforeTheStableRanItReverses(t *testing.T) {
+	w := promotingBatch(t)
+	w.in.Alert = &Alert{Name: "HighErrorRate", StartsAt: w.in.Now}
+	d := w.step()
+	require.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, ReasonAlert, d.Status.Reason)
+	assert.Empty(t, d.Status.Restore)
+	assert.False(t, d.KeepAlert, "acted on at once, not after the promotion")
+	assert.NotEqual(t, Resume, d.Stable, "the stable never rolls the revision out")
+	w.apply(d, false)
+	got := w.runBatches(t, analysis.Pass, status.RolledBack)
+	assert.Equal(t, "10/0 RolledBack", got[len(got)-1])
+	assert.Equal(t, "s1", w.in.Stable.Running)
+}
+
+func TestBatchAlertAfterTheStableRolledTheRevisionOutRestoresThePreviousTemplate(t *testing.T) {
+	w := promotingBatch(t)
+	w.in.Stable.Paused = false
+	for i := 0; w.in.Stable.Running != "c1"; i++ {
+		require.Less(t, i, 50, "the stable never rolled c1 out")
+		d := w.step()
+		require.Equal(t, status.Promoting, d.Status.Phase)
+		w.apply(d, false)
+	}
+	w.in.Stable.Previous = "s1"
+	b := *w.in.Status.Batch
+	w.in.Alert = &Alert{Name: "HighErrorRate", StartsAt: w.in.Now}
+	d := w.step()
+	require.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, "s1", d.Status.Restore)
+	assert.Equal(t, Resume, d.Stable, "the stable rolls the previous template out at once")
+	assert.Equal(t, b.Canary, d.CanaryReplicas, "no pod moves before the stable runs s1")
+	assert.Equal(t, b.Stable, *d.StableReplicas)
+	assert.True(t, d.ReducesExposure(w.prev))
+
+	// The controller wrote s1's template with that status; the stable rolls it out.
+	w.template("s1")
+	w.in.Stable.RolledOut = false
+	d = w.step()
+	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, b.Canary, d.CanaryReplicas, "pods wait for the restored template")
+	w.apply(d, false)
+	got := w.runBatches(t, analysis.Pass, status.RolledBack)
+	assert.Equal(t, "10/0 RolledBack", got[len(got)-1])
+	assert.Equal(t, "s1", w.in.Status.StableRevision)
+	assert.Empty(t, w.in.Status.Restore)
+}
+
+func TestBatchAutoscalerShrinkingTheStableNeverShrinksTheRelease(t *testing.T) {
+	w := newWorld(t, batchSpec(t, spec.KeyMaxSurge, "100%"))
+	w.template("c1")
+	w.runUntil(func(st status.Status) bool { return st.Step == 3 && st.StepStartedAt != nil })
+	require.Equal(t, status.Batch{Desired: 10, Stable: 5, Canary: 5}, *w.in.Status.Batch)
+	w.in.Stable.Desired, w.in.Stable.Ready = 2, 2 // the HPA shrinks the old pods
+	d := w.step()
+	assert.Equal(t, status.Batch{Desired: 10, Stable: 2, Canary: 5}, *d.Status.Batch)
+	assert.Equal(t, int32(5), d.CanaryReplicas, "the new pods keep their share")
+	w.apply(d, false)
+	d = w.command(VerbAbort).step()
+	w.apply(d, false)
+	got := w.runBatches(t, analysis.Pass, status.Aborted)
+	assert.Equal(t, "10/0 Aborted", got[len(got)-1], "the stable taking the traffic back grows back to the release's size")
+}

@@ -176,6 +176,12 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 		return fmt.Errorf("get service %s/%s: %w", ns, r.spec.Service, err)
 	}
 	if workload.Revision(r.d.Spec.Template) != d.Status.Revision {
+		if have, _ := r.canary(); have != nil && d.Status.Phase == status.RollingBack &&
+			have.Annotations[workload.RevisionAnnotation] == d.Status.Revision {
+			// The stable restores its previous template while the canary's pods
+			// move back to it: the canary keeps its own template, only shrinks.
+			return r.resizeCanary(ctx, d.CanaryReplicas)
+		}
 		return fmt.Errorf("template of %s/%s changed since this reconcile began", ns, r.d.Name)
 	}
 	want := workload.Canary(r.d, workload.CanaryOptions{

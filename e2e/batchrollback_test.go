@@ -1,0 +1,101 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
+
+	"github.com/rolloutd/rolloutd/e2e/framework"
+	"github.com/rolloutd/rolloutd/internal/status"
+)
+
+// Given a batch release whose promotion is under way — its pods still moving to
+// the new version while the stable stays paused, or the stable already rolling the
+// new version out and taking its pods back — when an alert fires, then it rolls
+// back at once, as a weighted release does: the release never reaches Succeeded,
+// and the Deployment ends on the previous version at its desired count.
+func TestBatchAlertWhilePromotingRollsBackAtOnce(t *testing.T) {
+	t.Parallel()
+	for _, when := range []string{"pods moving", "stable rolled it out"} {
+		t.Run(when, func(t *testing.T) {
+			t.Parallel()
+			env := framework.Get(t)
+			ns := env.Namespace(t)
+			a := batchApp("promo", "rolloutd.io/batches", "50%", "rolloutd.io/max-surge", "1",
+				"rolloutd.io/interval", "3s", "rolloutd.io/checks", "cpu<=5x")
+			a.replicas = 6
+			d := webhookDaemon(t, env, ns, nil)
+			a.create(t, env.Kube, ns)
+			phases := watchPhases(t, env.Kube, ns, a.name)
+			release(t, env.Kube, ns, a.name, "example.com/promo:v2", nil)
+
+			framework.Eventually(t, batchTimeout, "promotion "+when, func() (bool, error) {
+				st, dep := readStatus(t, env.Kube, ns, a.name)
+				ok := st.Phase == status.Promoting && (when == "pods moving" || !dep.Spec.Paused)
+				return ok, fmt.Errorf("phase %s, stable paused %v: %s", st.Phase, dep.Spec.Paused, st.Message)
+			})
+			postAlert(t, env, d, ns, a.name, "BatchPromotionBurning", time.Now())
+
+			requireRolledBackByAlert(t, env, ns, a.name, "example.com/promo:v1")
+			assert.NotContains(t, phases.after(status.Promoting), status.Succeeded, "phases %v", phases.seen())
+			_, dep := readStatus(t, env.Kube, ns, a.name)
+			assert.Equal(t, int32(6), *dep.Spec.Replicas, "the desired count is handed back")
+			assert.True(t, dep.Spec.Paused)
+		})
+	}
+}
+
+// Given a batch release with half its pods on the new version, when an autoscaler
+// scales the stable's old pods down, then the new pods keep their count, and an
+// abort hands the traffic back to a stable grown back to the release's size.
+func TestBatchAutoscalerOnTheStableNeverShrinksTheRelease(t *testing.T) {
+	t.Parallel()
+	env := framework.Get(t)
+	ns := env.Namespace(t)
+	a := batchApp("hpa", "rolloutd.io/batches", "50%,100%", "rolloutd.io/interval", "10m", "rolloutd.io/checks", "cpu<=5x")
+	a.replicas = 4
+	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	a.create(t, env.Kube, ns)
+	release(t, env.Kube, ns, a.name, "example.com/hpa:v2", nil)
+	framework.Eventually(t, batchTimeout, "batch 1 in place", func() (bool, error) {
+		st, _ := readStatus(t, env.Kube, ns, a.name)
+		return st.Batch != nil && st.Batch.Canary == 2 && st.StepStartedAt != nil, fmt.Errorf("%s: %s", st.Phase, st.Message)
+	})
+
+	ctx := context.Background()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := env.Kube.AppsV1().Deployments(ns).GetScale(ctx, a.name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		scale.Spec.Replicas = 1 // what an HPA does as the load moves to the new pods
+		_, err = env.Kube.AppsV1().Deployments(ns).UpdateScale(ctx, a.name, scale, metav1.UpdateOptions{})
+		return err
+	})
+	require.NoError(t, err)
+	consistently(t, 3*time.Second, "the new pods keep their count", func() error {
+		c, err := env.Kube.AppsV1().Deployments(ns).Get(ctx, a.name+"-canary", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if *c.Spec.Replicas != 2 {
+			return fmt.Errorf("canary at %d pods", *c.Spec.Replicas)
+		}
+		return nil
+	})
+
+	sendCommand(t, env.Kube, ns, a.name, "abort")
+	waitPhase(t, env.Kube, ns, a.name, batchTimeout, status.Aborted)
+	_, dep := readStatus(t, env.Kube, ns, a.name)
+	assert.Equal(t, int32(4), *dep.Spec.Replicas, "the stable taking the traffic back grew back to the release's size")
+	assert.Equal(t, "example.com/hpa:v1", runningImage(t, env.Kube, ns, a.name))
+	requireNoCanaryObjects(t, env.Kube, ns, a.name)
+}
