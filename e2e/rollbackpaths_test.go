@@ -19,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
@@ -394,10 +395,15 @@ func TestAutoscalerOnIdleStableNeverShrinksTheCanary(t *testing.T) {
 		return *c.Spec.Replicas
 	}
 	require.Equal(t, int32(4), canaryReplicas())
-	scale, err := env.Kube.AppsV1().Deployments(ns).GetScale(ctx, a.name, metav1.GetOptions{})
-	require.NoError(t, err)
-	scale.Spec.Replicas = 1 // what an HPA does to pods without traffic
-	_, err = env.Kube.AppsV1().Deployments(ns).UpdateScale(ctx, a.name, scale, metav1.UpdateOptions{})
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := env.Kube.AppsV1().Deployments(ns).GetScale(ctx, a.name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		scale.Spec.Replicas = 1 // what an HPA does to pods without traffic
+		_, err = env.Kube.AppsV1().Deployments(ns).UpdateScale(ctx, a.name, scale, metav1.UpdateOptions{})
+		return err
+	})
 	require.NoError(t, err)
 	consistently(t, 5*time.Second, "the canary keeps its size", func() error {
 		if n := canaryReplicas(); n != 4 {
