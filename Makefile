@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(SANDBOX)/bin:$(PATH)
 E2E_PARALLEL ?= 8
 E2E_TIMEOUT ?= 25m
 
-.PHONY: help build test unit fuzz e2e lint vet fmt-check staticcheck sandbox sandbox-down demo bench-peers clean
+.PHONY: help build test unit fuzz e2e lint vet fmt-check staticcheck no-binaries sandbox sandbox-down demo bench-peers clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ fuzz: ## run each fuzz target for FUZZTIME (default 10s)
 e2e: sandbox ## end-to-end scenarios on the sandbox (starts it if needed)
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -parallel $(E2E_PARALLEL) ./e2e/... ./charts/...
 
-lint: vet fmt-check staticcheck ## go vet, gofmt and staticcheck
+lint: vet fmt-check staticcheck no-binaries ## go vet, gofmt, staticcheck, and no built binary tracked
 
 vet:
 	$(GO) vet ./...
@@ -44,6 +44,12 @@ vet:
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# no-binaries fails when git tracks (or has staged) a file over 512 KiB: such a file is a
+# built binary added by mistake (`go build` drops them in the working tree).
+no-binaries:
+	@git ls-files -z --cached | xargs -0 -r stat -c '%s %n' 2>/dev/null | \
+		awk '$$1 > 524288 { print "tracked file too large (a built binary?):", $$2; bad = 1 } END { exit bad }'
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
