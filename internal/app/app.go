@@ -30,8 +30,6 @@ import (
 	"github.com/rolloutd/rolloutd/internal/controller"
 	"github.com/rolloutd/rolloutd/internal/metrics"
 	"github.com/rolloutd/rolloutd/internal/server"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/router"
 )
 
 // Run runs the daemon until ctx is cancelled.
@@ -87,6 +85,10 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return fmt.Errorf("kubernetes client for leader election: %w", err)
 	}
+	urgent, err := urgentClients(restCfg, cfg)
+	if err != nil {
+		return err
+	}
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: eventsKube.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
@@ -105,16 +107,11 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	sampler := analysis.NewSampler(analyzer, analysis.SamplerOptions{Interval: cfg.SampleInterval,
 		Notify: func(ns, name string) { ctl.Enqueue(ns + "/" + name) }})
 	opts := controller.Options{
-		Kube:       kube,
-		Informers:  inf,
-		Analyzer:   analyzer,
-		Sequential: sampler,
-		Routers: map[spec.Router]router.Router{
-			spec.RouterService: router.Service{},
-			spec.RouterNginx:   router.Nginx{Client: kube},
-			spec.RouterIstio:   router.Istio{Client: dyn},
-			spec.RouterGateway: router.Gateway{Client: gw},
-		},
+		Kube:         kube,
+		Informers:    inf,
+		Analyzer:     analyzer,
+		Sequential:   sampler,
+		Routers:      routers(kube, dyn, gw),
 		Recorder:     broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "rolloutd"}),
 		Metrics:      m,
 		Clock:        clock.RealClock{},
@@ -122,6 +119,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 		ReadyTimeout: cfg.DefaultReadyLimit,
 		GateTimeout:  cfg.Gate(),
 		UnreadyLimit: cfg.UnreadyLimit,
+		Urgent:       urgent,
 	}
 	if notifier != nil {
 		opts.Notifier = notifier
@@ -143,7 +141,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err := srv.Listen(); err != nil {
 		return err
 	}
-	webhook, err := mountWebhook(cfg, srv, kube, inf, reg, log)
+	webhook, err := mountWebhook(cfg, srv, urgent.Kube, inf, reg, log)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,8 @@ import (
 
 // mountWebhook serves the Alertmanager webhook when a token file is configured and
 // starts the workers that mark Deployments; nil when the webhook is disabled. Every
-// replica serves it, leader or not: the mark goes through the API server.
+// replica serves it, leader or not: the mark goes through the API server, on the
+// client that takes traffic off canaries (urgent.go).
 func mountWebhook(cfg config.Config, srv *server.Server, kube kubernetes.Interface, inf *controller.Informers,
 	reg prometheus.Registerer, log *zap.Logger) (*alerts.Receiver, error) {
 	if cfg.WebhookTokenFile == "" {
@@ -23,6 +24,7 @@ func mountWebhook(cfg config.Config, srv *server.Server, kube kubernetes.Interfa
 	rcv, err := alerts.New(alerts.Options{
 		TokenFile:  cfg.WebhookTokenFile,
 		Kube:       kube,
+		Workers:    cfg.WebhookWorkers,
 		Lookup:     inf.Deployment,
 		Registerer: reg,
 		Log:        log.Named("alerts"),

@@ -20,21 +20,29 @@ import (
 // Config is every setting of the daemon. Each field's env tag is its variable name
 // without the ROLLOUTD_ prefix; README.md documents each with its default.
 type Config struct {
-	PrometheusURL     string        `env:"PROMETHEUS_URL, default=http://prometheus:9090"`
-	Namespaces        []string      `env:"NAMESPACES"`
-	HTTPAddr          string        `env:"HTTP_ADDR, default=:8080"`
-	WebhookTokenFile  string        `env:"WEBHOOK_TOKEN_FILE"`
-	LeaderElect       string        `env:"LEADER_ELECT"`
-	LeaseName         string        `env:"LEASE_NAME, default=rolloutd"`
-	LeaseNamespace    string        `env:"LEASE_NAMESPACE"`
-	LeaseDuration     time.Duration `env:"LEASE_DURATION, default=15s"`
-	RenewDeadline     time.Duration `env:"RENEW_DEADLINE, default=10s"`
-	RetryPeriod       time.Duration `env:"RETRY_PERIOD, default=2s"`
-	LogFormat         string        `env:"LOG_FORMAT, default=json"`
-	LogLevel          string        `env:"LOG_LEVEL, default=info"`
-	Workers           int           `env:"WORKERS, default=32"`
-	KubeQPS           float32       `env:"KUBE_QPS, default=100"`
-	KubeBurst         int           `env:"KUBE_BURST, default=200"`
+	PrometheusURL    string        `env:"PROMETHEUS_URL, default=http://prometheus:9090"`
+	Namespaces       []string      `env:"NAMESPACES"`
+	HTTPAddr         string        `env:"HTTP_ADDR, default=:8080"`
+	WebhookTokenFile string        `env:"WEBHOOK_TOKEN_FILE"`
+	LeaderElect      string        `env:"LEADER_ELECT"`
+	LeaseName        string        `env:"LEASE_NAME, default=rolloutd"`
+	LeaseNamespace   string        `env:"LEASE_NAMESPACE"`
+	LeaseDuration    time.Duration `env:"LEASE_DURATION, default=15s"`
+	RenewDeadline    time.Duration `env:"RENEW_DEADLINE, default=10s"`
+	RetryPeriod      time.Duration `env:"RETRY_PERIOD, default=2s"`
+	LogFormat        string        `env:"LOG_FORMAT, default=json"`
+	LogLevel         string        `env:"LOG_LEVEL, default=info"`
+	Workers          int           `env:"WORKERS, default=32"`
+	KubeQPS          float32       `env:"KUBE_QPS, default=100"`
+	KubeBurst        int           `env:"KUBE_BURST, default=200"`
+	// The writes that take traffic off a canary (alert marks, the persisted
+	// rollback, the traffic object) have a client budget of their own, sized for
+	// a burst of 1000 rollbacks of 3 writes each; their workers take the
+	// Deployments carrying an alert or a command ahead of the rest.
+	RollbackQPS       float32       `env:"ROLLBACK_QPS, default=300"`
+	RollbackBurst     int           `env:"ROLLBACK_BURST, default=3000"`
+	RollbackWorkers   int           `env:"ROLLBACK_WORKERS, default=32"`
+	WebhookWorkers    int           `env:"WEBHOOK_WORKERS, default=32"`
 	QueryTimeout      time.Duration `env:"QUERY_TIMEOUT, default=5s"`
 	MaxQueries        int           `env:"MAX_CONCURRENT_QUERIES, default=16"`
 	GateTimeout       time.Duration `env:"GATE_TIMEOUT"`
@@ -110,6 +118,12 @@ func (c Config) Validate() error {
 	}
 	if c.KubeQPS <= 0 || c.KubeBurst < 1 {
 		bad("KUBE_QPS", "want a positive QPS and burst, got %v and %d", c.KubeQPS, c.KubeBurst)
+	}
+	if c.RollbackQPS <= 0 || c.RollbackBurst < 1 {
+		bad("ROLLBACK_QPS", "want a positive QPS and ROLLBACK_BURST, got %v and %d", c.RollbackQPS, c.RollbackBurst)
+	}
+	if c.RollbackWorkers < 1 || c.WebhookWorkers < 1 {
+		bad("ROLLBACK_WORKERS", "want at least 1 and WEBHOOK_WORKERS at least 1, got %d and %d", c.RollbackWorkers, c.WebhookWorkers)
 	}
 	if c.QueryTimeout <= 0 || c.MaxQueries < 1 {
 		bad("QUERY_TIMEOUT", "want a positive timeout and at least 1 concurrent query")

@@ -24,28 +24,53 @@ import (
 // away from the canary is persisted first; traffic leaves the canary before its pods
 // shrink or go; pods are Ready before traffic reaches them (the strategy raises a
 // weight only after it saw them Ready); the status is written last, with the
-// stable's paused flag, in one update.
+// stable's paused flag, in one update. The writes that take traffic away (the
+// persisted decision, then the traffic object) go through the urgent client; a
+// reconcile from the urgent queue stops after them (urgent.go).
 func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
 	r.replicas = d.StableReplicas
 	if d.Revert != nil {
 		return r.revertStable(ctx, d)
 	}
-	written := false
 	rt, err := r.router()
 	if err != nil {
 		return err
 	}
 	t := r.target()
+	written := false
 	if d.ReducesExposure(r.prev) || r.restoreTemplate(d.Status) != nil {
-		if err := r.write(ctx, d.Status, d.Stable != strategy.Resume, true); err != nil {
-			return r.unrecorded(ctx, rt, t, d, err)
+		r.cutting = true
+		err := r.write(ctx, d.Status, d.Stable != strategy.Resume, true)
+		if err != nil {
+			err = r.unrecorded(ctx, t, d, err)
+		} else if r.urgent {
+			err = r.cutTraffic(ctx, t, d)
+		}
+		r.cutting = false
+		if err != nil {
+			return err
 		}
 		written = true
 	}
+	if !(r.urgent && written) {
+		if err := r.converge(ctx, rt, t, d, written); err != nil {
+			return err
+		}
+	}
+	r.recorded(d)
+	return nil
+}
+
+// converge brings the canary and its traffic to the decision and writes the status
+// unless it was written first.
+func (r *rollout) converge(ctx context.Context, rt router.Router, t router.Target, d strategy.Decision, written bool) error {
 	if err := r.removeStale(ctx); err != nil {
 		return err
 	}
 	if d.CanaryReplicas == 0 {
+		if d.ReducesExposure(r.prev) {
+			rt = r.c.urgentRouter(r.spec.Router)
+		}
 		if r.mayHaveCanary(d) {
 			if err := r.removeCanary(ctx, rt, t); err != nil {
 				return err
@@ -64,16 +89,35 @@ func (r *rollout) apply(ctx context.Context, d strategy.Decision) error {
 			return err
 		}
 	}
-	if !written {
-		if err := r.write(ctx, d.Status, d.Stable != strategy.Resume, r.d.Annotations[CommandKey] != ""); err != nil {
+	if written {
+		return nil
+	}
+	return r.write(ctx, d.Status, d.Stable != strategy.Resume, r.d.Annotations[CommandKey] != "")
+}
+
+// cutTraffic takes all traffic off the canary right after the rollback was
+// persisted, and only that: the canary's removal follows on the main queue. A
+// batch release moves its pods back in chunks, and a restore of the previous
+// template was the persisted write itself: nothing more to cut.
+func (r *rollout) cutTraffic(ctx context.Context, t router.Target, d strategy.Decision) error {
+	if d.CanaryReplicas != 0 || d.Status.Restore != "" || d.Status.Batch != nil {
+		return nil
+	}
+	r.c.applied.Delete(r.d.Namespace + "/" + r.d.Name)
+	if err := r.c.urgentRouter(r.spec.Router).Reset(ctx, t); err != nil {
+		return err
+	}
+	if router.SelectsCanary(string(r.spec.Router)) {
+		// Traffic follows the pods: only removing the canary's takes it away.
+		if err := r.deleteCanaryDeployment(ctx, false); err != nil {
 			return err
 		}
 	}
-	r.recorded(d)
+	r.trafficOff()
 	return nil
 }
 
-// recorded sends the decision's Events and updates the metrics, after its writes.
+// recorded sends the decision's Events, metrics and notification, after its writes.
 func (r *rollout) recorded(d strategy.Decision) {
 	for _, e := range d.Events {
 		kind := corev1.EventTypeNormal
@@ -103,7 +147,7 @@ const ReasonStatusWriteFailed = "StatusWriteFailed"
 // reconcile's error (so the write is retried). A later reconcile decides the
 // rollback again from the same evidence: the alert mark and the command stay,
 // a failed gate is due again.
-func (r *rollout) unrecorded(ctx context.Context, rt router.Router, t router.Target, d strategy.Decision, werr error) error {
+func (r *rollout) unrecorded(ctx context.Context, t router.Target, d strategy.Decision, werr error) error {
 	r.c.Metrics.StatusWriteFailures.WithLabelValues(errorKind(werr)).Inc()
 	r.event(corev1.EventTypeWarning, ReasonStatusWriteFailed, fmt.Sprintf("rollback (%s) could not be recorded: %v; "+
 		"traffic taken off the canary anyway, the canary stays until the status is written", d.Status.Reason, werr))
@@ -111,7 +155,7 @@ func (r *rollout) unrecorded(ctx context.Context, rt router.Router, t router.Tar
 		return werr
 	}
 	r.c.applied.Delete(r.d.Namespace + "/" + r.d.Name)
-	if err := rt.Reset(ctx, t); err != nil {
+	if err := r.c.urgentRouter(r.spec.Router).Reset(ctx, t); err != nil {
 		return errors.Join(werr, err)
 	}
 	if router.SelectsCanary(string(r.spec.Router)) {
@@ -295,7 +339,7 @@ func (r *rollout) write(ctx context.Context, st status.Status, paused, dropComma
 	if r.resizes() {
 		upd.Spec.Replicas = ptr.To(*r.replicas)
 	}
-	out, err := updateOnUnrelatedConflict(ctx, r.c.Kube.AppsV1().Deployments(d.Namespace), d, upd)
+	out, err := updateOnUnrelatedConflict(ctx, r.writer().AppsV1().Deployments(d.Namespace), d, upd)
 	if err != nil {
 		return fmt.Errorf("update deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}

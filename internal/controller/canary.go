@@ -52,7 +52,7 @@ func (r *rollout) deleteCanaryDeployment(ctx context.Context, fromAPI bool) erro
 	policy := metav1.DeletePropagationBackground
 	// Preconditioned on the UID: only this copy, not a same-named object created since.
 	opts := metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: &c.UID}}
-	err := r.c.Kube.AppsV1().Deployments(r.d.Namespace).Delete(ctx, name, opts)
+	err := r.writer().AppsV1().Deployments(r.d.Namespace).Delete(ctx, name, opts)
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("delete canary deployment %s/%s: %w", r.d.Namespace, name, err)
 	}

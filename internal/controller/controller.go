@@ -52,12 +52,19 @@ type Options struct {
 	Notifier Notifier
 	// Sequential, if not nil, judges canary rollouts continuously between gates.
 	Sequential SequentialJudge
+	// Urgent carries the writes that take traffic off a canary ahead of the rest.
+	Urgent Urgent
 }
 
 // Controller reconciles opted-in Deployments.
 type Controller struct {
 	Options
 	queue workqueue.TypedRateLimitingInterface[string]
+	// urgent holds the Deployments carrying an alert mark or a command (nil
+	// without urgent workers); keys lets one worker at a time reconcile a key
+	// found in both queues.
+	urgent workqueue.TypedRateLimitingInterface[string]
+	keys   keyLocks
 	// applied remembers the split last applied per Deployment, only to skip
 	// redundant router reads; losing it (a restart) just re-applies once.
 	applied sync.Map
@@ -79,6 +86,9 @@ func New(o Options) (*Controller, error) {
 			workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "rolloutd"}),
 	}
+	if o.Urgent.Workers > 0 {
+		c.urgent = newUrgentQueue()
+	}
 	o.Informers.onStripped = c.rememberStripped
 	if err := o.Informers.AddHandlers(c.enqueueDeployment, c.enqueueOwner); err != nil {
 		return nil, fmt.Errorf("controller: register handlers: %w", err)
@@ -92,10 +102,13 @@ func New(o Options) (*Controller, error) {
 	return c, nil
 }
 
-// QueueLen is the number of keys waiting, for the queue depth metric.
+// QueueLen is the number of keys waiting in both queues, for the queue depth metric.
 func (c *Controller) QueueLen() int {
 	if c == nil || c.queue == nil {
 		return 0
+	}
+	if c.urgent != nil {
+		return c.queue.Len() + c.urgent.Len()
 	}
 	return c.queue.Len()
 }
@@ -121,6 +134,9 @@ func (c *Controller) enqueueDeployment(obj any) {
 		return
 	}
 	c.preempt(d)
+	if pendingIntervention(d) && spec.Enabled(d.Annotations) && c.enqueueUrgent(deploymentKey(d)) {
+		return
+	}
 	c.queue.Add(d.Namespace + "/" + d.Name)
 }
 
@@ -147,8 +163,18 @@ func (c *Controller) enqueueOwner(obj any) {
 // Run starts workers and blocks until ctx is done, then drains the queue.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
-	c.Log.Info("starting workers", zap.Int("workers", workers))
+	c.Log.Info("starting workers", zap.Int("workers", workers), zap.Int("urgentWorkers", c.Urgent.Workers))
 	var wg sync.WaitGroup
+	if c.urgent != nil {
+		defer c.urgent.ShutDown()
+		for i := 0; i < c.Urgent.Workers; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.runUrgent(ctx)
+			}()
+		}
+	}
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
 		go func() {
@@ -158,6 +184,9 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	}
 	<-ctx.Done()
 	c.queue.ShutDown()
+	if c.urgent != nil {
+		c.urgent.ShutDown()
+	}
 	wg.Wait()
 	c.Log.Info("workers stopped")
 }
@@ -174,7 +203,7 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 	}
 	defer c.queue.Done(key)
 	start := time.Now()
-	requeue, err := c.syncRecovered(ctx, key)
+	requeue, err := c.syncLocked(ctx, key, false)
 	result := "ok"
 	if err != nil {
 		result = "error"
@@ -202,7 +231,7 @@ var errPanic = errors.New("reconcile panicked")
 // syncRecovered runs Sync and turns a panic into an error: one Deployment's bad
 // state must not crash-loop the daemon (and its webhook) for every other one. The
 // panic is logged with its stack and counted; the key is retried with backoff.
-func (c *Controller) syncRecovered(ctx context.Context, key string) (requeue time.Duration, err error) {
+func (c *Controller) syncRecovered(ctx context.Context, key string, urgent bool) (requeue time.Duration, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			c.Metrics.Panics.Inc()
@@ -211,5 +240,5 @@ func (c *Controller) syncRecovered(ctx context.Context, key string) (requeue tim
 			requeue, err = 0, fmt.Errorf("%w: %v", errPanic, p)
 		}
 	}()
-	return c.Sync(ctx, key)
+	return c.sync(ctx, key, urgent)
 }

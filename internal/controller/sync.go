@@ -47,11 +47,21 @@ type rollout struct {
 	// held names the annotations that stopped parsing mid-rollout ("" when they
 	// parse); spec is then the last valid one (held.go).
 	held string
+	// urgent: this reconcile comes from the urgent queue and does only what
+	// takes traffic off the canary (urgent.go); cutting: the write under way
+	// does that, through the urgent client.
+	urgent, cutting bool
 }
 
 // Sync reconciles the Deployment namespace/name once and returns when to look
 // again (0: only on change). It is safe to call for any key at any time.
 func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error) {
+	return c.sync(ctx, key, false)
+}
+
+// sync is Sync; urgent, from the urgent queue, acts only on a pending alert or
+// command that takes traffic off the canary, and leaves the rest to Sync.
+func (c *Controller) sync(ctx context.Context, key string, urgent bool) (time.Duration, error) {
 	ns, name, err := cache.SplitMetaNamespaceKey(key)
 	if err != nil {
 		return 0, nil
@@ -68,12 +78,15 @@ func (c *Controller) Sync(ctx context.Context, key string) (time.Duration, error
 	if cached.Labels[workload.CanaryOfLabel] != "" {
 		return 0, nil
 	}
+	if urgent && !(pendingIntervention(cached) && spec.Enabled(cached.Annotations) && cached.DeletionTimestamp == nil) {
+		return 0, nil
+	}
 	if cached.DeletionTimestamp != nil {
 		// Being deleted (its generated objects go with it): only the routes in
 		// the user's own objects need taking back; nothing new is started.
 		return 0, c.resetUserRoutes(ctx, ns, name)
 	}
-	r := &rollout{c: c, d: cached.DeepCopy(), now: c.Clock.Now(),
+	r := &rollout{c: c, d: cached.DeepCopy(), now: c.Clock.Now(), urgent: urgent,
 		log: c.Log.With(zap.String("namespace", ns), zap.String("deployment", name))}
 	if !hasRolloutdAnnotations(cached) {
 		return r.releaseOrphans(ctx)
@@ -129,6 +142,10 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 		r.sawGate(res)
 	}
 	d := strategy.Step(in)
+	if r.urgent && !d.ReducesExposure(r.prev) && r.restoreTemplate(d.Status) == nil {
+		// Nothing to take off the canary: the main queue reconciles it.
+		return 0, nil
+	}
 	r.keepSpec(&d)
 	d.Status = status.WithRecord(r.prev, d.Status, r.spec.RevisionHistory)
 	r.decided(d)

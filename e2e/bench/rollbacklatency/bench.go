@@ -110,6 +110,11 @@ type run struct {
 // starve one another for minutes. The daemon measured then takes over.
 const setupQPS = 1000
 
+// setupWorkers are the setup daemon's workers: on a busy API server a canary's
+// Service create can take seconds, and 1000 of them behind 32 workers took
+// longer than the measurement.
+const setupWorkers = 256
+
 func measure(ctx context.Context, o options, kube kubernetes.Interface, pool *capacity.Pool, token, tokenFile string, l level) (result, error) {
 	res := result{level: l, daemon: map[string]histogram{}}
 	ns := fmt.Sprintf("bench-rollback-%d-%s", l.rollouts, pool.ID)
@@ -145,6 +150,8 @@ func measure(ctx context.Context, o options, kube kubernetes.Interface, pool *ca
 			return res, err
 		}
 		defer r.prom.Close()
+	} else if o.alertsOnly {
+		fmt.Println("  -alerts-only: no failed gates")
 	} else if err := r.gates(ctx); err != nil {
 		return res, fmt.Errorf("failed gates: %w", err)
 	}
@@ -166,12 +173,16 @@ func (r *run) swap(ctx context.Context, measured bool) error {
 		r.daemon = nil
 	}
 	r.daemons++
-	env := []string{fmt.Sprintf("ROLLOUTD_KUBE_QPS=%d", setupQPS), fmt.Sprintf("ROLLOUTD_KUBE_BURST=%d", 2*setupQPS)}
+	env := []string{fmt.Sprintf("ROLLOUTD_KUBE_QPS=%d", setupQPS), fmt.Sprintf("ROLLOUTD_KUBE_BURST=%d", 2*setupQPS),
+		fmt.Sprintf("ROLLOUTD_WORKERS=%d", setupWorkers)}
 	role := "setup"
 	if measured {
 		env, role = nil, "measured"
 		if r.o.kubeQPS > 0 {
 			env = []string{fmt.Sprintf("ROLLOUTD_KUBE_QPS=%d", r.o.kubeQPS), fmt.Sprintf("ROLLOUTD_KUBE_BURST=%d", 2*r.o.kubeQPS)}
+		}
+		if r.o.env != "" {
+			env = append(env, strings.Split(r.o.env, ",")...)
 		}
 		if r.prom != nil {
 			// Gates hang for good instead of failing after their retries.

@@ -40,6 +40,8 @@ type options struct {
 	soak       time.Duration
 	timeout    time.Duration
 	promDown   bool
+	alertsOnly bool
+	env        string
 }
 
 func main() { os.Exit(runMain()) }
@@ -58,6 +60,8 @@ func runMain() int {
 	flag.DurationVar(&o.soak, "soak", 20*time.Second, "how long canaries serve at 50% before their gate, so the analysis has data")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "bound of one level's run")
 	flag.BoolVar(&o.promDown, "prometheus-down", false, "alerts only, with the measured daemon's Prometheus never answering and every gate due")
+	flag.BoolVar(&o.alertsOnly, "alerts-only", false, "measure the alert path only (no failed gates first)")
+	flag.StringVar(&o.env, "env", "", "extra ROLLOUTD_ settings of the measured daemon, comma-separated (e.g. ROLLOUTD_ROLLBACK_WORKERS=8)")
 	flag.Parse()
 	if o.n < 1 || o.single < 1 {
 		fmt.Fprintln(os.Stderr, "rollbacklatency: -n and -single must be positive")

@@ -38,7 +38,7 @@ func report(w io.Writer, o options, rows []result) {
 	if o.kubeQPS > 0 {
 		qps = fmt.Sprint(o.kubeQPS)
 	}
-	fmt.Fprintf(w, "\nrouter nginx, weight 0 = canary Ingress deleted or canary-weight 0, seen on an Ingress watch; ROLLOUTD_KUBE_QPS %s\n\n", qps)
+	fmt.Fprintf(w, "\nrouter nginx, weight 0 = canary Ingress deleted or canary-weight 0, seen on an Ingress watch; ROLLOUTD_KUBE_QPS %s; settings %q\n\n", qps, o.env)
 	fmt.Fprintln(w, "| path | rollouts | n | p50 | p99 | max |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|")
 	for _, p := range paths {
