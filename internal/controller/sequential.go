@@ -52,7 +52,7 @@ func (r *rollout) analysisTarget(in strategy.Input) analysis.Target {
 		Canary:     workload.CanaryName(r.d.Name),
 		Service:    r.spec.Service,
 		Ingress:    r.spec.Ingress,
-		Source:     metricSource(r.spec.Router),
+		Source:     metricSource(r.spec),
 		Window:     strategy.GateWindow(in),
 		End:        r.now,
 		// After a blue/green switch the stable pods are measured before it.

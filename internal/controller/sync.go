@@ -324,15 +324,19 @@ func (r *rollout) invalid(ctx context.Context, what string, perr error, paused b
 	return 0, nil
 }
 
-// metricSource is where a router's request metrics come from: the ingress or
-// mesh proxy for nginx and istio, the application's own per-pod metrics for the
-// replica-ratio and Gateway API routers (a Gateway's data plane names its
-// metrics its own way).
-func metricSource(r spec.Router) analysis.Source {
-	if r == spec.RouterGateway {
+// metricSource is where a rollout's request metrics come from: the ingress or
+// mesh proxy for nginx and istio; for the replica-ratio router the
+// application's own per-pod metrics; for the Gateway API router the same by
+// default (every Gateway names its own metrics its own way), or Istio's
+// standard metrics when rolloutd.io/metric-source says the Gateway is Istio's.
+func metricSource(sp spec.Spec) analysis.Source {
+	if sp.Router == spec.RouterGateway {
+		if sp.MetricSource != "" {
+			return sp.MetricSource
+		}
 		return analysis.SourceService
 	}
-	return analysis.Source(r)
+	return analysis.Source(sp.Router)
 }
 
 func unwrapAll(err error) []error {

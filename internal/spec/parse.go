@@ -74,12 +74,16 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 		RevisionHistory: p.count(KeyRevisionHistory, DefaultRevisionHistory, 1, 1000),
 		Notify:          p.notify(),
 		Adaptive:        p.boolean(KeyAdaptive, true),
+		MetricSource:    analysis.Source(p.oneOf(KeyMetricSource, "", "service or istio", "service", "istio")),
 	}
 	if _, given := p.get(KeyMatch); s.Strategy == ABTest && !given {
 		p.fail(KeyMatch, "", "header:NAME=VALUE, header:NAME~REGEX or cookie:NAME (required by strategy abtest)", nil)
 	}
 	if v, _ := p.get(KeyMirror); s.MirrorPercent > 0 && s.Router != RouterIstio && s.Router != RouterGateway {
 		p.fail(KeyMirror, v, "a percentage from 0 to 100 together with rolloutd.io/router: istio or gateway (only they mirror requests)", nil)
+	}
+	if v, _ := p.get(KeyMetricSource); s.MetricSource != "" && s.Router != RouterGateway {
+		p.fail(KeyMetricSource, v, "service or istio together with rolloutd.io/router: gateway (the other routers read their own metrics)", nil)
 	}
 	p.batchRules(s)
 	p.blueGreenRules(s)

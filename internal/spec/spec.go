@@ -41,6 +41,7 @@ const (
 	KeyRevisionHistory = Prefix + "revision-history"
 	KeyNotify          = Prefix + "notify"
 	KeyAdaptive        = Prefix + "adaptive"
+	KeyMetricSource    = Prefix + "metric-source"
 )
 
 // UserKeys lists every annotation key the user writes (the daemon's own keys, such
@@ -48,7 +49,7 @@ const (
 var UserKeys = []string{KeyEnabled, KeyStrategy, KeyRouter, KeyRoute, KeyIngress, KeyService, KeySteps, KeyInterval,
 	KeyThreshold, KeyChecks, KeyAnalysis, KeyPauseAt, KeyMatch, KeyMirror, KeySticky, KeyBatches, KeyMaxSurge,
 	KeyMaxUnavailable, KeyRollingOrder, KeyConfirm, KeyAlertRollback, KeyAlertSelector, KeyRollbackWindow,
-	KeyRevisionHistory, KeyNotify}
+	KeyRevisionHistory, KeyNotify, KeyMetricSource}
 
 // UserAnnotations returns the user's rolloutd.io annotations among ann (nil when
 // there are none).
@@ -104,17 +105,22 @@ type Spec struct {
 	Router   Router
 	Ingress  string
 	// Route is the user's HTTPRoute (router gateway).
-	Route           string
-	Service         string
-	Steps           []int
-	Interval        time.Duration
-	Threshold       int
-	Checks          []analysis.Check
-	Analysis        string
-	PauseAt         PauseAt
-	Match           *traffic.Match
-	MirrorPercent   int
-	Sticky          bool
+	Route         string
+	Service       string
+	Steps         []int
+	Interval      time.Duration
+	Threshold     int
+	Checks        []analysis.Check
+	Analysis      string
+	PauseAt       PauseAt
+	Match         *traffic.Match
+	MirrorPercent int
+	Sticky        bool
+	// MetricSource is where the request checks of router gateway read:
+	// analysis.SourceService (the application's per-pod metrics, the default
+	// when empty) or analysis.SourceIstio (the Gateway is Istio's). The other
+	// routers read their own and leave it empty.
+	MetricSource    analysis.Source
 	Batches         []Quantity
 	MaxSurge        Quantity
 	MaxUnavailable  Quantity
