@@ -195,7 +195,7 @@ func checkRBAC(t *testing.T, tc renderCase, objs []object) {
 		workload = append(workload, istioRules)
 	}
 	if tc.gateway {
-		workload = append(workload, gatewayRules)
+		workload = append(workload, gatewayRules, grpcRouteRules)
 	}
 	roles := map[string]bool{} // "Kind ns/name"
 	check := func(o object, rules []rbacv1.PolicyRule, want []grant) {

@@ -59,6 +59,13 @@ var gatewayRules = []rule{
 			"and see a Gateway turning the route down (controller/routeinformers.go)"},
 }
 
+// grpcRouteRules are added by rbac.grpcRoute=true for router gateway on a GRPCRoute.
+var grpcRouteRules = []rule{
+	{"gateway.networking.k8s.io", "grpcroutes", nil, []string{"get", "list", "watch", "update", "patch"},
+		"router/gateway_kinds.go: the same calls as on an HTTPRoute, on a GRPCRoute named by rolloutd.io/route: grpcroute/NAME; " +
+			"informer (controller/routeinformers.go)"},
+}
+
 // leaseRules are granted in the release namespace when leader election is on.
 // client-go's LeaseLock calls Get, Create and Update; only create cannot be
 // limited to the lease's name.

@@ -8,7 +8,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
@@ -39,7 +38,7 @@ type Gateway struct {
 	Client gwclient.Interface
 }
 
-// Apply writes the rules for split into the user's HTTPRoute; an all-stable
+// Apply writes the rules for split into the user's route; an all-stable
 // split restores the rules as written.
 func (g Gateway) Apply(ctx context.Context, t Target, split traffic.Split) error {
 	if err := split.Validate(); err != nil {
@@ -60,26 +59,29 @@ func (g Gateway) Apply(ctx context.Context, t Target, split traffic.Split) error
 	if err != nil {
 		return err
 	}
-	raw, err := json.Marshal(user)
+	raw, err := encodeRules(route.Kind, user)
 	if err != nil {
-		return fmt.Errorf("gateway: encode rules of httproute %s/%s: %w", t.Namespace, t.Route, err)
+		return fmt.Errorf("gateway: encode rules of %s: %w", routeName(t), err)
 	}
-	if sameRules(route.Spec.Rules, want) && route.Annotations[RulesAnnotation] == string(raw) {
+	object := route.Kind + " " + t.Namespace + "/" + t.Route
+	sameAnnotation := route.Annotations[RulesAnnotation] == raw
+	if sameRules(route.Rules, want) && sameAnnotation {
 		return nil
 	}
-	if !sameRules(route.Spec.Rules, want) {
-		t.drifted("HTTPRoute "+t.Namespace+"/"+t.Route, "spec.rules")
+	if !sameRules(route.Rules, want) {
+		t.drifted(object, "spec.rules")
 	}
-	if route.Annotations[RulesAnnotation] != string(raw) {
-		t.drifted("HTTPRoute "+t.Namespace+"/"+t.Route, "metadata.annotations["+RulesAnnotation+"]")
+	if !sameAnnotation {
+		t.drifted(object, "metadata.annotations["+RulesAnnotation+"]")
 	}
-	upd := route.DeepCopy()
+	upd := *route
+	upd.ObjectMeta = *route.ObjectMeta.DeepCopy()
 	if upd.Annotations == nil {
 		upd.Annotations = map[string]string{}
 	}
-	upd.Annotations[RulesAnnotation] = string(raw)
-	upd.Spec.Rules = want
-	_, err = g.update(ctx, upd)
+	upd.Annotations[RulesAnnotation] = raw
+	upd.Rules = want
+	_, err = g.updateRoute(ctx, &upd)
 	return err
 }
 
@@ -87,12 +89,12 @@ func (g Gateway) Apply(ctx context.Context, t Target, split traffic.Split) error
 // not read (no Gateway API CRDs, or the chart's rbac.gateway off), is one it
 // cannot have changed, so it is not an error: opting out resets every router.
 func (g Gateway) Reset(ctx context.Context, t Target) error {
-	route, err := g.Client.GatewayV1().HTTPRoutes(t.Namespace).Get(ctx, t.Route, metav1.GetOptions{})
+	route, err := g.getRoute(ctx, t)
 	switch {
 	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
 		return nil
 	case err != nil:
-		return fmt.Errorf("gateway: get httproute %s/%s: %w", t.Namespace, t.Route, err)
+		return fmt.Errorf("gateway: get %s: %w", routeName(t), err)
 	}
 	user, err := writtenRules(route, t)
 	if err != nil {
@@ -103,14 +105,14 @@ func (g Gateway) Reset(ctx context.Context, t Target) error {
 
 // Weight reads the canary's share of the first rule that sends to it.
 func (g Gateway) Weight(ctx context.Context, t Target) (int, bool, error) {
-	route, err := g.Client.GatewayV1().HTTPRoutes(t.Namespace).Get(ctx, t.Route, metav1.GetOptions{})
+	route, err := g.getRoute(ctx, t)
 	if apierrors.IsNotFound(err) {
 		return 0, false, nil
 	}
 	if err != nil {
-		return 0, false, fmt.Errorf("gateway: get httproute %s/%s: %w", t.Namespace, t.Route, err)
+		return 0, false, fmt.Errorf("gateway: get %s: %w", routeName(t), err)
 	}
-	w, ok := GatewayCanaryWeight(route.Spec.Rules, t.Service, t.CanaryService)
+	w, ok := GatewayCanaryWeight(route.Rules, t.Service, t.CanaryService)
 	return w, ok, nil
 }
 
@@ -145,39 +147,64 @@ func GatewayCanaryWeight(rules []gwv1.HTTPRouteRule, service, canary string) (in
 	return 0, false
 }
 
-func (g Gateway) get(ctx context.Context, t Target) (*gwv1.HTTPRoute, error) {
-	route, err := g.Client.GatewayV1().HTTPRoutes(t.Namespace).Get(ctx, t.Route, metav1.GetOptions{})
+func (g Gateway) get(ctx context.Context, t Target) (*routeView, error) {
+	route, err := g.getRoute(ctx, t)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: get httproute %s/%s (set rolloutd.io/route to the HTTPRoute to split): %w", t.Namespace, t.Route, err)
+		return nil, fmt.Errorf("gateway: get %s (set rolloutd.io/route to the route to split): %w", routeName(t), err)
 	}
 	return route, nil
+}
+
+// encodeRules is the RulesAnnotation value of rules, in the route's own kind.
+func encodeRules(kind string, rules []gwv1.HTTPRouteRule) (string, error) {
+	var v any = rules
+	if kind == RouteKindGRPC {
+		v = httpToGRPCRules(rules)
+	}
+	raw, err := json.Marshal(v)
+	return string(raw), err
+}
+
+// decodeRules reads a RulesAnnotation value written by encodeRules.
+func decodeRules(kind, raw string) ([]gwv1.HTTPRouteRule, error) {
+	if kind == RouteKindGRPC {
+		var grpc []gwv1.GRPCRouteRule
+		if err := json.Unmarshal([]byte(raw), &grpc); err != nil {
+			return nil, err
+		}
+		return grpcToHTTPRules(grpc), nil
+	}
+	var rules []gwv1.HTTPRouteRule
+	err := json.Unmarshal([]byte(raw), &rules)
+	return rules, err
 }
 
 // writtenRules returns the rules as the user wrote them: the recorded ones,
 // unless the user has changed more than weights since (then their edit is
 // taken); the live rules without rolloutd's additions when none are recorded.
-func writtenRules(route *gwv1.HTTPRoute, t Target) ([]gwv1.HTTPRouteRule, error) {
-	stripped := userRulesOf(route.Spec.Rules, t)
+func writtenRules(route *routeView, t Target) ([]gwv1.HTTPRouteRule, error) {
+	stripped := userRulesOf(route.Rules, t)
 	raw, ok := route.Annotations[RulesAnnotation]
 	if !ok {
 		return stripped, nil
 	}
-	var kept []gwv1.HTTPRouteRule
-	if err := json.Unmarshal([]byte(raw), &kept); err != nil {
-		return nil, fmt.Errorf("gateway: httproute %s/%s: annotation %s: %w", t.Namespace, t.Route, RulesAnnotation, err)
+	kept, err := decodeRules(route.Kind, raw)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %s: annotation %s: %w", routeName(t), RulesAnnotation, err)
 	}
 	return adoptUserEdits(stripped, kept), nil
 }
 
 // restore writes the user's rules back and drops the annotation, then removes
 // rolloutd's field manager entry; each step is skipped when already done.
-func (g Gateway) restore(ctx context.Context, route *gwv1.HTTPRoute, user []gwv1.HTTPRouteRule) error {
+func (g Gateway) restore(ctx context.Context, route *routeView, user []gwv1.HTTPRouteRule) error {
 	_, recorded := route.Annotations[RulesAnnotation]
-	if recorded || !sameRules(route.Spec.Rules, user) {
-		upd := route.DeepCopy()
+	if recorded || !sameRules(route.Rules, user) {
+		upd := *route
+		upd.ObjectMeta = *route.ObjectMeta.DeepCopy()
 		delete(upd.Annotations, RulesAnnotation)
-		upd.Spec.Rules = user
-		out, err := g.update(ctx, upd)
+		upd.Rules = user
+		out, err := g.updateRoute(ctx, &upd)
 		if err != nil {
 			return err
 		}
@@ -186,19 +213,11 @@ func (g Gateway) restore(ctx context.Context, route *gwv1.HTTPRoute, user []gwv1
 	return g.dropFieldManager(ctx, route)
 }
 
-func (g Gateway) update(ctx context.Context, route *gwv1.HTTPRoute) (*gwv1.HTTPRoute, error) {
-	out, err := g.Client.GatewayV1().HTTPRoutes(route.Namespace).Update(ctx, route, metav1.UpdateOptions{FieldManager: GatewayFieldManager})
-	if err != nil {
-		return nil, fmt.Errorf("gateway: update httproute %s/%s: %w", route.Namespace, route.Name, err)
-	}
-	return out, nil
-}
-
 // dropFieldManager removes rolloutd's entries from the route's managedFields,
 // guarded by the resourceVersion read, so a route handed back carries no trace
 // of rolloutd. An empty list would leave managedFields as they are, so the
 // last entry going leaves the one empty entry that clears them.
-func (g Gateway) dropFieldManager(ctx context.Context, route *gwv1.HTTPRoute) error {
+func (g Gateway) dropFieldManager(ctx context.Context, route *routeView) error {
 	var keep []metav1.ManagedFieldsEntry
 	for _, e := range route.ManagedFields {
 		if e.Manager != GatewayFieldManager {
@@ -219,32 +238,31 @@ func (g Gateway) dropFieldManager(ctx context.Context, route *gwv1.HTTPRoute) er
 	if err != nil {
 		return fmt.Errorf("gateway: encode managedFields patch: %w", err)
 	}
-	_, err = g.Client.GatewayV1().HTTPRoutes(route.Namespace).Patch(ctx, route.Name, types.JSONPatchType, patch,
-		metav1.PatchOptions{FieldManager: GatewayFieldManager})
-	if err != nil {
-		return fmt.Errorf("gateway: drop field manager %s from httproute %s/%s: %w", GatewayFieldManager, route.Namespace, route.Name, err)
+	if err := g.patchRoute(ctx, route, patch); err != nil {
+		return fmt.Errorf("gateway: drop field manager %s from %s %s/%s: %w", GatewayFieldManager,
+			strings.ToLower(route.Kind), route.Namespace, route.Name, err)
 	}
 	return nil
 }
 
-// Problem says why the target's HTTPRoute cannot carry a canary ("" when it
+// Problem says why the target's route cannot carry a canary ("" when it
 // can): it is missing, or a parent Gateway reports it not Accepted or its
 // references not resolved for the route's current generation. The message
 // quotes the condition's, so the Event names the Gateway's own reason.
 func (g Gateway) Problem(ctx context.Context, t Target) (string, error) {
-	route, err := g.Client.GatewayV1().HTTPRoutes(t.Namespace).Get(ctx, t.Route, metav1.GetOptions{})
+	route, err := g.getRoute(ctx, t)
 	if apierrors.IsNotFound(err) {
-		return fmt.Sprintf("httproute %s/%s not found (set rolloutd.io/route to the HTTPRoute to split)", t.Namespace, t.Route), nil
+		return fmt.Sprintf("%s not found (set rolloutd.io/route to the route to split)", routeName(t)), nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("gateway: get httproute %s/%s: %w", t.Namespace, t.Route, err)
+		return "", fmt.Errorf("gateway: get %s: %w", routeName(t), err)
 	}
-	for _, p := range route.Status.Parents {
+	for _, p := range route.Parents {
 		for _, c := range p.Conditions {
 			bad := c.Status == metav1.ConditionFalse && (c.Type == string(gwv1.RouteConditionAccepted) || c.Type == string(gwv1.RouteConditionResolvedRefs))
 			if bad && (c.ObservedGeneration == 0 || c.ObservedGeneration == route.Generation) {
-				return fmt.Sprintf("httproute %s/%s: parent %s: %s=False (%s): %s",
-					t.Namespace, t.Route, p.ParentRef.Name, c.Type, c.Reason, c.Message), nil
+				return fmt.Sprintf("%s: parent %s: %s=False (%s): %s",
+					routeName(t), p.ParentRef.Name, c.Type, c.Reason, c.Message), nil
 			}
 		}
 	}

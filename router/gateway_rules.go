@@ -51,12 +51,12 @@ func gatewayRules(user []gwv1.HTTPRouteRule, t Target, split traffic.Split) ([]g
 		out = append(out, weighted(rule, t, canary, split))
 	}
 	if !found {
-		return nil, fmt.Errorf("gateway: httproute %s/%s has no rule with a backendRef to Service %q (set rolloutd.io/service to the Service it sends to)",
-			t.Namespace, t.Route, t.Service)
+		return nil, fmt.Errorf("gateway: %s has no rule with a backendRef to Service %q (set rolloutd.io/service to the Service it sends to)",
+			routeName(t), t.Service)
 	}
 	if len(out) > 16 {
-		return nil, fmt.Errorf("gateway: httproute %s/%s would need %d rules with the A/B and sticky copies, the Gateway API allows 16",
-			t.Namespace, t.Route, len(out))
+		return nil, fmt.Errorf("gateway: %s would need %d rules with the A/B and sticky copies, the Gateway API allows 16",
+			routeName(t), len(out))
 	}
 	return out, nil
 }

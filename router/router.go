@@ -30,8 +30,10 @@ type Target struct {
 	CanaryService string
 	// Ingress is the user's Ingress (router nginx).
 	Ingress string
-	// Route is the user's HTTPRoute (router gateway).
-	Route string
+	// Route is the user's route (router gateway), an HTTPRoute unless
+	// RouteKind is RouteKindGRPC.
+	Route     string
+	RouteKind string
 	// Owner is the owner reference every generated object carries (the user's
 	// Deployment), so deleting the Deployment deletes them.
 	Owner metav1.OwnerReference

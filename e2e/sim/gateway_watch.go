@@ -30,20 +30,29 @@ func (w *Watcher) startGateway(ctx context.Context) bool {
 	}
 	f := gwinformers.NewSharedInformerFactory(w.clients.Gateway, resyncNever)
 	routes, gateways := f.Gateway().V1().HTTPRoutes().Informer(), f.Gateway().V1().Gateways().Informer()
-	for _, inf := range []cache.SharedIndexInformer{routes, gateways} {
+	all := []cache.SharedIndexInformer{routes, gateways}
+	var grpc cache.SharedIndexInformer
+	if hasResources(res.APIResources, "grpcroutes") {
+		grpc = f.Gateway().V1().GRPCRoutes().Informer()
+		all = append(all, grpc)
+	}
+	synced := make([]cache.InformerSynced, 0, len(all))
+	for _, inf := range all {
 		if err := setup(inf, stripManagedFields, nil, w.warned); err != nil {
 			w.log.Error("gateway api informers", zap.Error(err))
 			return false
 		}
+		synced = append(synced, inf.HasSynced)
 	}
 	f.Start(ctx.Done())
-	if !cache.WaitForCacheSync(ctx.Done(), routes.HasSynced, gateways.HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return false
 	}
 	w.mu.Lock()
-	w.routes, w.gateways = routes, gateways
+	w.routes, w.gateways, w.grpcRoutes = routes, gateways, grpc
 	w.mu.Unlock()
-	w.log.Info("watching Gateway API Gateways and HTTPRoutes", zap.String("gatewayClass", GatewayClassName))
+	w.log.Info("watching Gateway API Gateways, HTTPRoutes and GRPCRoutes", zap.String("gatewayClass", GatewayClassName),
+		zap.Bool("grpcRoutes", grpc != nil))
 	go w.gatewayStatusLoop(ctx)
 	return true
 }
@@ -55,12 +64,18 @@ func stripManagedFields(obj any) (any, error) {
 	return obj, nil
 }
 
-// HTTPRoutes implements World; empty while the Gateway API is not served.
+// HTTPRoutes implements World: the namespace's HTTPRoutes, then its
+// GRPCRoutes as the HTTPRoutes a Gateway would route their calls by (grpc.go);
+// empty while the Gateway API is not served.
 func (w *Watcher) HTTPRoutes(namespace string) []*gwv1.HTTPRoute {
 	w.mu.RLock()
-	inf := w.routes
+	inf, grpc := w.routes, w.grpcRoutes
 	w.mu.RUnlock()
-	return listAs[*gwv1.HTTPRoute](inf, namespace)
+	out := listAs[*gwv1.HTTPRoute](inf, namespace)
+	for _, g := range listAs[*gwv1.GRPCRoute](grpc, namespace) {
+		out = append(out, grpcAsHTTPRoute(g))
+	}
+	return out
 }
 
 // Gateway implements World.
@@ -121,9 +136,30 @@ func (w *Watcher) syncGatewayStatus(ctx context.Context) {
 		if equality.Semantic.DeepEqual(r.Status, next.Status) {
 			continue
 		}
+		if isGRPC(r) {
+			w.updateGRPCStatus(ctx, r.Namespace, r.Name, next.Status.RouteStatus)
+			continue
+		}
 		if _, err := api.HTTPRoutes(r.Namespace).UpdateStatus(ctx, next, metav1.UpdateOptions{}); err != nil {
 			w.log.Debug("httproute status", zap.String("route", r.Namespace+"/"+r.Name), zap.Error(err))
 		}
+	}
+}
+
+// updateGRPCStatus writes the status the simulator computed for a GRPCRoute
+// (as an HTTPRoute) back to the GRPCRoute it caches.
+func (w *Watcher) updateGRPCStatus(ctx context.Context, ns, name string, st gwv1.RouteStatus) {
+	w.mu.RLock()
+	inf := w.grpcRoutes
+	w.mu.RUnlock()
+	g := getAs[*gwv1.GRPCRoute](inf, ns, name)
+	if g == nil {
+		return
+	}
+	next := g.DeepCopy()
+	next.Status.RouteStatus = st
+	if _, err := w.clients.Gateway.GatewayV1().GRPCRoutes(ns).UpdateStatus(ctx, next, metav1.UpdateOptions{}); err != nil {
+		w.log.Debug("grpcroute status", zap.String("route", ns+"/"+name), zap.Error(err))
 	}
 }
 

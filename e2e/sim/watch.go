@@ -68,6 +68,7 @@ type Watcher struct {
 	dr cache.SharedIndexInformer
 	// routes and gateways are nil until the Gateway API CRDs are found.
 	routes     cache.SharedIndexInformer
+	grpcRoutes cache.SharedIndexInformer // nil where GRPCRoutes are not served
 	gateways   cache.SharedIndexInformer
 	retryEvery time.Duration
 }
@@ -330,7 +331,7 @@ func getAs[T any](inf cache.SharedIndexInformer, namespace, name string) T {
 
 // listAs lists one namespace (all for "") sorted by namespace and name.
 func listAs[T interface {
-	*Pod | *Service | *Ingress | *VirtualService | *DestinationRule | *gwv1.HTTPRoute | *gwv1.Gateway
+	*Pod | *Service | *Ingress | *VirtualService | *DestinationRule | *gwv1.HTTPRoute | *gwv1.GRPCRoute | *gwv1.Gateway
 	GetNamespace() string
 	GetName() string
 }](inf cache.SharedIndexInformer, namespace string) []T {

@@ -69,8 +69,8 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 			return fmt.Errorf("istio informers: %w", err)
 		}
 	}
-	if gatewayWatchable(ctx, kube, cfg.Namespaces, log) {
-		if err := inf.WatchGateway(gw, cfg.Namespaces, cfg.ResyncPeriod); err != nil {
+	if kinds := gatewayWatchable(ctx, kube, cfg.Namespaces, log); kinds.HTTP || kinds.GRPC {
+		if err := inf.WatchGateway(gw, cfg.Namespaces, cfg.ResyncPeriod, kinds); err != nil {
 			return fmt.Errorf("gateway api informers: %w", err)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
+	"github.com/rolloutd/rolloutd/internal/controller"
 	"github.com/rolloutd/rolloutd/router"
 )
 
@@ -25,14 +26,17 @@ func istioWatchable(ctx context.Context, kube kubernetes.Interface, namespaces [
 		log.With(zap.String("watch", "Istio routes")))
 }
 
-// gatewayWatchable reports whether the API serves Gateway API HTTPRoutes and
-// the daemon may list and watch them (the chart's rbac.gateway). Only then is
-// a hand edit of a user's route, or its Gateway turning it down, seen on the
-// event; otherwise router gateway looks at the route again every few seconds
-// while a rollout runs.
-func gatewayWatchable(ctx context.Context, kube kubernetes.Interface, namespaces []string, log *zap.Logger) bool {
-	return watchable(ctx, kube, schema.GroupVersion(gwv1.GroupVersion), []string{"httproutes"}, namespaces,
-		log.With(zap.String("watch", "Gateway API routes")))
+// gatewayWatchable reports which Gateway API route kinds the API serves and
+// the daemon may list and watch (the chart's rbac.gateway, and rbac.grpcRoute
+// for GRPCRoutes). Only those are watched, so a hand edit of a user's route, or
+// its Gateway turning it down, is seen on the event; for the others router
+// gateway looks at the route again every few seconds while a rollout runs.
+func gatewayWatchable(ctx context.Context, kube kubernetes.Interface, namespaces []string, log *zap.Logger) controller.RouteKinds {
+	gv := schema.GroupVersion(gwv1.GroupVersion)
+	return controller.RouteKinds{
+		HTTP: watchable(ctx, kube, gv, []string{"httproutes"}, namespaces, log.With(zap.String("watch", "HTTPRoutes"))),
+		GRPC: watchable(ctx, kube, gv, []string{"grpcroutes"}, namespaces, log.With(zap.String("watch", "GRPCRoutes"))),
+	}
 }
 
 // watchable reports whether the API serves every resource of gv named and the

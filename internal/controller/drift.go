@@ -61,8 +61,8 @@ func (r *rollout) routingVersion() (string, bool) {
 			return m.version(m.vs, ns, r.spec.Service) + "/" + m.version(m.dr, ns, r.spec.Service), true
 		}
 	case spec.RouterGateway:
-		if g := inf.routes; g.synced() {
-			return g.version(ns, r.spec.Route), true
+		if g := inf.routes; g.watches(r.spec.RouteKind) {
+			return g.version(r.spec.RouteKind, ns, r.spec.Route), true
 		}
 	}
 	return "", false

@@ -21,48 +21,53 @@ import (
 )
 
 func TestRequeueLooksAgainAtAnActiveGatewayRouteOnlyWhenRoutesAreNotWatched(t *testing.T) {
-	watched := watchedRoutes(t)
+	watched, httpOnly := watchedRoutes(t, RouteKinds{HTTP: true, GRPC: true}), watchedRoutes(t, RouteKinds{HTTP: true})
 	cases := []struct {
 		name    string
 		router  spec.Router
+		kind    spec.RouteKind
 		watched bool
 		phase   status.Phase
 		after   time.Duration
 		want    time.Duration
 	}{
-		{"unwatched gateway, long step", spec.RouterGateway, false, status.Progressing, time.Minute, routeRecheck},
-		{"unwatched gateway, nothing scheduled", spec.RouterGateway, false, status.Progressing, 0, routeRecheck},
-		{"unwatched gateway, sooner deadline kept", spec.RouterGateway, false, status.Progressing, time.Second, time.Second},
-		{"unwatched gateway, settled", spec.RouterGateway, false, status.Succeeded, 0, 0},
-		{"watched gateway, long step: the route's events wake it", spec.RouterGateway, true, status.Progressing, time.Minute, time.Minute},
-		{"watched gateway, nothing scheduled", spec.RouterGateway, true, status.Progressing, 0, 0},
-		{"nginx, long step", spec.RouterNginx, false, status.Progressing, time.Minute, time.Minute},
+		{"unwatched gateway, long step", spec.RouterGateway, "", false, status.Progressing, time.Minute, routeRecheck},
+		{"unwatched gateway, nothing scheduled", spec.RouterGateway, "", false, status.Progressing, 0, routeRecheck},
+		{"unwatched gateway, sooner deadline kept", spec.RouterGateway, "", false, status.Progressing, time.Second, time.Second},
+		{"unwatched gateway, settled", spec.RouterGateway, "", false, status.Succeeded, 0, 0},
+		{"watched gateway, long step: the route's events wake it", spec.RouterGateway, spec.RouteHTTP, true, status.Progressing, time.Minute, time.Minute},
+		{"watched gateway, nothing scheduled", spec.RouterGateway, spec.RouteHTTP, true, status.Progressing, 0, 0},
+		{"watched GRPCRoute", spec.RouterGateway, spec.RouteGRPC, true, status.Progressing, time.Minute, time.Minute},
+		{"GRPCRoute where only HTTPRoutes are watched", spec.RouterGateway, spec.RouteGRPC, false, status.Progressing, time.Minute, routeRecheck},
+		{"nginx, long step", spec.RouterNginx, "", false, status.Progressing, time.Minute, time.Minute},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			inf := &Informers{}
+			inf := httpOnly
 			if tc.watched {
 				inf = watched
+			} else if tc.kind != spec.RouteGRPC {
+				inf = &Informers{}
 			}
-			r := &rollout{c: &Controller{Options: Options{Informers: inf}}, spec: spec.Spec{Router: tc.router}}
+			r := &rollout{c: &Controller{Options: Options{Informers: inf}}, spec: spec.Spec{Router: tc.router, RouteKind: tc.kind}}
 			d := strategy.Decision{Status: status.Status{Phase: tc.phase}, RequeueAfter: tc.after}
 			assert.Equal(t, tc.want, r.requeue(d))
 		})
 	}
 }
 
-// watchedRoutes returns informers with synced, empty route caches.
-func watchedRoutes(t *testing.T) *Informers {
+// watchedRoutes returns informers with synced, empty caches of the route kinds.
+func watchedRoutes(t *testing.T, kinds RouteKinds) *Informers {
 	t.Helper()
 	inf, err := NewInformers(kubefake.NewClientset(), nil, 0)
 	require.NoError(t, err)
-	require.NoError(t, inf.WatchGateway(gwfake.NewSimpleClientset(), nil, 0))
+	require.NoError(t, inf.WatchGateway(gwfake.NewSimpleClientset(), nil, 0, kinds))
 	inf.Start(t.Context())
 	require.True(t, inf.WaitForSync(t.Context()))
 	return inf
 }
 
-func TestAnHTTPRouteEventEnqueuesOnlyTheDeploymentsThatNameIt(t *testing.T) {
+func TestARouteEventEnqueuesOnlyTheDeploymentsThatNameIt(t *testing.T) {
 	gwd := func(name string, ann ...string) *appsv1.Deployment {
 		a := map[string]string{spec.KeyEnabled: "true"}
 		for i := 0; i+1 < len(ann); i += 2 {
@@ -73,32 +78,39 @@ func TestAnHTTPRouteEventEnqueuesOnlyTheDeploymentsThatNameIt(t *testing.T) {
 	kube := kubefake.NewClientset(
 		gwd("web", spec.KeyRouter, "gateway"),                       // route "web" by default
 		gwd("api", spec.KeyRouter, "gateway", spec.KeyRoute, "web"), // names route "web"
-		gwd("cart", spec.KeyRouter, "gateway", spec.KeyRoute, "cart-route"),
+		gwd("cart", spec.KeyRouter, "gateway", spec.KeyRoute, "grpcroute/cart-route"),
 		gwd("legacy", spec.KeyRouter, "nginx", spec.KeyIngress, "web"),
 	)
 	gw := gwfake.NewSimpleClientset()
 	inf, err := NewInformers(kube, nil, 0)
 	require.NoError(t, err)
-	require.NoError(t, inf.WatchGateway(gw, nil, 0))
+	require.NoError(t, inf.WatchGateway(gw, nil, 0, RouteKinds{HTTP: true, GRPC: true}))
 	var mu sync.Mutex
 	got := map[string]int{}
 	require.NoError(t, inf.addRouteHandler(func(key string) { mu.Lock(); got[key]++; mu.Unlock() }))
 	inf.Start(t.Context())
 	require.True(t, inf.WaitForSync(t.Context()))
 
-	for _, name := range []string{"unrelated", "web"} {
+	for _, name := range []string{"unrelated", "web", "cart-route"} {
 		_, err := gw.GatewayV1().HTTPRoutes("shop").Create(context.Background(),
 			&gwv1.HTTPRoute{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop"}}, metav1.CreateOptions{})
+		require.NoError(t, err)
+	}
+	for _, name := range []string{"web", "cart-route"} {
+		_, err := gw.GatewayV1().GRPCRoutes("shop").Create(context.Background(),
+			&gwv1.GRPCRoute{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop"}}, metav1.CreateOptions{})
 		require.NoError(t, err)
 	}
 	assert.Eventually(t, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return got["shop/web"] > 0 && got["shop/api"] > 0
+		return got["shop/web"] > 0 && got["shop/api"] > 0 && got["shop/cart"] > 0
 	}, 10*time.Second, 10*time.Millisecond)
 	mu.Lock()
 	defer mu.Unlock()
-	assert.Equal(t, []string{"shop/api", "shop/web"}, sortedKeys(got), "only the Deployments naming route web")
+	assert.Equal(t, []string{"shop/api", "shop/cart", "shop/web"}, sortedKeys(got), "only the Deployments naming a route of that kind")
+	assert.Equal(t, 1, got["shop/cart"], "GRPCRoute cart-route, not the HTTPRoute of that name")
+	assert.Equal(t, 1, got["shop/web"], "HTTPRoute web, not the GRPCRoute of that name")
 }
 
 func TestSlimRouteKeepsOnlyItsIdentity(t *testing.T) {

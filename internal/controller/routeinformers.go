@@ -14,60 +14,84 @@ import (
 	"github.com/rolloutd/rolloutd/internal/spec"
 )
 
-// routeInformers watch the Gateway API HTTPRoutes router gateway splits, each
-// cached as its identity and resourceVersion only. A route is the user's own
-// object, with no owner reference or label of rolloutd's, so its events find
-// the Deployments to reconcile through the byRoute index of the Deployment
-// cache: a route no opted-in Deployment names costs an index lookup. They
-// exist only where the daemon may watch routes (the app checks the API and its
-// rights); without them an active rollout looks at its route every
+// routeInformers watch the Gateway API routes router gateway splits
+// (HTTPRoutes, and GRPCRoutes where served and allowed), each cached as its
+// identity and resourceVersion only. A route is the user's own object, with
+// no owner reference or label of rolloutd's, so its events find the
+// Deployments to reconcile through the byRoute index of the Deployment cache:
+// a route no opted-in Deployment names costs an index lookup. They exist only
+// where the daemon may watch routes (the app checks the API and its rights);
+// for a kind not watched, an active rollout looks at its route every
 // routeRecheck instead.
 type routeInformers struct {
 	factories []gwinformers.SharedInformerFactory
 	http      map[string]gwlisters.HTTPRouteLister
+	grpc      map[string]gwlisters.GRPCRouteLister
 	all       []cache.SharedIndexInformer
 }
 
 // byRoute indexes opted-in Deployments of router gateway by the route they
-// split, "namespace/name".
+// split, "Kind:namespace/name".
 const byRoute = "route"
 
-// routeKey is the byRoute key of the route ns/name.
-func routeKey(ns, name string) string { return ns + "/" + name }
+// routeKey is the byRoute key of the route kind ns/name.
+func routeKey(kind spec.RouteKind, ns, name string) string {
+	return string(kind) + ":" + ns + "/" + name
+}
 
 // routeOf is the byRoute index function: the route a Deployment of router
-// gateway names (rolloutd.io/route, by default its own name).
+// gateway names (rolloutd.io/route, by default the HTTPRoute of its own name).
 func routeOf(obj any) ([]string, error) {
 	d, ok := obj.(*appsv1.Deployment)
 	if !ok || d.Annotations[spec.KeyRouter] != string(spec.RouterGateway) {
 		return nil, nil
 	}
-	name := d.Annotations[spec.KeyRoute]
-	if name == "" {
-		name = d.Name
-	}
-	return []string{routeKey(d.Namespace, name)}, nil
+	kind, name := spec.RouteOf(d.Name, d.Annotations)
+	return []string{routeKey(kind, d.Namespace, name)}, nil
 }
 
-// WatchGateway adds the HTTPRoute informers; call it before the controller is
-// built.
-func (i *Informers) WatchGateway(gw gwclient.Interface, namespaces []string, resync time.Duration) error {
+// RouteKinds say which route kinds WatchGateway watches.
+type RouteKinds struct{ HTTP, GRPC bool }
+
+// WatchGateway adds the informers of the route kinds given; call it before
+// the controller is built.
+func (i *Informers) WatchGateway(gw gwclient.Interface, namespaces []string, resync time.Duration, kinds RouteKinds) error {
 	if len(namespaces) == 0 {
 		namespaces = []string{metav1.NamespaceAll}
 	}
-	r := &routeInformers{http: map[string]gwlisters.HTTPRouteLister{}}
+	r := &routeInformers{http: map[string]gwlisters.HTTPRouteLister{}, grpc: map[string]gwlisters.GRPCRouteLister{}}
 	for _, ns := range namespaces {
 		f := gwinformers.NewSharedInformerFactoryWithOptions(gw, resync, gwinformers.WithNamespace(ns))
-		hr := f.Gateway().V1().HTTPRoutes()
-		if err := hr.Informer().SetTransform(slimRoute); err != nil {
-			return err
+		if kinds.HTTP {
+			hr := f.Gateway().V1().HTTPRoutes()
+			r.http[ns] = hr.Lister()
+			r.all = append(r.all, hr.Informer())
+		}
+		if kinds.GRPC {
+			gr := f.Gateway().V1().GRPCRoutes()
+			r.grpc[ns] = gr.Lister()
+			r.all = append(r.all, gr.Informer())
 		}
 		r.factories = append(r.factories, f)
-		r.http[ns] = hr.Lister()
-		r.all = append(r.all, hr.Informer())
+	}
+	for _, inf := range r.all {
+		if err := inf.SetTransform(slimRoute); err != nil {
+			return err
+		}
 	}
 	i.routes = r
 	return nil
+}
+
+// watches reports whether routes of kind are watched and their caches synced.
+func (r *routeInformers) watches(kind spec.RouteKind) bool {
+	if !r.synced() {
+		return false
+	}
+	if kind == spec.RouteGRPC {
+		return len(r.grpc) > 0
+	}
+	return len(r.http) > 0
 }
 
 func (r *routeInformers) informers() []cache.SharedIndexInformer {
@@ -99,17 +123,28 @@ func (r *routeInformers) synced() bool {
 	return true
 }
 
-// version is the resourceVersion of the cached HTTPRoute ns/name ("-" when absent).
-func (r *routeInformers) version(ns, name string) string {
-	l, ok := lister(r.http, ns)
-	if !ok {
-		return "-"
+// version is the resourceVersion of the cached route kind ns/name ("-" when
+// absent).
+func (r *routeInformers) version(kind spec.RouteKind, ns, name string) string {
+	var obj metav1.Object
+	var err error
+	if kind == spec.RouteGRPC {
+		l, ok := lister(r.grpc, ns)
+		if !ok {
+			return "-"
+		}
+		obj, err = l.GRPCRoutes(ns).Get(name)
+	} else {
+		l, ok := lister(r.http, ns)
+		if !ok {
+			return "-"
+		}
+		obj, err = l.HTTPRoutes(ns).Get(name)
 	}
-	route, err := l.HTTPRoutes(ns).Get(name)
 	if err != nil {
 		return "-"
 	}
-	return "v" + route.ResourceVersion
+	return "v" + obj.GetResourceVersion()
 }
 
 // addRouteHandler enqueues, on every event of a route, the Deployments that
@@ -119,15 +154,21 @@ func (i *Informers) addRouteHandler(enqueue func(key string)) error {
 		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = tomb.Obj
 		}
-		route, ok := obj.(*gwv1.HTTPRoute)
+		var kind spec.RouteKind
+		switch obj.(type) {
+		case *gwv1.HTTPRoute:
+			kind = spec.RouteHTTP
+		case *gwv1.GRPCRoute:
+			kind = spec.RouteGRPC
+		default:
+			return
+		}
+		route := obj.(metav1.Object)
+		idx, ok := lister(i.deployments, route.GetNamespace())
 		if !ok {
 			return
 		}
-		idx, ok := lister(i.deployments, route.Namespace)
-		if !ok {
-			return
-		}
-		objs, err := idx.ByIndex(byRoute, routeKey(route.Namespace, route.Name))
+		objs, err := idx.ByIndex(byRoute, routeKey(kind, route.GetNamespace(), route.GetName()))
 		if err != nil {
 			return
 		}
@@ -150,9 +191,11 @@ func (i *Informers) addRouteHandler(enqueue func(key string)) error {
 // version to know whether the router must compare the route again, and the
 // router reads the route itself then.
 func slimRoute(obj any) (any, error) {
-	r, ok := obj.(*gwv1.HTTPRoute)
-	if !ok {
-		return obj, nil
+	switch r := obj.(type) {
+	case *gwv1.HTTPRoute:
+		return &gwv1.HTTPRoute{ObjectMeta: slimMeta(r.ObjectMeta)}, nil
+	case *gwv1.GRPCRoute:
+		return &gwv1.GRPCRoute{ObjectMeta: slimMeta(r.ObjectMeta)}, nil
 	}
-	return &gwv1.HTTPRoute{ObjectMeta: slimMeta(r.ObjectMeta)}, nil
+	return obj, nil
 }

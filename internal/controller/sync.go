@@ -167,7 +167,7 @@ const routeRecheck = 5 * time.Second
 
 // requeue is when to reconcile again after decision d.
 func (r *rollout) requeue(d strategy.Decision) time.Duration {
-	if r.spec.Router != spec.RouterGateway || !d.Status.Phase.Active() || r.c.Informers.routes.synced() {
+	if r.spec.Router != spec.RouterGateway || !d.Status.Phase.Active() || r.c.Informers.routes.watches(r.spec.RouteKind) {
 		return d.RequeueAfter
 	}
 	if d.RequeueAfter == 0 || d.RequeueAfter > routeRecheck {
@@ -354,6 +354,7 @@ func (r *rollout) target() router.Target {
 		CanaryService: workload.CanaryName(r.d.Name),
 		Ingress:       r.spec.Ingress,
 		Route:         r.spec.Route,
+		RouteKind:     string(r.spec.RouteKind),
 		Owner:         workload.OwnerRef(r.d),
 	}
 }

@@ -52,7 +52,6 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 		Strategy:        Strategy(p.oneOf(KeyStrategy, string(Canary), "canary, bluegreen, abtest, batch", "canary", "bluegreen", "abtest", "batch")),
 		Router:          Router(p.oneOf(KeyRouter, string(RouterService), "nginx, istio, gateway, service", "nginx", "istio", "gateway", "service")),
 		Ingress:         p.name(KeyIngress, name),
-		Route:           p.name(KeyRoute, name),
 		Service:         p.name(KeyService, name),
 		Steps:           p.steps(),
 		Interval:        p.duration(KeyInterval, DefaultInterval),
@@ -76,6 +75,7 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 		Adaptive:        p.boolean(KeyAdaptive, true),
 		MetricSource:    analysis.Source(p.oneOf(KeyMetricSource, "", "service or istio", "service", "istio")),
 	}
+	s.RouteKind, s.Route = p.route(name)
 	if _, given := p.get(KeyMatch); s.Strategy == ABTest && !given {
 		p.fail(KeyMatch, "", "header:NAME=VALUE, header:NAME~REGEX or cookie:NAME (required by strategy abtest)", nil)
 	}

@@ -104,8 +104,9 @@ type Spec struct {
 	Strategy Strategy
 	Router   Router
 	Ingress  string
-	// Route is the user's HTTPRoute (router gateway).
+	// Route is the user's route (router gateway), of kind RouteKind.
 	Route         string
+	RouteKind     RouteKind
 	Service       string
 	Steps         []int
 	Interval      time.Duration

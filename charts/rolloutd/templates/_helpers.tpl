@@ -131,6 +131,13 @@ docs/helm.md explains each. Keep in step with the table in charts/rolloutd_test.
   resources: ["httproutes"]
   verbs: ["get", "list", "watch", "update", "patch"]
 {{- end }}
+{{- if .Values.rbac.grpcRoute }}
+# Router gateway on a GRPCRoute (rolloutd.io/route: grpcroute/NAME): the same
+# rights on the user's GRPCRoute.
+- apiGroups: ["gateway.networking.k8s.io"]
+  resources: ["grpcroutes"]
+  verbs: ["get", "list", "watch", "update", "patch"]
+{{- end }}
 {{- end }}
 
 {{/* Fails the render on settings that cannot work together. */}}

@@ -1,0 +1,179 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
+	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	"sigs.k8s.io/yaml"
+
+	"github.com/rolloutd/rolloutd/e2e/framework"
+	"github.com/rolloutd/rolloutd/e2e/sim"
+	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/router"
+)
+
+// Given an opted-in Deployment with router gateway and rolloutd.io/route
+// naming the user's GRPCRoute (a method rule with a header filter, and a
+// catch-all rule), when a healthy version is released, then the canary joins
+// both rules step by step with stable and canary adding up to 100, the Gateway
+// sends it calls, the release is promoted, and the GRPCRoute ends exactly as
+// the user wrote it.
+func TestGatewayGRPCRouteCanaryIsPromoted(t *testing.T) {
+	t.Parallel()
+	env := framework.Get(t)
+	ns := env.Namespace(t)
+	gw := gatewayClient(t, env)
+	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	a := app{name: "cart", replicas: 3, rps: 200, annotations: map[string]string{
+		"rolloutd.io/route": "grpcroute/cart-rpc", "rolloutd.io/steps": "20,50", "rolloutd.io/interval": "15s"}}
+	written := grpcApp(t, env, gw, ns, a, "cart-rpc")
+	tl := watchGRPCRoute(t, gw, ns, "cart-rpc", a.name)
+
+	release(t, env.Kube, ns, a.name, "example.com/cart:v2", nil)
+
+	framework.Eventually(t, rolloutTimeout, "the Gateway sends calls to the canary", func() (bool, error) {
+		st, err := simRoute(context.Background(), env, ns, a.name)
+		if err != nil {
+			return false, err
+		}
+		served, _ := canaryCounts(st, ns, a.name)
+		return st.Router == sim.RouterGateway && served > 0, nil
+	})
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
+	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	requireNoCanaryObjects(t, env.Kube, ns, a.name)
+	requireGRPCRouteAsWritten(t, gw, written)
+	weights, bad := tl.weights()
+	assert.Empty(t, bad, "every GRPCRoute version has stable and canary adding up to 100")
+	assert.Equal(t, []int{-2, 20, 50, 100, -2}, weights, "canary weights in order (-2 = the user's rules)")
+}
+
+// Given the same setup, when a version with 10% errors is released, then it is
+// rolled back naming error-rate and the GRPCRoute's rules are restored exactly
+// as written, with no annotation or field manager of rolloutd's left.
+func TestGatewayGRPCRouteBadCanaryIsRolledBackAndRuleRestored(t *testing.T) {
+	t.Parallel()
+	env := framework.Get(t)
+	ns := env.Namespace(t)
+	gw := gatewayClient(t, env)
+	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	a := app{name: "pay", replicas: 3, rps: 200, annotations: map[string]string{"rolloutd.io/route": "grpcroute/pay-rpc"}}
+	written := grpcApp(t, env, gw, ns, a, "pay-rpc")
+	tl := watchGRPCRoute(t, gw, ns, "pay-rpc", a.name)
+
+	release(t, env.Kube, ns, a.name, "example.com/pay:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
+
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
+	require.Equal(t, status.RolledBack, st.Phase)
+	assert.Contains(t, st.Message, "error-rate")
+	requireNoCanaryObjects(t, env.Kube, ns, a.name)
+	requireGRPCRouteAsWritten(t, gw, written)
+	weights, bad := tl.weights()
+	assert.Empty(t, bad, "every GRPCRoute version has stable and canary adding up to 100")
+	assert.Contains(t, weights, 10, "the canary got its first step")
+	assert.Equal(t, -2, weights[len(weights)-1], "the user's rules came back last")
+}
+
+// grpcApp creates Gateway edge, the app (router gateway) and the user's
+// GRPCRoute route to its Service, and returns the route as stored once the
+// simulator accepted it.
+func grpcApp(t *testing.T, env *framework.Env, gw gwclient.Interface, ns string, a app, route string) *gwv1.GRPCRoute {
+	t.Helper()
+	a.router = "gateway"
+	createGateway(t, gw, ns)
+	a.create(t, env.Kube, ns)
+	y := fmt.Sprintf(`
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: %[3]s, namespace: %[2]s}
+spec:
+  parentRefs: [{name: edge}]
+  hostnames: [%[1]s.example.com]
+  rules:
+  - matches: [{method: {service: shop.Cart, method: Add}}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {set: [{name: x-route, value: add}]}
+    backendRefs: [{name: %[1]s, port: 80}]
+  - backendRefs: [{name: %[1]s, port: 80}]
+`, a.name, ns, route)
+	r := &gwv1.GRPCRoute{}
+	require.NoError(t, yaml.Unmarshal([]byte(y), r))
+	_, err := gw.GatewayV1().GRPCRoutes(ns).Create(context.Background(), r, metav1.CreateOptions{})
+	require.NoError(t, err)
+	var out *gwv1.GRPCRoute
+	framework.Eventually(t, 30*time.Second, "the simulator accepts GRPCRoute "+route, func() (bool, error) {
+		got, err := gw.GatewayV1().GRPCRoutes(ns).Get(context.Background(), route, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		out = got
+		view := &gwv1.HTTPRoute{ObjectMeta: got.ObjectMeta, Status: gwv1.HTTPRouteStatus{RouteStatus: got.Status.RouteStatus}}
+		return routeCondition(view, "Accepted") == metav1.ConditionTrue && routeCondition(view, "ResolvedRefs") == metav1.ConditionTrue, nil
+	})
+	return out
+}
+
+// requireGRPCRouteAsWritten waits until the GRPCRoute's spec is the one
+// written and no trace of rolloutd is left on it.
+func requireGRPCRouteAsWritten(t *testing.T, gw gwclient.Interface, written *gwv1.GRPCRoute) {
+	t.Helper()
+	framework.Eventually(t, 30*time.Second, "the user's GRPCRoute as written", func() (bool, error) {
+		got, err := gw.GatewayV1().GRPCRoutes(written.Namespace).Get(context.Background(), written.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if !assert.ObjectsAreEqual(written.Spec, got.Spec) {
+			return false, fmt.Errorf("spec differs: %v", got.Spec.Rules)
+		}
+		if _, ok := got.Annotations[router.RulesAnnotation]; ok {
+			return false, fmt.Errorf("annotation %s left", router.RulesAnnotation)
+		}
+		for _, e := range got.ManagedFields {
+			if e.Manager == router.GatewayFieldManager {
+				return false, fmt.Errorf("field manager %s left", e.Manager)
+			}
+		}
+		return true, nil
+	})
+}
+
+// watchGRPCRoute records every version of a GRPCRoute on a routeTimeline: its
+// backendRefs are what the timeline reads.
+func watchGRPCRoute(t *testing.T, gw gwclient.Interface, ns, name, svc string) *routeTimeline {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := gw.GatewayV1().GRPCRoutes(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	require.NoError(t, err)
+	tl := &routeTimeline{}
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			g, ok := ev.Object.(*gwv1.GRPCRoute)
+			if !ok || ev.Type == watch.Deleted {
+				continue
+			}
+			view := &gwv1.HTTPRoute{ObjectMeta: g.ObjectMeta}
+			for _, rule := range g.Spec.Rules {
+				h := gwv1.HTTPRouteRule{Name: rule.Name}
+				for _, b := range rule.BackendRefs {
+					h.BackendRefs = append(h.BackendRefs, gwv1.HTTPBackendRef{BackendRef: b.BackendRef})
+				}
+				view.Spec.Rules = append(view.Spec.Rules, h)
+			}
+			tl.record(view, svc, svc+"-canary")
+		}
+	}()
+	return tl
+}
