@@ -19,7 +19,6 @@ import (
 	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/e2e/sim"
 	"github.com/rolloutd/rolloutd/internal/status"
-	"github.com/rolloutd/rolloutd/router"
 )
 
 // Given an opted-in Deployment with router gateway and rolloutd.io/route
@@ -128,23 +127,12 @@ spec:
 // written and no trace of rolloutd is left on it.
 func requireGRPCRouteAsWritten(t *testing.T, gw gwclient.Interface, written *gwv1.GRPCRoute) {
 	t.Helper()
-	framework.Eventually(t, 30*time.Second, "the user's GRPCRoute as written", func() (bool, error) {
+	requireNoTraceOnRoute(t, "GRPCRoute", written.Spec, func() (any, metav1.ObjectMeta, error) {
 		got, err := gw.GatewayV1().GRPCRoutes(written.Namespace).Get(context.Background(), written.Name, metav1.GetOptions{})
 		if err != nil {
-			return false, err
+			return nil, metav1.ObjectMeta{}, err
 		}
-		if !assert.ObjectsAreEqual(written.Spec, got.Spec) {
-			return false, fmt.Errorf("spec differs: %v", got.Spec.Rules)
-		}
-		if _, ok := got.Annotations[router.RulesAnnotation]; ok {
-			return false, fmt.Errorf("annotation %s left", router.RulesAnnotation)
-		}
-		for _, e := range got.ManagedFields {
-			if e.Manager == router.GatewayFieldManager {
-				return false, fmt.Errorf("field manager %s left", e.Manager)
-			}
-		}
-		return true, nil
+		return got.Spec, got.ObjectMeta, nil
 	})
 }
 

@@ -97,18 +97,31 @@ func routeCondition(r *gwv1.HTTPRoute, typ string) metav1.ConditionStatus {
 // trace of rolloutd is left on it: no annotation, no field manager.
 func requireRouteAsWritten(t *testing.T, gw gwclient.Interface, written *gwv1.HTTPRoute) {
 	t.Helper()
-	framework.Eventually(t, 30*time.Second, "the user's HTTPRoute as written", func() (bool, error) {
+	requireNoTraceOnRoute(t, "HTTPRoute", written.Spec, func() (any, metav1.ObjectMeta, error) {
 		got, err := gw.GatewayV1().HTTPRoutes(written.Namespace).Get(context.Background(), written.Name, metav1.GetOptions{})
+		if err != nil {
+			return nil, metav1.ObjectMeta{}, err
+		}
+		return got.Spec, got.ObjectMeta, nil
+	})
+}
+
+// requireNoTraceOnRoute waits until get returns the spec written, without
+// rolloutd's annotation or field manager on the route.
+func requireNoTraceOnRoute(t *testing.T, kind string, written any, get func() (any, metav1.ObjectMeta, error)) {
+	t.Helper()
+	framework.Eventually(t, 30*time.Second, "the user's "+kind+" as written", func() (bool, error) {
+		spec, meta, err := get()
 		if err != nil {
 			return false, err
 		}
-		if !assert.ObjectsAreEqual(written.Spec, got.Spec) {
-			return false, fmt.Errorf("spec differs: %v", got.Spec.Rules)
+		if !assert.ObjectsAreEqual(written, spec) {
+			return false, fmt.Errorf("spec differs: %+v", spec)
 		}
-		if _, ok := got.Annotations[router.RulesAnnotation]; ok {
+		if _, ok := meta.Annotations[router.RulesAnnotation]; ok {
 			return false, fmt.Errorf("annotation %s left", router.RulesAnnotation)
 		}
-		for _, e := range got.ManagedFields {
+		for _, e := range meta.ManagedFields {
 			if e.Manager == router.GatewayFieldManager {
 				return false, fmt.Errorf("field manager %s left", e.Manager)
 			}
