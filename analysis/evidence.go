@@ -225,20 +225,34 @@ func (e *evidence) usageSince(from time.Time, fam family) (u [2]usage) {
 	return u
 }
 
+// fitBlock is how many consecutive ticks one stable sample sums. A tick's
+// counter deltas span the scrapes it happened to see, a second more or less
+// (the sandbox scrapes every second) for CPU and requests alike, so per-tick
+// samples would line up along a line through 0 whatever the idle part; over a
+// minute that jitter is a second in sixty.
+const fitBlock = 6
+
 // stableSamples are the stable's (requests per second per pod, figure per pod)
-// samples of family fam, one per tick since before the rollout began.
+// samples of family fam, one per fitBlock ticks since before the rollout began.
 func (e *evidence) stableSamples(fam family) (rs, us []float64) {
+	var podSeconds, value, reqs float64
+	n := 0
 	for _, tc := range e.ticks {
 		u := tc.res[1]
-		pods, v := u.cpuPods, u.cpu/tc.dt
+		pods, v := u.cpuPods, u.cpu
 		if fam == famLoad {
-			pods, v = u.loadPods, u.load
+			pods, v = u.loadPods, u.load*tc.dt
 		}
 		if pods == 0 || tc.dt <= 0 {
 			continue
 		}
-		rs = append(rs, tc.stable.Requests/(pods*tc.dt))
-		us = append(us, v/pods)
+		podSeconds += pods * tc.dt
+		value += v
+		reqs += tc.stable.Requests
+		if n++; n == fitBlock {
+			rs, us = append(rs, reqs/podSeconds), append(us, value/podSeconds)
+			podSeconds, value, reqs, n = 0, 0, 0, 0
+		}
 	}
 	return rs, us
 }

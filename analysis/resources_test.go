@@ -83,23 +83,39 @@ func podSample(pod string, v float64) *model.Sample {
 
 // cAdvisor series are told apart by pod name for every source; CPU counters
 // are deltas, load gauges are read as they are; ticks up to the rollout's start
-// feed only the stable's samples.
+// feed only the stable's samples, one per fitBlock ticks.
 func TestEvidenceReadsResourcesPerPod(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0)
-	e := newEvidence(nginxTarget(), t0.Add(10*time.Second))
+	from := t0.Add(fitBlock * 10 * time.Second)
+	e := newEvidence(nginxTarget(), from)
 	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 10 * time.Second) }
 	stable := func(v float64) *model.Sample { return nginxSeries("shop", "web-ing", "", "200", v) }
 	canary := func(v float64) *model.Sample { return nginxSeries("shop", "web-ing", "shop-web-canary-80", "200", v) }
-	e.addTick(at(0), answers{famRequests: {stable(0)}, famCPU: {podSample("web-abc12-xyz12", 100)}})
-	e.addTick(at(1), answers{famRequests: {stable(200)}, famCPU: {podSample("web-abc12-xyz12", 102)}}) // pre: 20 req/s, 0.2 cores
-	e.addTick(at(2), answers{famRequests: {stable(380), canary(20)}, famCPU: {podSample("web-abc12-xyz12", 103.8),
-		podSample("web-canary-abc12-xyz12", 0.3)}, famLoad: {podSample("web-canary-abc12-xyz12", 0.5)}})
+	reqs, cpu := 0.0, 100.0
+	e.addTick(at(0), answers{famRequests: {stable(reqs)}, famCPU: {podSample("web-abc12-xyz12", cpu)}})
+	for i := 1; i <= 2*fitBlock; i++ {
+		in := answers{}
+		if i <= fitBlock { // before the rollout: 20 req/s, 0.2 cores
+			reqs, cpu = reqs+200, cpu+2
+			in[famRequests], in[famCPU] = model.Vector{stable(reqs)}, model.Vector{podSample("web-abc12-xyz12", cpu)}
+		} else { // 10% on the canary: 18 req/s and 0.18 cores on the stable
+			reqs, cpu = reqs+180, cpu+1.8
+			c := float64(i-fitBlock) * 20
+			in[famRequests] = model.Vector{stable(reqs), canary(c)}
+			in[famCPU] = model.Vector{podSample("web-abc12-xyz12", cpu), podSample("web-canary-abc12-xyz12", c*0.015)}
+			in[famLoad] = model.Vector{podSample("web-canary-abc12-xyz12", 0.5)}
+		}
+		e.addTick(at(i), in)
+	}
 	rs, us := e.stableSamples(famCPU)
+	require.Len(t, rs, 2)
 	assert.InDeltaSlice(t, []float64{20, 18}, rs, 1e-9)
 	assert.InDeltaSlice(t, []float64{0.2, 0.18}, us, 1e-9)
-	assert.Equal(t, Counts{Requests: 180}, e.total[1], "the pre-rollout tick is not in the totals")
-	u := e.usageSince(at(1), famCPU)
-	assert.Equal(t, usage{podSeconds: 10, value: 0.3, requests: 20}, u[0])
-	l := e.usageSince(at(1), famLoad)
+	assert.Equal(t, Counts{Requests: fitBlock * 180}, e.total[1], "the pre-rollout ticks are not in the totals")
+	u := e.usageSince(from, famCPU)
+	assert.InDelta(t, fitBlock*10, u[0].podSeconds, 1e-9)
+	assert.InDelta(t, 2, u[0].rate(), 1e-9)
+	assert.InDelta(t, 0.03, u[0].perPod(), 1e-9)
+	l := e.usageSince(from, famLoad)
 	assert.InDelta(t, 0.5, l[0].perPod(), 1e-9)
 }
