@@ -83,16 +83,17 @@ func TestGatewayResolvedRefsFalseRollsBackALiveRelease(t *testing.T) {
 	assert.NotContains(t, got.Annotations, router.RulesAnnotation)
 }
 
-// routeRepairWithin bounds how long a hand edit of the user's HTTPRoute stays
-// unrepaired: rolloutd watches the route and repairs it on the edit's event
-// (50-600 ms on a busy sandbox; 1.8 s seen during the whole suite at load 23),
-// not at a later look every 5 s. Four edits in a row each within 3 s: a 5 s
-// poll passes that about one time in eight.
-const routeRepairWithin = 3 * time.Second
+// routeRepairWithin bounds how long a scenario waits for a hand edit of the
+// user's HTTPRoute to be repaired. rolloutd watches the route and repairs it on
+// the edit's event (50-600 ms on a busy sandbox, logged per edit); with routes
+// watchable there is no periodic look at them, so a repair that does not come from
+// the event does not come before the 10-minute resync and fails the scenario. The
+// bound itself is generous: the figure is reported, not asserted.
+const routeRepairWithin = repairTimeout
 
 // Given a canary at its first step through router gateway, when someone writes
 // the route back as it is in Git (the split gone), four times over, then
-// rolloutd repairs the split each time within 3 s, from the route's event,
+// rolloutd repairs the split each time from the route's event,
 // without waiting for the next step, and says so in a Warning Drift Event.
 func TestGatewayRouteEditedByHandMidRolloutIsRepaired(t *testing.T) {
 	t.Parallel()

@@ -106,11 +106,15 @@ func eventReasons(t *testing.T, env *framework.Env, ns, name string) []string {
 	return out
 }
 
-// requireInOrder fails unless want appears in got in this order (other reasons may
-// come between).
-func requireInOrder(t *testing.T, got, want []string) {
+// waitEventsInOrder waits until name's Events contain want in this order (other
+// reasons may come between). Events are recorded after the status write that a
+// phase shows, so they may come a moment after it.
+func waitEventsInOrder(t *testing.T, env *framework.Env, ns, name string, want ...string) {
 	t.Helper()
-	require.True(t, inOrder(got, want), "events %v do not contain %v in order", got, want)
+	framework.Eventually(t, 30*time.Second, "Events in order", func() (bool, error) {
+		got := eventReasons(t, env, ns, name)
+		return inOrder(got, want), fmt.Errorf("events %v do not contain %v in order", got, want)
+	})
 }
 
 // inOrder reports whether got contains want as a subsequence.
@@ -166,7 +170,7 @@ func TestObservabilityGoodRelease(t *testing.T) {
 
 	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
 	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
-	requireInOrder(t, eventReasons(t, env, ns, a.name), []string{"Progressing", "StepAdvanced", "GatePassed", "Promoting", "Promoted"})
+	waitEventsInOrder(t, env, ns, a.name, "Progressing", "StepAdvanced", "GatePassed", "Promoting", "Promoted")
 	framework.Eventually(t, 30*time.Second, "notifications Started, Promoted", func() (bool, error) {
 		k := rc.kinds()
 		return len(k) == 2, fmt.Errorf("got %v", k)
@@ -210,11 +214,7 @@ func TestObservabilityBadRelease(t *testing.T) {
 	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
 	require.Equal(t, status.RolledBack, st.Phase)
 	require.Contains(t, []string{"GateFailed", "CheckFailed"}, st.Reason)
-	// Events are recorded after the status write that the phase shows: wait for them.
-	framework.Eventually(t, 30*time.Second, "Events in order", func() (bool, error) {
-		got, want := eventReasons(t, env, ns, a.name), []string{"Progressing", st.Reason, "RolledBack"}
-		return inOrder(got, want), fmt.Errorf("events %v do not contain %v in order", got, want)
-	})
+	waitEventsInOrder(t, env, ns, a.name, "Progressing", st.Reason, "RolledBack")
 	framework.Eventually(t, 30*time.Second, "notifications Started, RolledBack", func() (bool, error) {
 		k := rc.kinds()
 		return len(k) == 2, fmt.Errorf("got %v", k)

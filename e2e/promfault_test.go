@@ -188,6 +188,11 @@ func TestFaultPrometheusBadAnswersNeverPromote(t *testing.T) {
 			a := faultApp("web", "nginx")
 			a.annotations = map[string]string{"rolloutd.io/steps": "20,50", "rolloutd.io/interval": "3s",
 				"rolloutd.io/checks": "error-rate<=1%+baseline, latency-p99<=1.5x"}
+			if tc.afterGate {
+				// Time enough after the first gate to break Prometheus before the
+				// second one, however busy the machine.
+				a.annotations["rolloutd.io/interval"] = "10s"
+			}
 			a.create(t, env.Kube, ns)
 			sw := watchStable(t, env.Kube, ns)
 			if !tc.afterGate {
