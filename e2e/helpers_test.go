@@ -51,14 +51,7 @@ func (a app) create(t *testing.T, kube kubernetes.Interface, ns string, edits ..
 	}
 	_, err := kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
 	require.NoError(t, err)
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: ns,
-			Annotations: map[string]string{"sim.rolloutd.io/rps": strconv.Itoa(a.rps)}},
-		Spec: corev1.ServiceSpec{Selector: a.labels(),
-			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
-	}
-	_, err = kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
-	require.NoError(t, err)
+	a.createService(t, kube, ns)
 	if a.router == "nginx" {
 		a.createIngress(t, kube, ns)
 	}
@@ -73,6 +66,19 @@ func (a app) create(t *testing.T, kube kubernetes.Interface, ns string, edits ..
 		}
 		return d.Status.ReadyReplicas == replicas && d.Spec.Paused && st.Phase == status.Idle, nil
 	})
+}
+
+// createService makes the app's Service, selecting its pods.
+func (a app) createService(t *testing.T, kube kubernetes.Interface, ns string) {
+	t.Helper()
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: ns,
+			Annotations: map[string]string{"sim.rolloutd.io/rps": strconv.Itoa(a.rps)}},
+		Spec: corev1.ServiceSpec{Selector: a.labels(),
+			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+	}
+	_, err := kube.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{})
+	require.NoError(t, err)
 }
 
 // deployment is the app's opted-in Deployment, not yet created.

@@ -257,6 +257,12 @@ func (g Gateway) Problem(ctx context.Context, t Target) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("gateway: get %s: %w", routeName(t), err)
 	}
+	if !routesTo(route.Rules, t.Service) {
+		// The route must be the Deployment's: one that never sends to its Service
+		// belongs to someone else, whose traffic a canary must not take.
+		return fmt.Sprintf("%s has no backendRef to service %s: rolloutd.io/route must name a route "+
+			"sending to the Deployment's Service", routeName(t), t.Service), nil
+	}
 	for _, p := range route.Parents {
 		for _, c := range p.Conditions {
 			bad := c.Status == metav1.ConditionFalse && (c.Type == string(gwv1.RouteConditionAccepted) || c.Type == string(gwv1.RouteConditionResolvedRefs))
@@ -267,4 +273,19 @@ func (g Gateway) Problem(ctx context.Context, t Target) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// routesTo reports whether a rule the user wrote has a backendRef to svc.
+func routesTo(rules []gwv1.HTTPRouteRule, svc string) bool {
+	for _, r := range rules {
+		if r.Name != nil && strings.HasPrefix(string(*r.Name), OwnedRoutePrefix) {
+			continue
+		}
+		for _, ref := range r.BackendRefs {
+			if isServiceRef(ref.BackendObjectReference, svc) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -300,3 +300,13 @@ func TestGatewayProblemQuotesTheParentsCondition(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, got, "not found")
 }
+
+func TestGatewayProblemRefusesARouteThatNeverSendsToTheService(t *testing.T) {
+	other := userRoute(gwv1.HTTPRouteRule{Matches: prefix("/"), BackendRefs: []gwv1.HTTPBackendRef{gwBackend("payments", nil)}})
+	got, err := Gateway{Client: gwfake.NewClientset(other)}.Problem(context.Background(), gwTarget())
+	require.NoError(t, err)
+	assert.Contains(t, got, "has no backendRef to service web")
+	got, err = Gateway{Client: gwfake.NewClientset(userRoute())}.Problem(context.Background(), gwTarget())
+	require.NoError(t, err)
+	assert.Empty(t, got, "a route with one rule to the Service is the Deployment's")
+}

@@ -234,17 +234,13 @@ func (i *Informers) Service(ns, name string) (*corev1.Service, error) {
 	return l.Services(ns).Get(name)
 }
 
-// IngressExists reports whether the Ingress ns/name is in the cache.
-func (i *Informers) IngressExists(ns, name string) (bool, error) {
+// Ingress returns a cached Ingress: identity and the Services it sends to.
+func (i *Informers) Ingress(ns, name string) (*networkingv1.Ingress, error) {
 	l, ok := lister(i.ingresses, ns)
 	if !ok {
-		return false, nil
+		return nil, apierrors.NewNotFound(networkingv1.Resource("ingresses"), name)
 	}
-	_, err := l.Ingresses(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
+	return l.Ingresses(ns).Get(name)
 }
 
 // ingressVersion is the resourceVersion of the cached Ingress ns/name ("-" when
@@ -333,15 +329,37 @@ func slimService(obj any) (any, error) {
 	}, nil
 }
 
-// slimIngress keeps an Ingress's identity and resourceVersion: routing checks ask
-// whether it exists, and a reconcile reads the version to know whether the nginx
-// router must compare it again; the router reads the Ingress itself then.
+// slimIngress keeps an Ingress's identity, resourceVersion and the names of the
+// Services it sends to: routing checks ask whether it exists and sends to the
+// Deployment's Service, and a reconcile reads the version to know whether the
+// nginx router must compare it again; the router reads the Ingress itself then.
 func slimIngress(obj any) (any, error) {
 	ing, ok := obj.(*networkingv1.Ingress)
 	if !ok {
 		return obj, nil
 	}
-	return &networkingv1.Ingress{ObjectMeta: slimMeta(ing.ObjectMeta)}, nil
+	out := &networkingv1.Ingress{ObjectMeta: slimMeta(ing.ObjectMeta)}
+	keep := func(b *networkingv1.IngressBackend) *networkingv1.IngressBackend {
+		if b == nil || b.Service == nil {
+			return nil
+		}
+		return &networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: b.Service.Name}}
+	}
+	out.Spec.DefaultBackend = keep(ing.Spec.DefaultBackend)
+	for _, rule := range ing.Spec.Rules {
+		if rule.HTTP == nil {
+			continue
+		}
+		var paths []networkingv1.HTTPIngressPath
+		for _, p := range rule.HTTP.Paths {
+			if b := keep(&p.Backend); b != nil {
+				paths = append(paths, networkingv1.HTTPIngressPath{Backend: *b})
+			}
+		}
+		out.Spec.Rules = append(out.Spec.Rules, networkingv1.IngressRule{
+			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: paths}}})
+	}
+	return out, nil
 }
 
 // slimMeta keeps an object's identity, and its labels when rolloutd generated it.

@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/tools/cache"
 
@@ -247,21 +246,27 @@ type routeChecker interface {
 }
 
 // checkRouting returns why traffic cannot be routed ("" when it can): the user's
-// Service, and for router nginx the Ingress, must exist; a router that checks its
+// Service, and for router nginx the Ingress, must exist and be the Deployment's
+// own (the Service selects its pods, the Ingress sends to that Service:
+// ownership.go); a router that checks its
 // own objects must find no problem (an error reading them is retried, not a
 // problem: a slow API server must not roll a canary back).
 func (r *rollout) checkRouting(ctx context.Context) (string, error) {
 	ns := r.d.Namespace
-	if _, err := r.c.Informers.Service(ns, r.spec.Service); err != nil {
+	svc, err := r.c.Informers.Service(ns, r.spec.Service)
+	if err != nil {
 		return fmt.Sprintf("service %s/%s: %v (set %s to the Service selecting the stable pods)", ns, r.spec.Service, err, spec.KeyService), nil
 	}
+	if msg := foreignService(r.d, svc); msg != "" {
+		return msg, nil
+	}
 	if r.spec.Router == spec.RouterNginx {
-		ok, err := r.c.Informers.IngressExists(ns, r.spec.Ingress)
-		if err == nil && !ok {
-			err = apierrors.NewNotFound(networkingv1.Resource("ingresses"), r.spec.Ingress)
-		}
+		ing, err := r.c.Informers.Ingress(ns, r.spec.Ingress)
 		if err != nil {
 			return fmt.Sprintf("ingress %s/%s: %v (set %s to the Ingress to split)", ns, r.spec.Ingress, err, spec.KeyIngress), nil
+		}
+		if msg := foreignIngress(ing, r.spec.Service); msg != "" {
+			return msg, nil
 		}
 	}
 	if rc, ok := r.c.Routers[r.spec.Router].(routeChecker); ok {
