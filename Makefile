@@ -24,7 +24,7 @@ unit: ## unit tests (no cluster needed)
 	$(GO) test -race -count=1 ./...
 
 # Fuzz targets as package:Target; each runs FUZZTIME (corpus in <package>/testdata/fuzz).
-FUZZ_TARGETS := ./internal/spec:FuzzParse ./analysis:FuzzParseChecks ./analysis:FuzzParseCustomChecks ./internal/alerts:FuzzWebhookPayload
+FUZZ_TARGETS := ./strategy/contract:FuzzParse ./analysis:FuzzParseChecks ./analysis:FuzzParseCustomChecks ./internal/alerts:FuzzWebhookPayload
 FUZZTIME ?= 10s
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)

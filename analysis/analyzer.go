@@ -9,6 +9,7 @@ import (
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"go.uber.org/zap"
 )
 
@@ -19,7 +20,7 @@ type Evaluator interface {
 	// check, in order, and the combined verdict. It never returns an error: a
 	// check that could not be judged is Fail (or Inconclusive for too little
 	// traffic) with the reason.
-	Evaluate(ctx context.Context, t Target, checks []Check) Result
+	Evaluate(ctx context.Context, t Target, checks []contract.Check) Result
 }
 
 // Defaults for zero Options fields.
@@ -52,7 +53,7 @@ type Options struct {
 	// Judge, if not nil, lets the statistical judge decide baseline forms.
 	Judge *JudgeOptions
 	// StatusLabels override DefaultStatusLabels per source.
-	StatusLabels map[Source]string
+	StatusLabels map[contract.Source]string
 }
 
 // Analyzer evaluates gates against Prometheus. Safe for concurrent use by many
@@ -61,7 +62,7 @@ type Analyzer struct {
 	prom        *prom
 	minRequests float64
 	judge       *JudgeOptions
-	statusLabel map[Source]string
+	statusLabel map[contract.Source]string
 	metrics     *metrics
 	log         *zap.Logger
 }
@@ -122,9 +123,9 @@ func (o Options) withDefaults() Options {
 // query erred, timed out, returned no series, or NaN/Inf: that check is Fail with
 // the reason. The alerts check is the one exception to "no series fails": there an
 // empty result means no alert is firing, which passes. A zero t.End means now.
-func (a *Analyzer) Evaluate(ctx context.Context, t Target, checks []Check) Result {
+func (a *Analyzer) Evaluate(ctx context.Context, t Target, checks []contract.Check) Result {
 	start := time.Now()
-	results := make([]CheckResult, len(checks))
+	results := make([]contract.CheckResult, len(checks))
 	if t.StatusLabel == "" {
 		t.StatusLabel = a.statusLabel[t.Source]
 	}
@@ -144,7 +145,7 @@ func (a *Analyzer) Evaluate(ctx context.Context, t Target, checks []Check) Resul
 }
 
 // evaluate plans every check, starts all their queries at once, then judges.
-func (a *Analyzer) evaluate(ctx context.Context, t Target, checks []Check, out []CheckResult) {
+func (a *Analyzer) evaluate(ctx context.Context, t Target, checks []contract.Check, out []contract.CheckResult) {
 	end := t.End
 	if end.IsZero() {
 		end = time.Now()
@@ -192,9 +193,9 @@ func (t Target) Validate() error {
 	need("deployment", t.Deployment)
 	need("canary", t.Canary)
 	switch t.Source {
-	case SourceNginx:
+	case contract.SourceNginx:
 		need("ingress", t.Ingress)
-	case SourceIstio, SourceService:
+	case contract.SourceIstio, contract.SourceService:
 	default:
 		missing = append(missing, fmt.Sprintf("unknown source %q (want nginx, istio or service)", t.Source))
 	}
@@ -208,6 +209,6 @@ func (t Target) Validate() error {
 }
 
 // failed is a Fail result for c with reason.
-func failed(c Check, reason string) CheckResult {
-	return CheckResult{Name: c.Name(), Verdict: Fail, Reason: reason}
+func failed(c contract.Check, reason string) contract.CheckResult {
+	return contract.CheckResult{Name: c.Name(), Verdict: contract.Fail, Reason: reason}
 }

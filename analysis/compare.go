@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"math"
 	"strconv"
 	"strings"
@@ -11,27 +12,27 @@ import (
 // at (or near) zero, e.g. idle CPU, would otherwise make any canary value an
 // infinite regression; with the floor, "cpu<=1.3x" against a stable 0 cores means
 // "at most 1.3 × 10m". The comparison never divides, so it can never yield Inf.
-var ratioFloor = map[Metric]float64{
-	MetricLatency: 0.001,   // 1ms
-	MetricCPU:     0.01,    // 10m cores
-	MetricMemory:  1 << 20, // 1Mi
-	MetricLoad:    0.1,
+var ratioFloor = map[contract.Metric]float64{
+	contract.MetricLatency: 0.001,   // 1ms
+	contract.MetricCPU:     0.01,    // 10m cores
+	contract.MetricMemory:  1 << 20, // 1Mi
+	contract.MetricLoad:    0.1,
 }
 
 // compare decides a check from the canary's value and, for baseline forms, the
 // stable's, and says why with the figures.
-func compare(c Check, canary, stable float64) (Verdict, string) {
-	f := c.format
+func compare(c contract.Check, canary, stable float64) (contract.Verdict, string) {
+	f := func(v float64) string { return checkFormat(c, v) }
 	var limit float64
 	var against string
 	switch c.Mode {
-	case BaselinePlus:
+	case contract.BaselinePlus:
 		limit = stable + c.Bound
 		against = fmt.Sprintf("%s + %s baseline allowance", f(stable), f(c.Bound))
-	case Ratio:
-		base := math.Max(stable, c.floor())
+	case contract.Ratio:
+		base := math.Max(stable, checkFloor(c))
 		limit = c.Bound * base
-		against = fmt.Sprintf("%sx stable %s (limit %s", formatNumber(c.Bound), f(stable), f(limit))
+		against = fmt.Sprintf("%sx stable %s (limit %s", contract.FormatNumber(c.Bound), f(stable), f(limit))
 		if stable < base {
 			against += fmt.Sprintf(", from the %s floor", f(base))
 		}
@@ -41,48 +42,48 @@ func compare(c Check, canary, stable float64) (Verdict, string) {
 		against = f(c.Bound)
 	}
 	if canary <= limit {
-		return Pass, fmt.Sprintf("%s %s <= %s", c.label(), f(canary), against)
+		return contract.Pass, fmt.Sprintf("%s %s <= %s", checkLabel(c), f(canary), against)
 	}
-	return Fail, fmt.Sprintf("%s %s > %s", c.label(), f(canary), against)
+	return contract.Fail, fmt.Sprintf("%s %s > %s", checkLabel(c), f(canary), against)
 }
 
-// floor is the ratio floor of c's metric; custom checks bring their own.
-func (c Check) floor() float64 {
+// checkFloor is the ratio floor of c's metric; custom checks bring their own.
+func checkFloor(c contract.Check) float64 {
 	if c.Custom != nil {
 		return c.Custom.Floor
 	}
 	return ratioFloor[c.Metric]
 }
 
-// label names the measured quantity in reasons.
-func (c Check) label() string {
+// checkLabel names the measured quantity in reasons.
+func checkLabel(c contract.Check) string {
 	switch {
 	case c.Custom != nil:
 		return c.Custom.Name
-	case c.Metric == MetricErrorRate:
+	case c.Metric == contract.MetricErrorRate:
 		return "error rate"
-	case c.Metric == MetricLatency:
-		return "p" + quantileDigits(c.Quantile) + " latency"
+	case c.Metric == contract.MetricLatency:
+		return "p" + contract.QuantileDigits(c.Quantile) + " latency"
 	}
 	return string(c.Metric)
 }
 
-// format renders a value of c's metric in its natural unit.
-func (c Check) format(v float64) string {
+// checkFormat renders a value of c's metric in its natural unit.
+func checkFormat(c contract.Check, v float64) string {
 	if c.Custom != nil {
 		return sig(v)
 	}
 	switch c.Metric {
-	case MetricErrorRate:
+	case contract.MetricErrorRate:
 		return sig(v*100) + "%"
-	case MetricLatency:
+	case contract.MetricLatency:
 		if math.Abs(v) < 1 {
 			return sig(v*1000) + "ms"
 		}
 		return sig(v) + "s"
-	case MetricCPU:
+	case contract.MetricCPU:
 		return sig(v) + " cores"
-	case MetricMemory:
+	case contract.MetricMemory:
 		return formatBytes(v)
 	}
 	return sig(v)

@@ -9,20 +9,9 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"sigs.k8s.io/yaml"
 )
-
-// CustomQuery is a user's PromQL check, read from a rolloutd.io/analysis
-// ConfigMap by ParseCustomChecks. Its query is a text/template rendered once per
-// side with the variables of docs/analysis.md; it must return one sample (or, with
-// "expect: empty", nothing at all to pass).
-type CustomQuery struct {
-	Name  string  // the check's name in status and Events
-	Query string  // the template text
-	Floor float64 // ratio checks: the smallest stable value multiplied
-
-	tmpl *template.Template
-}
 
 // customSpec is the YAML document stored under one ConfigMap key.
 type customSpec struct {
@@ -44,78 +33,78 @@ var customName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 //	expect: empty              # instead of max: passes only when nothing is returned
 //
 // Every bad key is reported, joined in one error wrapping ErrInvalidCheck.
-func ParseCustomChecks(data map[string]string) ([]Check, error) {
+func ParseCustomChecks(data map[string]string) ([]contract.Check, error) {
 	keys := make([]string, 0, len(data))
 	for k := range data {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var checks []Check
+	var checks []contract.Check
 	var errs []error
 	for _, k := range keys {
 		c, err := parseCustom(k, data[k])
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%w: custom check %q: %v", ErrInvalidCheck, k, err))
+			errs = append(errs, fmt.Errorf("%w: custom check %q: %v", contract.ErrInvalidCheck, k, err))
 			continue
 		}
 		checks = append(checks, c)
 	}
 	if len(checks) == 0 && len(errs) == 0 {
-		errs = append(errs, fmt.Errorf("%w: the ConfigMap holds no checks", ErrInvalidCheck))
+		errs = append(errs, fmt.Errorf("%w: the ConfigMap holds no checks", contract.ErrInvalidCheck))
 	}
 	return checks, errors.Join(errs...)
 }
 
 // parseCustom validates one ConfigMap entry.
-func parseCustom(name, doc string) (Check, error) {
+func parseCustom(name, doc string) (contract.Check, error) {
 	if !customName.MatchString(name) {
-		return Check{}, errors.New("name must be lower-case letters, digits and '-', at most 63 characters")
+		return contract.Check{}, errors.New("name must be lower-case letters, digits and '-', at most 63 characters")
 	}
 	if isBuiltin(name) {
-		return Check{}, errors.New("name is taken by a built-in check")
+		return contract.Check{}, errors.New("name is taken by a built-in check")
 	}
 	var spec customSpec
 	if err := yaml.UnmarshalStrict([]byte(doc), &spec); err != nil {
-		return Check{}, fmt.Errorf("want YAML with query and max (or expect: empty): %w", err)
+		return contract.Check{}, fmt.Errorf("want YAML with query and max (or expect: empty): %w", err)
 	}
 	c, err := spec.check(name)
 	if err != nil {
-		return Check{}, err
+		return contract.Check{}, err
 	}
-	c.Custom.tmpl, err = parseQueryTemplate(name, spec.Query)
+	c.Custom.Template, err = parseQueryTemplate(name, spec.Query)
 	return c, err
 }
 
 // check turns the spec's bound into a Check.
-func (s customSpec) check(name string) (Check, error) {
-	c := Check{Custom: &CustomQuery{Name: name, Query: strings.TrimSpace(s.Query)}}
+func (s customSpec) check(name string) (contract.Check, error) {
+	c := contract.Check{Custom: &contract.CustomQuery{Name: name, Query: strings.TrimSpace(s.Query)}}
 	switch {
 	case c.Custom.Query == "":
-		return Check{}, errors.New("query is empty")
+		return contract.Check{}, errors.New("query is empty")
 	case s.Expect != "" && s.Expect != "empty":
-		return Check{}, fmt.Errorf("expect %q: the only accepted value is \"empty\"", s.Expect)
+		return contract.Check{}, fmt.Errorf("expect %q: the only accepted value is \"empty\"", s.Expect)
 	case s.Expect == "empty" && s.Max != "":
-		return Check{}, errors.New("give either max or expect: empty, not both")
+		return contract.Check{}, errors.New("give either max or expect: empty, not both")
 	case s.Expect == "empty":
-		c.Mode = NoneFiring
+		c.Mode = contract.NoneFiring
 		return c, nil
 	}
 	bound := strings.Join(strings.Fields(s.Max), "")
 	if b, ok := strings.CutSuffix(bound, "+baseline"); ok {
-		c.Mode, bound = BaselinePlus, b
-	} else if f, ok := parseFactor(bound); ok {
-		c.Mode, c.Bound = Ratio, f
+		c.Mode, bound = contract.BaselinePlus, b
+	} else if f, ok := contract.ParseFactor(bound); ok {
+		c.Mode, c.Bound = contract.Ratio, f
 	}
-	if c.Mode != Ratio {
-		v, err := parseNonNegative(bound)
+	if c.Mode != contract.Ratio {
+		v, err := contract.ParseNonNegative(bound)
 		if err != nil {
-			return Check{}, fmt.Errorf("max %q must be a factor like 1.2x, a number like 0.5, or a number plus baseline like 0.01+baseline", s.Max)
+			return contract.Check{}, fmt.Errorf("max %q must be a factor like 1.2x, a number like 0.5, or a number plus baseline like 0.01+baseline", s.Max)
 		}
 		c.Bound = v
 	}
 	if s.Floor != nil {
-		if c.Mode != Ratio || *s.Floor < 0 {
-			return Check{}, errors.New("floor applies to ratio bounds (max: 1.2x) and must be >= 0")
+		if c.Mode != contract.Ratio || *s.Floor < 0 {
+			return contract.Check{}, errors.New("floor applies to ratio bounds (max: 1.2x) and must be >= 0")
 		}
 		c.Custom.Floor = *s.Floor
 	}
@@ -131,7 +120,7 @@ func parseQueryTemplate(name, text string) (*template.Template, error) {
 		return nil, fmt.Errorf("query template: %w", err)
 	}
 	sample := Target{Namespace: "ns", Deployment: "app", Canary: "app-canary", Service: "app",
-		Ingress: "app", Source: SourceService, Window: time.Minute}
+		Ingress: "app", Source: contract.SourceService, Window: time.Minute}
 	for _, s := range []side{canarySide, stableSide} {
 		q, err := render(tmpl, name, newVars(sample, s))
 		if err != nil {
@@ -146,8 +135,8 @@ func parseQueryTemplate(name, text string) (*template.Template, error) {
 
 // isBuiltin reports whether name is a built-in check's name.
 func isBuiltin(name string) bool {
-	switch Metric(name) {
-	case MetricErrorRate, MetricCPU, MetricMemory, MetricLoad, MetricAlerts:
+	switch contract.Metric(name) {
+	case contract.MetricErrorRate, contract.MetricCPU, contract.MetricMemory, contract.MetricLoad, contract.MetricAlerts:
 		return true
 	}
 	return strings.HasPrefix(name, "latency-")
@@ -155,16 +144,16 @@ func isBuiltin(name string) bool {
 
 // customPlan renders a custom check's query for the canary and, for baseline
 // bounds, for the stable side.
-func customPlan(t Target, c Check) (plan, error) {
+func customPlan(t Target, c contract.Check) (plan, error) {
 	p := plan{check: c}
 	q := c.Custom
-	if q.tmpl == nil {
+	if q.Template == nil {
 		return p, fmt.Errorf("custom check %s was not built by ParseCustomChecks", q.Name)
 	}
 	var err error
-	p.canary, err = render(q.tmpl, q.tmpl.Name(), newVars(t, canarySide))
-	if err == nil && (c.Mode == Ratio || c.Mode == BaselinePlus) {
-		p.stable, err = render(q.tmpl, q.tmpl.Name(), newVars(t, stableSide))
+	p.canary, err = render(q.Template, q.Template.Name(), newVars(t, canarySide))
+	if err == nil && (c.Mode == contract.Ratio || c.Mode == contract.BaselinePlus) {
+		p.stable, err = render(q.Template, q.Template.Name(), newVars(t, stableSide))
 	}
 	return p, err
 }

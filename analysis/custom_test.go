@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,20 +21,20 @@ func TestParseCustomChecksAcceptsEveryBound(t *testing.T) {
 	checks, err := ParseCustomChecks(data)
 	require.NoError(t, err)
 	require.Len(t, checks, 4)
-	got := map[string]Check{}
+	got := map[string]contract.Check{}
 	for _, c := range checks {
 		got[c.Name()] = c
 	}
 	assert.Equal(t, []string{"checkout-p95", "dropped", "panics", "queue-depth"},
 		[]string{checks[0].Name(), checks[1].Name(), checks[2].Name(), checks[3].Name()})
-	assert.Equal(t, Ratio, got["checkout-p95"].Mode)
+	assert.Equal(t, contract.Ratio, got["checkout-p95"].Mode)
 	assert.InDelta(t, 1.2, got["checkout-p95"].Bound, 1e-12)
 	assert.InDelta(t, 0.01, got["checkout-p95"].Custom.Floor, 1e-12)
-	assert.Equal(t, Absolute, got["queue-depth"].Mode)
+	assert.Equal(t, contract.Absolute, got["queue-depth"].Mode)
 	assert.InDelta(t, 100, got["queue-depth"].Bound, 1e-12)
-	assert.Equal(t, BaselinePlus, got["dropped"].Mode)
+	assert.Equal(t, contract.BaselinePlus, got["dropped"].Mode)
 	assert.InDelta(t, 0.5, got["dropped"].Bound, 1e-12)
-	assert.Equal(t, NoneFiring, got["panics"].Mode)
+	assert.Equal(t, contract.NoneFiring, got["panics"].Mode)
 }
 
 func TestParseCustomChecksReportsEveryBadEntry(t *testing.T) {
@@ -55,7 +56,7 @@ func TestParseCustomChecksReportsEveryBadEntry(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseCustomChecks(map[string]string{tc.key: tc.doc, "good": "query: up\nmax: 1"})
 			require.Error(t, err)
-			assert.True(t, errors.Is(err, ErrInvalidCheck))
+			assert.True(t, errors.Is(err, contract.ErrInvalidCheck))
 			assertMessage(t, tc.want, err.Error())
 		})
 	}
@@ -63,7 +64,7 @@ func TestParseCustomChecksReportsEveryBadEntry(t *testing.T) {
 
 func TestParseCustomChecksRejectsAnEmptyConfigMap(t *testing.T) {
 	_, err := ParseCustomChecks(nil)
-	assert.ErrorIs(t, err, ErrInvalidCheck)
+	assert.ErrorIs(t, err, contract.ErrInvalidCheck)
 }
 
 func TestCustomChecksAreEvaluatedPerSide(t *testing.T) {
@@ -78,7 +79,7 @@ func TestCustomChecksAreEvaluatedPerSide(t *testing.T) {
 	f := newFakeProm(t, map[string][]answer{canaryQ: one(val(0.5)), stableQ: one(val(0.2)), panicsQ: one(noData)})
 	r := NewAnalyzer(f.api(), testOptions()).Evaluate(t.Context(), testTarget(), checks)
 	require.Len(t, r.Checks, 2)
-	assert.Equal(t, CheckResult{Name: "checkout-p95", Value: fp(0.5), Baseline: fp(0.2), Verdict: Fail,
+	assert.Equal(t, contract.CheckResult{Name: "checkout-p95", Value: fp(0.5), Baseline: fp(0.2), Verdict: contract.Fail,
 		Reason: "checkout-p95 0.5 > 1.2x stable 0.2 (limit 0.24)"}, r.Checks[0])
-	assert.Equal(t, Pass, r.Checks[1].Verdict)
+	assert.Equal(t, contract.Pass, r.Checks[1].Verdict)
 }

@@ -8,11 +8,12 @@ import (
 	"strings"
 
 	"github.com/prometheus/common/model"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // plan holds the rendered queries one check needs. Empty strings are not needed.
 type plan struct {
-	check Check
+	check contract.Check
 	// canary and stable read the compared value of each side (not used by
 	// error-rate checks, whose value comes from the status counts).
 	canary, stable string
@@ -27,33 +28,33 @@ type plan struct {
 }
 
 // newPlan renders the queries of c for t.
-func newPlan(t Target, c Check) (plan, error) {
+func newPlan(t Target, c contract.Check) (plan, error) {
 	p := plan{check: c, statusLabel: t.statusLabel()}
 	var err error
 	switch {
 	case c.Custom != nil:
 		return customPlan(t, c)
-	case c.Metric == MetricAlerts:
+	case c.Metric == contract.MetricAlerts:
 		p.canary, err = podQuery(t, "alerts", canarySide)
 		return p, err
-	case c.Metric == MetricErrorRate:
+	case c.Metric == contract.MetricErrorRate:
 		p.canaryTotal, err = requestQuery(t, "statuses", canarySide, 0)
-		if err == nil && c.Mode != Absolute {
+		if err == nil && c.Mode != contract.Absolute {
 			p.stableTotal, err = requestQuery(t, "statuses", stableSide, 0)
 		}
 		return p, err
-	case c.Metric == MetricLatency:
+	case c.Metric == contract.MetricLatency:
 		p.canaryTotal, err = requestQuery(t, "statuses", canarySide, 0)
 		if err == nil {
 			p.canary, err = requestQuery(t, "latency", canarySide, c.Quantile)
 		}
-		if err == nil && c.Mode != Absolute {
+		if err == nil && c.Mode != contract.Absolute {
 			p.stable, err = requestQuery(t, "latency", stableSide, c.Quantile)
 		}
 		return p, err
 	}
 	p.canary, err = podQuery(t, string(c.Metric), canarySide)
-	if err == nil && c.Mode != Absolute {
+	if err == nil && c.Mode != contract.Absolute {
 		p.stable, err = podQuery(t, string(c.Metric), stableSide)
 	}
 	return p, err
@@ -72,9 +73,9 @@ func (p plan) queries() []string {
 
 // decide reads a plan's results and decides its check: query failures and missing
 // data fail, too few canary requests is Inconclusive, the rest is compared.
-func (a *Analyzer) decide(ctx context.Context, ev *evaluation, p plan) CheckResult {
+func (a *Analyzer) decide(ctx context.Context, ev *evaluation, p plan) contract.CheckResult {
 	c := p.check
-	if c.Mode == NoneFiring {
+	if c.Mode == contract.NoneFiring {
 		return judgeNoneFiring(ctx, ev, p)
 	}
 	var counts statusCounts
@@ -85,7 +86,7 @@ func (a *Analyzer) decide(ctx context.Context, ev *evaluation, p plan) CheckResu
 			return failed(c, err.Error())
 		}
 		if n := counts.total; n < a.minRequests || n == 0 {
-			return CheckResult{Name: c.Name(), Verdict: Inconclusive,
+			return contract.CheckResult{Name: c.Name(), Verdict: contract.Inconclusive,
 				Reason: fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)}
 		}
 	}
@@ -93,20 +94,20 @@ func (a *Analyzer) decide(ctx context.Context, ev *evaluation, p plan) CheckResu
 	if err != nil {
 		return failed(c, err.Error())
 	}
-	r := CheckResult{Name: c.Name(), Value: &canary}
-	if c.Mode == Absolute {
+	r := contract.CheckResult{Name: c.Name(), Value: &canary}
+	if c.Mode == contract.Absolute {
 		r.Verdict, r.Reason = compare(c, canary, 0)
 		return r
 	}
 	var stable float64
-	if c.Metric == MetricErrorRate && c.Custom == nil {
+	if c.Metric == contract.MetricErrorRate && c.Custom == nil {
 		counts, err = readStatuses(ctx, ev, p.stableTotal, p.statusLabel, "stable requests")
 	}
 	if err == nil {
 		stable, err = p.readSide(ctx, ev, stableSide, counts)
 	}
 	if err != nil {
-		r.Verdict, r.Reason = Fail, err.Error()
+		r.Verdict, r.Reason = contract.Fail, err.Error()
 		return r
 	}
 	r.Baseline = &stable
@@ -121,7 +122,7 @@ func (a *Analyzer) decide(ctx context.Context, ev *evaluation, p plan) CheckResu
 // readSide reads one side's value: an error-rate check's is the 5xx share of
 // that side's status counts, any other check's its own query.
 func (p plan) readSide(ctx context.Context, ev *evaluation, s side, counts statusCounts) (float64, error) {
-	if p.check.Metric == MetricErrorRate && p.check.Custom == nil {
+	if p.check.Metric == contract.MetricErrorRate && p.check.Custom == nil {
 		return counts.errorShare(p.statusLabel, s.String())
 	}
 	q := p.canary
@@ -156,16 +157,16 @@ func readValue(ctx context.Context, ev *evaluation, q, what string) (float64, er
 
 // judgeNoneFiring passes when the query returns nothing (no alert firing) and
 // fails, naming the alerts, when it returns anything.
-func judgeNoneFiring(ctx context.Context, ev *evaluation, p plan) CheckResult {
+func judgeNoneFiring(ctx context.Context, ev *evaluation, p plan) contract.CheckResult {
 	c := p.check
 	vec, err := ev.get(ctx, p.canary)
 	if err != nil {
 		return failed(c, fmt.Sprintf("query failed: %v", err))
 	}
 	n := float64(len(vec))
-	r := CheckResult{Name: c.Name(), Value: &n, Verdict: Pass, Reason: "no alert firing"}
+	r := contract.CheckResult{Name: c.Name(), Value: &n, Verdict: contract.Pass, Reason: "no alert firing"}
 	if len(vec) > 0 {
-		r.Verdict = Fail
+		r.Verdict = contract.Fail
 		r.Reason = fmt.Sprintf("%d alert(s) firing: %s", len(vec), alertNames(vec))
 	}
 	return r

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -44,7 +45,7 @@ type checkCase struct {
 	name     string
 	spec     string
 	answers  map[string][]answer
-	verdict  Verdict
+	verdict  contract.Verdict
 	reason   string // exact, unless it ends in "..." (then a prefix)
 	value    *float64
 	baseline *float64
@@ -81,70 +82,70 @@ func TestEvaluateVerdictsOfEveryCheckForm(t *testing.T) {
 	runCheckCases(t, []checkCase{
 		{name: "error rate within baseline allowance passes", spec: "error-rate<=1%+baseline",
 			answers: map[string][]answer{cReq: one(reqs(995, 5)), sReq: one(reqs(996, 4))},
-			verdict: Pass, reason: "error rate 0.5% <= 0.4% + 1% baseline allowance", value: fp(0.005), baseline: fp(0.004)},
+			verdict: contract.Pass, reason: "error rate 0.5% <= 0.4% + 1% baseline allowance", value: fp(0.005), baseline: fp(0.004)},
 		{name: "error rate above baseline allowance fails", spec: "error-rate<=1%+baseline",
 			answers: map[string][]answer{cReq: one(reqs(898, 102)), sReq: one(reqs(996, 4))},
-			verdict: Fail, reason: "error rate 10.2% > 0.4% + 1% baseline allowance", value: fp(0.102), baseline: fp(0.004)},
+			verdict: contract.Fail, reason: "error rate 10.2% > 0.4% + 1% baseline allowance", value: fp(0.102), baseline: fp(0.004)},
 		{name: "error rate under absolute bound passes", spec: "error-rate<=2%",
 			answers: map[string][]answer{cReq: one(reqs(985, 15))},
-			verdict: Pass, reason: "error rate 1.5% <= 2%", value: fp(0.015)},
+			verdict: contract.Pass, reason: "error rate 1.5% <= 2%", value: fp(0.015)},
 		{name: "error rate over absolute bound fails", spec: "error-rate<=2%",
 			answers: map[string][]answer{cReq: one(reqs(970, 30))},
-			verdict: Fail, reason: "error rate 3% > 2%"},
+			verdict: contract.Fail, reason: "error rate 3% > 2%"},
 		{name: "p99 latency within ratio passes", spec: "latency-p99<=1.2x",
 			answers: map[string][]answer{cReq: one(reqs(500, 0)), cP99: one(val(0.3)), sP99: one(val(0.28))},
-			verdict: Pass, reason: "p99 latency 300ms <= 1.2x stable 280ms (limit 336ms)", value: fp(0.3), baseline: fp(0.28)},
+			verdict: contract.Pass, reason: "p99 latency 300ms <= 1.2x stable 280ms (limit 336ms)", value: fp(0.3), baseline: fp(0.28)},
 		{name: "p99 latency over ratio fails", spec: "latency-p99<=1.2x",
 			answers: map[string][]answer{cReq: one(reqs(500, 0)), cP99: one(val(0.6)), sP99: one(val(0.28))},
-			verdict: Fail, reason: "p99 latency 600ms > 1.2x stable 280ms (limit 336ms)"},
+			verdict: contract.Fail, reason: "p99 latency 600ms > 1.2x stable 280ms (limit 336ms)"},
 		{name: "p50 latency uses the 0.5 quantile", spec: "latency-p50<=1.2x",
 			answers: map[string][]answer{cReq: one(reqs(500, 0)), cP50: one(val(0.05)), sP50: one(val(0.05))},
-			verdict: Pass, reason: "p50 latency 50ms <= 1.2x stable 50ms (limit 60ms)"},
+			verdict: contract.Pass, reason: "p50 latency 50ms <= 1.2x stable 50ms (limit 60ms)"},
 		{name: "p99 latency under absolute bound passes", spec: "latency-p99<=500ms",
 			answers: map[string][]answer{cReq: one(reqs(500, 0)), cP99: one(val(0.45))},
-			verdict: Pass, reason: "p99 latency 450ms <= 500ms"},
+			verdict: contract.Pass, reason: "p99 latency 450ms <= 500ms"},
 		{name: "p99 latency over absolute bound fails", spec: "latency-p99<=0.5s",
 			answers: map[string][]answer{cReq: one(reqs(500, 0)), cP99: one(val(1.2))},
-			verdict: Fail, reason: "p99 latency 1.2s > 500ms"},
+			verdict: contract.Fail, reason: "p99 latency 1.2s > 500ms"},
 		{name: "cpu within ratio passes", spec: "cpu<=1.3x",
 			answers: map[string][]answer{cCPU: one(val(0.3)), sCPU: one(val(0.25))},
-			verdict: Pass, reason: "cpu 0.3 cores <= 1.3x stable 0.25 cores (limit 0.325 cores)", value: fp(0.3), baseline: fp(0.25)},
+			verdict: contract.Pass, reason: "cpu 0.3 cores <= 1.3x stable 0.25 cores (limit 0.325 cores)", value: fp(0.3), baseline: fp(0.25)},
 		{name: "cpu over ratio fails", spec: "cpu<=1.3x",
 			answers: map[string][]answer{cCPU: one(val(0.5)), sCPU: one(val(0.25))},
-			verdict: Fail, reason: "cpu 0.5 cores > 1.3x stable 0.25 cores (limit 0.325 cores)"},
+			verdict: contract.Fail, reason: "cpu 0.5 cores > 1.3x stable 0.25 cores (limit 0.325 cores)"},
 		{name: "cpu against idle stable uses the floor and passes", spec: "cpu<=1.3x",
 			answers: map[string][]answer{cCPU: one(val(0.012)), sCPU: one(val(0))},
-			verdict: Pass, reason: "cpu 0.012 cores <= 1.3x stable 0 cores (limit 0.013 cores, from the 0.01 cores floor)"},
+			verdict: contract.Pass, reason: "cpu 0.012 cores <= 1.3x stable 0 cores (limit 0.013 cores, from the 0.01 cores floor)"},
 		{name: "cpu against idle stable uses the floor and fails", spec: "cpu<=1.3x",
 			answers: map[string][]answer{cCPU: one(val(0.5)), sCPU: one(val(0))},
-			verdict: Fail, reason: "cpu 0.5 cores > 1.3x stable 0 cores (limit 0.013 cores, from the 0.01 cores floor)"},
+			verdict: contract.Fail, reason: "cpu 0.5 cores > 1.3x stable 0 cores (limit 0.013 cores, from the 0.01 cores floor)"},
 		{name: "cpu over absolute bound fails", spec: "cpu<=500m",
 			answers: map[string][]answer{cCPU: one(val(0.52))},
-			verdict: Fail, reason: "cpu 0.52 cores > 0.5 cores"},
+			verdict: contract.Fail, reason: "cpu 0.52 cores > 0.5 cores"},
 		{name: "memory within ratio passes", spec: "memory<=1.3x",
 			answers: map[string][]answer{cMem: one(val(200 * mi)), sMem: one(val(160 * mi))},
-			verdict: Pass, reason: "memory 200Mi <= 1.3x stable 160Mi (limit 208Mi)"},
+			verdict: contract.Pass, reason: "memory 200Mi <= 1.3x stable 160Mi (limit 208Mi)"},
 		{name: "memory over ratio fails", spec: "memory<=1.3x",
 			answers: map[string][]answer{cMem: one(val(300 * mi)), sMem: one(val(160 * mi))},
-			verdict: Fail, reason: "memory 300Mi > 1.3x stable 160Mi (limit 208Mi)"},
+			verdict: contract.Fail, reason: "memory 300Mi > 1.3x stable 160Mi (limit 208Mi)"},
 		{name: "memory over absolute bound fails", spec: "memory<=256Mi",
 			answers: map[string][]answer{cMem: one(val(300 * mi))},
-			verdict: Fail, reason: "memory 300Mi > 256Mi"},
+			verdict: contract.Fail, reason: "memory 300Mi > 256Mi"},
 		{name: "load within ratio passes", spec: "load<=1.5x",
 			answers: map[string][]answer{cLoad: one(val(1.2)), sLoad: one(val(1))},
-			verdict: Pass, reason: "load 1.2 <= 1.5x stable 1 (limit 1.5)"},
+			verdict: contract.Pass, reason: "load 1.2 <= 1.5x stable 1 (limit 1.5)"},
 		{name: "load over ratio fails", spec: "load<=1.5x",
 			answers: map[string][]answer{cLoad: one(val(2)), sLoad: one(val(1))},
-			verdict: Fail, reason: "load 2 > 1.5x stable 1 (limit 1.5)"},
+			verdict: contract.Fail, reason: "load 2 > 1.5x stable 1 (limit 1.5)"},
 		{name: "load under absolute bound passes", spec: "load<=2",
 			answers: map[string][]answer{cLoad: one(val(1.9))},
-			verdict: Pass, reason: "load 1.9 <= 2"},
+			verdict: contract.Pass, reason: "load 1.9 <= 2"},
 		{name: "no firing alert passes", spec: "alerts",
 			answers: map[string][]answer{alertsQ: one(noData)},
-			verdict: Pass, reason: "no alert firing", value: fp(0)},
+			verdict: contract.Pass, reason: "no alert firing", value: fp(0)},
 		{name: "firing alerts fail and are named", spec: "alerts",
 			answers: map[string][]answer{alertsQ: one(twoAlert)},
-			verdict: Fail, reason: "2 alert(s) firing: HighErrorRate, KubePodCrashLooping", value: fp(2)},
+			verdict: contract.Fail, reason: "2 alert(s) firing: HighErrorRate, KubePodCrashLooping", value: fp(2)},
 	})
 }
 
@@ -152,43 +153,43 @@ func TestEvaluateFailsClosed(t *testing.T) {
 	runCheckCases(t, []checkCase{
 		{name: "HTTP error fails after retries", spec: "cpu<=500m",
 			answers: map[string][]answer{cCPU: one(http500)},
-			verdict: Fail, reason: "query failed: canary: server_error: server error: 500..."},
+			verdict: contract.Fail, reason: "query failed: canary: server_error: server error: 500..."},
 		{name: "rejected query fails", spec: "cpu<=500m",
 			answers: map[string][]answer{cCPU: one(answer{status: http.StatusBadRequest, errType: "bad_data"})},
-			verdict: Fail, reason: "query failed: canary: bad_data: injected failure"},
+			verdict: contract.Fail, reason: "query failed: canary: bad_data: injected failure"},
 		{name: "timeout fails", spec: "memory<=256Mi",
 			answers: map[string][]answer{cMem: one(blocked)},
-			verdict: Fail, reason: "query failed: canary: timed out after 200ms..."},
+			verdict: contract.Fail, reason: "query failed: canary: timed out after 200ms..."},
 		{name: "empty canary result fails", spec: "cpu<=1.3x",
 			answers: map[string][]answer{cCPU: one(noData), sCPU: one(val(0.25))},
-			verdict: Fail, reason: "no data for canary"},
+			verdict: contract.Fail, reason: "no data for canary"},
 		{name: "empty stable result fails", spec: "cpu<=1.3x",
 			answers: map[string][]answer{cCPU: one(val(0.25)), sCPU: one(noData)},
-			verdict: Fail, reason: "no data for stable", value: fp(0.25)},
+			verdict: contract.Fail, reason: "no data for stable", value: fp(0.25)},
 		{name: "NaN canary latency fails", spec: "latency-p99<=500ms",
 			answers: map[string][]answer{cReq: one(reqs(100, 0)), cP99: one(nanData)},
-			verdict: Fail, reason: "NaN for canary"},
+			verdict: contract.Fail, reason: "NaN for canary"},
 		{name: "infinite stable value fails", spec: "load<=1.5x",
 			answers: map[string][]answer{cLoad: one(val(1)), sLoad: one(val(math.Inf(1)))},
-			verdict: Fail, reason: "+Inf for stable"},
+			verdict: contract.Fail, reason: "+Inf for stable"},
 		{name: "several series fail", spec: "load<=2",
 			answers: map[string][]answer{cLoad: one(twoAlert)},
-			verdict: Fail, reason: "query for canary returned 2 series, want 1"},
+			verdict: contract.Fail, reason: "query for canary returned 2 series, want 1"},
 		{name: "stable without requests gives no error-rate baseline", spec: "error-rate<=1%+baseline",
 			answers: map[string][]answer{cReq: one(reqs(100, 0)), sReq: one(reqs(0, 0))},
-			verdict: Fail, reason: "no requests on stable in the window, so no error rate"},
+			verdict: contract.Fail, reason: "no requests on stable in the window, so no error rate"},
 		{name: "few canary requests are inconclusive", spec: "error-rate<=1%+baseline",
 			answers: map[string][]answer{cReq: one(reqs(0, 5)), sReq: one(reqs(1000, 0))},
-			verdict: Inconclusive, reason: "not enough traffic on the canary (5 requests)"},
+			verdict: contract.Inconclusive, reason: "not enough traffic on the canary (5 requests)"},
 		{name: "no canary request series is inconclusive", spec: "latency-p99<=1.2x",
 			answers: map[string][]answer{cReq: one(noData), cP99: one(nanData), sP99: one(val(0.2))},
-			verdict: Inconclusive, reason: "not enough traffic on the canary (0 requests)"},
+			verdict: contract.Inconclusive, reason: "not enough traffic on the canary (0 requests)"},
 		{name: "failed request count fails rather than inconclusive", spec: "latency-p99<=1.2x",
 			answers: map[string][]answer{cReq: one(http500), cP99: one(val(0.2)), sP99: one(val(0.2))},
-			verdict: Fail, reason: "query failed: canary requests: server_error..."},
+			verdict: contract.Fail, reason: "query failed: canary requests: server_error..."},
 		{name: "a retry after a failure can pass", spec: "cpu<=500m",
 			answers: map[string][]answer{cCPU: {http500, val(0.2)}},
-			verdict: Pass, reason: "cpu 0.2 cores <= 0.5 cores"},
+			verdict: contract.Pass, reason: "cpu 0.2 cores <= 0.5 cores"},
 	})
 }
 
@@ -203,33 +204,33 @@ func TestErrorRateTellsNoErrorsFromNoStatusLabel(t *testing.T) {
 		{name: "only 2xx series is no errors and passes", spec: "error-rate<=1%+baseline",
 			answers: map[string][]answer{cReq: one(answer{series: []map[string]string{{"code": "200"}, {"code": "404"}}, values: []float64{900, 100}}),
 				sReq: one(reqs(1000, 0))},
-			verdict: Pass, reason: "error rate 0% <= 0% + 1% baseline allowance", value: fp(0)},
+			verdict: contract.Pass, reason: "error rate 0% <= 0% + 1% baseline allowance", value: fp(0)},
 		{name: "canary requests without the status label fail naming it", spec: "error-rate<=1%+baseline",
 			answers: map[string][]answer{cReq: one(unlabelled), sReq: one(reqs(1000, 0))},
-			verdict: Fail, reason: `1000 of 1000 requests on canary carry no "code" label, so their errors cannot be counted ` +
+			verdict: contract.Fail, reason: `1000 of 1000 requests on canary carry no "code" label, so their errors cannot be counted ` +
 				`(set the label the metric uses with ROLLOUTD_STATUS_LABELS)`},
 		{name: "stable requests without the status label fail too", spec: "error-rate<=1%+baseline",
 			answers: map[string][]answer{cReq: one(reqs(1000, 0)), sReq: one(mixed)},
-			verdict: Fail, reason: `100 of 1000 requests on stable carry no "code" label...`},
+			verdict: contract.Fail, reason: `100 of 1000 requests on stable carry no "code" label...`},
 		{name: "absolute bound without the status label fails", spec: "error-rate<=2%",
 			answers: map[string][]answer{cReq: one(unlabelled)},
-			verdict: Fail, reason: `1000 of 1000 requests on canary carry no "code" label...`},
+			verdict: contract.Fail, reason: `1000 of 1000 requests on canary carry no "code" label...`},
 		{name: "latency does not need the status label", spec: "latency-p99<=500ms",
 			answers: map[string][]answer{cReq: one(unlabelled), cP99: one(val(0.2))},
-			verdict: Pass, reason: "p99 latency 200ms <= 500ms"},
+			verdict: contract.Pass, reason: "p99 latency 200ms <= 500ms"},
 		{name: "a partial answer fails", spec: "error-rate<=2%",
 			answers: map[string][]answer{cReq: one(answer{series: []map[string]string{{"code": "200"}}, values: []float64{1000},
 				warn: []string{"partial response: store 10.0.0.7:10901 unreachable"}})},
-			verdict: Fail, reason: "query failed: canary requests: partial or unreliable answer, Prometheus warned: partial response: store 10.0.0.7:10901 unreachable"},
+			verdict: contract.Fail, reason: "query failed: canary requests: partial or unreliable answer, Prometheus warned: partial response: store 10.0.0.7:10901 unreachable"},
 		{name: "a NaN count fails", spec: "error-rate<=2%",
 			answers: map[string][]answer{cReq: one(answer{series: []map[string]string{{"code": "200"}, {"code": "500"}}, values: []float64{1000, math.NaN()}})},
-			verdict: Fail, reason: "canary requests: NaN in the request count"},
+			verdict: contract.Fail, reason: "canary requests: NaN in the request count"},
 	})
 }
 
 func TestStatusLabelIsConfigurablePerSource(t *testing.T) {
 	opts := testOptions()
-	opts.StatusLabels = map[Source]string{SourceService: "status_code"}
+	opts.StatusLabels = map[contract.Source]string{contract.SourceService: "status_code"}
 	target := testTarget()
 	target.StatusLabel = "status_code"
 	cq, sq := reqQ(target, "statuses", canarySide, 0), reqQ(target, "statuses", stableSide, 0)
@@ -239,14 +240,14 @@ func TestStatusLabelIsConfigurablePerSource(t *testing.T) {
 		sq: one(answer{series: []map[string]string{{"status_code": "200"}}, values: []float64{1000}}),
 	})
 	r := evaluate(t, f, opts, testTarget(), "error-rate<=1%+baseline")
-	assert.Equal(t, Fail, r.Verdict)
+	assert.Equal(t, contract.Fail, r.Verdict)
 	assert.Equal(t, "error rate 50% > 0% + 1% baseline allowance", r.Checks[0].Reason)
 }
 
 func TestParseStatusLabels(t *testing.T) {
 	got, err := ParseStatusLabels(" service=status_code , istio=code")
 	require.NoError(t, err)
-	assert.Equal(t, map[Source]string{SourceService: "status_code", SourceIstio: "code"}, got)
+	assert.Equal(t, map[contract.Source]string{contract.SourceService: "status_code", contract.SourceIstio: "code"}, got)
 	got, err = ParseStatusLabels("")
 	require.NoError(t, err)
 	assert.Empty(t, got)
@@ -271,7 +272,7 @@ func TestEvaluateRetriesOnlyRetryableErrors(t *testing.T) {
 			opts := testOptions()
 			opts.QueryTimeout = 50 * time.Millisecond
 			r := evaluate(t, f, opts, testTarget(), "cpu<=1")
-			assert.Equal(t, Fail, r.Verdict)
+			assert.Equal(t, contract.Fail, r.Verdict)
 			assert.Equal(t, tc.calls, f.count(cCPU))
 		})
 	}
@@ -283,7 +284,7 @@ func TestEvaluateSendsEachQueryOncePerEvaluation(t *testing.T) {
 		cP99: one(val(0.2)), sP99: one(val(0.2)), cP50: one(val(0.1)),
 	})
 	r := evaluate(t, f, testOptions(), testTarget(), "error-rate<=1%+baseline, latency-p99<=1.2x, latency-p50<=500ms")
-	assert.Equal(t, Pass, r.Verdict, r.Checks)
+	assert.Equal(t, contract.Pass, r.Verdict, r.Checks)
 	for _, q := range []string{cReq, sReq, cP99, sP99, cP50} {
 		assert.Equal(t, 1, f.count(q), q)
 	}
@@ -299,28 +300,28 @@ func TestEvaluateCombinesChecksInOrder(t *testing.T) {
 	r := evaluate(t, f, testOptions(), testTarget(), "cpu<=1.3x, memory<=256Mi, error-rate<=2%")
 	require.Len(t, r.Checks, 3)
 	assert.Equal(t, []string{"cpu", "memory", "error-rate"}, []string{r.Checks[0].Name, r.Checks[1].Name, r.Checks[2].Name})
-	assert.Equal(t, []Verdict{Pass, Fail, Inconclusive}, []Verdict{r.Checks[0].Verdict, r.Checks[1].Verdict, r.Checks[2].Verdict})
-	assert.Equal(t, Fail, r.Verdict)
+	assert.Equal(t, []contract.Verdict{contract.Pass, contract.Fail, contract.Inconclusive}, []contract.Verdict{r.Checks[0].Verdict, r.Checks[1].Verdict, r.Checks[2].Verdict})
+	assert.Equal(t, contract.Fail, r.Verdict)
 	assert.Equal(t, []string{"memory", "error-rate"}, r.FailedNames())
 }
 
 func TestEvaluateRejectsAnInvalidTarget(t *testing.T) {
 	f := newFakeProm(t, nil)
 	bad := testTarget()
-	bad.Source, bad.Ingress, bad.Window = SourceNginx, "", 0
+	bad.Source, bad.Ingress, bad.Window = contract.SourceNginx, "", 0
 	r := evaluate(t, f, testOptions(), bad, "cpu<=1.3x")
-	assert.Equal(t, Fail, r.Verdict)
+	assert.Equal(t, contract.Fail, r.Verdict)
 	assert.Equal(t, "invalid target: ingress is empty; window must be positive", r.Checks[0].Reason)
 }
 
 func TestEvaluateWithCanceledContextFails(t *testing.T) {
 	f := newFakeProm(t, map[string][]answer{cCPU: one(val(0.1))})
-	checks, err := ParseChecks("cpu<=500m")
+	checks, err := contract.ParseChecks("cpu<=500m")
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	r := NewAnalyzer(f.api(), testOptions()).Evaluate(ctx, testTarget(), checks)
-	assert.Equal(t, Fail, r.Verdict)
+	assert.Equal(t, contract.Fail, r.Verdict)
 	assert.Contains(t, r.Checks[0].Reason, "context canceled")
 }
 
@@ -329,16 +330,16 @@ func TestAnalyzerIsSafeForConcurrentGates(t *testing.T) {
 	opts := testOptions()
 	opts.MaxConcurrent = 1
 	a := NewAnalyzer(f.api(), opts)
-	checks, err := ParseChecks("cpu<=1.3x")
+	checks, err := contract.ParseChecks("cpu<=1.3x")
 	require.NoError(t, err)
 	var wg sync.WaitGroup
-	verdicts := make([]Verdict, 20)
+	verdicts := make([]contract.Verdict, 20)
 	for i := range verdicts {
 		wg.Go(func() { verdicts[i] = a.Evaluate(context.Background(), testTarget(), checks).Verdict })
 	}
 	wg.Wait()
 	for _, v := range verdicts {
-		assert.Equal(t, Pass, v)
+		assert.Equal(t, contract.Pass, v)
 	}
 	assert.Equal(t, 20, f.count(cCPU))
 }
@@ -348,7 +349,7 @@ func TestAnalyzerMetrics(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	opts := testOptions()
 	opts.Registerer = reg
-	checks, err := ParseChecks("cpu<=1, memory<=256Mi")
+	checks, err := contract.ParseChecks("cpu<=1, memory<=256Mi")
 	require.NoError(t, err)
 	NewAnalyzer(f.api(), opts).Evaluate(context.Background(), testTarget(), checks)
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // evidence is what one rollout's revision has shown since the canary's first
@@ -173,7 +174,7 @@ func (e *evidence) count(tc *tickCounts, fam family, sd side, m model.Metric, d 
 		if err != nil || le != le {
 			return
 		}
-		if e.target.Source == SourceIstio && !math.IsInf(le, 1) {
+		if e.target.Source == contract.SourceIstio && !math.IsInf(le, 1) {
 			le /= 1000 // Istio's histogram is in milliseconds
 		}
 		if tc.hist[i] == nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 )
 
@@ -16,7 +17,7 @@ func nginxSeries(ns, ing, canary, status string, v float64) *model.Sample {
 
 func nginxTarget() Target {
 	t := testTarget()
-	t.Source = SourceNginx
+	t.Source = contract.SourceNginx
 	return t
 }
 
@@ -102,7 +103,7 @@ func TestEvidenceKeepsEachSidesDurationBuckets(t *testing.T) {
 	assert.Equal(t, e.hist, e.histSince(t0))
 
 	ist := testTarget()
-	ist.Source = SourceIstio
+	ist.Source = contract.SourceIstio
 	e = newEvidence(ist, time.Time{})
 	dest := model.Metric{"reporter": "destination", "destination_workload_namespace": "shop", "destination_workload": model.LabelValue(ist.Canary)}
 	e.addTick(t0, answers{famRequests: nil, famLatency: nil})

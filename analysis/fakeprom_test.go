@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // answer is how the fake Prometheus responds to one query.
@@ -187,7 +188,7 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 func testTarget() Target {
 	return Target{
 		Namespace: "shop", Deployment: "web", Canary: "web-canary",
-		Service: "web", Ingress: "web-ing", Source: SourceService,
+		Service: "web", Ingress: "web-ing", Source: contract.SourceService,
 		Window: 5 * time.Minute, End: time.Unix(1_700_000_000, 0),
 	}
 }
@@ -218,7 +219,7 @@ func podQ(t Target, name string, s side) string {
 
 func evaluate(t *testing.T, f *fakeProm, opts Options, target Target, spec string) Result {
 	t.Helper()
-	checks, err := ParseChecks(spec)
+	checks, err := contract.ParseChecks(spec)
 	if err != nil {
 		t.Fatalf("ParseChecks(%q): %v", spec, err)
 	}

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"errors"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"math"
 	"strings"
 	"testing"
@@ -21,9 +22,9 @@ func FuzzParseChecks(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		checks, err := ParseChecks(s)
+		checks, err := contract.ParseChecks(s)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidCheck) {
+			if !errors.Is(err, contract.ErrInvalidCheck) {
 				t.Fatalf("error %v does not wrap ErrInvalidCheck", err)
 			}
 			return
@@ -33,7 +34,7 @@ func FuzzParseChecks(f *testing.F) {
 			requireFiniteBound(t, c)
 			rendered = append(rendered, c.String())
 		}
-		again, err := ParseChecks(strings.Join(rendered, ","))
+		again, err := contract.ParseChecks(strings.Join(rendered, ","))
 		if err != nil {
 			t.Fatalf("%q parsed, but its rendering %q does not: %v", s, rendered, err)
 		}
@@ -45,12 +46,12 @@ func FuzzParseChecks(f *testing.F) {
 	})
 }
 
-func requireFiniteBound(t *testing.T, c Check) {
+func requireFiniteBound(t *testing.T, c contract.Check) {
 	t.Helper()
 	if math.IsNaN(c.Bound) || math.IsInf(c.Bound, 0) || c.Bound < 0 {
 		t.Fatalf("accepted check %s with bound %v", c.Name(), c.Bound)
 	}
-	if c.Mode == Ratio && c.Bound == 0 {
+	if c.Mode == contract.Ratio && c.Bound == 0 {
 		t.Fatalf("accepted ratio check %s with factor 0", c.Name())
 	}
 }
@@ -70,15 +71,15 @@ func FuzzParseCustomChecks(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name, doc string) {
 		checks, err := ParseCustomChecks(map[string]string{name: doc})
 		if err != nil {
-			if !errors.Is(err, ErrInvalidCheck) {
+			if !errors.Is(err, contract.ErrInvalidCheck) {
 				t.Fatalf("error %v does not wrap ErrInvalidCheck", err)
 			}
 			return
 		}
 		target := Target{Namespace: "shop", Deployment: "web", Canary: "web-canary", Service: "web",
-			Ingress: "web", Source: SourceNginx, Window: 30 * time.Second}
+			Ingress: "web", Source: contract.SourceNginx, Window: 30 * time.Second}
 		for _, c := range checks {
-			if c.Mode != NoneFiring {
+			if c.Mode != contract.NoneFiring {
 				requireFiniteBound(t, c)
 			}
 			p, err := customPlan(target, c)

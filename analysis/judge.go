@@ -10,6 +10,7 @@ import (
 
 	"github.com/aclements/go-moremath/stats"
 	"github.com/prometheus/common/model"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // JudgeOptions turn on the statistical judge for the baseline forms of checks
@@ -57,16 +58,16 @@ func (o JudgeOptions) step(window time.Duration) time.Duration {
 
 // judges reports whether the judge decides c: only baseline forms have a stable
 // side to sample.
-func (a *Analyzer) judges(c Check) bool {
-	return a.judge != nil && (c.Mode == Ratio || c.Mode == BaselinePlus)
+func (a *Analyzer) judges(c contract.Check) bool {
+	return a.judge != nil && (c.Mode == contract.Ratio || c.Mode == contract.BaselinePlus)
 }
 
 // samplePlan renders c's queries with the step as their window; they run as
 // range queries over the gate's window.
-func (a *Analyzer) samplePlan(t Target, c Check) (*plan, error) {
+func (a *Analyzer) samplePlan(t Target, c contract.Check) (*plan, error) {
 	t.Window = a.judge.step(t.Window)
 	p, err := newPlan(t, c)
-	if c.Metric != MetricErrorRate || c.Custom != nil {
+	if c.Metric != contract.MetricErrorRate || c.Custom != nil {
 		p.canaryTotal, p.stableTotal = "", ""
 	}
 	return &p, err
@@ -81,63 +82,63 @@ func (a *Analyzer) sampleRange(t Target, end time.Time) (start time.Time, step t
 }
 
 // judgeSamples decides a baseline-form check from per-step samples.
-func (a *Analyzer) judgeSamples(ctx context.Context, ev *evaluation, c Check, sp *plan) (Verdict, string) {
+func (a *Analyzer) judgeSamples(ctx context.Context, ev *evaluation, c contract.Check, sp *plan) (contract.Verdict, string) {
 	canary, err := sp.readSamples(ctx, ev, canarySide)
 	if err != nil {
-		return Fail, err.Error()
+		return contract.Fail, err.Error()
 	}
 	stable, err := sp.readSamples(ctx, ev, stableSide)
 	if err != nil {
-		return Fail, err.Error()
+		return contract.Fail, err.Error()
 	}
 	limits := make([]float64, len(stable))
 	for i, s := range stable {
-		limits[i] = c.limitFor(s)
+		limits[i] = checkLimit(c, s)
 	}
 	return a.judge.mannWhitney(c, canary, limits)
 }
 
-// limitFor is the largest canary value a baseline form allows for a stable value.
-func (c Check) limitFor(stable float64) float64 {
-	if c.Mode == BaselinePlus {
+// checkLimit is the largest canary value a baseline form allows for a stable value.
+func checkLimit(c contract.Check, stable float64) float64 {
+	if c.Mode == contract.BaselinePlus {
 		return stable + c.Bound
 	}
-	return c.Bound * math.Max(stable, c.floor())
+	return c.Bound * math.Max(stable, checkFloor(c))
 }
 
 // mannWhitney runs the two one-sided tests and words the verdict.
-func (o JudgeOptions) mannWhitney(c Check, canary, limits []float64) (Verdict, string) {
+func (o JudgeOptions) mannWhitney(c contract.Check, canary, limits []float64) (contract.Verdict, string) {
 	figures := fmt.Sprintf("median %s vs limit %s, %d/%d samples",
-		c.format(median(canary)), c.format(median(limits)), len(canary), len(limits))
+		checkFormat(c, median(canary)), checkFormat(c, median(limits)), len(canary), len(limits))
 	if len(canary) < o.MinSamples || len(limits) < o.MinSamples {
-		return Inconclusive, fmt.Sprintf("%s: too few samples to judge (%s, need %d)", c.label(), figures, o.MinSamples)
+		return contract.Inconclusive, fmt.Sprintf("%s: too few samples to judge (%s, need %d)", checkLabel(c), figures, o.MinSamples)
 	}
 	above, err := stats.MannWhitneyUTest(canary, limits, stats.LocationGreater)
 	if errors.Is(err, stats.ErrSamplesEqual) {
-		return Pass, fmt.Sprintf("%s at its limit in every sample (%s)", c.label(), figures)
+		return contract.Pass, fmt.Sprintf("%s at its limit in every sample (%s)", checkLabel(c), figures)
 	}
 	if err != nil {
-		return Fail, fmt.Sprintf("%s: Mann-Whitney test: %v", c.label(), err)
+		return contract.Fail, fmt.Sprintf("%s: Mann-Whitney test: %v", checkLabel(c), err)
 	}
 	if above.P < o.Alpha {
-		return Fail, fmt.Sprintf("%s above its limit (Mann-Whitney p=%.3g < %g; %s)", c.label(), above.P, o.Alpha, figures)
+		return contract.Fail, fmt.Sprintf("%s above its limit (Mann-Whitney p=%.3g < %g; %s)", checkLabel(c), above.P, o.Alpha, figures)
 	}
 	below, err := stats.MannWhitneyUTest(canary, limits, stats.LocationLess)
 	if err != nil {
-		return Fail, fmt.Sprintf("%s: Mann-Whitney test: %v", c.label(), err)
+		return contract.Fail, fmt.Sprintf("%s: Mann-Whitney test: %v", checkLabel(c), err)
 	}
 	if below.P < o.Alpha {
-		return Pass, fmt.Sprintf("%s within its limit (Mann-Whitney p=%.3g < %g; %s)", c.label(), below.P, o.Alpha, figures)
+		return contract.Pass, fmt.Sprintf("%s within its limit (Mann-Whitney p=%.3g < %g; %s)", checkLabel(c), below.P, o.Alpha, figures)
 	}
-	return Inconclusive, fmt.Sprintf("%s: cannot tell from its limit (Mann-Whitney p=%.3g above, %.3g below; %s)",
-		c.label(), above.P, below.P, figures)
+	return contract.Inconclusive, fmt.Sprintf("%s: cannot tell from its limit (Mann-Whitney p=%.3g above, %.3g below; %s)",
+		checkLabel(c), above.P, below.P, figures)
 }
 
 // readSamples reads one side's per-step samples, sorted, dropping steps without
 // a finite value (a step with no request has no latency). An error-rate check's
 // samples are each step's 5xx share of its status counts.
 func (p *plan) readSamples(ctx context.Context, ev *evaluation, s side) ([]float64, error) {
-	if p.check.Metric == MetricErrorRate && p.check.Custom == nil {
+	if p.check.Metric == contract.MetricErrorRate && p.check.Custom == nil {
 		q := p.canaryTotal
 		if s == stableSide {
 			q = p.stableTotal

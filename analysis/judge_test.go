@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -36,17 +37,17 @@ func TestJudgeDecidesBaselineFormsFromSamples(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		canary  []float64
-		verdict Verdict
+		verdict contract.Verdict
 		reason  string
 	}{
 		// With complete separation of 10 and 10 samples the exact one-sided p is 1/C(20,10).
-		{"canary like stable passes", scaled(stableCPU, 1.02), Pass,
+		{"canary like stable passes", scaled(stableCPU, 1.02), contract.Pass,
 			"cpu within its limit (Mann-Whitney p=5.41e-06 < 0.05; median 0.255 cores vs limit 0.325 cores, 10/10 samples)"},
-		{"canary well above the tolerance fails", scaled(stableCPU, 1.6), Fail,
+		{"canary well above the tolerance fails", scaled(stableCPU, 1.6), contract.Fail,
 			"cpu above its limit (Mann-Whitney p=5.41e-06 < 0.05; median 0.4 cores vs limit 0.325 cores, 10/10 samples)"},
-		{"canary at the tolerance is inconclusive", scaled(stableCPU, 1.3), Inconclusive,
+		{"canary at the tolerance is inconclusive", scaled(stableCPU, 1.3), contract.Inconclusive,
 			"cpu: cannot tell from its limit (Mann-Whitney p=0.551 above, 0.551 below; median 0.325 cores vs limit 0.325 cores, 10/10 samples)"},
-		{"too few samples are inconclusive", []float64{0.9, 0.9}, Inconclusive,
+		{"too few samples are inconclusive", []float64{0.9, 0.9}, contract.Inconclusive,
 			"cpu: too few samples to judge (median 0.9 cores vs limit 0.325 cores, 2/10 samples, need 4)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +94,7 @@ func TestJudgeErrorRateUsesPerStepShares(t *testing.T) {
 	})
 	r := evaluate(t, f, judgeOptions(), testTarget(), "error-rate<=1%+baseline")
 	c := r.Checks[0]
-	assert.Equal(t, Fail, c.Verdict, c.Reason)
+	assert.Equal(t, contract.Fail, c.Verdict, c.Reason)
 	assert.Equal(t, "error rate above its limit (Mann-Whitney p=0.00108 < 0.05; median 10% vs limit 1.5%, 6/6 samples)", c.Reason)
 }
 
@@ -112,7 +113,7 @@ func TestJudgeFailsClosed(t *testing.T) {
 				cCPUStep: one(tc.canary), sCPUStep: one(answer{samples: stableCPU}),
 			})
 			r := evaluate(t, f, judgeOptions(), testTarget(), "cpu<=1.3x")
-			assert.NotEqual(t, Pass, r.Verdict)
+			assert.NotEqual(t, contract.Pass, r.Verdict)
 			assertMessage(t, tc.reason+"...", r.Checks[0].Reason)
 		})
 	}

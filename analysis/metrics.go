@@ -7,6 +7,7 @@ import (
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // metrics are the analyzer's own metrics. Labels are bounded: query kind, error
@@ -53,7 +54,7 @@ func (m *metrics) observeQuery(kind string, d time.Duration, err error) {
 	}
 }
 
-func (m *metrics) observeResult(checks []Check, r Result, d time.Duration) {
+func (m *metrics) observeResult(checks []contract.Check, r Result, d time.Duration) {
 	m.evaluations.Observe(d.Seconds())
 	for i, c := range r.Checks {
 		name := c.Name

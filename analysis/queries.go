@@ -3,6 +3,7 @@ package analysis
 import (
 	"bytes"
 	"fmt"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"regexp"
 	"strings"
 	"text/template"
@@ -53,10 +54,10 @@ const (
 )
 
 var (
-	sourceTemplates = map[Source]*template.Template{
-		SourceNginx:   mustParse(nginxTemplates),
-		SourceIstio:   mustParse(istioTemplates),
-		SourceService: mustParse(serviceTemplates),
+	sourceTemplates = map[contract.Source]*template.Template{
+		contract.SourceNginx:   mustParse(nginxTemplates),
+		contract.SourceIstio:   mustParse(istioTemplates),
+		contract.SourceService: mustParse(serviceTemplates),
 	}
 	podTemplates = mustParse(resourceTemplates)
 )
@@ -164,7 +165,7 @@ func requestQuery(t Target, name string, s side, quantile float64) (string, erro
 		return "", fmt.Errorf("unknown metric source %q", t.Source)
 	}
 	v := newVars(t, s)
-	v.Quantile = formatNumber(quantile)
+	v.Quantile = contract.FormatNumber(quantile)
 	v.StatusLabel = t.statusLabel()
 	return render(set, name, v)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -19,23 +20,23 @@ func TestRequestQueriesPerSource(t *testing.T) {
 	istio := `reporter="destination",destination_workload_namespace="shop",`
 	unserved := `reporter="source",destination_service_namespace="shop",`
 	for _, tc := range []struct {
-		source Source
+		source contract.Source
 		name   string
 		s      side
 		want   string
 	}{
-		{SourceNginx, "statuses", canarySide, `sum by (status) (increase(nginx_ingress_controller_requests{` + nginx + `canary!=""}[300s]))`},
-		{SourceNginx, "statuses", stableSide, `sum by (status) (increase(nginx_ingress_controller_requests{` + nginx + `canary=""}[300s]))`},
-		{SourceNginx, "latency", stableSide, `histogram_quantile(0.99, sum by (le) (rate(nginx_ingress_controller_request_duration_seconds_bucket{` + nginx + `canary=""}[300s])))`},
+		{contract.SourceNginx, "statuses", canarySide, `sum by (status) (increase(nginx_ingress_controller_requests{` + nginx + `canary!=""}[300s]))`},
+		{contract.SourceNginx, "statuses", stableSide, `sum by (status) (increase(nginx_ingress_controller_requests{` + nginx + `canary=""}[300s]))`},
+		{contract.SourceNginx, "latency", stableSide, `histogram_quantile(0.99, sum by (le) (rate(nginx_ingress_controller_request_duration_seconds_bucket{` + nginx + `canary=""}[300s])))`},
 		// Requests the mesh answered for lack of a healthy pod are seen by the
 		// source proxy only, addressed to the side's Service.
-		{SourceIstio, "statuses", canarySide, `sum by (response_code) (increase(istio_requests_total{` + istio + `destination_workload="web-canary"}[300s]) or ` +
+		{contract.SourceIstio, "statuses", canarySide, `sum by (response_code) (increase(istio_requests_total{` + istio + `destination_workload="web-canary"}[300s]) or ` +
 			`increase(istio_requests_total{` + unserved + `destination_service_name="web-canary",destination_workload="unknown"}[300s]))`},
-		{SourceIstio, "statuses", stableSide, `sum by (response_code) (increase(istio_requests_total{` + istio + `destination_workload="web"}[300s]) or ` +
+		{contract.SourceIstio, "statuses", stableSide, `sum by (response_code) (increase(istio_requests_total{` + istio + `destination_workload="web"}[300s]) or ` +
 			`increase(istio_requests_total{` + unserved + `destination_service_name="web",destination_workload="unknown"}[300s]))`},
-		{SourceIstio, "latency", canarySide, `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{` + istio + `destination_workload="web-canary"}[300s]))) / 1000`},
-		{SourceService, "statuses", stableSide, `sum by (code) (increase(http_requests_total{namespace="shop",` + stablePods + `}[300s]))`},
-		{SourceService, "latency", canarySide, `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="shop",` + canaryPods + `}[300s])))`},
+		{contract.SourceIstio, "latency", canarySide, `histogram_quantile(0.99, sum by (le) (rate(istio_request_duration_milliseconds_bucket{` + istio + `destination_workload="web-canary"}[300s]))) / 1000`},
+		{contract.SourceService, "statuses", stableSide, `sum by (code) (increase(http_requests_total{namespace="shop",` + stablePods + `}[300s]))`},
+		{contract.SourceService, "latency", canarySide, `histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{namespace="shop",` + canaryPods + `}[300s])))`},
 	} {
 		t.Run(string(tc.source)+"/"+tc.name+"/"+tc.s.String(), func(t *testing.T) {
 			target := testTarget()
@@ -56,7 +57,7 @@ func TestPodQueriesAreTheSameForEverySource(t *testing.T) {
 		"alerts": `ALERTS{alertstate="firing",namespace="shop",deployment=~"web|web-canary"} or ` +
 			`ALERTS{alertstate="firing",namespace="shop",rolloutd_deployment=~"web|web-canary"}`,
 	}
-	for _, source := range []Source{SourceNginx, SourceIstio, SourceService} {
+	for _, source := range []contract.Source{contract.SourceNginx, contract.SourceIstio, contract.SourceService} {
 		for name, w := range want {
 			target := testTarget()
 			target.Source = source

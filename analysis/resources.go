@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"math"
 	"time"
 )
@@ -127,17 +128,17 @@ func sameWork(stable usage, canaryRate float64, rs, us []float64) (float64, stri
 // canary's per-pod figure over the step against factor x the stable's at the
 // same traffic per pod. rs, us are the stable's samples (traffic and figure per
 // pod) since before the rollout.
-func sameWorkResult(c Check, canary, stable usage, rs, us []float64, minReq float64) CheckResult {
-	r := CheckResult{Name: c.Name()}
+func sameWorkResult(c contract.Check, canary, stable usage, rs, us []float64, minReq float64) contract.CheckResult {
+	r := contract.CheckResult{Name: c.Name()}
 	switch {
 	case canary.requests < minReq || canary.requests == 0:
-		r.Verdict, r.Reason = Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", canary.requests)
+		r.Verdict, r.Reason = contract.Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", canary.requests)
 		return r
 	case canary.podSeconds <= 0:
-		r.Verdict, r.Reason = Fail, "no data for canary"
+		r.Verdict, r.Reason = contract.Fail, "no data for canary"
 		return r
 	case stable.podSeconds <= 0:
-		r.Verdict, r.Reason = Fail, "no data for stable"
+		r.Verdict, r.Reason = contract.Fail, "no data for stable"
 		return r
 	}
 	cv := canary.perPod()

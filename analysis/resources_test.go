@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -27,7 +28,7 @@ func drawStableCPU(rng *rand.Rand, idle, k float64, levels ...float64) (rs, us [
 // for the same work, the healthy canary passes cpu<=1.3x and one using 50% more
 // CPU per request fails, although per pod the healthy one uses 1.8x the stable.
 func TestSameWorkCancelsTheCanarysShareOfTrafficPerPod(t *testing.T) {
-	checks, err := ParseChecks("cpu<=1.3x")
+	checks, err := contract.ParseChecks("cpu<=1.3x")
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(7, 8))
 	const idle, k = 0.02, 0.01 // cores; core-seconds per request
@@ -38,10 +39,10 @@ func TestSameWorkCancelsTheCanarysShareOfTrafficPerPod(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		perReq  float64
-		verdict Verdict
+		verdict contract.Verdict
 	}{
-		{"healthy", k, Pass},
-		{"50% more CPU per request", 1.5 * k, Fail},
+		{"healthy", k, contract.Pass},
+		{"50% more CPU per request", 1.5 * k, contract.Fail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			canary := usage{podSeconds: 5 * 60, value: 5 * 60 * (idle + tc.perReq*20), requests: 5 * 60 * 20}
@@ -67,13 +68,13 @@ func TestSameWorkWithoutAFitScalesByTrafficOnlyUpwards(t *testing.T) {
 }
 
 func TestSameWorkNeedsTrafficAndData(t *testing.T) {
-	checks, err := ParseChecks("load<=1.5x")
+	checks, err := contract.ParseChecks("load<=1.5x")
 	require.NoError(t, err)
 	stable := usage{podSeconds: 100, value: 30, requests: 1000}
 	r := sameWorkResult(checks[0], usage{podSeconds: 10, value: 3, requests: 5}, stable, nil, nil, 20)
-	assert.Equal(t, Inconclusive, r.Verdict, r.Reason)
+	assert.Equal(t, contract.Inconclusive, r.Verdict, r.Reason)
 	r = sameWorkResult(checks[0], usage{requests: 500}, stable, nil, nil, 20)
-	assert.Equal(t, Fail, r.Verdict)
+	assert.Equal(t, contract.Fail, r.Verdict)
 	assert.Equal(t, "no data for canary", r.Reason)
 }
 

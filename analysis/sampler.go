@@ -9,6 +9,7 @@ import (
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"go.uber.org/zap"
 )
 
@@ -42,13 +43,13 @@ type SamplerOptions struct {
 type Sequential struct {
 	// Verdict is Fail when a check rejected "within tolerance", Pass when every
 	// sequential check showed the canary within tolerance, else Inconclusive.
-	Verdict Verdict
+	Verdict contract.Verdict
 	// Checks are the sequential checks' results, with their figures.
-	Checks []CheckResult
+	Checks []contract.CheckResult
 	// StepChecks are what the step's gate records for those checks: the
 	// sequential result where it is conclusive, else the plain comparison of
 	// the step's own counts, as a gate without continuous judgement decides.
-	StepChecks []CheckResult
+	StepChecks []contract.CheckResult
 	// Exposed is true once the current step has had the minimum exposure
 	// (time and canary requests) an early advance needs.
 	Exposed bool
@@ -60,20 +61,20 @@ type Sequential struct {
 
 // Sequentially reports whether the continuous judge decides c: built-in error
 // rate and latency checks. The others keep their per-gate queries.
-func Sequentially(c Check) bool {
-	return c.Custom == nil && (c.Metric == MetricErrorRate || c.Metric == MetricLatency)
+func Sequentially(c contract.Check) bool {
+	return c.Custom == nil && (c.Metric == contract.MetricErrorRate || c.Metric == contract.MetricLatency)
 }
 
 // FromEvidence reports whether a canary step's gate takes c's result from the
 // sampler's evidence instead of querying: the sequential checks, and the ratio
 // forms of cpu and load, compared for the same work (resources.go) at the gate.
-func FromEvidence(c Check) bool {
-	return Sequentially(c) || (c.Custom == nil && c.Mode == Ratio && (c.Metric == MetricCPU || c.Metric == MetricLoad))
+func FromEvidence(c contract.Check) bool {
+	return Sequentially(c) || (c.Custom == nil && c.Mode == contract.Ratio && (c.Metric == contract.MetricCPU || c.Metric == contract.MetricLoad))
 }
 
 // familiesOf lists the series families checks need, requests always first:
 // they tell whether the canary had traffic at all.
-func familiesOf(checks []Check) []family {
+func familiesOf(checks []contract.Check) []family {
 	out := []family{famRequests}
 	add := func(f family) {
 		if !slices.Contains(out, f) {
@@ -82,11 +83,11 @@ func familiesOf(checks []Check) []family {
 	}
 	for _, c := range checks {
 		switch c.Metric {
-		case MetricLatency:
+		case contract.MetricLatency:
 			add(famLatency)
-		case MetricCPU:
+		case contract.MetricCPU:
 			add(famCPU)
-		case MetricLoad:
+		case contract.MetricLoad:
 			add(famLoad)
 		}
 	}
@@ -104,7 +105,7 @@ type Sampler struct {
 	prom   *prom
 	opts   SamplerOptions
 	minReq float64
-	labels map[Source]string
+	labels map[contract.Source]string
 	log    *zap.Logger
 
 	mu       sync.Mutex
@@ -117,13 +118,13 @@ type rolloutKey struct{ namespace, name string }
 type tracked struct {
 	revision  string
 	since     time.Time
-	checks    []Check
+	checks    []contract.Check
 	fams      []family // the series families the checks read
 	ev        *evidence
-	ready     bool      // rebuilt from Prometheus; ticks update it from then on
-	rebuild   bool      // a rebuild is under way
-	notified  Verdict   // the last conclusive standing Notify was called for
-	stepStart time.Time // the current step's start, as last observed
+	ready     bool             // rebuilt from Prometheus; ticks update it from then on
+	rebuild   bool             // a rebuild is under way
+	notified  contract.Verdict // the last conclusive standing Notify was called for
+	stepStart time.Time        // the current step's start, as last observed
 }
 
 // NewSampler returns a Sampler sending its queries through a's Prometheus client
@@ -167,8 +168,8 @@ func (s *Sampler) Run(ctx context.Context) {
 // has no traffic before its first step), and returns its standing for the step
 // that started at stepStart. It returns nil while there is nothing to judge yet:
 // no sequential check, or the evidence is being rebuilt from Prometheus.
-func (s *Sampler) Observe(ctx context.Context, t Target, revision string, since, stepStart time.Time, checks []Check) *Sequential {
-	var seq []Check
+func (s *Sampler) Observe(ctx context.Context, t Target, revision string, since, stepStart time.Time, checks []contract.Check) *Sequential {
+	var seq []contract.Check
 	for _, c := range checks {
 		if FromEvidence(c) {
 			seq = append(seq, c)
@@ -219,7 +220,7 @@ func (s *Sampler) standingIfFresh(tr *tracked, stepStart time.Time) *Sequential 
 	// Evidence that has seen no canary request in this step yet (a new revision
 	// before its first delta, a gate shorter than the tick) has learned nothing:
 	// the gate queries for itself rather than count "no traffic" against the canary.
-	if st.Verdict != Fail && st.StepCanary.Requests == 0 {
+	if st.Verdict != contract.Fail && st.StepCanary.Requests == 0 {
 		return nil
 	}
 	return st
@@ -245,9 +246,9 @@ func (s *Sampler) standing(tr *tracked, stepStart time.Time) *Sequential {
 			n++
 		}
 	}
-	out := &Sequential{Verdict: Pass, At: tr.ev.lastAt()}
+	out := &Sequential{Verdict: contract.Pass, At: tr.ev.lastAt()}
 	if n == 0 {
-		out.Verdict = Inconclusive // nothing is judged continuously
+		out.Verdict = contract.Inconclusive // nothing is judged continuously
 	}
 	alpha := s.opts.FalseRollback / float64(max(n, 1))
 	out.StepCanary, out.StepStable = tr.ev.since(stepStart)
@@ -259,10 +260,10 @@ func (s *Sampler) standing(tr *tracked, stepStart time.Time) *Sequential {
 		}
 		out.Checks = append(out.Checks, r)
 		switch {
-		case r.Verdict == Fail:
-			out.Verdict = Fail
-		case r.Verdict != Pass && out.Verdict == Pass:
-			out.Verdict = Inconclusive
+		case r.Verdict == contract.Fail:
+			out.Verdict = contract.Fail
+		case r.Verdict != contract.Pass && out.Verdict == contract.Pass:
+			out.Verdict = contract.Inconclusive
 		}
 	}
 	out.Exposed = !stepStart.IsZero() && out.At.Sub(stepStart) >= s.opts.MinStepExposure &&
@@ -272,23 +273,23 @@ func (s *Sampler) standing(tr *tracked, stepStart time.Time) *Sequential {
 
 // judgeCheck is one check's sequential result (seq true) and its step gate's
 // record.
-func (s *Sampler) judgeCheck(tr *tracked, c Check, alpha float64, stepStart time.Time, st *Sequential) (r, step CheckResult, seq bool) {
+func (s *Sampler) judgeCheck(tr *tracked, c contract.Check, alpha float64, stepStart time.Time, st *Sequential) (r, step contract.CheckResult, seq bool) {
 	ev := tr.ev
 	switch c.Metric {
-	case MetricLatency:
+	case contract.MetricLatency:
 		r = SequentialLatency(c, ev.hist[0], ev.hist[1], alpha)
 		return r, s.stepLatency(c, r, st.StepCanary, ev.histSince(stepStart)), true
-	case MetricErrorRate:
+	case contract.MetricErrorRate:
 		r = SequentialErrorRate(c, ev.label, ev.total[0], ev.total[1], alpha)
 		return r, s.stepResult(c, r, ev.label, st.StepCanary, st.StepStable), true
 	}
 	fam := famCPU
-	if c.Metric == MetricLoad {
+	if c.Metric == contract.MetricLoad {
 		fam = famLoad
 	}
 	u := ev.usageSince(stepStart, fam)
 	rs, us := ev.stableSamples(fam)
-	return CheckResult{}, sameWorkResult(c, u[0], u[1], rs, us, s.minReq), false
+	return contract.CheckResult{}, sameWorkResult(c, u[0], u[1], rs, us, s.minReq), false
 }
 
 // rebuildEvidence replays the rollout's counters from since to now (one range
@@ -341,7 +342,7 @@ func (s *Sampler) rebuildEvidence(ctx context.Context, k rolloutKey, tr *tracked
 }
 
 // familyQuery renders the grouped query of one family.
-func familyQuery(fam family, source Source, label, nsRe string) (string, error) {
+func familyQuery(fam family, source contract.Source, label, nsRe string) (string, error) {
 	switch {
 	case fam == famLatency:
 		return latencyQuery(source, nsRe)
@@ -354,7 +355,7 @@ func familyQuery(fam family, source Source, label, nsRe string) (string, error) 
 // queryKey identifies one grouped query of a tick.
 type queryKey struct {
 	fam    family
-	source Source
+	source contract.Source
 	label  string
 }
 
@@ -431,10 +432,10 @@ func (s *Sampler) apply(now time.Time, got map[queryKey]model.Vector) {
 		tr.ev.addTick(now, in)
 		st := s.standing(tr, tr.stepStart)
 		v := st.Verdict
-		if v == Pass && !st.Exposed {
-			v = Inconclusive // nothing to act on yet
+		if v == contract.Pass && !st.Exposed {
+			v = contract.Inconclusive // nothing to act on yet
 		}
-		if v != Inconclusive && v != tr.notified {
+		if v != contract.Inconclusive && v != tr.notified {
 			notify = append(notify, k)
 		}
 		tr.notified = v

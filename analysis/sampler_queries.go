@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/common/model"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // The shared sampler reads raw request counters grouped by the labels that tell
@@ -17,15 +18,15 @@ import (
 
 // groupQuery renders the grouped counter query of source for the namespaces
 // matched by nsRe (a regex, already escaped), grouped by label (the status label).
-func groupQuery(source Source, label, nsRe string) (string, error) {
+func groupQuery(source contract.Source, label, nsRe string) (string, error) {
 	switch source {
-	case SourceNginx:
+	case contract.SourceNginx:
 		return fmt.Sprintf(`sum by (namespace, ingress, canary, %s) (nginx_ingress_controller_requests{namespace=~"%s"})`, label, nsRe), nil
-	case SourceIstio:
+	case contract.SourceIstio:
 		by := "reporter, destination_workload_namespace, destination_workload, destination_service_namespace, destination_service_name, " + label
 		return fmt.Sprintf(`sum by (%s) (istio_requests_total{reporter="destination",destination_workload_namespace=~"%[2]s"} or `+
 			`istio_requests_total{reporter="source",destination_workload="unknown",destination_service_namespace=~"%[2]s"})`, by, nsRe), nil
-	case SourceService:
+	case contract.SourceService:
 		return fmt.Sprintf(`sum by (namespace, pod, %s) (http_requests_total{namespace=~"%s"})`, label, nsRe), nil
 	}
 	return "", fmt.Errorf("unknown metric source %q", source)
@@ -33,14 +34,14 @@ func groupQuery(source Source, label, nsRe string) (string, error) {
 
 // latencyQuery renders the grouped request-duration bucket query of source
 // for the namespaces matched by nsRe: the requests each side served, by le.
-func latencyQuery(source Source, nsRe string) (string, error) {
+func latencyQuery(source contract.Source, nsRe string) (string, error) {
 	switch source {
-	case SourceNginx:
+	case contract.SourceNginx:
 		return fmt.Sprintf(`sum by (namespace, ingress, canary, le) (nginx_ingress_controller_request_duration_seconds_bucket{namespace=~"%s"})`, nsRe), nil
-	case SourceIstio:
+	case contract.SourceIstio:
 		return fmt.Sprintf(`sum by (reporter, destination_workload_namespace, destination_workload, le) `+
 			`(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload_namespace=~"%s"})`, nsRe), nil
-	case SourceService:
+	case contract.SourceService:
 		return fmt.Sprintf(`sum by (namespace, pod, le) (http_request_duration_seconds_bucket{namespace=~"%s"})`, nsRe), nil
 	}
 	return "", fmt.Errorf("unknown metric source %q", source)
@@ -79,15 +80,15 @@ func sideOf(t Target, fam family, m model.Metric, pods [2]*regexp.Regexp) (side,
 	get := func(l string) string { return string(m[model.LabelName(l)]) }
 	source := t.Source
 	if fam.perPod() {
-		source = SourceService
+		source = contract.SourceService
 	}
 	switch source {
-	case SourceNginx:
+	case contract.SourceNginx:
 		if get("namespace") != t.Namespace || get("ingress") != t.Ingress {
 			return false, false
 		}
 		return side(get("canary") != ""), true
-	case SourceIstio:
+	case contract.SourceIstio:
 		if get("reporter") == "destination" && get("destination_workload_namespace") == t.Namespace {
 			switch get("destination_workload") {
 			case t.Canary:
@@ -106,7 +107,7 @@ func sideOf(t Target, fam family, m model.Metric, pods [2]*regexp.Regexp) (side,
 		case t.Service:
 			return stableSide, true
 		}
-	case SourceService:
+	case contract.SourceService:
 		if get("namespace") != t.Namespace {
 			return false, false
 		}

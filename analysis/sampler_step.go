@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"math"
 )
 
@@ -11,13 +12,13 @@ import (
 
 // stepResult is a step gate's record of a sequential check: its sequential
 // result when conclusive, else today's plain comparison of the step's counts.
-func (s *Sampler) stepResult(c Check, seq CheckResult, label string, canary, stable Counts) CheckResult {
-	if seq.Verdict != Inconclusive {
+func (s *Sampler) stepResult(c contract.Check, seq contract.CheckResult, label string, canary, stable Counts) contract.CheckResult {
+	if seq.Verdict != contract.Inconclusive {
 		return seq
 	}
-	r := CheckResult{Name: c.Name()}
+	r := contract.CheckResult{Name: c.Name()}
 	if n := canary.Requests; n < s.minReq || n == 0 {
-		r.Verdict, r.Reason = Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)
+		r.Verdict, r.Reason = contract.Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)
 		return r
 	}
 	share := func(x Counts, what string) (float64, error) {
@@ -25,14 +26,14 @@ func (s *Sampler) stepResult(c Check, seq CheckResult, label string, canary, sta
 	}
 	cv, err := share(canary, "canary")
 	if err != nil {
-		r.Verdict, r.Reason = Fail, err.Error()
+		r.Verdict, r.Reason = contract.Fail, err.Error()
 		return r
 	}
 	r.Value = &cv
 	var sv float64
-	if c.Mode == BaselinePlus {
+	if c.Mode == contract.BaselinePlus {
 		if sv, err = share(stable, "stable"); err != nil {
-			r.Verdict, r.Reason = Fail, err.Error()
+			r.Verdict, r.Reason = contract.Fail, err.Error()
 			return r
 		}
 		r.Baseline = &sv
@@ -45,25 +46,25 @@ func (s *Sampler) stepResult(c Check, seq CheckResult, label string, canary, sta
 // when conclusive, else the plain comparison of the step's quantiles, as the
 // per-gate query computed them. A canary with requests but no duration
 // histogram fails: no data never passes.
-func (s *Sampler) stepLatency(c Check, seq CheckResult, canaryReqs Counts, h [2]Histogram) CheckResult {
-	if seq.Verdict != Inconclusive {
+func (s *Sampler) stepLatency(c contract.Check, seq contract.CheckResult, canaryReqs Counts, h [2]Histogram) contract.CheckResult {
+	if seq.Verdict != contract.Inconclusive {
 		return seq
 	}
-	r := CheckResult{Name: c.Name()}
+	r := contract.CheckResult{Name: c.Name()}
 	if n := canaryReqs.Requests; n < s.minReq || n == 0 {
-		r.Verdict, r.Reason = Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)
+		r.Verdict, r.Reason = contract.Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)
 		return r
 	}
 	cv := h[0].Quantile(c.Quantile)
 	if math.IsNaN(cv) {
-		r.Verdict, r.Reason = Fail, "no data for canary (no request-duration histogram)"
+		r.Verdict, r.Reason = contract.Fail, "no data for canary (no request-duration histogram)"
 		return r
 	}
 	r.Value = &cv
 	var sv float64
-	if c.Mode == Ratio {
+	if c.Mode == contract.Ratio {
 		if sv = h[1].Quantile(c.Quantile); math.IsNaN(sv) {
-			r.Verdict, r.Reason = Fail, "no data for stable (no request-duration histogram)"
+			r.Verdict, r.Reason = contract.Fail, "no data for stable (no request-duration histogram)"
 			return r
 		}
 		r.Baseline = &sv

@@ -7,11 +7,12 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func mustGroupQuery(t *testing.T, s Source, label, ns string) string {
+func mustGroupQuery(t *testing.T, s contract.Source, label, ns string) string {
 	t.Helper()
 	q, err := groupQuery(s, label, namespacesRe([]string{ns}))
 	require.NoError(t, err)
@@ -19,15 +20,15 @@ func mustGroupQuery(t *testing.T, s Source, label, ns string) string {
 }
 
 func TestGroupQueriesReadRawCountersOfTheAnalysedNamespaces(t *testing.T) {
-	q, err := groupQuery(SourceNginx, "status", namespacesRe([]string{"b.x", "a", "b.x"}))
+	q, err := groupQuery(contract.SourceNginx, "status", namespacesRe([]string{"b.x", "a", "b.x"}))
 	require.NoError(t, err)
 	assert.Equal(t, `sum by (namespace, ingress, canary, status) (nginx_ingress_controller_requests{namespace=~"a|b\\.x"})`, q)
-	q, err = groupQuery(SourceIstio, "response_code", namespacesRe([]string{"shop"}))
+	q, err = groupQuery(contract.SourceIstio, "response_code", namespacesRe([]string{"shop"}))
 	require.NoError(t, err)
 	assert.Equal(t, `sum by (reporter, destination_workload_namespace, destination_workload, destination_service_namespace, destination_service_name, response_code) `+
 		`(istio_requests_total{reporter="destination",destination_workload_namespace=~"shop"} or `+
 		`istio_requests_total{reporter="source",destination_workload="unknown",destination_service_namespace=~"shop"})`, q)
-	q, err = groupQuery(SourceService, "code", namespacesRe([]string{"shop"}))
+	q, err = groupQuery(contract.SourceService, "code", namespacesRe([]string{"shop"}))
 	require.NoError(t, err)
 	assert.Equal(t, `sum by (namespace, pod, code) (http_requests_total{namespace=~"shop"})`, q)
 }
@@ -46,15 +47,15 @@ func TestSamplerRebuildsThenSendsOneQueryPerSourcePerTick(t *testing.T) {
 	stable := map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": "", "status": "200"}
 	canary := map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": "shop-web-canary-80", "status": "500"}
 	tick := map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": "shop-web-canary-80", "status": "500"}
-	nginxTick, err := groupQuery(SourceNginx, "status", namespacesRe([]string{"shop", "shop2"}))
+	nginxTick, err := groupQuery(contract.SourceNginx, "status", namespacesRe([]string{"shop", "shop2"}))
 	require.NoError(t, err)
 	f := newFakeProm(t, map[string][]answer{
-		mustGroupQuery(t, SourceNginx, "status", "shop"): one(answer{series: []map[string]string{stable, canary},
+		mustGroupQuery(t, contract.SourceNginx, "status", "shop"): one(answer{series: []map[string]string{stable, canary},
 			streams: [][]float64{{1000, 1100, 1200, 1300}, {0, 50, 100, 150}}}),
-		mustGroupQuery(t, SourceNginx, "status", "shop2"): one(noData),
-		mustGroupQuery(t, SourceService, "code", "shop"):  one(noData),
+		mustGroupQuery(t, contract.SourceNginx, "status", "shop2"): one(noData),
+		mustGroupQuery(t, contract.SourceService, "code", "shop"):  one(noData),
 		nginxTick: one(answer{series: []map[string]string{tick}, values: []float64{300}}),
-		mustGroupQuery(t, SourceService, "code", "shop"): one(noData),
+		mustGroupQuery(t, contract.SourceService, "code", "shop"): one(noData),
 	})
 	var mu sync.Mutex
 	var notified []string
@@ -63,7 +64,7 @@ func TestSamplerRebuildsThenSendsOneQueryPerSourcePerTick(t *testing.T) {
 		notified = append(notified, ns+"/"+name)
 		mu.Unlock()
 	}})
-	checks, err := ParseChecks("error-rate<=1%+baseline, memory<=1.3x")
+	checks, err := contract.ParseChecks("error-rate<=1%+baseline, memory<=1.3x")
 	require.NoError(t, err)
 	ctx := context.Background()
 	since := time.Now().Add(-35 * time.Second)
@@ -78,12 +79,12 @@ func TestSamplerRebuildsThenSendsOneQueryPerSourcePerTick(t *testing.T) {
 		return got != nil && s.rollouts[rolloutKey{"shop2", "api"}].ready && s.rollouts[rolloutKey{"shop", "svc"}].ready
 	}, 5*time.Second, 5*time.Millisecond, "evidence rebuilt")
 	require.Len(t, got.Checks, 1, "only error-rate is judged continuously")
-	assert.Equal(t, Fail, got.Verdict, got.Checks[0].Reason)
+	assert.Equal(t, contract.Fail, got.Verdict, got.Checks[0].Reason)
 	assert.Equal(t, Counts{Requests: 150, Errors: 150}, got.StepCanary)
 
 	s.sample(ctx, time.Now().Add(time.Second))
 	assert.Equal(t, 1, f.count(nginxTick), "one nginx query for both nginx rollouts")
-	assert.Equal(t, 1, f.count(mustGroupQuery(t, SourceNginx, "status", "shop")), "the rebuild's range query ran once")
+	assert.Equal(t, 1, f.count(mustGroupQuery(t, contract.SourceNginx, "status", "shop")), "the rebuild's range query ran once")
 	mu.Lock()
 	assert.Equal(t, []string{"shop/web"}, notified)
 	mu.Unlock()
@@ -101,11 +102,11 @@ func TestSamplerEvidenceGoesStaleWhenTicksStop(t *testing.T) {
 	web := nginxTarget()
 	stable := map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": "", "status": "200"}
 	f := newFakeProm(t, map[string][]answer{
-		mustGroupQuery(t, SourceNginx, "status", "shop"): one(answer{series: []map[string]string{stable},
+		mustGroupQuery(t, contract.SourceNginx, "status", "shop"): one(answer{series: []map[string]string{stable},
 			streams: [][]float64{{1000, 1100, 1200, 1300}}}),
 	})
 	s := NewSampler(NewAnalyzer(f.api(), testOptions()), SamplerOptions{})
-	checks, err := ParseChecks(DefaultChecks)
+	checks, err := contract.ParseChecks(contract.DefaultChecks)
 	require.NoError(t, err)
 	since := time.Now().Add(-2 * time.Minute) // the answer's last step is 30s after since: 90s old
 	k := rolloutKey{web.Namespace, web.Deployment}
@@ -137,18 +138,18 @@ func TestSamplerReadsDurationBucketsWithOneQueryPerTick(t *testing.T) {
 	}
 	c := "shop-web-canary-80"
 	nss := namespacesRe([]string{"shop", "shop2"})
-	reqTick, err := groupQuery(SourceNginx, "status", nss)
+	reqTick, err := groupQuery(contract.SourceNginx, "status", nss)
 	require.NoError(t, err)
-	latTick, err := latencyQuery(SourceNginx, nss)
+	latTick, err := latencyQuery(contract.SourceNginx, nss)
 	require.NoError(t, err)
-	latWeb, err := latencyQuery(SourceNginx, namespacesRe([]string{"shop"}))
+	latWeb, err := latencyQuery(contract.SourceNginx, namespacesRe([]string{"shop"}))
 	require.NoError(t, err)
-	latAPI, err := latencyQuery(SourceNginx, namespacesRe([]string{"shop2"}))
+	latAPI, err := latencyQuery(contract.SourceNginx, namespacesRe([]string{"shop2"}))
 	require.NoError(t, err)
 	f := newFakeProm(t, map[string][]answer{
-		mustGroupQuery(t, SourceNginx, "status", "shop"): one(answer{series: []map[string]string{req("", "200"), req(c, "200")},
+		mustGroupQuery(t, contract.SourceNginx, "status", "shop"): one(answer{series: []map[string]string{req("", "200"), req(c, "200")},
 			streams: [][]float64{{0, 10000, 20000, 30000}, {0, 1000, 2000, 3000}}}),
-		mustGroupQuery(t, SourceNginx, "status", "shop2"): one(noData),
+		mustGroupQuery(t, contract.SourceNginx, "status", "shop2"): one(noData),
 		// The stable's p99 is in (50ms, 100ms]; a tenth of the canary's requests take over 250ms.
 		latWeb: one(answer{series: []map[string]string{bucket("", "0.05"), bucket("", "0.1"), bucket("", "+Inf"),
 			bucket(c, "0.1"), bucket(c, "0.25"), bucket(c, "+Inf")},
@@ -159,7 +160,7 @@ func TestSamplerReadsDurationBucketsWithOneQueryPerTick(t *testing.T) {
 		latTick: one(noData),
 	})
 	s := NewSampler(NewAnalyzer(f.api(), testOptions()), SamplerOptions{})
-	checks, err := ParseChecks("error-rate<=1%+baseline, latency-p99<=1.5x, memory<=1.3x")
+	checks, err := contract.ParseChecks("error-rate<=1%+baseline, latency-p99<=1.5x, memory<=1.3x")
 	require.NoError(t, err)
 	ctx := context.Background()
 	since := time.Now().Add(-35 * time.Second)
@@ -172,9 +173,9 @@ func TestSamplerReadsDurationBucketsWithOneQueryPerTick(t *testing.T) {
 		return got != nil && s.rollouts[rolloutKey{"shop2", "api"}].ready
 	}, 5*time.Second, 5*time.Millisecond, "evidence rebuilt")
 	require.Len(t, got.Checks, 2, "error-rate and latency are judged continuously")
-	assert.Equal(t, Pass, got.Checks[0].Verdict, got.Checks[0].Reason)
-	assert.Equal(t, Fail, got.Checks[1].Verdict, got.Checks[1].Reason)
-	assert.Equal(t, Fail, got.Verdict)
+	assert.Equal(t, contract.Pass, got.Checks[0].Verdict, got.Checks[0].Reason)
+	assert.Equal(t, contract.Fail, got.Checks[1].Verdict, got.Checks[1].Reason)
+	assert.Equal(t, contract.Fail, got.Verdict)
 	assert.Equal(t, 1, f.count(latWeb), "one range query per family in the rebuild")
 
 	s.sample(ctx, time.Now().Add(time.Second))

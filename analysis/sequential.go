@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"gonum.org/v1/gonum/mathext"
 )
 
@@ -108,9 +109,9 @@ func bisect(a, b float64, below func(float64) bool) float64 {
 // SequentialErrorRate decides an error-rate check from the counts since the canary's
 // first traffic, with the false-rollback bound alpha. Without canary requests
 // (or, for a baseline, stable requests) it is Inconclusive: no data never passes.
-func SequentialErrorRate(c Check, label string, canary, stable Counts, alpha float64) CheckResult {
-	r := CheckResult{Name: c.Name(), Verdict: Inconclusive}
-	if canary.Requests <= 0 || (c.Mode == BaselinePlus && stable.Requests <= 0) {
+func SequentialErrorRate(c contract.Check, label string, canary, stable Counts, alpha float64) contract.CheckResult {
+	r := contract.CheckResult{Name: c.Name(), Verdict: contract.Inconclusive}
+	if canary.Requests <= 0 || (c.Mode == contract.BaselinePlus && stable.Requests <= 0) {
 		r.Reason = fmt.Sprintf("no requests yet (canary %s, stable %s)", sig(canary.Requests), sig(stable.Requests))
 		return r
 	}
@@ -118,9 +119,9 @@ func SequentialErrorRate(c Check, label string, canary, stable Counts, alpha flo
 		what string
 		c    Counts
 	}{{"canary", canary}, {"stable", stable}} {
-		if s.c.Unlabelled > 0 && (s.what == "canary" || c.Mode == BaselinePlus) {
+		if s.c.Unlabelled > 0 && (s.what == "canary" || c.Mode == contract.BaselinePlus) {
 			_, err := statusCounts{total: s.c.Requests, unlabelled: s.c.Unlabelled}.errorShare(label, s.what)
-			r.Verdict, r.Reason = Fail, err.Error()
+			r.Verdict, r.Reason = contract.Fail, err.Error()
 			return r
 		}
 	}
@@ -128,7 +129,7 @@ func SequentialErrorRate(c Check, label string, canary, stable Counts, alpha flo
 	r.Value = &cv
 	level := alpha
 	var sLo, sHi float64
-	if c.Mode == BaselinePlus {
+	if c.Mode == contract.BaselinePlus {
 		level = alpha / 2
 		sLo, sHi = rateBounds(stable.Errors, stable.Requests, level)
 		sv := stable.share()
@@ -136,24 +137,24 @@ func SequentialErrorRate(c Check, label string, canary, stable Counts, alpha flo
 	}
 	cLo, cHi := rateBounds(canary.Errors, canary.Requests, level)
 	failAt, passAt := c.Bound, c.Bound
-	if c.Mode == BaselinePlus {
+	if c.Mode == contract.BaselinePlus {
 		failAt, passAt = sHi+c.Bound, sLo+c.Bound
 	}
-	f := c.format
+	f := func(v float64) string { return checkFormat(c, v) }
 	figures := fmt.Sprintf("canary %s in [%s, %s] from %s requests", f(cv), f(cLo), f(cHi), sig(canary.Requests))
-	if c.Mode == BaselinePlus {
+	if c.Mode == contract.BaselinePlus {
 		figures += fmt.Sprintf(", stable %s in [%s, %s] from %s; limit %s + %s", f(stable.share()), f(sLo), f(sHi),
 			sig(stable.Requests), f(stable.share()), f(c.Bound))
 	} else {
 		figures += ", limit " + f(c.Bound)
 	}
-	bound := fmt.Sprintf("anytime-valid, false-rollback bound %s", formatNumber(alpha))
+	bound := fmt.Sprintf("anytime-valid, false-rollback bound %s", contract.FormatNumber(alpha))
 	switch {
 	case cLo > failAt:
-		r.Verdict = Fail
+		r.Verdict = contract.Fail
 		r.Reason = fmt.Sprintf("error rate above its limit (%s; %s)", figures, bound)
 	case cHi <= passAt:
-		r.Verdict = Pass
+		r.Verdict = contract.Pass
 		r.Reason = fmt.Sprintf("error rate within its limit (%s; %s)", figures, bound)
 	default:
 		r.Reason = fmt.Sprintf("error rate not yet told from its limit (%s; %s)", figures, bound)

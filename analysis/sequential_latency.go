@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"math"
 )
 
@@ -28,10 +29,10 @@ import (
 // histograms since the canary's first traffic, with the false-rollback bound
 // alpha. Without canary requests (or, for the ratio form, stable requests) it
 // is Inconclusive: no data never passes.
-func SequentialLatency(c Check, canary, stable Histogram, alpha float64) CheckResult {
-	r := CheckResult{Name: c.Name(), Verdict: Inconclusive}
+func SequentialLatency(c contract.Check, canary, stable Histogram, alpha float64) contract.CheckResult {
+	r := contract.CheckResult{Name: c.Name(), Verdict: contract.Inconclusive}
 	nc, ns := canary.Total(), stable.Total()
-	ratio := c.Mode == Ratio
+	ratio := c.Mode == contract.Ratio
 	if nc <= 0 || (ratio && ns <= 0) {
 		r.Reason = fmt.Sprintf("no request durations yet (canary %s, stable %s)", sig(nc), sig(ns))
 		return r
@@ -45,28 +46,28 @@ func SequentialLatency(c Check, canary, stable Histogram, alpha float64) CheckRe
 	if ratio {
 		level = alpha / 2
 		lo, hi := stableQuantileBounds(stable, p, level)
-		failAt, passAt = c.Bound*math.Max(hi, c.floor()), c.Bound*math.Max(lo, c.floor())
+		failAt, passAt = c.Bound*math.Max(hi, checkFloor(c)), c.Bound*math.Max(lo, checkFloor(c))
 		sv := stable.Quantile(c.Quantile)
 		r.Baseline = &sv
-		stableFigures = fmt.Sprintf("; stable %s in [%s, %s] from %s requests, limit %sx", c.format(sv), c.format(lo),
-			c.format(hi), sig(ns), formatNumber(c.Bound))
+		stableFigures = fmt.Sprintf("; stable %s in [%s, %s] from %s requests, limit %sx", checkFormat(c, sv), checkFormat(c, lo),
+			checkFormat(c, hi), sig(ns), contract.FormatNumber(c.Bound))
 	}
 	limit := math.Log(1 / level)
 	eFail, ePass := canary.Above(failAt), canary.Above(passAt)
 	lo, _ := rateBounds(eFail, nc, level)
 	_, hi := rateBounds(ePass, nc, level)
 	figures := fmt.Sprintf("canary %s; %s of %s requests above %s (at least %s), %s above %s (at most %s)%s",
-		c.format(cv), pct(eFail/nc), sig(nc), c.format(failAt), pct(lo), pct(ePass/nc), c.format(passAt), pct(hi), stableFigures)
-	bound := fmt.Sprintf("anytime-valid, false-rollback bound %s", formatNumber(alpha))
+		checkFormat(c, cv), pct(eFail/nc), sig(nc), checkFormat(c, failAt), pct(lo), pct(ePass/nc), checkFormat(c, passAt), pct(hi), stableFigures)
+	bound := fmt.Sprintf("anytime-valid, false-rollback bound %s", contract.FormatNumber(alpha))
 	switch {
 	case eFail > p*nc && logMixture(p, eFail, nc) >= limit:
-		r.Verdict = Fail
-		r.Reason = fmt.Sprintf("%s above its limit (%s; %s)", c.label(), figures, bound)
+		r.Verdict = contract.Fail
+		r.Reason = fmt.Sprintf("%s above its limit (%s; %s)", checkLabel(c), figures, bound)
 	case !math.IsInf(passAt, 1) && ePass < p*nc && logMixture(p, ePass, nc) >= limit:
-		r.Verdict = Pass
-		r.Reason = fmt.Sprintf("%s within its limit (%s; %s)", c.label(), figures, bound)
+		r.Verdict = contract.Pass
+		r.Reason = fmt.Sprintf("%s within its limit (%s; %s)", checkLabel(c), figures, bound)
 	default:
-		r.Reason = fmt.Sprintf("%s not yet told from its limit (%s; %s)", c.label(), figures, bound)
+		r.Reason = fmt.Sprintf("%s not yet told from its limit (%s; %s)", checkLabel(c), figures, bound)
 	}
 	return r
 }

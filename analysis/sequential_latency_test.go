@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -71,24 +72,24 @@ func TestTailCountsAreWhereTheRateSequenceTouchesP(t *testing.T) {
 }
 
 func TestSeqLatencyVerdicts(t *testing.T) {
-	ratio, err := ParseChecks("latency-p99<=1.5x")
+	ratio, err := contract.ParseChecks("latency-p99<=1.5x")
 	require.NoError(t, err)
-	absolute, err := ParseChecks("latency-p99<=200ms")
+	absolute, err := contract.ParseChecks("latency-p99<=200ms")
 	require.NoError(t, err)
 	rng := rand.New(rand.NewPCG(3, 4))
 	stable := logNormal(rng, nil, 20000, 0.02, 0.08)
 	for _, tc := range []struct {
 		name     string
-		check    Check
+		check    contract.Check
 		canary   Histogram
-		verdict  Verdict
+		verdict  contract.Verdict
 		contains string
 	}{
-		{"p99 doubled fails", ratio[0], logNormal(rng, nil, 2000, 0.02, 0.16), Fail, "p99 latency above its limit"},
-		{"same as stable, much evidence, passes", ratio[0], logNormal(rng, nil, 5000, 0.02, 0.08), Pass, "p99 latency within its limit"},
-		{"same as stable, little evidence, waits", ratio[0], logNormal(rng, nil, 200, 0.02, 0.08), Inconclusive, "not yet told"},
-		{"absolute bound exceeded fails", absolute[0], logNormal(rng, nil, 2000, 0.05, 0.4), Fail, "limit"},
-		{"no canary durations is no verdict", ratio[0], Histogram{}, Inconclusive, "no request durations yet"},
+		{"p99 doubled fails", ratio[0], logNormal(rng, nil, 2000, 0.02, 0.16), contract.Fail, "p99 latency above its limit"},
+		{"same as stable, much evidence, passes", ratio[0], logNormal(rng, nil, 5000, 0.02, 0.08), contract.Pass, "p99 latency within its limit"},
+		{"same as stable, little evidence, waits", ratio[0], logNormal(rng, nil, 200, 0.02, 0.08), contract.Inconclusive, "not yet told"},
+		{"absolute bound exceeded fails", absolute[0], logNormal(rng, nil, 2000, 0.05, 0.4), contract.Fail, "limit"},
+		{"no canary durations is no verdict", ratio[0], Histogram{}, contract.Inconclusive, "no request durations yet"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := SequentialLatency(tc.check, tc.canary, stable, 0.005)
@@ -101,7 +102,7 @@ func TestSeqLatencyVerdicts(t *testing.T) {
 // Under continuous monitoring a canary just like the stable is failed in at
 // most alpha of the runs, looked at after every batch of requests.
 func TestSeqLatencyRarelyFailsAHealthyCanaryAtAnyLook(t *testing.T) {
-	checks, err := ParseChecks("latency-p99<=1.2x")
+	checks, err := contract.ParseChecks("latency-p99<=1.2x")
 	require.NoError(t, err)
 	const runs, looks, alpha = 100, 30, 0.05
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -111,7 +112,7 @@ func TestSeqLatencyRarelyFailsAHealthyCanaryAtAnyLook(t *testing.T) {
 		for range looks {
 			canary = logNormal(rng, canary, 20, 0.02, 0.08)
 			stable = logNormal(rng, stable, 180, 0.02, 0.08)
-			if SequentialLatency(checks[0], canary, stable, alpha).Verdict == Fail {
+			if SequentialLatency(checks[0], canary, stable, alpha).Verdict == contract.Fail {
 				failed++
 				break
 			}

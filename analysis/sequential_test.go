@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -65,34 +66,34 @@ func TestRateBoundsCoverTheTrueRateAtEveryLook(t *testing.T) {
 }
 
 func TestSeqErrorRateVerdicts(t *testing.T) {
-	baseline, err := ParseChecks("error-rate<=1%+baseline")
+	baseline, err := contract.ParseChecks("error-rate<=1%+baseline")
 	require.NoError(t, err)
-	absolute, err := ParseChecks("error-rate<=2%")
+	absolute, err := contract.ParseChecks("error-rate<=2%")
 	require.NoError(t, err)
 	stable := Counts{Requests: 18000, Errors: 18}
 	for _, tc := range []struct {
 		name    string
-		check   Check
+		check   contract.Check
 		canary  Counts
 		stable  Counts
-		verdict Verdict
+		verdict contract.Verdict
 		reason  string
 	}{
-		{"every request failing fails on its first tick", baseline[0], Counts{200, 200, 0}, stable, Fail, "error rate above its limit..."},
-		{"a healthy canary with enough requests is within tolerance", baseline[0], Counts{20000, 20, 0}, stable, Pass, "error rate within its limit..."},
-		{"a few requests cannot tell", baseline[0], Counts{50, 0, 0}, stable, Inconclusive, "error rate not yet told from its limit..."},
-		{"no canary request is inconclusive", baseline[0], Counts{}, stable, Inconclusive, "no requests yet (canary 0, stable 18000)"},
-		{"no stable request is inconclusive for a baseline", baseline[0], Counts{200, 200, 0}, Counts{}, Inconclusive, "no requests yet..."},
-		{"unlabelled canary requests fail naming the label", baseline[0], Counts{200, 0, 200}, stable, Fail,
+		{"every request failing fails on its first tick", baseline[0], Counts{200, 200, 0}, stable, contract.Fail, "error rate above its limit..."},
+		{"a healthy canary with enough requests is within tolerance", baseline[0], Counts{20000, 20, 0}, stable, contract.Pass, "error rate within its limit..."},
+		{"a few requests cannot tell", baseline[0], Counts{50, 0, 0}, stable, contract.Inconclusive, "error rate not yet told from its limit..."},
+		{"no canary request is inconclusive", baseline[0], Counts{}, stable, contract.Inconclusive, "no requests yet (canary 0, stable 18000)"},
+		{"no stable request is inconclusive for a baseline", baseline[0], Counts{200, 200, 0}, Counts{}, contract.Inconclusive, "no requests yet..."},
+		{"unlabelled canary requests fail naming the label", baseline[0], Counts{200, 0, 200}, stable, contract.Fail,
 			`200 of 200 requests on canary carry no "code" label...`},
-		{"absolute bound fails", absolute[0], Counts{2000, 400, 0}, Counts{}, Fail, "error rate above its limit..."},
-		{"absolute bound passes", absolute[0], Counts{20000, 20, 0}, Counts{}, Pass, "error rate within its limit..."},
+		{"absolute bound fails", absolute[0], Counts{2000, 400, 0}, Counts{}, contract.Fail, "error rate above its limit..."},
+		{"absolute bound passes", absolute[0], Counts{20000, 20, 0}, Counts{}, contract.Pass, "error rate within its limit..."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := SequentialErrorRate(tc.check, "code", tc.canary, tc.stable, 0.01)
 			assert.Equal(t, tc.verdict, r.Verdict, r.Reason)
 			assertMessage(t, tc.reason, r.Reason)
-			if tc.canary.Requests > 0 && tc.canary.Unlabelled == 0 && (tc.stable.Requests > 0 || tc.check.Mode == Absolute) {
+			if tc.canary.Requests > 0 && tc.canary.Unlabelled == 0 && (tc.stable.Requests > 0 || tc.check.Mode == contract.Absolute) {
 				require.NotNil(t, r.Value)
 				assert.InDelta(t, tc.canary.Errors/tc.canary.Requests, *r.Value, 1e-12)
 			}
@@ -101,7 +102,7 @@ func TestSeqErrorRateVerdicts(t *testing.T) {
 }
 
 func TestSeqErrorRateReasonCarriesTheEvidence(t *testing.T) {
-	checks, err := ParseChecks("error-rate<=1%+baseline")
+	checks, err := contract.ParseChecks("error-rate<=1%+baseline")
 	require.NoError(t, err)
 	r := SequentialErrorRate(checks[0], "code", Counts{200, 200, 0}, Counts{1800, 2, 0}, 0.01)
 	assert.Equal(t, "error rate above its limit (canary 100% in [94.8%, 100%] from 200 requests, "+

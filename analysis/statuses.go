@@ -9,16 +9,17 @@ import (
 	"strings"
 
 	"github.com/prometheus/common/model"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // DefaultStatusLabels name the label carrying the response status in each
 // source's request metric, as the ecosystem's exporters write it. An application
 // whose own metric labels it otherwise (status, status_code) sets its name with
 // Options.StatusLabels (ROLLOUTD_STATUS_LABELS).
-var DefaultStatusLabels = map[Source]string{
-	SourceNginx:   "status",
-	SourceIstio:   "response_code",
-	SourceService: "code",
+var DefaultStatusLabels = map[contract.Source]string{
+	contract.SourceNginx:   "status",
+	contract.SourceIstio:   "response_code",
+	contract.SourceService: "code",
 }
 
 // labelNameRe is a classic Prometheus label name: the status label is written
@@ -27,8 +28,8 @@ var labelNameRe = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // ParseStatusLabels reads "source=label,..." (e.g. "service=status_code") into
 // the labels to use per source; sources not named keep their default.
-func ParseStatusLabels(s string) (map[Source]string, error) {
-	out := map[Source]string{}
+func ParseStatusLabels(s string) (map[contract.Source]string, error) {
+	out := map[contract.Source]string{}
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -36,13 +37,13 @@ func ParseStatusLabels(s string) (map[Source]string, error) {
 		}
 		src, label, ok := strings.Cut(part, "=")
 		src, label = strings.TrimSpace(src), strings.TrimSpace(label)
-		if _, known := DefaultStatusLabels[Source(src)]; !ok || !known {
+		if _, known := DefaultStatusLabels[contract.Source(src)]; !ok || !known {
 			return nil, fmt.Errorf("%q: want source=label with source nginx, istio or service", part)
 		}
 		if !labelNameRe.MatchString(label) || strings.HasPrefix(label, "__") {
 			return nil, fmt.Errorf("%q: %q is not a label name", part, label)
 		}
-		out[Source(src)] = label
+		out[contract.Source(src)] = label
 	}
 	return out, nil
 }

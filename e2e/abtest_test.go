@@ -17,7 +17,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given a Service whose traffic carries x-canary: always on 10% of the requests
@@ -77,7 +77,7 @@ func abTestOnlyMatchingRequests(t *testing.T, a app, rule abRule) {
 	}
 	framework.Eventually(t, rolloutTimeout, "the canary gets the matching share during the A/B steps", func() (bool, error) {
 		st, _ := readStatus(t, env.Kube, ns, a.name)
-		if st.Phase != status.Progressing || st.StepStartedAt == nil {
+		if st.Phase != contract.Progressing || st.StepStartedAt == nil {
 			return false, fmt.Errorf("phase %s: %s", st.Phase, st.Message)
 		}
 		require.Zero(t, st.Weight, "abtest reports weight 0")
@@ -104,8 +104,8 @@ func abTestOnlyMatchingRequests(t *testing.T, a app, rule abRule) {
 		return true, nil
 	})
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	if a.router == "istio" {
 		requireNoIstioObjects(t, env, ns, a.name)
@@ -143,7 +143,7 @@ func TestIstioMirrorBadCanaryIsRolledBackWithoutUserErrors(t *testing.T) {
 		require.Zero(t, served, "no user request reaches the canary (phase %s, weight %d)", st.Phase, st.Weight)
 		require.Zero(t, st.Weight)
 		mirrored = max(mirrored, m)
-		return st.Phase == status.RolledBack, fmt.Errorf("phase %s: %s", st.Phase, st.Message)
+		return st.Phase == contract.RolledBack, fmt.Errorf("phase %s: %s", st.Phase, st.Message)
 	})
 	st, _ := readStatus(t, env.Kube, ns, a.name)
 	assert.Contains(t, st.Message, "error-rate")

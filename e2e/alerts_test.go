@@ -17,8 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // alertDaemon starts a daemon with the webhook enabled and points the sandbox's
@@ -67,8 +67,8 @@ func TestAlertDuringRolloutRollsBack(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/checkout:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.3"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.RolledBack, status.Succeeded)
-	require.Equal(t, status.RolledBack, st.Phase)
+	st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.RolledBack, contract.Succeeded)
+	require.Equal(t, contract.RolledBack, st.Phase)
 	assert.Equal(t, strategy.ReasonAlert, st.Reason)
 	assert.Contains(t, st.Message, "CheckoutErrors")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
@@ -94,7 +94,7 @@ func TestAlertAfterPromotion(t *testing.T) {
 			alertDaemon(t, env, ns, nil)
 			a.create(t, env.Kube, ns)
 			release(t, env.Kube, ns, a.name, "example.com/promo:v2", nil)
-			require.Equal(t, status.Succeeded, waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.Succeeded, status.RolledBack).Phase)
+			require.Equal(t, contract.Succeeded, waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.Succeeded, contract.RolledBack).Phase)
 			framework.Eventually(t, time.Minute, "stable runs v2", func() (bool, error) {
 				return runningImage(t, env.Kube, ns, a.name) == "example.com/promo:v2", nil
 			})
@@ -102,7 +102,7 @@ func TestAlertAfterPromotion(t *testing.T) {
 			env.WriteRule(t, ns+"-burning", alertRule(ns, a.name, "PromoBurning", "vector(1)"))
 
 			if tc.restored {
-				st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.RolledBack)
+				st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.RolledBack)
 				assert.Equal(t, strategy.ReasonAlert, st.Reason)
 				framework.Eventually(t, time.Minute, "stable runs v1 again", func() (bool, error) {
 					return runningImage(t, env.Kube, ns, a.name) == "example.com/promo:v1", nil
@@ -124,7 +124,7 @@ func TestAlertAfterPromotion(t *testing.T) {
 				return false, nil
 			})
 			st, _ := readStatus(t, env.Kube, ns, a.name)
-			assert.Equal(t, status.Succeeded, st.Phase)
+			assert.Equal(t, contract.Succeeded, st.Phase)
 			assert.Equal(t, "example.com/promo:v2", runningImage(t, env.Kube, ns, a.name))
 		})
 	}
@@ -140,7 +140,7 @@ func TestWebhookRefusesUnauthenticatedRequests(t *testing.T) {
 	a := app{name: "quiet", replicas: 2, router: "service", rps: 50, annotations: map[string]string{"rolloutd.io/interval": "2m"}}
 	a.create(t, env.Kube, ns)
 	release(t, env.Kube, ns, a.name, "example.com/quiet:v2", nil)
-	waitPhase(t, env.Kube, ns, a.name, time.Minute, status.Progressing)
+	waitPhase(t, env.Kube, ns, a.name, time.Minute, contract.Progressing)
 
 	payload := fmt.Sprintf(`{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"X","namespace":%q,"deployment":%q},"startsAt":%q,"fingerprint":"abc"}]}`,
 		ns, a.name, time.Now().UTC().Format(time.RFC3339))
@@ -165,7 +165,7 @@ func TestWebhookRefusesUnauthenticatedRequests(t *testing.T) {
 	}
 	consistently(t, 3*time.Second, "nothing changed", func() error {
 		st, dep := readStatus(t, env.Kube, ns, a.name)
-		if st.Phase != status.Progressing {
+		if st.Phase != contract.Progressing {
 			return fmt.Errorf("phase %s", st.Phase)
 		}
 		if _, marked := dep.Annotations["rolloutd.io/alert"]; marked {

@@ -22,9 +22,8 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // latencyChecks are the default checks plus a p99 bound, so that every regression
@@ -64,17 +63,17 @@ func TestAnalysisRegressionIsRolledBackByItsCheck(t *testing.T) {
 
 			release(t, env.Kube, ns, a.name, "example.com/web:"+tc.name, tc.podAnn)
 
-			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
-			require.Equal(t, status.RolledBack, st.Phase, "message: %s", st.Message)
+			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
+			require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
 			t.Logf("rolled back: %s", st.Message)
 			assert.Contains(t, st.Message, tc.check+": ", "the rollback names the check")
 			c := findCheck(st.Checks, tc.check)
 			require.NotNil(t, c, "status checks %+v", st.Checks)
-			assert.Equal(t, analysis.Fail, c.Verdict, "reason: %s", c.Reason)
+			assert.Equal(t, contract.Fail, c.Verdict, "reason: %s", c.Reason)
 			assert.NotNil(t, c.Value, "the canary's figure is in the status")
 			assert.NotNil(t, c.Baseline, "the stable's figure is in the status")
 			assert.NotEmpty(t, c.Reason)
-			assert.NotContains(t, phases.seen(), status.Promoting)
+			assert.NotContains(t, phases.seen(), contract.Promoting)
 			requireNoCanaryObjects(t, env.Kube, ns, a.name)
 		})
 	}
@@ -100,8 +99,8 @@ max: 1000000`},
 
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	framework.Eventually(t, time.Minute, "stable runs v2", func() (bool, error) {
 		return runningImage(t, env.Kube, ns, a.name) == "example.com/web:v2", nil
 	})
@@ -109,7 +108,7 @@ max: 1000000`},
 	// the threshold absorbs it. The custom check ran and passed at the last gate.
 	c := findCheck(st.Checks, "canary-requests")
 	require.NotNil(t, c, "status checks %+v", st.Checks)
-	assert.Equal(t, analysis.Pass, c.Verdict, "reason: %s", c.Reason)
+	assert.Equal(t, contract.Pass, c.Verdict, "reason: %s", c.Reason)
 	assert.NotNil(t, c.Value)
 }
 
@@ -127,8 +126,8 @@ func TestAnalysisMissingConfigMapRollsBack(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
-	require.Equal(t, status.RolledBack, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
+	require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
 	assert.Contains(t, st.Message, "ConfigMap "+ns+"/no-such-config")
 	framework.Eventually(t, 30*time.Second, "InvalidAnalysis Warning Event", func() (bool, error) {
 		evs, err := env.Kube.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
@@ -154,15 +153,15 @@ func TestAnalysisPrometheusUnreachableNeverPromotes(t *testing.T) {
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 	framework.Eventually(t, time.Minute, "rollout at step 2", func() (bool, error) {
 		st, _ := readStatus(t, env.Kube, ns, a.name)
-		return st.Step >= 2 && st.Phase == status.Progressing, nil
+		return st.Step >= 2 && st.Phase == contract.Progressing, nil
 	})
 	proxy.down.Store(true)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
-	require.Equal(t, status.RolledBack, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
+	require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
 	t.Logf("rolled back: %s (phases %v)", st.Message, phases.seen())
 	assert.Contains(t, st.Message, "query failed")
-	assert.NotContains(t, phases.seen(), status.Promoting, "phases seen: %v", phases.seen())
+	assert.NotContains(t, phases.seen(), contract.Promoting, "phases seen: %v", phases.seen())
 	assert.Less(t, st.Step, 5, "no step passed while Prometheus was unreachable")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 }
@@ -199,13 +198,13 @@ func newPromProxy(t *testing.T, target string) *promProxy {
 // a watch, so that a short-lived phase cannot slip between two polls.
 type phaseLog struct {
 	mu     sync.Mutex
-	phases []status.Phase
+	phases []contract.Phase
 }
 
-func (l *phaseLog) seen() []status.Phase {
+func (l *phaseLog) seen() []contract.Phase {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]status.Phase(nil), l.phases...)
+	return append([]contract.Phase(nil), l.phases...)
 }
 
 func watchPhases(t *testing.T, kube kubernetes.Interface, ns, name string) *phaseLog {
@@ -223,7 +222,7 @@ func watchPhases(t *testing.T, kube kubernetes.Interface, ns, name string) *phas
 			if err != nil {
 				continue
 			}
-			if st, err := status.Read(obj.GetAnnotations()); err == nil && st.Phase != "" {
+			if st, err := contract.Read(obj.GetAnnotations()); err == nil && st.Phase != "" {
 				l.mu.Lock()
 				if n := len(l.phases); n == 0 || l.phases[n-1] != st.Phase {
 					l.phases = append(l.phases, st.Phase)
@@ -235,7 +234,7 @@ func watchPhases(t *testing.T, kube kubernetes.Interface, ns, name string) *phas
 	return l
 }
 
-func findCheck(checks []analysis.CheckResult, name string) *analysis.CheckResult {
+func findCheck(checks []contract.CheckResult, name string) *contract.CheckResult {
 	for i := range checks {
 		if checks[i].Name == name {
 			return &checks[i]

@@ -18,8 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // heldDownAfterFailure is how long the apiserver stays down after the daemon's
@@ -120,14 +120,14 @@ func waitMidRollout(t *testing.T, kube kubernetes.Interface, ns string, apps []a
 			if err != nil {
 				return false, err
 			}
-			st, err := status.Read(dep.Annotations)
+			st, err := contract.Read(dep.Annotations)
 			if err != nil {
 				return false, err
 			}
-			if st.Phase != status.Progressing || st.Weight == 0 || st.Revision != workload.Revision(dep.Spec.Template) {
+			if st.Phase != contract.Progressing || st.Weight == 0 || st.Revision != workload.Revision(dep.Spec.Template) {
 				return false, fmt.Errorf("%s: %s at weight %d (%s)", a.name, st.Phase, st.Weight, st.Message)
 			}
-			if _, err := kube.AppsV1().Deployments(ns).Get(ctx, workload.CanaryName(a.name), metav1.GetOptions{}); err != nil {
+			if _, err := kube.AppsV1().Deployments(ns).Get(ctx, contract.CanaryName(a.name), metav1.GetOptions{}); err != nil {
 				return false, fmt.Errorf("%s: canary: %w", a.name, err)
 			}
 		}
@@ -147,10 +147,10 @@ func requireStableRevisionRunning(t *testing.T, kube kubernetes.Interface, ns st
 	require.NoError(t, err)
 	for i := range deps.Items {
 		dep := &deps.Items[i]
-		if dep.Labels[workload.CanaryOfLabel] != "" {
+		if dep.Labels[contract.CanaryOfLabel] != "" {
 			continue
 		}
-		st, err := status.Read(dep.Annotations)
+		st, err := contract.Read(dep.Annotations)
 		require.NoError(t, err)
 		assert.Equal(t, runningRevision(dep, sets.Items), st.StableRevision, "%s: stable revision in its %s status", dep.Name, st.Phase)
 	}
@@ -164,8 +164,8 @@ func statusAnnotations(kube kubernetes.Interface, ns string) (map[string]string,
 	}
 	out := map[string]string{}
 	for _, dep := range deps.Items {
-		if dep.Labels[workload.CanaryOfLabel] == "" {
-			out[dep.Name] = dep.Annotations[status.Key]
+		if dep.Labels[contract.CanaryOfLabel] == "" {
+			out[dep.Name] = dep.Annotations[contract.StatusKey]
 		}
 	}
 	return out, nil

@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given a batch release holding half of 10 pods on the canary (waiting for
@@ -37,8 +37,8 @@ func TestBatchOptOutGrowsTheStableBeforeRemovingTheCanary(t *testing.T) {
 			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &none}}
 	})
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
-	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, status.Paused, status.RolledBack)
-	require.Equal(t, status.Paused, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.Paused, contract.RolledBack)
+	require.Equal(t, contract.Paused, st.Phase, "message: %s", st.Message)
 	require.Equal(t, int32(5), st.Batch.Canary, "half the pods on the canary")
 	pods := countPods(t, env.Kube, ns, a.name)
 	framework.Eventually(t, 30*time.Second, "the pod counter saw the 10 Ready pods", func() (bool, error) {
@@ -63,5 +63,5 @@ func TestBatchOptOutGrowsTheStableBeforeRemovingTheCanary(t *testing.T) {
 	t.Logf("pod trace (time, stable, canary, total, Ready):\n%s", pods.trace())
 	pods.requireWithin(t, 10, 3, 0)
 	_, d := readStatus(t, env.Kube, ns, a.name)
-	assert.NotContains(t, d.Annotations, status.Key, "no status left")
+	assert.NotContains(t, d.Annotations, contract.StatusKey, "no status left")
 }

@@ -21,7 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 const batchTimeout = 4 * time.Minute
@@ -165,14 +165,14 @@ func batchSteps(t *testing.T, kube kubernetes.Interface, ns, name string) func()
 			if !ok {
 				continue
 			}
-			st, err := status.Read(d.Annotations)
+			st, err := contract.Read(d.Annotations)
 			if err != nil || st.Batch == nil {
 				continue
 			}
-			analysed := st.Phase == status.Progressing && st.StepStartedAt != nil
+			analysed := st.Phase == contract.Progressing && st.StepStartedAt != nil
 			// The last batch leaves no old pods to compare with: it goes on to
 			// the promotion without an analysis window.
-			last := st.Phase == status.Promoting && st.Batch.Stable == 0 && st.Batch.Canary == st.Batch.Desired
+			last := st.Phase == contract.Promoting && st.Batch.Stable == 0 && st.Batch.Canary == st.Batch.Desired
 			if !analysed && !last {
 				continue
 			}
@@ -230,8 +230,8 @@ func TestBatchCreateFirstReleaseStaysWithinLimits(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	requireHandedBack(t, env.Kube, ns, a.name, "example.com/web:v2")
 	assert.Equal(t, []string{"1:1", "2:3", "3:5", "4:10"}, steps(), "batches in order (batch:new pods)")
 	pods.requireWithin(t, 10, 2, 0)
@@ -253,8 +253,8 @@ func TestBatchDeleteFirstNeverSurges(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/tight:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	requireHandedBack(t, env.Kube, ns, a.name, "example.com/tight:v2")
 	pods.requireWithin(t, 10, 0, 2)
 	below := false
@@ -279,8 +279,8 @@ func TestBatchBadVersionFailsAtTheFirstBatchAndIsReversed(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/cart:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, status.RolledBack, status.Succeeded)
-	require.Equal(t, status.RolledBack, st.Phase)
+	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.RolledBack, contract.Succeeded)
+	require.Equal(t, contract.RolledBack, st.Phase)
 	assert.Contains(t, st.Message, "error-rate")
 	assert.Equal(t, []string{"1:1"}, steps(), "failed at the first batch")
 	requireHandedBack(t, env.Kube, ns, a.name, "example.com/cart:v1")
@@ -307,8 +307,8 @@ func TestBatchPodsNeverReadyAreStoppedAndReversed(t *testing.T) {
 	_, err := env.Kube.AppsV1().Deployments(ns).Patch(context.Background(), a.name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 	require.NoError(t, err)
 
-	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, status.RolledBack, status.Succeeded)
-	require.Equal(t, status.RolledBack, st.Phase)
+	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.RolledBack, contract.Succeeded)
+	require.Equal(t, contract.RolledBack, st.Phase)
 	assert.Contains(t, st.Message, "not Ready within 15s")
 	requireHandedBack(t, env.Kube, ns, a.name, "example.com/stuck:v1")
 	pods.requireWithin(t, 10, 2, 0)
@@ -333,13 +333,13 @@ func TestBatchPauseAtWaitsForPromote(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/shop:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, status.Paused, status.RolledBack)
-	require.Equal(t, status.Paused, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.Paused, contract.RolledBack)
+	require.Equal(t, contract.Paused, st.Phase, "message: %s", st.Message)
 	assert.Equal(t, 1, st.Step)
 	assert.Contains(t, st.Message, "rolloutctl promote shop")
 	consistently(t, 10*time.Second, "the release waits for promote", func() error {
 		st, d := readStatus(t, env.Kube, ns, a.name)
-		if st.Phase != status.Paused || st.Step != 1 || st.Batch == nil || st.Batch.Canary != 1 || *d.Spec.Replicas != 9 {
+		if st.Phase != contract.Paused || st.Step != 1 || st.Batch == nil || st.Batch.Canary != 1 || *d.Spec.Replicas != 9 {
 			return fmt.Errorf("phase %s step %d batch %+v replicas %d", st.Phase, st.Step, st.Batch, *d.Spec.Replicas)
 		}
 		return nil
@@ -347,7 +347,7 @@ func TestBatchPauseAtWaitsForPromote(t *testing.T) {
 
 	sendCommand(t, env.Kube, ns, a.name, "promote")
 
-	st = waitPhase(t, env.Kube, ns, a.name, batchTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st = waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	requireHandedBack(t, env.Kube, ns, a.name, "example.com/shop:v2")
 }

@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given a batch release whose promotion is under way — its pods still moving to
@@ -39,13 +39,13 @@ func TestBatchAlertWhilePromotingRollsBackAtOnce(t *testing.T) {
 
 			framework.Eventually(t, batchTimeout, "promotion "+when, func() (bool, error) {
 				st, dep := readStatus(t, env.Kube, ns, a.name)
-				ok := st.Phase == status.Promoting && (when == "pods moving" || !dep.Spec.Paused)
+				ok := st.Phase == contract.Promoting && (when == "pods moving" || !dep.Spec.Paused)
 				return ok, fmt.Errorf("phase %s, stable paused %v: %s", st.Phase, dep.Spec.Paused, st.Message)
 			})
 			postAlert(t, env, d, ns, a.name, "BatchPromotionBurning", time.Now())
 
 			requireRolledBackByAlert(t, env, ns, a.name, "example.com/promo:v1")
-			assert.NotContains(t, phases.after(status.Promoting), status.Succeeded, "phases %v", phases.seen())
+			assert.NotContains(t, phases.after(contract.Promoting), contract.Succeeded, "phases %v", phases.seen())
 			_, dep := readStatus(t, env.Kube, ns, a.name)
 			assert.Equal(t, int32(6), *dep.Spec.Replicas, "the desired count is handed back")
 			assert.True(t, dep.Spec.Paused)
@@ -93,7 +93,7 @@ func TestBatchAutoscalerOnTheStableNeverShrinksTheRelease(t *testing.T) {
 	})
 
 	sendCommand(t, env.Kube, ns, a.name, "abort")
-	waitPhase(t, env.Kube, ns, a.name, batchTimeout, status.Aborted)
+	waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.Aborted)
 	_, dep := readStatus(t, env.Kube, ns, a.name)
 	assert.Equal(t, int32(4), *dep.Spec.Replicas, "the stable taking the traffic back grew back to the release's size")
 	assert.Equal(t, "example.com/hpa:v1", runningImage(t, env.Kube, ns, a.name))

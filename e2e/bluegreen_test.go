@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // blueGreenApp is a 3-replica app behind an Ingress released blue/green.
@@ -61,14 +61,14 @@ func TestBlueGreenNginxGoodReleaseIsConfirmedAndPromoted(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/blue:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.PendingConfirmation, status.RolledBack)
-	require.Equal(t, status.PendingConfirmation, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.PendingConfirmation, contract.RolledBack)
+	require.Equal(t, contract.PendingConfirmation, st.Phase, "message: %s", st.Message)
 	assert.Equal(t, 100, st.Weight)
 	assert.Equal(t, a.replicas, firstCanarySize(tl), "the canary is created at full size")
 	assert.Equal(t, []int{0, 100}, tl.weights(), "no traffic while analysed, then all of it at once")
 	assert.Equal(t, before, stablePods(t, env.Kube, ns, a.name), "the old pods stay for a switch back")
 	consistently(t, 3*time.Second, "manual confirmation waits", func() error {
-		if st, _ := readStatus(t, env.Kube, ns, a.name); st.Phase != status.PendingConfirmation {
+		if st, _ := readStatus(t, env.Kube, ns, a.name); st.Phase != contract.PendingConfirmation {
 			return fmt.Errorf("phase %s: %s", st.Phase, st.Message)
 		}
 		return nil
@@ -76,8 +76,8 @@ func TestBlueGreenNginxGoodReleaseIsConfirmedAndPromoted(t *testing.T) {
 
 	newOperator(t, env, ns).must("confirm", a.name)
 
-	st = waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st = waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	assert.Equal(t, []int{0, 100, -1}, tl.weights(), "canary Ingress weights (-1 = deleted)")
 	requireAllOrNothing(t, tl)
 	framework.Eventually(t, time.Minute, "stable runs v2", func() (bool, error) {
@@ -114,8 +114,8 @@ func TestBlueGreenNginxBadReleaseSwitchesBack(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/green:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
-	require.Equal(t, status.RolledBack, st.Phase)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
+	require.Equal(t, contract.RolledBack, st.Phase)
 	assert.Contains(t, st.Message, "after the switch")
 	assert.Contains(t, st.Message, "error-rate")
 	assert.Contains(t, st.Message, "failed 1 times", "switched back at the first failing gate")

@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 const rolloutTimeout = 3 * time.Minute
@@ -46,8 +46,8 @@ func TestCanaryGoodReleaseIsPromoted(t *testing.T) {
 
 			release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 
-			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-			require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+			require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 			if r.router == "nginx" {
 				assert.Equal(t, []int{0, 10, 20, 30, 40, 50, 100, -1}, tl.weights(), "canary Ingress weights in order (created at 0 until the pods are Ready; -1 = deleted)")
 			}
@@ -80,8 +80,8 @@ func TestCanaryBadReleaseIsRolledBack(t *testing.T) {
 
 			release(t, env.Kube, ns, a.name, "example.com/shop:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
-			require.Equal(t, status.RolledBack, st.Phase)
+			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
+			require.Equal(t, contract.RolledBack, st.Phase)
 			assert.Contains(t, st.Message, "error-rate")
 			requireNoCanaryObjects(t, env.Kube, ns, a.name)
 			if r.router == "nginx" {
@@ -113,8 +113,8 @@ func TestDaemonKilledMidRolloutResumes(t *testing.T) {
 	daemon.Kill()
 	daemon.Restart()
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	assert.Equal(t, []int{0, 10, 20, 30, 40, 50, 100, -1}, tl.weights())
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 }
@@ -142,7 +142,7 @@ func TestOptOutMidRolloutRestoresDeployment(t *testing.T) {
 
 	framework.Eventually(t, time.Minute, "deployment handed back", func() (bool, error) {
 		_, d := readStatus(t, env.Kube, ns, a.name)
-		_, has := d.Annotations[status.Key]
+		_, has := d.Annotations[contract.StatusKey]
 		return !d.Spec.Paused && !has, nil
 	})
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
@@ -182,7 +182,7 @@ func requireNotRetried(t *testing.T, env *framework.Env, ns, name string) {
 	require.NoError(t, err)
 	consistently(t, 8*time.Second, "a rolled-back revision is not retried", func() error {
 		st, _ := readStatus(t, env.Kube, ns, name)
-		if st.Phase != status.RolledBack {
+		if st.Phase != contract.RolledBack {
 			return fmt.Errorf("phase %s: %s", st.Phase, st.Message)
 		}
 		_, err := env.Kube.AppsV1().Deployments(ns).Get(context.Background(), name+"-canary", metav1.GetOptions{})

@@ -15,10 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
 
-	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given an opted-in Deployment behind an Ingress with the default interval of 1m,
@@ -55,14 +54,14 @@ func TestContinuousJudgeRollsBackAFailingCanaryBeforeItsFirstGate(t *testing.T) 
 
 			release(t, env.Kube, ns, a.name, "example.com/web:broken", tc.podAnn)
 
-			st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.RolledBack, status.Succeeded)
-			require.Equal(t, status.RolledBack, st.Phase, "message: %s", st.Message)
+			st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.RolledBack, contract.Succeeded)
+			require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
 			assert.Equal(t, strategy.ReasonCheckFailed, st.Reason, "message: %s", st.Message)
 			assert.Zero(t, st.Failures, "no gate was counted")
 			assert.Contains(t, st.Message, tc.check+": "+tc.reason)
 			c := findCheck(st.Checks, tc.check)
 			require.NotNil(t, c, "status checks %+v", st.Checks)
-			assert.Equal(t, analysis.Fail, c.Verdict)
+			assert.Equal(t, contract.Fail, c.Verdict)
 			require.NotNil(t, c.Value)
 			assert.Greater(t, *c.Value, tc.atLeast, "reason: %s", c.Reason)
 
@@ -145,14 +144,14 @@ func TestContinuousJudgeAHealthyReleaseRightAfterARollbackIsPromoted(t *testing.
 	a.create(t, env.Kube, ns)
 
 	release(t, env.Kube, ns, a.name, "example.com/web:broken", map[string]string{"sim.rolloutd.io/error-rate": "1"})
-	releaseAtPhase(t, env.Kube, ns, a.name, status.RollingBack, "example.com/web:v3", false)
+	releaseAtPhase(t, env.Kube, ns, a.name, contract.RollingBack, "example.com/web:v3", false)
 
-	var st status.Status
+	var st contract.Status
 	framework.Eventually(t, 2*time.Minute, "the healthy release settled", func() (bool, error) {
 		var done bool
 		var err error
 		st, done, err = settledFor(t.Context(), env.Kube, ns, a.name)
 		return done, err
 	})
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 }

@@ -16,8 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // holdAnnotations keep a rollout on its first step (10%) for the whole scenario.
@@ -132,7 +132,7 @@ func TestDriftOfGeneratedObjectsIsRepaired(t *testing.T) {
 				return hasEvent(t.Context(), env, ns, corev1.EventTypeWarning, "Drift", want)
 			})
 			st, _ := readStatus(t, env.Kube, ns, a.name)
-			require.Equal(t, status.Progressing, st.Phase, st.Message)
+			require.Equal(t, contract.Progressing, st.Phase, st.Message)
 			require.Equal(t, 10, st.Weight)
 		})
 	}
@@ -144,7 +144,7 @@ func holdAtFirstStep(t *testing.T, env *framework.Env, ns string, ready func(con
 	t.Helper()
 	framework.Eventually(t, rolloutTimeout, "web holding 10% on its canary", func() (bool, error) {
 		st, _ := readStatus(t, env.Kube, ns, "web")
-		if st.Phase != status.Progressing || st.Weight != 10 {
+		if st.Phase != contract.Progressing || st.Weight != 10 {
 			return false, fmt.Errorf("phase %s weight %d: %s", st.Phase, st.Weight, st.Message)
 		}
 		return ready(t.Context(), env, ns)

@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Fault scenarios share these settings: short steps so that many rollouts fit in
@@ -116,7 +116,7 @@ func runReleases(ctx context.Context, kube kubernetes.Interface, ns, name string
 		if err := releasePatch(ctx, kube, ns, name, image, bad); err != nil {
 			return err
 		}
-		var st status.Status
+		var st contract.Status
 		err := framework.Poll(ctx, 4*time.Minute, func() (bool, error) {
 			var done bool
 			var err error
@@ -126,9 +126,9 @@ func runReleases(ctx context.Context, kube kubernetes.Interface, ns, name string
 		if err != nil {
 			return fmt.Errorf("%s %s did not settle: %w", name, image, err)
 		}
-		want := status.Succeeded
+		want := contract.Succeeded
 		if bad {
-			want = status.RolledBack
+			want = contract.RolledBack
 		}
 		if st.Phase != want {
 			return fmt.Errorf("%s %s: %s, want %s (%s)", name, image, st.Phase, want, st.Message)

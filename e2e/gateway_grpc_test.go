@@ -18,7 +18,7 @@ import (
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/e2e/sim"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given an opted-in Deployment with router gateway and rolloutd.io/route
@@ -48,8 +48,8 @@ func TestGatewayGRPCRouteCanaryIsPromoted(t *testing.T) {
 		served, _ := canaryCounts(st, ns, a.name)
 		return st.Router == sim.RouterGateway && served > 0, nil
 	})
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	requireGRPCRouteAsWritten(t, gw, written)
 	weights, bad := tl.weights()
@@ -72,8 +72,8 @@ func TestGatewayGRPCRouteBadCanaryIsRolledBackAndRuleRestored(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/pay:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
-	require.Equal(t, status.RolledBack, st.Phase)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
+	require.Equal(t, contract.RolledBack, st.Phase)
 	assert.Contains(t, st.Message, "error-rate")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	requireGRPCRouteAsWritten(t, gw, written)

@@ -21,6 +21,7 @@ import (
 	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/e2e/sim"
 	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func gatewayClient(t *testing.T, env *framework.Env) gwclient.Interface {
@@ -118,8 +119,8 @@ func requireNoTraceOnRoute(t *testing.T, kind string, written any, get func() (a
 		if !assert.ObjectsAreEqual(written, spec) {
 			return false, fmt.Errorf("spec differs: %+v", spec)
 		}
-		if _, ok := meta.Annotations[router.RulesAnnotation]; ok {
-			return false, fmt.Errorf("annotation %s left", router.RulesAnnotation)
+		if _, ok := meta.Annotations[contract.RulesAnnotation]; ok {
+			return false, fmt.Errorf("annotation %s left", contract.RulesAnnotation)
 		}
 		for _, e := range meta.ManagedFields {
 			if e.Manager == router.GatewayFieldManager {

@@ -21,9 +21,9 @@ import (
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/internal/controller"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/router"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given the user's HTTPRoute naming a listener its Gateway does not have (the
@@ -69,8 +69,8 @@ func TestGatewayResolvedRefsFalseRollsBackALiveRelease(t *testing.T) {
 	patchRoute(t, gw, ns, a.name, types.JSONPatchType,
 		`[{"op":"add","path":"/spec/rules/-","value":{"matches":[{"path":{"type":"PathPrefix","value":"/gone"}}],"backendRefs":[{"name":"gone","port":80}]}}]`)
 
-	st := waitPhase(t, env.Kube, ns, a.name, 45*time.Second, status.RolledBack, status.Succeeded)
-	require.Equal(t, status.RolledBack, st.Phase)
+	st := waitPhase(t, env.Kube, ns, a.name, 45*time.Second, contract.RolledBack, contract.Succeeded)
+	require.Equal(t, contract.RolledBack, st.Phase)
 	want := "ResolvedRefs=False (BackendNotFound): service " + ns + "/gone not found"
 	assert.Contains(t, st.Message, want)
 	requireEventMessage(t, env, ns, a.name, strategy.ReasonRoutingBroken, want)
@@ -80,7 +80,7 @@ func TestGatewayResolvedRefsFalseRollsBackALiveRelease(t *testing.T) {
 	require.Len(t, got.Spec.Rules, 3, "the user's added rule is kept")
 	assert.Equal(t, written.Spec.Rules, got.Spec.Rules[:2], "the user's rules as written")
 	assert.Equal(t, "gone", string(got.Spec.Rules[2].BackendRefs[0].Name))
-	assert.NotContains(t, got.Annotations, router.RulesAnnotation)
+	assert.NotContains(t, got.Annotations, contract.RulesAnnotation)
 }
 
 // routeRepairWithin bounds how long a scenario waits for a hand edit of the
@@ -127,7 +127,7 @@ func TestGatewayRouteEditedByHandMidRolloutIsRepaired(t *testing.T) {
 	}
 	st, _ := readStatus(t, env.Kube, ns, a.name)
 	assert.Equal(t, 10, st.Weight, "repaired within the step, not by the next one")
-	assert.Equal(t, status.Progressing, st.Phase)
+	assert.Equal(t, contract.Progressing, st.Phase)
 	requireEventMessage(t, env, ns, a.name, controller.ReasonDrift, "HTTPRoute "+ns+"/"+a.name+": spec.rules changed outside rolloutd")
 }
 

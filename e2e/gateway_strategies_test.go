@@ -14,8 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // The A/B scenario of the other routers through an HTTPRoute: a rule matching
@@ -50,7 +50,7 @@ func TestGatewayMirrorBadCanaryIsRolledBackWithoutUserRequests(t *testing.T) {
 		served, m := canaryCounts(r, ns, a.name)
 		require.Zero(t, served, "no user request reaches the canary (phase %s, weight %d)", st.Phase, st.Weight)
 		mirrored = max(mirrored, m)
-		return st.Phase == status.RolledBack, fmt.Errorf("phase %s: %s", st.Phase, st.Message)
+		return st.Phase == contract.RolledBack, fmt.Errorf("phase %s: %s", st.Phase, st.Message)
 	})
 	st, _ := readStatus(t, env.Kube, ns, a.name)
 	assert.Contains(t, st.Message, "error-rate")
@@ -78,8 +78,8 @@ func TestGatewayBlueGreenSwitchesWithoutASplit(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/bgg:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	weights, bad := tl.weights()
 	assert.Empty(t, bad)
 	assert.Equal(t, []int{-2, 100, -2}, weights, "the user's rules, all to the canary in one write, the user's rules")
@@ -106,7 +106,7 @@ func TestGatewayStickyCookieKeepsClientsOnTheCanary(t *testing.T) {
 
 	framework.Eventually(t, rolloutTimeout, "sticky clients on the canary at step 20", func() (bool, error) {
 		st, _ := readStatus(t, env.Kube, ns, a.name)
-		if st.Phase != status.Progressing || st.Weight != 20 {
+		if st.Phase != contract.Progressing || st.Weight != 20 {
 			return false, fmt.Errorf("phase %s weight %d", st.Phase, st.Weight)
 		}
 		r, err := simRoute(context.Background(), env, ns, a.name)
@@ -132,7 +132,7 @@ func TestGatewayStickyCookieKeepsClientsOnTheCanary(t *testing.T) {
 	}
 	assert.Equal(t, []string{router.GatewayRuleSticky + "0", router.GatewayRuleSticky + "1"}, names, "a sticky copy before each user rule")
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	requireRouteAsWritten(t, gw, written)
 }

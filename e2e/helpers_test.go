@@ -24,7 +24,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // app describes the demo application a scenario releases.
@@ -60,11 +60,11 @@ func (a app) create(t *testing.T, kube kubernetes.Interface, ns string, edits ..
 		if err != nil {
 			return false, err
 		}
-		st, err := status.Read(d.Annotations)
+		st, err := contract.Read(d.Annotations)
 		if err != nil {
 			return false, err
 		}
-		return d.Status.ReadyReplicas == replicas && d.Spec.Paused && st.Phase == status.Idle, nil
+		return d.Status.ReadyReplicas == replicas && d.Spec.Paused && st.Phase == contract.Idle, nil
 	})
 }
 
@@ -141,25 +141,25 @@ func release(t *testing.T, kube kubernetes.Interface, ns, name, image string, po
 	require.NoError(t, err)
 }
 
-func readStatus(t *testing.T, kube kubernetes.Interface, ns, name string) (status.Status, *appsv1.Deployment) {
+func readStatus(t *testing.T, kube kubernetes.Interface, ns, name string) (contract.Status, *appsv1.Deployment) {
 	t.Helper()
 	d, err := kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
 	require.NoError(t, err)
-	st, err := status.Read(d.Annotations)
+	st, err := contract.Read(d.Annotations)
 	require.NoError(t, err)
 	return st, d
 }
 
 // waitPhase waits until the rollout of name reaches one of phases.
-func waitPhase(t *testing.T, kube kubernetes.Interface, ns, name string, timeout time.Duration, phases ...status.Phase) status.Status {
+func waitPhase(t *testing.T, kube kubernetes.Interface, ns, name string, timeout time.Duration, phases ...contract.Phase) contract.Status {
 	t.Helper()
-	var st status.Status
+	var st contract.Status
 	framework.Eventually(t, timeout, fmt.Sprintf("%s in phase %v", name, phases), func() (bool, error) {
 		d, err := kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
-		if st, err = status.Read(d.Annotations); err != nil {
+		if st, err = contract.Read(d.Annotations); err != nil {
 			return false, err
 		}
 		for _, p := range phases {

@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given two teams in one namespace, when the owner of Deployment web names the
@@ -55,7 +55,7 @@ func TestRoutingObjectsOfAnotherDeploymentAreRefused(t *testing.T) {
 			requireEventMessage(t, env, ns, a.name, "RoutingUnavailable", tc.want)
 			consistently(t, 5*time.Second, "nothing starts", func() error {
 				st, _ := readStatus(t, env.Kube, ns, a.name)
-				if st.Phase != status.Idle {
+				if st.Phase != contract.Idle {
 					return fmt.Errorf("phase %s: %s", st.Phase, st.Message)
 				}
 				for _, err := range []error{

@@ -18,11 +18,9 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // settleTimeout bounds how long requireInvariants waits for every rollout of a
@@ -59,7 +57,7 @@ func invariantViolation(ctx context.Context, kube kubernetes.Interface, ns strin
 	var errs []error
 	for i := range deps.Items {
 		d := &deps.Items[i]
-		if d.Labels[workload.CanaryOfLabel] != "" {
+		if d.Labels[contract.CanaryOfLabel] != "" {
 			continue // generated objects are checked through their owner's name
 		}
 		errs = append(errs, deploymentViolation(d, sets.Items))
@@ -71,11 +69,11 @@ func invariantViolation(ctx context.Context, kube kubernetes.Interface, ns strin
 // deploymentViolation checks one user Deployment's pause flag and the truth of its
 // status phase.
 func deploymentViolation(d *appsv1.Deployment, sets []appsv1.ReplicaSet) error {
-	st, err := status.Read(d.Annotations)
+	st, err := contract.Read(d.Annotations)
 	if err != nil {
 		return fmt.Errorf("%s: %w", d.Name, err)
 	}
-	if !spec.Enabled(d.Annotations) {
+	if !contract.Enabled(d.Annotations) {
 		if d.Spec.Paused {
 			return fmt.Errorf("%s: opted out but left paused", d.Name)
 		}
@@ -85,21 +83,21 @@ func deploymentViolation(d *appsv1.Deployment, sets []appsv1.ReplicaSet) error {
 	switch {
 	case st.Phase.Active():
 		return fmt.Errorf("%s: still %s at weight %d (%s)", d.Name, st.Phase, st.Weight, st.Message)
-	case st.Phase != status.Idle && st.Revision != tmpl:
+	case st.Phase != contract.Idle && st.Revision != tmpl:
 		return fmt.Errorf("%s: %s for revision %s but the template is %s (not picked up)", d.Name, st.Phase, st.Revision, tmpl)
 	case !d.Spec.Paused:
 		return fmt.Errorf("%s: opted in, %s, but not paused", d.Name, st.Phase)
 	}
 	running := runningRevision(d, sets)
 	switch st.Phase {
-	case status.Succeeded:
+	case contract.Succeeded:
 		if running != st.Revision || !workload.RolledOut(d) {
 			return fmt.Errorf("%s: Succeeded for %s but the stable runs %s (rolled out: %v)", d.Name, st.Revision, running, workload.RolledOut(d))
 		}
 		if !allPass(st.Checks) {
 			return fmt.Errorf("%s: Succeeded for %s without a passing gate: %+v", d.Name, st.Revision, st.Checks)
 		}
-	case status.RolledBack:
+	case contract.RolledBack:
 		if running == st.Revision {
 			return fmt.Errorf("%s: RolledBack for %s but the stable runs it", d.Name, st.Revision)
 		}
@@ -133,9 +131,9 @@ func runningRevision(d *appsv1.Deployment, sets []appsv1.ReplicaSet) string {
 	return workload.Revision(best.Spec.Template)
 }
 
-func allPass(checks []analysis.CheckResult) bool {
+func allPass(checks []contract.CheckResult) bool {
 	for _, c := range checks {
-		if c.Verdict != analysis.Pass {
+		if c.Verdict != contract.Pass {
 			return false
 		}
 	}
@@ -146,7 +144,7 @@ func allPass(checks []analysis.CheckResult) bool {
 // only called for settled rollouts, so any of them is an orphan (and an Ingress
 // with a weight is a split left behind).
 func generatedLeft(ctx context.Context, kube kubernetes.Interface, ns, name string) error {
-	canary := workload.CanaryName(name)
+	canary := contract.CanaryName(name)
 	if _, err := kube.AppsV1().Deployments(ns).Get(ctx, canary, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		return fmt.Errorf("%s: canary Deployment left without an active rollout (%v)", name, err)
 	}
@@ -178,7 +176,7 @@ type statusRecord struct {
 	rv       int64
 	owner    string
 	revision string
-	phase    status.Phase
+	phase    contract.Phase
 	passed   bool // every check of the last gate passed
 }
 
@@ -245,10 +243,10 @@ func (sw *stableWatch) record(ev watch.Event) {
 		sw.created = append(sw.created, rsRecord{rv: rv(o.ResourceVersion), owner: owner.Name,
 			revision: workload.Revision(o.Spec.Template), image: o.Spec.Template.Spec.Containers[0].Image})
 	case *appsv1.Deployment:
-		if o.Labels[workload.CanaryOfLabel] != "" || ev.Type == watch.Deleted {
+		if o.Labels[contract.CanaryOfLabel] != "" || ev.Type == watch.Deleted {
 			return
 		}
-		st, err := status.Read(o.Annotations)
+		st, err := contract.Read(o.Annotations)
 		if err != nil {
 			sw.err = err
 			return
@@ -279,7 +277,7 @@ func (sw *stableWatch) requireOnlyVetted(t *testing.T) []string {
 func (sw *stableWatch) vettedBefore(rs rsRecord) bool {
 	for _, s := range sw.statuses {
 		if s.rv < rs.rv && s.owner == rs.owner && s.revision == rs.revision && s.passed &&
-			(s.phase == status.Promoting || s.phase == status.Succeeded) {
+			(s.phase == contract.Promoting || s.phase == contract.Succeeded) {
 			return true
 		}
 	}
@@ -302,16 +300,16 @@ func (sw *stableWatch) stableImages(name string) []string {
 
 // settledFor reports whether name's rollout of its current template has finished,
 // returning the final status.
-func settledFor(ctx context.Context, kube kubernetes.Interface, ns, name string) (status.Status, bool, error) {
+func settledFor(ctx context.Context, kube kubernetes.Interface, ns, name string) (contract.Status, bool, error) {
 	d, err := kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
-		return status.Status{}, false, err
+		return contract.Status{}, false, err
 	}
-	st, err := status.Read(d.Annotations)
+	st, err := contract.Read(d.Annotations)
 	if err != nil {
 		return st, false, err
 	}
-	done := (st.Phase == status.Succeeded || st.Phase == status.RolledBack) && st.Revision == workload.Revision(d.Spec.Template)
+	done := (st.Phase == contract.Succeeded || st.Phase == contract.RolledBack) && st.Revision == workload.Revision(d.Spec.Template)
 	if !done {
 		return st, false, fmt.Errorf("%s: %s at weight %d step %d (%s)", name, st.Phase, st.Weight, st.Step, st.Message)
 	}

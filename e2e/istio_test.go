@@ -22,8 +22,8 @@ import (
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/e2e/sim"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given an opted-in Deployment with router istio and no VirtualService, when a
@@ -41,8 +41,8 @@ func TestIstioCanaryGoodReleaseIsPromoted(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	requireNoIstioObjects(t, env, ns, a.name)
 	weights, bad := vs.weights()
@@ -68,8 +68,8 @@ func TestIstioCanaryBadReleaseIsRolledBackAndUserVirtualServiceRestored(t *testi
 
 	release(t, env.Kube, ns, a.name, "example.com/shop:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
-	require.Equal(t, status.RolledBack, st.Phase)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
+	require.Equal(t, contract.RolledBack, st.Phase)
 	assert.Contains(t, st.Message, "error-rate")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	weights, bad := vs.weights()

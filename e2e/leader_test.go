@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // leaderEnv makes a daemon elect a leader on a Lease in ns with short timings.
@@ -62,7 +62,7 @@ func TestFaultLeaderKilledMidRolloutStandbyTakesOver(t *testing.T) {
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 	framework.Eventually(t, time.Minute, "canary at step 1 with traffic", func() (bool, error) {
 		st, _ := readStatus(t, env.Kube, ns, a.name)
-		return st.Phase == status.Progressing && st.Weight > 0, fmt.Errorf("%s weight %d", st.Phase, st.Weight)
+		return st.Phase == contract.Progressing && st.Weight > 0, fmt.Errorf("%s weight %d", st.Phase, st.Weight)
 	})
 	require.Zero(t, reconciles(t, standby), "the standby reconciled while the leader held the Lease")
 	require.Equal(t, leaderID, lw.holder(), "the first daemon still leads")
@@ -77,8 +77,8 @@ func TestFaultLeaderKilledMidRolloutStandbyTakesOver(t *testing.T) {
 	// renewal it saw, which it may see one poll after the kill.
 	assert.LessOrEqual(t, takeover, leaseDuration+2*jitteredRetry+time.Second/2, "takeover within the lease duration")
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, st.Message)
 	requireInvariants(t, env.Kube, ns)
 	sw.requireOnlyVetted(t)
 	assert.Equal(t, []string{leaderID, newID}, lw.holders(), "the Lease changed hands exactly once")
@@ -236,7 +236,7 @@ func watchStatusWrites(t *testing.T, kube kubernetes.Interface, ns, name string)
 			if !ok {
 				continue
 			}
-			raw := d.Annotations[status.Key]
+			raw := d.Annotations[contract.StatusKey]
 			sw.mu.Lock()
 			if n := len(sw.seen); n == 0 || sw.seen[n-1].id != raw {
 				sw.seen = append(sw.seen, holderChange{id: raw, at: time.Now(), rv: resourceVersion(d.ResourceVersion)})

@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given an opted-in Deployment whose name is 45 characters long (the API server
@@ -31,8 +31,8 @@ func TestLongDeploymentNameHealthyReleaseIsPromoted(t *testing.T) {
 	a.create(t, env.Kube, ns)
 
 	release(t, env.Kube, ns, a.name, "example.com/checkout:v2", nil)
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, st.Message)
 }
 
 // Given a Deployment whose name is 50 characters long, when it opts in, then it

@@ -27,7 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // receiver is a local generic-webhook endpoint that keeps every notification.
@@ -168,8 +168,8 @@ func TestObservabilityGoodRelease(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/obs:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	waitEventsInOrder(t, env, ns, a.name, "Progressing", "StepAdvanced", "GatePassed", "Promoting", "Promoted")
 	framework.Eventually(t, 30*time.Second, "notifications Started, Promoted", func() (bool, error) {
 		k := rc.kinds()
@@ -178,8 +178,8 @@ func TestObservabilityGoodRelease(t *testing.T) {
 	assert.Equal(t, []string{"Started", "Promoted"}, rc.kinds())
 	assert.Equal(t, st.Revision, rc.last().Revision)
 	assert.Equal(t, ns, rc.last().Namespace)
-	require.NotNil(t, st.Condition(status.ConditionPromoted))
-	assert.Equal(t, metav1.ConditionTrue, st.Condition(status.ConditionPromoted).Status)
+	require.NotNil(t, st.Condition(contract.ConditionPromoted))
+	assert.Equal(t, metav1.ConditionTrue, st.Condition(contract.ConditionPromoted).Status)
 
 	sel := fmt.Sprintf(`namespace=%q,deployment=%q`, ns, a.name)
 	waitSeries(t, env, fmt.Sprintf(`rolloutd_rollout_info{%s,revision=%q,strategy="canary",router="nginx"} == 1`, sel, st.Revision))
@@ -211,8 +211,8 @@ func TestObservabilityBadRelease(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/obsbad:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
-	require.Equal(t, status.RolledBack, st.Phase)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
+	require.Equal(t, contract.RolledBack, st.Phase)
 	require.Contains(t, []string{"GateFailed", "CheckFailed"}, st.Reason)
 	waitEventsInOrder(t, env, ns, a.name, "Progressing", st.Reason, "RolledBack")
 	framework.Eventually(t, 30*time.Second, "notifications Started, RolledBack", func() (bool, error) {
@@ -230,8 +230,8 @@ func TestObservabilityBadRelease(t *testing.T) {
 		}
 	}
 	assert.Contains(t, strings.Join(failing, ","), "error-rate", "the failing check is named")
-	require.NotNil(t, st.Condition(status.ConditionHealthy))
-	assert.Equal(t, metav1.ConditionFalse, st.Condition(status.ConditionHealthy).Status)
+	require.NotNil(t, st.Condition(contract.ConditionHealthy))
+	assert.Equal(t, metav1.ConditionFalse, st.Condition(contract.ConditionHealthy).Status)
 
 	sel := fmt.Sprintf(`namespace=%q,deployment=%q`, ns, a.name)
 	waitSeries(t, env, fmt.Sprintf(`rolloutd_rollout_phase{%s,phase="RolledBack"} == 1`, sel))

@@ -21,7 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 var (
@@ -173,12 +173,12 @@ func TestOperatorPauseAtGatesWaitForPromote(t *testing.T) {
 	statusDone, _ := op.background(&statusOut, "status", a.name, "--timeout", "3m")
 
 	for _, w := range []int{20, 40} {
-		st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Paused)
+		st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Paused)
 		require.Equal(t, w, st.Weight, "message: %s", st.Message)
 		assert.Contains(t, st.Message, "rolloutctl promote web")
 		consistently(t, 6*time.Second, fmt.Sprintf("waits at %d%% for approval", w), func() error {
 			now, _ := readStatus(t, env.Kube, ns, a.name)
-			if now.Phase != status.Paused || now.Weight != w {
+			if now.Phase != contract.Paused || now.Weight != w {
 				return fmt.Errorf("phase %s weight %d: %s", now.Phase, now.Weight, now.Message)
 			}
 			return nil
@@ -187,12 +187,12 @@ func TestOperatorPauseAtGatesWaitForPromote(t *testing.T) {
 		framework.Eventually(t, 30*time.Second, fmt.Sprintf("promote consumed at %d%%", w), func() (bool, error) {
 			now, d := readStatus(t, env.Kube, ns, a.name)
 			_, pending := d.Annotations["rolloutd.io/command"]
-			return !pending && now.Phase != status.Paused, nil
+			return !pending && now.Phase != contract.Paused, nil
 		})
 	}
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	assert.Zero(t, statusDone(), "status exits 0 for a promoted release:\n%s", statusOut.String())
 	assert.Contains(t, statusOut.String(), "promoted")
 	framework.Eventually(t, 30*time.Second, "get -w shows the end", func() (bool, error) {
@@ -224,14 +224,14 @@ func TestOperatorPauseResumeAbort(t *testing.T) {
 	release(t, env.Kube, ns, a.name, "example.com/api:v2", nil)
 	framework.Eventually(t, time.Minute, "canary at 10%", func() (bool, error) {
 		st, _ := readStatus(t, env.Kube, ns, a.name)
-		return st.Phase == status.Progressing && st.Weight == 10, nil
+		return st.Phase == contract.Progressing && st.Weight == 10, nil
 	})
 	op.must("pause", a.name)
-	held := waitPhase(t, env.Kube, ns, a.name, 30*time.Second, status.Paused)
+	held := waitPhase(t, env.Kube, ns, a.name, 30*time.Second, contract.Paused)
 	assert.Contains(t, held.Message, "paused by ")
 	consistently(t, 10*time.Second, "pause holds the weight beyond two intervals", func() error {
 		st, _ := readStatus(t, env.Kube, ns, a.name)
-		if st.Phase != status.Paused || st.Weight != held.Weight {
+		if st.Phase != contract.Paused || st.Weight != held.Weight {
 			return fmt.Errorf("phase %s weight %d (held %d)", st.Phase, st.Weight, held.Weight)
 		}
 		return nil
@@ -240,12 +240,12 @@ func TestOperatorPauseResumeAbort(t *testing.T) {
 	op.must("resume", a.name)
 	framework.Eventually(t, time.Minute, "resumed and took the next step", func() (bool, error) {
 		st, _ := readStatus(t, env.Kube, ns, a.name)
-		return st.Phase == status.Progressing && st.Weight > held.Weight, nil
+		return st.Phase == contract.Progressing && st.Weight > held.Weight, nil
 	})
 
 	aborted := time.Now()
 	op.must("abort", a.name, "--reason", "latency on the dashboard")
-	st := waitPhase(t, env.Kube, ns, a.name, 30*time.Second, status.Aborted)
+	st := waitPhase(t, env.Kube, ns, a.name, 30*time.Second, contract.Aborted)
 	t.Logf("aborted %s after the command", time.Since(aborted).Round(time.Millisecond))
 	assert.Zero(t, st.Weight)
 	assert.Regexp(t, `^aborted by \S+: latency on the dashboard$`, st.Message)
@@ -320,9 +320,9 @@ func TestOperatorStatusHistoryUndo(t *testing.T) {
 }
 
 // waitUndo waits until the undo to revision has ended and requires it promoted.
-func waitUndo(t *testing.T, env *framework.Env, ns, name string, revision int64) status.Status {
+func waitUndo(t *testing.T, env *framework.Env, ns, name string, revision int64) contract.Status {
 	t.Helper()
-	var st status.Status
+	var st contract.Status
 	framework.Eventually(t, rolloutTimeout, fmt.Sprintf("undo to revision %d ended", revision), func() (bool, error) {
 		st, _ = readStatus(t, env.Kube, ns, name)
 		if st.Undo == nil || st.Undo.Revision != revision {
@@ -330,7 +330,7 @@ func waitUndo(t *testing.T, env *framework.Env, ns, name string, revision int64)
 		}
 		return !st.Phase.Active(), fmt.Errorf("phase %s: %s", st.Phase, st.Message)
 	})
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 	return st
 }
 

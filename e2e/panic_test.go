@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given a daemon holding two opted-in Deployments, when every reconcile of one of
@@ -41,8 +41,8 @@ func TestAPanickingReconcileDoesNotStopTheDaemon(t *testing.T) {
 	})
 
 	release(t, env.Kube, ns, good.name, "example.com/good:v2", nil)
-	st := waitPhase(t, env.Kube, ns, good.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, st.Message)
+	st := waitPhase(t, env.Kube, ns, good.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, st.Message)
 	require.True(t, d.Running(), "the daemon is still running")
 	assert.Equal(t, pid, d.PID(), "the same process, never restarted")
 	panics := metricSum(t, d, "rolloutd_reconcile_panics_total")

@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // promFault is what a faultyProm does to the Prometheus answers it relays.
@@ -162,13 +162,13 @@ func TestFaultPrometheusBadAnswersNeverPromote(t *testing.T) {
 		fault     promFault
 		afterGate bool // the fault starts once the first gate has passed
 		timeout   string
-		want      status.Phase
+		want      contract.Phase
 	}{
-		{name: "NaN samples after a passing gate", fault: promNaN, afterGate: true, want: status.RolledBack},
-		{name: "NaN samples from the start", fault: promNaN, want: status.RolledBack},
-		{name: "empty results after a passing gate", fault: promEmpty, afterGate: true, want: status.RolledBack},
-		{name: "answers slower than the query timeout", fault: promSlow, timeout: "1s", want: status.RolledBack},
-		{name: "slow answers within the query timeout", fault: promSlow, timeout: "5s", want: status.Succeeded},
+		{name: "NaN samples after a passing gate", fault: promNaN, afterGate: true, want: contract.RolledBack},
+		{name: "NaN samples from the start", fault: promNaN, want: contract.RolledBack},
+		{name: "empty results after a passing gate", fault: promEmpty, afterGate: true, want: contract.RolledBack},
+		{name: "answers slower than the query timeout", fault: promSlow, timeout: "1s", want: contract.RolledBack},
+		{name: "slow answers within the query timeout", fault: promSlow, timeout: "5s", want: contract.Succeeded},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -209,18 +209,18 @@ func TestFaultPrometheusBadAnswersNeverPromote(t *testing.T) {
 			if tc.afterGate {
 				framework.Eventually(t, time.Minute, "the first gate passed", func() (bool, error) {
 					st, _ := readStatus(t, env.Kube, ns, a.name)
-					return st.Step >= 2 && st.Phase == status.Progressing, fmt.Errorf("%s step %d", st.Phase, st.Step)
+					return st.Step >= 2 && st.Phase == contract.Progressing, fmt.Errorf("%s step %d", st.Phase, st.Step)
 				})
 				proxy.set(tc.fault)
 			}
 
-			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
+			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
 			require.Equal(t, tc.want, st.Phase, "message: %s, checks: %+v", st.Message, st.Checks)
 			t.Logf("%s: %s", st.Phase, st.Message)
 			proxy.set(promHealthy)
 			requireInvariants(t, env.Kube, ns)
 			images := sw.requireOnlyVetted(t)
-			if tc.want == status.RolledBack {
+			if tc.want == contract.RolledBack {
 				require.Empty(t, images, "nothing of the release reached the stable pods")
 			}
 		})

@@ -18,7 +18,7 @@ import (
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/internal/controller"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // chartDaemon installs the chart in its own namespace, watching ns, and runs the
@@ -62,11 +62,11 @@ func TestChartRightsSufficeForCanaryReleases(t *testing.T) {
 	a.create(t, env.Kube, ns)
 
 	release(t, env.Kube, ns, a.name, "example.com/rbac:v2", nil)
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.Succeeded, status.RolledBack)
-	require.Equal(t, status.Succeeded, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
 
 	release(t, env.Kube, ns, a.name, "example.com/rbac:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
-	st = waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack)
+	st = waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack)
 	assert.Contains(t, st.Message, "error-rate")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 }

@@ -14,9 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given an opted-in Deployment with router istio whose canary got its first step,
@@ -35,19 +34,19 @@ func TestIstioMeshAnswered503sCountAsCanaryErrors(t *testing.T) {
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 	framework.Eventually(t, time.Minute, "the canary gets traffic", func() (bool, error) {
 		st, _ := readStatus(t, env.Kube, ns, a.name)
-		return st.Phase == status.Progressing && st.Weight > 0, fmt.Errorf("phase %s weight %d", st.Phase, st.Weight)
+		return st.Phase == contract.Progressing && st.Weight > 0, fmt.Errorf("phase %s weight %d", st.Phase, st.Weight)
 	})
 	makeCanaryUnready(t, env, ns, a.name)
 
-	var failed *analysis.CheckResult
+	var failed *contract.CheckResult
 	framework.Eventually(t, time.Minute, "error-rate fails on the mesh's 503s", func() (bool, error) {
 		st, _ := readStatus(t, env.Kube, ns, a.name)
 		c := findCheck(st.Checks, "error-rate")
-		if c != nil && c.Verdict == analysis.Fail {
+		if c != nil && c.Verdict == contract.Fail {
 			failed = c
 			return true, nil
 		}
-		if st.Phase == status.RolledBack || st.Phase == status.Succeeded {
+		if st.Phase == contract.RolledBack || st.Phase == contract.Succeeded {
 			return false, fmt.Errorf("ended %s before error-rate failed: %s", st.Phase, st.Message)
 		}
 		return false, fmt.Errorf("error-rate %+v", c)
@@ -59,8 +58,8 @@ func TestIstioMeshAnswered503sCountAsCanaryErrors(t *testing.T) {
 	// but need not be a majority.
 	assert.Greater(t, *failed.Value, 0.1, "the mesh's 503s are counted as canary errors")
 	assert.NotContains(t, failed.Reason, "not enough traffic")
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
-	require.Equal(t, status.RolledBack, st.Phase, "message: %s", st.Message)
+	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
+	require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
 }
 
 // makeCanaryUnready marks every canary pod of name not Ready, as a failing
@@ -116,12 +115,12 @@ func TestErrorRateWithoutTheStatusLabelNeverPasses(t *testing.T) {
 			release(t, env.Kube, ns, a.name, "example.com/web:broken", map[string]string{
 				"sim.rolloutd.io/status-label": "status_code", "sim.rolloutd.io/error-rate": "1"})
 
-			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, status.RolledBack, status.Succeeded)
-			require.Equal(t, status.RolledBack, st.Phase, "message: %s", st.Message)
-			assert.NotContains(t, phases.seen(), status.Promoting)
+			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
+			require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
+			assert.NotContains(t, phases.seen(), contract.Promoting)
 			c := findCheck(st.Checks, "error-rate")
 			require.NotNil(t, c, "status checks %+v", st.Checks)
-			assert.Equal(t, analysis.Fail, c.Verdict)
+			assert.Equal(t, contract.Fail, c.Verdict)
 			assert.True(t, strings.Contains(c.Reason, tc.reason), "reason %q, want %q", c.Reason, tc.reason)
 		})
 	}

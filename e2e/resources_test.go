@@ -8,9 +8,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given a CPU-bound service (20m idle and 10m core-seconds per request per pod)
@@ -26,11 +25,11 @@ func TestCPUIsComparedForTheSameWork(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		perReq  string
-		want    status.Phase
-		verdict analysis.Verdict
+		want    contract.Phase
+		verdict contract.Verdict
 	}{
-		{"same cost per request is promoted", "0.01", status.Succeeded, analysis.Pass},
-		{"50% more CPU per request is rolled back", "0.015", status.RolledBack, analysis.Fail},
+		{"same cost per request is promoted", "0.01", contract.Succeeded, contract.Pass},
+		{"50% more CPU per request is rolled back", "0.015", contract.RolledBack, contract.Fail},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -45,7 +44,7 @@ func TestCPUIsComparedForTheSameWork(t *testing.T) {
 			release(t, env.Kube, ns, a.name, "example.com/web:v2",
 				map[string]string{"sim.rolloutd.io/cpu": "0.02", "sim.rolloutd.io/cpu-per-request": tc.perReq})
 
-			st := waitPhase(t, env.Kube, ns, a.name, 2*rolloutTimeout, status.Succeeded, status.RolledBack)
+			st := waitPhase(t, env.Kube, ns, a.name, 2*rolloutTimeout, contract.Succeeded, contract.RolledBack)
 			require.Equal(t, tc.want, st.Phase, "message: %s, checks: %+v", st.Message, st.Checks)
 			t.Logf("%s: %s", st.Phase, st.Message)
 			c := findCheck(st.Checks, "cpu")
@@ -54,9 +53,9 @@ func TestCPUIsComparedForTheSameWork(t *testing.T) {
 			require.NotNil(t, c.Value)
 			require.NotNil(t, c.Baseline)
 			t.Logf("cpu: %s", c.Reason)
-			if tc.want == status.RolledBack {
+			if tc.want == contract.RolledBack {
 				assert.Contains(t, st.Message, "cpu: ")
-				assert.NotContains(t, phases.seen(), status.Promoting)
+				assert.NotContains(t, phases.seen(), contract.Promoting)
 				requireNoCanaryObjects(t, env.Kube, ns, a.name)
 			}
 		})

@@ -23,8 +23,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // webhookDaemon starts a daemon with the webhook enabled; its scenarios post
@@ -60,18 +60,18 @@ func postAlert(t *testing.T, env *framework.Env, d *framework.Daemon, ns, deploy
 }
 
 // waitWeight waits until the rollout of name has weight w on the canary.
-func waitWeight(t *testing.T, env *framework.Env, ns, name string, w int) status.Status {
+func waitWeight(t *testing.T, env *framework.Env, ns, name string, w int) contract.Status {
 	t.Helper()
-	var st status.Status
+	var st contract.Status
 	framework.Eventually(t, 2*time.Minute, fmt.Sprintf("%s at %d%%", name, w), func() (bool, error) {
 		st, _ = readStatus(t, env.Kube, ns, name)
-		return st.Phase == status.Progressing && st.Weight == w, fmt.Errorf("phase %s weight %d: %s", st.Phase, st.Weight, st.Message)
+		return st.Phase == contract.Progressing && st.Weight == w, fmt.Errorf("phase %s weight %d: %s", st.Phase, st.Weight, st.Message)
 	})
 	return st
 }
 
 // after lists the phases recorded from the first p on (nil when p never came).
-func (l *phaseLog) after(p status.Phase) []status.Phase {
+func (l *phaseLog) after(p contract.Phase) []contract.Phase {
 	all := l.seen()
 	for i, q := range all {
 		if q == p {
@@ -83,9 +83,9 @@ func (l *phaseLog) after(p status.Phase) []status.Phase {
 
 // requireRolledBackByAlert waits for the rollback an alert started to finish, and
 // checks that traffic and the canary are gone and the stable runs image.
-func requireRolledBackByAlert(t *testing.T, env *framework.Env, ns, name, image string) status.Status {
+func requireRolledBackByAlert(t *testing.T, env *framework.Env, ns, name, image string) contract.Status {
 	t.Helper()
-	st := waitPhase(t, env.Kube, ns, name, 2*time.Minute, status.RolledBack)
+	st := waitPhase(t, env.Kube, ns, name, 2*time.Minute, contract.RolledBack)
 	// The outcome's record: a later message (annotations still invalid) may
 	// replace the status message, never the record.
 	rec, ok := st.Record(st.Revision)
@@ -132,7 +132,7 @@ func TestTypoMidRolloutNeverDisablesARollback(t *testing.T) {
 
 			if tc.how == "abort" {
 				newOperator(t, env, ns).must("abort", a.name)
-				st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.Aborted)
+				st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.Aborted)
 				assert.Equal(t, 0, st.Weight)
 				requireNoCanaryObjects(t, env.Kube, ns, a.name)
 				return
@@ -211,12 +211,12 @@ func TestAlertWhilePromotingRollsBackAtOnce(t *testing.T) {
 
 	framework.Eventually(t, 2*time.Minute, "promotion under way", func() (bool, error) {
 		p := phases.seen()
-		return len(p) > 0 && p[len(p)-1] == status.Promoting, fmt.Errorf("phases %v", p)
+		return len(p) > 0 && p[len(p)-1] == contract.Promoting, fmt.Errorf("phases %v", p)
 	})
 	postAlert(t, env, d, ns, a.name, "PromotionBurning", time.Now())
 
 	requireRolledBackByAlert(t, env, ns, a.name, "example.com/promoting:v1")
-	assert.NotContains(t, phases.after(status.Promoting), status.Succeeded, "phases %v", phases.seen())
+	assert.NotContains(t, phases.after(contract.Promoting), contract.Succeeded, "phases %v", phases.seen())
 }
 
 // Given a rollout whose gate is due while Prometheus never answers (each query
@@ -251,7 +251,7 @@ func TestInterventionsNeverWaitForAHangingPrometheus(t *testing.T) {
 			// Well below the minute a query would hang.
 			framework.Eventually(t, 20*time.Second, "traffic off the canary", func() (bool, error) {
 				st, _ := readStatus(t, env.Kube, ns, a.name)
-				return st.Phase == status.RollingBack || st.Phase == status.RolledBack || st.Phase == status.Aborted,
+				return st.Phase == contract.RollingBack || st.Phase == contract.RolledBack || st.Phase == contract.Aborted,
 					fmt.Errorf("phase %s: %s", st.Phase, st.Message)
 			})
 			st, _ := readStatus(t, env.Kube, ns, a.name)
@@ -331,7 +331,7 @@ func TestRollbackLeavesTheCanaryEvenIfItsStatusCannotBeWritten(t *testing.T) {
 		return eventWith(t, env, ns, corev1.EventTypeWarning, "StatusWriteFailed", "traffic taken off the canary"), nil
 	})
 	st, _ := readStatus(t, env.Kube, ns, a.name)
-	assert.Equal(t, status.Progressing, st.Phase, "the policy refused the rollback's status")
+	assert.Equal(t, contract.Progressing, st.Phase, "the policy refused the rollback's status")
 
 	allow()
 	requireRolledBackByAlert(t, env, ns, a.name, "example.com/unwritable:v1")
@@ -367,7 +367,7 @@ func TestCanaryLosingReadyPodsIsRolledBack(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.RolledBack)
+	st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.RolledBack)
 	assert.Equal(t, strategy.ReasonNotReady, st.Reason)
 	assert.Contains(t, st.Message, "Ready pods its 10% of traffic needs")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
@@ -386,7 +386,7 @@ func TestAutoscalerOnIdleStableNeverShrinksTheCanary(t *testing.T) {
 	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
 	a.create(t, env.Kube, ns)
 	release(t, env.Kube, ns, a.name, "example.com/hpa:v2", nil)
-	waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.PendingConfirmation)
+	waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.PendingConfirmation)
 
 	ctx := context.Background()
 	canaryReplicas := func() int32 {
@@ -413,7 +413,7 @@ func TestAutoscalerOnIdleStableNeverShrinksTheCanary(t *testing.T) {
 	})
 
 	newOperator(t, env, ns).must("abort", a.name)
-	waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, status.Aborted)
+	waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.Aborted)
 	_, d := readStatus(t, env.Kube, ns, a.name)
 	assert.Equal(t, int32(4), *d.Spec.Replicas, "the switch back grew the stable to the size it had")
 }

@@ -17,8 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
-	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given an opted-in Deployment whose stable is un-paused (promoting a vetted
@@ -45,8 +44,8 @@ func TestUnvettedTemplateNeverStaysOnTheStablePods(t *testing.T) {
 			t.Skip("known gap: reverting a saturated unvetted ReplicaSet races the Deployment controller; see docs/convergence.md")
 			// The daemon is down when it happens, so the Deployment controller
 			// surely rolls the template out before rolloutd looks.
-			waitDeployment(t, kube, ns, name, "Promoting with the stable un-paused", func(d *appsv1.Deployment, st status.Status) bool {
-				return st.Phase == status.Promoting && !d.Spec.Paused
+			waitDeployment(t, kube, ns, name, "Promoting with the stable un-paused", func(d *appsv1.Deployment, st contract.Status) bool {
+				return st.Phase == contract.Promoting && !d.Spec.Paused
 			})
 			daemon.Kill()
 			require.NoError(t, releasePatch(t.Context(), kube, ns, name, "example.com/web:v3-bad", true))
@@ -57,8 +56,8 @@ func TestUnvettedTemplateNeverStaysOnTheStablePods(t *testing.T) {
 			daemon.Restart()
 		}},
 		{name: "resumed by hand while progressing", first: "example.com/web:v3-bad", at: func(t *testing.T, kube kubernetes.Interface, ns, name string, _ *framework.Daemon) {
-			waitDeployment(t, kube, ns, name, "Progressing with traffic on the canary", func(_ *appsv1.Deployment, st status.Status) bool {
-				return st.Phase == status.Progressing && st.Weight > 0
+			waitDeployment(t, kube, ns, name, "Progressing with traffic on the canary", func(_ *appsv1.Deployment, st contract.Status) bool {
+				return st.Phase == contract.Progressing && st.Weight > 0
 			})
 			_, err := kube.AppsV1().Deployments(ns).Patch(t.Context(), name, types.MergePatchType,
 				[]byte(`{"spec":{"paused":false}}`), metav1.PatchOptions{})
@@ -94,14 +93,14 @@ func TestUnvettedTemplateNeverStaysOnTheStablePods(t *testing.T) {
 			require.NoError(t, err)
 			t.Logf("%d ReplicaSets of the unvetted template created; stable pods back on vetted revisions %v after it reached them",
 				sets.count, time.Since(start).Round(time.Millisecond))
-			var st status.Status
+			var st contract.Status
 			framework.Eventually(t, rolloutTimeout, "the unvetted template analysed as a canary and settled", func() (bool, error) {
 				var done bool
 				var err error
 				st, done, err = settledFor(t.Context(), env.Kube, ns, a.name)
 				return done, err
 			})
-			assert.Equal(t, status.RolledBack, st.Phase, "the bad template was released as a canary and rolled back: %s", st.Message)
+			assert.Equal(t, contract.RolledBack, st.Phase, "the bad template was released as a canary and rolled back: %s", st.Message)
 			bad, err := stableImagesRunning(t.Context(), env.Kube, ns, a.name, "-bad")
 			require.NoError(t, err)
 			assert.Zero(t, bad, "stable pods left on the bad template")
@@ -116,22 +115,22 @@ func TestUnvettedTemplateNeverStaysOnTheStablePods(t *testing.T) {
 // editWhilePromoting releases a bad template the moment the stable is un-paused
 // to promote the vetted one.
 func editWhilePromoting(t *testing.T, kube kubernetes.Interface, ns, name string, _ *framework.Daemon) {
-	d := waitDeployment(t, kube, ns, name, "Promoting with the stable un-paused", func(d *appsv1.Deployment, st status.Status) bool {
-		return st.Phase == status.Promoting && !d.Spec.Paused
+	d := waitDeployment(t, kube, ns, name, "Promoting with the stable un-paused", func(d *appsv1.Deployment, st contract.Status) bool {
+		return st.Phase == contract.Promoting && !d.Spec.Paused
 	})
 	require.NoError(t, releasePatch(t.Context(), kube, ns, name, "example.com/web:v3-bad", true))
 	t.Logf("released v3-bad at Promoting, weight %d, resourceVersion %s", mustStatus(t, d).Weight, d.ResourceVersion)
 }
 
 // waitDeployment watches name until cond holds for it and its status.
-func waitDeployment(t *testing.T, kube kubernetes.Interface, ns, name, what string, cond func(*appsv1.Deployment, status.Status) bool) *appsv1.Deployment {
+func waitDeployment(t *testing.T, kube kubernetes.Interface, ns, name, what string, cond func(*appsv1.Deployment, contract.Status) bool) *appsv1.Deployment {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), rolloutTimeout)
 	defer cancel()
 	w, err := kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
 	require.NoError(t, err)
 	defer w.Stop()
-	var last status.Status
+	var last contract.Status
 	for ev := range w.ResultChan() {
 		d, ok := ev.Object.(*appsv1.Deployment)
 		if !ok {
@@ -146,9 +145,9 @@ func waitDeployment(t *testing.T, kube kubernetes.Interface, ns, name, what stri
 	return nil
 }
 
-func mustStatus(t *testing.T, d *appsv1.Deployment) status.Status {
+func mustStatus(t *testing.T, d *appsv1.Deployment) contract.Status {
 	t.Helper()
-	st, err := status.Read(d.Annotations)
+	st, err := contract.Read(d.Annotations)
 	require.NoError(t, err)
 	return st
 }
@@ -162,7 +161,7 @@ func stableImagesRunning(ctx context.Context, kube kubernetes.Interface, ns, nam
 	}
 	n := 0
 	for _, p := range pods.Items {
-		if p.Labels[workload.CanaryOfLabel] == "" && p.DeletionTimestamp == nil &&
+		if p.Labels[contract.CanaryOfLabel] == "" && p.DeletionTimestamp == nil &&
 			strings.Contains(p.Spec.Containers[0].Image, marker) {
 			n++
 		}

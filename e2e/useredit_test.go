@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given an opted-in Deployment releasing one version, when the user changes the
@@ -26,17 +26,17 @@ func TestFaultUserEditsMidRolloutNewestTemplateWins(t *testing.T) {
 	cases := []struct {
 		name        string
 		firstBad    bool
-		editAt      status.Phase
+		editAt      contract.Phase
 		secondBad   bool
-		want        status.Phase
+		want        contract.Phase
 		wantImages  []string // images of the stable's new ReplicaSets, in order
 		allowImages []string // images the stable may also have run
 	}{
-		{name: "during the rollout", editAt: status.Progressing, want: status.Succeeded,
+		{name: "during the rollout", editAt: contract.Progressing, want: contract.Succeeded,
 			wantImages: []string{"example.com/web:v3"}},
-		{name: "during promotion", editAt: status.Promoting, secondBad: true, want: status.RolledBack,
+		{name: "during promotion", editAt: contract.Promoting, secondBad: true, want: contract.RolledBack,
 			allowImages: []string{"example.com/web:v2"}},
-		{name: "during rollback", firstBad: true, editAt: status.RollingBack, want: status.Succeeded,
+		{name: "during rollback", firstBad: true, editAt: contract.RollingBack, want: contract.Succeeded,
 			wantImages: []string{"example.com/web:v3"}},
 	}
 	for _, tc := range cases {
@@ -56,7 +56,7 @@ func TestFaultUserEditsMidRolloutNewestTemplateWins(t *testing.T) {
 			require.NoError(t, releasePatch(t.Context(), env.Kube, ns, a.name, "example.com/web:v2", tc.firstBad))
 			releaseAtPhase(t, env.Kube, ns, a.name, tc.editAt, second, tc.secondBad)
 
-			var st status.Status
+			var st contract.Status
 			framework.Eventually(t, rolloutTimeout, "the second release settled", func() (bool, error) {
 				var done bool
 				var err error
@@ -80,23 +80,23 @@ func TestFaultUserEditsMidRolloutNewestTemplateWins(t *testing.T) {
 
 // releaseAtPhase watches name and releases image the moment its status shows phase
 // with the canary carrying traffic or being promoted.
-func releaseAtPhase(t *testing.T, kube kubernetes.Interface, ns, name string, phase status.Phase, image string, bad bool) {
+func releaseAtPhase(t *testing.T, kube kubernetes.Interface, ns, name string, phase contract.Phase, image string, bad bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	w, err := kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
 	require.NoError(t, err)
 	defer w.Stop()
-	var last status.Status
+	var last contract.Status
 	for ev := range w.ResultChan() {
 		d, ok := ev.Object.(*appsv1.Deployment)
 		if !ok {
 			continue
 		}
-		st, err := status.Read(d.Annotations)
+		st, err := contract.Read(d.Annotations)
 		require.NoError(t, err)
 		last = st
-		if st.Phase == phase && (phase != status.Progressing || st.Weight > 0) {
+		if st.Phase == phase && (phase != contract.Progressing || st.Weight > 0) {
 			require.NoError(t, releasePatch(ctx, kube, ns, name, image, bad))
 			t.Logf("released %s at %s weight %d", image, st.Phase, st.Weight)
 			return

@@ -11,6 +11,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -19,10 +20,6 @@ import (
 // RulesAnnotation as rolloutd's; none of its entries are left once the route is
 // restored.
 const GatewayFieldManager = "rolloutd"
-
-// RulesAnnotation holds, on a user's HTTPRoute being split, its spec.rules as
-// the user wrote them (JSON), so that every way out restores them exactly.
-const RulesAnnotation = "rolloutd.io/route-rules"
 
 // Gateway splits traffic in the user's Gateway API HTTPRoute named by the
 // target's Route. It adds the canary Service as a weighted backendRef beside
@@ -64,7 +61,7 @@ func (g Gateway) Apply(ctx context.Context, t Target, split traffic.Split) error
 		return fmt.Errorf("gateway: encode rules of %s: %w", routeName(t), err)
 	}
 	object := route.Kind + " " + t.Namespace + "/" + t.Route
-	sameAnnotation := route.Annotations[RulesAnnotation] == raw
+	sameAnnotation := route.Annotations[contract.RulesAnnotation] == raw
 	if sameRules(route.Rules, want) && sameAnnotation {
 		return nil
 	}
@@ -72,14 +69,14 @@ func (g Gateway) Apply(ctx context.Context, t Target, split traffic.Split) error
 		t.drifted(object, "spec.rules")
 	}
 	if !sameAnnotation {
-		t.drifted(object, "metadata.annotations["+RulesAnnotation+"]")
+		t.drifted(object, "metadata.annotations["+contract.RulesAnnotation+"]")
 	}
 	upd := *route
 	upd.ObjectMeta = *route.ObjectMeta.DeepCopy()
 	if upd.Annotations == nil {
 		upd.Annotations = map[string]string{}
 	}
-	upd.Annotations[RulesAnnotation] = raw
+	upd.Annotations[contract.RulesAnnotation] = raw
 	upd.Rules = want
 	_, err = g.updateRoute(ctx, &upd)
 	return err
@@ -184,13 +181,13 @@ func decodeRules(kind, raw string) ([]gwv1.HTTPRouteRule, error) {
 // taken); the live rules without rolloutd's additions when none are recorded.
 func writtenRules(route *routeView, t Target) ([]gwv1.HTTPRouteRule, error) {
 	stripped := userRulesOf(route.Rules, t)
-	raw, ok := route.Annotations[RulesAnnotation]
+	raw, ok := route.Annotations[contract.RulesAnnotation]
 	if !ok {
 		return stripped, nil
 	}
 	kept, err := decodeRules(route.Kind, raw)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: %s: annotation %s: %w", routeName(t), RulesAnnotation, err)
+		return nil, fmt.Errorf("gateway: %s: annotation %s: %w", routeName(t), contract.RulesAnnotation, err)
 	}
 	return adoptUserEdits(stripped, kept), nil
 }
@@ -198,11 +195,11 @@ func writtenRules(route *routeView, t Target) ([]gwv1.HTTPRouteRule, error) {
 // restore writes the user's rules back and drops the annotation, then removes
 // rolloutd's field manager entry; each step is skipped when already done.
 func (g Gateway) restore(ctx context.Context, route *routeView, user []gwv1.HTTPRouteRule) error {
-	_, recorded := route.Annotations[RulesAnnotation]
+	_, recorded := route.Annotations[contract.RulesAnnotation]
 	if recorded || !sameRules(route.Rules, user) {
 		upd := *route
 		upd.ObjectMeta = *route.ObjectMeta.DeepCopy()
-		delete(upd.Annotations, RulesAnnotation)
+		delete(upd.Annotations, contract.RulesAnnotation)
 		upd.Rules = user
 		out, err := g.updateRoute(ctx, &upd)
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -94,13 +95,13 @@ func TestGatewaySplitsAGRPCRouteAndRestoresItExactly(t *testing.T) {
 		assert.Equal(t, w, weight)
 	}
 	var kept []gwv1.GRPCRouteRule
-	require.NoError(t, json.Unmarshal([]byte(liveGRPCRoute(t, c).Annotations[RulesAnnotation]), &kept))
+	require.NoError(t, json.Unmarshal([]byte(liveGRPCRoute(t, c).Annotations[contract.RulesAnnotation]), &kept))
 	assert.Equal(t, written.Spec.Rules, kept, "the annotation keeps the rules in the GRPCRoute's own form")
 
 	require.NoError(t, g.Apply(context.Background(), grpcTarget(), traffic.Split{}))
 	live := liveGRPCRoute(t, c)
 	assert.Equal(t, written.Spec, live.Spec, "the rules exactly as written")
-	assert.NotContains(t, live.Annotations, RulesAnnotation)
+	assert.NotContains(t, live.Annotations, contract.RulesAnnotation)
 	for _, e := range live.ManagedFields {
 		assert.NotEqual(t, GatewayFieldManager, e.Manager)
 	}

@@ -11,6 +11,7 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -156,7 +157,7 @@ func TestGatewayRestoresTheRulesAndDropsItsFieldManager(t *testing.T) {
 	for _, s := range []traffic.Split{{CanaryWeight: 10}, {CanaryWeight: 50, Sticky: true}, {MirrorPercent: 10}, {CanaryWeight: 100}} {
 		require.NoError(t, g.Apply(ctx, gwTarget(), s))
 		live := liveRoute(t, c)
-		assert.Contains(t, live.Annotations, RulesAnnotation)
+		assert.Contains(t, live.Annotations, contract.RulesAnnotation)
 		live.ManagedFields = append(live.ManagedFields, metav1.ManagedFieldsEntry{Manager: GatewayFieldManager})
 		_, err := c.GatewayV1().HTTPRoutes("ns").Update(ctx, live, metav1.UpdateOptions{})
 		require.NoError(t, err)
@@ -170,7 +171,7 @@ func TestGatewayRestoresTheRulesAndDropsItsFieldManager(t *testing.T) {
 		}
 		live := liveRoute(t, c)
 		assert.Equal(t, written.Spec, live.Spec, "%s: the rules exactly as written", name)
-		assert.NotContains(t, live.Annotations, RulesAnnotation, name)
+		assert.NotContains(t, live.Annotations, contract.RulesAnnotation, name)
 		for _, e := range live.ManagedFields {
 			assert.NotEqual(t, GatewayFieldManager, e.Manager, "%s: no rolloutd field manager left", name)
 		}

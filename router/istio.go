@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -205,13 +206,13 @@ func newIstioObject(kind string, t Target) *unstructured.Unstructured {
 	u.SetKind(kind)
 	u.SetName(t.Service)
 	u.SetNamespace(t.Namespace)
-	u.SetLabels(GeneratedLabels(t.Deployment))
+	u.SetLabels(contract.GeneratedLabels(t.Deployment))
 	u.SetOwnerReferences([]metav1.OwnerReference{t.Owner})
 	return u
 }
 
 func isGenerated(u *unstructured.Unstructured) bool {
-	return u.GetLabels()[ManagedByLabel] == ManagedByValue
+	return u.GetLabels()[contract.ManagedByLabel] == contract.ManagedByValue
 }
 
 func httpRoutes(u *unstructured.Unstructured) ([]any, error) {

@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -145,7 +146,7 @@ func canaryIngress(user *networkingv1.Ingress, t Target, split traffic.Split) (*
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            CanaryIngressName(t.Ingress),
 			Namespace:       t.Namespace,
-			Labels:          GeneratedLabels(t.Deployment),
+			Labels:          contract.GeneratedLabels(t.Deployment),
 			Annotations:     ann,
 			OwnerReferences: []metav1.OwnerReference{t.Owner},
 		},

@@ -13,6 +13,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 	"k8s.io/utils/ptr"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -82,8 +83,8 @@ func TestNginxApplyCreatesTheCanaryIngress(t *testing.T) {
 	ing := getCanary(t, client)
 	assert.Equal(t, map[string]string{AnnCanary: "true", AnnCanaryWeight: "10"}, ing.Annotations,
 		"only canary annotations, none of the user's")
-	assert.Equal(t, GeneratedLabels("web"), ing.Labels)
-	assert.Equal(t, "rolloutd", ing.Labels[ManagedByLabel])
+	assert.Equal(t, contract.GeneratedLabels("web"), ing.Labels)
+	assert.Equal(t, "rolloutd", ing.Labels[contract.ManagedByLabel])
 	assert.Equal(t, []metav1.OwnerReference{target.Owner}, ing.OwnerReferences)
 	assert.Equal(t, ptr.To("nginx"), ing.Spec.IngressClassName)
 

@@ -4,6 +4,7 @@
 // it generated. Routers never touch the user's own Ingress or Service; the gateway
 // router edits the user's HTTPRoute while a canary gets traffic and restores its
 // rules exactly as written.
+// It imports only strategy/contract and traffic.
 package router
 
 import (
@@ -12,12 +13,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/traffic"
-)
-
-// ManagedByLabel and ManagedByValue mark every object rolloutd generates.
-const (
-	ManagedByLabel = "app.kubernetes.io/managed-by"
-	ManagedByValue = "rolloutd"
 )
 
 // Target names the objects a router works with for one Deployment.
@@ -67,9 +62,4 @@ type Router interface {
 	// Weight reports the canary weight the routing objects carry now, and false
 	// when no generated routing object exists.
 	Weight(ctx context.Context, t Target) (int, bool, error)
-}
-
-// GeneratedLabels returns the labels of an object generated for deployment.
-func GeneratedLabels(deployment string) map[string]string {
-	return map[string]string{ManagedByLabel: ManagedByValue, "rolloutd.io/canary-of": deployment}
 }

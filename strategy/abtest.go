@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -18,19 +17,19 @@ import (
 func abTest(in Input) Decision {
 	m := in.Spec.Match
 	if m == nil { // spec validation requires a match; never send all traffic
-		return rollback(in, ReasonAborted, "strategy abtest without "+spec.KeyMatch)
+		return rollback(in, ReasonAborted, "strategy abtest without "+contract.KeyMatch)
 	}
-	if in.Status.Phase == status.Promoting {
+	if in.Status.Phase == contract.Promoting {
 		return keepMatchWhilePromoting(promote(in), m)
 	}
 	size := in.Spec.Steps[0]
 	in.Spec.Steps = repeat(size, len(in.Spec.Steps))
-	in.Spec.PauseAt = spec.PauseAt{All: in.Spec.PauseAt.All}
+	in.Spec.PauseAt = contract.PauseAt{All: in.Spec.PauseAt.All}
 	d := progress(in)
-	if d.Status.Phase == status.Promoting {
+	if d.Status.Phase == contract.Promoting {
 		return keepMatchWhilePromoting(d, m)
 	}
-	if d.Status.Phase != status.Progressing && d.Status.Phase != status.Paused {
+	if d.Status.Phase != contract.Progressing && d.Status.Phase != contract.Paused {
 		return d
 	}
 	d.Status.Weight = 0
@@ -46,7 +45,7 @@ func abTest(in Input) Decision {
 // keepMatchWhilePromoting keeps the matched requests on the canary while it scales
 // up to take all traffic.
 func keepMatchWhilePromoting(d Decision, m *traffic.Match) Decision {
-	if d.Status.Phase == status.Promoting && d.Split.CanaryWeight < 100 {
+	if d.Status.Phase == contract.Promoting && d.Split.CanaryWeight < 100 {
 		d.Split.Match = m
 	}
 	return d

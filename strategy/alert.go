@@ -6,8 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -38,9 +37,9 @@ func onAlert(in Input) Decision {
 		return d
 	}
 	switch in.Status.Phase {
-	case status.Promoting:
+	case contract.Promoting:
 		return alertWhilePromoting(in)
-	case status.Succeeded:
+	case contract.Succeeded:
 		return restore(in)
 	}
 	return rollback(in, ReasonAlert, alertMessage(in.Alert))
@@ -65,7 +64,7 @@ func alertWhilePromoting(in Input) Decision {
 	}
 	msg := fmt.Sprintf("%s while %s rolled out revision %s; restoring revision %s",
 		alertMessage(in.Alert), in.Name, st.Revision, in.Stable.Previous)
-	st = transition(st, in.Now, status.RollingBack, ReasonAlert, msg)
+	st = transition(st, in.Now, contract.RollingBack, ReasonAlert, msg)
 	st.Weight = 0
 	st.StepStartedAt, st.ScaledAt = nil, nil
 	st.FailedRevision = st.Revision
@@ -85,20 +84,20 @@ func alertIgnored(in Input) string {
 	a, st := in.Alert, in.Status
 	switch {
 	case !in.Spec.AlertRollback:
-		return fmt.Sprintf("alert-driven rollback is disabled (%s: \"false\")", spec.KeyAlertRollback)
+		return fmt.Sprintf("alert-driven rollback is disabled (%s: \"false\")", contract.KeyAlertRollback)
 	case !selects(in.Spec.AlertSelector, a.Labels):
-		return fmt.Sprintf("the alert's labels do not match %s", spec.KeyAlertSelector)
+		return fmt.Sprintf("the alert's labels do not match %s", contract.KeyAlertSelector)
 	case st.StartedAt != nil && a.StartsAt.Before(st.StartedAt.Add(-AlertClockSkew)):
 		return fmt.Sprintf("it fired at %s, before the rollout of revision %s began at %s",
 			stamp(a.StartsAt), st.Revision, stamp(*st.StartedAt))
-	case st.Phase == status.Succeeded:
+	case st.Phase == contract.Succeeded:
 		return promotedIgnored(in)
 	case st.Phase.Active():
 		return ""
 	}
 	phase := st.Phase
 	if phase == "" {
-		phase = status.Idle
+		phase = contract.Idle
 	}
 	return fmt.Sprintf("no rollout in progress (phase %s)", phase)
 }
@@ -110,7 +109,7 @@ func promotedIgnored(in Input) string {
 	switch {
 	case since > in.Spec.RollbackWindow:
 		return fmt.Sprintf("revision %s was promoted %s ago, outside the rollback window of %s (%s)",
-			st.Revision, since.Round(time.Second), in.Spec.RollbackWindow, spec.KeyRollbackWindow)
+			st.Revision, since.Round(time.Second), in.Spec.RollbackWindow, contract.KeyRollbackWindow)
 	case st.Reason == ReasonUndone:
 		return fmt.Sprintf("revision %s was restored by an operator's undo, not promoted; the revision before it was left on purpose", st.Revision)
 	case in.Stable.Template != st.Revision:
@@ -128,7 +127,7 @@ func restore(in Input) Decision {
 	st := in.Status
 	msg := fmt.Sprintf("%s, %s after revision %s was promoted; restoring revision %s",
 		alertMessage(in.Alert), in.Now.Sub(st.LastTransitionTime).Round(time.Second), st.Revision, in.Stable.Previous)
-	st = transition(st, in.Now, status.RollingBack, ReasonAlert, msg)
+	st = transition(st, in.Now, contract.RollingBack, ReasonAlert, msg)
 	st.Weight = 0
 	st.StepStartedAt, st.ScaledAt = nil, nil
 	st.FailedRevision = st.Revision
@@ -146,13 +145,13 @@ func restore(in Input) Decision {
 // RolledBack, once the stable pods run it (or at once when someone else's template
 // interrupts it).
 func finishRestore(in Input) Decision {
-	return restoreStable(in, func(st status.Status) Decision {
-		st = transition(st, in.Now, status.RolledBack, ReasonAlert, st.Message)
+	return restoreStable(in, func(st contract.Status) Decision {
+		st = transition(st, in.Now, contract.RolledBack, ReasonAlert, st.Message)
 		return Decision{Status: st, Split: traffic.Split{}, RequeueAfter: PollInterval,
 			Events: []Event{{Warning: true, Reason: ReasonRolledBack, Message: st.Message}}}
-	}, func(st status.Status) Decision {
+	}, func(st contract.Status) Decision {
 		restored := st.Restore
-		st = transition(st, in.Now, status.RolledBack, ReasonAlert, st.Message)
+		st = transition(st, in.Now, contract.RolledBack, ReasonAlert, st.Message)
 		st.StableRevision, st.Restore = restored, ""
 		return Decision{Status: st, Split: traffic.Split{},
 			Events: []Event{{Warning: true, Reason: ReasonRolledBack,

@@ -7,8 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func firing(startsAt time.Time) *Alert {
@@ -36,7 +35,7 @@ func TestAlertDuringRolloutRollsBackWithAlertDetails(t *testing.T) {
 			w.after(30 * time.Second)
 			w.in.Alert = firing(w.in.Now.Add(-5 * time.Second))
 			d := w.step()
-			assert.Equal(t, status.RollingBack, d.Status.Phase)
+			assert.Equal(t, contract.RollingBack, d.Status.Phase)
 			assert.Equal(t, ReasonAlert, d.Status.Reason)
 			assert.Equal(t, 0, d.Status.Weight)
 			assert.True(t, d.Split.AllStable())
@@ -61,7 +60,7 @@ func TestAlertStampedByASlowerClockStillRollsBack(t *testing.T) {
 		w.after(5 * time.Second)
 		w.in.Alert = firing(w.in.Status.StartedAt.Add(-skew))
 		d := w.step()
-		assert.Equal(t, status.RollingBack, d.Status.Phase, "Prometheus' clock %s behind", skew)
+		assert.Equal(t, contract.RollingBack, d.Status.Phase, "Prometheus' clock %s behind", skew)
 		assert.Empty(t, d.AlertIgnored)
 	}
 }
@@ -77,9 +76,9 @@ func TestAlertIgnoredDuringRolloutLeavesTheRolloutAlone(t *testing.T) {
 			func(_, started time.Time) *Alert { return firing(started.Add(-time.Minute)) }, "before the rollout of revision c1 began"},
 		{"fired just beyond the clock skew tolerance before it", nil,
 			func(_, started time.Time) *Alert { return firing(started.Add(-AlertClockSkew - time.Second)) }, "before the rollout"},
-		{"alert rollback disabled", []string{spec.KeyAlertRollback, "false"},
+		{"alert rollback disabled", []string{contract.KeyAlertRollback, "false"},
 			func(now, _ time.Time) *Alert { return firing(now) }, "alert-driven rollback is disabled"},
-		{"selector mismatch", []string{spec.KeyAlertSelector, "severity=page"},
+		{"selector mismatch", []string{contract.KeyAlertSelector, "severity=page"},
 			func(now, _ time.Time) *Alert { return firing(now) }, "do not match rolloutd.io/alert-selector"},
 	}
 	for _, tt := range tests {
@@ -90,7 +89,7 @@ func TestAlertIgnoredDuringRolloutLeavesTheRolloutAlone(t *testing.T) {
 			w.after(10 * time.Second)
 			w.in.Alert = tt.alert(w.in.Now, *w.in.Status.StartedAt)
 			d := w.step()
-			assert.Equal(t, status.Progressing, d.Status.Phase)
+			assert.Equal(t, contract.Progressing, d.Status.Phase)
 			assert.Positive(t, d.Status.Weight)
 			assert.Contains(t, d.AlertIgnored, tt.why)
 			assert.Empty(t, d.Events)
@@ -99,18 +98,18 @@ func TestAlertIgnoredDuringRolloutLeavesTheRolloutAlone(t *testing.T) {
 }
 
 func TestAlertSelectorMatchRollsBack(t *testing.T) {
-	w := newWorld(t, mustSpec(t, spec.KeyAlertSelector, "severity=critical"))
+	w := newWorld(t, mustSpec(t, contract.KeyAlertSelector, "severity=critical"))
 	w.startRollout("c1")
 	w.in.Alert = firing(w.in.Now)
-	assert.Equal(t, status.RollingBack, w.step().Status.Phase)
+	assert.Equal(t, contract.RollingBack, w.step().Status.Phase)
 }
 
 func TestAlertDuringPromotionRollsBackAtOnce(t *testing.T) {
 	promoting := func(t *testing.T) *world {
-		w := newWorld(t, mustSpec(t, spec.KeySteps, "50"))
+		w := newWorld(t, mustSpec(t, contract.KeySteps, "50"))
 		w.startRollout("c1")
 		d := w.passStep()
-		require.Equal(t, status.Promoting, d.Status.Phase)
+		require.Equal(t, contract.Promoting, d.Status.Phase)
 		return w
 	}
 	t.Run("stable still paused: as during the steps", func(t *testing.T) {
@@ -118,7 +117,7 @@ func TestAlertDuringPromotionRollsBackAtOnce(t *testing.T) {
 		w.in.Stable.Paused = true
 		w.in.Alert = firing(w.in.Now)
 		d := w.step()
-		require.Equal(t, status.RollingBack, d.Status.Phase)
+		require.Equal(t, contract.RollingBack, d.Status.Phase)
 		assert.Equal(t, ReasonAlert, d.Status.Reason)
 		assert.Equal(t, 0, d.Split.CanaryWeight)
 		assert.Equal(t, int32(0), d.CanaryReplicas)
@@ -132,7 +131,7 @@ func TestAlertDuringPromotionRollsBackAtOnce(t *testing.T) {
 		w.in.Stable.Running, w.in.Stable.RolledOut, w.in.Stable.Previous = "c1", false, "s1"
 		w.in.Alert = firing(w.in.Now)
 		d := w.step()
-		require.Equal(t, status.RollingBack, d.Status.Phase)
+		require.Equal(t, contract.RollingBack, d.Status.Phase)
 		assert.Equal(t, "s1", d.Status.Restore)
 		assert.Equal(t, "c1", d.Status.FailedRevision)
 		assert.Equal(t, Resume, d.Stable)
@@ -142,7 +141,7 @@ func TestAlertDuringPromotionRollsBackAtOnce(t *testing.T) {
 
 		w.in.Stable.Template, w.in.Stable.Running, w.in.Stable.RolledOut = "s1", "s1", true
 		w.noCanary()
-		assert.Equal(t, status.RolledBack, w.step().Status.Phase)
+		assert.Equal(t, contract.RolledBack, w.step().Status.Phase)
 	})
 }
 
@@ -150,7 +149,7 @@ func TestAlertDuringPromotionRollsBackAtOnce(t *testing.T) {
 func promoted(t *testing.T, kv ...string) *world {
 	w := newWorld(t, mustSpec(t, kv...))
 	started := t0.Add(-10 * time.Minute)
-	w.in.Status = status.Status{Phase: status.Succeeded, Reason: ReasonPromoted, Revision: "c1", StableRevision: "c1",
+	w.in.Status = contract.Status{Phase: contract.Succeeded, Reason: ReasonPromoted, Revision: "c1", StableRevision: "c1",
 		LastTransitionTime: t0, StartedAt: &started}
 	w.in.Stable = Stable{Template: "c1", Running: "c1", Previous: "s1", Desired: 10, RolledOut: true}
 	return w
@@ -161,7 +160,7 @@ func TestAlertAfterPromotionWithinWindowRestoresThePreviousRevision(t *testing.T
 	w.after(5 * time.Minute)
 	w.in.Alert = firing(w.in.Now.Add(-time.Second))
 	d := w.step()
-	require.Equal(t, status.RollingBack, d.Status.Phase)
+	require.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, ReasonAlert, d.Status.Reason)
 	assert.Equal(t, "s1", d.Status.Restore)
 	assert.Equal(t, "c1", d.Status.FailedRevision)
@@ -176,13 +175,13 @@ func TestAlertAfterPromotionWithinWindowRestoresThePreviousRevision(t *testing.T
 	w.in.Stable.Template = "s1"
 	w.in.Stable.RolledOut = false
 	d = w.after(time.Second).step()
-	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, Resume, d.Stable)
 	assert.Empty(t, d.Events)
 
 	w.in.Stable.Running, w.in.Stable.RolledOut = "s1", true
 	d = w.after(time.Second).step()
-	assert.Equal(t, status.RolledBack, d.Status.Phase)
+	assert.Equal(t, contract.RolledBack, d.Status.Phase)
 	assert.Equal(t, ReasonAlert, d.Status.Reason)
 	assert.Equal(t, KeepPaused, d.Stable, "paused again once rolled back")
 	assert.Equal(t, "s1", d.Status.StableRevision)
@@ -190,11 +189,11 @@ func TestAlertAfterPromotionWithinWindowRestoresThePreviousRevision(t *testing.T
 	assert.Equal(t, []string{ReasonRolledBack}, reasons(d.Events))
 
 	d = w.after(time.Hour).step()
-	assert.Equal(t, status.RolledBack, d.Status.Phase, "nothing to release: the template is what runs")
+	assert.Equal(t, contract.RolledBack, d.Status.Phase, "nothing to release: the template is what runs")
 	assert.Empty(t, d.Events)
 
 	d = w.template("c1").step()
-	assert.Equal(t, status.RolledBack, d.Status.Phase, "the rolled-back revision is not retried")
+	assert.Equal(t, contract.RolledBack, d.Status.Phase, "the rolled-back revision is not retried")
 }
 
 func TestRestoreInterruptedByANewTemplateNeverRollsItOutUnvetted(t *testing.T) {
@@ -203,11 +202,11 @@ func TestRestoreInterruptedByANewTemplateNeverRollsItOutUnvetted(t *testing.T) {
 	w.step()
 	w.template("c2")
 	d := w.after(time.Second).step()
-	assert.Equal(t, status.RolledBack, d.Status.Phase)
+	assert.Equal(t, contract.RolledBack, d.Status.Phase)
 	assert.Equal(t, KeepPaused, d.Stable)
 	assert.Contains(t, d.Status.Message, "interrupted")
 	d = w.after(time.Second).step()
-	assert.Equal(t, status.Progressing, d.Status.Phase, "the new template gets a canary")
+	assert.Equal(t, contract.Progressing, d.Status.Phase, "the new template gets a canary")
 	assert.Equal(t, "c2", d.Status.Revision)
 }
 
@@ -219,7 +218,7 @@ func TestAlertAfterPromotionIgnored(t *testing.T) {
 	}{
 		{"outside the rollback window", func(w *world) { w.after(31 * time.Minute) }, "outside the rollback window of 30m0s"},
 		{"custom window", func(w *world) {
-			w.in.Spec = mustSpec(w.t, spec.KeyRollbackWindow, "2m")
+			w.in.Spec = mustSpec(w.t, contract.KeyRollbackWindow, "2m")
 			w.after(3 * time.Minute)
 		}, "outside the rollback window of 2m0s"},
 		{"no previous revision kept", func(w *world) { w.in.Stable.Previous = "" }, "no revision before c1"},
@@ -233,11 +232,11 @@ func TestAlertAfterPromotionIgnored(t *testing.T) {
 			before := w.in.Status
 			d := w.step()
 			assert.Contains(t, d.AlertIgnored, tt.why)
-			assert.NotEqual(t, status.RollingBack, d.Status.Phase)
+			assert.NotEqual(t, contract.RollingBack, d.Status.Phase)
 			assert.Empty(t, d.Status.Restore)
 			assert.Equal(t, KeepPaused, d.Stable)
 			if w.in.Stable.Template == before.Revision {
-				assert.True(t, status.Equal(before, d.Status), "status unchanged: got %+v", d.Status)
+				assert.True(t, contract.Equal(before, d.Status), "status unchanged: got %+v", d.Status)
 				assert.Empty(t, d.Events)
 			}
 		})
@@ -245,7 +244,7 @@ func TestAlertAfterPromotionIgnored(t *testing.T) {
 }
 
 func TestAlertWithoutRolloutIsIgnoredWithAReason(t *testing.T) {
-	for _, ph := range []status.Phase{status.Idle, status.RolledBack, status.Aborted} {
+	for _, ph := range []contract.Phase{contract.Idle, contract.RolledBack, contract.Aborted} {
 		t.Run(string(ph), func(t *testing.T) {
 			w := newWorld(t, mustSpec(t))
 			w.in.Status.Phase = ph

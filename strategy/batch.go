@@ -5,8 +5,7 @@ import (
 	"time"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -23,7 +22,7 @@ import (
 // and for a batch release still under way after the strategy annotation changed
 // (its pods must be handed back the way they were taken).
 func usesBatches(in Input) bool {
-	return in.Spec.Strategy == spec.Batch || (in.Status.Batch != nil && in.Status.Phase.Active())
+	return in.Spec.Strategy == contract.Batch || (in.Status.Batch != nil && in.Status.Phase.Active())
 }
 
 // batchStep decides for a batch release: its own moves while progressing, paused,
@@ -33,13 +32,13 @@ func batchStep(in Input) Decision {
 	st := in.Status
 	var d Decision
 	switch {
-	case st.Phase == status.RollingBack && st.Restore == "" && st.Batch != nil:
+	case st.Phase == contract.RollingBack && st.Restore == "" && st.Batch != nil:
 		d = batchReverse(in)
-	case st.Phase == status.RollingBack && st.Batch != nil:
+	case st.Phase == contract.RollingBack && st.Batch != nil:
 		d = batchRestore(in)
-	case (st.Phase == status.Progressing || st.Phase == status.Paused) && st.Batch != nil && !interrupted(in):
+	case (st.Phase == contract.Progressing || st.Phase == contract.Paused) && st.Batch != nil && !interrupted(in):
 		d = batchProgress(in)
-	case st.Phase == status.Promoting && st.Batch != nil && in.Alert == nil:
+	case st.Phase == contract.Promoting && st.Batch != nil && in.Alert == nil:
 		d = batchPromote(in)
 	default:
 		d = adopt(in, step(in))
@@ -64,19 +63,19 @@ func interrupted(in Input) bool {
 func adopt(in Input, d Decision) Decision {
 	prev := in.Status
 	switch {
-	case d.Status.Phase == status.Progressing && prev.Phase.Active() && prev.Batch != nil && d.Status.Revision != prev.Revision:
+	case d.Status.Phase == contract.Progressing && prev.Phase.Active() && prev.Batch != nil && d.Status.Revision != prev.Revision:
 		r := rollback(in, ReasonReverted, fmt.Sprintf("template changed during the batch release; reversing it before releasing revision %s",
 			in.Stable.Template))
 		r.Status.FailedRevision = ""
 		return adopt(in, r)
-	case d.Status.Phase == status.RollingBack && prev.Phase != status.RollingBack && d.Status.Restore == "" && prev.Batch != nil:
+	case d.Status.Phase == contract.RollingBack && prev.Phase != contract.RollingBack && d.Status.Restore == "" && prev.Batch != nil:
 		next := in
 		next.Status = d.Status
 		next.Status.Batch = prev.Batch
 		r := batchReverse(next)
 		r.Events = append(d.Events, r.Events...)
 		return r
-	case d.Status.Phase == status.Progressing && !prev.Phase.Active():
+	case d.Status.Phase == contract.Progressing && !prev.Phase.Active():
 		return batchStart(in, d)
 	}
 	return d
@@ -87,7 +86,7 @@ func batchStart(in Input, d Decision) Decision {
 	st := d.Status
 	desired := max(in.Stable.Desired, 1)
 	st.Step, st.Steps = 1, len(in.Spec.Batches)
-	st.Batch = &status.Batch{Desired: desired, Stable: in.Stable.Desired}
+	st.Batch = &contract.BatchStatus{Desired: desired, Stable: in.Stable.Desired}
 	in.Status = st
 	next := batchMove(in, BatchTargets(in.Spec.Batches, desired)[0])
 	next.Events = append(d.Events, next.Events...)
@@ -99,7 +98,7 @@ func batchStart(in Input, d Decision) Decision {
 func batchProgress(in Input) Decision {
 	in.Status = rebased(in)
 	st := in.Status
-	if st.Phase == status.Paused {
+	if st.Phase == contract.Paused {
 		return batchPaused(in)
 	}
 	if in.Command != nil && in.Command.Verb == VerbPause {
@@ -123,7 +122,7 @@ func batchProgress(in Input) Decision {
 // changed, and the canary's size as observed. The stable's size and the status come
 // from the same object, so they agree even when the cache lags; the canary is
 // another object, and a plan built on a lagging status must never shrink it back.
-func rebased(in Input) status.Status {
+func rebased(in Input) contract.Status {
 	st := in.Status
 	b := Rebase(*st.Batch, in.Stable.Desired)
 	b.Canary = 0
@@ -143,7 +142,7 @@ func batchTarget(in Input) int32 {
 }
 
 // hold keeps both Deployments at the sizes the status records.
-func hold(st status.Status) Decision {
+func hold(st contract.Status) Decision {
 	b := *st.Batch
 	return Decision{Status: st, CanaryReplicas: b.Canary, StableReplicas: &b.Stable,
 		Split: traffic.Split{CanaryWeight: st.Weight}}
@@ -190,7 +189,7 @@ func batchMove(in Input, target int32) Decision {
 // batchUncompared ends a batch that left no old pods: there is no baseline to
 // analyse the new pods against, so the batch is not gated (the last batch that
 // kept old pods was); a pause-at still waits for approval.
-func batchUncompared(in Input, st status.Status) Decision {
+func batchUncompared(in Input, st contract.Status) Decision {
 	st.Reason = ReasonStepAdvanced
 	st.Message = fmt.Sprintf("batch %d/%d: all %d pods run revision %s; no old pods left to compare them with",
 		st.Step, st.Steps, st.Batch.Desired, st.Revision)
@@ -214,7 +213,7 @@ func canaryPodsReady(in Input) int32 {
 
 // share is the canary's share of the desired pods in percent (its traffic share
 // under the replica-ratio router).
-func share(b status.Batch) int {
+func share(b contract.BatchStatus) int {
 	if b.Desired < 1 {
 		return 0
 	}
@@ -225,7 +224,7 @@ func share(b status.Batch) int {
 // approval at a pause-at batch, or promotes after the last); anything else goes
 // through the shared threshold logic, whose rollback reverses the batches.
 func batchJudge(in Input, d Decision) Decision {
-	if in.Gate.Verdict != analysis.Pass {
+	if in.Gate.Verdict != contract.Pass {
 		return adopt(in, judge(in, d, d.Status.Weight))
 	}
 	st := d.Status
@@ -244,8 +243,8 @@ func batchJudge(in Input, d Decision) Decision {
 }
 
 // gatePassed reports whether the last gate of this release passed.
-func gatePassed(st status.Status) bool {
-	return len(st.Checks) > 0 && analysis.Combine(st.Checks).Verdict == analysis.Pass
+func gatePassed(st contract.Status) bool {
+	return len(st.Checks) > 0 && analysis.Combine(st.Checks).Verdict == contract.Pass
 }
 
 // batchNext starts the next batch, or the promotion after the last one.
@@ -263,7 +262,7 @@ func batchNext(in Input) Decision {
 
 // batchPause holds both sizes until promote or resume.
 func batchPause(in Input, reason, msg string) Decision {
-	d := hold(transition(in.Status, in.Now, status.Paused, reason, msg))
+	d := hold(transition(in.Status, in.Now, contract.Paused, reason, msg))
 	d.Events = []Event{{Reason: reason, Message: msg}}
 	return d
 }
@@ -279,7 +278,7 @@ func batchPaused(in Input) Decision {
 	now := in.Now
 	by := orUnknown(c.By)
 	approval := st.Reason == ReasonAwaitingApproval && st.StepStartedAt != nil
-	st = transition(st, now, status.Progressing, ReasonResumed, "resumed by "+by)
+	st = transition(st, now, contract.Progressing, ReasonResumed, "resumed by "+by)
 	if c.Verb == VerbPromote {
 		st.Approved = st.Step
 	}
@@ -302,7 +301,7 @@ func batchPaused(in Input) Decision {
 // batchToPromotion enters Promoting and takes the promotion's first move.
 func batchToPromotion(in Input, d Decision, why string) Decision {
 	now := in.Now
-	st := transition(d.Status, now, status.Promoting, ReasonPromoting, fmt.Sprintf("%s; promoting revision %s", why, d.Status.Revision))
+	st := transition(d.Status, now, contract.Promoting, ReasonPromoting, fmt.Sprintf("%s; promoting revision %s", why, d.Status.Revision))
 	st.ScaledAt, st.StepStartedAt = &now, nil
 	in.Status = st
 	p := batchPromote(in)

@@ -1,15 +1,14 @@
 package strategy
 
 import (
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // BatchTargets resolves the batches annotation against the desired replicas: the
 // canary pod count at the end of each batch. Percentages round up (a batch is never
 // empty), counts are capped at desired, and a batch never shrinks the canary below
 // the one before it.
-func BatchTargets(batches []spec.Quantity, desired int32) []int32 {
+func BatchTargets(batches []contract.Quantity, desired int32) []int32 {
 	out := make([]int32, 0, len(batches))
 	var prev int32
 	for _, q := range batches {
@@ -41,12 +40,12 @@ type Limits struct {
 // surge of 0 creates one at a time, and delete-first (which the spec only accepts
 // with a non-zero max-unavailable) removes at least one even when a percentage
 // rounds down to 0 on a small Deployment.
-func ResolveLimits(sp spec.Spec, desired int32) Limits {
+func ResolveLimits(sp contract.Spec, desired int32) Limits {
 	l := Limits{Surge: sp.MaxSurge.Of(desired, true), Unavailable: sp.MaxUnavailable.Of(desired, false)}
 	if l.Surge < 1 {
 		l.Surge = 1
 	}
-	if sp.RollingOrder == spec.DeleteFirst && l.Unavailable < 1 {
+	if sp.RollingOrder == contract.DeleteFirst && l.Unavailable < 1 {
 		l.Unavailable = 1
 	}
 	return l
@@ -81,7 +80,7 @@ type Move struct {
 	Desired int32
 	// Target is the growing side's count at the end of the batch.
 	Target int32
-	Order  spec.RollingOrder
+	Order  contract.RollingOrder
 	Limits Limits
 	// ShrinkPods is the shrinking side's pods as observed; 0 when not known. A
 	// side is grown after a shrink only once those pods are gone, so a resize
@@ -115,7 +114,7 @@ func NextMove(m Move) (Pods, MoveState) {
 		return p, AwaitReady
 	case p.Grow >= m.Target:
 		return p, Done
-	case m.Order == spec.DeleteFirst:
+	case m.Order == contract.DeleteFirst:
 		p.Shrink -= min(m.Limits.Unavailable, m.Target-p.Grow)
 	default:
 		p.Grow += min(m.Limits.Surge, m.Target-p.Grow)
@@ -130,7 +129,7 @@ func NextMove(m Move) (Pods, MoveState) {
 // ones, and the pods carrying that load must not go with them, so the pods move
 // on toward the total the release recorded (the side that takes the traffic
 // back, on a rollback or at the end of a promotion, grows back to it).
-func Rebase(b status.Batch, observedStable int32) status.Batch {
+func Rebase(b contract.BatchStatus, observedStable int32) contract.BatchStatus {
 	if observedStable == b.Stable {
 		return b
 	}

@@ -7,13 +7,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
-func quantities(t *testing.T, batches string) []spec.Quantity {
+func quantities(t *testing.T, batches string) []contract.Quantity {
 	t.Helper()
-	return mustSpec(t, spec.KeyStrategy, "batch", spec.KeyBatches, batches).Batches
+	return mustSpec(t, contract.KeyStrategy, "batch", contract.KeyBatches, batches).Batches
 }
 
 func TestBatchTargets(t *testing.T) {
@@ -49,18 +48,18 @@ func TestResolveLimits(t *testing.T) {
 		want    Limits
 	}{
 		{"default 25% surge rounds up", nil, 10, Limits{Surge: 3}},
-		{"surge as count", []string{spec.KeyMaxSurge, "2"}, 10, Limits{Surge: 2}},
-		{"surge 0 still moves one pod", []string{spec.KeyMaxSurge, "0"}, 10, Limits{Surge: 1}},
+		{"surge as count", []string{contract.KeyMaxSurge, "2"}, 10, Limits{Surge: 2}},
+		{"surge 0 still moves one pod", []string{contract.KeyMaxSurge, "0"}, 10, Limits{Surge: 1}},
 		{"surge 25% of 1", nil, 1, Limits{Surge: 1}},
-		{"surge 10% of 7 rounds up", []string{spec.KeyMaxSurge, "10%"}, 7, Limits{Surge: 1}},
-		{"unavailable as count", []string{spec.KeyRollingOrder, "delete-first", spec.KeyMaxUnavailable, "2"}, 10, Limits{Surge: 3, Unavailable: 2}},
-		{"unavailable 25% of 10 rounds down", []string{spec.KeyRollingOrder, "delete-first", spec.KeyMaxUnavailable, "25%"}, 10, Limits{Surge: 3, Unavailable: 2}},
-		{"unavailable 10% of 3 is at least one", []string{spec.KeyRollingOrder, "delete-first", spec.KeyMaxUnavailable, "10%"}, 3, Limits{Surge: 1, Unavailable: 1}},
-		{"unavailable ignored for create-first", []string{spec.KeyMaxUnavailable, "10%"}, 3, Limits{Surge: 1}},
+		{"surge 10% of 7 rounds up", []string{contract.KeyMaxSurge, "10%"}, 7, Limits{Surge: 1}},
+		{"unavailable as count", []string{contract.KeyRollingOrder, "delete-first", contract.KeyMaxUnavailable, "2"}, 10, Limits{Surge: 3, Unavailable: 2}},
+		{"unavailable 25% of 10 rounds down", []string{contract.KeyRollingOrder, "delete-first", contract.KeyMaxUnavailable, "25%"}, 10, Limits{Surge: 3, Unavailable: 2}},
+		{"unavailable 10% of 3 is at least one", []string{contract.KeyRollingOrder, "delete-first", contract.KeyMaxUnavailable, "10%"}, 3, Limits{Surge: 1, Unavailable: 1}},
+		{"unavailable ignored for create-first", []string{contract.KeyMaxUnavailable, "10%"}, 3, Limits{Surge: 1}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sp := mustSpec(t, append([]string{spec.KeyStrategy, "batch"}, tc.kv...)...)
+			sp := mustSpec(t, append([]string{contract.KeyStrategy, "batch"}, tc.kv...)...)
 			assert.Equal(t, tc.want, ResolveLimits(sp, tc.desired))
 		})
 	}
@@ -70,25 +69,25 @@ func TestNextMove(t *testing.T) {
 	lim := Limits{Surge: 2, Unavailable: 2}
 	cases := []struct {
 		name      string
-		order     spec.RollingOrder
+		order     contract.RollingOrder
 		pods      Pods
 		ready     int32
 		target    int32
 		want      Pods
 		wantState MoveState
 	}{
-		{"create-first grows by surge", spec.CreateFirst, Pods{0, 10}, 0, 5, Pods{2, 10}, Moved},
-		{"create-first grows by what is left", spec.CreateFirst, Pods{4, 6}, 4, 5, Pods{5, 6}, Moved},
-		{"create-first waits for the new pods", spec.CreateFirst, Pods{2, 10}, 1, 5, Pods{2, 10}, AwaitReady},
-		{"create-first shrinks once they are Ready", spec.CreateFirst, Pods{2, 10}, 2, 5, Pods{2, 8}, Moved},
-		{"delete-first shrinks first", spec.DeleteFirst, Pods{0, 10}, 0, 5, Pods{0, 8}, Moved},
-		{"delete-first then grows", spec.DeleteFirst, Pods{0, 8}, 0, 5, Pods{2, 8}, Moved},
-		{"delete-first waits before the next chunk", spec.DeleteFirst, Pods{2, 8}, 1, 5, Pods{2, 8}, AwaitReady},
-		{"delete-first last chunk is partial", spec.DeleteFirst, Pods{4, 6}, 4, 5, Pods{4, 5}, Moved},
-		{"done at target and Ready", spec.CreateFirst, Pods{5, 5}, 5, 5, Pods{5, 5}, Done},
-		{"done above target (desired shrank)", spec.CreateFirst, Pods{5, 5}, 5, 4, Pods{5, 5}, Done},
-		{"not done while at target but not Ready", spec.CreateFirst, Pods{5, 5}, 4, 5, Pods{5, 5}, AwaitReady},
-		{"a shrinking side never goes negative", spec.CreateFirst, Pods{10, 2}, 10, 10, Pods{10, 0}, Moved},
+		{"create-first grows by surge", contract.CreateFirst, Pods{0, 10}, 0, 5, Pods{2, 10}, Moved},
+		{"create-first grows by what is left", contract.CreateFirst, Pods{4, 6}, 4, 5, Pods{5, 6}, Moved},
+		{"create-first waits for the new pods", contract.CreateFirst, Pods{2, 10}, 1, 5, Pods{2, 10}, AwaitReady},
+		{"create-first shrinks once they are Ready", contract.CreateFirst, Pods{2, 10}, 2, 5, Pods{2, 8}, Moved},
+		{"delete-first shrinks first", contract.DeleteFirst, Pods{0, 10}, 0, 5, Pods{0, 8}, Moved},
+		{"delete-first then grows", contract.DeleteFirst, Pods{0, 8}, 0, 5, Pods{2, 8}, Moved},
+		{"delete-first waits before the next chunk", contract.DeleteFirst, Pods{2, 8}, 1, 5, Pods{2, 8}, AwaitReady},
+		{"delete-first last chunk is partial", contract.DeleteFirst, Pods{4, 6}, 4, 5, Pods{4, 5}, Moved},
+		{"done at target and Ready", contract.CreateFirst, Pods{5, 5}, 5, 5, Pods{5, 5}, Done},
+		{"done above target (desired shrank)", contract.CreateFirst, Pods{5, 5}, 5, 4, Pods{5, 5}, Done},
+		{"not done while at target but not Ready", contract.CreateFirst, Pods{5, 5}, 4, 5, Pods{5, 5}, AwaitReady},
+		{"a shrinking side never goes negative", contract.CreateFirst, Pods{10, 2}, 10, 10, Pods{10, 0}, Moved},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,7 +101,7 @@ func TestNextMove(t *testing.T) {
 // walk drives NextMove to a batch target the way the cluster would: grown pods
 // become Ready before the next call. It checks the limits after every move and
 // returns the number of moves.
-func walk(t *testing.T, p Pods, desired, target int32, order spec.RollingOrder, lim Limits) (Pods, int) {
+func walk(t *testing.T, p Pods, desired, target int32, order contract.RollingOrder, lim Limits) (Pods, int) {
 	t.Helper()
 	ready := p.Grow
 	moves := 0
@@ -121,7 +120,7 @@ func walk(t *testing.T, p Pods, desired, target int32, order spec.RollingOrder, 
 		total := next.Grow + next.Shrink
 		assert.LessOrEqual(t, total, desired+lim.Surge, "at most max-surge extra pods (%+v)", next)
 		readyNow := min(ready, next.Grow) + next.Shrink
-		if order == spec.DeleteFirst {
+		if order == contract.DeleteFirst {
 			assert.GreaterOrEqual(t, readyNow, desired-lim.Unavailable, "Ready never below desired - max-unavailable (%+v)", next)
 		} else {
 			assert.LessOrEqual(t, next.Grow-ready, lim.Surge)
@@ -137,11 +136,11 @@ func TestWholeReleasesRespectTheLimits(t *testing.T) {
 			for _, q := range []string{"1", "2", "25%", "50%", "100%"} {
 				name := fmt.Sprintf("%d replicas %s %s", desired, order, q)
 				t.Run(name, func(t *testing.T) {
-					kv := []string{spec.KeyStrategy, "batch", spec.KeyBatches, "1,25%,50%,100%", spec.KeyRollingOrder, order}
+					kv := []string{contract.KeyStrategy, "batch", contract.KeyBatches, "1,25%,50%,100%", contract.KeyRollingOrder, order}
 					if order == "delete-first" {
-						kv = append(kv, spec.KeyMaxUnavailable, q, spec.KeyMaxSurge, "0")
+						kv = append(kv, contract.KeyMaxUnavailable, q, contract.KeyMaxSurge, "0")
 					} else {
-						kv = append(kv, spec.KeyMaxSurge, q)
+						kv = append(kv, contract.KeyMaxSurge, q)
 					}
 					sp := mustSpec(t, kv...)
 					lim := ResolveLimits(sp, desired)
@@ -162,26 +161,26 @@ func TestWholeReleasesRespectTheLimits(t *testing.T) {
 }
 
 func TestChunkCountFollowsTheLimit(t *testing.T) {
-	sp := mustSpec(t, spec.KeyStrategy, "batch", spec.KeyMaxSurge, "1")
-	_, moves := walk(t, Pods{Shrink: 10}, 10, 5, spec.CreateFirst, ResolveLimits(sp, 10))
+	sp := mustSpec(t, contract.KeyStrategy, "batch", contract.KeyMaxSurge, "1")
+	_, moves := walk(t, Pods{Shrink: 10}, 10, 5, contract.CreateFirst, ResolveLimits(sp, 10))
 	assert.Equal(t, 10, moves, "5 pods one at a time: a grow and a shrink each")
-	sp = mustSpec(t, spec.KeyStrategy, "batch", spec.KeyMaxSurge, "100%")
-	_, moves = walk(t, Pods{Shrink: 10}, 10, 10, spec.CreateFirst, ResolveLimits(sp, 10))
+	sp = mustSpec(t, contract.KeyStrategy, "batch", contract.KeyMaxSurge, "100%")
+	_, moves = walk(t, Pods{Shrink: 10}, 10, 10, contract.CreateFirst, ResolveLimits(sp, 10))
 	assert.Equal(t, 2, moves, "100% surge moves everything in one chunk")
 }
 
 func TestRebaseFollowsSomeoneElsesScaling(t *testing.T) {
 	cases := []struct {
 		name     string
-		b        status.Batch
+		b        contract.BatchStatus
 		observed int32
-		want     status.Batch
+		want     contract.BatchStatus
 	}{
-		{"unchanged", status.Batch{Desired: 10, Stable: 7, Canary: 3}, 7, status.Batch{Desired: 10, Stable: 7, Canary: 3}},
-		{"HPA scales up mid-release", status.Batch{Desired: 10, Stable: 7, Canary: 3}, 9, status.Batch{Desired: 12, Stable: 9, Canary: 3}},
-		{"HPA scales down mid-release: the total stays", status.Batch{Desired: 10, Stable: 7, Canary: 3}, 4, status.Batch{Desired: 10, Stable: 4, Canary: 3}},
-		{"scaled up during a surge", status.Batch{Desired: 10, Stable: 10, Canary: 2}, 11, status.Batch{Desired: 11, Stable: 11, Canary: 2}},
-		{"scaled to zero: the total stays", status.Batch{Desired: 2, Stable: 1, Canary: 0}, 0, status.Batch{Desired: 2, Stable: 0, Canary: 0}},
+		{"unchanged", contract.BatchStatus{Desired: 10, Stable: 7, Canary: 3}, 7, contract.BatchStatus{Desired: 10, Stable: 7, Canary: 3}},
+		{"HPA scales up mid-release", contract.BatchStatus{Desired: 10, Stable: 7, Canary: 3}, 9, contract.BatchStatus{Desired: 12, Stable: 9, Canary: 3}},
+		{"HPA scales down mid-release: the total stays", contract.BatchStatus{Desired: 10, Stable: 7, Canary: 3}, 4, contract.BatchStatus{Desired: 10, Stable: 4, Canary: 3}},
+		{"scaled up during a surge", contract.BatchStatus{Desired: 10, Stable: 10, Canary: 2}, 11, contract.BatchStatus{Desired: 11, Stable: 11, Canary: 2}},
+		{"scaled to zero: the total stays", contract.BatchStatus{Desired: 2, Stable: 1, Canary: 0}, 0, contract.BatchStatus{Desired: 2, Stable: 0, Canary: 0}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,20 +190,20 @@ func TestRebaseFollowsSomeoneElsesScaling(t *testing.T) {
 }
 
 func TestHPAChangeMidReleaseReplansTheNextBatch(t *testing.T) {
-	sp := mustSpec(t, spec.KeyStrategy, "batch", spec.KeyBatches, "1,25%,50%,100%")
+	sp := mustSpec(t, contract.KeyStrategy, "batch", contract.KeyBatches, "1,25%,50%,100%")
 	// Batch 2 finished on 10 pods: 3 new, 7 old. The HPA then adds 4 old pods.
-	b := Rebase(status.Batch{Desired: 10, Stable: 7, Canary: 3}, 11)
+	b := Rebase(contract.BatchStatus{Desired: 10, Stable: 7, Canary: 3}, 11)
 	require.Equal(t, int32(14), b.Desired)
 	targets := BatchTargets(sp.Batches, b.Desired)
 	assert.Equal(t, []int32{1, 4, 7, 14}, targets, "batches are shares of the new desired count")
-	p, _ := walk(t, Pods{Grow: b.Canary, Shrink: b.Stable}, b.Desired, targets[2], spec.CreateFirst, ResolveLimits(sp, b.Desired))
+	p, _ := walk(t, Pods{Grow: b.Canary, Shrink: b.Stable}, b.Desired, targets[2], contract.CreateFirst, ResolveLimits(sp, b.Desired))
 	assert.Equal(t, Pods{Grow: 7, Shrink: 7}, p, "the HPA's pods are kept: 14 in all")
 }
 
 // A shrink is written before the other side grows; if the resize failed or its
 // pods still run, growing would add to them.
 func TestNextMoveGrowsOnlyOnceTheShrinkTookEffect(t *testing.T) {
-	m := Move{Pods: Pods{Grow: 0, Shrink: 8}, Desired: 10, Target: 10, Order: spec.DeleteFirst,
+	m := Move{Pods: Pods{Grow: 0, Shrink: 8}, Desired: 10, Target: 10, Order: contract.DeleteFirst,
 		Limits: Limits{Surge: 2, Unavailable: 2}}
 	for _, observed := range []int32{10, 9} {
 		m.ShrinkPods = observed

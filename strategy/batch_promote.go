@@ -3,7 +3,7 @@ package strategy
 import (
 	"fmt"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // batchPromote hands a vetted revision to the user's Deployment without ever
@@ -26,7 +26,7 @@ func batchPromote(in Input) Decision {
 	}
 	if b.Canary < b.Desired || b.Stable > 0 || canaryPodsReady(in) < b.Canary {
 		d := batchMove(in, b.Desired)
-		if d.Status.Phase != status.Promoting || d.Status.StepStartedAt == nil {
+		if d.Status.Phase != contract.Promoting || d.Status.StepStartedAt == nil {
 			return d
 		}
 		// Done: every pod runs on the canary; fall through to the stable's rollout.
@@ -47,7 +47,7 @@ func batchPromote(in Input) Decision {
 // a delete-first chunk shrinks the canary before the stable grows). The stable's
 // rollout state alone is not enough: the hand-back re-pauses the stable, and
 // until its controller observes that, it reads as not rolled out.
-func handingBack(in Input, b status.Batch) bool {
+func handingBack(in Input, b contract.BatchStatus) bool {
 	return in.Stable.Running == in.Status.Revision && (in.Stable.RolledOut || b.Stable > 0 || b.Canary < b.Desired)
 }
 
@@ -67,7 +67,7 @@ func batchHandBack(in Input) Decision {
 		d.RequeueAfter = PollInterval
 		return d
 	}
-	st = transition(st, in.Now, status.Succeeded, ReasonPromoted, fmt.Sprintf("revision %s promoted", st.Revision))
+	st = transition(st, in.Now, contract.Succeeded, ReasonPromoted, fmt.Sprintf("revision %s promoted", st.Revision))
 	st.Weight, st.StableRevision = 0, st.Revision
 	st.StepStartedAt, st.ScaledAt = nil, nil
 	d := hold(st)

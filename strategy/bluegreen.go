@@ -5,8 +5,7 @@ import (
 	"time"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -30,7 +29,7 @@ const (
 // blueGreenRelease reports whether the rollout runs blue/green. An undo never
 // does: it runs its fast canary (or --now restore) whatever the strategy.
 func blueGreenRelease(in Input) bool {
-	return in.Spec.Strategy == spec.BlueGreen && in.Status.Undo == nil && !isUndo(in)
+	return in.Spec.Strategy == contract.BlueGreen && in.Status.Undo == nil && !isUndo(in)
 }
 
 // firstStep returns the number of steps and the canary size a new rollout starts
@@ -49,7 +48,7 @@ func fullSize(in Input) int32 { return max(in.Stable.Desired, 1) }
 // length of window ending at the switch. Zero for every other gate.
 func GateBaselineOffset(in Input) time.Duration {
 	st := in.Status
-	if st.Phase != status.PendingConfirmation || st.SwitchedAt == nil {
+	if st.Phase != contract.PendingConfirmation || st.SwitchedAt == nil {
 		return 0
 	}
 	return in.Now.Sub(*st.SwitchedAt)
@@ -63,15 +62,15 @@ func GateBaselineOffset(in Input) time.Duration {
 func blueGreen(in Input) Decision {
 	st := in.Status
 	d := Decision{Status: st, CanaryReplicas: fullSize(in), Split: blueGreenSplit(in)}
-	if c := in.Command; c != nil && (c.Verb != VerbConfirm || st.Phase != status.PendingConfirmation) {
+	if c := in.Command; c != nil && (c.Verb != VerbConfirm || st.Phase != contract.PendingConfirmation) {
 		d.Events = []Event{{Warning: true, Reason: ReasonUnsupported, Message: fmt.Sprintf(
 			"%s by %s ignored: a blue/green rollout runs by itself until the switch, then waits in PendingConfirmation for `rolloutctl confirm %s` (or `rolloutctl abort %s`)",
 			c.Verb, orUnknown(c.By), in.Name, in.Name)}}
 	}
-	if st.Phase == status.PendingConfirmation {
+	if st.Phase == contract.PendingConfirmation {
 		return pendingConfirmation(in, d)
 	}
-	d.Status.Phase, d.Status.Step, d.Status.Steps, d.Status.Weight = status.Progressing, 1, blueGreenSteps, 0
+	d.Status.Phase, d.Status.Step, d.Status.Steps, d.Status.Weight = contract.Progressing, 1, blueGreenSteps, 0
 	if st.StepStartedAt == nil {
 		return awaitFullSize(in, d)
 	}
@@ -80,7 +79,7 @@ func blueGreen(in Input) Decision {
 		return d
 	}
 	judged := preSwitchResult(in.Spec, *in.Gate)
-	if judged.Verdict != analysis.Pass {
+	if judged.Verdict != contract.Pass {
 		return setback(in, d, "before the switch", judged)
 	}
 	return switchOver(in, d, judged)
@@ -89,14 +88,14 @@ func blueGreen(in Input) Decision {
 // blueGreenSplit is the traffic of the current phase: none before the switch
 // (except an Istio mirror copy), all of it after.
 func blueGreenSplit(in Input) traffic.Split {
-	if in.Status.Phase == status.PendingConfirmation {
+	if in.Status.Phase == contract.PendingConfirmation {
 		return traffic.Split{CanaryWeight: 100}
 	}
 	return traffic.Split{MirrorPercent: mirrorPercent(in.Spec)}
 }
 
-func mirrorPercent(sp spec.Spec) int {
-	if sp.Router != spec.RouterIstio {
+func mirrorPercent(sp contract.Spec) int {
+	if sp.Router != contract.RouterIstio {
 		return 0
 	}
 	return sp.MirrorPercent
@@ -131,24 +130,24 @@ func awaitFullSize(in Input, d Decision) Decision {
 // request checks (error rate, latency) without canary requests are not judged —
 // they judge after the switch — unless Istio mirrored requests to the canary. A
 // gate whose every check is such a request check passes on readiness alone.
-func preSwitchResult(sp spec.Spec, r analysis.Result) analysis.Result {
+func preSwitchResult(sp contract.Spec, r analysis.Result) analysis.Result {
 	if mirrorPercent(sp) > 0 {
 		return r
 	}
 	request := map[string]bool{}
 	for _, c := range sp.Checks {
-		if c.Custom == nil && (c.Metric == analysis.MetricErrorRate || c.Metric == analysis.MetricLatency) {
+		if c.Custom == nil && (c.Metric == contract.MetricErrorRate || c.Metric == contract.MetricLatency) {
 			request[c.Name()] = true
 		}
 	}
-	var judged []analysis.CheckResult
+	var judged []contract.CheckResult
 	for _, c := range r.Checks {
-		if !(request[c.Name] && c.Verdict == analysis.Inconclusive) {
+		if !(request[c.Name] && c.Verdict == contract.Inconclusive) {
 			judged = append(judged, c)
 		}
 	}
 	if len(judged) == 0 {
-		return analysis.Result{Verdict: analysis.Pass}
+		return analysis.Result{Verdict: contract.Pass}
 	}
 	return analysis.Combine(judged)
 }
@@ -157,7 +156,7 @@ func preSwitchResult(sp spec.Spec, r analysis.Result) analysis.Result {
 // confirmation; the stable pods stay as they are for an instant switch back.
 func switchOver(in Input, d Decision, judged analysis.Result) Decision {
 	now := in.Now
-	st := transition(d.Status, now, status.PendingConfirmation, ReasonSwitched, "")
+	st := transition(d.Status, now, contract.PendingConfirmation, ReasonSwitched, "")
 	st.Checks, st.Inconclusive = in.Gate.Checks, 0
 	st.Step, st.Weight = blueGreenSwitched, 100
 	st.StepStartedAt, st.SwitchedAt = &now, &now
@@ -196,7 +195,7 @@ func pendingConfirmation(in Input, d Decision) Decision {
 		return d
 	}
 	r := *in.Gate
-	if r.Verdict != analysis.Pass {
+	if r.Verdict != contract.Pass {
 		return setback(in, d, "after the switch", r)
 	}
 	now := in.Now
@@ -217,7 +216,7 @@ func pendingConfirmation(in Input, d Decision) Decision {
 // Deployment rolls out the vetted template (see promote).
 func confirm(in Input, d Decision, msg string) Decision {
 	now := in.Now
-	st := transition(d.Status, now, status.Promoting, ReasonConfirmed, msg+"; promoting revision "+d.Status.Revision)
+	st := transition(d.Status, now, contract.Promoting, ReasonConfirmed, msg+"; promoting revision "+d.Status.Revision)
 	st.ScaledAt, st.StepStartedAt = &now, nil
 	in.Status = st
 	p := promote(in)
@@ -232,7 +231,7 @@ func setback(in Input, d Decision, when string, r analysis.Result) Decision {
 	now := in.Now
 	st := d.Status
 	st.Checks = in.Gate.Checks
-	if r.Verdict == analysis.Inconclusive {
+	if r.Verdict == contract.Inconclusive {
 		st.Inconclusive++
 		if st.Inconclusive < InconclusiveLimit {
 			st.StepStartedAt, st.Reason = &now, ReasonInconclusive

@@ -8,23 +8,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
 // blueGreenSpec is a blue/green release through nginx with extra annotations.
-func blueGreenSpec(t *testing.T, kv ...string) spec.Spec {
-	return mustSpec(t, append([]string{spec.KeyStrategy, "bluegreen", spec.KeyRouter, "nginx"}, kv...)...)
+func blueGreenSpec(t *testing.T, kv ...string) contract.Spec {
+	return mustSpec(t, append([]string{contract.KeyStrategy, "bluegreen", contract.KeyRouter, "nginx"}, kv...)...)
 }
 
 // checks builds a gate result from name/verdict pairs.
 func checks(kv ...any) analysis.Result {
-	var cs []analysis.CheckResult
+	var cs []contract.CheckResult
 	for i := 0; i+1 < len(kv); i += 2 {
-		v := kv[i+1].(analysis.Verdict)
-		c := analysis.CheckResult{Name: kv[i].(string), Verdict: v}
-		if v != analysis.Pass {
+		v := kv[i+1].(contract.Verdict)
+		c := contract.CheckResult{Name: kv[i].(string), Verdict: v}
+		if v != contract.Pass {
 			c.Reason = "not enough traffic on the canary (0 requests)"
 		}
 		cs = append(cs, c)
@@ -35,7 +34,7 @@ func checks(kv ...any) analysis.Result {
 // preSwitchGate is what a healthy canary without user traffic yields: request
 // checks inconclusive, resource checks passing.
 func preSwitchGate() analysis.Result {
-	return checks("error-rate", analysis.Inconclusive, "cpu", analysis.Pass, "memory", analysis.Pass, "load", analysis.Pass)
+	return checks("error-rate", contract.Inconclusive, "cpu", contract.Pass, "memory", contract.Pass, "load", contract.Pass)
 }
 
 // gateWith evaluates a due gate with result r.
@@ -51,7 +50,7 @@ func (w *world) gateWith(r analysis.Result) Decision {
 func (w *world) readyFullSize(rev string) Decision {
 	w.t.Helper()
 	d := w.template(rev).step()
-	require.Equal(w.t, status.Progressing, d.Status.Phase)
+	require.Equal(w.t, contract.Progressing, d.Status.Phase)
 	w.canary(rev, d.CanaryReplicas).after(5 * time.Second)
 	d = w.step()
 	require.NotNil(w.t, d.Status.StepStartedAt)
@@ -64,14 +63,14 @@ func (w *world) switched(rev string) Decision {
 	w.readyFullSize(rev)
 	w.after(w.in.Spec.Interval)
 	d := w.gateWith(preSwitchGate())
-	require.Equal(w.t, status.PendingConfirmation, d.Status.Phase, d.Status.Message)
+	require.Equal(w.t, contract.PendingConfirmation, d.Status.Phase, d.Status.Message)
 	return d
 }
 
 func TestBlueGreenBringsTheCanaryUpAtFullSizeWithoutTraffic(t *testing.T) {
 	w := newWorld(t, blueGreenSpec(t))
 	d := w.template("g1").step()
-	assert.Equal(t, status.Progressing, d.Status.Phase)
+	assert.Equal(t, contract.Progressing, d.Status.Phase)
 	assert.Equal(t, int32(10), d.CanaryReplicas, "full size from the start")
 	assert.Equal(t, traffic.Split{}, d.Split)
 	assert.Equal(t, 1, d.Status.Step)
@@ -104,13 +103,13 @@ func TestBlueGreenGoodReleaseWithManualConfirmation(t *testing.T) {
 
 	w.after(time.Minute)
 	assert.Equal(t, time.Minute, GateBaselineOffset(w.in), "the stable is measured before the switch")
-	d = w.gateWith(checks("error-rate", analysis.Pass, "cpu", analysis.Pass))
-	assert.Equal(t, status.PendingConfirmation, d.Status.Phase, "manual: a passing gate keeps waiting")
+	d = w.gateWith(checks("error-rate", contract.Pass, "cpu", contract.Pass))
+	assert.Equal(t, contract.PendingConfirmation, d.Status.Phase, "manual: a passing gate keeps waiting")
 	assert.Equal(t, traffic.Split{CanaryWeight: 100}, d.Split)
 	assert.Equal(t, 2*time.Minute, GateBaselineOffset(w.after(time.Minute).in), "offset from the switch, not the window")
 
 	d = w.command(VerbConfirm).step()
-	assert.Equal(t, status.Promoting, d.Status.Phase)
+	assert.Equal(t, contract.Promoting, d.Status.Phase)
 	assert.Equal(t, ReasonConfirmed, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "alice")
 	assert.Equal(t, Resume, d.Stable, "the stable rolls out the vetted template")
@@ -119,41 +118,41 @@ func TestBlueGreenGoodReleaseWithManualConfirmation(t *testing.T) {
 
 	w.in.Stable.Running, w.in.Stable.RolledOut = "g1", true
 	d = w.step()
-	assert.Equal(t, status.Succeeded, d.Status.Phase)
+	assert.Equal(t, contract.Succeeded, d.Status.Phase)
 	assert.Equal(t, int32(0), d.CanaryReplicas)
 	assert.Equal(t, traffic.Split{}, d.Split)
 }
 
 func TestBlueGreenAutoConfirmsAfterOnePassingInterval(t *testing.T) {
-	w := newWorld(t, blueGreenSpec(t, spec.KeyConfirm, "auto"))
+	w := newWorld(t, blueGreenSpec(t, contract.KeyConfirm, "auto"))
 	d := w.switched("g1")
 	assert.Contains(t, d.Status.Message, "confirms itself")
 
 	w.after(30 * time.Second)
-	assert.Equal(t, status.PendingConfirmation, w.step().Status.Phase, "not before the interval")
+	assert.Equal(t, contract.PendingConfirmation, w.step().Status.Phase, "not before the interval")
 	w.after(30 * time.Second)
-	d = w.gateWith(checks("error-rate", analysis.Pass, "cpu", analysis.Pass))
-	assert.Equal(t, status.Promoting, d.Status.Phase)
+	d = w.gateWith(checks("error-rate", contract.Pass, "cpu", contract.Pass))
+	assert.Equal(t, contract.Promoting, d.Status.Phase)
 	assert.Equal(t, Resume, d.Stable)
 	assert.Equal(t, traffic.Split{CanaryWeight: 100}, d.Split)
 }
 
 func TestBlueGreenAutoDoesNotConfirmAnInconclusiveGate(t *testing.T) {
-	w := newWorld(t, blueGreenSpec(t, spec.KeyConfirm, "auto"))
+	w := newWorld(t, blueGreenSpec(t, contract.KeyConfirm, "auto"))
 	w.switched("g1")
 	w.after(time.Minute)
-	d := w.gateWith(checks("error-rate", analysis.Inconclusive, "cpu", analysis.Pass))
-	assert.Equal(t, status.PendingConfirmation, d.Status.Phase)
+	d := w.gateWith(checks("error-rate", contract.Inconclusive, "cpu", contract.Pass))
+	assert.Equal(t, contract.PendingConfirmation, d.Status.Phase)
 	assert.Equal(t, ReasonInconclusive, d.Status.Reason)
 	assert.Equal(t, traffic.Split{CanaryWeight: 100}, d.Split)
 }
 
 func TestBlueGreenFailingBeforeTheSwitchNeverMovesTraffic(t *testing.T) {
-	w := newWorld(t, blueGreenSpec(t, spec.KeyThreshold, "0"))
+	w := newWorld(t, blueGreenSpec(t, contract.KeyThreshold, "0"))
 	w.readyFullSize("g1")
 	w.after(time.Minute)
-	d := w.gateWith(checks("error-rate", analysis.Inconclusive, "cpu", analysis.Fail))
-	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	d := w.gateWith(checks("error-rate", contract.Inconclusive, "cpu", contract.Fail))
+	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, traffic.Split{}, d.Split)
 	assert.Equal(t, int32(0), d.CanaryReplicas)
 	assert.Equal(t, "g1", d.Status.FailedRevision)
@@ -162,15 +161,15 @@ func TestBlueGreenFailingBeforeTheSwitchNeverMovesTraffic(t *testing.T) {
 	assert.NotContains(t, d.Status.Message, "error-rate", "an unjudged request check is not blamed")
 
 	d = w.noCanary().step()
-	assert.Equal(t, status.RolledBack, d.Status.Phase)
+	assert.Equal(t, contract.RolledBack, d.Status.Phase)
 }
 
 func TestBlueGreenFailingAfterTheSwitchSwitchesBackInOneDecision(t *testing.T) {
-	w := newWorld(t, blueGreenSpec(t, spec.KeyThreshold, "0"))
+	w := newWorld(t, blueGreenSpec(t, contract.KeyThreshold, "0"))
 	w.switched("g1")
 	w.after(time.Minute)
-	d := w.gateWith(checks("error-rate", analysis.Fail, "cpu", analysis.Pass))
-	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	d := w.gateWith(checks("error-rate", contract.Fail, "cpu", contract.Pass))
+	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, traffic.Split{}, d.Split, "all traffic back to the stable at once")
 	assert.Equal(t, 0, d.Status.Weight)
 	assert.Equal(t, int32(0), d.CanaryReplicas)
@@ -178,30 +177,30 @@ func TestBlueGreenFailingAfterTheSwitchSwitchesBackInOneDecision(t *testing.T) {
 	assert.Contains(t, d.Status.Message, "after the switch")
 	assert.Equal(t, KeepPaused, d.Stable, "the stable pods were never touched")
 
-	assert.Equal(t, status.RolledBack, w.noCanary().step().Status.Phase)
+	assert.Equal(t, contract.RolledBack, w.noCanary().step().Status.Phase)
 }
 
 func TestBlueGreenToleratesFailuresUpToTheThresholdAtFullTraffic(t *testing.T) {
-	w := newWorld(t, blueGreenSpec(t, spec.KeyThreshold, "1"))
+	w := newWorld(t, blueGreenSpec(t, contract.KeyThreshold, "1"))
 	w.switched("g1")
 	w.after(time.Minute)
-	d := w.gateWith(checks("error-rate", analysis.Fail))
-	assert.Equal(t, status.PendingConfirmation, d.Status.Phase)
+	d := w.gateWith(checks("error-rate", contract.Fail))
+	assert.Equal(t, contract.PendingConfirmation, d.Status.Phase)
 	assert.Equal(t, ReasonGateFailed, d.Status.Reason)
 	assert.Equal(t, traffic.Split{CanaryWeight: 100}, d.Split)
 	w.after(time.Minute)
-	assert.Equal(t, status.RollingBack, w.gateWith(checks("error-rate", analysis.Fail)).Status.Phase)
+	assert.Equal(t, contract.RollingBack, w.gateWith(checks("error-rate", contract.Fail)).Status.Phase)
 }
 
 func TestBlueGreenAbortInPendingConfirmationSwitchesBack(t *testing.T) {
 	w := newWorld(t, blueGreenSpec(t))
 	w.switched("g1")
 	d := w.after(10 * time.Second).command(VerbAbort).step()
-	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, traffic.Split{}, d.Split)
 	assert.Equal(t, int32(0), d.CanaryReplicas)
 	assert.True(t, d.ReducesExposure(w.prev))
-	assert.Equal(t, status.Aborted, w.noCanary().step().Status.Phase)
+	assert.Equal(t, contract.Aborted, w.noCanary().step().Status.Phase)
 }
 
 func TestBlueGreenTemplateChangeRestartsBeforeTheSwitch(t *testing.T) {
@@ -216,7 +215,7 @@ func TestBlueGreenTemplateChangeRestartsBeforeTheSwitch(t *testing.T) {
 			w := newWorld(t, blueGreenSpec(t))
 			tc.reach(w)
 			d := w.after(10 * time.Second).template("g2").step()
-			assert.Equal(t, status.Progressing, d.Status.Phase)
+			assert.Equal(t, contract.Progressing, d.Status.Phase)
 			assert.Equal(t, "g2", d.Status.Revision)
 			assert.Equal(t, 1, d.Status.Step)
 			assert.Equal(t, traffic.Split{}, d.Split, "traffic leaves the replaced canary")
@@ -232,25 +231,25 @@ func TestBlueGreenPreSwitchGate(t *testing.T) {
 		name  string
 		kv    []string
 		gate  analysis.Result
-		phase status.Phase
+		phase contract.Phase
 		split traffic.Split
 	}{
 		{"request checks without traffic are left to after the switch", nil, preSwitchGate(),
-			status.PendingConfirmation, traffic.Split{CanaryWeight: 100}},
-		{"only request checks: switch on readiness", []string{spec.KeyChecks, "error-rate<=1%+baseline,latency-p99<=1.2x"},
-			checks("error-rate", analysis.Inconclusive, "latency-p99", analysis.Inconclusive),
-			status.PendingConfirmation, traffic.Split{CanaryWeight: 100}},
+			contract.PendingConfirmation, traffic.Split{CanaryWeight: 100}},
+		{"only request checks: switch on readiness", []string{contract.KeyChecks, "error-rate<=1%+baseline,latency-p99<=1.2x"},
+			checks("error-rate", contract.Inconclusive, "latency-p99", contract.Inconclusive),
+			contract.PendingConfirmation, traffic.Split{CanaryWeight: 100}},
 		{"an inconclusive resource check holds", nil,
-			checks("error-rate", analysis.Inconclusive, "cpu", analysis.Inconclusive),
-			status.Progressing, traffic.Split{}},
-		{"a custom check without data is judged", []string{spec.KeyChecks, "cpu<=1.3x"},
-			checks("cpu", analysis.Pass, "queue-depth", analysis.Inconclusive),
-			status.Progressing, traffic.Split{}},
-		{"with an Istio mirror the request checks judge", []string{spec.KeyRouter, "istio", spec.KeyMirror, "20"},
-			preSwitchGate(), status.Progressing, traffic.Split{MirrorPercent: 20}},
-		{"with an Istio mirror a passing gate switches", []string{spec.KeyRouter, "istio", spec.KeyMirror, "20"},
-			checks("error-rate", analysis.Pass, "cpu", analysis.Pass),
-			status.PendingConfirmation, traffic.Split{CanaryWeight: 100}},
+			checks("error-rate", contract.Inconclusive, "cpu", contract.Inconclusive),
+			contract.Progressing, traffic.Split{}},
+		{"a custom check without data is judged", []string{contract.KeyChecks, "cpu<=1.3x"},
+			checks("cpu", contract.Pass, "queue-depth", contract.Inconclusive),
+			contract.Progressing, traffic.Split{}},
+		{"with an Istio mirror the request checks judge", []string{contract.KeyRouter, "istio", contract.KeyMirror, "20"},
+			preSwitchGate(), contract.Progressing, traffic.Split{MirrorPercent: 20}},
+		{"with an Istio mirror a passing gate switches", []string{contract.KeyRouter, "istio", contract.KeyMirror, "20"},
+			checks("error-rate", contract.Pass, "cpu", contract.Pass),
+			contract.PendingConfirmation, traffic.Split{CanaryWeight: 100}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWorld(t, blueGreenSpec(t, tc.kv...))
@@ -259,7 +258,7 @@ func TestBlueGreenPreSwitchGate(t *testing.T) {
 			w.after(time.Minute)
 			d = w.gateWith(tc.gate)
 			assert.Equal(t, tc.phase, d.Status.Phase, d.Status.Message)
-			if tc.phase == status.Progressing {
+			if tc.phase == contract.Progressing {
 				// Held: the same split, no user traffic.
 				assert.Equal(t, tc.split.MirrorPercent, d.Split.MirrorPercent)
 				assert.Zero(t, d.Split.CanaryWeight)
@@ -274,7 +273,7 @@ func TestBlueGreenCanaryNotReadyAtFullSizeRollsBack(t *testing.T) {
 	w := newWorld(t, blueGreenSpec(t))
 	w.template("g1").step()
 	d := w.canary("g1", 4).after(11 * time.Minute).step()
-	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, ReasonNotReady, d.Status.Reason)
 	assert.Equal(t, traffic.Split{}, d.Split)
 }
@@ -299,7 +298,7 @@ func TestConfirmBeforeTheSwitchIsIgnored(t *testing.T) {
 	w := newWorld(t, blueGreenSpec(t))
 	w.readyFullSize("g1")
 	d := w.after(time.Second).command(VerbConfirm).step()
-	assert.Equal(t, status.Progressing, d.Status.Phase)
+	assert.Equal(t, contract.Progressing, d.Status.Phase)
 	assert.Equal(t, traffic.Split{}, d.Split)
 	require.Len(t, d.Events, 1)
 	assert.Equal(t, ReasonUnsupported, d.Events[0].Reason)
@@ -308,7 +307,7 @@ func TestConfirmBeforeTheSwitchIsIgnored(t *testing.T) {
 func TestUndoOfABlueGreenDeploymentRunsTheFastCanary(t *testing.T) {
 	w := newWorld(t, blueGreenSpec(t))
 	d := w.undoTo("s0", "s0", false).step()
-	require.Equal(t, status.Progressing, d.Status.Phase)
+	require.Equal(t, contract.Progressing, d.Status.Phase)
 	assert.Equal(t, 1, d.Status.Steps, "the undo's one step, not blue/green's two")
 	assert.Equal(t, int32(5), d.CanaryReplicas, "sized for the last step's 50%")
 

@@ -6,15 +6,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // An opt-out mid batch release walks the pods back chunk by chunk: the stable
 // grows by max-surge, waits for Ready, then the canary shrinks by as many.
 func TestHandBackGrowsTheStableBeforeShrinkingTheCanary(t *testing.T) {
-	in := Input{Name: "web", Spec: mustSpec(t, spec.KeyStrategy, "batch", spec.KeyMaxSurge, "3"),
-		Status: status.Status{Phase: status.Paused, Batch: &status.Batch{Desired: 10, Stable: 5, Canary: 5}},
+	in := Input{Name: "web", Spec: mustSpec(t, contract.KeyStrategy, "batch", contract.KeyMaxSurge, "3"),
+		Status: contract.Status{Phase: contract.Paused, Batch: &contract.BatchStatus{Desired: 10, Stable: 5, Canary: 5}},
 		Stable: Stable{Desired: 5, Ready: 5},
 		Canary: Canary{Exists: true, Replicas: 5, Pods: 5, Ready: 5}}
 	type counts struct{ stable, canary int32 }
@@ -42,8 +41,8 @@ func TestHandBackGrowsTheStableBeforeShrinkingTheCanary(t *testing.T) {
 }
 
 func TestHandBackWaitsForTheStablePodsToBeReady(t *testing.T) {
-	in := Input{Name: "web", Spec: mustSpec(t, spec.KeyStrategy, "batch"),
-		Status: status.Status{Phase: status.Progressing, Batch: &status.Batch{Desired: 4, Stable: 3, Canary: 1}},
+	in := Input{Name: "web", Spec: mustSpec(t, contract.KeyStrategy, "batch"),
+		Status: contract.Status{Phase: contract.Progressing, Batch: &contract.BatchStatus{Desired: 4, Stable: 3, Canary: 1}},
 		Stable: Stable{Desired: 3, Ready: 2},
 		Canary: Canary{Exists: true, Replicas: 1, Pods: 1, Ready: 1}}
 	d, done := HandBack(in)

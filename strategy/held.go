@@ -3,7 +3,7 @@ package strategy
 import (
 	"fmt"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // ReasonInvalidSpec marks a rollout held because its annotations stopped parsing.
@@ -18,7 +18,7 @@ const ReasonInvalidSpec = "InvalidSpec"
 // half-way would leave the canary carrying all traffic.
 func held(in Input, d Decision) Decision {
 	st := in.Status
-	if st.Phase == status.Promoting || st.Phase == status.RollingBack || d.Status.Phase == status.RollingBack {
+	if st.Phase == contract.Promoting || st.Phase == contract.RollingBack || d.Status.Phase == contract.RollingBack {
 		return d
 	}
 	if d.Status.Revision != st.Revision {
@@ -69,18 +69,18 @@ func heldTemplateChange(in Input) Decision {
 }
 
 // heldMessage says where the rollout is held and why.
-func heldMessage(in Input, st status.Status) string {
+func heldMessage(in Input, st contract.Status) string {
 	return fmt.Sprintf("held at %d%% (step %d/%d) until the annotations are valid again; abort, alerts, failed gates and "+
 		"readiness deadlines still roll back: %s", st.Weight, st.Step, st.Steps, in.Held)
 }
 
 // phaseRank orders the phases a rollout moves forward through.
-var phaseRank = map[status.Phase]int{
-	status.Progressing: 1, status.Paused: 1, status.PendingConfirmation: 2, status.Promoting: 3, status.Succeeded: 4,
+var phaseRank = map[contract.Phase]int{
+	contract.Progressing: 1, contract.Paused: 1, contract.PendingConfirmation: 2, contract.Promoting: 3, contract.Succeeded: 4,
 }
 
 // advances reports whether d exposes the canary more than st: a later phase, a
 // later step or a higher weight.
-func advances(st status.Status, d Decision) bool {
+func advances(st contract.Status, d Decision) bool {
 	return phaseRank[d.Status.Phase] > phaseRank[st.Phase] || d.Status.Step > st.Step || d.Split.CanaryWeight > st.Weight
 }

@@ -7,20 +7,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // mustSpec parses the annotations a user would write (opted in, plus kv pairs).
-func mustSpec(t *testing.T, kv ...string) spec.Spec {
+func mustSpec(t *testing.T, kv ...string) contract.Spec {
 	t.Helper()
-	ann := map[string]string{spec.KeyEnabled: "true"}
+	ann := map[string]string{contract.KeyEnabled: "true"}
 	for i := 0; i+1 < len(kv); i += 2 {
 		ann[kv[i]] = kv[i+1]
 	}
-	s, err := spec.Parse("web", ann)
+	s, err := contract.Parse("web", ann)
 	require.NoError(t, err)
 	return s
 }
@@ -30,17 +29,17 @@ func mustSpec(t *testing.T, kv ...string) spec.Spec {
 type world struct {
 	t    *testing.T
 	in   Input
-	prev status.Status // the status before the last decision
+	prev contract.Status // the status before the last decision
 	last Decision
 }
 
 // newWorld is a 10-replica Deployment running revision s1, opted in and Idle.
-func newWorld(t *testing.T, sp spec.Spec) *world {
+func newWorld(t *testing.T, sp contract.Spec) *world {
 	return &world{t: t, in: Input{
 		Name:         "web",
 		Now:          t0,
 		Spec:         sp,
-		Status:       status.Status{Phase: status.Idle, StableRevision: "s1", LastTransitionTime: t0},
+		Status:       contract.Status{Phase: contract.Idle, StableRevision: "s1", LastTransitionTime: t0},
 		Stable:       Stable{Template: "s1", Running: "s1", Desired: 10, RolledOut: true},
 		ReadyTimeout: 10 * time.Minute,
 	}}
@@ -71,7 +70,7 @@ func (w *world) noCanary() *world { w.in.Canary = Canary{}; return w }
 func (w *world) command(v Verb) *world { w.in.Command = &Command{Verb: v, By: "alice"}; return w }
 
 // gate evaluates a due gate with verdict v, as the controller would.
-func (w *world) gate(v analysis.Verdict) Decision {
+func (w *world) gate(v contract.Verdict) Decision {
 	w.t.Helper()
 	require.True(w.t, GateDue(w.in), "gate evaluated before it was due (status %+v, now %s)", w.in.Status, w.in.Now)
 	res := result(v)
@@ -79,14 +78,14 @@ func (w *world) gate(v analysis.Verdict) Decision {
 	return w.step()
 }
 
-func result(v analysis.Verdict) analysis.Result {
+func result(v contract.Verdict) analysis.Result {
 	reason := ""
-	if v != analysis.Pass {
+	if v != contract.Pass {
 		reason = "canary 5xx 7% > stable 0.2% + 1%"
 	}
-	return analysis.Result{Verdict: v, Checks: []analysis.CheckResult{
+	return analysis.Result{Verdict: v, Checks: []contract.CheckResult{
 		{Name: "error-rate", Verdict: v, Reason: reason},
-		{Name: "cpu", Verdict: analysis.Pass},
+		{Name: "cpu", Verdict: contract.Pass},
 	}}
 }
 
@@ -95,7 +94,7 @@ func (w *world) startRollout(rev string) Decision {
 	w.t.Helper()
 	w.template(rev)
 	d := w.step()
-	require.Equal(w.t, status.Progressing, d.Status.Phase)
+	require.Equal(w.t, contract.Progressing, d.Status.Phase)
 	w.canary(rev, d.CanaryReplicas).after(5 * time.Second)
 	d = w.step()
 	require.NotNil(w.t, d.Status.StepStartedAt)
@@ -107,8 +106,8 @@ func (w *world) startRollout(rev string) Decision {
 func (w *world) passStep() Decision {
 	w.t.Helper()
 	w.after(w.in.Spec.Interval)
-	d := w.gate(analysis.Pass)
-	if d.Status.Phase != status.Progressing || d.Status.StepStartedAt != nil {
+	d := w.gate(contract.Pass)
+	if d.Status.Phase != contract.Progressing || d.Status.StepStartedAt != nil {
 		return d
 	}
 	w.canary(w.in.Canary.Revision, d.CanaryReplicas).after(5 * time.Second)

@@ -10,8 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func TestPauseAtWaitsForApprovalAfterTheGatePasses(t *testing.T) {
@@ -23,8 +22,8 @@ func TestPauseAtWaitsForApprovalAfterTheGatePasses(t *testing.T) {
 			require.Equal(t, 20, d.Split.CanaryWeight)
 
 			w.after(time.Minute)
-			d = w.gate(analysis.Pass)
-			assert.Equal(t, status.Paused, d.Status.Phase)
+			d = w.gate(contract.Pass)
+			assert.Equal(t, contract.Paused, d.Status.Phase)
 			assert.Equal(t, 2, d.Status.Step)
 			assert.Equal(t, 20, d.Split.CanaryWeight)
 			assert.Equal(t, int32(2), d.CanaryReplicas)
@@ -35,13 +34,13 @@ func TestPauseAtWaitsForApprovalAfterTheGatePasses(t *testing.T) {
 			// Paused: no gate, no progress, however long.
 			d = w.after(time.Hour).step()
 			assert.False(t, GateDue(w.in))
-			assert.Equal(t, status.Paused, d.Status.Phase)
+			assert.Equal(t, contract.Paused, d.Status.Phase)
 			assert.Equal(t, 20, d.Split.CanaryWeight)
 			assert.Equal(t, int32(2), d.CanaryReplicas)
 			assert.Empty(t, d.Events)
 
 			d = w.command(verb).step()
-			assert.Equal(t, status.Progressing, d.Status.Phase)
+			assert.Equal(t, contract.Progressing, d.Status.Phase)
 			assert.Equal(t, 3, d.Status.Step, "the approved step goes on to the next")
 			assert.Equal(t, 2, d.Status.Approved)
 			assert.Equal(t, 20, d.Split.CanaryWeight, "the next weight waits for its pods")
@@ -57,9 +56,9 @@ func TestPauseAtTheLastStepPromotesAfterApproval(t *testing.T) {
 	w.startRollout("c1")
 	w.passStep()
 	w.after(time.Minute)
-	require.Equal(t, status.Paused, w.gate(analysis.Pass).Status.Phase)
+	require.Equal(t, contract.Paused, w.gate(contract.Pass).Status.Phase)
 	d := w.command(VerbPromote).step()
-	assert.Equal(t, status.Promoting, d.Status.Phase)
+	assert.Equal(t, contract.Promoting, d.Status.Phase)
 	assert.Equal(t, int32(10), d.CanaryReplicas)
 }
 
@@ -68,7 +67,7 @@ func TestPauseAndResumeCommandsHoldTheStepThenRestartItsWindow(t *testing.T) {
 	w.startRollout("c1")
 
 	d := w.after(30 * time.Second).command(VerbPause).step()
-	assert.Equal(t, status.Paused, d.Status.Phase)
+	assert.Equal(t, contract.Paused, d.Status.Phase)
 	assert.Equal(t, ReasonPaused, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "alice")
 	assert.Contains(t, d.Status.Message, "rolloutctl resume web")
@@ -76,11 +75,11 @@ func TestPauseAndResumeCommandsHoldTheStepThenRestartItsWindow(t *testing.T) {
 	assert.Equal(t, int32(1), d.CanaryReplicas)
 
 	d = w.after(10 * time.Minute).step()
-	assert.Equal(t, status.Paused, d.Status.Phase)
+	assert.Equal(t, contract.Paused, d.Status.Phase)
 	assert.False(t, GateDue(w.in), "no gate while paused")
 
 	d = w.command(VerbResume).step()
-	assert.Equal(t, status.Progressing, d.Status.Phase)
+	assert.Equal(t, contract.Progressing, d.Status.Phase)
 	assert.Equal(t, ReasonResumed, d.Status.Reason)
 	assert.Equal(t, 1, d.Status.Step, "resume continues the same step")
 	assert.Equal(t, 10, d.Split.CanaryWeight)
@@ -102,7 +101,7 @@ func TestManualPauseAtAPauseAtStepDoesNotSkipItsGate(t *testing.T) {
 			// Paused by hand in the middle of step 2's window, before its gate.
 			w.after(10 * time.Second).command(VerbPause).step()
 			d = w.after(time.Minute).command(verb).step()
-			assert.Equal(t, status.Progressing, d.Status.Phase)
+			assert.Equal(t, contract.Progressing, d.Status.Phase)
 			assert.Equal(t, 2, d.Status.Step, "step 2's gate has not passed yet")
 			assert.Equal(t, 20, d.Split.CanaryWeight)
 			require.NotNil(t, d.Status.StepStartedAt)
@@ -117,7 +116,7 @@ func TestAbortRollsBackToAborted(t *testing.T) {
 	w.passStep()
 
 	d := w.command(VerbAbort).step()
-	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, ReasonAborted, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "alice")
 	assert.True(t, d.Split.AllStable())
@@ -125,9 +124,9 @@ func TestAbortRollsBackToAborted(t *testing.T) {
 	assert.True(t, d.ReducesExposure(w.prev))
 
 	d = w.noCanary().step()
-	assert.Equal(t, status.Aborted, d.Status.Phase)
+	assert.Equal(t, contract.Aborted, d.Status.Phase)
 	d = w.after(time.Hour).step()
-	assert.Equal(t, status.Aborted, d.Status.Phase, "an aborted revision is not retried")
+	assert.Equal(t, contract.Aborted, d.Status.Phase, "an aborted revision is not retried")
 }
 
 func TestAbortWhilePausedRollsBack(t *testing.T) {
@@ -135,7 +134,7 @@ func TestAbortWhilePausedRollsBack(t *testing.T) {
 	w.startRollout("c1")
 	w.command(VerbPause).step()
 	d := w.command(VerbAbort).step()
-	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, ReasonAborted, d.Status.Reason)
 }
 
@@ -145,7 +144,7 @@ func TestFiringAlertRollsBackAtOnce(t *testing.T) {
 	w.after(10 * time.Second)
 	w.in.Alert = &Alert{Name: "HighErrorRate", StartsAt: t0}
 	d := w.step()
-	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, ReasonAlert, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "HighErrorRate")
 	assert.True(t, d.Split.AllStable())
@@ -159,7 +158,7 @@ func TestFiringAlertWithoutRolloutChangesNothing(t *testing.T) {
 	before := w.in.Status
 	w.in.Alert = &Alert{Name: "HighErrorRate", StartsAt: t0}
 	d := w.step()
-	assert.True(t, status.Equal(before, d.Status), "got %+v", d.Status)
+	assert.True(t, contract.Equal(before, d.Status), "got %+v", d.Status)
 	assert.Empty(t, d.Events)
 }
 
@@ -168,7 +167,7 @@ func TestBrokenRoutingRollsBackAnActiveRollout(t *testing.T) {
 	w.startRollout("c1")
 	w.in.Broken = "ingress default/web: not found"
 	d := w.step()
-	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, ReasonRoutingBroken, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "ingress default/web")
 	assert.True(t, d.Split.AllStable())
@@ -178,7 +177,7 @@ func TestBrokenRoutingKeepsAnIdleDeploymentIdleAndReportsOnce(t *testing.T) {
 	w := newWorld(t, mustSpec(t))
 	w.in.Broken = "service default/web: not found"
 	d := w.template("c1").step()
-	assert.Equal(t, status.Idle, d.Status.Phase)
+	assert.Equal(t, contract.Idle, d.Status.Phase)
 	assert.Equal(t, ReasonRoutingBroken, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "service default/web")
 	assert.Equal(t, int32(0), d.CanaryReplicas)
@@ -189,11 +188,11 @@ func TestBrokenRoutingKeepsAnIdleDeploymentIdleAndReportsOnce(t *testing.T) {
 	first := d.Status
 	d = w.after(30 * time.Second).step()
 	assert.Empty(t, d.Events, "reported once")
-	assert.True(t, status.Equal(first, d.Status), "nothing to write")
+	assert.True(t, contract.Equal(first, d.Status), "nothing to write")
 
 	w.in.Broken = ""
 	d = w.step()
-	assert.Equal(t, status.Progressing, d.Status.Phase, "starts once routing works")
+	assert.Equal(t, contract.Progressing, d.Status.Phase, "starts once routing works")
 }
 
 func TestPromotionNeverResumesAnUnvettedTemplate(t *testing.T) {
@@ -220,12 +219,12 @@ func TestPromotionNeverResumesAnUnvettedTemplate(t *testing.T) {
 			w := newWorld(t, mustSpec(t, "rolloutd.io/steps", "50"))
 			w.startRollout("c1")
 			w.after(time.Minute)
-			require.Equal(t, status.Promoting, w.gate(analysis.Pass).Status.Phase)
+			require.Equal(t, contract.Promoting, w.gate(contract.Pass).Status.Phase)
 			tc.setup(w)
 
 			d := w.template("c2").step()
 			assert.NotEqual(t, Resume, d.Stable)
-			assert.Equal(t, status.Progressing, d.Status.Phase)
+			assert.Equal(t, contract.Progressing, d.Status.Phase)
 			assert.Equal(t, ReasonRestarted, d.Status.Reason)
 			assert.Equal(t, "c2", d.Status.Revision, "the canary the controller builds is the current template")
 			assert.Equal(t, 1, d.Status.Step)
@@ -236,10 +235,10 @@ func TestPromotionNeverResumesAnUnvettedTemplate(t *testing.T) {
 
 func TestFirstRolloutOfANewDeploymentIsNative(t *testing.T) {
 	w := newWorld(t, mustSpec(t))
-	w.in.Status = status.Status{}
+	w.in.Status = contract.Status{}
 	w.in.Stable = Stable{Template: "c1", Running: "", Desired: 3}
 	d := w.step()
-	assert.Equal(t, status.Idle, d.Status.Phase)
+	assert.Equal(t, contract.Idle, d.Status.Phase)
 	assert.Equal(t, Resume, d.Stable)
 	assert.Equal(t, int32(0), d.CanaryReplicas)
 	assert.True(t, d.Split.AllStable())
@@ -249,7 +248,7 @@ func TestFirstRolloutOfANewDeploymentIsNative(t *testing.T) {
 	w.in.Stable.Running, w.in.Stable.RolledOut = "c1", true
 	d = w.step()
 	assert.Equal(t, KeepPaused, d.Stable)
-	assert.Equal(t, status.Idle, d.Status.Phase)
+	assert.Equal(t, contract.Idle, d.Status.Phase)
 	assert.Equal(t, "c1", d.Status.StableRevision)
 }
 
@@ -257,7 +256,7 @@ func TestIdleWithUnchangedTemplateDoesNothing(t *testing.T) {
 	w := newWorld(t, mustSpec(t))
 	before := w.in.Status
 	d := w.after(time.Hour).step()
-	assert.True(t, status.Equal(before, d.Status))
+	assert.True(t, contract.Equal(before, d.Status))
 	assert.Empty(t, d.Events)
 	assert.Equal(t, int32(0), d.CanaryReplicas)
 	assert.Zero(t, d.RequeueAfter)
@@ -271,6 +270,6 @@ func TestShortenedStepsDuringARolloutDoNotPanic(t *testing.T) {
 	w.passStep() // step 3 of 5
 	w.in.Spec = mustSpec(t, "rolloutd.io/steps", "10,20")
 	w.after(time.Minute)
-	d := w.gate(analysis.Pass)
-	assert.Equal(t, status.Promoting, d.Status.Phase, "past the last step of the new list")
+	d := w.gate(contract.Pass)
+	assert.Equal(t, contract.Promoting, d.Status.Phase, "past the last step of the new list")
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // mirrored runs a canary with rolloutd.io/mirror: an extra first step in which the
@@ -26,7 +26,7 @@ func mirrored(in Input) Decision {
 		// The mirror gate's verdict is reported on the way to step 2.
 		return rephrase(d, strings.NewReplacer(fmt.Sprintf("gate at %d%% passed (step 1/", p), "mirror gate passed (step 1/"))
 	}
-	if d.Status.Phase != status.Progressing && d.Status.Phase != status.Paused {
+	if d.Status.Phase != contract.Progressing && d.Status.Phase != contract.Paused {
 		return d
 	}
 	d.Status.Weight, d.Split.CanaryWeight = 0, 0

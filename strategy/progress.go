@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -13,7 +13,7 @@ import (
 // controller should evaluate a gate and pass its result in Input.Gate.
 func GateDue(in Input) bool {
 	st := in.Status
-	return (st.Phase == status.Progressing || st.Phase == status.PendingConfirmation) && st.StepStartedAt != nil &&
+	return (st.Phase == contract.Progressing || st.Phase == contract.PendingConfirmation) && st.StepStartedAt != nil &&
 		!in.Now.Before(st.StepStartedAt.Add(in.Spec.Interval)) || EarlyGate(in)
 }
 
@@ -23,16 +23,16 @@ func GateDue(in Input) bool {
 // The gate then runs the other checks over the step so far and only advances.
 func EarlyGate(in Input) bool {
 	st, seq := in.Status, in.Sequential
-	return in.Spec.Adaptive && st.Phase == status.Progressing && st.StepStartedAt != nil &&
+	return in.Spec.Adaptive && st.Phase == contract.Progressing && st.StepStartedAt != nil &&
 		in.Now.Before(st.StepStartedAt.Add(in.Spec.Interval)) &&
-		seq != nil && seq.Verdict == analysis.Pass && seq.Exposed
+		seq != nil && seq.Verdict == contract.Pass && seq.Exposed
 }
 
 // sequentialFailed reports a check the continuous judge failed: the canary
 // loses its traffic at once, without waiting for the gate or counting failures.
 func sequentialFailed(in Input) (Decision, bool) {
 	seq := in.Sequential
-	if seq == nil || seq.Verdict != analysis.Fail || in.Status.StepStartedAt == nil {
+	if seq == nil || seq.Verdict != contract.Fail || in.Status.StepStartedAt == nil {
 		return Decision{}, false
 	}
 	_, w := stepWeight(in)
@@ -80,7 +80,7 @@ func progress(in Input) Decision {
 	if d, failed := sequentialFailed(in); failed {
 		return d
 	}
-	if in.Status.Phase == status.Paused {
+	if in.Status.Phase == contract.Paused {
 		return paused(in)
 	}
 	if in.Command != nil && in.Command.Verb == VerbPause {
@@ -98,7 +98,7 @@ func progress(in Input) Decision {
 		return awaitPods(in, d, w, want)
 	}
 	early := EarlyGate(in)
-	if in.Gate == nil || !GateDue(in) || (early && in.Gate.Verdict != analysis.Pass) {
+	if in.Gate == nil || !GateDue(in) || (early && in.Gate.Verdict != contract.Pass) {
 		// An early gate only advances; otherwise the step runs its course.
 		d.RequeueAfter = st.StepStartedAt.Add(in.Spec.Interval).Sub(in.Now)
 		if d.RequeueAfter <= 0 {
@@ -138,7 +138,7 @@ func judge(in Input, d Decision, w int) Decision {
 	st := d.Status
 	st.Checks = r.Checks
 	switch r.Verdict {
-	case analysis.Pass:
+	case contract.Pass:
 		st.Inconclusive = 0
 		d.Status = st
 		d.Events = append(d.Events, Event{Reason: ReasonGatePassed,
@@ -151,7 +151,7 @@ func judge(in Input, d Decision, w int) Decision {
 			return p
 		}
 		return advance(in, d)
-	case analysis.Inconclusive:
+	case contract.Inconclusive:
 		st.Inconclusive++
 		if st.Inconclusive < InconclusiveLimit {
 			st.StepStartedAt = &now
@@ -183,7 +183,7 @@ func advance(in Input, d Decision) Decision {
 	now := in.Now
 	st := d.Status
 	if st.Step >= len(in.Spec.Steps) {
-		st = transition(st, now, status.Promoting, ReasonPromoting,
+		st = transition(st, now, contract.Promoting, ReasonPromoting,
 			fmt.Sprintf("all %d steps passed; promoting revision %s", len(in.Spec.Steps), st.Revision))
 		st.ScaledAt, st.StepStartedAt = &now, nil
 		in.Status = st
@@ -202,7 +202,7 @@ func advance(in Input, d Decision) Decision {
 
 // pause holds the current weight and canary size until promote or resume.
 func pause(in Input, reason, msg string) Decision {
-	st := transition(in.Status, in.Now, status.Paused, reason, msg)
+	st := transition(in.Status, in.Now, contract.Paused, reason, msg)
 	_, w := stepWeight(in)
 	return Decision{
 		Status:         st,
@@ -226,7 +226,7 @@ func paused(in Input) Decision {
 	by := orUnknown(in.Command.By)
 	gatePassed := st.Reason == ReasonAwaitingApproval && st.StepStartedAt != nil && in.Spec.PauseAt.Has(w) && st.Approved < st.Step &&
 		len(st.Checks) > 0
-	st = transition(st, now, status.Progressing, ReasonResumed, "resumed by "+by)
+	st = transition(st, now, contract.Progressing, ReasonResumed, "resumed by "+by)
 	if gatePassed || in.Command.Verb == VerbPromote {
 		st.Approved = st.Step
 		in.Status = st
@@ -251,7 +251,7 @@ func promoteFull(in Input) Decision {
 	_, w := stepWeight(in)
 	hold := Decision{Status: st, CanaryReplicas: traffic.CanaryReplicas(in.Stable.Desired, w),
 		Split: traffic.Split{CanaryWeight: st.Weight}, RequeueAfter: PollInterval}
-	passed := len(st.Checks) > 0 && analysis.Combine(st.Checks).Verdict == analysis.Pass
+	passed := len(st.Checks) > 0 && analysis.Combine(st.Checks).Verdict == contract.Pass
 	if !passed && !in.Command.SkipAnalysis {
 		hold.Events = []Event{{Warning: true, Reason: ReasonPaused,
 			Message: "promote --full refused: no passing gate yet for this revision (--skip-analysis overrides)"}}
@@ -263,7 +263,7 @@ func promoteFull(in Input) Decision {
 		msg = fmt.Sprintf("analysis skipped by %s (promote --full --skip-analysis); promoting revision %s without a passing gate",
 			orUnknown(in.Command.By), st.Revision)
 	}
-	st = transition(st, now, status.Promoting, ReasonPromoting, msg)
+	st = transition(st, now, contract.Promoting, ReasonPromoting, msg)
 	st.ScaledAt, st.StepStartedAt = &now, nil
 	in.Status = st
 	d := promote(in)

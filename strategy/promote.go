@@ -3,7 +3,7 @@ package strategy
 import (
 	"fmt"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -43,7 +43,7 @@ func promote(in Input) Decision {
 		return d
 	}
 	now := in.Now
-	st = undoneStatus(transition(st, now, status.Succeeded, ReasonPromoted, fmt.Sprintf("revision %s promoted", st.Revision)))
+	st = undoneStatus(transition(st, now, contract.Succeeded, ReasonPromoted, fmt.Sprintf("revision %s promoted", st.Revision)))
 	st.Weight = 0
 	st.StableRevision = st.Revision
 	st.StepStartedAt, st.ScaledAt = nil, nil
@@ -57,4 +57,4 @@ func promote(in Input) Decision {
 }
 
 // Promoting reports whether the decision lets the stable Deployment roll out.
-func (d Decision) Promoting() bool { return d.Stable == Resume && d.Status.Phase == status.Promoting }
+func (d Decision) Promoting() bool { return d.Stable == Resume && d.Status.Phase == contract.Promoting }

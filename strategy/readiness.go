@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -57,7 +57,7 @@ func watchReadiness(in Input, d Decision) Decision {
 // readiness deadline covers its pods coming up).
 func carriesTraffic(in Input) bool {
 	switch in.Status.Phase {
-	case status.Progressing, status.Paused, status.PendingConfirmation:
+	case contract.Progressing, contract.Paused, contract.PendingConfirmation:
 		return in.Status.Weight > 0
 	}
 	return false

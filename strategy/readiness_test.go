@@ -7,7 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func TestCanaryLosingReadyPodsUnderTrafficIsRolledBack(t *testing.T) {
@@ -28,7 +28,7 @@ func TestCanaryLosingReadyPodsUnderTrafficIsRolledBack(t *testing.T) {
 			tt.setup(w)
 			w.canary("c1", 0).after(time.Second)
 			d := w.step()
-			require.NotEqual(t, status.RollingBack, d.Status.Phase, "a short loss is tolerated")
+			require.NotEqual(t, contract.RollingBack, d.Status.Phase, "a short loss is tolerated")
 			require.NotNil(t, d.Status.UnreadySince)
 			assert.LessOrEqual(t, d.RequeueAfter, 20*time.Second+time.Millisecond, "looks again at the limit")
 			if tt.recovers {
@@ -37,12 +37,12 @@ func TestCanaryLosingReadyPodsUnderTrafficIsRolledBack(t *testing.T) {
 				assert.Nil(t, d.Status.UnreadySince)
 				w.canary("c1", 0).after(15 * time.Second)
 				d = w.step()
-				assert.NotEqual(t, status.RollingBack, d.Status.Phase, "the bound restarts after a recovery")
+				assert.NotEqual(t, contract.RollingBack, d.Status.Phase, "the bound restarts after a recovery")
 				return
 			}
 			w.after(21 * time.Second)
 			d = w.step()
-			require.Equal(t, status.RollingBack, d.Status.Phase)
+			require.Equal(t, contract.RollingBack, d.Status.Phase)
 			assert.Equal(t, ReasonNotReady, d.Status.Reason)
 			assert.Contains(t, d.Status.Message, "0 of the 1 Ready pods its 10% of traffic needs for more than 20s")
 			assert.Equal(t, 0, d.Split.CanaryWeight)

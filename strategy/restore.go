@@ -1,7 +1,7 @@
 package strategy
 
 import (
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -11,7 +11,7 @@ import (
 // interrupted ends the restore at once (the Deployment is paused again) and the new
 // template gets a canary from the next decision on. Both get the status with the
 // restore still recorded.
-func restoreStable(in Input, interrupted, done func(status.Status) Decision) Decision {
+func restoreStable(in Input, interrupted, done func(contract.Status) Decision) Decision {
 	st := in.Status
 	if in.Stable.Template != st.Restore {
 		st.Message += "; interrupted: the pod template changed, the new one gets a canary"

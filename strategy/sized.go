@@ -1,6 +1,8 @@
 package strategy
 
-import "github.com/rolloutd/rolloutd/internal/status"
+import (
+	"github.com/rolloutd/rolloutd/strategy/contract"
+)
 
 // The side carrying the traffic is sized from the traffic it carries. The stable's
 // spec.replicas is what the canary's share is computed from, but an autoscaler sees
@@ -35,8 +37,8 @@ func keepSized(in Input, d Decision, size, actual int32) Decision {
 	} else {
 		d.Status.Sized = 0
 	}
-	handsBack := d.Status.Phase == status.RollingBack || d.Status.Phase == status.Promoting || !d.Status.Phase.Active()
-	if actual < size && d.StableReplicas == nil && handsBack && (in.Status.Weight >= handBackShare || in.Status.Phase == status.PendingConfirmation) {
+	handsBack := d.Status.Phase == contract.RollingBack || d.Status.Phase == contract.Promoting || !d.Status.Phase.Active()
+	if actual < size && d.StableReplicas == nil && handsBack && (in.Status.Weight >= handBackShare || in.Status.Phase == contract.PendingConfirmation) {
 		d.StableReplicas = &size
 	}
 	return d

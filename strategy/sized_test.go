@@ -6,7 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // After a blue/green switch the stable pods are idle and an autoscaler shrinks
@@ -18,12 +18,12 @@ func TestAnAutoscalerShrinkingIdleStablePodsNeverShrinksTheCanary(t *testing.T) 
 	require.Equal(t, int32(10), d.CanaryReplicas)
 	w.in.Stable.Desired = 2 // the HPA, acting on idle pods
 	d = w.step()
-	assert.Equal(t, status.PendingConfirmation, d.Status.Phase)
+	assert.Equal(t, contract.PendingConfirmation, d.Status.Phase)
 	assert.Equal(t, int32(10), d.CanaryReplicas, "the side carrying traffic keeps its size")
 	assert.Nil(t, d.StableReplicas)
 
 	d = w.command(VerbAbort).step()
-	require.Equal(t, status.RollingBack, d.Status.Phase)
+	require.Equal(t, contract.RollingBack, d.Status.Phase)
 	require.NotNil(t, d.StableReplicas, "the switch back does not land on a shrunken stable")
 	assert.Equal(t, int32(10), *d.StableReplicas)
 }

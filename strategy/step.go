@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -40,27 +39,27 @@ func step(in Input) Decision {
 	in = withUndoSpec(in)
 	st := in.Status
 	switch {
-	case st.Phase == status.RollingBack:
+	case st.Phase == contract.RollingBack:
 		return finishRollback(in)
 	case in.Alert != nil:
 		return onAlert(in)
 	case in.Broken != "" && st.Phase.Active():
 		return rollback(in, ReasonRoutingBroken, in.Broken)
-	case in.Command != nil && in.Command.Verb == VerbAbort && st.Phase.Active() && st.Phase != status.Promoting:
+	case in.Command != nil && in.Command.Verb == VerbAbort && st.Phase.Active() && st.Phase != contract.Promoting:
 		return rollback(in, ReasonAborted, aborted(in.Command))
 	case isUndo(in) && !st.Phase.Active():
 		return undo(in)
-	case st.Phase.Active() && in.Stable.Template != st.Revision && st.Phase != status.Promoting:
+	case st.Phase.Active() && in.Stable.Template != st.Revision && st.Phase != contract.Promoting:
 		return templateChanged(in)
-	case in.Spec.Strategy == spec.ABTest && (st.Phase == status.Progressing || st.Phase == status.Paused || st.Phase == status.Promoting):
+	case in.Spec.Strategy == contract.ABTest && (st.Phase == contract.Progressing || st.Phase == contract.Paused || st.Phase == contract.Promoting):
 		return abTest(in)
-	case in.Spec.Strategy == spec.Canary && in.Spec.MirrorPercent > 0 && (st.Phase == status.Progressing || st.Phase == status.Paused):
+	case in.Spec.Strategy == contract.Canary && in.Spec.MirrorPercent > 0 && (st.Phase == contract.Progressing || st.Phase == contract.Paused):
 		return sticky(in, mirrored(in))
-	case st.Phase == status.PendingConfirmation || (blueGreenRelease(in) && st.Phase.Active() && st.Phase != status.Promoting):
+	case st.Phase == contract.PendingConfirmation || (blueGreenRelease(in) && st.Phase.Active() && st.Phase != contract.Promoting):
 		return blueGreen(in)
-	case st.Phase == status.Progressing || st.Phase == status.Paused:
+	case st.Phase == contract.Progressing || st.Phase == contract.Paused:
 		return sticky(in, progress(in))
-	case st.Phase == status.Promoting:
+	case st.Phase == contract.Promoting:
 		return promote(in)
 	default:
 		return idle(in)
@@ -90,7 +89,7 @@ func orUnknown(s string) string {
 }
 
 // transition returns st moved to phase with a reason and message, stamped now.
-func transition(st status.Status, now time.Time, phase status.Phase, reason, msg string) status.Status {
+func transition(st contract.Status, now time.Time, phase contract.Phase, reason, msg string) contract.Status {
 	if st.Phase != phase {
 		st.LastTransitionTime = now
 	}
@@ -103,7 +102,7 @@ func transition(st status.Status, now time.Time, phase status.Phase, reason, msg
 func idle(in Input) Decision {
 	st := in.Status
 	if st.Phase == "" {
-		st = transition(st, in.Now, status.Idle, ReasonProgressing, "watching for a new pod template")
+		st = transition(st, in.Now, contract.Idle, ReasonProgressing, "watching for a new pod template")
 	}
 	st.StableRevision = in.Stable.Running
 	tmpl := in.Stable.Template
@@ -135,9 +134,9 @@ func idle(in Input) Decision {
 }
 
 // start begins (or restarts) a rollout of the current template at step 1.
-func start(in Input, st status.Status, reason, msg string) Decision {
+func start(in Input, st contract.Status, reason, msg string) Decision {
 	now := in.Now
-	st = transition(st, now, status.Progressing, reason, msg)
+	st = transition(st, now, contract.Progressing, reason, msg)
 	st.Revision = in.Stable.Template
 	st.StableRevision = in.Stable.Running
 	steps, replicas := firstStep(in)
@@ -170,7 +169,7 @@ func templateChanged(in Input) Decision {
 // rollback moves traffic to stable at once and removes the canary. The revision is
 // marked failed so it is not retried until the template changes.
 func rollback(in Input, reason, msg string) Decision {
-	st := transition(in.Status, in.Now, status.RollingBack, reason, msg)
+	st := transition(in.Status, in.Now, contract.RollingBack, reason, msg)
 	st.Weight = 0
 	st.StepStartedAt, st.ScaledAt = nil, nil
 	st.FailedRevision = st.Revision
@@ -198,15 +197,15 @@ func finishRollback(in Input) Decision {
 		d.RequeueAfter = PollInterval
 		return d
 	}
-	phase := status.RolledBack
+	phase := contract.RolledBack
 	switch st.Reason {
 	case ReasonAborted:
-		phase = status.Aborted
+		phase = contract.Aborted
 	case ReasonReverted:
-		phase = status.Idle
+		phase = contract.Idle
 	}
 	d.Status = transition(st, in.Now, phase, st.Reason, st.Message)
-	d.Events = []Event{{Warning: phase != status.Idle, Reason: ReasonRolledBack,
+	d.Events = []Event{{Warning: phase != contract.Idle, Reason: ReasonRolledBack,
 		Message: fmt.Sprintf("revision %s rolled back: %s", st.Revision, st.Message)}}
 	return d
 }
@@ -215,7 +214,7 @@ func finishRollback(in Input) Decision {
 func failedSummary(r *analysis.Result) string {
 	var parts []string
 	for _, c := range r.Checks {
-		if c.Verdict != analysis.Pass {
+		if c.Verdict != contract.Pass {
 			s := c.Name
 			if c.Reason != "" {
 				s += ": " + c.Reason

@@ -3,14 +3,14 @@
 // canary's readiness, the stable's rollout, a gate's analysis result, the time), it
 // returns the next Status and the desired canary size, traffic split and stable
 // state. It reads no clock and calls no client, so every transition is a table test.
+// It imports only strategy/contract, traffic and analysis (for a gate's result).
 package strategy
 
 import (
 	"time"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -108,8 +108,8 @@ type Input struct {
 	// Name is the Deployment's name, for messages that tell the user what to run.
 	Name   string
 	Now    time.Time
-	Spec   spec.Spec
-	Status status.Status
+	Spec   contract.Spec
+	Status contract.Status
 	Stable Stable
 	Canary Canary
 	// ReadyTimeout bounds how long canary pods may take to become Ready.
@@ -195,7 +195,7 @@ type Event struct {
 
 // Decision is the desired state after one reconcile.
 type Decision struct {
-	Status status.Status
+	Status contract.Status
 	// CanaryReplicas is the desired size of the canary copy; 0 means it must not
 	// exist (removed only after traffic has left it).
 	CanaryReplicas int32
@@ -230,6 +230,6 @@ type Revert struct {
 // ReducesExposure reports whether the decision takes traffic or pods away from a
 // canary the previous status gave them to: such a decision is persisted before it is
 // applied, so a crash in between can never put traffic back on a failed canary.
-func (d Decision) ReducesExposure(prev status.Status) bool {
-	return d.Status.Phase == status.RollingBack && prev.Phase != status.RollingBack
+func (d Decision) ReducesExposure(prev contract.Status) bool {
+	return d.Status.Phase == contract.RollingBack && prev.Phase != contract.RollingBack
 }

@@ -3,8 +3,7 @@ package strategy
 import (
 	"fmt"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -34,7 +33,7 @@ func undo(in Input) Decision {
 			Message: fmt.Sprintf("undo to revision %d requested by %s refused: %s", c.Revision, orUnknown(c.By), why)})
 		return d
 	}
-	rec := &status.Undo{Revision: c.Revision, Now: c.Now, By: c.By}
+	rec := &contract.UndoRequest{Revision: c.Revision, Now: c.Now, By: c.By}
 	target := in.Stable.UndoTarget
 	if c.Now || target == in.Stable.Running || len(in.Spec.Steps) == 0 {
 		return undoNow(in, rec)
@@ -54,7 +53,7 @@ func undoRefused(in Input) string {
 	switch got := in.Stable.UndoTarget; {
 	case got == "":
 		return fmt.Sprintf("revision %d is not kept (only the newest %d ReplicaSets count, %s)",
-			c.Revision, in.Spec.RevisionHistory, spec.KeyRevisionHistory)
+			c.Revision, in.Spec.RevisionHistory, contract.KeyRevisionHistory)
 	case c.Template == "":
 		return "the command names no template revision to check the revision number against"
 	case got != c.Template:
@@ -66,11 +65,11 @@ func undoRefused(in Input) string {
 
 // undoNow restores the kept revision on the stable Deployment without a canary:
 // phase RollingBack with Restore set, un-paused until every pod runs it.
-func undoNow(in Input, rec *status.Undo) Decision {
+func undoNow(in Input, rec *contract.UndoRequest) Decision {
 	now, target := in.Now, in.Stable.UndoTarget
 	msg := fmt.Sprintf("undo to revision %d (template %s) requested by %s: restoring it on %s at once, without a canary",
 		rec.Revision, target, orUnknown(rec.By), in.Name)
-	st := transition(in.Status, now, status.RollingBack, ReasonUndo, msg)
+	st := transition(in.Status, now, contract.RollingBack, ReasonUndo, msg)
 	st.Revision, st.StableRevision, st.Restore = target, in.Stable.Running, target
 	st.Weight, st.Step, st.Steps = 0, 0, 0
 	st.Failures, st.Inconclusive, st.Approved = 0, 0, 0
@@ -89,13 +88,13 @@ func undoNow(in Input, rec *status.Undo) Decision {
 // stable pods run the kept revision, or with Idle when someone else's template
 // interrupts it.
 func finishUndo(in Input) Decision {
-	return restoreStable(in, func(st status.Status) Decision {
-		st = transition(st, in.Now, status.Idle, ReasonUndo, st.Message)
+	return restoreStable(in, func(st contract.Status) Decision {
+		st = transition(st, in.Now, contract.Idle, ReasonUndo, st.Message)
 		return Decision{Status: st, Split: traffic.Split{}, RequeueAfter: PollInterval,
 			Events: []Event{{Warning: true, Reason: ReasonUndo, Message: st.Message}}}
-	}, func(st status.Status) Decision {
+	}, func(st contract.Status) Decision {
 		target := st.Restore
-		st = undoneStatus(transition(st, in.Now, status.Succeeded, ReasonUndone, ""))
+		st = undoneStatus(transition(st, in.Now, contract.Succeeded, ReasonUndone, ""))
 		st.StableRevision, st.Restore = target, ""
 		return Decision{Status: st, Split: traffic.Split{}, Events: []Event{{Reason: ReasonUndone, Message: st.Message}}}
 	})
@@ -103,9 +102,9 @@ func finishUndo(in Input) Decision {
 
 // undoneStatus marks a Succeeded status that completes an undo (reason Undone and
 // a message naming the revision and who asked); other statuses pass unchanged.
-func undoneStatus(st status.Status) status.Status {
+func undoneStatus(st contract.Status) contract.Status {
 	u := st.Undo
-	if u == nil || st.Phase != status.Succeeded {
+	if u == nil || st.Phase != contract.Succeeded {
 		return st
 	}
 	how := "after a fast canary"
@@ -123,9 +122,9 @@ func undoneStatus(st status.Status) status.Status {
 // last step's weight, analysed for one interval, without manual gates (the undo is
 // the operator's approval). Checks and threshold stay the user's, so a kept revision
 // that is bad for today's traffic is still rolled back.
-func fastUndoSpec(sp spec.Spec) spec.Spec {
+func fastUndoSpec(sp contract.Spec) contract.Spec {
 	sp.Steps = []int{sp.Steps[len(sp.Steps)-1]}
-	sp.PauseAt = spec.PauseAt{}
+	sp.PauseAt = contract.PauseAt{}
 	return sp
 }
 

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // ReasonUnvetted is the Event reason when the stable's Deployment controller
@@ -15,9 +15,9 @@ const ReasonUnvetted = "UnvettedRollout"
 // vettedRevisions are the revisions the stable pods may run, in the order a
 // revert prefers them: the one being promoted, the one a rollback or an undo
 // restores, and the one they ran before.
-func vettedRevisions(st status.Status) []string {
+func vettedRevisions(st contract.Status) []string {
 	var out []string
-	if st.Phase == status.Promoting && st.Revision != "" {
+	if st.Phase == contract.Promoting && st.Revision != "" {
 		out = append(out, st.Revision)
 	}
 	if st.Restore != "" {

@@ -5,37 +5,37 @@ import (
 
 	"github.com/stretchr/testify/assert"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func TestNewestReplicaSetOfAnUnvettedTemplateIsRevertedBeforeAnythingElse(t *testing.T) {
 	cases := []struct {
 		name       string
-		st         status.Status
+		st         contract.Status
 		newest     string
 		newestPods int32
 		wantRevert []string // nil: no revert
 	}{
 		{name: "promoting: the promoted revision is vetted",
-			st: status.Status{Phase: status.Promoting, Revision: "c1", StableRevision: "s1"}, newest: "c1", newestPods: 3},
+			st: contract.Status{Phase: contract.Promoting, Revision: "c1", StableRevision: "s1"}, newest: "c1", newestPods: 3},
 		{name: "promoting: a template edited meanwhile returns to the promoted one first",
-			st: status.Status{Phase: status.Promoting, Revision: "c1", StableRevision: "s1"}, newest: "c2", newestPods: 1,
+			st: contract.Status{Phase: contract.Promoting, Revision: "c1", StableRevision: "s1"}, newest: "c2", newestPods: 1,
 			wantRevert: []string{"c1", "s1"}},
 		{name: "progressing, resumed by hand: the canary's revision is not vetted yet",
-			st: status.Status{Phase: status.Progressing, Revision: "c1", StableRevision: "s1", Weight: 20}, newest: "c1", newestPods: 2,
+			st: contract.Status{Phase: contract.Progressing, Revision: "c1", StableRevision: "s1", Weight: 20}, newest: "c1", newestPods: 2,
 			wantRevert: []string{"s1"}},
 		{name: "an alert restoring the previous revision",
-			st: status.Status{Phase: status.RollingBack, Revision: "c1", StableRevision: "c1", Restore: "s1"}, newest: "s1", newestPods: 3},
+			st: contract.Status{Phase: contract.RollingBack, Revision: "c1", StableRevision: "c1", Restore: "s1"}, newest: "s1", newestPods: 3},
 		{name: "edited while an alert restores",
-			st: status.Status{Phase: status.RollingBack, Revision: "c1", StableRevision: "c1", Restore: "s1"}, newest: "c2", newestPods: 3,
+			st: contract.Status{Phase: contract.RollingBack, Revision: "c1", StableRevision: "c1", Restore: "s1"}, newest: "c2", newestPods: 3,
 			wantRevert: []string{"s1", "c1"}},
 		{name: "idle, a rolled-back revision resumed by hand",
-			st: status.Status{Phase: status.RolledBack, Revision: "c1", StableRevision: "s1", FailedRevision: "c1"}, newest: "c1", newestPods: 10,
+			st: contract.Status{Phase: contract.RolledBack, Revision: "c1", StableRevision: "s1", FailedRevision: "c1"}, newest: "c1", newestPods: 10,
 			wantRevert: []string{"s1"}},
 		{name: "already scaled back to zero",
-			st: status.Status{Phase: status.Promoting, Revision: "c1", StableRevision: "s1"}, newest: "c2", newestPods: 0},
+			st: contract.Status{Phase: contract.Promoting, Revision: "c1", StableRevision: "s1"}, newest: "c2", newestPods: 0},
 		{name: "no stable revision recorded yet",
-			st: status.Status{Phase: status.Idle}, newest: "s9", newestPods: 10},
+			st: contract.Status{Phase: contract.Idle}, newest: "s9", newestPods: 10},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

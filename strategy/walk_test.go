@@ -7,8 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func TestGoodCanaryWalksEveryStepThenPromotes(t *testing.T) {
@@ -16,7 +15,7 @@ func TestGoodCanaryWalksEveryStepThenPromotes(t *testing.T) {
 
 	// A new template starts a canary of one pod with no traffic.
 	d := w.template("c1").step()
-	assert.Equal(t, status.Progressing, d.Status.Phase)
+	assert.Equal(t, contract.Progressing, d.Status.Phase)
 	assert.Equal(t, "c1", d.Status.Revision)
 	assert.Equal(t, "s1", d.Status.StableRevision)
 	assert.Equal(t, 1, d.Status.Step)
@@ -53,8 +52,8 @@ func TestGoodCanaryWalksEveryStepThenPromotes(t *testing.T) {
 
 	// The gate passes: step 2 scales the canary first and keeps 10% until Ready.
 	w.after(30 * time.Second)
-	d = w.gate(analysis.Pass)
-	assert.Equal(t, status.Progressing, d.Status.Phase)
+	d = w.gate(contract.Pass)
+	assert.Equal(t, contract.Progressing, d.Status.Phase)
 	assert.Equal(t, 2, d.Status.Step)
 	assert.Equal(t, 10, d.Split.CanaryWeight, "weight holds until the step's pods are Ready")
 	assert.Equal(t, int32(2), d.CanaryReplicas)
@@ -80,8 +79,8 @@ func TestGoodCanaryWalksEveryStepThenPromotes(t *testing.T) {
 
 	// The last gate passes: Promoting scales the canary to full size first.
 	w.after(time.Minute)
-	d = w.gate(analysis.Pass)
-	assert.Equal(t, status.Promoting, d.Status.Phase)
+	d = w.gate(contract.Pass)
+	assert.Equal(t, contract.Promoting, d.Status.Phase)
 	assert.Equal(t, int32(10), d.CanaryReplicas)
 	assert.Equal(t, 50, d.Split.CanaryWeight, "weight holds until the full-size canary is Ready")
 	assert.Equal(t, KeepPaused, d.Stable)
@@ -105,7 +104,7 @@ func TestGoodCanaryWalksEveryStepThenPromotes(t *testing.T) {
 
 	w.in.Stable.RolledOut = true
 	d = w.step()
-	assert.Equal(t, status.Succeeded, d.Status.Phase)
+	assert.Equal(t, contract.Succeeded, d.Status.Phase)
 	assert.Equal(t, 0, d.Status.Weight)
 	assert.True(t, d.Split.AllStable())
 	assert.Equal(t, int32(0), d.CanaryReplicas)
@@ -116,7 +115,7 @@ func TestGoodCanaryWalksEveryStepThenPromotes(t *testing.T) {
 
 	// Settled: nothing more happens.
 	d = w.noCanary().after(time.Hour).step()
-	assert.Equal(t, status.Succeeded, d.Status.Phase)
+	assert.Equal(t, contract.Succeeded, d.Status.Phase)
 	assert.Empty(t, d.Events)
 	assert.Equal(t, int32(0), d.CanaryReplicas)
 	assert.Zero(t, d.RequeueAfter)
@@ -133,8 +132,8 @@ func TestFailedGatesHoldUnderThresholdAndRollBackOverIt(t *testing.T) {
 			w.startRollout("c1")
 			for i := 1; i <= tc.tolerated; i++ {
 				w.after(time.Minute)
-				d := w.gate(analysis.Fail)
-				assert.Equal(t, status.Progressing, d.Status.Phase, "failure %d is tolerated", i)
+				d := w.gate(contract.Fail)
+				assert.Equal(t, contract.Progressing, d.Status.Phase, "failure %d is tolerated", i)
 				assert.Equal(t, 1, d.Status.Step, "the step is held")
 				assert.Equal(t, 10, d.Split.CanaryWeight)
 				assert.Equal(t, i, d.Status.Failures)
@@ -145,8 +144,8 @@ func TestFailedGatesHoldUnderThresholdAndRollBackOverIt(t *testing.T) {
 				assert.True(t, d.Events[0].Warning)
 			}
 			w.after(time.Minute)
-			d := w.gate(analysis.Fail)
-			assert.Equal(t, status.RollingBack, d.Status.Phase)
+			d := w.gate(contract.Fail)
+			assert.Equal(t, contract.RollingBack, d.Status.Phase)
 			assert.Equal(t, ReasonGateFailed, d.Status.Reason)
 			assert.Equal(t, 0, d.Status.Weight)
 			assert.True(t, d.Split.AllStable())
@@ -162,18 +161,18 @@ func TestRollbackFinishesOnceTheCanaryIsGoneAndIsNotRetried(t *testing.T) {
 	w := newWorld(t, mustSpec(t, "rolloutd.io/threshold", "0"))
 	w.startRollout("c1")
 	w.after(time.Minute)
-	require.Equal(t, status.RollingBack, w.gate(analysis.Fail).Status.Phase)
+	require.Equal(t, contract.RollingBack, w.gate(contract.Fail).Status.Phase)
 
 	// While the canary remains the rollback is not over, and not re-persisted first.
 	d := w.step()
-	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, int32(0), d.CanaryReplicas)
 	assert.True(t, d.Split.AllStable())
 	assert.False(t, d.ReducesExposure(w.prev))
 	assert.Equal(t, PollInterval, d.RequeueAfter)
 
 	d = w.noCanary().step()
-	assert.Equal(t, status.RolledBack, d.Status.Phase)
+	assert.Equal(t, contract.RolledBack, d.Status.Phase)
 	assert.Equal(t, ReasonGateFailed, d.Status.Reason, "the reason that started the rollback is kept")
 	require.Len(t, d.Events, 1)
 	assert.Equal(t, ReasonRolledBack, d.Events[0].Reason)
@@ -182,14 +181,14 @@ func TestRollbackFinishesOnceTheCanaryIsGoneAndIsNotRetried(t *testing.T) {
 	// The same template is not retried, however long it stays.
 	for i := 0; i < 3; i++ {
 		d = w.after(time.Hour).step()
-		assert.Equal(t, status.RolledBack, d.Status.Phase)
+		assert.Equal(t, contract.RolledBack, d.Status.Phase)
 		assert.Equal(t, int32(0), d.CanaryReplicas)
 		assert.Empty(t, d.Events)
 	}
 
 	// A new template starts again from step 1.
 	d = w.template("c2").step()
-	assert.Equal(t, status.Progressing, d.Status.Phase)
+	assert.Equal(t, contract.Progressing, d.Status.Phase)
 	assert.Equal(t, "c2", d.Status.Revision)
 	assert.Equal(t, 1, d.Status.Step)
 	assert.Zero(t, d.Status.Failures)
@@ -202,22 +201,22 @@ func TestInconclusiveGatesCountAsOneFailureEveryLimit(t *testing.T) {
 	for round := 1; round <= 2; round++ {
 		for i := 1; i < InconclusiveLimit; i++ {
 			w.after(time.Minute)
-			d := w.gate(analysis.Inconclusive)
-			assert.Equal(t, status.Progressing, d.Status.Phase)
+			d := w.gate(contract.Inconclusive)
+			assert.Equal(t, contract.Progressing, d.Status.Phase)
 			assert.Equal(t, i, d.Status.Inconclusive)
 			assert.Equal(t, round-1, d.Status.Failures, "round %d: inconclusive %d is not yet a failure", round, i)
 			assert.Equal(t, ReasonInconclusive, d.Status.Reason)
 			assert.Equal(t, 10, d.Split.CanaryWeight)
 		}
 		w.after(time.Minute)
-		d := w.gate(analysis.Inconclusive)
+		d := w.gate(contract.Inconclusive)
 		if round == 1 {
-			assert.Equal(t, status.Progressing, d.Status.Phase)
+			assert.Equal(t, contract.Progressing, d.Status.Phase)
 			assert.Equal(t, 1, d.Status.Failures, "%d inconclusive gates count as one failure", InconclusiveLimit)
 			assert.Zero(t, d.Status.Inconclusive)
 			continue
 		}
-		assert.Equal(t, status.RollingBack, d.Status.Phase, "the second counted failure exceeds threshold 1")
+		assert.Equal(t, contract.RollingBack, d.Status.Phase, "the second counted failure exceeds threshold 1")
 	}
 }
 
@@ -226,16 +225,16 @@ func TestPassingGateResetsTheInconclusiveCount(t *testing.T) {
 	w.startRollout("c1")
 	for i := 1; i < InconclusiveLimit; i++ {
 		w.after(time.Minute)
-		w.gate(analysis.Inconclusive)
+		w.gate(contract.Inconclusive)
 	}
 	w.after(time.Minute)
-	d := w.gate(analysis.Pass)
+	d := w.gate(contract.Pass)
 	assert.Zero(t, d.Status.Inconclusive)
 	assert.Equal(t, 2, d.Status.Step)
 	w.canary("c1", d.CanaryReplicas).step()
 	w.after(time.Minute)
-	d = w.gate(analysis.Inconclusive)
-	assert.Equal(t, status.Progressing, d.Status.Phase, "one inconclusive gate after a pass does not roll back")
+	d = w.gate(contract.Inconclusive)
+	assert.Equal(t, contract.Progressing, d.Status.Phase, "one inconclusive gate after a pass does not roll back")
 }
 
 func TestTemplateChangedMidRolloutRestartsAtStepOne(t *testing.T) {
@@ -245,10 +244,10 @@ func TestTemplateChangedMidRolloutRestartsAtStepOne(t *testing.T) {
 	d := w.passStep()
 	require.Equal(t, 30, d.Split.CanaryWeight)
 	w.after(time.Minute)
-	w.gate(analysis.Fail)
+	w.gate(contract.Fail)
 
 	d = w.template("c2").after(10 * time.Second).step()
-	assert.Equal(t, status.Progressing, d.Status.Phase)
+	assert.Equal(t, contract.Progressing, d.Status.Phase)
 	assert.Equal(t, ReasonRestarted, d.Status.Reason)
 	assert.Equal(t, "c2", d.Status.Revision)
 	assert.Equal(t, 1, d.Status.Step)
@@ -271,22 +270,22 @@ func TestTemplateRevertedToStableEndsIdleAfterCleanup(t *testing.T) {
 	w.passStep()
 
 	d := w.template("s1").step()
-	assert.Equal(t, status.RollingBack, d.Status.Phase)
+	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, ReasonReverted, d.Status.Reason)
 	assert.True(t, d.Split.AllStable())
 	assert.Equal(t, int32(0), d.CanaryReplicas)
 	assert.Empty(t, d.Status.FailedRevision, "a revert does not mark the canary revision failed")
 
 	d = w.step()
-	assert.Equal(t, status.RollingBack, d.Status.Phase, "not Idle while the canary exists")
+	assert.Equal(t, contract.RollingBack, d.Status.Phase, "not Idle while the canary exists")
 	d = w.noCanary().step()
-	assert.Equal(t, status.Idle, d.Status.Phase)
+	assert.Equal(t, contract.Idle, d.Status.Phase)
 	require.Len(t, d.Events, 1)
 	assert.False(t, d.Events[0].Warning)
 
 	// Re-applying the reverted canary template starts a fresh rollout.
 	d = w.template("c1").step()
-	assert.Equal(t, status.Progressing, d.Status.Phase)
+	assert.Equal(t, contract.Progressing, d.Status.Phase)
 	assert.Equal(t, "c1", d.Status.Revision)
 }
 
@@ -299,13 +298,13 @@ func TestCanaryNotReadyInTimeRollsBackNamingReadiness(t *testing.T) {
 		{"later step", func(w *world) {
 			w.startRollout("c1")
 			w.after(time.Minute)
-			w.gate(analysis.Pass) // step 2 wants 2 pods; 1 stays Ready
+			w.gate(contract.Pass) // step 2 wants 2 pods; 1 stays Ready
 		}},
 		{"full size for promotion", func(w *world) {
 			w.in.Spec.Steps = []int{50}
 			w.startRollout("c1")
 			w.after(time.Minute)
-			w.gate(analysis.Pass) // Promoting wants 10 pods; 5 stay Ready
+			w.gate(contract.Pass) // Promoting wants 10 pods; 5 stay Ready
 		}},
 	}
 	for _, tc := range cases {
@@ -317,7 +316,7 @@ func TestCanaryNotReadyInTimeRollsBackNamingReadiness(t *testing.T) {
 			d := w.after(5 * time.Minute).step()
 			assert.Equal(t, phase, d.Status.Phase, "exactly the timeout is still within it")
 			d = w.after(time.Second).step()
-			assert.Equal(t, status.RollingBack, d.Status.Phase)
+			assert.Equal(t, contract.RollingBack, d.Status.Phase)
 			assert.Equal(t, ReasonNotReady, d.Status.Reason)
 			assert.Contains(t, d.Status.Message, "not Ready")
 			assert.Contains(t, d.Status.Message, "within 5m0s")

@@ -1,6 +1,7 @@
 // Package traffic holds the small value types that strategies hand to routers: how
 // much user traffic the canary gets, which requests are matched to it, and how many
 // replicas each side runs. It has no behaviour beyond validation and comparison.
+// It imports nothing of rolloutd's.
 package traffic
 
 import "fmt"

@@ -20,7 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 const appName = "web"
@@ -128,14 +128,14 @@ func createApp(ctx context.Context, kube kubernetes.Interface, o options) error 
 		if err != nil {
 			return false, nil
 		}
-		st, _ := status.Read(d.Annotations)
-		return d.Status.ReadyReplicas == replicas && st.Phase == status.Idle, nil
+		st, _ := contract.Read(d.Annotations)
+		return d.Status.ReadyReplicas == replicas && st.Phase == contract.Idle, nil
 	})
 }
 
 type result struct {
 	image   string
-	phase   status.Phase
+	phase   contract.Phase
 	message string
 	took    time.Duration
 	err     error
@@ -161,7 +161,7 @@ func watchRelease(ctx context.Context, kube kubernetes.Interface, o options, ima
 		if err != nil {
 			return false, nil
 		}
-		st, _ := status.Read(d.Annotations)
+		st, _ := contract.Read(d.Annotations)
 		line := progressLine(st)
 		if line != last {
 			fmt.Printf("    %6.1fs  %s\n", time.Since(start).Seconds(), line)
@@ -175,7 +175,7 @@ func watchRelease(ctx context.Context, kube kubernetes.Interface, o options, ima
 	return res
 }
 
-func progressLine(st status.Status) string {
+func progressLine(st contract.Status) string {
 	bar := strings.Repeat("#", st.Weight/5) + strings.Repeat(".", 20-st.Weight/5)
 	var checks []string
 	for _, c := range st.Checks {
@@ -187,7 +187,7 @@ func progressLine(st status.Status) string {
 
 func summary(results []result) error {
 	fmt.Println("\nSummary")
-	want := []status.Phase{status.Succeeded, status.RolledBack}
+	want := []contract.Phase{contract.Succeeded, contract.RolledBack}
 	var failed bool
 	for i, r := range results {
 		ok := r.err == nil && r.phase == want[i]

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 type config struct {
@@ -62,7 +63,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.maxConcurrent, "max-concurrent", analysis.DefaultMaxConcurrent, "queries in flight (ROLLOUTD_MAX_CONCURRENT_QUERIES)")
 	fs.IntVar(&cfg.workers, "workers", 8, "gates evaluated in parallel (ROLLOUTD_WORKERS)")
 	fs.DurationVar(&cfg.queryTimeout, "query-timeout", 5*time.Second, "timeout of one query (ROLLOUTD_QUERY_TIMEOUT)")
-	fs.StringVar(&cfg.checks, "checks", analysis.DefaultChecks+", latency-p99<=1.5x", "rolloutd.io/checks")
+	fs.StringVar(&cfg.checks, "checks", contract.DefaultChecks+", latency-p99<=1.5x", "rolloutd.io/checks")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the namespace afterwards")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -81,7 +82,7 @@ func parseFlags(args []string) (config, error) {
 }
 
 func run(ctx context.Context, cfg config) error {
-	checks, err := analysis.ParseChecks(cfg.checks)
+	checks, err := contract.ParseChecks(cfg.checks)
 	if err != nil {
 		return err
 	}

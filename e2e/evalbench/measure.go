@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // counting counts the queries that reach Prometheus.
@@ -37,22 +38,22 @@ type result struct {
 	instant, ranged int64
 	wall            time.Duration
 	gates           []time.Duration // sorted
-	verdicts        map[analysis.Verdict]int
+	verdicts        map[contract.Verdict]int
 }
 
 // measure runs n gates due at once through one Analyzer and cfg.workers
 // workers, as n rollouts reaching their gate together would in the daemon.
-func measure(ctx context.Context, prom promv1.API, cfg config, t analysis.Target, checks []analysis.Check, n int, judge bool) result {
+func measure(ctx context.Context, prom promv1.API, cfg config, t analysis.Target, checks []contract.Check, n int, judge bool) result {
 	c := &counting{API: prom}
 	opts := analysis.Options{QueryTimeout: cfg.queryTimeout, MaxConcurrent: cfg.maxConcurrent}
-	r := result{n: n, mode: "threshold", verdicts: map[analysis.Verdict]int{}}
+	r := result{n: n, mode: "threshold", verdicts: map[contract.Verdict]int{}}
 	if judge {
 		opts.Judge, r.mode = &analysis.JudgeOptions{}, "judge"
 	}
 	a := analysis.NewAnalyzer(c, opts)
 	t.End = time.Now()
 	durations := make([]time.Duration, n)
-	verdicts := make([]analysis.Verdict, n)
+	verdicts := make([]contract.Verdict, n)
 	// The daemon's workers bound the gates in progress; the Analyzer's semaphore
 	// bounds their queries.
 	slots := make(chan struct{}, cfg.workers)
@@ -100,9 +101,9 @@ func round(d time.Duration) time.Duration {
 	return d.Round(100 * time.Microsecond)
 }
 
-func verdictText(m map[analysis.Verdict]int) string {
+func verdictText(m map[contract.Verdict]int) string {
 	out := ""
-	for _, v := range []analysis.Verdict{analysis.Pass, analysis.Inconclusive, analysis.Fail} {
+	for _, v := range []contract.Verdict{contract.Pass, contract.Inconclusive, contract.Fail} {
 		if m[v] > 0 {
 			out += fmt.Sprintf("%s %d ", v, m[v])
 		}

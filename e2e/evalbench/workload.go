@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // workload is the namespace whose series every synthetic rollout reads: "web"
@@ -83,7 +84,7 @@ func (w *workload) create(ctx context.Context, kube kubernetes.Interface, name s
 
 func (w *workload) target(window time.Duration) analysis.Target {
 	return analysis.Target{Namespace: w.ns, Deployment: "web", Canary: "web-canary", Service: "web", Ingress: "web",
-		Source: analysis.SourceNginx, Window: window}
+		Source: contract.SourceNginx, Window: window}
 }
 
 // waitForSeries waits until Prometheus has a full window of canary traffic and

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // sampleTick is the daemon's default ROLLOUTD_SAMPLE_INTERVAL.
@@ -19,7 +20,7 @@ const sampleTick = 10
 // otherwise); at the step's end the gate decides as before, error-rate by its
 // sequential verdict when conclusive, else by the step's own window.
 func continuousRollout(ctx context.Context, ev analysis.Evaluator, f *fakeProm, tr *trial, cfg config) outcome {
-	var seq, others []analysis.Check
+	var seq, others []contract.Check
 	for _, c := range cfg.checks {
 		if analysis.Sequentially(c) {
 			seq = append(seq, c)
@@ -34,27 +35,27 @@ func continuousRollout(ctx context.Context, ev analysis.Evaluator, f *fakeProm, 
 	for t := sampleTick; t <= cfg.maxGates*interval; t += sampleTick {
 		tr.extend(t)
 		verdict, results := judgeTick(seq, tr, t, len(seq))
-		if verdict == analysis.Fail {
+		if verdict == contract.Fail {
 			out.rolledBack, out.seconds, out.failed = true, t, failedOnly(results)
 			return out
 		}
 		elapsed := t - stepStart
 		due := elapsed >= interval
-		early := !due && verdict == analysis.Pass && elapsed >= int(analysis.DefaultMinStepExposure/time.Second) &&
+		early := !due && verdict == contract.Pass && elapsed >= int(analysis.DefaultMinStepExposure/time.Second) &&
 			tr.canary.requests(t, elapsed) >= analysis.DefaultMinStepRequests
 		if !due && !early {
 			continue
 		}
 		checks := cfg.checks
-		if verdict == analysis.Pass {
+		if verdict == contract.Pass {
 			checks = others
 		}
 		res := ev.Evaluate(ctx, analysis.Target{
 			Namespace: "bench", Deployment: "app", Canary: "app-canary", Service: "app", Ingress: "app",
-			Source: analysis.SourceNginx, Window: time.Duration(elapsed) * time.Second, End: f.t0.Add(time.Duration(t) * time.Second),
+			Source: contract.SourceNginx, Window: time.Duration(elapsed) * time.Second, End: f.t0.Add(time.Duration(t) * time.Second),
 		}, checks)
 		out.gates++
-		if early && res.Verdict != analysis.Pass {
+		if early && res.Verdict != contract.Pass {
 			continue
 		}
 		stepStart = t
@@ -67,38 +68,38 @@ func continuousRollout(ctx context.Context, ev analysis.Evaluator, f *fakeProm, 
 
 // judgeTick judges the sequential checks on the counts from 0 to t, each at its
 // share of the daemon's false-rollback bound.
-func judgeTick(seq []analysis.Check, tr *trial, t, n int) (analysis.Verdict, []analysis.CheckResult) {
+func judgeTick(seq []contract.Check, tr *trial, t, n int) (contract.Verdict, []contract.CheckResult) {
 	if n == 0 {
-		return analysis.Inconclusive, nil
+		return contract.Inconclusive, nil
 	}
 	canary := analysis.Counts{Requests: tr.canary.requests(t, t), Errors: tr.canary.errors(t, t)}
 	stable := analysis.Counts{Requests: tr.stable.requests(t, t), Errors: tr.stable.errors(t, t)}
-	verdict := analysis.Pass
-	var out []analysis.CheckResult
+	verdict := contract.Pass
+	var out []contract.CheckResult
 	alpha := analysis.DefaultFalseRollback / float64(n)
 	for _, c := range seq {
-		var r analysis.CheckResult
-		if c.Metric == analysis.MetricLatency {
+		var r contract.CheckResult
+		if c.Metric == contract.MetricLatency {
 			r = analysis.SequentialLatency(c, tr.canary.histogram(t), tr.stable.histogram(t), alpha)
 		} else {
 			r = analysis.SequentialErrorRate(c, "status", canary, stable, alpha)
 		}
 		out = append(out, r)
 		switch {
-		case r.Verdict == analysis.Fail:
-			verdict = analysis.Fail
-		case r.Verdict != analysis.Pass && verdict == analysis.Pass:
-			verdict = analysis.Inconclusive
+		case r.Verdict == contract.Fail:
+			verdict = contract.Fail
+		case r.Verdict != contract.Pass && verdict == contract.Pass:
+			verdict = contract.Inconclusive
 		}
 	}
 	return verdict, out
 }
 
 // failedOnly names the checks that failed (the others were still inconclusive).
-func failedOnly(results []analysis.CheckResult) []string {
+func failedOnly(results []contract.CheckResult) []string {
 	var out []string
 	for _, r := range results {
-		if r.Verdict == analysis.Fail {
+		if r.Verdict == contract.Fail {
 			out = append(out, r.Name)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/e2e/sim"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func TestQuantileInterpolatesInsideTheBucketHoldingTheRank(t *testing.T) {
@@ -42,9 +43,9 @@ func TestHealthyTrialPassesEveryCheckInBothModes(t *testing.T) {
 		f := &fakeProm{t0: t0, canary: tr.canary, stable: tr.stable}
 		res := analysis.NewAnalyzer(f, opts).Evaluate(context.Background(), analysis.Target{
 			Namespace: "bench", Deployment: "app", Canary: "app-canary", Ingress: "app",
-			Source: analysis.SourceNginx, Window: time.Minute, End: t0.Add(time.Minute),
+			Source: contract.SourceNginx, Window: time.Minute, End: t0.Add(time.Minute),
 		}, cfg.checks)
-		assert.Equal(t, analysis.Pass, res.Verdict, "judge=%v: %+v", opts.Judge != nil, res.Checks)
+		assert.Equal(t, contract.Pass, res.Verdict, "judge=%v: %+v", opts.Judge != nil, res.Checks)
 		assert.Positive(t, f.queries.Load())
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/e2e/sim"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // config is what every trial shares.
@@ -33,7 +34,7 @@ type config struct {
 	threshold   int
 	maxGates    int
 	checksText  string
-	checks      []analysis.Check
+	checks      []contract.Check
 	alpha       float64
 	minRequests float64
 	stableRatio float64
@@ -60,7 +61,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.interval, "interval", time.Minute, "rolloutd.io/interval: each gate's window")
 	fs.IntVar(&cfg.threshold, "threshold", 2, "rolloutd.io/threshold: failed gates tolerated")
 	fs.IntVar(&cfg.maxGates, "max-gates", 15, "gates after which an undecided rollout is counted as such")
-	fs.StringVar(&cfg.checksText, "checks", analysis.DefaultChecks+", latency-p99<=1.5x", "rolloutd.io/checks")
+	fs.StringVar(&cfg.checksText, "checks", contract.DefaultChecks+", latency-p99<=1.5x", "rolloutd.io/checks")
 	fs.Float64Var(&cfg.alpha, "alpha", 0.05, "judge: significance of each one-sided Mann-Whitney test")
 	fs.Float64Var(&cfg.minRequests, "min-requests", analysis.DefaultMinRequests, "canary requests a window needs for request checks")
 	fs.Float64Var(&cfg.stableRatio, "stable-ratio", 4, "stable request rate as a multiple of the canary's")
@@ -76,7 +77,7 @@ func parseFlags(args []string) (config, error) {
 		cfg.rates = append(cfg.rates, v)
 	}
 	var err error
-	if cfg.checks, err = analysis.ParseChecks(cfg.checksText); err != nil {
+	if cfg.checks, err = contract.ParseChecks(cfg.checksText); err != nil {
 		return cfg, fmt.Errorf("--checks: %w", err)
 	}
 	if cfg.trials < 1 || cfg.workers < 1 || cfg.interval < 10*time.Second {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // outcome is how one simulated rollout ended.
@@ -31,7 +32,7 @@ func rollout(ctx context.Context, ev analysis.Evaluator, f *fakeProm, tr *trial,
 		tr.extend(end)
 		res := ev.Evaluate(ctx, analysis.Target{
 			Namespace: "bench", Deployment: "app", Canary: "app-canary", Service: "app", Ingress: "app",
-			Source: analysis.SourceNginx, Window: cfg.interval, End: f.t0.Add(time.Duration(end) * time.Second),
+			Source: contract.SourceNginx, Window: cfg.interval, End: f.t0.Add(time.Duration(end) * time.Second),
 		}, cfg.checks)
 		if gates.decide(res, cfg, end, &out) {
 			return out
@@ -47,14 +48,14 @@ type gateCount struct{ passes, failures, inconclusive int }
 // recording how in out.
 func (g *gateCount) decide(res analysis.Result, cfg config, at int, out *outcome) bool {
 	switch res.Verdict {
-	case analysis.Pass:
+	case contract.Pass:
 		g.inconclusive = 0
 		if g.passes++; g.passes == cfg.steps {
 			out.promoted, out.seconds = true, at
 			return true
 		}
 		return false
-	case analysis.Inconclusive:
+	case contract.Inconclusive:
 		if g.inconclusive++; g.inconclusive < strategy.InconclusiveLimit {
 			return false
 		}

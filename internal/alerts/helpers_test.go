@@ -29,7 +29,7 @@ import (
 	typedappsv1 "k8s.io/client-go/kubernetes/typed/apps/v1"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 const testToken = "s3cret-token"
@@ -106,7 +106,7 @@ func (f *fixture) mark(ns, name string) *Mark {
 
 // deployment is an opted-in Deployment with extra annotations kv.
 func deployment(ns, name string, kv ...string) *appsv1.Deployment {
-	ann := map[string]string{spec.KeyEnabled: "true"}
+	ann := map[string]string{contract.KeyEnabled: "true"}
 	for i := 0; i+1 < len(kv); i += 2 {
 		ann[kv[i]] = kv[i+1]
 	}

@@ -11,11 +11,11 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Key is the annotation holding a firing alert for the controller to act on.
-const Key = spec.Prefix + "alert"
+const Key = contract.Prefix + "alert"
 
 // Mark is the JSON document of the alert annotation.
 type Mark struct {

@@ -16,9 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
-	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // FieldManager names rolloutd's webhook as the writer of the mark.
@@ -111,10 +109,10 @@ func (r *Receiver) get(ctx context.Context, ns, name string, fresh bool) (*appsv
 func (r *Receiver) owning(ctx context.Context, ns, name string, fresh bool) (*appsv1.Deployment, error) {
 	d, err := r.get(ctx, ns, name, fresh)
 	switch {
-	case err == nil && d.Labels[workload.CanaryOfLabel] != "":
-		return r.get(ctx, ns, d.Labels[workload.CanaryOfLabel], fresh)
-	case apierrors.IsNotFound(err) && strings.HasSuffix(name, workload.CanarySuffix):
-		owner, oerr := r.get(ctx, ns, strings.TrimSuffix(name, workload.CanarySuffix), fresh)
+	case err == nil && d.Labels[contract.CanaryOfLabel] != "":
+		return r.get(ctx, ns, d.Labels[contract.CanaryOfLabel], fresh)
+	case apierrors.IsNotFound(err) && strings.HasSuffix(name, contract.CanarySuffix):
+		owner, oerr := r.get(ctx, ns, strings.TrimSuffix(name, contract.CanarySuffix), fresh)
 		if oerr == nil {
 			return owner, nil
 		}
@@ -134,19 +132,19 @@ func retriable(err error) bool {
 // later one.
 func ineligible(d *appsv1.Deployment, m Mark) string {
 	ann := d.Annotations
-	if !spec.Enabled(ann) {
-		return fmt.Sprintf("the deployment is not opted in (%s is not \"true\")", spec.KeyEnabled)
+	if !contract.Enabled(ann) {
+		return fmt.Sprintf("the deployment is not opted in (%s is not \"true\")", contract.KeyEnabled)
 	}
 	sp, why := alertSpec(d)
 	if why != "" {
 		return why
 	}
 	if !sp.AlertRollback {
-		return fmt.Sprintf("alert rollback is disabled (%s: \"false\")", spec.KeyAlertRollback)
+		return fmt.Sprintf("alert rollback is disabled (%s: \"false\")", contract.KeyAlertRollback)
 	}
 	for k, v := range sp.AlertSelector {
 		if got, ok := m.Labels[k]; !ok || got != v {
-			return fmt.Sprintf("the alert does not match %s (%s=%q, alert has %q)", spec.KeyAlertSelector, k, v, got)
+			return fmt.Sprintf("the alert does not match %s (%s=%q, alert has %q)", contract.KeyAlertSelector, k, v, got)
 		}
 	}
 	if have, _, _ := ReadMark(ann); have != nil {
@@ -162,7 +160,7 @@ func ineligible(d *appsv1.Deployment, m Mark) string {
 }
 
 // alertKeys are the annotations that decide whether an alert marks a Deployment.
-var alertKeys = []string{spec.KeyAlertRollback, spec.KeyAlertSelector}
+var alertKeys = []string{contract.KeyAlertRollback, contract.KeyAlertSelector}
 
 // alertSpec is the spec an alert is matched against. When an alert annotation
 // stopped parsing while a rollout is under way, it takes the value it had when
@@ -170,13 +168,13 @@ var alertKeys = []string{spec.KeyAlertRollback, spec.KeyAlertSelector}
 // kept — what the controller goes on with, so a typo never disables the alert
 // rollback of a live canary. With no rollout under way there is nothing to roll
 // back: the typo is the reason the alert is skipped.
-func alertSpec(d *appsv1.Deployment) (spec.Spec, string) {
-	sp, perr := spec.Parse(d.Name, d.Annotations)
+func alertSpec(d *appsv1.Deployment) (contract.Spec, string) {
+	sp, perr := contract.Parse(d.Name, d.Annotations)
 	bad := invalidAlertKeys(perr)
 	if len(bad) == 0 {
 		return sp, ""
 	}
-	st, err := status.Read(d.Annotations)
+	st, err := contract.Read(d.Annotations)
 	if err != nil || !st.Phase.Active() {
 		return sp, "invalid alert annotations: " + bad[0].Error()
 	}
@@ -188,20 +186,20 @@ func alertSpec(d *appsv1.Deployment) (spec.Spec, string) {
 			delete(ann, inv.Key)
 		}
 	}
-	if sp, perr = spec.Parse(d.Name, ann); len(invalidAlertKeys(perr)) > 0 {
+	if sp, perr = contract.Parse(d.Name, ann); len(invalidAlertKeys(perr)) > 0 {
 		for _, k := range alertKeys {
 			delete(ann, k)
 		}
-		sp, _ = spec.Parse(d.Name, ann)
+		sp, _ = contract.Parse(d.Name, ann)
 	}
 	return sp, ""
 }
 
 // invalidAlertKeys are the parse errors naming an alert annotation.
-func invalidAlertKeys(perr error) []*spec.InvalidError {
-	var out []*spec.InvalidError
+func invalidAlertKeys(perr error) []*contract.InvalidError {
+	var out []*contract.InvalidError
 	for _, e := range unwrapAll(perr) {
-		var inv *spec.InvalidError
+		var inv *contract.InvalidError
 		if errors.As(e, &inv) && slices.Contains(alertKeys, inv.Key) {
 			out = append(out, inv)
 		}

@@ -15,8 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func TestAlertMapsToAnOptedInDeployment(t *testing.T) {
@@ -31,27 +30,27 @@ func TestAlertMapsToAnOptedInDeployment(t *testing.T) {
 			alert("A", "fp", "namespace", "shop", "deployment", "kube-state-metrics", "rolloutd_deployment", "api"), "shop/api"},
 		{"rolloutd_deployment alone", deployment("shop", "api"),
 			alert("A", "fp", "namespace", "shop", "deployment", "", "rolloutd_deployment", "api"), "shop/api"},
-		{"selector matches", deployment("default", "web", spec.KeyAlertSelector, "severity=critical,team=web"),
+		{"selector matches", deployment("default", "web", contract.KeyAlertSelector, "severity=critical,team=web"),
 			alert("A", "fp", "team", "web"), "default/web"},
-		{"selector does not match", deployment("default", "web", spec.KeyAlertSelector, "severity=page"),
+		{"selector does not match", deployment("default", "web", contract.KeyAlertSelector, "severity=page"),
 			alert("A", "fp"), ""},
-		{"selector label missing", deployment("default", "web", spec.KeyAlertSelector, "team=web"),
+		{"selector label missing", deployment("default", "web", contract.KeyAlertSelector, "team=web"),
 			alert("A", "fp"), ""},
-		{"alert rollback disabled", deployment("default", "web", spec.KeyAlertRollback, "false"), alert("A", "fp"), ""},
-		{"alert rollback explicitly on", deployment("default", "web", spec.KeyAlertRollback, "true"), alert("A", "fp"), "default/web"},
-		{"not opted in", deployment("default", "web", spec.KeyEnabled, "false"), alert("A", "fp"), ""},
-		{"another annotation invalid still marks", deployment("default", "web", spec.KeySteps, "abc"), alert("A", "fp"), "default/web"},
-		{"invalid selector", deployment("default", "web", spec.KeyAlertSelector, "no matcher"), alert("A", "fp"), ""},
-		{"invalid selector mid-rollout matches as it last parsed", live(t, deployment("default", "web", spec.KeyAlertSelector, "team:web"),
-			spec.KeyAlertSelector, "team=web"), alert("A", "fp", "team", "web"), "default/web"},
-		{"invalid selector mid-rollout still filters as it last parsed", live(t, deployment("default", "web", spec.KeyAlertSelector, "team:web"),
-			spec.KeyAlertSelector, "team=web"), alert("A", "fp", "team", "db"), ""},
-		{"invalid selector mid-rollout with none kept takes the default", live(t, deployment("default", "web", spec.KeyAlertSelector, "team:web")),
+		{"alert rollback disabled", deployment("default", "web", contract.KeyAlertRollback, "false"), alert("A", "fp"), ""},
+		{"alert rollback explicitly on", deployment("default", "web", contract.KeyAlertRollback, "true"), alert("A", "fp"), "default/web"},
+		{"not opted in", deployment("default", "web", contract.KeyEnabled, "false"), alert("A", "fp"), ""},
+		{"another annotation invalid still marks", deployment("default", "web", contract.KeySteps, "abc"), alert("A", "fp"), "default/web"},
+		{"invalid selector", deployment("default", "web", contract.KeyAlertSelector, "no matcher"), alert("A", "fp"), ""},
+		{"invalid selector mid-rollout matches as it last parsed", live(t, deployment("default", "web", contract.KeyAlertSelector, "team:web"),
+			contract.KeyAlertSelector, "team=web"), alert("A", "fp", "team", "web"), "default/web"},
+		{"invalid selector mid-rollout still filters as it last parsed", live(t, deployment("default", "web", contract.KeyAlertSelector, "team:web"),
+			contract.KeyAlertSelector, "team=web"), alert("A", "fp", "team", "db"), ""},
+		{"invalid selector mid-rollout with none kept takes the default", live(t, deployment("default", "web", contract.KeyAlertSelector, "team:web")),
 			alert("A", "fp"), "default/web"},
-		{"invalid alert-rollback mid-rollout takes the default", live(t, deployment("default", "web", spec.KeyAlertRollback, "ture")),
+		{"invalid alert-rollback mid-rollout takes the default", live(t, deployment("default", "web", contract.KeyAlertRollback, "ture")),
 			alert("A", "fp"), "default/web"},
-		{"invalid alert-rollback mid-rollout keeps an opt-out", live(t, deployment("default", "web", spec.KeyAlertRollback, "flase"),
-			spec.KeyAlertRollback, "false"), alert("A", "fp"), ""},
+		{"invalid alert-rollback mid-rollout keeps an opt-out", live(t, deployment("default", "web", contract.KeyAlertRollback, "flase"),
+			contract.KeyAlertRollback, "false"), alert("A", "fp"), ""},
 		{"no such deployment", deployment("default", "other"), alert("A", "fp"), ""},
 		{"other namespace", deployment("prod", "web"), alert("A", "fp"), ""},
 		{"no namespace label", deployment("default", "web"), alert("A", "fp", "namespace", ""), ""},
@@ -76,13 +75,13 @@ func TestAlertMapsToAnOptedInDeployment(t *testing.T) {
 // as kept (key, value pairs).
 func live(t *testing.T, d *appsv1.Deployment, kept ...string) *appsv1.Deployment {
 	t.Helper()
-	st := status.Status{Phase: status.Progressing, Revision: "r2", Weight: 10, Spec: map[string]string{spec.KeyEnabled: "true"}}
+	st := contract.Status{Phase: contract.Progressing, Revision: "r2", Weight: 10, Spec: map[string]string{contract.KeyEnabled: "true"}}
 	for i := 0; i+1 < len(kept); i += 2 {
 		st.Spec[kept[i]] = kept[i+1]
 	}
 	raw, err := st.Encode()
 	require.NoError(t, err)
-	d.Annotations[status.Key] = raw
+	d.Annotations[contract.StatusKey] = raw
 	return d
 }
 

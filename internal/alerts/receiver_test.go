@@ -15,7 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func TestWebhookAnswersEachKindOfRequest(t *testing.T) {
@@ -108,7 +108,7 @@ func TestMarkCarriesTheAlert(t *testing.T) {
 // Deployment under release: it marks the canary's owner, also once the canary is gone.
 func TestAlertAboutTheCanaryMarksItsOwner(t *testing.T) {
 	canary := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "web-canary",
-		Labels: map[string]string{workload.CanaryOfLabel: "web"}, ResourceVersion: "1"}}
+		Labels: map[string]string{contract.CanaryOfLabel: "web"}, ResourceVersion: "1"}}
 	cases := []struct {
 		name string
 		objs []runtime.Object

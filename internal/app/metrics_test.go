@@ -25,7 +25,7 @@ import (
 	"github.com/rolloutd/rolloutd/internal/controller"
 	"github.com/rolloutd/rolloutd/internal/metrics"
 	"github.com/rolloutd/rolloutd/internal/server"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Every metric the daemon serves on /metrics — its own, the analyzer's, the
@@ -44,7 +44,7 @@ func TestLiveMetricsEndpointPassesPromlint(t *testing.T) {
 	kubeClient.Requests.WithLabelValues("update", "deployments", "200").Inc()
 	kubeClient.Throttle.Observe(0.01)
 	m.Describe("shop", "web", metrics.Info{Revision: "r1", Strategy: "canary", Router: "nginx"})
-	m.Observe("shop", "web", status.Status{Phase: status.Progressing, Weight: 10, Step: 1})
+	m.Observe("shop", "web", contract.Status{Phase: contract.Progressing, Weight: 10, Step: 1})
 	client, err := api.NewClient(api.Config{Address: "http://127.0.0.1:1"})
 	require.NoError(t, err)
 	analysis.NewAnalyzer(promv1.NewAPI(client), analysis.Options{Registerer: reg})

@@ -11,8 +11,8 @@ import (
 
 	"github.com/rolloutd/rolloutd/internal/config"
 	"github.com/rolloutd/rolloutd/internal/controller"
-	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // urgentClients builds the clients that take traffic off canaries: one rate
@@ -40,11 +40,11 @@ func urgentClients(base *rest.Config, cfg config.Config) (controller.Urgent, err
 }
 
 // routers are the routers writing through the given clients.
-func routers(kube kubernetes.Interface, dyn dynamic.Interface, gw gwclient.Interface) map[spec.Router]router.Router {
-	return map[spec.Router]router.Router{
-		spec.RouterService: router.Service{},
-		spec.RouterNginx:   router.Nginx{Client: kube},
-		spec.RouterIstio:   router.Istio{Client: dyn},
-		spec.RouterGateway: router.Gateway{Client: gw},
+func routers(kube kubernetes.Interface, dyn dynamic.Interface, gw gwclient.Interface) map[contract.Router]router.Router {
+	return map[contract.Router]router.Router{
+		contract.RouterService: router.Service{},
+		contract.RouterNginx:   router.Nginx{Client: kube},
+		contract.RouterIstio:   router.Istio{Client: dyn},
+		contract.RouterGateway: router.Gateway{Client: gw},
 	}
 }

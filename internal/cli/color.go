@@ -3,8 +3,7 @@ package cli
 import (
 	"strings"
 
-	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // color is an ANSI SGR colour code; none leaves text alone.
@@ -31,27 +30,27 @@ func (p palette) paint(c color, text string) string {
 	return "\x1b[" + string(c) + "m" + body + "\x1b[0m" + text[len(body):]
 }
 
-func phaseColor(p status.Phase) color {
+func phaseColor(p contract.Phase) color {
 	switch p {
-	case status.Succeeded:
+	case contract.Succeeded:
 		return green
-	case status.Progressing, status.Promoting:
+	case contract.Progressing, contract.Promoting:
 		return cyan
-	case status.Paused, status.PendingConfirmation:
+	case contract.Paused, contract.PendingConfirmation:
 		return yellow
-	case status.RollingBack, status.RolledBack, status.Aborted:
+	case contract.RollingBack, contract.RolledBack, contract.Aborted:
 		return red
 	}
 	return none
 }
 
-func verdictColor(v analysis.Verdict) color {
+func verdictColor(v contract.Verdict) color {
 	switch v {
-	case analysis.Pass:
+	case contract.Pass:
 		return green
-	case analysis.Fail:
+	case contract.Fail:
 		return red
-	case analysis.Inconclusive:
+	case contract.Inconclusive:
 		return yellow
 	}
 	return none

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,16 +20,16 @@ import (
 func TestConflictRechecksOnFreshObject(t *testing.T) {
 	tests := []struct {
 		name     string
-		daemon   *status.Status
+		daemon   *contract.Status
 		wantCode int
 		wantErr  string
 	}{
-		{"still paused: written on retry", withPhase(status.Paused), ExitOK, ""},
-		{"rolled back meanwhile: refused", withPhase(status.RolledBack), ExitError, "cannot promote web: phase is RolledBack"},
+		{"still paused: written on retry", withPhase(contract.Paused), ExitOK, ""},
+		{"rolled back meanwhile: refused", withPhase(contract.RolledBack), ExitError, "cannot promote web: phase is RolledBack"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cs := fake.NewClientset(deployment("shop/web:2.0", withPhase(status.Paused)))
+			cs := fake.NewClientset(deployment("shop/web:2.0", withPhase(contract.Paused)))
 			conflicted := false
 			cs.PrependReactor("patch", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
 				if conflicted {

@@ -6,8 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // age renders a duration as kubectl does: 45s, 12m, 3h, 2d.
@@ -30,21 +29,21 @@ func age(now, t time.Time) string {
 }
 
 // checksSummary is "3/4 Pass" plus the worst verdict's colour; "-" without checks.
-func checksSummary(checks []analysis.CheckResult) cell {
+func checksSummary(checks []contract.CheckResult) cell {
 	if len(checks) == 0 {
 		return cell{text: "-"}
 	}
-	counts := map[analysis.Verdict]int{}
+	counts := map[contract.Verdict]int{}
 	for _, c := range checks {
 		counts[c.Verdict]++
 	}
-	text := fmt.Sprintf("%d/%d Pass", counts[analysis.Pass], len(checks))
+	text := fmt.Sprintf("%d/%d Pass", counts[contract.Pass], len(checks))
 	col := green
-	if n := counts[analysis.Inconclusive]; n > 0 {
+	if n := counts[contract.Inconclusive]; n > 0 {
 		text += fmt.Sprintf(", %d Inconclusive", n)
 		col = yellow
 	}
-	if n := len(checks) - counts[analysis.Pass] - counts[analysis.Inconclusive]; n > 0 {
+	if n := len(checks) - counts[contract.Pass] - counts[contract.Inconclusive]; n > 0 {
 		text += fmt.Sprintf(", %d Fail", n)
 		col = red
 	}
@@ -52,7 +51,7 @@ func checksSummary(checks []analysis.CheckResult) cell {
 }
 
 // stepText is "2/5", or "-" before rolloutd has counted the steps.
-func stepText(st status.Status) string {
+func stepText(st contract.Status) string {
 	if st.Steps == 0 {
 		return "-"
 	}
@@ -63,13 +62,13 @@ func stepText(st status.Status) string {
 }
 
 // batchPods is the pod split of a batch release: "7 old, 3 new (of 10)".
-func batchPods(b *status.Batch) string {
+func batchPods(b *contract.BatchStatus) string {
 	return fmt.Sprintf("%d old, %d new (of %d)", b.Stable, b.Canary, b.Desired)
 }
 
 // shownRevision is the revision a row is about: the one under release, else the
 // stable one.
-func shownRevision(st status.Status) string {
+func shownRevision(st contract.Status) string {
 	if st.Revision != "" {
 		return st.Revision
 	}
@@ -79,7 +78,7 @@ func shownRevision(st status.Status) string {
 	return "-"
 }
 
-func phaseText(p status.Phase) string {
+func phaseText(p contract.Phase) string {
 	if p == "" {
 		return "Unknown"
 	}
@@ -111,7 +110,7 @@ func trimFloat(x float64) string {
 
 // progressBar draws the steps: done steps filled, the current one marked, e.g.
 // "[■■▶□□] 10 20 [30] 40 50" for step 3 of weights 10..50.
-func progressBar(st status.Status, weights []int) string {
+func progressBar(st contract.Status, weights []int) string {
 	n := st.Steps
 	if n == 0 {
 		n = len(weights)
@@ -123,7 +122,7 @@ func progressBar(st status.Status, weights []int) string {
 	bar.WriteString("[")
 	for i := 1; i <= n; i++ {
 		switch {
-		case st.Phase == status.Succeeded || st.Phase == status.Promoting || i < st.Step:
+		case st.Phase == contract.Succeeded || st.Phase == contract.Promoting || i < st.Step:
 			bar.WriteString("■")
 		case i == st.Step && st.Phase.Active():
 			bar.WriteString("▶")
@@ -136,7 +135,7 @@ func progressBar(st status.Status, weights []int) string {
 		return bar.String()
 	}
 	for i, w := range weights {
-		if i+1 == st.Step && st.Phase.Active() && st.Phase != status.Promoting {
+		if i+1 == st.Step && st.Phase.Active() && st.Phase != contract.Promoting {
 			fmt.Fprintf(&bar, " [%d%%]", w)
 		} else {
 			fmt.Fprintf(&bar, " %d%%", w)

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -131,13 +131,13 @@ func listRollouts(ctx context.Context, cs kubernetes.Interface, ns string) ([]ro
 	canaries := map[string]*appsv1.Deployment{}
 	for i := range list.Items {
 		d := &list.Items[i]
-		if of := d.Labels[workload.CanaryOfLabel]; of != "" {
-			if d.Name == workload.CanaryName(of) {
+		if of := d.Labels[contract.CanaryOfLabel]; of != "" {
+			if d.Name == contract.CanaryName(of) {
 				canaries[d.Namespace+"/"+of] = d
 			}
 			continue
 		}
-		if !spec.Enabled(d.Annotations) {
+		if !contract.Enabled(d.Annotations) {
 			continue
 		}
 		r, err := newRollout(d)
@@ -158,8 +158,8 @@ func listRollouts(ctx context.Context, cs kubernetes.Interface, ns string) ([]ro
 
 // getCanary reads the canary copy of a Deployment; nil when there is none.
 func getCanary(ctx context.Context, cs kubernetes.Interface, ns, name string) *appsv1.Deployment {
-	c, err := cs.AppsV1().Deployments(ns).Get(ctx, workload.CanaryName(name), metav1.GetOptions{})
-	if err != nil || c.Labels[workload.CanaryOfLabel] != name {
+	c, err := cs.AppsV1().Deployments(ns).Get(ctx, contract.CanaryName(name), metav1.GetOptions{})
+	if err != nil || c.Labels[contract.CanaryOfLabel] != name {
 		return nil
 	}
 	return c

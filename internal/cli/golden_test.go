@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/status"
-	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -27,22 +25,22 @@ func cluster() []runtime.Object {
 	web := deployment("shop/web:2.0", paused("shop/web:2.0"), "rolloutd.io/pause-at", "20,40",
 		CommandKey, `{"verb":"promote","by":"bob"}`)
 	failed := progressing("shop/api:1.4")
-	failed.Phase, failed.Reason, failed.Weight = status.RolledBack, "GateFailed", 0
+	failed.Phase, failed.Reason, failed.Weight = contract.RolledBack, "GateFailed", 0
 	failed.Message = "gate at 30% failed 3 times: error-rate<=1%+baseline: canary 4.1% > baseline 0.3% + 1%"
 	failed.FailedRevision, failed.LastTransitionTime = failed.Revision, now.Add(-26*time.Hour)
-	failed.Checks = []analysis.CheckResult{
-		{Name: "error-rate<=1%+baseline", Value: fp(0.041), Baseline: fp(0.003), Verdict: analysis.Fail, Reason: "canary 4.1% > baseline 0.3% + 1%"},
-		{Name: "cpu<=1.3x", Value: fp(0.25), Baseline: fp(0.24), Verdict: analysis.Pass},
-		{Name: "latency-p99<=1.2x", Verdict: analysis.Inconclusive, Reason: "no data: 0 requests to the canary"},
+	failed.Checks = []contract.CheckResult{
+		{Name: "error-rate<=1%+baseline", Value: fp(0.041), Baseline: fp(0.003), Verdict: contract.Fail, Reason: "canary 4.1% > baseline 0.3% + 1%"},
+		{Name: "cpu<=1.3x", Value: fp(0.25), Baseline: fp(0.24), Verdict: contract.Pass},
+		{Name: "latency-p99<=1.2x", Verdict: contract.Inconclusive, Reason: "no data: 0 requests to the canary"},
 	}
 	api := named(deployment("shop/api:1.4", failed), "api")
-	idle := named(deployment("shop/cart:3.1", &status.Status{Phase: status.Idle, StableRevision: rev("shop/cart:3.1"),
+	idle := named(deployment("shop/cart:3.1", &contract.Status{Phase: contract.Idle, StableRevision: rev("shop/cart:3.1"),
 		Message: "watching for a new pod template", LastTransitionTime: now.Add(-72 * time.Hour)}), "cart")
 	plain := named(deployment("shop/db:1", nil), "db")
 	plain.Annotations = nil
 	canary := named(deployment("shop/web:2.0", nil), "web-canary")
-	canary.Labels = map[string]string{workload.CanaryOfLabel: "web"}
-	canary.Annotations = map[string]string{workload.RevisionAnnotation: rev("shop/web:2.0")}
+	canary.Labels = map[string]string{contract.CanaryOfLabel: "web"}
+	canary.Annotations = map[string]string{contract.RevisionAnnotation: rev("shop/web:2.0")}
 	one := int32(1)
 	canary.Spec.Replicas = &one
 	canary.Status = appsv1.DeploymentStatus{Replicas: 1, UpdatedReplicas: 1, ReadyReplicas: 1}
@@ -133,7 +131,7 @@ func TestGetWatchRedrawsOnChange(t *testing.T) {
 
 func TestHistoryOutput(t *testing.T) {
 	failed := progressing("shop/web:4.0")
-	failed.Phase, failed.FailedRevision, failed.StableRevision = status.RolledBack, rev("shop/web:4.0"), rev("shop/web:3.0")
+	failed.Phase, failed.FailedRevision, failed.StableRevision = contract.RolledBack, rev("shop/web:4.0"), rev("shop/web:3.0")
 	failed.Message = "gate at 30% failed 3 times: error-rate<=1%+baseline: canary 4.1% > baseline 0.3% + 1%"
 	inProgress := progressing("shop/web:4.0")
 	inProgress.StableRevision = rev("shop/web:3.0")

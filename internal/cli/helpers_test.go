@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -59,7 +58,7 @@ func template(image string) corev1.PodTemplateSpec {
 
 // deployment is an opted-in Deployment "web" whose template runs image, with st
 // as its status annotation (none when st is nil).
-func deployment(image string, st *status.Status, extra ...string) *appsv1.Deployment {
+func deployment(image string, st *contract.Status, extra ...string) *appsv1.Deployment {
 	ann := map[string]string{"rolloutd.io/enabled": "true"}
 	for i := 0; i+1 < len(extra); i += 2 {
 		ann[extra[i]] = extra[i+1]
@@ -69,7 +68,7 @@ func deployment(image string, st *status.Status, extra ...string) *appsv1.Deploy
 		if err != nil {
 			panic(err)
 		}
-		ann[status.Key] = raw
+		ann[contract.StatusKey] = raw
 	}
 	replicas := int32(4)
 	return &appsv1.Deployment{
@@ -107,17 +106,17 @@ func jsonNumber(n int) string {
 func fp(v float64) *float64 { return &v }
 
 // paused is a canary rollout waiting for approval at step 2 of 5.
-func paused(image string) *status.Status {
+func paused(image string) *contract.Status {
 	at := now.Add(-90 * time.Second)
-	return &status.Status{
-		Phase: status.Paused, Revision: rev(image), StableRevision: rev("shop/web:1.0"),
+	return &contract.Status{
+		Phase: contract.Paused, Revision: rev(image), StableRevision: rev("shop/web:1.0"),
 		Weight: 20, Step: 2, Steps: 5, Reason: "Paused", LastTransitionTime: now.Add(-3 * time.Minute),
 		StepStartedAt: &at,
 		Message:       "step 2/5 at 20% passed; waiting for approval: run `rolloutctl promote web`",
-		Checks: []analysis.CheckResult{
-			{Name: "error-rate<=1%+baseline", Value: fp(0.004), Baseline: fp(0.003), Verdict: analysis.Pass},
-			{Name: "latency-p99<=1.2x", Value: fp(0.231), Baseline: fp(0.198), Verdict: analysis.Pass},
-			{Name: "memory<=1.3x", Value: fp(1.5e8), Baseline: fp(1.3e8), Verdict: analysis.Pass},
+		Checks: []contract.CheckResult{
+			{Name: "error-rate<=1%+baseline", Value: fp(0.004), Baseline: fp(0.003), Verdict: contract.Pass},
+			{Name: "latency-p99<=1.2x", Value: fp(0.231), Baseline: fp(0.198), Verdict: contract.Pass},
+			{Name: "memory<=1.3x", Value: fp(1.5e8), Baseline: fp(1.3e8), Verdict: contract.Pass},
 		},
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -125,7 +125,7 @@ func history(r rollout, sets []appsv1.ReplicaSet) []revision {
 func knownOutcome(r rollout, h string, running bool) string {
 	st := r.st
 	switch {
-	case h == st.FailedRevision && (st.Phase == status.RolledBack || st.Phase == status.Aborted):
+	case h == st.FailedRevision && (st.Phase == contract.RolledBack || st.Phase == contract.Aborted):
 		return pastTense(st.Phase) + ": " + oneLine(st.Message)
 	case h == st.FailedRevision:
 		if rec, ok := st.Record(h); ok {
@@ -134,7 +134,7 @@ func knownOutcome(r rollout, h string, running bool) string {
 		return "rolled back"
 	case h == st.Revision && st.Phase.Active():
 		return "in progress: " + progressLine(r)
-	case running && h == st.Revision && st.Phase == status.Succeeded:
+	case running && h == st.Revision && st.Phase == contract.Succeeded:
 		return "promoted by rolloutd; running"
 	case running:
 		return "running"
@@ -146,14 +146,14 @@ func knownOutcome(r rollout, h string, running bool) string {
 }
 
 // recordedOutcome renders an outcome rolloutd recorded for an earlier rollout.
-func recordedOutcome(rec status.Record) string {
+func recordedOutcome(rec contract.Record) string {
 	switch rec.Phase {
-	case status.Succeeded:
+	case contract.Succeeded:
 		if rec.Reason == "Undone" {
 			return "promoted (undo): " + oneLine(rec.Message)
 		}
 		return "promoted"
-	case status.RolledBack, status.Aborted:
+	case contract.RolledBack, contract.Aborted:
 		return pastTense(rec.Phase) + ": " + oneLine(rec.Message)
 	}
 	return "not recorded"

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"sigs.k8s.io/yaml"
 )
 
@@ -44,11 +44,11 @@ func writeStructured(w io.Writer, format string, v any) error {
 // template revision, the status annotation as rolloutd wrote it, and any pending
 // command.
 type rolloutDocument struct {
-	Namespace string        `json:"namespace"`
-	Name      string        `json:"name"`
-	Template  string        `json:"template"`
-	Status    status.Status `json:"status"`
-	Pending   *Command      `json:"pendingCommand,omitempty"`
+	Namespace string          `json:"namespace"`
+	Name      string          `json:"name"`
+	Template  string          `json:"template"`
+	Status    contract.Status `json:"status"`
+	Pending   *Command        `json:"pendingCommand,omitempty"`
 }
 
 func rolloutDoc(r rollout) rolloutDocument {

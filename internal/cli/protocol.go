@@ -3,7 +3,7 @@ package cli
 import (
 	"fmt"
 
-	"github.com/rolloutd/rolloutd/internal/command"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // CommandKey is the annotation through which rolloutctl asks the daemon to act.
@@ -41,28 +41,28 @@ import (
 // writing), "template" is the rolloutd revision hash of that ReplicaSet's pod
 // template so the daemon can verify the number still names the same template, and
 // "now" asks for an immediate switch instead of a fast canary.
-const CommandKey = command.Key
+const CommandKey = contract.CommandKey
 
 // Verb is an operator request.
-type Verb = command.Verb
+type Verb = contract.Verb
 
 // Operator verbs.
 const (
-	VerbPromote = command.Promote
-	VerbPause   = command.Pause
-	VerbResume  = command.Resume
-	VerbAbort   = command.Abort
-	VerbConfirm = command.Confirm
-	VerbRetry   = command.Retry
-	VerbUndo    = command.Undo
+	VerbPromote = contract.Promote
+	VerbPause   = contract.Pause
+	VerbResume  = contract.Resume
+	VerbAbort   = contract.Abort
+	VerbConfirm = contract.Confirm
+	VerbRetry   = contract.Retry
+	VerbUndo    = contract.Undo
 )
 
 // Command is the JSON document of the command annotation, shared with the daemon.
-type Command = command.Command
+type Command = contract.Command
 
 // decodeCommand reads a pending command; ok is false when there is none or it is
 // malformed (the daemon ignores and drops a malformed one, so it may be replaced).
-func decodeCommand(ann map[string]string) (Command, bool) { return command.Decode(ann) }
+func decodeCommand(ann map[string]string) (Command, bool) { return contract.Decode(ann) }
 
 // sameRequest reports whether two commands ask for the same thing, whoever sent them.
 func sameRequest(a, b Command) bool {

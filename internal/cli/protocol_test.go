@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/rolloutd/rolloutd/internal/command"
 	"github.com/rolloutd/rolloutd/internal/controller"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -25,7 +25,7 @@ func TestCommandDecodesInTheDaemon(t *testing.T) {
 		t.Run(describe(c), func(t *testing.T) {
 			raw, err := json.Marshal(c)
 			require.NoError(t, err)
-			got, ok := command.Decode(map[string]string{controller.CommandKey: string(raw)})
+			got, ok := contract.Decode(map[string]string{controller.CommandKey: string(raw)})
 			require.True(t, ok)
 			assert.Equal(t, c, got)
 		})

@@ -4,9 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -16,7 +15,7 @@ import (
 // rollout is an opted-in Deployment with its decoded status.
 type rollout struct {
 	d  *appsv1.Deployment
-	st status.Status
+	st contract.Status
 }
 
 // template is the rolloutd revision hash of the Deployment's pod template as
@@ -25,11 +24,11 @@ func (r rollout) template() string { return workload.Revision(r.d.Spec.Template)
 
 // newRollout decodes the status of an opted-in Deployment.
 func newRollout(d *appsv1.Deployment) (rollout, error) {
-	if !spec.Enabled(d.Annotations) {
+	if !contract.Enabled(d.Annotations) {
 		return rollout{}, fmt.Errorf("deployment %s/%s is not managed by rolloutd (annotation %s is not \"true\")",
-			d.Namespace, d.Name, spec.KeyEnabled)
+			d.Namespace, d.Name, contract.KeyEnabled)
 	}
-	st, err := status.Read(d.Annotations)
+	st, err := contract.Read(d.Annotations)
 	if err != nil {
 		return rollout{}, fmt.Errorf("deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}

@@ -3,7 +3,7 @@ package cli
 import (
 	"fmt"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // allowed says whether verb makes sense for the rollout as it stands; the error
@@ -14,32 +14,32 @@ func allowed(v Verb, r rollout) error {
 	name := r.d.Name
 	switch v {
 	case VerbPromote:
-		if ph == status.Paused || ph == status.Progressing {
+		if ph == contract.Paused || ph == contract.Progressing {
 			return nil
 		}
 	case VerbPause:
-		if ph == status.Progressing {
+		if ph == contract.Progressing {
 			return nil
 		}
-		if ph == status.Paused {
+		if ph == contract.Paused {
 			return fmt.Errorf("%s is already paused; run `rolloutctl resume %s` or `rolloutctl promote %s`", name, name, name)
 		}
 	case VerbResume:
-		if ph == status.Paused {
+		if ph == contract.Paused {
 			return nil
 		}
 	case VerbAbort:
 		switch ph {
-		case status.Progressing, status.Paused, status.PendingConfirmation:
+		case contract.Progressing, contract.Paused, contract.PendingConfirmation:
 			return nil
-		case status.Promoting:
+		case contract.Promoting:
 			return fmt.Errorf("%s is already promoting revision %s; once it has finished, use `rolloutctl undo %s`", name, r.st.Revision, name)
-		case status.RollingBack:
+		case contract.RollingBack:
 			return fmt.Errorf("%s is already rolling back", name)
 		}
 		return fmt.Errorf("%s has no rollout in progress (phase %s)", name, phaseName(ph))
 	case VerbConfirm:
-		if ph == status.PendingConfirmation {
+		if ph == contract.PendingConfirmation {
 			return nil
 		}
 	case VerbRetry:
@@ -52,7 +52,7 @@ func allowed(v Verb, r rollout) error {
 // that was rolled back: a new template starts a new rollout by itself.
 func retryAllowed(r rollout) error {
 	name := r.d.Name
-	if r.st.FailedRevision == "" || (r.st.Phase != status.RolledBack && r.st.Phase != status.Aborted) {
+	if r.st.FailedRevision == "" || (r.st.Phase != contract.RolledBack && r.st.Phase != contract.Aborted) {
 		return fmt.Errorf("cannot retry %s: no rolled-back revision (phase %s)", name, phaseName(r.st.Phase))
 	}
 	if t := r.template(); t != r.st.FailedRevision {
@@ -74,7 +74,7 @@ func hint(v Verb) string {
 	return ""
 }
 
-func phaseName(p status.Phase) string {
+func phaseName(p contract.Phase) string {
 	if p == "" {
 		return "unknown (rolloutd has not recorded a status yet)"
 	}

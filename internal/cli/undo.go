@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/client-go/kubernetes"
@@ -73,7 +73,7 @@ func resolveUndo(ctx context.Context, cs kubernetes.Interface, r rollout, to int
 // keptRevisions trims the ReplicaSets (newest first) to rolloutd.io/revision-history.
 func keptRevisions(d *appsv1.Deployment, sets []appsv1.ReplicaSet) []appsv1.ReplicaSet {
 	keep := defaultRevisionHistory
-	if s, err := spec.Parse(d.Name, d.Annotations); err == nil && s.RevisionHistory > 0 {
+	if s, err := contract.Parse(d.Name, d.Annotations); err == nil && s.RevisionHistory > 0 {
 		keep = s.RevisionHistory
 	}
 	if len(sets) > keep {

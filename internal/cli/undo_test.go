@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -28,8 +28,8 @@ func withRevisions(d *appsv1.Deployment) []runtime.Object {
 	return append(objs, stranger)
 }
 
-func succeeded() *status.Status {
-	return &status.Status{Phase: status.Succeeded, Revision: rev("shop/web:3.0"), StableRevision: rev("shop/web:3.0"),
+func succeeded() *contract.Status {
+	return &contract.Status{Phase: contract.Succeeded, Revision: rev("shop/web:3.0"), StableRevision: rev("shop/web:3.0"),
 		Reason: "Promoted", Message: "revision promoted", LastTransitionTime: now.Add(-time.Hour)}
 }
 
@@ -57,7 +57,7 @@ func TestUndoWritesResolvedRevision(t *testing.T) {
 func TestUndoRefused(t *testing.T) {
 	tests := []struct {
 		name  string
-		st    *status.Status
+		st    *contract.Status
 		extra []string
 		args  []string
 		want  string
@@ -66,7 +66,7 @@ func TestUndoRefused(t *testing.T) {
 		{"outside revision-history", succeeded(), []string{"rolloutd.io/revision-history", "2"},
 			[]string{"undo", "web", "--to-revision", "1"}, "revision 1 is not kept (kept: 3, 2)"},
 		{"the running revision", succeeded(), nil, []string{"undo", "web", "--to-revision", "3"}, "revision 3 is the running revision"},
-		{"during a rollout", withPhase(status.Progressing), nil, []string{"undo", "web"}, "a rollout is in progress (phase Progressing)"},
+		{"during a rollout", withPhase(contract.Progressing), nil, []string{"undo", "web"}, "a rollout is in progress (phase Progressing)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,10 +100,10 @@ func TestHistoryListsOnlyRevisionsWithinRevisionHistory(t *testing.T) {
 
 func TestHistoryShowsRecordedOutcomesOfEarlierRollouts(t *testing.T) {
 	st := succeeded()
-	st.Records = []status.Record{
-		{Revision: rev("shop/web:1.0"), Phase: status.Aborted, Message: "aborted by bob: latency", At: now.Add(-72 * time.Hour)},
-		{Revision: rev("shop/web:2.0"), Phase: status.Succeeded, Message: "revision promoted", At: now.Add(-48 * time.Hour)},
-		{Revision: rev("shop/web:3.0"), Phase: status.Succeeded, Message: "revision promoted", At: now.Add(-time.Hour)},
+	st.Records = []contract.Record{
+		{Revision: rev("shop/web:1.0"), Phase: contract.Aborted, Message: "aborted by bob: latency", At: now.Add(-72 * time.Hour)},
+		{Revision: rev("shop/web:2.0"), Phase: contract.Succeeded, Message: "revision promoted", At: now.Add(-48 * time.Hour)},
+		{Revision: rev("shop/web:3.0"), Phase: contract.Succeeded, Message: "revision promoted", At: now.Add(-time.Hour)},
 	}
 	res := runCLI(t, fake.NewClientset(withRevisions(deployment("shop/web:3.0", st))...), "history", "web", "-o", "json")
 	require.Equal(t, ExitOK, res.code, res.err)

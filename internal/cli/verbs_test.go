@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -16,10 +16,10 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 )
 
-func withPhase(p status.Phase) *status.Status {
+func withPhase(p contract.Phase) *contract.Status {
 	st := paused("shop/web:2.0")
 	st.Phase = p
-	if p == status.RolledBack || p == status.Aborted {
+	if p == contract.RolledBack || p == contract.Aborted {
 		st.FailedRevision = st.Revision
 	}
 	return st
@@ -28,21 +28,21 @@ func withPhase(p status.Phase) *status.Status {
 func TestVerbWritesCommandAnnotation(t *testing.T) {
 	tests := []struct {
 		name  string
-		phase status.Phase
+		phase contract.Phase
 		args  []string
 		want  string
 	}{
-		{"promote approves a paused gate", status.Paused, []string{"promote", "web"}, `{"verb":"promote","by":"alice"}`},
-		{"promote --full skips the steps", status.Progressing, []string{"promote", "web", "--full"}, `{"verb":"promote","full":true,"by":"alice"}`},
-		{"promote --full --skip-analysis is recorded", status.Progressing, []string{"promote", "web", "--full", "--skip-analysis"}, `{"verb":"promote","full":true,"skipAnalysis":true,"by":"alice"}`},
-		{"pause holds a progressing rollout", status.Progressing, []string{"pause", "web"}, `{"verb":"pause","by":"alice"}`},
-		{"resume continues a paused rollout", status.Paused, []string{"resume", "web"}, `{"verb":"resume","by":"alice"}`},
-		{"abort records the reason", status.Paused, []string{"abort", "web", "--reason", "p99 on the dashboard"}, `{"verb":"abort","reason":"p99 on the dashboard","by":"alice"}`},
-		{"abort a progressing rollout", status.Progressing, []string{"abort", "web"}, `{"verb":"abort","by":"alice"}`},
-		{"abort a pending blue/green switch", status.PendingConfirmation, []string{"abort", "web"}, `{"verb":"abort","by":"alice"}`},
-		{"confirm a pending blue/green switch", status.PendingConfirmation, []string{"confirm", "web"}, `{"verb":"confirm","by":"alice"}`},
-		{"retry a rolled-back revision", status.RolledBack, []string{"retry", "web"}, `{"verb":"retry","by":"alice"}`},
-		{"retry an aborted revision", status.Aborted, []string{"retry", "web"}, `{"verb":"retry","by":"alice"}`},
+		{"promote approves a paused gate", contract.Paused, []string{"promote", "web"}, `{"verb":"promote","by":"alice"}`},
+		{"promote --full skips the steps", contract.Progressing, []string{"promote", "web", "--full"}, `{"verb":"promote","full":true,"by":"alice"}`},
+		{"promote --full --skip-analysis is recorded", contract.Progressing, []string{"promote", "web", "--full", "--skip-analysis"}, `{"verb":"promote","full":true,"skipAnalysis":true,"by":"alice"}`},
+		{"pause holds a progressing rollout", contract.Progressing, []string{"pause", "web"}, `{"verb":"pause","by":"alice"}`},
+		{"resume continues a paused rollout", contract.Paused, []string{"resume", "web"}, `{"verb":"resume","by":"alice"}`},
+		{"abort records the reason", contract.Paused, []string{"abort", "web", "--reason", "p99 on the dashboard"}, `{"verb":"abort","reason":"p99 on the dashboard","by":"alice"}`},
+		{"abort a progressing rollout", contract.Progressing, []string{"abort", "web"}, `{"verb":"abort","by":"alice"}`},
+		{"abort a pending blue/green switch", contract.PendingConfirmation, []string{"abort", "web"}, `{"verb":"abort","by":"alice"}`},
+		{"confirm a pending blue/green switch", contract.PendingConfirmation, []string{"confirm", "web"}, `{"verb":"confirm","by":"alice"}`},
+		{"retry a rolled-back revision", contract.RolledBack, []string{"retry", "web"}, `{"verb":"retry","by":"alice"}`},
+		{"retry an aborted revision", contract.Aborted, []string{"retry", "web"}, `{"verb":"retry","by":"alice"}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,9 +84,9 @@ func assertCommandPatch(t *testing.T, cs *fake.Clientset, want string) {
 
 func TestVerbRefusedLeavesDeploymentUnchanged(t *testing.T) {
 	pending := `{"verb":"pause","by":"bob"}`
-	notEnabled := deployment("shop/web:2.0", withPhase(status.Paused))
+	notEnabled := deployment("shop/web:2.0", withPhase(contract.Paused))
 	notEnabled.Annotations["rolloutd.io/enabled"] = "false"
-	retryNewTemplate := deployment("shop/web:3.0", withPhase(status.RolledBack))
+	retryNewTemplate := deployment("shop/web:3.0", withPhase(contract.RolledBack))
 	tests := []struct {
 		name string
 		d    *appsv1.Deployment
@@ -95,19 +95,19 @@ func TestVerbRefusedLeavesDeploymentUnchanged(t *testing.T) {
 	}{
 		{"unknown deployment", nil, []string{"promote", "web"}, "deployment shop/web not found"},
 		{"not opted in", notEnabled, []string{"promote", "web"}, "not managed by rolloutd"},
-		{"promote when idle", deployment("shop/web:2.0", withPhase(status.Idle)), []string{"promote", "web"}, "cannot promote web: phase is Idle"},
-		{"promote during a rollback", deployment("shop/web:2.0", withPhase(status.RollingBack)), []string{"promote", "web"}, "phase is RollingBack"},
-		{"pause when already paused", deployment("shop/web:2.0", withPhase(status.Paused)), []string{"pause", "web"}, "already paused"},
-		{"resume when progressing", deployment("shop/web:2.0", withPhase(status.Progressing)), []string{"resume", "web"}, "cannot resume web"},
-		{"abort without a rollout", deployment("shop/web:2.0", withPhase(status.Succeeded)), []string{"abort", "web"}, "no rollout in progress"},
-		{"abort while promoting", deployment("shop/web:2.0", withPhase(status.Promoting)), []string{"abort", "web"}, "already promoting"},
-		{"confirm when not pending", deployment("shop/web:2.0", withPhase(status.Paused)), []string{"confirm", "web"}, "cannot confirm web: phase is Paused"},
-		{"retry without a rollback", deployment("shop/web:2.0", withPhase(status.Succeeded)), []string{"retry", "web"}, "no rolled-back revision"},
+		{"promote when idle", deployment("shop/web:2.0", withPhase(contract.Idle)), []string{"promote", "web"}, "cannot promote web: phase is Idle"},
+		{"promote during a rollback", deployment("shop/web:2.0", withPhase(contract.RollingBack)), []string{"promote", "web"}, "phase is RollingBack"},
+		{"pause when already paused", deployment("shop/web:2.0", withPhase(contract.Paused)), []string{"pause", "web"}, "already paused"},
+		{"resume when progressing", deployment("shop/web:2.0", withPhase(contract.Progressing)), []string{"resume", "web"}, "cannot resume web"},
+		{"abort without a rollout", deployment("shop/web:2.0", withPhase(contract.Succeeded)), []string{"abort", "web"}, "no rollout in progress"},
+		{"abort while promoting", deployment("shop/web:2.0", withPhase(contract.Promoting)), []string{"abort", "web"}, "already promoting"},
+		{"confirm when not pending", deployment("shop/web:2.0", withPhase(contract.Paused)), []string{"confirm", "web"}, "cannot confirm web: phase is Paused"},
+		{"retry without a rollback", deployment("shop/web:2.0", withPhase(contract.Succeeded)), []string{"retry", "web"}, "no rolled-back revision"},
 		{"retry after the template changed", retryNewTemplate, []string{"retry", "web"}, "no longer the rolled-back revision"},
 		{"no status yet", deployment("shop/web:2.0", nil), []string{"pause", "web"}, "rolloutd has not recorded a status yet"},
-		{"another verb pending", deployment("shop/web:2.0", withPhase(status.Paused), CommandKey, pending), []string{"promote", "web"}, "pending command (pause by bob)"},
-		{"undo to the same revision pending", deployment("shop/web:2.0", withPhase(status.Paused), CommandKey, `{"verb":"undo","revision":2}`), []string{"abort", "web"}, "pending command (undo to revision 2)"},
-		{"missing name", deployment("shop/web:2.0", withPhase(status.Paused)), []string{"promote"}, "accepts 1 arg(s), received 0"},
+		{"another verb pending", deployment("shop/web:2.0", withPhase(contract.Paused), CommandKey, pending), []string{"promote", "web"}, "pending command (pause by bob)"},
+		{"undo to the same revision pending", deployment("shop/web:2.0", withPhase(contract.Paused), CommandKey, `{"verb":"undo","revision":2}`), []string{"abort", "web"}, "pending command (undo to revision 2)"},
+		{"missing name", deployment("shop/web:2.0", withPhase(contract.Paused)), []string{"promote"}, "accepts 1 arg(s), received 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,7 +140,7 @@ func assertUnchanged(t *testing.T, cs *fake.Clientset, before *appsv1.Deployment
 }
 
 func TestSameVerbPendingIsNotRewritten(t *testing.T) {
-	d := deployment("shop/web:2.0", withPhase(status.Paused), CommandKey, `{"verb":"promote","by":"bob"}`)
+	d := deployment("shop/web:2.0", withPhase(contract.Paused), CommandKey, `{"verb":"promote","by":"bob"}`)
 	cs := fake.NewClientset(d.DeepCopy())
 	res := runCLI(t, cs, "promote", "web")
 	assert.Equal(t, ExitOK, res.code, res.err)
@@ -149,14 +149,14 @@ func TestSameVerbPendingIsNotRewritten(t *testing.T) {
 }
 
 func TestMalformedPendingCommandIsReplaced(t *testing.T) {
-	cs := fake.NewClientset(deployment("shop/web:2.0", withPhase(status.Paused), CommandKey, `not json`))
+	cs := fake.NewClientset(deployment("shop/web:2.0", withPhase(contract.Paused), CommandKey, `not json`))
 	res := runCLI(t, cs, "resume", "web")
 	require.Equal(t, ExitOK, res.code, res.err)
 	assertCommandPatch(t, cs, `{"verb":"resume","by":"alice"}`)
 }
 
 func TestPatchCarriesResourceVersionPrecondition(t *testing.T) {
-	d := deployment("shop/web:2.0", withPhase(status.Paused))
+	d := deployment("shop/web:2.0", withPhase(contract.Paused))
 	d.ResourceVersion = "42"
 	p, err := commandPatch(d.ResourceVersion, Command{Verb: VerbPromote, By: "alice"})
 	require.NoError(t, err)
@@ -164,7 +164,7 @@ func TestPatchCarriesResourceVersionPrecondition(t *testing.T) {
 }
 
 func TestSkipAnalysisNeedsFull(t *testing.T) {
-	cs := fake.NewClientset(deployment("shop/web:2.0", withPhase(status.Progressing)))
+	cs := fake.NewClientset(deployment("shop/web:2.0", withPhase(contract.Progressing)))
 	res := runCLI(t, cs, "promote", "web", "--skip-analysis")
 	assert.Equal(t, ExitError, res.code)
 	assert.Contains(t, res.err, "--skip-analysis goes with --full")

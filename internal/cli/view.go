@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -71,7 +71,7 @@ func (v detail) writeSummary(b *strings.Builder) {
 	field := func(k, val string) { fmt.Fprintf(b, "%-11s %s\n", k+":", val) }
 	field("Name", d.Name)
 	field("Namespace", d.Namespace)
-	field("Strategy", fmt.Sprintf("%s via %s", annOr(ann, spec.KeyStrategy, "canary"), annOr(ann, spec.KeyRouter, "service")))
+	field("Strategy", fmt.Sprintf("%s via %s", annOr(ann, contract.KeyStrategy, "canary"), annOr(ann, contract.KeyRouter, "service")))
 	field("Phase", fmt.Sprintf("%s (for %s)", v.p.paint(phaseColor(st.Phase), phaseText(st.Phase)), age(v.now, st.LastTransitionTime)))
 	rev := shownRevision(st)
 	if st.StableRevision != "" && st.StableRevision != rev {
@@ -133,7 +133,7 @@ func (v detail) writeEvents(b *strings.Builder) {
 
 // stepWeights reads the steps annotation for the progress bar; nil when invalid.
 func stepWeights(d *appsv1.Deployment) []int {
-	s, err := spec.Parse(d.Name, d.Annotations)
+	s, err := contract.Parse(d.Name, d.Annotations)
 	if err != nil {
 		return nil
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/spf13/cobra"
 	appsv1 "k8s.io/api/apps/v1"
 )
@@ -78,18 +78,18 @@ func (w *waiter) observe(d *appsv1.Deployment) (bool, error) {
 func outcome(r rollout) (done bool, code int, msg string) {
 	st, tmpl := r.st, r.template()
 	switch {
-	case st.Phase == status.Succeeded && st.Revision == tmpl:
+	case st.Phase == contract.Succeeded && st.Revision == tmpl:
 		return true, ExitOK, fmt.Sprintf("revision %s promoted", tmpl)
 	case st.Phase != "" && !st.Phase.Active() && st.StableRevision == tmpl:
 		return true, ExitOK, fmt.Sprintf("revision %s is running; nothing to roll out", tmpl)
-	case (st.Phase == status.RolledBack || st.Phase == status.Aborted) && st.FailedRevision == tmpl:
+	case (st.Phase == contract.RolledBack || st.Phase == contract.Aborted) && st.FailedRevision == tmpl:
 		return true, ExitFailed, fmt.Sprintf("revision %s %s: %s", tmpl, pastTense(st.Phase), st.Message)
 	}
 	return false, 0, ""
 }
 
-func pastTense(p status.Phase) string {
-	if p == status.Aborted {
+func pastTense(p contract.Phase) string {
+	if p == contract.Aborted {
 		return "aborted"
 	}
 	return "rolled back"

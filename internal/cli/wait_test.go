@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -23,27 +23,27 @@ func fakeWatch(cs *fake.Clientset, changes ...*appsv1.Deployment) {
 	cs.PrependWatchReactor("deployments", k8stesting.DefaultWatchReactor(w, nil))
 }
 
-func at(image string, st *status.Status) *appsv1.Deployment { return deployment(image, st) }
+func at(image string, st *contract.Status) *appsv1.Deployment { return deployment(image, st) }
 
-func progressing(image string) *status.Status {
+func progressing(image string) *contract.Status {
 	st := paused(image)
-	st.Phase, st.Reason, st.Message = status.Progressing, "StepAdvanced", "step 3/5: 30% of traffic on the canary"
+	st.Phase, st.Reason, st.Message = contract.Progressing, "StepAdvanced", "step 3/5: 30% of traffic on the canary"
 	st.Step, st.Weight = 3, 30
 	return st
 }
 
 func TestStatusExitCodes(t *testing.T) {
 	const img = "shop/web:2.0"
-	promoted := &status.Status{Phase: status.Succeeded, Revision: rev(img), StableRevision: rev(img),
+	promoted := &contract.Status{Phase: contract.Succeeded, Revision: rev(img), StableRevision: rev(img),
 		Message: "revision promoted", LastTransitionTime: now}
-	rolledBack := withPhase(status.RolledBack)
+	rolledBack := withPhase(contract.RolledBack)
 	rolledBack.Message = "gate at 30% failed 3 times: error-rate<=1%+baseline: 4.1% > 1.2%"
 	rolledBack3 := progressing("shop/web:3.0")
-	rolledBack3.Phase, rolledBack3.FailedRevision = status.RolledBack, rev("shop/web:3.0")
-	aborted := withPhase(status.Aborted)
+	rolledBack3.Phase, rolledBack3.FailedRevision = contract.RolledBack, rev("shop/web:3.0")
+	aborted := withPhase(contract.Aborted)
 	aborted.Message = "aborted by bob"
-	idleRunning := &status.Status{Phase: status.Idle, StableRevision: rev(img), LastTransitionTime: now}
-	oldSuccess := &status.Status{Phase: status.Succeeded, Revision: rev("shop/web:1.0"), StableRevision: rev("shop/web:1.0")}
+	idleRunning := &contract.Status{Phase: contract.Idle, StableRevision: rev(img), LastTransitionTime: now}
+	oldSuccess := &contract.Status{Phase: contract.Succeeded, Revision: rev("shop/web:1.0"), StableRevision: rev("shop/web:1.0")}
 	tests := []struct {
 		name     string
 		initial  *appsv1.Deployment

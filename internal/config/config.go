@@ -15,6 +15,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Config is every setting of the daemon. Each field's env tag is its variable name
@@ -168,7 +169,7 @@ func (c Config) JudgeOptions() *analysis.JudgeOptions {
 // StatusLabelsBySource returns the response-status label per metric source set
 // by ROLLOUTD_STATUS_LABELS (validated by Validate, so a bad value is already
 // reported at start).
-func (c Config) StatusLabelsBySource() map[analysis.Source]string {
+func (c Config) StatusLabelsBySource() map[contract.Source]string {
 	m, _ := analysis.ParseStatusLabels(c.StatusLabels)
 	return m
 }

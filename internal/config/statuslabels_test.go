@@ -8,14 +8,14 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func TestStatusLabelsAreReadPerSourceAndCheckedAtStart(t *testing.T) {
 	c, err := LoadFrom(context.Background(), envconfig.MapLookuper(map[string]string{
 		"ROLLOUTD_STATUS_LABELS": "service=status_code"}))
 	require.NoError(t, err)
-	assert.Equal(t, map[analysis.Source]string{analysis.SourceService: "status_code"}, c.StatusLabelsBySource())
+	assert.Equal(t, map[contract.Source]string{contract.SourceService: "status_code"}, c.StatusLabelsBySource())
 
 	c, err = LoadFrom(context.Background(), envconfig.MapLookuper(map[string]string{}))
 	require.NoError(t, err)

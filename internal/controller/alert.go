@@ -12,9 +12,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/internal/alerts"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // alertState is what one reconcile learnt of a pending alert mark (the
@@ -47,9 +47,9 @@ func (r *rollout) observeAlert(ctx context.Context, in *strategy.Input, sets []*
 	in.Alert = &strategy.Alert{Name: m.Name, StartsAt: m.StartsAt, Labels: m.Labels}
 	var rs *appsv1.ReplicaSet
 	switch r.prev.Phase {
-	case status.Succeeded:
+	case contract.Succeeded:
 		rs = previousReplicaSet(r.d, sets)
-	case status.Promoting:
+	case contract.Promoting:
 		rs = replicaSetOf(r.d, sets, r.prev.StableRevision)
 	}
 	if rs == nil {
@@ -74,7 +74,7 @@ func (r *rollout) observeAlert(ctx context.Context, in *strategy.Input, sets []*
 func replicaSetOf(d *appsv1.Deployment, sets []*appsv1.ReplicaSet, revision string) *appsv1.ReplicaSet {
 	var best *appsv1.ReplicaSet
 	for _, rs := range sets {
-		if !metav1.IsControlledBy(rs, d) || revision == "" || rs.Annotations[workload.TemplateHashAnnotation] != revision {
+		if !metav1.IsControlledBy(rs, d) || revision == "" || rs.Annotations[contract.TemplateHashAnnotation] != revision {
 			continue
 		}
 		if best == nil || workload.RevisionNumber(rs) > workload.RevisionNumber(best) {
@@ -90,7 +90,7 @@ func previousReplicaSet(d *appsv1.Deployment, sets []*appsv1.ReplicaSet) *appsv1
 	running := workload.Running(d, sets)
 	var best *appsv1.ReplicaSet
 	for _, rs := range sets {
-		if !metav1.IsControlledBy(rs, d) || rs.Annotations[workload.TemplateHashAnnotation] == running {
+		if !metav1.IsControlledBy(rs, d) || rs.Annotations[contract.TemplateHashAnnotation] == running {
 			continue
 		}
 		if best == nil || workload.RevisionNumber(rs) > workload.RevisionNumber(best) {
@@ -119,7 +119,7 @@ func (r *rollout) oneShotKeys(dropCommand bool) []string {
 // restoreTemplate is the pod template to write with a status that starts an
 // alert rollback of a promoted revision (nil otherwise): the previous revision's,
 // in the same update, so the rollback is recorded exactly when it begins.
-func (r *rollout) restoreTemplate(st status.Status) *corev1.PodTemplateSpec {
+func (r *rollout) restoreTemplate(st contract.Status) *corev1.PodTemplateSpec {
 	if t := r.undoTemplate(st); t != nil {
 		return t
 	}
@@ -142,7 +142,7 @@ func (r *rollout) reportAlert(d strategy.Decision) {
 	switch {
 	case d.KeepAlert:
 		log.Info("alert waits until the promotion in flight finishes")
-	case d.Status.Phase == status.RollingBack && d.Status.Reason == strategy.ReasonAlert && r.prev.Phase != status.RollingBack:
+	case d.Status.Phase == contract.RollingBack && d.Status.Reason == strategy.ReasonAlert && r.prev.Phase != contract.RollingBack:
 		stage := "rollout"
 		if d.Status.Restore != "" {
 			stage = "promoted"

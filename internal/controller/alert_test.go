@@ -14,10 +14,9 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/internal/alerts"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // markAlert writes the mark a webhook replica would: alert HighErrorRate firing
@@ -54,9 +53,9 @@ func TestAlertDuringRolloutRollsBackAtOnce(t *testing.T) {
 	require.Equal(t, "update deployments/web", ws[0], "the rollback is recorded first: %v", ws)
 	first := h.firstUpdate()
 	assert.NotContains(t, first.Annotations, alerts.Key, "the mark is dropped in the write recording the rollback")
-	st, err := status.Read(first.Annotations)
+	st, err := contract.Read(first.Annotations)
 	require.NoError(t, err)
-	assert.Equal(t, status.RollingBack, st.Phase)
+	assert.Equal(t, contract.RollingBack, st.Phase)
 	assert.Equal(t, strategy.ReasonAlert, st.Reason)
 	assert.Equal(t, 0, st.Weight)
 	assert.Contains(t, st.Message, "alert HighErrorRate {deployment=web, namespace=shop, severity=critical} firing since 2025-03-01T12:00:15Z")
@@ -66,7 +65,7 @@ func TestAlertDuringRolloutRollsBackAtOnce(t *testing.T) {
 	assert.Equal(t, 1.0, testutil.ToFloat64(h.ctl.Metrics.AlertRollbacks.WithLabelValues("rollout")))
 
 	h.sync()
-	assert.Equal(t, status.RolledBack, h.status().Phase)
+	assert.Equal(t, contract.RolledBack, h.status().Phase)
 	assert.Equal(t, strategy.ReasonAlert, h.status().Reason)
 }
 
@@ -78,7 +77,7 @@ func TestAlertOlderThanTheRolloutIsIgnored(t *testing.T) {
 
 	assert.Equal(t, []string{"update deployments/web"}, h.changes(), "only the mark is dropped")
 	assert.NotContains(t, h.deployment("web").Annotations, alerts.Key)
-	assert.Equal(t, status.Progressing, h.status().Phase)
+	assert.Equal(t, contract.Progressing, h.status().Phase)
 	assert.Equal(t, 10, h.status().Weight)
 	evs := h.events()
 	require.Len(t, evs, 1)
@@ -107,10 +106,10 @@ func promotedObjects(t *testing.T, promotedAt time.Time, kv ...string) []runtime
 	}
 	rev := workload.Revision(d.Spec.Template)
 	started := promotedAt.Add(-10 * time.Minute)
-	raw, err := status.Status{Phase: status.Succeeded, Reason: strategy.ReasonPromoted, Revision: rev, StableRevision: rev,
+	raw, err := contract.Status{Phase: contract.Succeeded, Reason: strategy.ReasonPromoted, Revision: rev, StableRevision: rev,
 		Message: "revision " + rev + " promoted", LastTransitionTime: promotedAt, StartedAt: &started}.Encode()
 	require.NoError(t, err)
-	d.Annotations[status.Key] = raw
+	d.Annotations[contract.StatusKey] = raw
 	return append(objs, cur)
 }
 
@@ -128,9 +127,9 @@ func TestAlertAfterPromotionInsideTheWindowRestoresThePreviousRevision(t *testin
 	assert.Equal(t, workload.Revision(*oldTemplate), workload.Revision(first.Spec.Template))
 	assert.False(t, first.Spec.Paused, "the stable rolls the previous revision out at once")
 	assert.NotContains(t, first.Annotations, alerts.Key)
-	st, err := status.Read(first.Annotations)
+	st, err := contract.Read(first.Annotations)
 	require.NoError(t, err)
-	assert.Equal(t, status.RollingBack, st.Phase)
+	assert.Equal(t, contract.RollingBack, st.Phase)
 	assert.Equal(t, strategy.ReasonAlert, st.Reason)
 	assert.Equal(t, workload.Revision(*oldTemplate), st.Restore)
 	assert.Contains(t, st.Message, "HighErrorRate")
@@ -142,7 +141,7 @@ func TestAlertAfterPromotionInsideTheWindowRestoresThePreviousRevision(t *testin
 	// Still rolling out: stays un-paused.
 	h.clock.SetTime(t0.Add(5*time.Minute + time.Second))
 	h.sync()
-	assert.Equal(t, status.RollingBack, h.status().Phase)
+	assert.Equal(t, contract.RollingBack, h.status().Phase)
 	assert.False(t, h.deployment("web").Spec.Paused)
 
 	// The Deployment controller adopts the old ReplicaSet as the newest revision.
@@ -156,7 +155,7 @@ func TestAlertAfterPromotionInsideTheWindowRestoresThePreviousRevision(t *testin
 	d := h.deployment("web")
 	assert.True(t, d.Spec.Paused, "paused again once rolled back")
 	assert.Equal(t, "web:1", d.Spec.Template.Spec.Containers[0].Image)
-	assert.Equal(t, status.RolledBack, h.status().Phase)
+	assert.Equal(t, contract.RolledBack, h.status().Phase)
 	assert.Equal(t, strategy.ReasonAlert, h.status().Reason)
 	assert.Equal(t, st.Restore, h.status().StableRevision)
 	assert.Contains(t, strings.Join(h.events(), "\n"), "Warning "+strategy.ReasonRolledBack)
@@ -175,7 +174,7 @@ func TestAlertAfterPromotionOutsideTheWindowOnlyRecordsAnEvent(t *testing.T) {
 		reason string
 	}{
 		{"default window of 30m", nil, 31 * time.Minute, "outside the rollback window of 30m0s"},
-		{"window annotation", []string{spec.KeyRollbackWindow, "2m"}, 3 * time.Minute, "outside the rollback window of 2m0s"},
+		{"window annotation", []string{contract.KeyRollbackWindow, "2m"}, 3 * time.Minute, "outside the rollback window of 2m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,7 +189,7 @@ func TestAlertAfterPromotionOutsideTheWindowOnlyRecordsAnEvent(t *testing.T) {
 			assert.NotContains(t, d.Annotations, alerts.Key)
 			assert.Equal(t, before.Spec.Template, d.Spec.Template, "the template stays")
 			assert.True(t, d.Spec.Paused)
-			assert.Equal(t, before.Annotations[status.Key], d.Annotations[status.Key], "the status stays")
+			assert.Equal(t, before.Annotations[contract.StatusKey], d.Annotations[contract.StatusKey], "the status stays")
 			evs := h.events()
 			require.Len(t, evs, 1)
 			assert.Contains(t, evs[0], "Normal "+strategy.ReasonAlertIgnored)
@@ -203,7 +202,7 @@ func TestAlertAfterPromotionOutsideTheWindowOnlyRecordsAnEvent(t *testing.T) {
 func TestOptOutDropsAPendingAlertMark(t *testing.T) {
 	h := newHarness(t, promotedObjects(t, t0)...)
 	h.markAlert(t0)
-	h.edit(func(d *appsv1.Deployment) { d.Annotations[spec.KeyEnabled] = "false" })
+	h.edit(func(d *appsv1.Deployment) { d.Annotations[contract.KeyEnabled] = "false" })
 	h.sync()
 	assert.NotContains(t, h.deployment("web").Annotations, alerts.Key)
 }

@@ -14,10 +14,10 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/internal/metrics"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/router"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // apply carries out a decision in the safe order: a decision that takes exposure
@@ -126,7 +126,7 @@ func (r *rollout) recorded(d strategy.Decision) {
 		}
 		r.event(kind, e.Reason, e.Message)
 		r.c.Metrics.Transitions.WithLabelValues(e.Reason).Inc()
-		if d.Status.Phase == status.RollingBack && r.prev.Phase != status.RollingBack {
+		if d.Status.Phase == contract.RollingBack && r.prev.Phase != contract.RollingBack {
 			r.c.Metrics.Rollbacks.WithLabelValues(e.Reason).Inc()
 		}
 	}
@@ -151,7 +151,7 @@ func (r *rollout) unrecorded(ctx context.Context, t router.Target, d strategy.De
 	r.c.Metrics.StatusWriteFailures.WithLabelValues(errorKind(werr)).Inc()
 	r.event(corev1.EventTypeWarning, ReasonStatusWriteFailed, fmt.Sprintf("rollback (%s) could not be recorded: %v; "+
 		"traffic taken off the canary anyway, the canary stays until the status is written", d.Status.Reason, werr))
-	if d.Status.Phase != status.RollingBack || d.Status.Restore != "" || d.Status.Batch != nil {
+	if d.Status.Phase != contract.RollingBack || d.Status.Restore != "" || d.Status.Batch != nil {
 		return werr
 	}
 	r.c.applied.Delete(r.d.Namespace + "/" + r.d.Name)
@@ -198,7 +198,7 @@ func (r *rollout) removeCanary(ctx context.Context, rt router.Router, t router.T
 		r.trafficOff()
 	}
 	r.c.applied.Delete(r.d.Namespace + "/" + r.d.Name)
-	name := workload.CanaryName(r.d.Name)
+	name := contract.CanaryName(r.d.Name)
 	if err := r.deleteCanaryDeployment(ctx, false); err != nil {
 		return err
 	}
@@ -220,8 +220,8 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 		return fmt.Errorf("get service %s/%s: %w", ns, r.spec.Service, err)
 	}
 	if workload.Revision(r.d.Spec.Template) != d.Status.Revision {
-		if have, _ := r.canary(); have != nil && d.Status.Phase == status.RollingBack &&
-			have.Annotations[workload.RevisionAnnotation] == d.Status.Revision {
+		if have, _ := r.canary(); have != nil && d.Status.Phase == contract.RollingBack &&
+			have.Annotations[contract.RevisionAnnotation] == d.Status.Revision {
 			// The stable restores its previous template while the canary's pods
 			// move back to it: the canary keeps its own template, only shrinks.
 			return r.resizeCanary(ctx, d.CanaryReplicas)
@@ -248,7 +248,7 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 	if err := r.ensureCanaryService(ctx, user, true); err != nil {
 		return err
 	}
-	sameRevision := have.Annotations[workload.RevisionAnnotation] == d.Status.Revision
+	sameRevision := have.Annotations[contract.RevisionAnnotation] == d.Status.Revision
 	sameTemplate := equality.Semantic.DeepEqual(have.Spec.Template, want.Spec.Template)
 	if sameRevision && sameTemplate && have.Spec.Replicas != nil && *have.Spec.Replicas == d.CanaryReplicas {
 		return nil
@@ -312,7 +312,7 @@ func (r *rollout) ensureCanaryService(ctx context.Context, user *corev1.Service,
 // Deployment, dropping a consumed command or alert mark and, when an alert rolls a
 // promoted revision back, restoring the previous pod template; it writes nothing
 // when nothing changed.
-func (r *rollout) write(ctx context.Context, st status.Status, paused, dropCommand bool) error {
+func (r *rollout) write(ctx context.Context, st contract.Status, paused, dropCommand bool) error {
 	d := r.d
 	st = r.conditions(st)
 	raw, err := st.Encode()
@@ -321,14 +321,14 @@ func (r *rollout) write(ctx context.Context, st status.Status, paused, dropComma
 	}
 	drop := r.oneShotKeys(dropCommand)
 	tmpl := r.restoreTemplate(st)
-	if d.Annotations[status.Key] == raw && d.Spec.Paused == paused && len(drop) == 0 && tmpl == nil && !r.resizes() {
+	if d.Annotations[contract.StatusKey] == raw && d.Spec.Paused == paused && len(drop) == 0 && tmpl == nil && !r.resizes() {
 		return nil
 	}
 	upd := d.DeepCopy()
 	if upd.Annotations == nil {
 		upd.Annotations = map[string]string{}
 	}
-	upd.Annotations[status.Key] = raw
+	upd.Annotations[contract.StatusKey] = raw
 	for _, k := range drop {
 		delete(upd.Annotations, k)
 	}

@@ -8,8 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // sizes remembers the last spec.replicas seen per Deployment, to list the writes
@@ -38,7 +37,7 @@ func (s sizes) moves(h *harness) []string {
 // creates one canary pod, waits until it is Ready, then removes one stable pod by
 // writing spec.replicas in the same update as the status.
 func TestBatchChunkWritesCanaryBeforeStableInOrder(t *testing.T) {
-	h := newHarness(t, userObjects(optedIn(spec.KeyStrategy, "batch", spec.KeyBatches, "50%,100%", spec.KeyMaxSurge, "1"))...)
+	h := newHarness(t, userObjects(optedIn(contract.KeyStrategy, "batch", contract.KeyBatches, "50%,100%", contract.KeyMaxSurge, "1"))...)
 	h.sync()
 	h.setImage("web:2")
 	sz := sizes{"web": 4}
@@ -47,7 +46,7 @@ func TestBatchChunkWritesCanaryBeforeStableInOrder(t *testing.T) {
 	assert.Equal(t, []string{"create web-canary=1"}, sz.moves(h), "the canary grows first; the stable keeps 4")
 	st := h.status()
 	require.NotNil(t, st.Batch)
-	assert.Equal(t, status.Batch{Desired: 4, Stable: 4, Canary: 1}, *st.Batch)
+	assert.Equal(t, contract.BatchStatus{Desired: 4, Stable: 4, Canary: 1}, *st.Batch)
 
 	h.sync()
 	assert.Empty(t, sz.moves(h), "nothing moves while the new pod is not Ready")
@@ -56,7 +55,7 @@ func TestBatchChunkWritesCanaryBeforeStableInOrder(t *testing.T) {
 	h.sync()
 	assert.Equal(t, []string{"update web=3"}, sz.moves(h), "then one stable pod goes, with the status")
 	assert.Equal(t, int32(3), *h.deployment("web").Spec.Replicas)
-	assert.Equal(t, status.Batch{Desired: 4, Stable: 3, Canary: 1}, *h.status().Batch)
+	assert.Equal(t, contract.BatchStatus{Desired: 4, Stable: 3, Canary: 1}, *h.status().Batch)
 	assert.True(t, h.deployment("web").Spec.Paused)
 
 	h.sync()
@@ -67,7 +66,7 @@ func TestBatchChunkWritesCanaryBeforeStableInOrder(t *testing.T) {
 
 	h.sync()
 	st = h.status()
-	assert.Equal(t, status.Progressing, st.Phase)
+	assert.Equal(t, contract.Progressing, st.Phase)
 	assert.NotNil(t, st.StepStartedAt, "batch 1 complete: its analysis window starts")
 	assert.Equal(t, 50, st.Weight)
 	assert.Empty(t, sz.moves(h))
@@ -76,7 +75,7 @@ func TestBatchChunkWritesCanaryBeforeStableInOrder(t *testing.T) {
 // A stable resized by someone else (an HPA) is never written back: the plan
 // takes the change as the new desired count.
 func TestBatchKeepsAnHPAResize(t *testing.T) {
-	h := newHarness(t, userObjects(optedIn(spec.KeyStrategy, "batch", spec.KeyBatches, "50%,100%", spec.KeyMaxSurge, "1"))...)
+	h := newHarness(t, userObjects(optedIn(contract.KeyStrategy, "batch", contract.KeyBatches, "50%,100%", contract.KeyMaxSurge, "1"))...)
 	h.sync()
 	h.setImage("web:2")
 	h.sync()
@@ -84,21 +83,21 @@ func TestBatchKeepsAnHPAResize(t *testing.T) {
 	h.sync() // stable 3, canary 1
 	h.edit(func(d *appsv1.Deployment) { *d.Spec.Replicas = 5 })
 	h.sync()
-	assert.Equal(t, status.Batch{Desired: 6, Stable: 5, Canary: 2}, *h.status().Batch)
+	assert.Equal(t, contract.BatchStatus{Desired: 6, Stable: 5, Canary: 2}, *h.status().Batch)
 	assert.Equal(t, int32(5), *h.deployment("web").Spec.Replicas, "the HPA's count stays")
 }
 
 // Opting out mid-batch hands back the desired count, growing the stable before
 // the canary goes.
 func TestBatchOptOutRestoresTheDesiredCount(t *testing.T) {
-	h := newHarness(t, userObjects(optedIn(spec.KeyStrategy, "batch", spec.KeyBatches, "50%,100%", spec.KeyMaxSurge, "1"))...)
+	h := newHarness(t, userObjects(optedIn(contract.KeyStrategy, "batch", contract.KeyBatches, "50%,100%", contract.KeyMaxSurge, "1"))...)
 	h.sync()
 	h.setImage("web:2")
 	h.sync()
 	h.canaryReady(1)
 	h.sync()
 	require.Equal(t, int32(3), *h.deployment("web").Spec.Replicas)
-	h.edit(func(d *appsv1.Deployment) { delete(d.Annotations, spec.KeyEnabled) })
+	h.edit(func(d *appsv1.Deployment) { delete(d.Annotations, contract.KeyEnabled) })
 	h.sync()
 	assert.Equal(t, int32(4), *h.deployment("web").Spec.Replicas, "the stable grows first")
 	assert.True(t, h.exists("deployments", "web-canary"), "the canary stays until the stable's pods are Ready")

@@ -9,11 +9,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
-	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/router"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // switchedBlueGreen opts web in for blue/green through nginx, releases web:2,
@@ -21,7 +19,7 @@ import (
 // returning the writes of the reconcile that switched.
 func switchedBlueGreen(t *testing.T, kv ...string) (*harness, []write) {
 	t.Helper()
-	h := newHarness(t, userObjects(optedIn(append([]string{spec.KeyRouter, "nginx", spec.KeyStrategy, "bluegreen"}, kv...)...))...)
+	h := newHarness(t, userObjects(optedIn(append([]string{contract.KeyRouter, "nginx", contract.KeyStrategy, "bluegreen"}, kv...)...))...)
 	h.sync()
 	h.setImage("web:2")
 	h.sync()
@@ -37,7 +35,7 @@ func switchedBlueGreen(t *testing.T, kv ...string) (*harness, []write) {
 	h.sync()
 	require.Equal(t, 1, h.eval.calls())
 	assert.Zero(t, h.eval.targets[0].BaselineOffset, "before the switch both sides share the window")
-	require.Equal(t, status.PendingConfirmation, h.status().Phase)
+	require.Equal(t, contract.PendingConfirmation, h.status().Phase)
 	ws := h.writes()
 	h.events()
 	return h, ws
@@ -64,15 +62,15 @@ func TestBlueGreenSwitchIsOneIngressWriteBeforeTheStatus(t *testing.T) {
 		"one traffic write, then the status; the canary is already at full size")
 	ing := ws[0].obj.(*networkingv1.Ingress)
 	assert.Equal(t, "100", ing.Annotations[router.AnnCanaryWeight])
-	st, err := status.Read(ws[1].obj.(*appsv1.Deployment).Annotations)
+	st, err := contract.Read(ws[1].obj.(*appsv1.Deployment).Annotations)
 	require.NoError(t, err)
 	assert.Equal(t, 100, st.Weight)
 	assert.True(t, ws[1].obj.(*appsv1.Deployment).Spec.Paused, "the old pods stay as they are")
 }
 
 func TestBlueGreenFailedGateSwitchesBackInOneWriteAfterPersisting(t *testing.T) {
-	h, _ := switchedBlueGreen(t, spec.KeyThreshold, "0")
-	h.eval.verdict = analysis.Fail
+	h, _ := switchedBlueGreen(t, contract.KeyThreshold, "0")
+	h.eval.verdict = contract.Fail
 	h.clock.SetTime(t0.Add(2 * time.Minute))
 	h.sync()
 
@@ -88,15 +86,15 @@ func TestBlueGreenFailedGateSwitchesBackInOneWriteAfterPersisting(t *testing.T) 
 	gone := indexOf(ws, "delete deployments/web-canary")
 	require.True(t, persisted == 0 && back > persisted && gone > back,
 		"status first, then all traffic back, then the canary removed: %v", ws)
-	st, err := status.Read(h.writes()[0].obj.(*appsv1.Deployment).Annotations)
+	st, err := contract.Read(h.writes()[0].obj.(*appsv1.Deployment).Annotations)
 	require.NoError(t, err)
-	assert.Equal(t, status.RollingBack, st.Phase)
+	assert.Equal(t, contract.RollingBack, st.Phase)
 	assert.Equal(t, 0, st.Weight)
 	_, exists := h.ingressWeight()
 	assert.False(t, exists, "all traffic on the stable pods")
 
 	h.sync()
-	assert.Equal(t, status.RolledBack, h.status().Phase)
+	assert.Equal(t, contract.RolledBack, h.status().Phase)
 }
 
 func TestBlueGreenConfirmCommandStartsThePromotion(t *testing.T) {
@@ -109,7 +107,7 @@ func TestBlueGreenConfirmCommandStartsThePromotion(t *testing.T) {
 	assert.NotContains(t, d.Annotations, CommandKey, "the command is consumed")
 	assert.False(t, d.Spec.Paused, "the stable rolls out the vetted template")
 	st := h.status()
-	assert.Equal(t, status.Promoting, st.Phase)
+	assert.Equal(t, contract.Promoting, st.Phase)
 	assert.Equal(t, strategy.ReasonConfirmed, st.Reason)
 	assert.Contains(t, st.Message, "alice")
 	w, _ := h.ingressWeight()

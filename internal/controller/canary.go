@@ -8,21 +8,21 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // canary returns the cached canary copy of the Deployment, nil when there is none.
 // A Deployment that holds the canary's name without rolloutd's canary-of label is
 // somebody else's: it is returned as foreign, and never updated or deleted.
 func (r *rollout) canary() (c *appsv1.Deployment, foreign error) {
-	name := workload.CanaryName(r.d.Name)
+	name := contract.CanaryName(r.d.Name)
 	c, err := r.c.Informers.Deployment(r.d.Namespace, name)
 	if err != nil {
 		return nil, nil
 	}
-	if c.Labels[workload.CanaryOfLabel] != r.d.Name {
+	if c.Labels[contract.CanaryOfLabel] != r.d.Name {
 		return nil, fmt.Errorf("deployment %s/%s exists and is not rolloutd's canary of %s (no %s=%s label): "+
-			"rename it, rolloutd needs that name for the canary", r.d.Namespace, name, r.d.Name, workload.CanaryOfLabel, r.d.Name)
+			"rename it, rolloutd needs that name for the canary", r.d.Namespace, name, r.d.Name, contract.CanaryOfLabel, r.d.Name)
 	}
 	return c, nil
 }
@@ -32,7 +32,7 @@ func (r *rollout) canary() (c *appsv1.Deployment, foreign error) {
 // have reached the cache yet, and nobody would delete it afterwards.
 func (r *rollout) deleteCanaryDeployment(ctx context.Context, fromAPI bool) error {
 	c, foreign := r.canary()
-	name := workload.CanaryName(r.d.Name)
+	name := contract.CanaryName(r.d.Name)
 	if foreign != nil {
 		return nil
 	}
@@ -42,7 +42,7 @@ func (r *rollout) deleteCanaryDeployment(ctx context.Context, fromAPI bool) erro
 		case apierrors.IsNotFound(err):
 		case err != nil:
 			return fmt.Errorf("get canary deployment %s/%s: %w", r.d.Namespace, name, err)
-		case got.Labels[workload.CanaryOfLabel] == r.d.Name:
+		case got.Labels[contract.CanaryOfLabel] == r.d.Name:
 			c = got
 		}
 	}

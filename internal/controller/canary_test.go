@@ -11,8 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func TestRemovingEveryAnnotationMidRolloutStillRemovesTheCanary(t *testing.T) {
@@ -20,7 +19,7 @@ func TestRemovingEveryAnnotationMidRolloutStillRemovesTheCanary(t *testing.T) {
 	require.True(t, h.exists("deployments", "web-canary"))
 	h.edit(func(d *appsv1.Deployment) {
 		for k := range d.Annotations {
-			if strings.HasPrefix(k, spec.Prefix) {
+			if strings.HasPrefix(k, contract.Prefix) {
 				delete(d.Annotations, k)
 			}
 		}
@@ -37,7 +36,7 @@ func TestRemovingEveryAnnotationMidRolloutStillRemovesTheCanary(t *testing.T) {
 }
 
 func TestADeploymentHoldingTheCanaryNameIsNeverTouched(t *testing.T) {
-	objs := userObjects(optedIn(spec.KeyRouter, "nginx"))
+	objs := userObjects(optedIn(contract.KeyRouter, "nginx"))
 	theirs := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-canary", Namespace: ns, Labels: map[string]string{"app": "web-canary"}},
 		Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](2),
@@ -52,7 +51,7 @@ func TestADeploymentHoldingTheCanaryNameIsNeverTouched(t *testing.T) {
 	h.sync()
 
 	st := h.status()
-	assert.NotEqual(t, status.Progressing, st.Phase, "a rollout went on with somebody else's Deployment as its canary")
+	assert.NotEqual(t, contract.Progressing, st.Phase, "a rollout went on with somebody else's Deployment as its canary")
 	assert.Contains(t, st.Message, "not rolloutd's canary")
 	d := h.deployment("web-canary")
 	assert.Equal(t, "theirs:1", d.Spec.Template.Spec.Containers[0].Image)

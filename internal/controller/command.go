@@ -1,19 +1,19 @@
 package controller
 
 import (
-	"github.com/rolloutd/rolloutd/internal/command"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // CommandKey is the annotation through which rolloutctl asks the daemon to act. The
 // daemon consumes it in the same write that records the effect in the status, so a
 // command is applied exactly once, and RBAC on Deployments is the access control.
-const CommandKey = command.Key
+const CommandKey = contract.CommandKey
 
 // readCommand decodes a pending command; a malformed one is ignored (and dropped at
 // the next write) rather than blocking the rollout.
 func readCommand(ann map[string]string) *strategy.Command {
-	c, ok := command.Decode(ann)
+	c, ok := contract.Decode(ann)
 	if !ok {
 		return nil
 	}

@@ -1,14 +1,16 @@
 package controller
 
-import "github.com/rolloutd/rolloutd/internal/status"
+import (
+	"github.com/rolloutd/rolloutd/strategy/contract"
+)
 
 // conditions derives the status's conditions at write time. A status that differs
 // from the one read only by its conditions keeps the old ones, so a Deployment
 // written by an older daemon is not rewritten for them alone.
-func (r *rollout) conditions(st status.Status) status.Status {
+func (r *rollout) conditions(st contract.Status) contract.Status {
 	a, b := st, r.prev
 	a.Conditions, b.Conditions = nil, nil
-	if status.Equal(a, b) {
+	if contract.Equal(a, b) {
 		st.Conditions = r.prev.Conditions
 		return st
 	}

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	typedappsv1 "k8s.io/client-go/kubernetes/typed/apps/v1"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // conflictRetries bounds how often one write is rebased onto a fresher object.
@@ -55,7 +55,7 @@ func rebase(upd, fresh *appsv1.Deployment) *appsv1.Deployment {
 	out.Spec = *upd.Spec.DeepCopy()
 	ann := map[string]string{}
 	for k, v := range fresh.Annotations {
-		if !strings.HasPrefix(k, spec.Prefix) {
+		if !strings.HasPrefix(k, contract.Prefix) {
 			ann[k] = v
 		}
 	}
@@ -67,7 +67,7 @@ func rebase(upd, fresh *appsv1.Deployment) *appsv1.Deployment {
 func ownAnnotations(ann map[string]string) map[string]string {
 	own := map[string]string{}
 	for k, v := range ann {
-		if strings.HasPrefix(k, spec.Prefix) {
+		if strings.HasPrefix(k, contract.Prefix) {
 			own[k] = v
 		}
 	}

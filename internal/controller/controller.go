@@ -23,9 +23,8 @@ import (
 
 	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/internal/metrics"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Options are the controller's dependencies.
@@ -33,7 +32,7 @@ type Options struct {
 	Kube      kubernetes.Interface
 	Informers *Informers
 	Analyzer  analysis.Evaluator
-	Routers   map[spec.Router]router.Router
+	Routers   map[contract.Router]router.Router
 	Recorder  record.EventRecorder
 	Metrics   *metrics.Metrics
 	Clock     clock.PassiveClock
@@ -126,7 +125,7 @@ func (c *Controller) enqueueDeployment(obj any) {
 			return
 		}
 	}
-	if owner := d.Labels[workload.CanaryOfLabel]; owner != "" {
+	if owner := d.Labels[contract.CanaryOfLabel]; owner != "" {
 		c.queue.Add(d.Namespace + "/" + owner)
 		return
 	}
@@ -134,7 +133,7 @@ func (c *Controller) enqueueDeployment(obj any) {
 		return
 	}
 	c.preempt(d)
-	if pendingIntervention(d) && spec.Enabled(d.Annotations) && c.enqueueUrgent(deploymentKey(d)) {
+	if pendingIntervention(d) && contract.Enabled(d.Annotations) && c.enqueueUrgent(deploymentKey(d)) {
 		return
 	}
 	c.queue.Add(d.Namespace + "/" + d.Name)

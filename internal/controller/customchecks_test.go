@@ -9,8 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func analysisConfigMap(data map[string]string) *corev1.ConfigMap {
@@ -18,7 +17,7 @@ func analysisConfigMap(data map[string]string) *corev1.ConfigMap {
 }
 
 func TestGateAppendsTheChecksOfTheAnalysisConfigMap(t *testing.T) {
-	h := atWeight10(t, spec.KeyAnalysis, "web-analysis", spec.KeyChecks, "cpu<=1.3x")
+	h := atWeight10(t, contract.KeyAnalysis, "web-analysis", contract.KeyChecks, "cpu<=1.3x")
 	_, err := h.kube.CoreV1().ConfigMaps(ns).Create(h.ctx, analysisConfigMap(map[string]string{
 		"queue-depth": "query: sum(queue_depth{namespace=\"{{.Namespace}}\"})\nmax: 100",
 	}), metav1.CreateOptions{})
@@ -42,7 +41,7 @@ func TestUnusableAnalysisConfigMapFailsTheGateAndWarns(t *testing.T) {
 		"holds no checks": analysisConfigMap(nil),
 	} {
 		t.Run(name, func(t *testing.T) {
-			h := atWeight10(t, spec.KeyAnalysis, "web-analysis", spec.KeyChecks, "cpu<=1.3x")
+			h := atWeight10(t, contract.KeyAnalysis, "web-analysis", contract.KeyChecks, "cpu<=1.3x")
 			if cm != nil {
 				_, err := h.kube.CoreV1().ConfigMaps(ns).Create(h.ctx, cm, metav1.CreateOptions{})
 				require.NoError(t, err)
@@ -55,14 +54,14 @@ func TestUnusableAnalysisConfigMapFailsTheGateAndWarns(t *testing.T) {
 			assert.Equal(t, 1, st.Step, "the gate failed, so the step holds")
 			assert.Equal(t, 1, st.Failures)
 			assert.Contains(t, st.Message, "ConfigMap shop/web-analysis")
-			var bad *analysis.CheckResult
+			var bad *contract.CheckResult
 			for i := range st.Checks {
-				if st.Checks[i].Name == spec.KeyAnalysis {
+				if st.Checks[i].Name == contract.KeyAnalysis {
 					bad = &st.Checks[i]
 				}
 			}
 			require.NotNil(t, bad, "the status names the ConfigMap as a failed check: %+v", st.Checks)
-			assert.Equal(t, analysis.Fail, bad.Verdict)
+			assert.Equal(t, contract.Fail, bad.Verdict)
 			events := h.events()
 			assert.Contains(t, events, "Warning "+ReasonInvalidAnalysis+" "+bad.Reason)
 		})

@@ -8,9 +8,8 @@ import (
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -52,15 +51,15 @@ func (r *rollout) route(ctx context.Context, rt router.Router, t router.Target, 
 func (r *rollout) routingVersion() (string, bool) {
 	inf, ns := r.c.Informers, r.d.Namespace
 	switch r.spec.Router {
-	case spec.RouterService:
+	case contract.RouterService:
 		return "", true
-	case spec.RouterNginx:
+	case contract.RouterNginx:
 		return inf.ingressVersion(ns, r.spec.Ingress) + "/" + inf.ingressVersion(ns, router.CanaryIngressName(r.spec.Ingress)), true
-	case spec.RouterIstio:
+	case contract.RouterIstio:
 		if m := inf.mesh; m.synced() {
 			return m.version(m.vs, ns, r.spec.Service) + "/" + m.version(m.dr, ns, r.spec.Service), true
 		}
-	case spec.RouterGateway:
+	case contract.RouterGateway:
 		if g := inf.routes; g.watches(r.spec.RouteKind) {
 			return g.version(r.spec.RouteKind, ns, r.spec.Route), true
 		}
@@ -97,9 +96,9 @@ func (r *rollout) drifted(changes ...string) {
 // another router chosen), as the caches show them, and removes them.
 func (r *rollout) removeStale(ctx context.Context) error {
 	ns := r.d.Namespace
-	if rt, ok := r.c.Routers[spec.RouterNginx]; ok {
+	if rt, ok := r.c.Routers[contract.RouterNginx]; ok {
 		for _, name := range r.c.Informers.generatedIngresses(ns, r.d.Name) {
-			if r.spec.Router == spec.RouterNginx && name == router.CanaryIngressName(r.spec.Ingress) {
+			if r.spec.Router == contract.RouterNginx && name == router.CanaryIngressName(r.spec.Ingress) {
 				continue
 			}
 			t := r.target()
@@ -111,13 +110,13 @@ func (r *rollout) removeStale(ctx context.Context) error {
 		}
 	}
 	m := r.c.Informers.mesh
-	rt, ok := r.c.Routers[spec.RouterIstio]
+	rt, ok := r.c.Routers[contract.RouterIstio]
 	if !ok || !m.synced() {
 		return nil
 	}
 	seen := map[string]bool{}
 	for _, name := range append(m.carrying(m.vs, ns, r.d.Name), m.carrying(m.dr, ns, r.d.Name)...) {
-		if seen[name] || (r.spec.Router == spec.RouterIstio && name == r.spec.Service) {
+		if seen[name] || (r.spec.Router == contract.RouterIstio && name == r.spec.Service) {
 			continue
 		}
 		seen[name] = true
@@ -138,12 +137,12 @@ func (r *rollout) removeStale(ctx context.Context) error {
 // traffic to a canary that no longer exists.
 func (c *Controller) resetUserRoutes(ctx context.Context, ns, name string) error {
 	m := c.Informers.mesh
-	rt, ok := c.Routers[spec.RouterIstio]
+	rt, ok := c.Routers[contract.RouterIstio]
 	if !ok || !m.synced() {
 		return nil
 	}
 	for _, vs := range m.carrying(m.vs, ns, name) {
-		t := router.Target{Namespace: ns, Deployment: name, Service: vs, CanaryService: workload.CanaryName(name)}
+		t := router.Target{Namespace: ns, Deployment: name, Service: vs, CanaryService: contract.CanaryName(name)}
 		if err := rt.Reset(ctx, t); err != nil {
 			return err
 		}

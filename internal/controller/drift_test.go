@@ -11,8 +11,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Given a rollout holding 10% on a canary, when someone changes or deletes one of
@@ -109,7 +109,7 @@ func TestChangingTheIngressMidRolloutRemovesWhatTheOldNameGenerated(t *testing.T
 	other := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "web-public", Namespace: ns}, Spec: user.Spec}
 	_, err = h.kube.NetworkingV1().Ingresses(ns).Create(h.ctx, other, metav1.CreateOptions{})
 	require.NoError(t, err)
-	h.edit(func(d *appsv1.Deployment) { d.Annotations[spec.KeyIngress] = "web-public" })
+	h.edit(func(d *appsv1.Deployment) { d.Annotations[contract.KeyIngress] = "web-public" })
 	h.sync()
 
 	assert.False(t, h.exists("ingresses", "web-canary"), "the old name's canary Ingress is gone")
@@ -120,7 +120,7 @@ func TestChangingTheIngressMidRolloutRemovesWhatTheOldNameGenerated(t *testing.T
 }
 
 func TestGeneratorOfNamesTheDeploymentAGeneratedObjectBelongsTo(t *testing.T) {
-	gen := map[string]string{router.ManagedByLabel: router.ManagedByValue, "rolloutd.io/canary-of": "web"}
+	gen := map[string]string{contract.ManagedByLabel: contract.ManagedByValue, "rolloutd.io/canary-of": "web"}
 	cases := []struct {
 		name string
 		obj  any

@@ -15,42 +15,41 @@ import (
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwfake "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned/fake"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func TestRequeueLooksAgainAtAnActiveGatewayRouteOnlyWhenRoutesAreNotWatched(t *testing.T) {
 	watched, httpOnly := watchedRoutes(t, RouteKinds{HTTP: true, GRPC: true}), watchedRoutes(t, RouteKinds{HTTP: true})
 	cases := []struct {
 		name    string
-		router  spec.Router
-		kind    spec.RouteKind
+		router  contract.Router
+		kind    contract.RouteKind
 		watched bool
-		phase   status.Phase
+		phase   contract.Phase
 		after   time.Duration
 		want    time.Duration
 	}{
-		{"unwatched gateway, long step", spec.RouterGateway, "", false, status.Progressing, time.Minute, routeRecheck},
-		{"unwatched gateway, nothing scheduled", spec.RouterGateway, "", false, status.Progressing, 0, routeRecheck},
-		{"unwatched gateway, sooner deadline kept", spec.RouterGateway, "", false, status.Progressing, time.Second, time.Second},
-		{"unwatched gateway, settled", spec.RouterGateway, "", false, status.Succeeded, 0, 0},
-		{"watched gateway, long step: the route's events wake it", spec.RouterGateway, spec.RouteHTTP, true, status.Progressing, time.Minute, time.Minute},
-		{"watched gateway, nothing scheduled", spec.RouterGateway, spec.RouteHTTP, true, status.Progressing, 0, 0},
-		{"watched GRPCRoute", spec.RouterGateway, spec.RouteGRPC, true, status.Progressing, time.Minute, time.Minute},
-		{"GRPCRoute where only HTTPRoutes are watched", spec.RouterGateway, spec.RouteGRPC, false, status.Progressing, time.Minute, routeRecheck},
-		{"nginx, long step", spec.RouterNginx, "", false, status.Progressing, time.Minute, time.Minute},
+		{"unwatched gateway, long step", contract.RouterGateway, "", false, contract.Progressing, time.Minute, routeRecheck},
+		{"unwatched gateway, nothing scheduled", contract.RouterGateway, "", false, contract.Progressing, 0, routeRecheck},
+		{"unwatched gateway, sooner deadline kept", contract.RouterGateway, "", false, contract.Progressing, time.Second, time.Second},
+		{"unwatched gateway, settled", contract.RouterGateway, "", false, contract.Succeeded, 0, 0},
+		{"watched gateway, long step: the route's events wake it", contract.RouterGateway, contract.RouteHTTP, true, contract.Progressing, time.Minute, time.Minute},
+		{"watched gateway, nothing scheduled", contract.RouterGateway, contract.RouteHTTP, true, contract.Progressing, 0, 0},
+		{"watched GRPCRoute", contract.RouterGateway, contract.RouteGRPC, true, contract.Progressing, time.Minute, time.Minute},
+		{"GRPCRoute where only HTTPRoutes are watched", contract.RouterGateway, contract.RouteGRPC, false, contract.Progressing, time.Minute, routeRecheck},
+		{"nginx, long step", contract.RouterNginx, "", false, contract.Progressing, time.Minute, time.Minute},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			inf := httpOnly
 			if tc.watched {
 				inf = watched
-			} else if tc.kind != spec.RouteGRPC {
+			} else if tc.kind != contract.RouteGRPC {
 				inf = &Informers{}
 			}
-			r := &rollout{c: &Controller{Options: Options{Informers: inf}}, spec: spec.Spec{Router: tc.router, RouteKind: tc.kind}}
-			d := strategy.Decision{Status: status.Status{Phase: tc.phase}, RequeueAfter: tc.after}
+			r := &rollout{c: &Controller{Options: Options{Informers: inf}}, spec: contract.Spec{Router: tc.router, RouteKind: tc.kind}}
+			d := strategy.Decision{Status: contract.Status{Phase: tc.phase}, RequeueAfter: tc.after}
 			assert.Equal(t, tc.want, r.requeue(d))
 		})
 	}
@@ -69,17 +68,17 @@ func watchedRoutes(t *testing.T, kinds RouteKinds) *Informers {
 
 func TestARouteEventEnqueuesOnlyTheDeploymentsThatNameIt(t *testing.T) {
 	gwd := func(name string, ann ...string) *appsv1.Deployment {
-		a := map[string]string{spec.KeyEnabled: "true"}
+		a := map[string]string{contract.KeyEnabled: "true"}
 		for i := 0; i+1 < len(ann); i += 2 {
 			a[ann[i]] = ann[i+1]
 		}
 		return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "shop", Annotations: a}}
 	}
 	kube := kubefake.NewClientset(
-		gwd("web", spec.KeyRouter, "gateway"),                       // route "web" by default
-		gwd("api", spec.KeyRouter, "gateway", spec.KeyRoute, "web"), // names route "web"
-		gwd("cart", spec.KeyRouter, "gateway", spec.KeyRoute, "grpcroute/cart-route"),
-		gwd("legacy", spec.KeyRouter, "nginx", spec.KeyIngress, "web"),
+		gwd("web", contract.KeyRouter, "gateway"),                           // route "web" by default
+		gwd("api", contract.KeyRouter, "gateway", contract.KeyRoute, "web"), // names route "web"
+		gwd("cart", contract.KeyRouter, "gateway", contract.KeyRoute, "grpcroute/cart-route"),
+		gwd("legacy", contract.KeyRouter, "nginx", contract.KeyIngress, "web"),
 	)
 	gw := gwfake.NewSimpleClientset()
 	inf, err := NewInformers(kube, nil, 0)

@@ -10,7 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // FieldManager is the name the API server records for the daemon's writes: the
@@ -123,7 +123,7 @@ func (r *rollout) unpauseStripped(ctx context.Context, hinted bool) error {
 // rememberStripped keeps what the last status of a Deployment stripped of its
 // rolloutd.io annotations said of the user's spec.paused.
 func (c *Controller) rememberStripped(old *appsv1.Deployment) {
-	if st, err := status.Read(old.Annotations); err == nil && st.Phase != "" {
+	if st, err := contract.Read(old.Annotations); err == nil && st.Phase != "" {
 		c.stripped.Store(deploymentKey(old), st.UserPaused)
 	}
 }

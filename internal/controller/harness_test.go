@@ -31,12 +31,10 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/command"
 	"github.com/rolloutd/rolloutd/internal/metrics"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 const (
@@ -49,12 +47,12 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // fakeEvaluator returns a fixed verdict and records the gates it judged.
 type fakeEvaluator struct {
 	mu      sync.Mutex
-	verdict analysis.Verdict
+	verdict contract.Verdict
 	targets []analysis.Target
 	checks  [][]string // the names of each gate's checks
 }
 
-func (f *fakeEvaluator) Evaluate(_ context.Context, t analysis.Target, checks []analysis.Check) analysis.Result {
+func (f *fakeEvaluator) Evaluate(_ context.Context, t analysis.Target, checks []contract.Check) analysis.Result {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.targets = append(f.targets, t)
@@ -63,9 +61,9 @@ func (f *fakeEvaluator) Evaluate(_ context.Context, t analysis.Target, checks []
 		names = append(names, c.Name())
 	}
 	f.checks = append(f.checks, names)
-	var res []analysis.CheckResult
+	var res []contract.CheckResult
 	for _, c := range checks {
-		res = append(res, analysis.CheckResult{Name: c.Name(), Verdict: f.verdict, Reason: "fake " + string(f.verdict)})
+		res = append(res, contract.CheckResult{Name: c.Name(), Verdict: f.verdict, Reason: "fake " + string(f.verdict)})
 	}
 	return analysis.Combine(res)
 }
@@ -124,15 +122,15 @@ func newHarness(t *testing.T, objs ...runtime.Object) *harness {
 		t: t, ctx: ctx, kube: kube, inf: inf,
 		rec:   record.NewFakeRecorder(100),
 		clock: testclock.NewFakePassiveClock(t0),
-		eval:  &fakeEvaluator{verdict: analysis.Pass},
+		eval:  &fakeEvaluator{verdict: contract.Pass},
 	}
 	h.ctl, err = New(Options{
 		Kube:      kube,
 		Informers: inf,
 		Analyzer:  h.eval,
-		Routers: map[spec.Router]router.Router{
-			spec.RouterService: router.Service{},
-			spec.RouterNginx:   router.Nginx{Client: kube},
+		Routers: map[contract.Router]router.Router{
+			contract.RouterService: router.Service{},
+			contract.RouterNginx:   router.Nginx{Client: kube},
 		},
 		Recorder:     h.rec,
 		Metrics:      metrics.New(prometheus.NewRegistry(), func() int { return 0 }),
@@ -199,7 +197,7 @@ func userObjects(ann map[string]string) []runtime.Object {
 }
 
 func optedIn(kv ...string) map[string]string {
-	ann := map[string]string{spec.KeyEnabled: "true"}
+	ann := map[string]string{contract.KeyEnabled: "true"}
 	for i := 0; i+1 < len(kv); i += 2 {
 		ann[kv[i]] = kv[i+1]
 	}
@@ -231,7 +229,7 @@ func (h *harness) settle() {
 				return false
 			}
 			// Deployments rolloutd does not manage are cached as their identity.
-			unmanaged := !hasRolloutdAnnotations(&want[i]) && want[i].Labels[workload.CanaryOfLabel] == ""
+			unmanaged := !hasRolloutdAnnotations(&want[i]) && want[i].Labels[contract.CanaryOfLabel] == ""
 			if unmanaged && c.ResourceVersion != want[i].ResourceVersion || !unmanaged && !sameDeployment(&want[i], c) {
 				return false
 			}
@@ -407,9 +405,9 @@ func (h *harness) exists(resource, name string) bool {
 	return err == nil
 }
 
-func (h *harness) status() status.Status {
+func (h *harness) status() contract.Status {
 	h.t.Helper()
-	st, err := status.Read(h.deployment("web").Annotations)
+	st, err := contract.Read(h.deployment("web").Annotations)
 	require.NoError(h.t, err)
 	return st
 }
@@ -428,7 +426,7 @@ func (h *harness) setImage(image string) {
 }
 
 func (h *harness) command(verb string) {
-	raw, err := json.Marshal(command.Command{Verb: command.Verb(verb), By: "alice"})
+	raw, err := json.Marshal(contract.Command{Verb: contract.Verb(verb), By: "alice"})
 	require.NoError(h.t, err)
 	h.edit(func(d *appsv1.Deployment) { d.Annotations[CommandKey] = string(raw) })
 }
@@ -436,7 +434,7 @@ func (h *harness) command(verb string) {
 // canaryReady plays the Deployment controller: n canary pods updated and Ready.
 func (h *harness) canaryReady(n int32) {
 	h.t.Helper()
-	c := h.deployment(workload.CanaryName("web"))
+	c := h.deployment(contract.CanaryName("web"))
 	c.Status = appsv1.DeploymentStatus{ObservedGeneration: c.Generation, Replicas: n, UpdatedReplicas: n,
 		ReadyReplicas: n, AvailableReplicas: n}
 	_, err := h.kube.AppsV1().Deployments(ns).UpdateStatus(h.ctx, c, metav1.UpdateOptions{})

@@ -7,8 +7,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // lastValidSpec is the spec a rollout under way goes on with when its annotations
@@ -17,10 +17,10 @@ import (
 // the kept annotations alone. The rollout is then held (never advancing), while
 // every path that takes traffic off the canary keeps working: a typo must never
 // disable a rollback.
-func (r *rollout) lastValidSpec(perr error) spec.Spec {
+func (r *rollout) lastValidSpec(perr error) contract.Spec {
 	kept := r.prev.Spec
 	ann := maps.Clone(r.d.Annotations)
-	var inv *spec.InvalidError
+	var inv *contract.InvalidError
 	for _, e := range unwrapAll(perr) {
 		if !errors.As(e, &inv) {
 			continue
@@ -31,11 +31,11 @@ func (r *rollout) lastValidSpec(perr error) spec.Spec {
 			delete(ann, inv.Key)
 		}
 	}
-	sp, err := spec.Parse(r.d.Name, ann)
+	sp, err := contract.Parse(r.d.Name, ann)
 	if err != nil && kept != nil {
 		snap := maps.Clone(kept)
-		snap[spec.KeyEnabled] = "true"
-		if s, kerr := spec.Parse(r.d.Name, snap); kerr == nil {
+		snap[contract.KeyEnabled] = "true"
+		if s, kerr := contract.Parse(r.d.Name, snap); kerr == nil {
 			return s
 		}
 	}
@@ -48,7 +48,7 @@ func (r *rollout) lastValidSpec(perr error) spec.Spec {
 // invalidMessage names every rejected annotation with its accepted form.
 func invalidMessage(perr error) string {
 	msgs := []string{}
-	var inv *spec.InvalidError
+	var inv *contract.InvalidError
 	for _, e := range unwrapAll(perr) {
 		if errors.As(e, &inv) {
 			msgs = append(msgs, inv.Error())
@@ -69,7 +69,7 @@ func (r *rollout) keepSpec(d *strategy.Decision) {
 		return
 	}
 	if r.held == "" {
-		st.Spec, st.Invalid = spec.UserAnnotations(r.d.Annotations), ""
+		st.Spec, st.Invalid = contract.UserAnnotations(r.d.Annotations), ""
 		return
 	}
 	st.Spec, st.Invalid = r.prev.Spec, r.held

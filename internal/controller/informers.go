@@ -18,9 +18,8 @@ import (
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/internal/workload"
-	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Informers watches Deployments, ReplicaSets, Services and Ingresses in the
@@ -263,7 +262,7 @@ func (i *Informers) generatedIngresses(ns, owner string) []string {
 	if !ok {
 		return nil
 	}
-	sel := labels.SelectorFromSet(labels.Set{router.ManagedByLabel: router.ManagedByValue, workload.CanaryOfLabel: owner})
+	sel := labels.SelectorFromSet(labels.Set{contract.ManagedByLabel: contract.ManagedByValue, contract.CanaryOfLabel: owner})
 	list, err := l.Ingresses(ns).List(sel)
 	if err != nil {
 		return nil
@@ -288,7 +287,7 @@ func lister[L any](m map[string]L, ns string) (L, bool) {
 // opted in, opting out (status left to clean up), or configured but disabled.
 func hasRolloutdAnnotations(d *appsv1.Deployment) bool {
 	for k := range d.Annotations {
-		if strings.HasPrefix(k, spec.Prefix) {
+		if strings.HasPrefix(k, contract.Prefix) {
 			return true
 		}
 	}
@@ -304,7 +303,7 @@ func slimDeployment(obj any) (any, error) {
 	if !ok {
 		return obj, nil
 	}
-	if hasRolloutdAnnotations(d) || d.Labels[workload.CanaryOfLabel] != "" {
+	if hasRolloutdAnnotations(d) || d.Labels[contract.CanaryOfLabel] != "" {
 		d.ManagedFields = nil
 		return d, nil
 	}

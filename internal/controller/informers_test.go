@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func deploymentWith(labels, annotations map[string]string) *appsv1.Deployment {
@@ -36,7 +37,7 @@ func TestSlimDeploymentKeepsManagedDeploymentsAndCanariesWhole(t *testing.T) {
 	for name, d := range map[string]*appsv1.Deployment{
 		"opted in":    deploymentWith(nil, map[string]string{"rolloutd.io/enabled": "true"}),
 		"opting out":  deploymentWith(nil, map[string]string{"rolloutd.io/status": "{}"}),
-		"canary copy": deploymentWith(map[string]string{workload.CanaryOfLabel: "web"}, nil),
+		"canary copy": deploymentWith(map[string]string{contract.CanaryOfLabel: "web"}, nil),
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := slimDeployment(d)

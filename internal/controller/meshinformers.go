@@ -11,8 +11,8 @@ import (
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // meshInformers watch Istio's VirtualServices and DestinationRules, kept as
@@ -156,7 +156,7 @@ func routesOwner(u *unstructured.Unstructured) string {
 			dm, _ := d.(map[string]any)
 			host, _, _ := unstructured.NestedString(dm, "destination", "host")
 			host, _, _ = strings.Cut(host, ".")
-			if owner, ok := strings.CutSuffix(host, workload.CanaryName("")); ok && owner != "" {
+			if owner, ok := strings.CutSuffix(host, contract.CanaryName("")); ok && owner != "" {
 				return owner
 			}
 		}

@@ -15,8 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // recordingProm answers every query with no data and keeps the queries.
@@ -53,24 +53,24 @@ func TestGateQueriesReadTheMetricsOfTheRoutersSource(t *testing.T) {
 	cases := []struct {
 		name     string
 		ann      []string
-		want     analysis.Source
+		want     contract.Source
 		query    string   // a canary query that must be sent
 		notQuery []string // metrics no query may read
 	}{
-		{"gateway reads the application's pods by default", []string{spec.KeyRouter, "gateway"},
-			analysis.SourceService, pods, []string{"istio_requests_total", "nginx_ingress"}},
-		{"gateway on Istio reads Istio's standard metrics", []string{spec.KeyRouter, "gateway", spec.KeyMetricSource, "istio"},
-			analysis.SourceIstio, mesh, []string{"http_requests_total", "nginx_ingress"}},
-		{"gateway, service said explicitly", []string{spec.KeyRouter, "gateway", spec.KeyMetricSource, "service"},
-			analysis.SourceService, pods, []string{"istio_requests_total"}},
-		{"istio router reads the mesh", []string{spec.KeyRouter, "istio"}, analysis.SourceIstio, mesh, []string{"http_requests_total"}},
-		{"nginx router reads the ingress", []string{spec.KeyRouter, "nginx"}, analysis.SourceNginx, ingress, []string{"istio_requests_total", "http_requests_total"}},
-		{"service router reads the pods", nil, analysis.SourceService, pods, []string{"istio_requests_total"}},
+		{"gateway reads the application's pods by default", []string{contract.KeyRouter, "gateway"},
+			contract.SourceService, pods, []string{"istio_requests_total", "nginx_ingress"}},
+		{"gateway on Istio reads Istio's standard metrics", []string{contract.KeyRouter, "gateway", contract.KeyMetricSource, "istio"},
+			contract.SourceIstio, mesh, []string{"http_requests_total", "nginx_ingress"}},
+		{"gateway, service said explicitly", []string{contract.KeyRouter, "gateway", contract.KeyMetricSource, "service"},
+			contract.SourceService, pods, []string{"istio_requests_total"}},
+		{"istio router reads the mesh", []string{contract.KeyRouter, "istio"}, contract.SourceIstio, mesh, []string{"http_requests_total"}},
+		{"nginx router reads the ingress", []string{contract.KeyRouter, "nginx"}, contract.SourceNginx, ingress, []string{"istio_requests_total", "http_requests_total"}},
+		{"service router reads the pods", nil, contract.SourceService, pods, []string{"istio_requests_total"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			ann := optedIn(tc.ann...)
-			sp, err := spec.Parse("web", ann)
+			sp, err := contract.Parse("web", ann)
 			require.NoError(t, err)
 			r := &rollout{d: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns, Annotations: ann}},
 				spec: sp, now: t0}
@@ -80,7 +80,7 @@ func TestGateQueriesReadTheMetricsOfTheRoutersSource(t *testing.T) {
 			p := &recordingProm{}
 			res := analysis.NewAnalyzer(p, analysis.Options{QueryTimeout: time.Second}).
 				Evaluate(context.Background(), target, sp.Checks)
-			assert.NotEqual(t, analysis.Pass, res.Verdict, "no data never passes")
+			assert.NotEqual(t, contract.Pass, res.Verdict, "no data never passes")
 			// A failed check ends the gate while other queries may still be in flight.
 			assert.Eventually(t, func() bool { return strings.Contains(p.sent(), tc.query) }, 5*time.Second, time.Millisecond,
 				"a query reading %s", tc.query)

@@ -2,8 +2,8 @@ package controller
 
 import (
 	"github.com/rolloutd/rolloutd/internal/notify"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Notifier tells people about a rollout (chat, webhooks). Notify must not block:
@@ -15,18 +15,18 @@ type Notifier interface {
 // notification maps a decision onto the moments people are told about: a rollout
 // started, waits for approval, was promoted, or was rolled back (at the moment
 // traffic left the canary, naming the check or alert that caused it).
-func notification(prev status.Status, d strategy.Decision) (notify.Kind, string, bool) {
+func notification(prev contract.Status, d strategy.Decision) (notify.Kind, string, bool) {
 	next := d.Status
 	for _, e := range d.Events {
 		switch {
-		case next.Phase == status.Progressing && (e.Reason == strategy.ReasonProgressing || e.Reason == strategy.ReasonRestarted) &&
+		case next.Phase == contract.Progressing && (e.Reason == strategy.ReasonProgressing || e.Reason == strategy.ReasonRestarted) &&
 			prev.Revision != next.Revision:
 			return notify.Started, e.Message, true
-		case e.Reason == strategy.ReasonAwaitingApproval, next.Phase == status.PendingConfirmation && prev.Phase != status.PendingConfirmation:
+		case e.Reason == strategy.ReasonAwaitingApproval, next.Phase == contract.PendingConfirmation && prev.Phase != contract.PendingConfirmation:
 			return notify.AwaitingApproval, e.Message, true
 		case e.Reason == strategy.ReasonPromoted:
 			return notify.Promoted, e.Message, true
-		case next.Phase == status.RollingBack && prev.Phase != status.RollingBack && e.Warning:
+		case next.Phase == contract.RollingBack && prev.Phase != contract.RollingBack && e.Warning:
 			return notify.RolledBack, e.Message, true
 		}
 	}

@@ -11,11 +11,9 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/internal/notify"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // notifications records what the controller asks to send.
@@ -41,7 +39,7 @@ func (n *notifications) kinds() []notify.Kind {
 }
 
 func TestBadReleaseNotifiesStartAndRollbackNamingTheFailingCheck(t *testing.T) {
-	h := newHarness(t, userObjects(optedIn(spec.KeyRouter, "nginx", spec.KeyThreshold, "0", spec.KeyNotify, "slack"))...)
+	h := newHarness(t, userObjects(optedIn(contract.KeyRouter, "nginx", contract.KeyThreshold, "0", contract.KeyNotify, "slack"))...)
 	sent := &notifications{}
 	h.ctl.Notifier = sent
 	h.sync()
@@ -49,7 +47,7 @@ func TestBadReleaseNotifiesStartAndRollbackNamingTheFailingCheck(t *testing.T) {
 	h.sync()
 	h.canaryReady(1)
 	h.sync()
-	h.eval.verdict = analysis.Fail
+	h.eval.verdict = contract.Fail
 	h.clock.SetTime(t0.Add(time.Minute))
 	h.sync()
 	h.sync() // RolledBack: no second rollback notification
@@ -60,36 +58,36 @@ func TestBadReleaseNotifiesStartAndRollbackNamingTheFailingCheck(t *testing.T) {
 	assert.Equal(t, []string{"slack"}, rb.Channels, "the Deployment's choice of channels")
 	assert.Contains(t, rb.Message, "error-rate")
 	require.NotEmpty(t, rb.Checks)
-	assert.Equal(t, analysis.Fail, rb.Checks[0].Verdict)
+	assert.Equal(t, contract.Fail, rb.Checks[0].Verdict)
 	assert.Equal(t, h.status().Revision, rb.Revision)
 }
 
 func TestNotificationForEachMomentPeopleAreToldAbout(t *testing.T) {
-	progressing := status.Status{Phase: status.Progressing, Revision: "r2", Weight: 10}
+	progressing := contract.Status{Phase: contract.Progressing, Revision: "r2", Weight: 10}
 	ev := func(reason string, warning bool) []strategy.Event {
 		return []strategy.Event{{Reason: reason, Warning: warning, Message: reason + " message"}}
 	}
 	cases := []struct {
 		name   string
-		prev   status.Status
+		prev   contract.Status
 		next   strategy.Decision
 		want   notify.Kind
 		wanted bool
 	}{
-		{"new revision started", status.Status{Phase: status.Idle, Revision: "r1"},
+		{"new revision started", contract.Status{Phase: contract.Idle, Revision: "r1"},
 			strategy.Decision{Status: progressing, Events: ev(strategy.ReasonProgressing, false)}, notify.Started, true},
 		{"step advanced is not news", progressing,
 			strategy.Decision{Status: progressing, Events: ev(strategy.ReasonStepAdvanced, false)}, "", false},
 		{"pause-at step waits for approval", progressing,
-			strategy.Decision{Status: status.Status{Phase: status.Paused, Revision: "r2"}, Events: ev(strategy.ReasonAwaitingApproval, false)}, notify.AwaitingApproval, true},
+			strategy.Decision{Status: contract.Status{Phase: contract.Paused, Revision: "r2"}, Events: ev(strategy.ReasonAwaitingApproval, false)}, notify.AwaitingApproval, true},
 		{"blue/green waits for confirmation", progressing,
-			strategy.Decision{Status: status.Status{Phase: status.PendingConfirmation, Revision: "r2"}, Events: ev(strategy.ReasonStepAdvanced, false)}, notify.AwaitingApproval, true},
-		{"promoted", status.Status{Phase: status.Promoting, Revision: "r2"},
-			strategy.Decision{Status: status.Status{Phase: status.Succeeded, Revision: "r2"}, Events: ev(strategy.ReasonPromoted, false)}, notify.Promoted, true},
+			strategy.Decision{Status: contract.Status{Phase: contract.PendingConfirmation, Revision: "r2"}, Events: ev(strategy.ReasonStepAdvanced, false)}, notify.AwaitingApproval, true},
+		{"promoted", contract.Status{Phase: contract.Promoting, Revision: "r2"},
+			strategy.Decision{Status: contract.Status{Phase: contract.Succeeded, Revision: "r2"}, Events: ev(strategy.ReasonPromoted, false)}, notify.Promoted, true},
 		{"rollback started by an alert", progressing,
-			strategy.Decision{Status: status.Status{Phase: status.RollingBack, Revision: "r2"}, Events: ev(strategy.ReasonAlert, true)}, notify.RolledBack, true},
-		{"rollback finishing is not news twice", status.Status{Phase: status.RollingBack, Revision: "r2"},
-			strategy.Decision{Status: status.Status{Phase: status.RolledBack, Revision: "r2"}, Events: ev(strategy.ReasonRolledBack, true)}, "", false},
+			strategy.Decision{Status: contract.Status{Phase: contract.RollingBack, Revision: "r2"}, Events: ev(strategy.ReasonAlert, true)}, notify.RolledBack, true},
+		{"rollback finishing is not news twice", contract.Status{Phase: contract.RollingBack, Revision: "r2"},
+			strategy.Decision{Status: contract.Status{Phase: contract.RolledBack, Revision: "r2"}, Events: ev(strategy.ReasonRolledBack, true)}, "", false},
 		{"no events", progressing, strategy.Decision{Status: progressing}, "", false},
 	}
 	for _, c := range cases {
@@ -105,7 +103,7 @@ func TestNotificationForEachMomentPeopleAreToldAbout(t *testing.T) {
 }
 
 func TestMetricsFollowTheRolloutAndDisappearOnOptOut(t *testing.T) {
-	h := newHarness(t, userObjects(optedIn(spec.KeyRouter, "nginx", spec.KeyThreshold, "0"))...)
+	h := newHarness(t, userObjects(optedIn(contract.KeyRouter, "nginx", contract.KeyThreshold, "0"))...)
 	m := h.ctl.Metrics
 	h.sync()
 	stable := h.status().Revision
@@ -120,20 +118,20 @@ func TestMetricsFollowTheRolloutAndDisappearOnOptOut(t *testing.T) {
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.Info.WithLabelValues(ns, "web", rev, "canary", "nginx")))
 	assert.Equal(t, 10.0, testutil.ToFloat64(m.Weight.WithLabelValues(ns, "web")))
 
-	h.eval.verdict = analysis.Fail
+	h.eval.verdict = contract.Fail
 	h.clock.SetTime(t0.Add(time.Minute))
 	h.sync()
 	h.sync()
-	require.Equal(t, status.RolledBack, h.status().Phase)
+	require.Equal(t, contract.RolledBack, h.status().Phase)
 	checks := h.status().Checks
 	require.NotEmpty(t, checks)
 	assert.Equal(t, 1.0, testutil.ToFloat64(m.CheckVerdict.WithLabelValues(ns, "web", checks[0].Name, "Fail")))
 	assert.Equal(t, 0.0, testutil.ToFloat64(m.CheckVerdict.WithLabelValues(ns, "web", checks[0].Name, "Pass")))
-	assert.Equal(t, 1.0, testutil.ToFloat64(m.Phase.WithLabelValues(ns, "web", string(status.RolledBack))))
+	assert.Equal(t, 1.0, testutil.ToFloat64(m.Phase.WithLabelValues(ns, "web", string(contract.RolledBack))))
 	assert.Equal(t, 1, testutil.CollectAndCount(m.GateDuration), "one gate timed")
 	assert.Equal(t, 1, testutil.CollectAndCount(m.Duration), "one finished rollout timed")
 
-	h.edit(func(d *appsv1.Deployment) { d.Annotations[spec.KeyEnabled] = "false" })
+	h.edit(func(d *appsv1.Deployment) { d.Annotations[contract.KeyEnabled] = "false" })
 	h.sync()
 	assert.Zero(t, testutil.CollectAndCount(m.Info), "info")
 	assert.Zero(t, testutil.CollectAndCount(m.CheckVerdict), "verdicts")
@@ -142,29 +140,29 @@ func TestMetricsFollowTheRolloutAndDisappearOnOptOut(t *testing.T) {
 }
 
 func TestStatusCarriesConditionsThroughARollback(t *testing.T) {
-	h := atWeight10(t, spec.KeyThreshold, "0")
+	h := atWeight10(t, contract.KeyThreshold, "0")
 	gen := h.deployment("web").Generation
 	cond := func(typ string) metav1.Condition {
 		c := h.status().Condition(typ)
 		require.NotNil(t, c, typ)
 		return *c
 	}
-	assert.Equal(t, metav1.ConditionTrue, cond(status.ConditionProgressing).Status)
-	assert.Equal(t, metav1.ConditionUnknown, cond(status.ConditionPromoted).Status)
-	started := cond(status.ConditionProgressing).LastTransitionTime
+	assert.Equal(t, metav1.ConditionTrue, cond(contract.ConditionProgressing).Status)
+	assert.Equal(t, metav1.ConditionUnknown, cond(contract.ConditionPromoted).Status)
+	started := cond(contract.ConditionProgressing).LastTransitionTime
 
-	h.eval.verdict = analysis.Fail
+	h.eval.verdict = contract.Fail
 	h.clock.SetTime(t0.Add(time.Minute))
 	h.sync()
 	h.sync()
 
-	healthy := cond(status.ConditionHealthy)
+	healthy := cond(contract.ConditionHealthy)
 	assert.Equal(t, metav1.ConditionFalse, healthy.Status)
 	assert.Equal(t, "ChecksFailed", healthy.Reason)
-	promoted := cond(status.ConditionPromoted)
+	promoted := cond(contract.ConditionPromoted)
 	assert.Equal(t, metav1.ConditionFalse, promoted.Status)
 	assert.Equal(t, strategy.ReasonGateFailed, promoted.Reason)
-	progressing := cond(status.ConditionProgressing)
+	progressing := cond(contract.ConditionProgressing)
 	assert.Equal(t, metav1.ConditionFalse, progressing.Status)
 	assert.True(t, progressing.LastTransitionTime.After(started.Time), "moved when the status changed")
 	assert.GreaterOrEqual(t, progressing.ObservedGeneration, gen)

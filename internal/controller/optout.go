@@ -9,10 +9,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/internal/alerts"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // ReasonOptedOut is the Event reason when a Deployment is handed back.
@@ -22,13 +21,13 @@ const ReasonOptedOut = "OptedOut"
 // stable pods, every generated object removed, rolloutd's own annotations dropped,
 // and spec.paused as it was before opting in.
 func (r *rollout) optOut(ctx context.Context) (time.Duration, error) {
-	st, err := status.Read(r.d.Annotations)
-	_, hasStatus := r.d.Annotations[status.Key]
+	st, err := contract.Read(r.d.Annotations)
+	_, hasStatus := r.d.Annotations[contract.StatusKey]
 	if !hasStatus {
 		return 0, nil
 	}
 	if err != nil {
-		st = status.Status{}
+		st = contract.Status{}
 	}
 	if st.Batch != nil && st.Phase.Active() {
 		// A batch release had moved pods to the canary: they come back to the
@@ -41,7 +40,7 @@ func (r *rollout) optOut(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	upd := r.d.DeepCopy()
-	delete(upd.Annotations, status.Key)
+	delete(upd.Annotations, contract.StatusKey)
 	delete(upd.Annotations, CommandKey)
 	delete(upd.Annotations, alerts.Key)
 	upd.Spec.Paused = st.UserPaused
@@ -57,8 +56,8 @@ func (r *rollout) optOut(ctx context.Context) (time.Duration, error) {
 // to the stable (strategy.HandBack) and returns when to look again, 0 once every
 // pod is back. The status keeps the plan between chunks; the Deployment stays
 // paused until the hand-back ends.
-func (r *rollout) handBackBatch(ctx context.Context, st status.Status) (time.Duration, error) {
-	r.spec, _ = spec.Parse(r.d.Name, r.d.Annotations)
+func (r *rollout) handBackBatch(ctx context.Context, st contract.Status) (time.Duration, error) {
+	r.spec, _ = contract.Parse(r.d.Name, r.d.Annotations)
 	r.prev = st
 	in, err := r.observe(ctx)
 	if err != nil {
@@ -96,17 +95,17 @@ func (r *rollout) resizeCanary(ctx context.Context, n int32) error {
 // every object rolloutd generated for the Deployment. The spec may be invalid or
 // half-removed; it takes what parses for the names (defaults otherwise).
 func (r *rollout) removeGenerated(ctx context.Context) error {
-	r.spec, _ = spec.Parse(r.d.Name, r.d.Annotations)
+	r.spec, _ = contract.Parse(r.d.Name, r.d.Annotations)
 	for _, rt := range r.c.Routers {
 		if err := rt.Reset(ctx, r.target()); err != nil {
 			return err
 		}
 	}
-	r.spec.Router = spec.RouterService // so that nothing counts as current below
+	r.spec.Router = contract.RouterService // so that nothing counts as current below
 	if err := r.removeStale(ctx); err != nil {
 		return err
 	}
-	if err := r.removeCanary(ctx, r.c.Routers[spec.RouterService], r.target()); err != nil {
+	if err := r.removeCanary(ctx, r.c.Routers[contract.RouterService], r.target()); err != nil {
 		return err
 	}
 	return r.deleteCanaryDeployment(ctx, true)

@@ -8,7 +8,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // foreignService says why svc is not the Deployment's own Service ("" when it
@@ -18,11 +18,11 @@ import (
 func foreignService(d *appsv1.Deployment, svc *corev1.Service) string {
 	if len(svc.Spec.Selector) == 0 {
 		return fmt.Sprintf("service %s/%s has no selector, so it does not select the pods of %s (set %s to the Service selecting them)",
-			svc.Namespace, svc.Name, d.Name, spec.KeyService)
+			svc.Namespace, svc.Name, d.Name, contract.KeyService)
 	}
 	if !labels.SelectorFromSet(svc.Spec.Selector).Matches(labels.Set(d.Spec.Template.Labels)) {
 		return fmt.Sprintf("service %s/%s (selector %s) does not select the pods of %s (labels %s): %s must name the Service selecting them",
-			svc.Namespace, svc.Name, labels.FormatLabels(svc.Spec.Selector), d.Name, labels.FormatLabels(d.Spec.Template.Labels), spec.KeyService)
+			svc.Namespace, svc.Name, labels.FormatLabels(svc.Spec.Selector), d.Name, labels.FormatLabels(d.Spec.Template.Labels), contract.KeyService)
 	}
 	return ""
 }
@@ -44,7 +44,7 @@ func foreignIngress(ing *networkingv1.Ingress, service string) string {
 		}
 	}
 	return fmt.Sprintf("ingress %s/%s sends no traffic to service %s: %s must name an Ingress with a backend on the Deployment's Service",
-		ing.Namespace, ing.Name, service, spec.KeyIngress)
+		ing.Namespace, ing.Name, service, contract.KeyIngress)
 }
 
 func sendsTo(b *networkingv1.IngressBackend, service string) bool {

@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -30,8 +30,8 @@ func (panickingRouter) Apply(_ context.Context, t router.Target, _ traffic.Split
 // is recovered: counted, the key retried with backoff, and the worker goes on with
 // the next key.
 func TestAPanickingReconcileIsRecoveredCountedAndRetried(t *testing.T) {
-	h := newHarness(t, userObjects(optedIn(spec.KeyRouter, "istio"))...)
-	h.ctl.Routers[spec.RouterIstio] = panickingRouter{}
+	h := newHarness(t, userObjects(optedIn(contract.KeyRouter, "istio"))...)
+	h.ctl.Routers[contract.RouterIstio] = panickingRouter{}
 	h.sync()
 	h.setImage("web:2")
 	h.settle()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Causes of rolloutd_rollback_latency_seconds.
@@ -25,7 +26,7 @@ type evidence struct {
 }
 
 func (r *rollout) sawGate(res analysis.Result) {
-	if res.Verdict != analysis.Pass {
+	if res.Verdict != contract.Pass {
 		r.evidence.gate = time.Now()
 	}
 }

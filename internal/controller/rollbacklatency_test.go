@@ -11,13 +11,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func TestRollbackLatencyIsObservedOnceAfterTheTrafficZeroWrite(t *testing.T) {
 	failGate := func(h *harness) {
-		h.eval.verdict = analysis.Fail
+		h.eval.verdict = contract.Fail
 		h.clock.SetTime(t0.Add(time.Hour))
 	}
 	fireAlert := func(h *harness) {
@@ -37,7 +36,7 @@ func TestRollbackLatencyIsObservedOnceAfterTheTrafficZeroWrite(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := atWeight10(t, spec.KeyThreshold, tc.threshold)
+			h := atWeight10(t, contract.KeyThreshold, tc.threshold)
 			var atDelete []uint64
 			h.kube.PrependReactor("delete", "ingresses", func(k8stesting.Action) (bool, runtime.Object, error) {
 				atDelete = append(atDelete, h.latencyCount(causeGate)+h.latencyCount(causeAlert))

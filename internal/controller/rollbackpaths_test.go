@@ -16,9 +16,8 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // A typo in an annotation mid-rollout must not disable a single rollback path: the
@@ -34,7 +33,7 @@ func TestInvalidAnnotationsMidRolloutKeepEveryRollbackPath(t *testing.T) {
 		{"alert", func(h *harness) { h.markAlert(t0.Add(15 * time.Second)) }, strategy.ReasonAlert},
 		{"failed gates", func(h *harness) {
 			h.eval.verdict = "Fail"
-			for i := 0; i < 3 && h.status().Phase != status.RollingBack; i++ {
+			for i := 0; i < 3 && h.status().Phase != contract.RollingBack; i++ {
 				h.clock.SetTime(h.clock.Now().Add(2 * time.Minute))
 				h.sync()
 			}
@@ -42,19 +41,19 @@ func TestInvalidAnnotationsMidRolloutKeepEveryRollbackPath(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			h := atWeight10(t, spec.KeyInterval, "1m")
-			h.edit(func(d *appsv1.Deployment) { d.Annotations[spec.KeyInterval] = "5x" })
+			h := atWeight10(t, contract.KeyInterval, "1m")
+			h.edit(func(d *appsv1.Deployment) { d.Annotations[contract.KeyInterval] = "5x" })
 			h.clock.SetTime(t0.Add(20 * time.Second))
 			h.sync()
 			st := h.status()
-			assert.Equal(t, status.Progressing, st.Phase)
-			assert.Contains(t, st.Invalid, spec.KeyInterval)
+			assert.Equal(t, contract.Progressing, st.Phase)
+			assert.Contains(t, st.Invalid, contract.KeyInterval)
 			assert.Contains(t, strings.Join(h.events(), "\n"), "Warning "+ReasonInvalidSpec+" invalid annotations: annotation rolloutd.io/interval=\"5x\"")
 
 			tc.act(h)
 			h.sync()
 			st = h.status()
-			require.Contains(t, []status.Phase{status.RollingBack, status.RolledBack, status.Aborted}, st.Phase, st.Message)
+			require.Contains(t, []contract.Phase{contract.RollingBack, contract.RolledBack, contract.Aborted}, st.Phase, st.Message)
 			assert.Equal(t, tc.reason, st.Reason)
 			assert.Equal(t, 0, st.Weight)
 			assert.False(t, h.exists("ingresses", "web-canary"), "traffic is back on stable")
@@ -64,14 +63,14 @@ func TestInvalidAnnotationsMidRolloutKeepEveryRollbackPath(t *testing.T) {
 
 // A held rollout never advances: a passing gate keeps the weight and the step.
 func TestInvalidAnnotationsMidRolloutHoldTheStep(t *testing.T) {
-	h := atWeight10(t, spec.KeyInterval, "1m")
-	h.edit(func(d *appsv1.Deployment) { d.Annotations[spec.KeySteps] = "10,twenty" })
+	h := atWeight10(t, contract.KeyInterval, "1m")
+	h.edit(func(d *appsv1.Deployment) { d.Annotations[contract.KeySteps] = "10,twenty" })
 	for i := 0; i < 3; i++ {
 		h.clock.SetTime(h.clock.Now().Add(2 * time.Minute))
 		h.sync()
 	}
 	st := h.status()
-	assert.Equal(t, status.Progressing, st.Phase)
+	assert.Equal(t, contract.Progressing, st.Phase)
 	assert.Equal(t, 10, st.Weight)
 	assert.Equal(t, 1, st.Step)
 	assert.Equal(t, strategy.ReasonInvalidSpec, st.Reason)
@@ -79,7 +78,7 @@ func TestInvalidAnnotationsMidRolloutHoldTheStep(t *testing.T) {
 	w, _ := h.ingressWeight()
 	assert.Equal(t, 10, w)
 
-	h.edit(func(d *appsv1.Deployment) { d.Annotations[spec.KeySteps] = "10,20" })
+	h.edit(func(d *appsv1.Deployment) { d.Annotations[contract.KeySteps] = "10,20" })
 	h.clock.SetTime(h.clock.Now().Add(2 * time.Minute))
 	h.sync()
 	assert.Equal(t, 2, h.status().Step, "fixed annotations let it advance again")
@@ -90,10 +89,10 @@ func TestInvalidAnnotationsMidRolloutHoldTheStep(t *testing.T) {
 // its context ends.
 type hangingEvaluator struct{ started chan struct{} }
 
-func (e *hangingEvaluator) Evaluate(ctx context.Context, _ analysis.Target, _ []analysis.Check) analysis.Result {
+func (e *hangingEvaluator) Evaluate(ctx context.Context, _ analysis.Target, _ []contract.Check) analysis.Result {
 	close(e.started)
 	<-ctx.Done()
-	return analysis.Result{Verdict: analysis.Fail}
+	return analysis.Result{Verdict: contract.Fail}
 }
 
 // Alerts and commands go before any query: one already marked skips the gate due,
@@ -105,7 +104,7 @@ func TestInterventionsNeverWaitBehindAGate(t *testing.T) {
 		h.markAlert(t0.Add(90 * time.Second))
 		h.sync()
 		assert.Zero(t, h.eval.calls(), "no query before the rollback")
-		assert.Equal(t, status.RollingBack, h.status().Phase)
+		assert.Equal(t, contract.RollingBack, h.status().Phase)
 	})
 	for _, verb := range []string{"", "abort"} {
 		name := "alert arriving during a hanging gate"
@@ -133,10 +132,10 @@ func TestInterventionsNeverWaitBehindAGate(t *testing.T) {
 			case <-time.After(30 * time.Second):
 				t.Fatal("the gate in flight was not cancelled")
 			}
-			assert.Equal(t, status.Progressing, h.status().Phase, "the cancelled gate is not judged")
+			assert.Equal(t, contract.Progressing, h.status().Phase, "the cancelled gate is not judged")
 			h.sync()
 			st := h.status()
-			assert.Equal(t, status.RollingBack, st.Phase)
+			assert.Equal(t, contract.RollingBack, st.Phase)
 			assert.Equal(t, 0, st.Weight)
 			assert.False(t, h.exists("ingresses", "web-canary"))
 		})
@@ -149,7 +148,7 @@ func TestRollbackTakesTrafficOffEvenIfItsStatusCannotBeWritten(t *testing.T) {
 	h := atWeight10(t)
 	h.kube.PrependReactor("update", "deployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
 		d := a.(k8stesting.UpdateAction).GetObject().(*appsv1.Deployment)
-		if d.Name == "web" && strings.Contains(d.Annotations[status.Key], `"RollingBack"`) {
+		if d.Name == "web" && strings.Contains(d.Annotations[contract.StatusKey], `"RollingBack"`) {
 			return true, nil, apierrors.NewForbidden(deploymentsGVR.GroupResource(), d.Name, errors.New("denied by policy"))
 		}
 		return false, nil, nil
@@ -160,7 +159,7 @@ func TestRollbackTakesTrafficOffEvenIfItsStatusCannotBeWritten(t *testing.T) {
 	_, err := h.ctl.Sync(h.ctx, key)
 	require.Error(t, err)
 	assert.False(t, h.exists("ingresses", "web-canary"), "traffic left the canary")
-	assert.Equal(t, status.Progressing, h.status().Phase, "the status write was refused")
+	assert.Equal(t, contract.Progressing, h.status().Phase, "the status write was refused")
 	assert.Contains(t, strings.Join(h.events(), "\n"), "Warning "+ReasonStatusWriteFailed)
 	assert.Equal(t, 1.0, testutil.ToFloat64(h.ctl.Metrics.StatusWriteFailures.WithLabelValues("forbidden")))
 }

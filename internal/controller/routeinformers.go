@@ -11,7 +11,7 @@ import (
 	gwinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 	gwlisters "sigs.k8s.io/gateway-api/pkg/client/listers/apis/v1"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // routeInformers watch the Gateway API routes router gateway splits
@@ -35,7 +35,7 @@ type routeInformers struct {
 const byRoute = "route"
 
 // routeKey is the byRoute key of the route kind ns/name.
-func routeKey(kind spec.RouteKind, ns, name string) string {
+func routeKey(kind contract.RouteKind, ns, name string) string {
 	return string(kind) + ":" + ns + "/" + name
 }
 
@@ -43,10 +43,10 @@ func routeKey(kind spec.RouteKind, ns, name string) string {
 // gateway names (rolloutd.io/route, by default the HTTPRoute of its own name).
 func routeOf(obj any) ([]string, error) {
 	d, ok := obj.(*appsv1.Deployment)
-	if !ok || d.Annotations[spec.KeyRouter] != string(spec.RouterGateway) {
+	if !ok || d.Annotations[contract.KeyRouter] != string(contract.RouterGateway) {
 		return nil, nil
 	}
-	kind, name := spec.RouteOf(d.Name, d.Annotations)
+	kind, name := contract.RouteOf(d.Name, d.Annotations)
 	return []string{routeKey(kind, d.Namespace, name)}, nil
 }
 
@@ -84,11 +84,11 @@ func (i *Informers) WatchGateway(gw gwclient.Interface, namespaces []string, res
 }
 
 // watches reports whether routes of kind are watched and their caches synced.
-func (r *routeInformers) watches(kind spec.RouteKind) bool {
+func (r *routeInformers) watches(kind contract.RouteKind) bool {
 	if !r.synced() {
 		return false
 	}
-	if kind == spec.RouteGRPC {
+	if kind == contract.RouteGRPC {
 		return len(r.grpc) > 0
 	}
 	return len(r.http) > 0
@@ -125,10 +125,10 @@ func (r *routeInformers) synced() bool {
 
 // version is the resourceVersion of the cached route kind ns/name ("-" when
 // absent).
-func (r *routeInformers) version(kind spec.RouteKind, ns, name string) string {
+func (r *routeInformers) version(kind contract.RouteKind, ns, name string) string {
 	var obj metav1.Object
 	var err error
-	if kind == spec.RouteGRPC {
+	if kind == contract.RouteGRPC {
 		l, ok := lister(r.grpc, ns)
 		if !ok {
 			return "-"
@@ -154,12 +154,12 @@ func (i *Informers) addRouteHandler(enqueue func(key string)) error {
 		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = tomb.Obj
 		}
-		var kind spec.RouteKind
+		var kind contract.RouteKind
 		switch obj.(type) {
 		case *gwv1.HTTPRoute:
-			kind = spec.RouteHTTP
+			kind = contract.RouteHTTP
 		case *gwv1.GRPCRoute:
-			kind = spec.RouteGRPC
+			kind = contract.RouteGRPC
 		default:
 			return
 		}

@@ -5,10 +5,8 @@ import (
 	"time"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
-	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // SequentialJudge is the continuous judge: evidence from the shared sampler since
@@ -16,7 +14,7 @@ import (
 type SequentialJudge interface {
 	// Observe starts or continues judging a rollout and returns its standing,
 	// nil while there is none yet.
-	Observe(ctx context.Context, t analysis.Target, revision string, since, stepStart time.Time, checks []analysis.Check) *analysis.Sequential
+	Observe(ctx context.Context, t analysis.Target, revision string, since, stepStart time.Time, checks []contract.Check) *analysis.Sequential
 	// Forget stops judging a rollout.
 	Forget(namespace, name string)
 }
@@ -31,8 +29,8 @@ func (r *rollout) observeSequential(ctx context.Context, in *strategy.Input) {
 		return
 	}
 	st := in.Status
-	active := st.Phase == status.Progressing || st.Phase == status.Paused
-	if !active || r.spec.Strategy != spec.Canary || st.StartedAt == nil || st.Revision == "" {
+	active := st.Phase == contract.Progressing || st.Phase == contract.Paused
+	if !active || r.spec.Strategy != contract.Canary || st.StartedAt == nil || st.Revision == "" {
 		j.Forget(r.d.Namespace, r.d.Name)
 		return
 	}
@@ -49,7 +47,7 @@ func (r *rollout) analysisTarget(in strategy.Input) analysis.Target {
 	return analysis.Target{
 		Namespace:  r.d.Namespace,
 		Deployment: r.d.Name,
-		Canary:     workload.CanaryName(r.d.Name),
+		Canary:     contract.CanaryName(r.d.Name),
 		Service:    r.spec.Service,
 		Ingress:    r.spec.Ingress,
 		Source:     metricSource(r.spec),
@@ -62,15 +60,15 @@ func (r *rollout) analysisTarget(in strategy.Input) analysis.Target {
 
 // gateChecks splits the checks of a gate: those the per-gate queries decide, and
 // the results the continuous judge already has for the others.
-func gateChecks(checks []analysis.Check, seq *analysis.Sequential) ([]analysis.Check, map[string]analysis.CheckResult) {
+func gateChecks(checks []contract.Check, seq *analysis.Sequential) ([]contract.Check, map[string]contract.CheckResult) {
 	if seq == nil {
 		return checks, nil
 	}
-	have := map[string]analysis.CheckResult{}
+	have := map[string]contract.CheckResult{}
 	for _, c := range seq.StepChecks {
 		have[c.Name] = c
 	}
-	var rest []analysis.Check
+	var rest []contract.Check
 	for _, c := range checks {
 		if _, ok := have[c.Name()]; !ok || !analysis.FromEvidence(c) {
 			rest = append(rest, c)
@@ -81,15 +79,15 @@ func gateChecks(checks []analysis.Check, seq *analysis.Sequential) ([]analysis.C
 
 // mergeChecks orders a gate's results as its checks are: per-gate results and the
 // continuous judge's, then any extra per-gate results (a bad ConfigMap).
-func mergeChecks(checks []analysis.Check, gate []analysis.CheckResult, seq map[string]analysis.CheckResult) []analysis.CheckResult {
+func mergeChecks(checks []contract.Check, gate []contract.CheckResult, seq map[string]contract.CheckResult) []contract.CheckResult {
 	if seq == nil {
 		return gate
 	}
-	byName := map[string]analysis.CheckResult{}
+	byName := map[string]contract.CheckResult{}
 	for _, c := range gate {
 		byName[c.Name] = c
 	}
-	out := make([]analysis.CheckResult, 0, len(checks))
+	out := make([]contract.CheckResult, 0, len(checks))
 	used := map[string]bool{}
 	for _, c := range checks {
 		n := c.Name()

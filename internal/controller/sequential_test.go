@@ -7,14 +7,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // A gate queries only the checks the continuous judge does not decide, and its
 // results keep the order of the checks annotation, a bad ConfigMap's result last.
 func TestGateQueriesOnlyWhatTheContinuousJudgeDoesNotDecide(t *testing.T) {
-	checks, err := analysis.ParseChecks("cpu<=1.3x, error-rate<=1%+baseline, memory<=1.3x")
+	checks, err := contract.ParseChecks("cpu<=1.3x, error-rate<=1%+baseline, memory<=1.3x")
 	require.NoError(t, err)
-	seq := &analysis.Sequential{StepChecks: []analysis.CheckResult{{Name: "error-rate", Verdict: analysis.Pass, Reason: "sequential"}}}
+	seq := &analysis.Sequential{StepChecks: []contract.CheckResult{{Name: "error-rate", Verdict: contract.Pass, Reason: "sequential"}}}
 
 	queried, have := gateChecks(checks, seq)
 	var names []string
@@ -23,8 +24,8 @@ func TestGateQueriesOnlyWhatTheContinuousJudgeDoesNotDecide(t *testing.T) {
 	}
 	assert.Equal(t, []string{"cpu", "memory"}, names)
 
-	gate := []analysis.CheckResult{{Name: "cpu", Verdict: analysis.Pass}, {Name: "memory", Verdict: analysis.Fail},
-		{Name: "rolloutd.io/analysis", Verdict: analysis.Fail}}
+	gate := []contract.CheckResult{{Name: "cpu", Verdict: contract.Pass}, {Name: "memory", Verdict: contract.Fail},
+		{Name: "rolloutd.io/analysis", Verdict: contract.Fail}}
 	merged := mergeChecks(checks, gate, have)
 	names = nil
 	for _, c := range merged {

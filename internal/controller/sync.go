@@ -14,11 +14,10 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/router"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // ReasonInvalidSpec is the Event reason for rejected annotations.
@@ -29,8 +28,8 @@ const ReasonInvalidSpec = strategy.ReasonInvalidSpec
 type rollout struct {
 	c    *Controller
 	d    *appsv1.Deployment // a private copy of the cached Deployment
-	spec spec.Spec
-	prev status.Status
+	spec contract.Spec
+	prev contract.Status
 	log  *zap.Logger
 	now  time.Time
 	// alert is the pending alert mark, if any, and what became of it.
@@ -74,10 +73,10 @@ func (c *Controller) sync(ctx context.Context, key string, urgent bool) (time.Du
 	if err != nil {
 		return 0, fmt.Errorf("get deployment %s: %w", key, err)
 	}
-	if cached.Labels[workload.CanaryOfLabel] != "" {
+	if cached.Labels[contract.CanaryOfLabel] != "" {
 		return 0, nil
 	}
-	if urgent && !(pendingIntervention(cached) && spec.Enabled(cached.Annotations) && cached.DeletionTimestamp == nil) {
+	if urgent && !(pendingIntervention(cached) && contract.Enabled(cached.Annotations) && cached.DeletionTimestamp == nil) {
 		return 0, nil
 	}
 	if cached.DeletionTimestamp != nil {
@@ -90,7 +89,7 @@ func (c *Controller) sync(ctx context.Context, key string, urgent bool) (time.Du
 	if !hasRolloutdAnnotations(cached) {
 		return r.releaseOrphans(ctx)
 	}
-	if !spec.Enabled(cached.Annotations) {
+	if !contract.Enabled(cached.Annotations) {
 		return r.optOut(ctx)
 	}
 	if injectFault != nil {
@@ -100,7 +99,7 @@ func (c *Controller) sync(ctx context.Context, key string, urgent bool) (time.Du
 }
 
 func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
-	prev, err := status.Read(r.d.Annotations)
+	prev, err := contract.Read(r.d.Annotations)
 	if err != nil {
 		r.log.Warn("unreadable status annotation; starting from Idle", zap.Error(err))
 	}
@@ -109,14 +108,14 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 	}
 	r.prev = prev
 	r.log = r.log.With(zap.String("revision", prev.Revision), zap.String("phase", string(prev.Phase)))
-	sp, err := spec.Parse(r.d.Name, r.d.Annotations)
+	sp, err := contract.Parse(r.d.Name, r.d.Annotations)
 	if err != nil && !prev.Phase.Active() {
 		return r.invalid(ctx, "invalid annotations", err, true)
 	}
 	if err != nil {
 		sp, r.held = r.lastValidSpec(err), invalidMessage(err)
 	}
-	if err := workload.NameLimits(r.d.Name, sp.Ingress); err != nil {
+	if err := contract.NameLimits(r.d.Name, sp.Ingress); err != nil {
 		// Never manageable: refused, and the Deployment is left running as it is.
 		return r.invalid(ctx, "refused", err, r.d.Spec.Paused)
 	}
@@ -146,7 +145,7 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 		return 0, nil
 	}
 	r.keepSpec(&d)
-	d.Status = status.WithRecord(r.prev, d.Status, r.spec.RevisionHistory)
+	d.Status = contract.WithRecord(r.prev, d.Status, r.spec.RevisionHistory)
 	r.decided(d)
 	r.timeRollback(d)
 	if err := r.apply(ctx, d); err != nil {
@@ -166,7 +165,7 @@ const routeRecheck = 5 * time.Second
 
 // requeue is when to reconcile again after decision d.
 func (r *rollout) requeue(d strategy.Decision) time.Duration {
-	if r.spec.Router != spec.RouterGateway || !d.Status.Phase.Active() || r.c.Informers.routes.watches(r.spec.RouteKind) {
+	if r.spec.Router != contract.RouterGateway || !d.Status.Phase.Active() || r.c.Informers.routes.watches(r.spec.RouteKind) {
 		return d.RequeueAfter
 	}
 	if d.RequeueAfter == 0 || d.RequeueAfter > routeRecheck {
@@ -218,7 +217,7 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 	}
 	c, foreign := r.canary()
 	if c != nil {
-		in.Canary = strategy.Canary{Exists: true, Revision: c.Annotations[workload.RevisionAnnotation], Ready: workload.CanaryReady(c),
+		in.Canary = strategy.Canary{Exists: true, Revision: c.Annotations[contract.RevisionAnnotation], Ready: workload.CanaryReady(c),
 			Replicas: workload.Replicas(c), Pods: c.Status.Replicas}
 	}
 	if (in.Stable.Template != in.Stable.Running || r.prev.Phase.Active()) && !leaving(in) {
@@ -235,7 +234,7 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 // leaving reports whether this reconcile takes traffic off the canary anyway (an
 // alert, an abort, a rollback under way): routing checks would only delay it.
 func leaving(in strategy.Input) bool {
-	return in.Alert != nil || in.Status.Phase == status.RollingBack ||
+	return in.Alert != nil || in.Status.Phase == contract.RollingBack ||
 		(in.Command != nil && in.Command.Verb == strategy.VerbAbort)
 }
 
@@ -255,15 +254,15 @@ func (r *rollout) checkRouting(ctx context.Context) (string, error) {
 	ns := r.d.Namespace
 	svc, err := r.c.Informers.Service(ns, r.spec.Service)
 	if err != nil {
-		return fmt.Sprintf("service %s/%s: %v (set %s to the Service selecting the stable pods)", ns, r.spec.Service, err, spec.KeyService), nil
+		return fmt.Sprintf("service %s/%s: %v (set %s to the Service selecting the stable pods)", ns, r.spec.Service, err, contract.KeyService), nil
 	}
 	if msg := foreignService(r.d, svc); msg != "" {
 		return msg, nil
 	}
-	if r.spec.Router == spec.RouterNginx {
+	if r.spec.Router == contract.RouterNginx {
 		ing, err := r.c.Informers.Ingress(ns, r.spec.Ingress)
 		if err != nil {
-			return fmt.Sprintf("ingress %s/%s: %v (set %s to the Ingress to split)", ns, r.spec.Ingress, err, spec.KeyIngress), nil
+			return fmt.Sprintf("ingress %s/%s: %v (set %s to the Ingress to split)", ns, r.spec.Ingress, err, contract.KeyIngress), nil
 		}
 		if msg := foreignIngress(ing, r.spec.Service); msg != "" {
 			return msg, nil
@@ -279,7 +278,7 @@ func (r *rollout) checkRouting(ctx context.Context) (string, error) {
 func (r *rollout) evaluate(ctx context.Context, in strategy.Input) analysis.Result {
 	t := r.analysisTarget(in)
 	custom, bad := r.customChecks(ctx)
-	checks := append(append([]analysis.Check(nil), r.spec.Checks...), custom...)
+	checks := append(append([]contract.Check(nil), r.spec.Checks...), custom...)
 	start := time.Now()
 	queried, seq := gateChecks(checks, in.Sequential)
 	res := r.c.Analyzer.Evaluate(ctx, t, queried)
@@ -304,7 +303,7 @@ func (r *rollout) evaluate(ctx context.Context, in strategy.Input) analysis.Resu
 // the stable is held paused as given.
 func (r *rollout) invalid(ctx context.Context, what string, perr error, paused bool) (time.Duration, error) {
 	msgs := []string{}
-	var inv *spec.InvalidError
+	var inv *contract.InvalidError
 	for _, e := range unwrapAll(perr) {
 		if errors.As(e, &inv) {
 			msgs = append(msgs, inv.Error())
@@ -314,7 +313,7 @@ func (r *rollout) invalid(ctx context.Context, what string, perr error, paused b
 	}
 	next := r.prev
 	if next.Phase == "" {
-		next.Phase = status.Idle
+		next.Phase = contract.Idle
 		next.LastTransitionTime = r.now
 	}
 	next.Reason = ReasonInvalidSpec
@@ -334,14 +333,14 @@ func (r *rollout) invalid(ctx context.Context, what string, perr error, paused b
 // application's own per-pod metrics; for the Gateway API router the same by
 // default (every Gateway names its own metrics its own way), or Istio's
 // standard metrics when rolloutd.io/metric-source says the Gateway is Istio's.
-func metricSource(sp spec.Spec) analysis.Source {
-	if sp.Router == spec.RouterGateway {
+func metricSource(sp contract.Spec) contract.Source {
+	if sp.Router == contract.RouterGateway {
 		if sp.MetricSource != "" {
 			return sp.MetricSource
 		}
-		return analysis.SourceService
+		return contract.SourceService
 	}
-	return analysis.Source(sp.Router)
+	return contract.Source(sp.Router)
 }
 
 func unwrapAll(err error) []error {
@@ -356,7 +355,7 @@ func (r *rollout) target() router.Target {
 		Namespace:     r.d.Namespace,
 		Deployment:    r.d.Name,
 		Service:       r.spec.Service,
-		CanaryService: workload.CanaryName(r.d.Name),
+		CanaryService: contract.CanaryName(r.d.Name),
 		Ingress:       r.spec.Ingress,
 		Route:         r.spec.Route,
 		RouteKind:     string(r.spec.RouteKind),

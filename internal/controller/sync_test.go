@@ -11,19 +11,16 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
-	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
-	"github.com/rolloutd/rolloutd/router"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // atWeight10 opts web in with router nginx, changes its image and brings the
 // canary's first step to 10% of traffic.
 func atWeight10(t *testing.T, kv ...string) *harness {
 	t.Helper()
-	h := newHarness(t, userObjects(optedIn(append([]string{spec.KeyRouter, "nginx"}, kv...)...))...)
+	h := newHarness(t, userObjects(optedIn(append([]string{contract.KeyRouter, "nginx"}, kv...)...))...)
 	h.sync()
 	h.setImage("web:2")
 	h.sync()
@@ -54,9 +51,9 @@ func TestOptInPausesTheDeploymentAndWritesIdleStatus(t *testing.T) {
 				}
 			}
 			assert.True(t, d.Spec.Paused, "the daemon keeps an opted-in Deployment paused")
-			st, err := status.Read(d.Annotations)
+			st, err := contract.Read(d.Annotations)
 			require.NoError(t, err)
-			assert.Equal(t, status.Idle, st.Phase)
+			assert.Equal(t, contract.Idle, st.Phase)
 			assert.Equal(t, userPaused, st.UserPaused, "the user's own spec.paused is remembered")
 			assert.Equal(t, workload.Revision(d.Spec.Template), st.StableRevision)
 			assert.Equal(t, t0, st.LastTransitionTime)
@@ -96,13 +93,13 @@ func TestTemplateChangeCreatesTheCanaryAndItsService(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run("router "+tc.router, func(t *testing.T) {
-			h := newHarness(t, userObjects(optedIn(spec.KeyRouter, tc.router))...)
+			h := newHarness(t, userObjects(optedIn(contract.KeyRouter, tc.router))...)
 			h.sync()
 			h.setImage("web:2")
 			h.sync()
 
 			st := h.status()
-			assert.Equal(t, status.Progressing, st.Phase)
+			assert.Equal(t, contract.Progressing, st.Phase)
 			assert.Equal(t, workload.Revision(h.deployment("web").Spec.Template), st.Revision)
 			assert.Equal(t, 0, st.Weight)
 			assert.True(t, h.deployment("web").Spec.Paused, "the user's Deployment does not roll out by itself")
@@ -110,14 +107,14 @@ func TestTemplateChangeCreatesTheCanaryAndItsService(t *testing.T) {
 			c := h.deployment("web-canary")
 			assert.Equal(t, int32(1), *c.Spec.Replicas, "10% of 4 replicas, at least one")
 			assert.Equal(t, "web:2", c.Spec.Template.Spec.Containers[0].Image)
-			assert.Equal(t, st.Revision, c.Annotations[workload.RevisionAnnotation])
+			assert.Equal(t, st.Revision, c.Annotations[contract.RevisionAnnotation])
 			require.Len(t, c.OwnerReferences, 1)
 			assert.Equal(t, "web", c.OwnerReferences[0].Name)
 
 			svc, err := h.kube.CoreV1().Services(ns).Get(h.ctx, "web-canary", metav1.GetOptions{})
 			require.NoError(t, err)
-			assert.Equal(t, map[string]string{workload.CanaryOfLabel: "web"}, svc.Spec.Selector)
-			assert.Equal(t, router.ManagedByValue, svc.Labels[router.ManagedByLabel])
+			assert.Equal(t, map[string]string{contract.CanaryOfLabel: "web"}, svc.Spec.Selector)
+			assert.Equal(t, contract.ManagedByValue, svc.Labels[contract.ManagedByLabel])
 
 			user, err := h.kube.CoreV1().Services(ns).Get(h.ctx, "web", metav1.GetOptions{})
 			require.NoError(t, err)
@@ -132,7 +129,7 @@ func TestTemplateChangeCreatesTheCanaryAndItsService(t *testing.T) {
 }
 
 func TestTrafficReachesTheCanaryOnlyAfterItsPodsAreReady(t *testing.T) {
-	h := newHarness(t, userObjects(optedIn(spec.KeyRouter, "nginx"))...)
+	h := newHarness(t, userObjects(optedIn(contract.KeyRouter, "nginx"))...)
 	h.sync()
 	h.setImage("web:2")
 	h.sync()
@@ -164,7 +161,7 @@ func TestGateRunsOnlyWhenDueWithTheStepsWindow(t *testing.T) {
 	h.sync()
 	require.Equal(t, 1, h.eval.calls())
 	tgt := h.eval.targets[0]
-	assert.Equal(t, analysis.SourceNginx, tgt.Source)
+	assert.Equal(t, contract.SourceNginx, tgt.Source)
 	assert.Equal(t, "web-canary", tgt.Canary)
 	assert.Equal(t, "web", tgt.Ingress)
 	assert.Equal(t, time.Minute, tgt.Window)
@@ -195,8 +192,8 @@ func TestGateRunsOnlyWhenDueWithTheStepsWindow(t *testing.T) {
 }
 
 func TestRollbackPersistsTheStatusBeforeRemovingTheCanary(t *testing.T) {
-	h := atWeight10(t, spec.KeyThreshold, "0")
-	h.eval.verdict = analysis.Fail
+	h := atWeight10(t, contract.KeyThreshold, "0")
+	h.eval.verdict = contract.Fail
 	h.clock.SetTime(t0.Add(time.Minute))
 	h.sync()
 
@@ -212,9 +209,9 @@ func TestRollbackPersistsTheStatusBeforeRemovingTheCanary(t *testing.T) {
 	assert.Contains(t, ws, "delete services/web-canary")
 
 	first := h.writes()[status1].obj.(*appsv1.Deployment)
-	st, err := status.Read(first.Annotations)
+	st, err := contract.Read(first.Annotations)
 	require.NoError(t, err)
-	assert.Equal(t, status.RollingBack, st.Phase)
+	assert.Equal(t, contract.RollingBack, st.Phase)
 	assert.Equal(t, 0, st.Weight)
 	assert.True(t, first.Spec.Paused)
 
@@ -228,7 +225,7 @@ func TestRollbackPersistsTheStatusBeforeRemovingTheCanary(t *testing.T) {
 
 	// Next reconcile, with the canary gone from the cache: RolledBack.
 	h.sync()
-	assert.Equal(t, status.RolledBack, h.status().Phase)
+	assert.Equal(t, contract.RolledBack, h.status().Phase)
 	assert.Equal(t, h.status().Revision, h.status().FailedRevision)
 
 	// And the failed revision is not tried again.
@@ -248,32 +245,32 @@ func TestAbortCommandIsConsumedWithTheRollback(t *testing.T) {
 	require.Equal(t, "update deployments/web", ws[0].String(), "%v", h.writeNames())
 	first := ws[0].obj.(*appsv1.Deployment)
 	assert.NotContains(t, first.Annotations, CommandKey, "the command is dropped in the write recording its effect")
-	st, err := status.Read(first.Annotations)
+	st, err := contract.Read(first.Annotations)
 	require.NoError(t, err)
-	assert.Equal(t, status.RollingBack, st.Phase)
+	assert.Equal(t, contract.RollingBack, st.Phase)
 	assert.Equal(t, strategy.ReasonAborted, st.Reason)
 	assert.Contains(t, st.Message, "alice")
 
 	h.sync()
-	assert.Equal(t, status.Aborted, h.status().Phase)
+	assert.Equal(t, contract.Aborted, h.status().Phase)
 }
 
 func TestInvalidAnnotationsWarnAndStartNothing(t *testing.T) {
-	h := newHarness(t, userObjects(optedIn(spec.KeySteps, "50,10", spec.KeyInterval, "soon"))...)
+	h := newHarness(t, userObjects(optedIn(contract.KeySteps, "50,10", contract.KeyInterval, "soon"))...)
 	h.setImage("web:2")
 	h.sync()
 
 	evs := h.events()
 	require.Len(t, evs, 1, "%v", evs)
 	assert.True(t, strings.HasPrefix(evs[0], "Warning "+ReasonInvalidSpec+" "), evs[0])
-	assert.Contains(t, evs[0], spec.KeySteps)
-	assert.Contains(t, evs[0], spec.KeyInterval)
+	assert.Contains(t, evs[0], contract.KeySteps)
+	assert.Contains(t, evs[0], contract.KeyInterval)
 	assert.Contains(t, evs[0], "increasing weights")
 
 	st := h.status()
 	assert.Equal(t, ReasonInvalidSpec, st.Reason)
-	assert.Contains(t, st.Message, spec.KeySteps)
-	assert.NotEqual(t, status.Progressing, st.Phase)
+	assert.Contains(t, st.Message, contract.KeySteps)
+	assert.NotEqual(t, contract.Progressing, st.Phase)
 	assert.True(t, h.deployment("web").Spec.Paused, "the new template does not roll out unanalysed")
 	assert.False(t, h.exists("deployments", "web-canary"))
 	assert.False(t, h.exists("services", "web-canary"))
@@ -285,11 +282,11 @@ func TestInvalidAnnotationsWarnAndStartNothing(t *testing.T) {
 
 	// Fixed annotations start the rollout.
 	h.edit(func(d *appsv1.Deployment) {
-		d.Annotations[spec.KeySteps] = "10,50"
-		delete(d.Annotations, spec.KeyInterval)
+		d.Annotations[contract.KeySteps] = "10,50"
+		delete(d.Annotations, contract.KeyInterval)
 	})
 	h.sync()
-	assert.Equal(t, status.Progressing, h.status().Phase)
+	assert.Equal(t, contract.Progressing, h.status().Phase)
 	assert.True(t, h.exists("deployments", "web-canary"))
 }
 
@@ -299,13 +296,13 @@ func TestOptOutHandsTheDeploymentBack(t *testing.T) {
 		userPaused bool
 		optOut     func(d *appsv1.Deployment)
 	}{
-		{"enabled set to false", false, func(d *appsv1.Deployment) { d.Annotations[spec.KeyEnabled] = "false" }},
-		{"enabled removed", false, func(d *appsv1.Deployment) { delete(d.Annotations, spec.KeyEnabled) }},
-		{"user had paused it", true, func(d *appsv1.Deployment) { d.Annotations[spec.KeyEnabled] = "false" }},
+		{"enabled set to false", false, func(d *appsv1.Deployment) { d.Annotations[contract.KeyEnabled] = "false" }},
+		{"enabled removed", false, func(d *appsv1.Deployment) { delete(d.Annotations, contract.KeyEnabled) }},
+		{"user had paused it", true, func(d *appsv1.Deployment) { d.Annotations[contract.KeyEnabled] = "false" }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			objs := userObjects(optedIn(spec.KeyRouter, "nginx"))
+			objs := userObjects(optedIn(contract.KeyRouter, "nginx"))
 			objs[0].(*appsv1.Deployment).Spec.Paused = tc.userPaused
 			h := newHarness(t, objs...)
 			h.sync()
@@ -321,7 +318,7 @@ func TestOptOutHandsTheDeploymentBack(t *testing.T) {
 
 			d := h.deployment("web")
 			assert.Equal(t, tc.userPaused, d.Spec.Paused, "spec.paused as the user had it")
-			assert.NotContains(t, d.Annotations, status.Key)
+			assert.NotContains(t, d.Annotations, contract.StatusKey)
 			assert.Equal(t, "web:2", d.Spec.Template.Spec.Containers[0].Image, "the user's template is theirs")
 			assert.False(t, h.exists("ingresses", "web-canary"))
 			assert.False(t, h.exists("deployments", "web-canary"))
@@ -351,16 +348,16 @@ func TestSyncIgnoresWhatItDoesNotOwn(t *testing.T) {
 }
 
 func TestMissingIngressStartsNoCanaryAndWarnsOnce(t *testing.T) {
-	h := newHarness(t, userObjects(optedIn(spec.KeyRouter, "nginx", spec.KeyIngress, "storefront"))...)
+	h := newHarness(t, userObjects(optedIn(contract.KeyRouter, "nginx", contract.KeyIngress, "storefront"))...)
 	h.sync()
 	h.setImage("web:2")
 	h.sync()
 
 	st := h.status()
-	assert.Equal(t, status.Idle, st.Phase)
+	assert.Equal(t, contract.Idle, st.Phase)
 	assert.Equal(t, strategy.ReasonRoutingBroken, st.Reason)
 	assert.Contains(t, st.Message, "shop/storefront")
-	assert.Contains(t, st.Message, spec.KeyIngress, "tells the user which annotation to fix")
+	assert.Contains(t, st.Message, contract.KeyIngress, "tells the user which annotation to fix")
 	assert.False(t, h.exists("deployments", "web-canary"))
 	assert.True(t, h.deployment("web").Spec.Paused)
 	evs := h.events()
@@ -377,7 +374,7 @@ func TestDeletedIngressMidRolloutRollsBack(t *testing.T) {
 	require.NoError(t, h.kube.NetworkingV1().Ingresses(ns).Delete(h.ctx, "web", metav1.DeleteOptions{}))
 	h.sync()
 	st := h.status()
-	assert.Equal(t, status.RollingBack, st.Phase)
+	assert.Equal(t, contract.RollingBack, st.Phase)
 	assert.Equal(t, strategy.ReasonRoutingBroken, st.Reason)
 	assert.False(t, h.exists("ingresses", "web-canary"))
 	assert.False(t, h.exists("deployments", "web-canary"))

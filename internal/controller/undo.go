@@ -10,9 +10,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // observeUndo resolves a pending undo command while no rollout is active: it finds
@@ -70,7 +70,7 @@ func keptRevision(d *appsv1.Deployment, sets []*appsv1.ReplicaSet, revision int6
 // undoTemplate is the kept pod template to write with a status that starts an undo
 // (nil otherwise): in the same update, so the undo is recorded exactly when the
 // template changes, and a crash leaves either both or neither.
-func (r *rollout) undoTemplate(st status.Status) *corev1.PodTemplateSpec {
+func (r *rollout) undoTemplate(st contract.Status) *corev1.PodTemplateSpec {
 	t := r.undo
 	if t == nil || st.Undo == nil || r.prev.Phase.Active() || !st.Phase.Active() || st.Revision != workload.Revision(*t) {
 		return nil

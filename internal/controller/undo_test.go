@@ -12,11 +12,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/rolloutd/rolloutd/internal/command"
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // firstRevision is the revision hash of web:1, the template of kept revision 1 in
@@ -31,7 +29,7 @@ func (h *harness) firstRevision() string {
 // undo writes the command rolloutctl undo would.
 func (h *harness) undo(revision int64, template string, now bool) {
 	h.t.Helper()
-	raw, err := json.Marshal(command.Command{Verb: command.Undo, Revision: revision, Template: template, Now: now, By: "alice"})
+	raw, err := json.Marshal(contract.Command{Verb: contract.Undo, Revision: revision, Template: template, Now: now, By: "alice"})
 	require.NoError(h.t, err)
 	h.edit(func(d *appsv1.Deployment) { d.Annotations[CommandKey] = string(raw) })
 }
@@ -48,12 +46,12 @@ func TestUndoNowWritesTheKeptTemplateAndRollsItOutOnTheStable(t *testing.T) {
 	assert.NotContains(t, first.Spec.Template.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	assert.False(t, first.Spec.Paused, "rolled out at once")
 	assert.NotContains(t, first.Annotations, CommandKey, "consumed in the same write")
-	st, err := status.Read(first.Annotations)
+	st, err := contract.Read(first.Annotations)
 	require.NoError(t, err)
-	assert.Equal(t, status.RollingBack, st.Phase)
+	assert.Equal(t, contract.RollingBack, st.Phase)
 	assert.Equal(t, strategy.ReasonUndo, st.Reason)
 	assert.Equal(t, want, st.Restore)
-	assert.Equal(t, &status.Undo{Revision: 1, Now: true, By: "alice"}, st.Undo)
+	assert.Equal(t, &contract.UndoRequest{Revision: 1, Now: true, By: "alice"}, st.Undo)
 	assert.False(t, h.exists("deployments", "web-canary"))
 	evs := strings.Join(h.events(), "\n")
 	assert.Contains(t, evs, "Normal "+strategy.ReasonUndo+" undo to revision 1")
@@ -69,13 +67,13 @@ func TestUndoNowWritesTheKeptTemplateAndRollsItOutOnTheStable(t *testing.T) {
 	h.sync()
 	d := h.deployment("web")
 	assert.True(t, d.Spec.Paused, "paused again once every pod runs it")
-	assert.Equal(t, status.Succeeded, h.status().Phase)
+	assert.Equal(t, contract.Succeeded, h.status().Phase)
 	assert.Equal(t, strategy.ReasonUndone, h.status().Reason)
 	assert.Equal(t, want, h.status().StableRevision)
 	assert.Contains(t, strings.Join(h.events(), "\n"), "Normal "+strategy.ReasonUndone)
 	rec, ok := h.status().Record(want)
 	require.True(t, ok, "the outcome is recorded for history")
-	assert.Equal(t, status.Succeeded, rec.Phase)
+	assert.Equal(t, contract.Succeeded, rec.Phase)
 	assert.Equal(t, strategy.ReasonUndone, rec.Reason)
 
 	h.sync()
@@ -97,7 +95,7 @@ func TestUndoWritesTheKeptTemplateBeforeItsFastCanary(t *testing.T) {
 	assert.Equal(t, "web:1", first.Spec.Template.Spec.Containers[0].Image)
 	assert.True(t, first.Spec.Paused, "the stable waits for the canary's verdict")
 	st := h.status()
-	assert.Equal(t, status.Progressing, st.Phase)
+	assert.Equal(t, contract.Progressing, st.Phase)
 	assert.Equal(t, want, st.Revision)
 	assert.Equal(t, 1, st.Steps, "one step")
 	canary := h.deployment("web-canary")
@@ -114,7 +112,7 @@ func TestUndoRefusedLeavesTheDeploymentAlone(t *testing.T) {
 		why      string
 	}{
 		{"template no longer matches", nil, 1, func(*harness) string { return "0123456789" }, "now holds template"},
-		{"outside rolloutd.io/revision-history", []string{spec.KeyRevisionHistory, "1"}, 1,
+		{"outside rolloutd.io/revision-history", []string{contract.KeyRevisionHistory, "1"}, 1,
 			(*harness).firstRevision, "revision 1 is not kept"},
 		{"no such revision", nil, 7, (*harness).firstRevision, "revision 7 is not kept"},
 	}
@@ -129,7 +127,7 @@ func TestUndoRefusedLeavesTheDeploymentAlone(t *testing.T) {
 			assert.Equal(t, before.Spec.Template, d.Spec.Template)
 			assert.True(t, d.Spec.Paused)
 			assert.NotContains(t, d.Annotations, CommandKey, "dropped, so another command can follow")
-			assert.Equal(t, status.Succeeded, h.status().Phase)
+			assert.Equal(t, contract.Succeeded, h.status().Phase)
 			evs := h.events()
 			require.Len(t, evs, 1)
 			assert.Contains(t, evs[0], "Warning "+strategy.ReasonUndoRefused)
@@ -140,7 +138,7 @@ func TestUndoRefusedLeavesTheDeploymentAlone(t *testing.T) {
 
 func TestAbortReasonIsRecordedInTheStatus(t *testing.T) {
 	h := atWeight10(t)
-	raw, err := json.Marshal(command.Command{Verb: command.Abort, Reason: "p99 on the dashboard", By: "alice"})
+	raw, err := json.Marshal(contract.Command{Verb: contract.Abort, Reason: "p99 on the dashboard", By: "alice"})
 	require.NoError(t, err)
 	h.edit(func(d *appsv1.Deployment) { d.Annotations[CommandKey] = string(raw) })
 	h.sync()

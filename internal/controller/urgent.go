@@ -9,8 +9,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/workqueue"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
 	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Urgent carries the writes that take traffic off a canary — the decision that
@@ -22,7 +22,7 @@ type Urgent struct {
 	// Kube and Routers use a client (rate limiter) of their own; nil Kube means
 	// the main client and routers carry these writes too.
 	Kube    kubernetes.Interface
-	Routers map[spec.Router]router.Router
+	Routers map[contract.Router]router.Router
 	// Workers reconcile the Deployments that carry an alert mark or a command,
 	// from a queue of their own, ahead of the main workers; 0 means no such queue.
 	Workers int
@@ -37,7 +37,7 @@ func (c *Controller) urgentKube() kubernetes.Interface {
 }
 
 // urgentRouter is the router for the write that takes traffic off a canary.
-func (c *Controller) urgentRouter(name spec.Router) router.Router {
+func (c *Controller) urgentRouter(name contract.Router) router.Router {
 	if rt, ok := c.Urgent.Routers[name]; ok {
 		return rt
 	}

@@ -13,10 +13,9 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"github.com/rolloutd/rolloutd/internal/spec"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/router"
 	"github.com/rolloutd/rolloutd/strategy"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // withUrgentClient gives the controller an urgent client of its own over the
@@ -34,8 +33,8 @@ func (h *harness) withUrgentClient() *fake.Clientset {
 		return false, nil, nil
 	})
 	u.AddReactor("*", "*", k8stesting.ObjectReaction(h.kube.Tracker()))
-	h.ctl.Urgent = Urgent{Kube: u, Routers: map[spec.Router]router.Router{
-		spec.RouterService: router.Service{}, spec.RouterNginx: router.Nginx{Client: u}}, Workers: 1}
+	h.ctl.Urgent = Urgent{Kube: u, Routers: map[contract.Router]router.Router{
+		contract.RouterService: router.Service{}, contract.RouterNginx: router.Nginx{Client: u}}, Workers: 1}
 	return u
 }
 
@@ -74,14 +73,14 @@ func TestUrgentReconcileOnlyTakesTrafficOffTheCanary(t *testing.T) {
 		"the decision, then the traffic object, on the urgent client")
 	assert.Empty(t, verbs(h.kube.Actions()), "nothing on the main client")
 	st := h.status()
-	assert.Equal(t, status.RollingBack, st.Phase)
+	assert.Equal(t, contract.RollingBack, st.Phase)
 	assert.Equal(t, strategy.ReasonAlert, st.Reason)
 	assert.True(t, h.exists("deployments", "web-canary"), "the canary's removal is left to the main queue")
 	assert.Contains(t, h.events()[0], "Warning "+strategy.ReasonAlert, "the Event is not held back")
 
 	h.sync()
 	h.sync()
-	assert.Equal(t, status.RolledBack, h.status().Phase)
+	assert.Equal(t, contract.RolledBack, h.status().Phase)
 	assert.False(t, h.exists("deployments", "web-canary"))
 }
 

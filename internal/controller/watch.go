@@ -4,8 +4,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/rolloutd/rolloutd/internal/workload"
-	"github.com/rolloutd/rolloutd/router"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // routesOfKey marks, in the informer cache only, a user-owned VirtualService that
@@ -15,7 +14,7 @@ const routesOfKey = "cache.rolloutd.io/routes-of"
 
 // isGenerated reports whether labels mark an object rolloutd generated.
 func isGenerated(labels map[string]string) bool {
-	return labels[router.ManagedByLabel] == router.ManagedByValue && labels[workload.CanaryOfLabel] != ""
+	return labels[contract.ManagedByLabel] == contract.ManagedByValue && labels[contract.CanaryOfLabel] != ""
 }
 
 // generatorOf names the Deployment an object was generated for ("" for none):
@@ -30,7 +29,7 @@ func generatorOf(obj any) (ns, name string) {
 		return "", ""
 	}
 	if l := m.GetLabels(); isGenerated(l) {
-		return m.GetNamespace(), l[workload.CanaryOfLabel]
+		return m.GetNamespace(), l[contract.CanaryOfLabel]
 	}
 	return m.GetNamespace(), m.GetAnnotations()[routesOfKey]
 }

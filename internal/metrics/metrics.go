@@ -8,12 +8,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Phases lists every phase, so the phase gauge can set all but one to 0.
-var Phases = []status.Phase{status.Idle, status.Progressing, status.Paused, status.PendingConfirmation,
-	status.Promoting, status.Succeeded, status.RollingBack, status.RolledBack, status.Aborted}
+var Phases = []contract.Phase{contract.Idle, contract.Progressing, contract.Paused, contract.PendingConfirmation,
+	contract.Promoting, contract.Succeeded, contract.RollingBack, contract.RolledBack, contract.Aborted}
 
 // Metrics are the daemon's metrics.
 type Metrics struct {
@@ -82,7 +82,7 @@ func New(reg prometheus.Registerer, depth func() int) *Metrics {
 }
 
 // Observe records a Deployment's current phase, weight and step.
-func (m *Metrics) Observe(ns, name string, st status.Status) {
+func (m *Metrics) Observe(ns, name string, st contract.Status) {
 	for _, p := range Phases {
 		v := 0.0
 		if p == st.Phase {

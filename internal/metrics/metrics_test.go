@@ -11,8 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 func f(v float64) *float64 { return &v }
@@ -24,9 +23,9 @@ func TestMetricsFollowTransitionsAndForget(t *testing.T) {
 
 	m.Describe("shop", "web", Info{Revision: "r1", Strategy: "canary", Router: "nginx"})
 	m.Describe("shop", "web", Info{Revision: "r2", Strategy: "canary", Router: "nginx"})
-	m.Observe("shop", "web", status.Status{Phase: status.Progressing, Weight: 20, Step: 2, Checks: []analysis.CheckResult{
-		{Name: "error-rate<=1%+baseline", Value: f(0.02), Baseline: f(0.001), Verdict: analysis.Fail},
-		{Name: "alerts", Verdict: analysis.Pass},
+	m.Observe("shop", "web", contract.Status{Phase: contract.Progressing, Weight: 20, Step: 2, Checks: []contract.CheckResult{
+		{Name: "error-rate<=1%+baseline", Value: f(0.02), Baseline: f(0.001), Verdict: contract.Fail},
+		{Name: "alerts", Verdict: contract.Pass},
 	}})
 	m.Describe("shop", "api", Info{Revision: "a1", Strategy: "canary", Router: "service"})
 
@@ -42,13 +41,13 @@ func TestMetricsFollowTransitionsAndForget(t *testing.T) {
 	assert.Equal(t, 20.0, testutil.ToFloat64(m.Weight.WithLabelValues("shop", "web")))
 
 	// The next gate drops a check: its series go.
-	m.Observe("shop", "web", status.Status{Phase: status.Progressing, Weight: 30, Step: 3, Checks: []analysis.CheckResult{
-		{Name: "alerts", Verdict: analysis.Pass}}})
+	m.Observe("shop", "web", contract.Status{Phase: contract.Progressing, Weight: 30, Step: 3, Checks: []contract.CheckResult{
+		{Name: "alerts", Verdict: contract.Pass}}})
 	assert.Zero(t, testutil.CollectAndCount(m.CheckValue))
 	assert.Equal(t, 3, testutil.CollectAndCount(m.CheckVerdict))
 
-	m.Finished(status.Status{Phase: status.RollingBack}, status.Status{Phase: status.RolledBack, StartedAt: &start}, start.Add(90*time.Second))
-	m.Finished(status.Status{Phase: status.RolledBack}, status.Status{Phase: status.RolledBack, StartedAt: &start}, start.Add(time.Hour))
+	m.Finished(contract.Status{Phase: contract.RollingBack}, contract.Status{Phase: contract.RolledBack, StartedAt: &start}, start.Add(90*time.Second))
+	m.Finished(contract.Status{Phase: contract.RolledBack}, contract.Status{Phase: contract.RolledBack, StartedAt: &start}, start.Add(time.Hour))
 	assert.Equal(t, 1, testutil.CollectAndCount(m.Duration), "observed once, when the rollout ended")
 	assert.Equal(t, 1, testutil.CollectAndCount(m.Duration.WithLabelValues("RolledBack").(prometheus.Histogram)))
 
@@ -64,8 +63,8 @@ func TestMetricsPassPromlint(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := New(reg, func() int { return 0 })
 	m.Describe("shop", "web", Info{Revision: "r1", Strategy: "canary", Router: "nginx"})
-	m.Observe("shop", "web", status.Status{Phase: status.Progressing, Checks: []analysis.CheckResult{
-		{Name: "cpu<=1.3x", Value: f(0.2), Baseline: f(0.2), Verdict: analysis.Pass}}})
+	m.Observe("shop", "web", contract.Status{Phase: contract.Progressing, Checks: []contract.CheckResult{
+		{Name: "cpu<=1.3x", Value: f(0.2), Baseline: f(0.2), Verdict: contract.Pass}}})
 	m.GateDuration.WithLabelValues("Pass").Observe(0.1)
 	m.RollbackLatency.WithLabelValues("gate").Observe(0.05)
 	m.Reconcile.WithLabelValues("ok").Observe(0.01)

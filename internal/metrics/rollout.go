@@ -9,12 +9,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 
-	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Verdicts lists every check verdict, so the verdict gauge can set all but one to 0.
-var Verdicts = []analysis.Verdict{analysis.Pass, analysis.Fail, analysis.Inconclusive}
+var Verdicts = []contract.Verdict{contract.Pass, contract.Fail, contract.Inconclusive}
 
 // Rollout are the per-Deployment metrics that describe a release: which revision
 // with which strategy and router, the last gate's figures per check, and how long
@@ -85,7 +84,7 @@ func (m *Rollout) Describe(ns, name string, in Info) {
 
 // ObserveChecks records the last gate's value, baseline and verdict of each check;
 // a value or baseline the gate did not measure has no series.
-func (m *Rollout) ObserveChecks(ns, name string, checks []analysis.CheckResult) {
+func (m *Rollout) ObserveChecks(ns, name string, checks []contract.CheckResult) {
 	k := key{ns, name}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -111,7 +110,7 @@ func (m *Rollout) ObserveChecks(ns, name string, checks []analysis.CheckResult) 
 }
 
 // Finished observes a rollout's duration when it leaves the active phases.
-func (m *Rollout) Finished(prev, next status.Status, now time.Time) {
+func (m *Rollout) Finished(prev, next contract.Status, now time.Time) {
 	if !prev.Phase.Active() || next.Phase.Active() || next.StartedAt == nil {
 		return
 	}

@@ -9,7 +9,7 @@ package notify
 import (
 	"time"
 
-	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Kind is what happened to a rollout.
@@ -41,7 +41,7 @@ type Event struct {
 	Reason  string
 	Message string
 	// Checks are the last gate's results; a rollback names the failing ones.
-	Checks []analysis.CheckResult
+	Checks []contract.CheckResult
 	Time   time.Time
 	// Channels restricts the channels for this Deployment (the rolloutd.io/notify
 	// annotation); nil means every channel the daemon configures, empty means none.
@@ -49,10 +49,10 @@ type Event struct {
 }
 
 // failed lists the checks that did not pass.
-func (e Event) failed() []analysis.CheckResult {
-	var out []analysis.CheckResult
+func (e Event) failed() []contract.CheckResult {
+	var out []contract.CheckResult
 	for _, c := range e.Checks {
-		if c.Verdict != analysis.Pass {
+		if c.Verdict != contract.Pass {
 			out = append(out, c)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Renderer turns an Event into a channel's request body.
@@ -20,7 +20,7 @@ var renderers = map[string]Renderer{Slack: SlackPayload, Teams: TeamsPayload, We
 func WebhookPayload(e Event) ([]byte, error) {
 	checks := e.Checks
 	if checks == nil {
-		checks = []analysis.CheckResult{}
+		checks = []contract.CheckResult{}
 	}
 	return marshal(struct {
 		Kind       Kind                   `json:"kind"`
@@ -30,7 +30,7 @@ func WebhookPayload(e Event) ([]byte, error) {
 		Phase      string                 `json:"phase"`
 		Reason     string                 `json:"reason"`
 		Message    string                 `json:"message"`
-		Checks     []analysis.CheckResult `json:"checks"`
+		Checks     []contract.CheckResult `json:"checks"`
 		Time       time.Time              `json:"time"`
 	}{e.Kind, e.Deployment, e.Namespace, e.Revision, e.Phase, e.Reason, e.Message, checks, e.Time.UTC()})
 }
@@ -104,7 +104,7 @@ func color(k Kind) string {
 }
 
 // checkLines renders checks one per line: name, value, baseline and reason.
-func checkLines(cs []analysis.CheckResult, bullet string) string {
+func checkLines(cs []contract.CheckResult, bullet string) string {
 	lines := make([]string, 0, len(cs))
 	for _, c := range cs {
 		l := bullet + c.Name + " " + string(c.Verdict)

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -21,9 +21,9 @@ func rolledBack() Event {
 	v, b := 0.103, 0.002
 	return Event{Kind: RolledBack, Namespace: "shop", Deployment: "web", Revision: "7c9f6d", Phase: "RollingBack",
 		Reason: "GateFailed", Message: "rolling back: gate at 10% failed 3 times: error-rate<=1%+baseline",
-		Checks: []analysis.CheckResult{
-			{Name: "error-rate<=1%+baseline", Value: &v, Baseline: &b, Verdict: analysis.Fail, Reason: "0.103 > 0.002 + 0.01"},
-			{Name: "cpu<=1.3x", Value: &b, Baseline: &b, Verdict: analysis.Pass},
+		Checks: []contract.CheckResult{
+			{Name: "error-rate<=1%+baseline", Value: &v, Baseline: &b, Verdict: contract.Fail, Reason: "0.103 > 0.002 + 0.01"},
+			{Name: "cpu<=1.3x", Value: &b, Baseline: &b, Verdict: contract.Pass},
 		},
 		Time: time.Date(2026, 11, 27, 9, 30, 0, 0, time.UTC)}
 }

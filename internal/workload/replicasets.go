@@ -3,6 +3,7 @@ package workload
 import (
 	"strconv"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -20,13 +21,13 @@ func SlimReplicaSet(obj any) (any, error) {
 	if !ok {
 		return obj, nil
 	}
-	if _, slim := rs.Annotations[TemplateHashAnnotation]; slim && len(rs.Spec.Template.Spec.Containers) == 0 {
+	if _, slim := rs.Annotations[contract.TemplateHashAnnotation]; slim && len(rs.Spec.Template.Spec.Containers) == 0 {
 		// Already slim: a streaming list passes every object through the
 		// transform twice, and hashing the dropped template would record the
 		// revision of an empty one.
 		return rs, nil
 	}
-	ann := map[string]string{TemplateHashAnnotation: Revision(rs.Spec.Template)}
+	ann := map[string]string{contract.TemplateHashAnnotation: Revision(rs.Spec.Template)}
 	if v, ok := rs.Annotations[RevisionNumberAnnotation]; ok {
 		ann[RevisionNumberAnnotation] = v
 	}
@@ -94,7 +95,7 @@ func TemplateHash(rs *appsv1.ReplicaSet) string {
 	if rs == nil {
 		return ""
 	}
-	if h, ok := rs.Annotations[TemplateHashAnnotation]; ok {
+	if h, ok := rs.Annotations[contract.TemplateHashAnnotation]; ok {
 		return h
 	}
 	return Revision(rs.Spec.Template)

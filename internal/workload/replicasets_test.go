@@ -3,6 +3,7 @@ package workload
 import (
 	"testing"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -19,8 +20,8 @@ func TestSlimReplicaSetKeepsHashRevisionNumberAndIdentity(t *testing.T) {
 	require.True(t, ok)
 
 	assert.Equal(t, map[string]string{
-		TemplateHashAnnotation:   Revision(d.Spec.Template),
-		RevisionNumberAnnotation: "3",
+		contract.TemplateHashAnnotation: Revision(d.Spec.Template),
+		RevisionNumberAnnotation:        "3",
 	}, slim.Annotations)
 	assert.Equal(t, int64(3), RevisionNumber(slim))
 	assert.Empty(t, slim.Spec.Template.Spec.Containers, "the template is dropped")

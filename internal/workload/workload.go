@@ -9,64 +9,19 @@ import (
 	"hash/fnv"
 	"maps"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Labels and annotations rolloutd puts on what it generates.
-const (
-	// CanaryOfLabel names the user's Deployment on canary pods and objects.
-	CanaryOfLabel = "rolloutd.io/canary-of"
-	// RevisionAnnotation carries the template revision on the canary Deployment.
-	RevisionAnnotation = "rolloutd.io/revision"
-	// TemplateHashAnnotation carries the revision of a ReplicaSet's template once
-	// the informer has stripped the template itself.
-	TemplateHashAnnotation = "rolloutd.io/template-hash"
-	managedByLabel         = "app.kubernetes.io/managed-by"
-	managedByValue         = "rolloutd"
-	podTemplateHashLabel   = "pod-template-hash"
-)
-
-// MaxDeploymentName is the longest Deployment name rolloutd manages. The API
-// server cuts a pod's generated name base to 58 characters; past 49 the canary's
-// pods ("<name>-canary-<hash>-…") would keep no character of their ReplicaSet
-// hash, and their names could no longer be told from the stable pods' (the
-// analysis queries select pods by name). "<name>-canary" is then also a valid
-// Service name (63 characters at most).
-const MaxDeploymentName = 49
-
-// maxSubdomain is the longest name of an Ingress (a DNS subdomain).
-const maxSubdomain = 253
-
-// NameLimits returns why rolloutd cannot generate its objects for Deployment name
-// and the user's Ingress (nil when it can), naming the limit.
-func NameLimits(name, ingress string) error {
-	if len(name) > MaxDeploymentName {
-		return fmt.Errorf("deployment name %q is %d characters; rolloutd manages Deployments of at most %d characters "+
-			"(the canary's pods, %s-<hash>-<suffix>, are named from it and the API server cuts pod names)",
-			name, len(name), MaxDeploymentName, CanaryName(name))
-	}
-	if n := len(ingress) + len("-canary"); n > maxSubdomain {
-		return fmt.Errorf("ingress name %q is %d characters; its canary Ingress %s-canary would exceed the %d-character limit of a name "+
-			"(an Ingress of at most %d characters)", ingress, len(ingress), ingress, maxSubdomain, maxSubdomain-len("-canary"))
-	}
-	return nil
-}
-
-// CanarySuffix ends the name of every canary Deployment and Service.
-const CanarySuffix = "-canary"
-
-// CanaryName is the name of the canary Deployment and its Service.
-func CanaryName(deployment string) string { return deployment + CanarySuffix }
-
 // Revision is a short, stable hash of a pod template. ReplicaSet templates carry an
 // extra pod-template-hash label, which is ignored so that a Deployment's template and
 // the ReplicaSet created from it hash alike.
 func Revision(t corev1.PodTemplateSpec) string {
-	if _, ok := t.Labels[podTemplateHashLabel]; ok {
+	if _, ok := t.Labels[contract.PodTemplateHashLabel]; ok {
 		t = *t.DeepCopy()
-		delete(t.Labels, podTemplateHashLabel)
+		delete(t.Labels, contract.PodTemplateHashLabel)
 	}
 	b, err := json.Marshal(t)
 	if err != nil {
@@ -99,7 +54,7 @@ func OwnerRef(d *appsv1.Deployment) metav1.OwnerReference {
 // Canary builds the canary Deployment: the user's current pod template with canary
 // labels, scaled to opts.Replicas, owned by the user's Deployment.
 func Canary(d *appsv1.Deployment, opts CanaryOptions) *appsv1.Deployment {
-	name := CanaryName(d.Name)
+	name := contract.CanaryName(d.Name)
 	tmpl := *d.Spec.Template.DeepCopy()
 	labels := map[string]string{}
 	for k, v := range tmpl.Labels {
@@ -108,20 +63,20 @@ func Canary(d *appsv1.Deployment, opts CanaryOptions) *appsv1.Deployment {
 		}
 		labels[k] = v
 	}
-	labels[CanaryOfLabel] = d.Name
+	labels[contract.CanaryOfLabel] = d.Name
 	tmpl.Labels = labels
 	replicas := opts.Replicas
 	return &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:            name,
 			Namespace:       d.Namespace,
-			Labels:          map[string]string{managedByLabel: managedByValue, CanaryOfLabel: d.Name},
-			Annotations:     map[string]string{RevisionAnnotation: opts.Revision},
+			Labels:          map[string]string{contract.ManagedByLabel: contract.ManagedByValue, contract.CanaryOfLabel: d.Name},
+			Annotations:     map[string]string{contract.RevisionAnnotation: opts.Revision},
 			OwnerReferences: []metav1.OwnerReference{OwnerRef(d)},
 		},
 		Spec: appsv1.DeploymentSpec{
 			Replicas:                &replicas,
-			Selector:                &metav1.LabelSelector{MatchLabels: map[string]string{CanaryOfLabel: d.Name}},
+			Selector:                &metav1.LabelSelector{MatchLabels: map[string]string{contract.CanaryOfLabel: d.Name}},
 			Template:                tmpl,
 			Strategy:                d.Spec.Strategy,
 			MinReadySeconds:         d.Spec.MinReadySeconds,
@@ -139,13 +94,13 @@ func CanaryService(d *appsv1.Deployment, user *corev1.Service) *corev1.Service {
 	}
 	return &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:            CanaryName(d.Name),
+			Name:            contract.CanaryName(d.Name),
 			Namespace:       d.Namespace,
-			Labels:          map[string]string{managedByLabel: managedByValue, CanaryOfLabel: d.Name},
+			Labels:          map[string]string{contract.ManagedByLabel: contract.ManagedByValue, contract.CanaryOfLabel: d.Name},
 			OwnerReferences: []metav1.OwnerReference{OwnerRef(d)},
 		},
 		Spec: corev1.ServiceSpec{
-			Selector: map[string]string{CanaryOfLabel: d.Name},
+			Selector: map[string]string{contract.CanaryOfLabel: d.Name},
 			Ports:    ports,
 			Type:     corev1.ServiceTypeClusterIP,
 		},

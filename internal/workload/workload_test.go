@@ -3,6 +3,7 @@ package workload
 import (
 	"testing"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -88,16 +89,16 @@ func TestCanaryStripsTheServiceSelectorUnlessSelectedByService(t *testing.T) {
 		wantLabels map[string]string
 	}{
 		{"not selected by the user's Service", false,
-			map[string]string{"version": "v2", CanaryOfLabel: "web"}},
+			map[string]string{"version": "v2", contract.CanaryOfLabel: "web"}},
 		{"selected by the user's Service (router service)", true,
-			map[string]string{"app": "web", "tier": "front", "version": "v2", CanaryOfLabel: "web"}},
+			map[string]string{"app": "web", "tier": "front", "version": "v2", contract.CanaryOfLabel: "web"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			d := deployment()
 			c := Canary(d, CanaryOptions{Revision: "abc123", Replicas: 3, ServiceSelector: selector, SelectedByService: tc.selected})
 			assert.Equal(t, tc.wantLabels, c.Spec.Template.Labels)
-			assert.Equal(t, map[string]string{CanaryOfLabel: "web"}, c.Spec.Selector.MatchLabels)
+			assert.Equal(t, map[string]string{contract.CanaryOfLabel: "web"}, c.Spec.Selector.MatchLabels)
 			sel, err := metav1.LabelSelectorAsSelector(c.Spec.Selector)
 			require.NoError(t, err)
 			assert.True(t, sel.Matches(labels.Set(c.Spec.Template.Labels)), "the canary selects its own pods")
@@ -115,9 +116,9 @@ func TestCanaryIsACopyOwnedByTheUsersDeployment(t *testing.T) {
 	assert.Equal(t, "web-canary", c.Name)
 	assert.Equal(t, "shop", c.Namespace)
 	assert.Equal(t, int32(3), *c.Spec.Replicas)
-	assert.Equal(t, "abc123", c.Annotations[RevisionAnnotation])
+	assert.Equal(t, "abc123", c.Annotations[contract.RevisionAnnotation])
 	assert.Equal(t, "rolloutd", c.Labels["app.kubernetes.io/managed-by"])
-	assert.Equal(t, "web", c.Labels[CanaryOfLabel])
+	assert.Equal(t, "web", c.Labels[contract.CanaryOfLabel])
 	require.Len(t, c.OwnerReferences, 1)
 	ref := c.OwnerReferences[0]
 	assert.Equal(t, "Deployment", ref.Kind)
@@ -150,7 +151,7 @@ func TestCanaryServiceSelectsCanaryPodsWithTheUsersPorts(t *testing.T) {
 	}
 	svc := CanaryService(d, user)
 	assert.Equal(t, "web-canary", svc.Name)
-	assert.Equal(t, map[string]string{CanaryOfLabel: "web"}, svc.Spec.Selector)
+	assert.Equal(t, map[string]string{contract.CanaryOfLabel: "web"}, svc.Spec.Selector)
 	assert.Equal(t, corev1.ServiceTypeClusterIP, svc.Spec.Type)
 	assert.Empty(t, svc.Spec.ClusterIP)
 	require.Len(t, svc.Spec.Ports, 1)

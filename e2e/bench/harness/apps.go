@@ -18,7 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Apps are opted-in Deployments of one replica behind router nginx, each with
@@ -127,20 +127,20 @@ func (a Apps) patch(ctx context.Context, names []string, patch []byte) error {
 }
 
 // TakenOver holds for an app rolloutd adopted (Idle, paused) with its pod Ready.
-func TakenOver(d *appsv1.Deployment, st status.Status) bool {
-	return st.Phase == status.Idle && d.Spec.Paused && d.Status.ReadyReplicas == 1
+func TakenOver(d *appsv1.Deployment, st contract.Status) bool {
+	return st.Phase == contract.Idle && d.Spec.Paused && d.Status.ReadyReplicas == 1
 }
 
 // AtWeight holds for an app whose canary gets weight percent of the traffic.
-func AtWeight(weight int) func(*appsv1.Deployment, status.Status) bool {
-	return func(_ *appsv1.Deployment, st status.Status) bool {
-		return st.Phase == status.Progressing && st.Weight == weight
+func AtWeight(weight int) func(*appsv1.Deployment, contract.Status) bool {
+	return func(_ *appsv1.Deployment, st contract.Status) bool {
+		return st.Phase == contract.Progressing && st.Weight == weight
 	}
 }
 
 // Wait lists the apps' Deployments every second until cond holds for all of
 // names, for at most timeout, printing the count when it changes.
-func (a Apps) Wait(ctx context.Context, names []string, what string, timeout time.Duration, cond func(*appsv1.Deployment, status.Status) bool) error {
+func (a Apps) Wait(ctx context.Context, names []string, what string, timeout time.Duration, cond func(*appsv1.Deployment, contract.Status) bool) error {
 	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
@@ -154,7 +154,7 @@ func (a Apps) Wait(ctx context.Context, names []string, what string, timeout tim
 		n = 0
 		for i := range list.Items {
 			d := &list.Items[i]
-			st, err := status.Read(d.Annotations)
+			st, err := contract.Read(d.Annotations)
 			if err == nil && want[d.Name] && cond(d, st) {
 				n++
 			}

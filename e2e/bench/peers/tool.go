@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/bench/harness"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // profile is one set of settings both tools get in their own terms.
@@ -144,15 +144,15 @@ func (t rolloutd) states(ctx context.Context, ns string) (map[string]state, erro
 		if d.Annotations["rolloutd.io/enabled"] != "true" {
 			continue
 		}
-		st, err := status.Read(d.Annotations)
+		st, err := contract.Read(d.Annotations)
 		if err != nil {
 			continue
 		}
 		out[d.Name] = state{
 			phase:    string(st.Phase),
 			ready:    harness.TakenOver(d, st),
-			settled:  st.Phase == status.Succeeded || st.Phase == status.RolledBack || st.Phase == status.Aborted,
-			promoted: st.Phase == status.Succeeded,
+			settled:  st.Phase == contract.Succeeded || st.Phase == contract.RolledBack || st.Phase == contract.Aborted,
+			promoted: st.Phase == contract.Succeeded,
 		}
 	}
 	return out, nil

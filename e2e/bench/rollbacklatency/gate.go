@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/e2e/bench/harness"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // gates releases a bad canary on every app, lets the canaries serve at 50% for
@@ -65,7 +65,9 @@ func (r *run) gates(ctx context.Context) error {
 	return r.scrapeDaemon(ctx, causeGate)
 }
 
-func rolledBack(_ *appsv1.Deployment, st status.Status) bool { return st.Phase == status.RolledBack }
+func rolledBack(_ *appsv1.Deployment, st contract.Status) bool {
+	return st.Phase == contract.RolledBack
+}
 
 // gateTimes reads the "gate evaluated" lines of the daemon's console log: per
 // Deployment, the instants of its gates (millisecond precision).
@@ -117,8 +119,8 @@ func (r *run) failures(ctx context.Context) (map[string]int, error) {
 	}
 	out := map[string]int{}
 	for i := range list.Items {
-		st, err := status.Read(list.Items[i].Annotations)
-		if err != nil || st.Phase != status.RolledBack {
+		st, err := contract.Read(list.Items[i].Annotations)
+		if err != nil || st.Phase != contract.RolledBack {
 			continue
 		}
 		for _, c := range st.Checks {

@@ -14,8 +14,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/bench/harness"
-	"github.com/rolloutd/rolloutd/internal/status"
 	"github.com/rolloutd/rolloutd/internal/workload"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // populate creates total Deployments; the first rolling opt in, with one kwok pod
@@ -94,13 +94,13 @@ func count(ctx context.Context, kube kubernetes.Interface, ns string, settled bo
 	n := 0
 	for i := range list.Items {
 		d := &list.Items[i]
-		st, err := status.Read(d.Annotations)
+		st, err := contract.Read(d.Annotations)
 		if err != nil || d.Annotations["rolloutd.io/enabled"] != "true" {
 			continue
 		}
-		done := st.Phase == status.Idle && d.Spec.Paused
+		done := st.Phase == contract.Idle && d.Spec.Paused
 		if settled {
-			done = (st.Phase == status.Succeeded || st.Phase == status.RolledBack) && st.Revision == workload.Revision(d.Spec.Template)
+			done = (st.Phase == contract.Succeeded || st.Phase == contract.RolledBack) && st.Revision == workload.Revision(d.Spec.Template)
 		}
 		if done {
 			n++

@@ -20,7 +20,7 @@ import (
 
 	"github.com/rolloutd/rolloutd/e2e/bench/capacity"
 	"github.com/rolloutd/rolloutd/e2e/bench/harness"
-	"github.com/rolloutd/rolloutd/internal/status"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 type result struct {
@@ -142,12 +142,12 @@ func waitFor(ctx context.Context, cond func() (bool, error)) error {
 // or rollback), how long after the step's deadline (start + interval) it was seen.
 type stepWatch struct {
 	mu     sync.Mutex
-	prev   map[string]status.Status
+	prev   map[string]contract.Status
 	delays []time.Duration
 }
 
 func watchSteps(ctx context.Context, kube kubernetes.Interface, ns string, step time.Duration) *stepWatch {
-	sw := &stepWatch{prev: map[string]status.Status{}}
+	sw := &stepWatch{prev: map[string]contract.Status{}}
 	f := informers.NewSharedInformerFactoryWithOptions(kube, 0, informers.WithNamespace(ns))
 	_, err := f.Apps().V1().Deployments().Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { sw.see(obj.(*appsv1.Deployment), step) },
@@ -164,7 +164,7 @@ func watchSteps(ctx context.Context, kube kubernetes.Interface, ns string, step 
 
 // see records a step's end when d's status left a Progressing step.
 func (sw *stepWatch) see(d *appsv1.Deployment, step time.Duration) {
-	st, err := status.Read(d.Annotations)
+	st, err := contract.Read(d.Annotations)
 	if err != nil {
 		return
 	}
@@ -172,7 +172,7 @@ func (sw *stepWatch) see(d *appsv1.Deployment, step time.Duration) {
 	sw.mu.Lock()
 	defer sw.mu.Unlock()
 	p := sw.prev[d.Name]
-	if p.Phase == status.Progressing && p.StepStartedAt != nil && (st.Step != p.Step || st.Phase != p.Phase) {
+	if p.Phase == contract.Progressing && p.StepStartedAt != nil && (st.Step != p.Step || st.Phase != p.Phase) {
 		sw.delays = append(sw.delays, now.Sub(p.StepStartedAt.Add(step)))
 	}
 	sw.prev[d.Name] = st

@@ -1,4 +1,4 @@
-package status
+package contract
 
 import (
 	"testing"
@@ -7,8 +7,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/rolloutd/rolloutd/analysis"
 )
 
 func statuses(s Status) map[string]metav1.ConditionStatus {
@@ -21,8 +19,8 @@ func statuses(s Status) map[string]metav1.ConditionStatus {
 
 func TestConditionsFollowThePhase(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	pass := []analysis.CheckResult{{Name: "cpu<=1.3x", Verdict: analysis.Pass}}
-	fail := []analysis.CheckResult{{Name: "error-rate<=1%+baseline", Verdict: analysis.Fail, Reason: "too many 5xx"}}
+	pass := []CheckResult{{Name: "cpu<=1.3x", Verdict: Pass}}
+	fail := []CheckResult{{Name: "error-rate<=1%+baseline", Verdict: Fail, Reason: "too many 5xx"}}
 	T, F, U := metav1.ConditionTrue, metav1.ConditionFalse, metav1.ConditionUnknown
 	cases := []struct {
 		name string
@@ -76,7 +74,7 @@ func TestConditionsSurviveTheAnnotation(t *testing.T) {
 	raw, err := st.Encode()
 	require.NoError(t, err)
 	assert.Contains(t, raw, `"conditions":[{"type":"Progressing","status":"True","observedGeneration":4`)
-	back, err := Read(map[string]string{Key: raw})
+	back, err := Read(map[string]string{StatusKey: raw})
 	require.NoError(t, err)
 	assert.True(t, Equal(st, back))
 }

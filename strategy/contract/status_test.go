@@ -1,4 +1,4 @@
-package status
+package contract
 
 import (
 	"testing"
@@ -6,12 +6,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/rolloutd/rolloutd/analysis"
 )
 
 func TestReadMissingOrEmptyIsTheZeroStatus(t *testing.T) {
-	for _, ann := range []map[string]string{nil, {}, {Key: ""}} {
+	for _, ann := range []map[string]string{nil, {}, {StatusKey: ""}} {
 		st, err := Read(ann)
 		require.NoError(t, err)
 		assert.Equal(t, Status{}, st)
@@ -19,16 +17,16 @@ func TestReadMissingOrEmptyIsTheZeroStatus(t *testing.T) {
 }
 
 func TestReadRejectsMalformedJSON(t *testing.T) {
-	_, err := Read(map[string]string{Key: "{phase:"})
+	_, err := Read(map[string]string{StatusKey: "{phase:"})
 	require.Error(t, err)
-	assert.Contains(t, err.Error(), Key)
+	assert.Contains(t, err.Error(), StatusKey)
 }
 
 func TestEncodeReadRoundTrip(t *testing.T) {
 	at := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	v := 0.07
 	st := Status{Phase: Progressing, Revision: "c1", StableRevision: "s1", Weight: 20, Step: 2, Steps: 5,
-		Message: "step 2/5", Checks: []analysis.CheckResult{{Name: "error-rate", Value: &v, Verdict: analysis.Fail}},
+		Message: "step 2/5", Checks: []CheckResult{{Name: "error-rate", Value: &v, Verdict: Fail}},
 		LastTransitionTime: at, StepStartedAt: &at, Failures: 1, UserPaused: true, Approved: 1}
 	raw, err := st.Encode()
 	require.NoError(t, err)
@@ -36,7 +34,7 @@ func TestEncodeReadRoundTrip(t *testing.T) {
 		`"message":"step 2/5"`, `"checks":[`, `"lastTransitionTime":"2025-03-01T12:00:00Z"`} {
 		assert.Contains(t, raw, field, "the contract's fields are present")
 	}
-	back, err := Read(map[string]string{Key: raw})
+	back, err := Read(map[string]string{StatusKey: raw})
 	require.NoError(t, err)
 	assert.True(t, Equal(st, back))
 	assert.Equal(t, st.Checks, back.Checks)

@@ -1,4 +1,4 @@
-package analysis
+package contract
 
 import (
 	"errors"
@@ -65,7 +65,7 @@ func (c Check) Name() string {
 	case c.Custom != nil:
 		return c.Custom.Name
 	case c.Metric == MetricLatency:
-		return "latency-p" + quantileDigits(c.Quantile)
+		return "latency-p" + QuantileDigits(c.Quantile)
 	}
 	return string(c.Metric)
 }
@@ -81,21 +81,21 @@ func (c Check) String() string {
 func (c Check) boundText() string {
 	switch c.Mode {
 	case Ratio:
-		return formatNumber(c.Bound) + "x"
+		return FormatNumber(c.Bound) + "x"
 	case BaselinePlus:
-		return formatNumber(c.Bound*100) + "%+baseline"
+		return FormatNumber(c.Bound*100) + "%+baseline"
 	}
 	switch c.Metric {
 	case MetricErrorRate:
-		return formatNumber(c.Bound*100) + "%"
+		return FormatNumber(c.Bound*100) + "%"
 	case MetricLatency:
-		return formatNumber(c.Bound*1000) + "ms"
+		return FormatNumber(c.Bound*1000) + "ms"
 	case MetricCPU:
-		return formatNumber(c.Bound*1000) + "m"
+		return FormatNumber(c.Bound*1000) + "m"
 	case MetricMemory:
 		return resource.NewQuantity(int64(c.Bound), resource.BinarySI).String()
 	}
-	return formatNumber(c.Bound)
+	return FormatNumber(c.Bound)
 }
 
 // acceptedForms is quoted in every grammar error so the user sees what works.
@@ -167,7 +167,7 @@ func parseErrorRate(bound string) (Check, error) {
 	if !ok {
 		return Check{}, fmt.Errorf("error-rate bound %q must be a percentage like 2%% or 1%%+baseline", bound)
 	}
-	v, err := parseNonNegative(p)
+	v, err := ParseNonNegative(p)
 	if err != nil || v > 100 {
 		return Check{}, fmt.Errorf("error-rate bound %q must be a percentage between 0%% and 100%%", bound)
 	}
@@ -182,20 +182,20 @@ func parseLatency(q, bound string) (Check, error) {
 		return Check{}, err
 	}
 	c := Check{Metric: MetricLatency, Quantile: quantile}
-	if f, ok := parseFactor(bound); ok {
+	if f, ok := ParseFactor(bound); ok {
 		c.Mode, c.Bound = Ratio, f
 		return c, nil
 	}
 	c.Mode = Absolute
 	switch {
 	case strings.HasSuffix(bound, "ms"):
-		v, err := parseNonNegative(strings.TrimSuffix(bound, "ms"))
+		v, err := ParseNonNegative(strings.TrimSuffix(bound, "ms"))
 		c.Bound = v / 1000
 		if err == nil {
 			return c, nil
 		}
 	case strings.HasSuffix(bound, "s"):
-		v, err := parseNonNegative(strings.TrimSuffix(bound, "s"))
+		v, err := ParseNonNegative(strings.TrimSuffix(bound, "s"))
 		c.Bound = v
 		if err == nil {
 			return c, nil
@@ -218,13 +218,13 @@ func parseQuantile(q string) (float64, error) {
 // for cpu ("500m", "1") and memory ("256Mi"), and a plain number for load.
 func parseResource(m Metric, bound string) (Check, error) {
 	c := Check{Metric: m}
-	if f, ok := parseFactor(bound); ok {
+	if f, ok := ParseFactor(bound); ok {
 		c.Mode, c.Bound = Ratio, f
 		return c, nil
 	}
 	c.Mode = Absolute
 	if m == MetricLoad {
-		v, err := parseNonNegative(bound)
+		v, err := ParseNonNegative(bound)
 		if err != nil {
 			return Check{}, fmt.Errorf("load bound %q must be a factor like 1.5x or a number like 2", bound)
 		}
@@ -242,12 +242,12 @@ func parseResource(m Metric, bound string) (Check, error) {
 }
 
 // parseFactor parses "1.3x"; the factor must be positive.
-func parseFactor(s string) (float64, bool) {
+func ParseFactor(s string) (float64, bool) {
 	f, ok := strings.CutSuffix(s, "x")
 	if !ok {
 		return 0, false
 	}
-	v, err := parseNonNegative(f)
+	v, err := ParseNonNegative(f)
 	return v, err == nil && v > 0
 }
 
@@ -257,7 +257,7 @@ func parseFactor(s string) (float64, bool) {
 const maxNumber = 1e15
 
 // parseNonNegative parses a decimal number from 0 to maxNumber.
-func parseNonNegative(s string) (float64, error) {
+func ParseNonNegative(s string) (float64, error) {
 	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
 	if err != nil {
 		return 0, err
@@ -269,12 +269,12 @@ func parseNonNegative(s string) (float64, error) {
 }
 
 // quantileDigits renders 0.99 as "99" and 0.5 as "50".
-func quantileDigits(q float64) string {
+func QuantileDigits(q float64) string {
 	return fmt.Sprintf("%02d", int(q*100+0.5))
 }
 
 // formatNumber renders a float without trailing zeros, rounded to six decimals so
 // that 0.015*100 prints as 1.5.
-func formatNumber(v float64) string {
+func FormatNumber(v float64) string {
 	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
 }

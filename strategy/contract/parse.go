@@ -1,4 +1,4 @@
-package spec
+package contract
 
 import (
 	"errors"
@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -73,7 +72,7 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 		RevisionHistory: p.count(KeyRevisionHistory, DefaultRevisionHistory, 1, 1000),
 		Notify:          p.notify(),
 		Adaptive:        p.boolean(KeyAdaptive, true),
-		MetricSource:    analysis.Source(p.oneOf(KeyMetricSource, "", "service or istio", "service", "istio")),
+		MetricSource:    Source(p.oneOf(KeyMetricSource, "", "service or istio", "service", "istio")),
 	}
 	s.RouteKind, s.Route = p.route(name)
 	if _, given := p.get(KeyMatch); s.Strategy == ABTest && !given {
@@ -226,12 +225,12 @@ func mustInts(s string) []int {
 	return out
 }
 
-func (p *parser) checks() []analysis.Check {
+func (p *parser) checks() []Check {
 	v, ok := p.get(KeyChecks)
 	if !ok {
-		v = analysis.DefaultChecks
+		v = DefaultChecks
 	}
-	cs, err := analysis.ParseChecks(v)
+	cs, err := ParseChecks(v)
 	if err != nil {
 		p.fail(KeyChecks, v, "comma-separated checks such as error-rate<=1%+baseline, latency-p99<=500ms, cpu<=1.3x, memory<=256Mi, load<=1.5x, alerts", err)
 		return nil

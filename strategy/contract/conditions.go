@@ -1,4 +1,4 @@
-package status
+package contract
 
 import (
 	"fmt"
@@ -6,8 +6,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/rolloutd/rolloutd/analysis"
 )
 
 // Condition types of the status annotation's conditions list.
@@ -97,9 +95,9 @@ func (s Status) healthy() metav1.Condition {
 	var failed, inconclusive []string
 	for _, ch := range s.Checks {
 		switch ch.Verdict {
-		case analysis.Fail:
+		case Fail:
 			failed = append(failed, fmt.Sprintf("%s (%s)", ch.Name, ch.Reason))
-		case analysis.Inconclusive:
+		case Inconclusive:
 			inconclusive = append(inconclusive, ch.Name)
 		}
 	}

@@ -1,17 +1,11 @@
-// Package command is the wire format of operator commands: the JSON document that
-// rolloutctl writes into a Deployment's rolloutd.io/command annotation and the
-// daemon consumes in the same write that records its effect. Both sides use these
-// types, so the format has one definition.
-package command
+package contract
 
 import (
 	"encoding/json"
-
-	"github.com/rolloutd/rolloutd/internal/spec"
 )
 
 // Key is the annotation holding a pending command.
-const Key = spec.Prefix + "command"
+const CommandKey = Prefix + "command"
 
 // Verb is an operator request.
 type Verb string
@@ -52,7 +46,7 @@ type Command struct {
 // malformed (the daemon drops a malformed one at its next write, so it may be
 // replaced).
 func Decode(ann map[string]string) (Command, bool) {
-	raw, present := ann[Key]
+	raw, present := ann[CommandKey]
 	if !present {
 		return Command{}, false
 	}

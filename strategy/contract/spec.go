@@ -1,12 +1,8 @@
-// Package spec turns the rolloutd.io/* annotations of a Deployment into a typed,
-// validated Spec. Every rejection names the annotation and the accepted form, so a
-// Warning Event can tell the user exactly what to fix.
-package spec
+package contract
 
 import (
 	"time"
 
-	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
@@ -111,7 +107,7 @@ type Spec struct {
 	Steps         []int
 	Interval      time.Duration
 	Threshold     int
-	Checks        []analysis.Check
+	Checks        []Check
 	Analysis      string
 	PauseAt       PauseAt
 	Match         *traffic.Match
@@ -121,7 +117,7 @@ type Spec struct {
 	// analysis.SourceService (the application's per-pod metrics, the default
 	// when empty) or analysis.SourceIstio (the Gateway is Istio's). The other
 	// routers read their own and leave it empty.
-	MetricSource    analysis.Source
+	MetricSource    Source
 	Batches         []Quantity
 	MaxSurge        Quantity
 	MaxUnavailable  Quantity

@@ -1,4 +1,4 @@
-package spec
+package contract
 
 // batchRules rejects combinations strategy batch cannot honour: it moves traffic
 // by moving pods, so only the replica-ratio router fits; and delete-first removes

@@ -1,7 +1,4 @@
-// Package status is rolloutd's only memory: the rolloutd.io/status annotation on the
-// user's Deployment. The daemon keeps no state in process, so after a crash the next
-// reconcile reads where the rollout stood from here.
-package status
+package contract
 
 import (
 	"encoding/json"
@@ -9,12 +6,10 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
-	"github.com/rolloutd/rolloutd/analysis"
 )
 
 // Key is the annotation holding the JSON status.
-const Key = "rolloutd.io/status"
+const StatusKey = "rolloutd.io/status"
 
 // Phase is where a rollout stands.
 type Phase string
@@ -56,8 +51,8 @@ type Status struct {
 	Steps   int    `json:"steps,omitempty"`
 	Message string `json:"message,omitempty"`
 	// Checks holds the last gate's check results.
-	Checks             []analysis.CheckResult `json:"checks,omitempty"`
-	LastTransitionTime time.Time              `json:"lastTransitionTime"`
+	Checks             []CheckResult `json:"checks,omitempty"`
+	LastTransitionTime time.Time     `json:"lastTransitionTime"`
 	// StepStartedAt is when traffic reached the current step's weight: the start
 	// of its analysis window. Nil while the canary pods for the step come up.
 	StepStartedAt *time.Time `json:"stepStartedAt,omitempty"`
@@ -97,11 +92,11 @@ type Status struct {
 	Restore string `json:"restore,omitempty"`
 	// Batch is the pod plan of a batch release (strategy batch) while one is
 	// under way; nil otherwise.
-	Batch *Batch `json:"batch,omitempty"`
+	Batch *BatchStatus `json:"batch,omitempty"`
 	// Undo records the operator's undo that released Revision (rolloutctl undo);
 	// nil for a rollout of a new template. Kept once the undo has finished, as a
 	// record of who went back to which revision; cleared when the next rollout starts.
-	Undo *Undo `json:"undo,omitempty"`
+	Undo *UndoRequest `json:"undo,omitempty"`
 	// Spec holds the user's rolloutd.io annotations as they last parsed while a
 	// rollout is under way; if they stop parsing, the rollout in flight goes on
 	// (held, never advancing) with these. Nil when no rollout is under way.
@@ -118,7 +113,7 @@ type Status struct {
 }
 
 // Undo is an operator's request to return to a kept revision.
-type Undo struct {
+type UndoRequest struct {
 	// Revision is the deployment.kubernetes.io/revision number returned to.
 	Revision int64 `json:"revision"`
 	// Now: restored at once on the stable Deployment, without a canary.
@@ -128,13 +123,13 @@ type Undo struct {
 
 // Read decodes the status annotation; a missing annotation is the zero Status.
 func Read(ann map[string]string) (Status, error) {
-	raw, ok := ann[Key]
+	raw, ok := ann[StatusKey]
 	if !ok || raw == "" {
 		return Status{}, nil
 	}
 	var s Status
 	if err := json.Unmarshal([]byte(raw), &s); err != nil {
-		return Status{}, fmt.Errorf("status: decode %s: %w", Key, err)
+		return Status{}, fmt.Errorf("status: decode %s: %w", StatusKey, err)
 	}
 	return s, nil
 }

@@ -1,4 +1,4 @@
-package spec
+package contract
 
 // blueGreenRules rejects a blue/green release through the replica-ratio router.
 // Blue/green switches all user traffic in one write and switches it back in one

@@ -1,26 +1,24 @@
-package spec
+package contract
 
 import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/rolloutd/rolloutd/analysis"
 )
 
 func TestParseMetricSourceOnlyWithTheGatewayRouter(t *testing.T) {
 	cases := []struct {
 		name, router, source string
-		want                 analysis.Source
+		want                 Source
 		accepted             string // "" = valid
 	}{
 		{"gateway, none given: the router's default", "gateway", "", "", ""},
-		{"gateway, istio", "gateway", "istio", analysis.SourceIstio, ""},
-		{"gateway, service", "gateway", "service", analysis.SourceService, ""},
+		{"gateway, istio", "gateway", "istio", SourceIstio, ""},
+		{"gateway, service", "gateway", "service", SourceService, ""},
 		{"gateway, unknown source", "gateway", "envoy", "", "service or istio"},
-		{"nginx reads its own", "nginx", "istio", analysis.SourceIstio, "rolloutd.io/router: gateway"},
-		{"default router reads the pods", "", "service", analysis.SourceService, "rolloutd.io/router: gateway"},
+		{"nginx reads its own", "nginx", "istio", SourceIstio, "rolloutd.io/router: gateway"},
+		{"default router reads the pods", "", "service", SourceService, "rolloutd.io/router: gateway"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
