@@ -17,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -69,7 +68,7 @@ func TestAlertDuringRolloutRollsBack(t *testing.T) {
 
 	st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.RolledBack, contract.Succeeded)
 	require.Equal(t, contract.RolledBack, st.Phase)
-	assert.Equal(t, strategy.ReasonAlert, st.Reason)
+	assert.Equal(t, contract.ReasonAlert, st.Reason)
 	assert.Contains(t, st.Message, "CheckoutErrors")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	assert.Equal(t, "example.com/checkout:v1", runningImage(t, env.Kube, ns, a.name))
@@ -103,7 +102,7 @@ func TestAlertAfterPromotion(t *testing.T) {
 
 			if tc.restored {
 				st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.RolledBack)
-				assert.Equal(t, strategy.ReasonAlert, st.Reason)
+				assert.Equal(t, contract.ReasonAlert, st.Reason)
 				framework.Eventually(t, time.Minute, "stable runs v1 again", func() (bool, error) {
 					return runningImage(t, env.Kube, ns, a.name) == "example.com/promo:v1", nil
 				})
@@ -117,7 +116,7 @@ func TestAlertAfterPromotion(t *testing.T) {
 					return false, err
 				}
 				for _, e := range evs.Items {
-					if e.Reason == strategy.ReasonAlertIgnored {
+					if e.Reason == contract.ReasonAlertIgnored {
 						return true, nil
 					}
 				}

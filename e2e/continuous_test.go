@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -56,7 +55,7 @@ func TestContinuousJudgeRollsBackAFailingCanaryBeforeItsFirstGate(t *testing.T) 
 
 			st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.RolledBack, contract.Succeeded)
 			require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
-			assert.Equal(t, strategy.ReasonCheckFailed, st.Reason, "message: %s", st.Message)
+			assert.Equal(t, contract.ReasonCheckFailed, st.Reason, "message: %s", st.Message)
 			assert.Zero(t, st.Failures, "no gate was counted")
 			assert.Contains(t, st.Message, tc.check+": "+tc.reason)
 			c := findCheck(st.Checks, tc.check)

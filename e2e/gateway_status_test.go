@@ -22,7 +22,6 @@ import (
 	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/internal/controller"
 	"github.com/rolloutd/rolloutd/router"
-	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -43,7 +42,7 @@ func TestGatewayRouteNotAcceptedStopsTheRelease(t *testing.T) {
 	release(t, env.Kube, ns, a.name, "example.com/nacc:v2", nil)
 
 	want := "Accepted=False (NoMatchingParent): gateway " + ns + "/edge has no listener"
-	requireEventMessage(t, env, ns, a.name, strategy.ReasonRoutingBroken, want)
+	requireEventMessage(t, env, ns, a.name, contract.ReasonRoutingBroken, want)
 	st, _ := readStatus(t, env.Kube, ns, a.name)
 	assert.Contains(t, st.Message, "cannot start a canary")
 	assert.Contains(t, st.Message, want)
@@ -73,7 +72,7 @@ func TestGatewayResolvedRefsFalseRollsBackALiveRelease(t *testing.T) {
 	require.Equal(t, contract.RolledBack, st.Phase)
 	want := "ResolvedRefs=False (BackendNotFound): service " + ns + "/gone not found"
 	assert.Contains(t, st.Message, want)
-	requireEventMessage(t, env, ns, a.name, strategy.ReasonRoutingBroken, want)
+	requireEventMessage(t, env, ns, a.name, contract.ReasonRoutingBroken, want)
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	got, err := gw.GatewayV1().HTTPRoutes(ns).Get(context.Background(), a.name, metav1.GetOptions{})
 	require.NoError(t, err)

@@ -23,7 +23,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -90,7 +89,7 @@ func requireRolledBackByAlert(t *testing.T, env *framework.Env, ns, name, image 
 	// replace the status message, never the record.
 	rec, ok := st.Record(st.Revision)
 	require.True(t, ok, "outcome recorded")
-	assert.Equal(t, strategy.ReasonAlert, rec.Reason)
+	assert.Equal(t, contract.ReasonAlert, rec.Reason)
 	assert.Equal(t, 0, st.Weight)
 	requireNoCanaryObjects(t, env.Kube, ns, name)
 	framework.Eventually(t, time.Minute, "stable runs "+image, func() (bool, error) {
@@ -368,7 +367,7 @@ func TestCanaryLosingReadyPodsIsRolledBack(t *testing.T) {
 	}
 
 	st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.RolledBack)
-	assert.Equal(t, strategy.ReasonNotReady, st.Reason)
+	assert.Equal(t, contract.ReasonNotReady, st.Reason)
 	assert.Contains(t, st.Message, "Ready pods its 10% of traffic needs")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 }

@@ -17,7 +17,7 @@ import (
 func abTest(in Input) Decision {
 	m := in.Spec.Match
 	if m == nil { // spec validation requires a match; never send all traffic
-		return rollback(in, ReasonAborted, "strategy abtest without "+contract.KeyMatch)
+		return rollback(in, contract.ReasonAborted, "strategy abtest without "+contract.KeyMatch)
 	}
 	if in.Status.Phase == contract.Promoting {
 		return keepMatchWhilePromoting(promote(in), m)

@@ -42,7 +42,7 @@ func onAlert(in Input) Decision {
 	case contract.Succeeded:
 		return restore(in)
 	}
-	return rollback(in, ReasonAlert, alertMessage(in.Alert))
+	return rollback(in, contract.ReasonAlert, alertMessage(in.Alert))
 }
 
 // alertWhilePromoting rolls a promotion in flight back at once: while the stable
@@ -56,21 +56,21 @@ func alertWhilePromoting(in Input) Decision {
 	st := in.Status
 	switch {
 	case in.Stable.Paused && in.Stable.Running != st.Revision:
-		return rollback(in, ReasonAlert, alertMessage(in.Alert)+" while promoting, before the stable pods ran it")
+		return rollback(in, contract.ReasonAlert, alertMessage(in.Alert)+" while promoting, before the stable pods ran it")
 	case in.Stable.Previous == "":
 		// The stable pods' ReplicaSet is gone: pause the rollout where it is.
-		return rollback(in, ReasonAlert, alertMessage(in.Alert)+" while promoting; no ReplicaSet of revision "+
+		return rollback(in, contract.ReasonAlert, alertMessage(in.Alert)+" while promoting; no ReplicaSet of revision "+
 			st.StableRevision+" is kept to restore")
 	}
 	msg := fmt.Sprintf("%s while %s rolled out revision %s; restoring revision %s",
 		alertMessage(in.Alert), in.Name, st.Revision, in.Stable.Previous)
-	st = transition(st, in.Now, contract.RollingBack, ReasonAlert, msg)
+	st = transition(st, in.Now, contract.RollingBack, contract.ReasonAlert, msg)
 	st.Weight = 0
 	st.StepStartedAt, st.ScaledAt = nil, nil
 	st.FailedRevision = st.Revision
 	st.Restore = in.Stable.Previous
 	d := Decision{Status: st, Split: traffic.Split{}, Stable: Resume, RequeueAfter: PollInterval,
-		Events: []Event{{Warning: true, Reason: ReasonAlert, Message: "rolling back: " + msg}}}
+		Events: []Event{{Warning: true, Reason: contract.ReasonAlert, Message: "rolling back: " + msg}}}
 	if st.Batch != nil {
 		// The pods stay where they are until the stable runs the restored template.
 		d.Status.Batch = rebased(in).Batch
@@ -110,7 +110,7 @@ func promotedIgnored(in Input) string {
 	case since > in.Spec.RollbackWindow:
 		return fmt.Sprintf("revision %s was promoted %s ago, outside the rollback window of %s (%s)",
 			st.Revision, since.Round(time.Second), in.Spec.RollbackWindow, contract.KeyRollbackWindow)
-	case st.Reason == ReasonUndone:
+	case st.Reason == contract.ReasonUndone:
 		return fmt.Sprintf("revision %s was restored by an operator's undo, not promoted; the revision before it was left on purpose", st.Revision)
 	case in.Stable.Template != st.Revision:
 		return fmt.Sprintf("the pod template changed since revision %s was promoted; the new template gets a canary", st.Revision)
@@ -127,7 +127,7 @@ func restore(in Input) Decision {
 	st := in.Status
 	msg := fmt.Sprintf("%s, %s after revision %s was promoted; restoring revision %s",
 		alertMessage(in.Alert), in.Now.Sub(st.LastTransitionTime).Round(time.Second), st.Revision, in.Stable.Previous)
-	st = transition(st, in.Now, contract.RollingBack, ReasonAlert, msg)
+	st = transition(st, in.Now, contract.RollingBack, contract.ReasonAlert, msg)
 	st.Weight = 0
 	st.StepStartedAt, st.ScaledAt = nil, nil
 	st.FailedRevision = st.Revision
@@ -137,7 +137,7 @@ func restore(in Input) Decision {
 		Split:        traffic.Split{},
 		Stable:       Resume,
 		RequeueAfter: PollInterval,
-		Events:       []Event{{Warning: true, Reason: ReasonAlert, Message: "rolling back: " + msg}},
+		Events:       []Event{{Warning: true, Reason: contract.ReasonAlert, Message: "rolling back: " + msg}},
 	}
 }
 
@@ -146,15 +146,15 @@ func restore(in Input) Decision {
 // interrupts it).
 func finishRestore(in Input) Decision {
 	return restoreStable(in, func(st contract.Status) Decision {
-		st = transition(st, in.Now, contract.RolledBack, ReasonAlert, st.Message)
+		st = transition(st, in.Now, contract.RolledBack, contract.ReasonAlert, st.Message)
 		return Decision{Status: st, Split: traffic.Split{}, RequeueAfter: PollInterval,
-			Events: []Event{{Warning: true, Reason: ReasonRolledBack, Message: st.Message}}}
+			Events: []Event{{Warning: true, Reason: contract.ReasonRolledBack, Message: st.Message}}}
 	}, func(st contract.Status) Decision {
 		restored := st.Restore
-		st = transition(st, in.Now, contract.RolledBack, ReasonAlert, st.Message)
+		st = transition(st, in.Now, contract.RolledBack, contract.ReasonAlert, st.Message)
 		st.StableRevision, st.Restore = restored, ""
 		return Decision{Status: st, Split: traffic.Split{},
-			Events: []Event{{Warning: true, Reason: ReasonRolledBack,
+			Events: []Event{{Warning: true, Reason: contract.ReasonRolledBack,
 				Message: fmt.Sprintf("revision %s rolled back to %s: %s", st.Revision, restored, st.Message)}}}
 	})
 }

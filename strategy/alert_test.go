@@ -21,7 +21,7 @@ func TestAlertDuringRolloutRollsBackWithAlertDetails(t *testing.T) {
 		setup func(w *world)
 	}{
 		{"progressing at a step", func(w *world) {}},
-		{"paused by an operator", func(w *world) { w.command(VerbPause).step() }},
+		{"paused by an operator", func(w *world) { w.command(contract.Pause).step() }},
 		{"waiting for the next step's pods", func(w *world) {
 			w.passStep()
 			w.noCanary()
@@ -36,14 +36,14 @@ func TestAlertDuringRolloutRollsBackWithAlertDetails(t *testing.T) {
 			w.in.Alert = firing(w.in.Now.Add(-5 * time.Second))
 			d := w.step()
 			assert.Equal(t, contract.RollingBack, d.Status.Phase)
-			assert.Equal(t, ReasonAlert, d.Status.Reason)
+			assert.Equal(t, contract.ReasonAlert, d.Status.Reason)
 			assert.Equal(t, 0, d.Status.Weight)
 			assert.True(t, d.Split.AllStable())
 			assert.Equal(t, int32(0), d.CanaryReplicas)
 			assert.True(t, d.ReducesExposure(w.prev), "persisted before traffic moves")
 			assert.Contains(t, d.Status.Message, "alert HighErrorRate {deployment=web, namespace=default, severity=critical}")
 			assert.Contains(t, d.Status.Message, stamp(w.in.Now.Add(-5*time.Second)))
-			assert.Equal(t, []string{ReasonAlert}, reasons(d.Events))
+			assert.Equal(t, []string{contract.ReasonAlert}, reasons(d.Events))
 			assert.Empty(t, d.AlertIgnored)
 			assert.False(t, d.KeepAlert)
 		})
@@ -118,7 +118,7 @@ func TestAlertDuringPromotionRollsBackAtOnce(t *testing.T) {
 		w.in.Alert = firing(w.in.Now)
 		d := w.step()
 		require.Equal(t, contract.RollingBack, d.Status.Phase)
-		assert.Equal(t, ReasonAlert, d.Status.Reason)
+		assert.Equal(t, contract.ReasonAlert, d.Status.Reason)
 		assert.Equal(t, 0, d.Split.CanaryWeight)
 		assert.Equal(t, int32(0), d.CanaryReplicas)
 		assert.Equal(t, KeepPaused, d.Stable, "the stable never rolls the revision out")
@@ -149,7 +149,7 @@ func TestAlertDuringPromotionRollsBackAtOnce(t *testing.T) {
 func promoted(t *testing.T, kv ...string) *world {
 	w := newWorld(t, mustSpec(t, kv...))
 	started := t0.Add(-10 * time.Minute)
-	w.in.Status = contract.Status{Phase: contract.Succeeded, Reason: ReasonPromoted, Revision: "c1", StableRevision: "c1",
+	w.in.Status = contract.Status{Phase: contract.Succeeded, Reason: contract.ReasonPromoted, Revision: "c1", StableRevision: "c1",
 		LastTransitionTime: t0, StartedAt: &started}
 	w.in.Stable = Stable{Template: "c1", Running: "c1", Previous: "s1", Desired: 10, RolledOut: true}
 	return w
@@ -161,7 +161,7 @@ func TestAlertAfterPromotionWithinWindowRestoresThePreviousRevision(t *testing.T
 	w.in.Alert = firing(w.in.Now.Add(-time.Second))
 	d := w.step()
 	require.Equal(t, contract.RollingBack, d.Status.Phase)
-	assert.Equal(t, ReasonAlert, d.Status.Reason)
+	assert.Equal(t, contract.ReasonAlert, d.Status.Reason)
 	assert.Equal(t, "s1", d.Status.Restore)
 	assert.Equal(t, "c1", d.Status.FailedRevision)
 	assert.Equal(t, Resume, d.Stable, "the stable rolls back at once, without a canary")
@@ -169,7 +169,7 @@ func TestAlertAfterPromotionWithinWindowRestoresThePreviousRevision(t *testing.T
 	assert.True(t, d.ReducesExposure(w.prev), "template and status are written first, in one update")
 	assert.Contains(t, d.Status.Message, "restoring revision s1")
 	assert.Contains(t, d.Status.Message, "HighErrorRate")
-	assert.Equal(t, []string{ReasonAlert}, reasons(d.Events))
+	assert.Equal(t, []string{contract.ReasonAlert}, reasons(d.Events))
 
 	// The controller wrote s1's template; the stable has not rolled it out yet.
 	w.in.Stable.Template = "s1"
@@ -182,11 +182,11 @@ func TestAlertAfterPromotionWithinWindowRestoresThePreviousRevision(t *testing.T
 	w.in.Stable.Running, w.in.Stable.RolledOut = "s1", true
 	d = w.after(time.Second).step()
 	assert.Equal(t, contract.RolledBack, d.Status.Phase)
-	assert.Equal(t, ReasonAlert, d.Status.Reason)
+	assert.Equal(t, contract.ReasonAlert, d.Status.Reason)
 	assert.Equal(t, KeepPaused, d.Stable, "paused again once rolled back")
 	assert.Equal(t, "s1", d.Status.StableRevision)
 	assert.Empty(t, d.Status.Restore)
-	assert.Equal(t, []string{ReasonRolledBack}, reasons(d.Events))
+	assert.Equal(t, []string{contract.ReasonRolledBack}, reasons(d.Events))
 
 	d = w.after(time.Hour).step()
 	assert.Equal(t, contract.RolledBack, d.Status.Phase, "nothing to release: the template is what runs")

@@ -52,7 +52,7 @@ func batchStep(in Input) Decision {
 // interrupted reports whether something ends the batch in progress: an alert,
 // broken routing, an abort or a changed template.
 func interrupted(in Input) bool {
-	abort := in.Command != nil && in.Command.Verb == VerbAbort
+	abort := in.Command != nil && in.Command.Verb == contract.Abort
 	return in.Alert != nil || in.Broken != "" || abort || in.Stable.Template != in.Status.Revision
 }
 
@@ -64,7 +64,7 @@ func adopt(in Input, d Decision) Decision {
 	prev := in.Status
 	switch {
 	case d.Status.Phase == contract.Progressing && prev.Phase.Active() && prev.Batch != nil && d.Status.Revision != prev.Revision:
-		r := rollback(in, ReasonReverted, fmt.Sprintf("template changed during the batch release; reversing it before releasing revision %s",
+		r := rollback(in, contract.ReasonReverted, fmt.Sprintf("template changed during the batch release; reversing it before releasing revision %s",
 			in.Stable.Template))
 		r.Status.FailedRevision = ""
 		return adopt(in, r)
@@ -101,10 +101,10 @@ func batchProgress(in Input) Decision {
 	if st.Phase == contract.Paused {
 		return batchPaused(in)
 	}
-	if in.Command != nil && in.Command.Verb == VerbPause {
-		return batchPause(in, ReasonPaused, fmt.Sprintf("paused by %s; run `rolloutctl resume %s` to continue", orUnknown(in.Command.By), in.Name))
+	if in.Command != nil && in.Command.Verb == contract.Pause {
+		return batchPause(in, contract.ReasonPaused, fmt.Sprintf("paused by %s; run `rolloutctl resume %s` to continue", orUnknown(in.Command.By), in.Name))
 	}
-	if in.Command != nil && in.Command.Verb == VerbPromote && in.Command.Full && gatePassed(st) {
+	if in.Command != nil && in.Command.Verb == contract.Promote && in.Command.Full && gatePassed(st) {
 		return batchToPromotion(in, hold(st), fmt.Sprintf("remaining batches skipped by %s", orUnknown(in.Command.By)))
 	}
 	if st.StepStartedAt == nil {
@@ -165,7 +165,7 @@ func batchMove(in Input, target int32) Decision {
 			st.Step, st.Steps, st.Revision, b.Stable, b.Canary, target)
 	case AwaitReady:
 		if readyTimedOut(in) {
-			return adopt(in, rollback(in, ReasonNotReady, fmt.Sprintf("batch %d/%d: new pods not Ready within %s (%d of %d Ready)",
+			return adopt(in, rollback(in, contract.ReasonNotReady, fmt.Sprintf("batch %d/%d: new pods not Ready within %s (%d of %d Ready)",
 				st.Step, st.Steps, in.ReadyTimeout, canaryPodsReady(in), b.Canary)))
 		}
 	case Done:
@@ -173,12 +173,12 @@ func batchMove(in Input, target int32) Decision {
 		if b.Stable == 0 {
 			return batchUncompared(in, st)
 		}
-		st.Reason = ReasonStepAdvanced
+		st.Reason = contract.ReasonStepAdvanced
 		st.Message = fmt.Sprintf("batch %d/%d: %d of %d pods run revision %s; analysing them against the old ones",
 			st.Step, st.Steps, b.Canary, b.Desired, st.Revision)
 		d := hold(st)
 		d.RequeueAfter = in.Spec.Interval
-		d.Events = []Event{{Reason: ReasonStepAdvanced, Message: st.Message}}
+		d.Events = []Event{{Reason: contract.ReasonStepAdvanced, Message: st.Message}}
 		return d
 	}
 	d := hold(st)
@@ -190,16 +190,16 @@ func batchMove(in Input, target int32) Decision {
 // analyse the new pods against, so the batch is not gated (the last batch that
 // kept old pods was); a pause-at still waits for approval.
 func batchUncompared(in Input, st contract.Status) Decision {
-	st.Reason = ReasonStepAdvanced
+	st.Reason = contract.ReasonStepAdvanced
 	st.Message = fmt.Sprintf("batch %d/%d: all %d pods run revision %s; no old pods left to compare them with",
 		st.Step, st.Steps, st.Batch.Desired, st.Revision)
 	in.Status = st
 	if in.Spec.PauseAt.Has(st.Step) && st.Approved < st.Step {
-		return batchPause(in, ReasonAwaitingApproval, fmt.Sprintf("batch %d/%d in place; waiting for approval: run `rolloutctl promote %s`",
+		return batchPause(in, contract.ReasonAwaitingApproval, fmt.Sprintf("batch %d/%d in place; waiting for approval: run `rolloutctl promote %s`",
 			st.Step, st.Steps, in.Name))
 	}
 	d := batchNext(in)
-	d.Events = append([]Event{{Reason: ReasonStepAdvanced, Message: st.Message}}, d.Events...)
+	d.Events = append([]Event{{Reason: contract.ReasonStepAdvanced, Message: st.Message}}, d.Events...)
 	return d
 }
 
@@ -230,9 +230,9 @@ func batchJudge(in Input, d Decision) Decision {
 	st := d.Status
 	st.Checks, st.Inconclusive = in.Gate.Checks, 0
 	in.Status = st
-	passed := Event{Reason: ReasonGatePassed, Message: fmt.Sprintf("gate of batch %d/%d passed", st.Step, st.Steps)}
+	passed := Event{Reason: contract.ReasonGatePassed, Message: fmt.Sprintf("gate of batch %d/%d passed", st.Step, st.Steps)}
 	if in.Spec.PauseAt.Has(st.Step) && st.Approved < st.Step {
-		p := batchPause(in, ReasonAwaitingApproval, fmt.Sprintf("batch %d/%d passed; waiting for approval: run `rolloutctl promote %s`",
+		p := batchPause(in, contract.ReasonAwaitingApproval, fmt.Sprintf("batch %d/%d passed; waiting for approval: run `rolloutctl promote %s`",
 			st.Step, st.Steps, in.Name))
 		p.Events = append([]Event{passed}, p.Events...)
 		return p
@@ -272,19 +272,19 @@ func batchPause(in Input, reason, msg string) Decision {
 func batchPaused(in Input) Decision {
 	st := in.Status
 	c := in.Command
-	if c == nil || (c.Verb != VerbPromote && c.Verb != VerbResume) {
+	if c == nil || (c.Verb != contract.Promote && c.Verb != contract.Resume) {
 		return hold(st)
 	}
 	now := in.Now
 	by := orUnknown(c.By)
-	approval := st.Reason == ReasonAwaitingApproval && st.StepStartedAt != nil
-	st = transition(st, now, contract.Progressing, ReasonResumed, "resumed by "+by)
-	if c.Verb == VerbPromote {
+	approval := st.Reason == contract.ReasonAwaitingApproval && st.StepStartedAt != nil
+	st = transition(st, now, contract.Progressing, contract.ReasonResumed, "resumed by "+by)
+	if c.Verb == contract.Promote {
 		st.Approved = st.Step
 	}
 	in.Status = st
-	resumed := Event{Reason: ReasonResumed, Message: fmt.Sprintf("batch %d/%d resumed by %s", st.Step, st.Steps, by)}
-	if approval && c.Verb == VerbPromote {
+	resumed := Event{Reason: contract.ReasonResumed, Message: fmt.Sprintf("batch %d/%d resumed by %s", st.Step, st.Steps, by)}
+	if approval && c.Verb == contract.Promote {
 		d := batchNext(in)
 		d.Events = append([]Event{resumed}, d.Events...)
 		return d
@@ -301,10 +301,10 @@ func batchPaused(in Input) Decision {
 // batchToPromotion enters Promoting and takes the promotion's first move.
 func batchToPromotion(in Input, d Decision, why string) Decision {
 	now := in.Now
-	st := transition(d.Status, now, contract.Promoting, ReasonPromoting, fmt.Sprintf("%s; promoting revision %s", why, d.Status.Revision))
+	st := transition(d.Status, now, contract.Promoting, contract.ReasonPromoting, fmt.Sprintf("%s; promoting revision %s", why, d.Status.Revision))
 	st.ScaledAt, st.StepStartedAt = &now, nil
 	in.Status = st
 	p := batchPromote(in)
-	p.Events = append(append(d.Events, Event{Reason: ReasonPromoting, Message: st.Message}), p.Events...)
+	p.Events = append(append(d.Events, Event{Reason: contract.ReasonPromoting, Message: st.Message}), p.Events...)
 	return p
 }

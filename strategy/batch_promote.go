@@ -21,7 +21,7 @@ func batchPromote(in Input) Decision {
 	if in.Stable.Template != st.Revision {
 		// Never un-pause an unvetted template: give the pods back to the stable
 		// revision; the newer template starts from Idle.
-		return adopt(in, rollback(in, ReasonReverted, fmt.Sprintf("template changed during promotion; reversing it before releasing revision %s",
+		return adopt(in, rollback(in, contract.ReasonReverted, fmt.Sprintf("template changed during promotion; reversing it before releasing revision %s",
 			in.Stable.Template)))
 	}
 	if b.Canary < b.Desired || b.Stable > 0 || canaryPodsReady(in) < b.Canary {
@@ -34,7 +34,7 @@ func batchPromote(in Input) Decision {
 		in.Status = d.Status
 		st, b = in.Status, *in.Status.Batch
 	}
-	st.Reason = ReasonPromoting
+	st.Reason = contract.ReasonPromoting
 	st.Message = fmt.Sprintf("the canary holds all %d pods while %s rolls out revision %s at zero replicas", b.Desired, in.Name, st.Revision)
 	d := hold(st)
 	d.Stable, d.RequeueAfter = Resume, PollInterval
@@ -67,12 +67,12 @@ func batchHandBack(in Input) Decision {
 		d.RequeueAfter = PollInterval
 		return d
 	}
-	st = transition(st, in.Now, contract.Succeeded, ReasonPromoted, fmt.Sprintf("revision %s promoted", st.Revision))
+	st = transition(st, in.Now, contract.Succeeded, contract.ReasonPromoted, fmt.Sprintf("revision %s promoted", st.Revision))
 	st.Weight, st.StableRevision = 0, st.Revision
 	st.StepStartedAt, st.ScaledAt = nil, nil
 	d := hold(st)
 	d.CanaryReplicas = 0
-	d.Events = []Event{{Reason: ReasonPromoted, Message: st.Message}}
+	d.Events = []Event{{Reason: contract.ReasonPromoted, Message: st.Message}}
 	return d
 }
 

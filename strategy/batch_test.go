@@ -139,7 +139,7 @@ func TestBatchGateFailureBelowTheThresholdHoldsTheBatch(t *testing.T) {
 	}
 	d := w.after(time.Minute).gate(contract.Fail)
 	assert.Equal(t, contract.RollingBack, d.Status.Phase, "the third failure rolls back")
-	assert.Equal(t, ReasonGateFailed, d.Status.Reason)
+	assert.Equal(t, contract.ReasonGateFailed, d.Status.Reason)
 }
 
 func TestBatchPodsNeverReadyStopAndReverse(t *testing.T) {
@@ -152,7 +152,7 @@ func TestBatchPodsNeverReadyStopAndReverse(t *testing.T) {
 	w.apply(d, true)
 	d = w.after(6 * time.Minute).step()
 	assert.Equal(t, contract.RollingBack, d.Status.Phase)
-	assert.Equal(t, ReasonNotReady, d.Status.Reason)
+	assert.Equal(t, contract.ReasonNotReady, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "not Ready within 10m0s (0 of 1 Ready)")
 	assert.Equal(t, "10/0 RollingBack", trace(d), "the stable is whole: the unready canary pod goes")
 }
@@ -214,16 +214,16 @@ func TestBatchPauseAtWaitsForPromote(t *testing.T) {
 	w.template("c1")
 	got := w.runBatches(t, contract.Pass, contract.Paused)
 	assert.Equal(t, "7/3 Paused", got[len(got)-1])
-	assert.Equal(t, ReasonAwaitingApproval, w.in.Status.Reason)
+	assert.Equal(t, contract.ReasonAwaitingApproval, w.in.Status.Reason)
 	assert.Contains(t, w.in.Status.Message, "rolloutctl promote web")
 	for i := 0; i < 3; i++ {
 		d := w.after(time.Hour).step()
 		assert.Equal(t, "7/3 Paused", trace(d), "waits however long")
 	}
-	d := w.command(VerbPromote).step()
+	d := w.command(contract.Promote).step()
 	assert.Equal(t, contract.Progressing, d.Status.Phase)
 	assert.Equal(t, 3, d.Status.Step)
-	assert.Equal(t, []string{ReasonResumed}, reasons(d.Events))
+	assert.Equal(t, []string{contract.ReasonResumed}, reasons(d.Events))
 }
 
 func TestBatchFollowsAnHPAMidRelease(t *testing.T) {
@@ -245,7 +245,7 @@ func TestBatchTemplateChangeReversesThenReleasesTheNewOne(t *testing.T) {
 	w.runUntil(func(st contract.Status) bool { return st.StepStartedAt != nil })
 	d := w.template("c2").step()
 	assert.Equal(t, contract.RollingBack, d.Status.Phase)
-	assert.Equal(t, ReasonReverted, d.Status.Reason)
+	assert.Equal(t, contract.ReasonReverted, d.Status.Reason)
 	w.apply(d, false)
 	got := w.runBatches(t, contract.Pass, contract.Idle)
 	assert.Equal(t, "10/0 Idle", got[len(got)-1])
@@ -278,7 +278,7 @@ func TestBatchAlertReversesAtOnce(t *testing.T) {
 	w.in.Alert = &Alert{Name: "HighErrorRate", StartsAt: w.in.Now}
 	d := w.step()
 	assert.Equal(t, contract.RollingBack, d.Status.Phase)
-	assert.Equal(t, ReasonAlert, d.Status.Reason)
+	assert.Equal(t, contract.ReasonAlert, d.Status.Reason)
 	assert.Equal(t, "10/5 RollingBack", trace(d), "old pods come back first, within the surge")
 	w.apply(d, false)
 	got := w.runBatches(t, contract.Pass, contract.RolledBack)
@@ -289,7 +289,7 @@ func TestBatchAbortReverses(t *testing.T) {
 	w := newWorld(t, batchSpec(t))
 	d := w.template("c1").step()
 	w.apply(d, false)
-	d = w.command(VerbAbort).step()
+	d = w.command(contract.Abort).step()
 	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	w.apply(d, false)
 	got := w.runBatches(t, contract.Pass, contract.Aborted)
@@ -313,7 +313,7 @@ func TestBatchAlertWhilePromotingBeforeTheStableRanItReverses(t *testing.T) {
 	w.in.Alert = &Alert{Name: "HighErrorRate", StartsAt: w.in.Now}
 	d := w.step()
 	require.Equal(t, contract.RollingBack, d.Status.Phase)
-	assert.Equal(t, ReasonAlert, d.Status.Reason)
+	assert.Equal(t, contract.ReasonAlert, d.Status.Reason)
 	assert.Empty(t, d.Status.Restore)
 	assert.False(t, d.KeepAlert, "acted on at once, not after the promotion")
 	assert.NotEqual(t, Resume, d.Stable, "the stable never rolls the revision out")
@@ -366,7 +366,7 @@ func TestBatchAutoscalerShrinkingTheStableNeverShrinksTheRelease(t *testing.T) {
 	assert.Equal(t, contract.BatchStatus{Desired: 10, Stable: 2, Canary: 5}, *d.Status.Batch)
 	assert.Equal(t, int32(5), d.CanaryReplicas, "the new pods keep their share")
 	w.apply(d, false)
-	d = w.command(VerbAbort).step()
+	d = w.command(contract.Abort).step()
 	w.apply(d, false)
 	got := w.runBatches(t, contract.Pass, contract.Aborted)
 	assert.Equal(t, "10/0 Aborted", got[len(got)-1], "the stable taking the traffic back grows back to the release's size")

@@ -9,16 +9,6 @@ import (
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
-// VerbConfirm confirms a blue/green switch waiting in PendingConfirmation.
-const VerbConfirm Verb = "confirm"
-
-// Blue/green Event reasons.
-const (
-	ReasonSwitched    = "Switched"
-	ReasonConfirmed   = "Confirmed"
-	ReasonUnsupported = "CommandUnsupported"
-)
-
 // Blue/green runs two steps: 1 analyses the full-size canary without user traffic,
 // 2 holds all traffic on it until the switch is confirmed.
 const (
@@ -62,8 +52,8 @@ func GateBaselineOffset(in Input) time.Duration {
 func blueGreen(in Input) Decision {
 	st := in.Status
 	d := Decision{Status: st, CanaryReplicas: fullSize(in), Split: blueGreenSplit(in)}
-	if c := in.Command; c != nil && (c.Verb != VerbConfirm || st.Phase != contract.PendingConfirmation) {
-		d.Events = []Event{{Warning: true, Reason: ReasonUnsupported, Message: fmt.Sprintf(
+	if c := in.Command; c != nil && (c.Verb != contract.Confirm || st.Phase != contract.PendingConfirmation) {
+		d.Events = []Event{{Warning: true, Reason: contract.ReasonUnsupported, Message: fmt.Sprintf(
 			"%s by %s ignored: a blue/green rollout runs by itself until the switch, then waits in PendingConfirmation for `rolloutctl confirm %s` (or `rolloutctl abort %s`)",
 			c.Verb, orUnknown(c.By), in.Name, in.Name)}}
 	}
@@ -106,7 +96,7 @@ func mirrorPercent(sp contract.Spec) int {
 func awaitFullSize(in Input, d Decision) Decision {
 	if !canaryReady(in, d.CanaryReplicas) {
 		if readyTimedOut(in) {
-			return rollback(in, ReasonNotReady, fmt.Sprintf("canary not Ready at full size within %s (%d of %d Ready)",
+			return rollback(in, contract.ReasonNotReady, fmt.Sprintf("canary not Ready at full size within %s (%d of %d Ready)",
 				in.ReadyTimeout, in.Canary.Ready, d.CanaryReplicas))
 		}
 		d.RequeueAfter = PollInterval
@@ -114,7 +104,7 @@ func awaitFullSize(in Input, d Decision) Decision {
 	}
 	now := in.Now
 	st := d.Status
-	st.StepStartedAt, st.Reason = &now, ReasonStepAdvanced
+	st.StepStartedAt, st.Reason = &now, contract.ReasonStepAdvanced
 	st.Message = fmt.Sprintf("step 1/2: canary at full size (%d pods) with no user traffic; analysed for %s before the switch",
 		d.CanaryReplicas, in.Spec.Interval)
 	if m := d.Split.MirrorPercent; m > 0 {
@@ -122,7 +112,7 @@ func awaitFullSize(in Input, d Decision) Decision {
 			d.CanaryReplicas, m, in.Spec.Interval)
 	}
 	d.Status, d.RequeueAfter = st, in.Spec.Interval
-	d.Events = append(d.Events, Event{Reason: ReasonStepAdvanced, Message: st.Message})
+	d.Events = append(d.Events, Event{Reason: contract.ReasonStepAdvanced, Message: st.Message})
 	return d
 }
 
@@ -156,7 +146,7 @@ func preSwitchResult(sp contract.Spec, r analysis.Result) analysis.Result {
 // confirmation; the stable pods stay as they are for an instant switch back.
 func switchOver(in Input, d Decision, judged analysis.Result) Decision {
 	now := in.Now
-	st := transition(d.Status, now, contract.PendingConfirmation, ReasonSwitched, "")
+	st := transition(d.Status, now, contract.PendingConfirmation, contract.ReasonSwitched, "")
 	st.Checks, st.Inconclusive = in.Gate.Checks, 0
 	st.Step, st.Weight = blueGreenSwitched, 100
 	st.StepStartedAt, st.SwitchedAt = &now, &now
@@ -169,8 +159,8 @@ func switchOver(in Input, d Decision, judged analysis.Result) Decision {
 	d.Status, d.Split = st, traffic.Split{CanaryWeight: 100}
 	d.RequeueAfter = in.Spec.Interval
 	d.Events = append(d.Events,
-		Event{Reason: ReasonGatePassed, Message: "gate before the switch passed" + judgedNote},
-		Event{Reason: ReasonSwitched, Message: st.Message})
+		Event{Reason: contract.ReasonGatePassed, Message: "gate before the switch passed" + judgedNote},
+		Event{Reason: contract.ReasonSwitched, Message: st.Message})
 	return d
 }
 
@@ -185,7 +175,7 @@ func confirmHint(in Input) string {
 // confirm auto, a passing gate) promotes; a failing gate switches back.
 func pendingConfirmation(in Input, d Decision) Decision {
 	st := d.Status
-	if c := in.Command; c != nil && c.Verb == VerbConfirm {
+	if c := in.Command; c != nil && c.Verb == contract.Confirm {
 		return confirm(in, d, "switch confirmed by "+orUnknown(c.By))
 	}
 	if in.Gate == nil || !GateDue(in) {
@@ -205,10 +195,10 @@ func pendingConfirmation(in Input, d Decision) Decision {
 		return confirm(in, d, fmt.Sprintf("switch confirmed automatically after %s of passing analysis", in.Spec.Interval))
 	}
 	st.StepStartedAt = &now
-	st.Reason = ReasonGatePassed
+	st.Reason = contract.ReasonGatePassed
 	st.Message = fmt.Sprintf("all traffic on revision %s, gate passed; %s", st.Revision, confirmHint(in))
 	d.Status, d.RequeueAfter = st, in.Spec.Interval
-	d.Events = append(d.Events, Event{Reason: ReasonGatePassed, Message: "gate after the switch passed; waiting for confirmation"})
+	d.Events = append(d.Events, Event{Reason: contract.ReasonGatePassed, Message: "gate after the switch passed; waiting for confirmation"})
 	return d
 }
 
@@ -216,11 +206,11 @@ func pendingConfirmation(in Input, d Decision) Decision {
 // Deployment rolls out the vetted template (see promote).
 func confirm(in Input, d Decision, msg string) Decision {
 	now := in.Now
-	st := transition(d.Status, now, contract.Promoting, ReasonConfirmed, msg+"; promoting revision "+d.Status.Revision)
+	st := transition(d.Status, now, contract.Promoting, contract.ReasonConfirmed, msg+"; promoting revision "+d.Status.Revision)
 	st.ScaledAt, st.StepStartedAt = &now, nil
 	in.Status = st
 	p := promote(in)
-	p.Events = append(append(d.Events, Event{Reason: ReasonConfirmed, Message: st.Message}), p.Events...)
+	p.Events = append(append(d.Events, Event{Reason: contract.ReasonConfirmed, Message: st.Message}), p.Events...)
 	return p
 }
 
@@ -234,11 +224,11 @@ func setback(in Input, d Decision, when string, r analysis.Result) Decision {
 	if r.Verdict == contract.Inconclusive {
 		st.Inconclusive++
 		if st.Inconclusive < InconclusiveLimit {
-			st.StepStartedAt, st.Reason = &now, ReasonInconclusive
+			st.StepStartedAt, st.Reason = &now, contract.ReasonInconclusive
 			st.Message = fmt.Sprintf("gate %s inconclusive (%d of %d allowed): %s",
 				when, st.Inconclusive, InconclusiveLimit-1, failedSummary(&r))
 			d.Status, d.RequeueAfter = st, in.Spec.Interval
-			d.Events = append(d.Events, Event{Warning: true, Reason: ReasonInconclusive, Message: st.Message})
+			d.Events = append(d.Events, Event{Warning: true, Reason: contract.ReasonInconclusive, Message: st.Message})
 			return d
 		}
 		st.Inconclusive = 0
@@ -246,11 +236,11 @@ func setback(in Input, d Decision, when string, r analysis.Result) Decision {
 	st.Failures++
 	if st.Failures > in.Spec.Threshold {
 		in.Status = st
-		return rollback(in, ReasonGateFailed, fmt.Sprintf("gate %s failed %d times: %s", when, st.Failures, failedSummary(&r)))
+		return rollback(in, contract.ReasonGateFailed, fmt.Sprintf("gate %s failed %d times: %s", when, st.Failures, failedSummary(&r)))
 	}
-	st.StepStartedAt, st.Reason = &now, ReasonGateFailed
+	st.StepStartedAt, st.Reason = &now, contract.ReasonGateFailed
 	st.Message = fmt.Sprintf("gate %s failed (%d of %d tolerated): %s", when, st.Failures, in.Spec.Threshold, failedSummary(&r))
 	d.Status, d.RequeueAfter = st, in.Spec.Interval
-	d.Events = append(d.Events, Event{Warning: true, Reason: ReasonGateFailed, Message: st.Message})
+	d.Events = append(d.Events, Event{Warning: true, Reason: contract.ReasonGateFailed, Message: st.Message})
 	return d
 }

@@ -98,7 +98,7 @@ func TestBlueGreenGoodReleaseWithManualConfirmation(t *testing.T) {
 	assert.Equal(t, int32(10), d.CanaryReplicas)
 	assert.Equal(t, KeepPaused, d.Stable, "the old pods stay for a switch back")
 	require.NotNil(t, d.Status.SwitchedAt)
-	assert.Equal(t, []string{ReasonGatePassed, ReasonSwitched}, reasons(d.Events))
+	assert.Equal(t, []string{contract.ReasonGatePassed, contract.ReasonSwitched}, reasons(d.Events))
 	assert.Contains(t, d.Status.Message, "rolloutctl confirm web")
 
 	w.after(time.Minute)
@@ -108,9 +108,9 @@ func TestBlueGreenGoodReleaseWithManualConfirmation(t *testing.T) {
 	assert.Equal(t, traffic.Split{CanaryWeight: 100}, d.Split)
 	assert.Equal(t, 2*time.Minute, GateBaselineOffset(w.after(time.Minute).in), "offset from the switch, not the window")
 
-	d = w.command(VerbConfirm).step()
+	d = w.command(contract.Confirm).step()
 	assert.Equal(t, contract.Promoting, d.Status.Phase)
-	assert.Equal(t, ReasonConfirmed, d.Status.Reason)
+	assert.Equal(t, contract.ReasonConfirmed, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "alice")
 	assert.Equal(t, Resume, d.Stable, "the stable rolls out the vetted template")
 	assert.Equal(t, traffic.Split{CanaryWeight: 100}, d.Split, "the canary keeps all traffic while the stable rolls")
@@ -143,7 +143,7 @@ func TestBlueGreenAutoDoesNotConfirmAnInconclusiveGate(t *testing.T) {
 	w.after(time.Minute)
 	d := w.gateWith(checks("error-rate", contract.Inconclusive, "cpu", contract.Pass))
 	assert.Equal(t, contract.PendingConfirmation, d.Status.Phase)
-	assert.Equal(t, ReasonInconclusive, d.Status.Reason)
+	assert.Equal(t, contract.ReasonInconclusive, d.Status.Reason)
 	assert.Equal(t, traffic.Split{CanaryWeight: 100}, d.Split)
 }
 
@@ -186,7 +186,7 @@ func TestBlueGreenToleratesFailuresUpToTheThresholdAtFullTraffic(t *testing.T) {
 	w.after(time.Minute)
 	d := w.gateWith(checks("error-rate", contract.Fail))
 	assert.Equal(t, contract.PendingConfirmation, d.Status.Phase)
-	assert.Equal(t, ReasonGateFailed, d.Status.Reason)
+	assert.Equal(t, contract.ReasonGateFailed, d.Status.Reason)
 	assert.Equal(t, traffic.Split{CanaryWeight: 100}, d.Split)
 	w.after(time.Minute)
 	assert.Equal(t, contract.RollingBack, w.gateWith(checks("error-rate", contract.Fail)).Status.Phase)
@@ -195,7 +195,7 @@ func TestBlueGreenToleratesFailuresUpToTheThresholdAtFullTraffic(t *testing.T) {
 func TestBlueGreenAbortInPendingConfirmationSwitchesBack(t *testing.T) {
 	w := newWorld(t, blueGreenSpec(t))
 	w.switched("g1")
-	d := w.after(10 * time.Second).command(VerbAbort).step()
+	d := w.after(10 * time.Second).command(contract.Abort).step()
 	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, traffic.Split{}, d.Split)
 	assert.Equal(t, int32(0), d.CanaryReplicas)
@@ -274,12 +274,12 @@ func TestBlueGreenCanaryNotReadyAtFullSizeRollsBack(t *testing.T) {
 	w.template("g1").step()
 	d := w.canary("g1", 4).after(11 * time.Minute).step()
 	assert.Equal(t, contract.RollingBack, d.Status.Phase)
-	assert.Equal(t, ReasonNotReady, d.Status.Reason)
+	assert.Equal(t, contract.ReasonNotReady, d.Status.Reason)
 	assert.Equal(t, traffic.Split{}, d.Split)
 }
 
 func TestBlueGreenIgnoresStepVerbsWithAWarning(t *testing.T) {
-	for _, v := range []Verb{VerbPause, VerbPromote, VerbResume} {
+	for _, v := range []contract.Verb{contract.Pause, contract.Promote, contract.Resume} {
 		t.Run(string(v), func(t *testing.T) {
 			w := newWorld(t, blueGreenSpec(t))
 			w.switched("g1")
@@ -288,7 +288,7 @@ func TestBlueGreenIgnoresStepVerbsWithAWarning(t *testing.T) {
 			assert.Equal(t, before, d.Status)
 			require.Len(t, d.Events, 1)
 			assert.True(t, d.Events[0].Warning)
-			assert.Equal(t, ReasonUnsupported, d.Events[0].Reason)
+			assert.Equal(t, contract.ReasonUnsupported, d.Events[0].Reason)
 			assert.Contains(t, d.Events[0].Message, "rolloutctl confirm web")
 		})
 	}
@@ -297,11 +297,11 @@ func TestBlueGreenIgnoresStepVerbsWithAWarning(t *testing.T) {
 func TestConfirmBeforeTheSwitchIsIgnored(t *testing.T) {
 	w := newWorld(t, blueGreenSpec(t))
 	w.readyFullSize("g1")
-	d := w.after(time.Second).command(VerbConfirm).step()
+	d := w.after(time.Second).command(contract.Confirm).step()
 	assert.Equal(t, contract.Progressing, d.Status.Phase)
 	assert.Equal(t, traffic.Split{}, d.Split)
 	require.Len(t, d.Events, 1)
-	assert.Equal(t, ReasonUnsupported, d.Events[0].Reason)
+	assert.Equal(t, contract.ReasonUnsupported, d.Events[0].Reason)
 }
 
 func TestUndoOfABlueGreenDeploymentRunsTheFastCanary(t *testing.T) {

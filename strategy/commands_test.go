@@ -17,7 +17,7 @@ func TestRetryRestartsARolledBackRevision(t *testing.T) {
 	require.Equal(t, contract.RollingBack, w.gate(contract.Fail).Status.Phase)
 	require.Equal(t, contract.RolledBack, w.noCanary().step().Status.Phase)
 
-	d := w.command(VerbRetry).step()
+	d := w.command(contract.Retry).step()
 	assert.Equal(t, contract.Progressing, d.Status.Phase)
 	assert.Equal(t, "c1", d.Status.Revision)
 	assert.Equal(t, 1, d.Status.Step)
@@ -29,13 +29,13 @@ func TestPromoteFullSkipsRemainingStepsOnlyAfterAPassingGate(t *testing.T) {
 	w := newWorld(t, mustSpec(t))
 	w.startRollout("c1")
 
-	d := w.command(VerbPromote).fullCommand().step()
+	d := w.command(contract.Promote).fullCommand().step()
 	assert.Equal(t, contract.Progressing, d.Status.Phase, "no gate has passed yet: refused")
 	require.Len(t, d.Events, 1)
 	assert.True(t, d.Events[0].Warning)
 
 	w.passStep()
-	d = w.command(VerbPromote).fullCommand().step()
+	d = w.command(contract.Promote).fullCommand().step()
 	assert.Equal(t, contract.Promoting, d.Status.Phase)
 	assert.Equal(t, int32(10), d.CanaryReplicas, "the canary grows to full size first")
 	assert.Less(t, d.Split.CanaryWeight, 100, "traffic moves only once the full canary is Ready")
@@ -47,7 +47,7 @@ func TestPromoteFullWithSkipAnalysisIsRecordedAsAWarning(t *testing.T) {
 	w := newWorld(t, mustSpec(t))
 	w.startRollout("c1")
 
-	w.in.Command = &Command{Verb: VerbPromote, Full: true, SkipAnalysis: true, By: "alice"}
+	w.in.Command = &contract.Command{Verb: contract.Promote, Full: true, SkipAnalysis: true, By: "alice"}
 	d := w.step()
 	assert.Equal(t, contract.Promoting, d.Status.Phase, "no passing gate, but the operator skipped the analysis")
 	assert.Contains(t, d.Status.Message, "analysis skipped by alice")

@@ -6,9 +6,6 @@ import (
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
-// ReasonInvalidSpec marks a rollout held because its annotations stopped parsing.
-const ReasonInvalidSpec = "InvalidSpec"
-
 // held keeps a rollout whose annotations became invalid where it stands: the
 // decision d was made on the last valid spec, and everything in it that takes
 // exposure away (an alert, an abort, a failed gate, a readiness deadline, a
@@ -31,7 +28,7 @@ func held(in Input, d Decision) Decision {
 	h.Status = st
 	h.Status.Checks = d.Status.Checks
 	h.Status.Failures, h.Status.Inconclusive = d.Status.Failures, d.Status.Inconclusive
-	h.Status.Reason, h.Status.Message = ReasonInvalidSpec, heldMessage(in, st)
+	h.Status.Reason, h.Status.Message = contract.ReasonInvalidSpec, heldMessage(in, st)
 	h.Split.CanaryWeight = st.Weight
 	h.Stable = KeepPaused
 	h.RequeueAfter = PollInterval
@@ -49,7 +46,7 @@ func held(in Input, d Decision) Decision {
 	}
 	h.Events = nil
 	for _, e := range d.Events {
-		if e.Reason == ReasonGatePassed {
+		if e.Reason == contract.ReasonGatePassed {
 			h.Events = append(h.Events, e)
 		}
 	}
@@ -60,7 +57,7 @@ func held(in Input, d Decision) Decision {
 // template changes while the annotations are invalid: a new rollout starts only on a
 // valid spec.
 func heldTemplateChange(in Input) Decision {
-	d := rollback(in, ReasonInvalidSpec, fmt.Sprintf("template changed while the annotations are invalid (%s); "+
+	d := rollback(in, contract.ReasonInvalidSpec, fmt.Sprintf("template changed while the annotations are invalid (%s); "+
 		"canary removed, revision %s starts once they are fixed", in.Held, in.Stable.Template))
 	if usesBatches(in) {
 		d = adopt(in, d)

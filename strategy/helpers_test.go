@@ -67,7 +67,10 @@ func (w *world) canary(rev string, ready int32) *world {
 
 func (w *world) noCanary() *world { w.in.Canary = Canary{}; return w }
 
-func (w *world) command(v Verb) *world { w.in.Command = &Command{Verb: v, By: "alice"}; return w }
+func (w *world) command(v contract.Verb) *world {
+	w.in.Command = &contract.Command{Verb: v, By: "alice"}
+	return w
+}
 
 // gate evaluates a due gate with verdict v, as the controller would.
 func (w *world) gate(v contract.Verdict) Decision {

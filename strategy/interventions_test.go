@@ -14,7 +14,7 @@ import (
 )
 
 func TestPauseAtWaitsForApprovalAfterTheGatePasses(t *testing.T) {
-	for _, verb := range []Verb{VerbPromote, VerbResume} {
+	for _, verb := range []contract.Verb{contract.Promote, contract.Resume} {
 		t.Run(string(verb), func(t *testing.T) {
 			w := newWorld(t, mustSpec(t, "rolloutd.io/pause-at", "20"))
 			w.startRollout("c1")
@@ -28,8 +28,8 @@ func TestPauseAtWaitsForApprovalAfterTheGatePasses(t *testing.T) {
 			assert.Equal(t, 20, d.Split.CanaryWeight)
 			assert.Equal(t, int32(2), d.CanaryReplicas)
 			assert.Contains(t, d.Status.Message, "rolloutctl promote web")
-			assert.Equal(t, ReasonAwaitingApproval, d.Status.Reason)
-			assert.Equal(t, []string{ReasonGatePassed, ReasonAwaitingApproval}, reasons(d.Events))
+			assert.Equal(t, contract.ReasonAwaitingApproval, d.Status.Reason)
+			assert.Equal(t, []string{contract.ReasonGatePassed, contract.ReasonAwaitingApproval}, reasons(d.Events))
 
 			// Paused: no gate, no progress, however long.
 			d = w.after(time.Hour).step()
@@ -57,7 +57,7 @@ func TestPauseAtTheLastStepPromotesAfterApproval(t *testing.T) {
 	w.passStep()
 	w.after(time.Minute)
 	require.Equal(t, contract.Paused, w.gate(contract.Pass).Status.Phase)
-	d := w.command(VerbPromote).step()
+	d := w.command(contract.Promote).step()
 	assert.Equal(t, contract.Promoting, d.Status.Phase)
 	assert.Equal(t, int32(10), d.CanaryReplicas)
 }
@@ -66,9 +66,9 @@ func TestPauseAndResumeCommandsHoldTheStepThenRestartItsWindow(t *testing.T) {
 	w := newWorld(t, mustSpec(t))
 	w.startRollout("c1")
 
-	d := w.after(30 * time.Second).command(VerbPause).step()
+	d := w.after(30 * time.Second).command(contract.Pause).step()
 	assert.Equal(t, contract.Paused, d.Status.Phase)
-	assert.Equal(t, ReasonPaused, d.Status.Reason)
+	assert.Equal(t, contract.ReasonPaused, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "alice")
 	assert.Contains(t, d.Status.Message, "rolloutctl resume web")
 	assert.Equal(t, 10, d.Split.CanaryWeight)
@@ -78,9 +78,9 @@ func TestPauseAndResumeCommandsHoldTheStepThenRestartItsWindow(t *testing.T) {
 	assert.Equal(t, contract.Paused, d.Status.Phase)
 	assert.False(t, GateDue(w.in), "no gate while paused")
 
-	d = w.command(VerbResume).step()
+	d = w.command(contract.Resume).step()
 	assert.Equal(t, contract.Progressing, d.Status.Phase)
-	assert.Equal(t, ReasonResumed, d.Status.Reason)
+	assert.Equal(t, contract.ReasonResumed, d.Status.Reason)
 	assert.Equal(t, 1, d.Status.Step, "resume continues the same step")
 	assert.Equal(t, 10, d.Split.CanaryWeight)
 	require.NotNil(t, d.Status.StepStartedAt)
@@ -91,7 +91,7 @@ func TestPauseAndResumeCommandsHoldTheStepThenRestartItsWindow(t *testing.T) {
 }
 
 func TestManualPauseAtAPauseAtStepDoesNotSkipItsGate(t *testing.T) {
-	for _, verb := range []Verb{VerbResume, VerbPromote} {
+	for _, verb := range []contract.Verb{contract.Resume, contract.Promote} {
 		t.Run(string(verb), func(t *testing.T) {
 			w := newWorld(t, mustSpec(t, "rolloutd.io/pause-at", "20"))
 			w.startRollout("c1")
@@ -99,7 +99,7 @@ func TestManualPauseAtAPauseAtStepDoesNotSkipItsGate(t *testing.T) {
 			require.Equal(t, 20, d.Split.CanaryWeight)
 
 			// Paused by hand in the middle of step 2's window, before its gate.
-			w.after(10 * time.Second).command(VerbPause).step()
+			w.after(10 * time.Second).command(contract.Pause).step()
 			d = w.after(time.Minute).command(verb).step()
 			assert.Equal(t, contract.Progressing, d.Status.Phase)
 			assert.Equal(t, 2, d.Status.Step, "step 2's gate has not passed yet")
@@ -115,9 +115,9 @@ func TestAbortRollsBackToAborted(t *testing.T) {
 	w.startRollout("c1")
 	w.passStep()
 
-	d := w.command(VerbAbort).step()
+	d := w.command(contract.Abort).step()
 	assert.Equal(t, contract.RollingBack, d.Status.Phase)
-	assert.Equal(t, ReasonAborted, d.Status.Reason)
+	assert.Equal(t, contract.ReasonAborted, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "alice")
 	assert.True(t, d.Split.AllStable())
 	assert.Equal(t, int32(0), d.CanaryReplicas)
@@ -132,10 +132,10 @@ func TestAbortRollsBackToAborted(t *testing.T) {
 func TestAbortWhilePausedRollsBack(t *testing.T) {
 	w := newWorld(t, mustSpec(t))
 	w.startRollout("c1")
-	w.command(VerbPause).step()
-	d := w.command(VerbAbort).step()
+	w.command(contract.Pause).step()
+	d := w.command(contract.Abort).step()
 	assert.Equal(t, contract.RollingBack, d.Status.Phase)
-	assert.Equal(t, ReasonAborted, d.Status.Reason)
+	assert.Equal(t, contract.ReasonAborted, d.Status.Reason)
 }
 
 func TestFiringAlertRollsBackAtOnce(t *testing.T) {
@@ -145,7 +145,7 @@ func TestFiringAlertRollsBackAtOnce(t *testing.T) {
 	w.in.Alert = &Alert{Name: "HighErrorRate", StartsAt: t0}
 	d := w.step()
 	assert.Equal(t, contract.RollingBack, d.Status.Phase)
-	assert.Equal(t, ReasonAlert, d.Status.Reason)
+	assert.Equal(t, contract.ReasonAlert, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "HighErrorRate")
 	assert.True(t, d.Split.AllStable())
 	assert.Equal(t, int32(0), d.CanaryReplicas)
@@ -168,7 +168,7 @@ func TestBrokenRoutingRollsBackAnActiveRollout(t *testing.T) {
 	w.in.Broken = "ingress default/web: not found"
 	d := w.step()
 	assert.Equal(t, contract.RollingBack, d.Status.Phase)
-	assert.Equal(t, ReasonRoutingBroken, d.Status.Reason)
+	assert.Equal(t, contract.ReasonRoutingBroken, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "ingress default/web")
 	assert.True(t, d.Split.AllStable())
 }
@@ -178,7 +178,7 @@ func TestBrokenRoutingKeepsAnIdleDeploymentIdleAndReportsOnce(t *testing.T) {
 	w.in.Broken = "service default/web: not found"
 	d := w.template("c1").step()
 	assert.Equal(t, contract.Idle, d.Status.Phase)
-	assert.Equal(t, ReasonRoutingBroken, d.Status.Reason)
+	assert.Equal(t, contract.ReasonRoutingBroken, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "service default/web")
 	assert.Equal(t, int32(0), d.CanaryReplicas)
 	require.Len(t, d.Events, 1)
@@ -225,7 +225,7 @@ func TestPromotionNeverResumesAnUnvettedTemplate(t *testing.T) {
 			d := w.template("c2").step()
 			assert.NotEqual(t, Resume, d.Stable)
 			assert.Equal(t, contract.Progressing, d.Status.Phase)
-			assert.Equal(t, ReasonRestarted, d.Status.Reason)
+			assert.Equal(t, contract.ReasonRestarted, d.Status.Reason)
 			assert.Equal(t, "c2", d.Status.Revision, "the canary the controller builds is the current template")
 			assert.Equal(t, 1, d.Status.Step)
 			assert.True(t, d.Split.AllStable())

@@ -37,7 +37,7 @@ func sequentialFailed(in Input) (Decision, bool) {
 	}
 	_, w := stepWeight(in)
 	in.Status.Checks = seq.Checks
-	return rollback(in, ReasonCheckFailed, fmt.Sprintf("at %d%%, %s", w, failedSummary(&analysis.Result{Checks: seq.Checks}))), true
+	return rollback(in, contract.ReasonCheckFailed, fmt.Sprintf("at %d%%, %s", w, failedSummary(&analysis.Result{Checks: seq.Checks}))), true
 }
 
 // GateWindow is the analysis window of the current step (from traffic reaching the
@@ -83,10 +83,10 @@ func progress(in Input) Decision {
 	if in.Status.Phase == contract.Paused {
 		return paused(in)
 	}
-	if in.Command != nil && in.Command.Verb == VerbPause {
-		return pause(in, ReasonPaused, fmt.Sprintf("paused by %s; run `rolloutctl resume %s` to continue", orUnknown(in.Command.By), in.Name))
+	if in.Command != nil && in.Command.Verb == contract.Pause {
+		return pause(in, contract.ReasonPaused, fmt.Sprintf("paused by %s; run `rolloutctl resume %s` to continue", orUnknown(in.Command.By), in.Name))
 	}
-	if in.Command != nil && in.Command.Verb == VerbPromote && in.Command.Full {
+	if in.Command != nil && in.Command.Verb == contract.Promote && in.Command.Full {
 		return promoteFull(in)
 	}
 	st := in.Status
@@ -114,7 +114,7 @@ func progress(in Input) Decision {
 func awaitPods(in Input, d Decision, w int, want int32) Decision {
 	if !canaryReady(in, want) {
 		if readyTimedOut(in) {
-			return rollback(in, ReasonNotReady, fmt.Sprintf("canary pods not Ready within %s (%d of %d Ready)",
+			return rollback(in, contract.ReasonNotReady, fmt.Sprintf("canary pods not Ready within %s (%d of %d Ready)",
 				in.ReadyTimeout, in.Canary.Ready, want))
 		}
 		d.RequeueAfter = PollInterval
@@ -123,11 +123,11 @@ func awaitPods(in Input, d Decision, w int, want int32) Decision {
 	now := in.Now
 	st := d.Status
 	st.Weight, st.StepStartedAt = w, &now
-	st.Reason = ReasonStepAdvanced
+	st.Reason = contract.ReasonStepAdvanced
 	st.Message = fmt.Sprintf("step %d/%d: %d%% of traffic on the canary", st.Step, st.Steps, w)
 	d.Status, d.Split.CanaryWeight = st, w
 	d.RequeueAfter = in.Spec.Interval
-	d.Events = append(d.Events, Event{Reason: ReasonStepAdvanced, Message: st.Message})
+	d.Events = append(d.Events, Event{Reason: contract.ReasonStepAdvanced, Message: st.Message})
 	return d
 }
 
@@ -141,11 +141,11 @@ func judge(in Input, d Decision, w int) Decision {
 	case contract.Pass:
 		st.Inconclusive = 0
 		d.Status = st
-		d.Events = append(d.Events, Event{Reason: ReasonGatePassed,
+		d.Events = append(d.Events, Event{Reason: contract.ReasonGatePassed,
 			Message: fmt.Sprintf("gate at %d%% passed (step %d/%d)", w, st.Step, st.Steps)})
 		if in.Spec.PauseAt.Has(w) && st.Approved < st.Step {
 			in.Status = st
-			p := pause(in, ReasonAwaitingApproval, fmt.Sprintf("step %d/%d at %d%% passed; waiting for approval: run `rolloutctl promote %s`",
+			p := pause(in, contract.ReasonAwaitingApproval, fmt.Sprintf("step %d/%d at %d%% passed; waiting for approval: run `rolloutctl promote %s`",
 				st.Step, st.Steps, w, in.Name))
 			p.Events = append(d.Events, p.Events...)
 			return p
@@ -155,11 +155,11 @@ func judge(in Input, d Decision, w int) Decision {
 		st.Inconclusive++
 		if st.Inconclusive < InconclusiveLimit {
 			st.StepStartedAt = &now
-			st.Reason = ReasonInconclusive
+			st.Reason = contract.ReasonInconclusive
 			st.Message = fmt.Sprintf("gate at %d%% inconclusive (%d of %d allowed): %s",
 				w, st.Inconclusive, InconclusiveLimit-1, failedSummary(r))
 			d.Status, d.RequeueAfter = st, in.Spec.Interval
-			d.Events = append(d.Events, Event{Warning: true, Reason: ReasonInconclusive, Message: st.Message})
+			d.Events = append(d.Events, Event{Warning: true, Reason: contract.ReasonInconclusive, Message: st.Message})
 			return d
 		}
 		st.Inconclusive = 0
@@ -168,13 +168,13 @@ func judge(in Input, d Decision, w int) Decision {
 	in.Status = st
 	msg := failedSummary(r)
 	if st.Failures > in.Spec.Threshold {
-		return rollback(in, ReasonGateFailed, fmt.Sprintf("gate at %d%% failed %d times: %s", w, st.Failures, msg))
+		return rollback(in, contract.ReasonGateFailed, fmt.Sprintf("gate at %d%% failed %d times: %s", w, st.Failures, msg))
 	}
 	st.StepStartedAt = &now
-	st.Reason = ReasonGateFailed
+	st.Reason = contract.ReasonGateFailed
 	st.Message = fmt.Sprintf("gate at %d%% failed (%d of %d tolerated): %s", w, st.Failures, in.Spec.Threshold, msg)
 	d.Status, d.RequeueAfter = st, in.Spec.Interval
-	d.Events = append(d.Events, Event{Warning: true, Reason: ReasonGateFailed, Message: st.Message})
+	d.Events = append(d.Events, Event{Warning: true, Reason: contract.ReasonGateFailed, Message: st.Message})
 	return d
 }
 
@@ -183,12 +183,12 @@ func advance(in Input, d Decision) Decision {
 	now := in.Now
 	st := d.Status
 	if st.Step >= len(in.Spec.Steps) {
-		st = transition(st, now, contract.Promoting, ReasonPromoting,
+		st = transition(st, now, contract.Promoting, contract.ReasonPromoting,
 			fmt.Sprintf("all %d steps passed; promoting revision %s", len(in.Spec.Steps), st.Revision))
 		st.ScaledAt, st.StepStartedAt = &now, nil
 		in.Status = st
 		p := promote(in)
-		p.Events = append(append(d.Events, Event{Reason: ReasonPromoting, Message: st.Message}), p.Events...)
+		p.Events = append(append(d.Events, Event{Reason: contract.ReasonPromoting, Message: st.Message}), p.Events...)
 		return p
 	}
 	st.Step++
@@ -219,18 +219,18 @@ func paused(in Input) Decision {
 	_, w := stepWeight(in)
 	hold := Decision{Status: st, CanaryReplicas: traffic.CanaryReplicas(in.Stable.Desired, w),
 		Split: traffic.Split{CanaryWeight: st.Weight}}
-	if in.Command == nil || (in.Command.Verb != VerbPromote && in.Command.Verb != VerbResume) {
+	if in.Command == nil || (in.Command.Verb != contract.Promote && in.Command.Verb != contract.Resume) {
 		return hold
 	}
 	now := in.Now
 	by := orUnknown(in.Command.By)
-	gatePassed := st.Reason == ReasonAwaitingApproval && st.StepStartedAt != nil && in.Spec.PauseAt.Has(w) && st.Approved < st.Step &&
+	gatePassed := st.Reason == contract.ReasonAwaitingApproval && st.StepStartedAt != nil && in.Spec.PauseAt.Has(w) && st.Approved < st.Step &&
 		len(st.Checks) > 0
-	st = transition(st, now, contract.Progressing, ReasonResumed, "resumed by "+by)
-	if gatePassed || in.Command.Verb == VerbPromote {
+	st = transition(st, now, contract.Progressing, contract.ReasonResumed, "resumed by "+by)
+	if gatePassed || in.Command.Verb == contract.Promote {
 		st.Approved = st.Step
 		in.Status = st
-		d := Decision{Status: st, Events: []Event{{Reason: ReasonResumed, Message: fmt.Sprintf("step %d approved by %s", st.Step, by)}}}
+		d := Decision{Status: st, Events: []Event{{Reason: contract.ReasonResumed, Message: fmt.Sprintf("step %d approved by %s", st.Step, by)}}}
 		if st.StepStartedAt != nil && gatePassed {
 			return advance(in, d)
 		}
@@ -240,7 +240,7 @@ func paused(in Input) Decision {
 	}
 	hold.Status = st
 	hold.RequeueAfter = PollInterval
-	hold.Events = []Event{{Reason: ReasonResumed, Message: "resumed by " + by}}
+	hold.Events = []Event{{Reason: contract.ReasonResumed, Message: "resumed by " + by}}
 	return hold
 }
 
@@ -253,7 +253,7 @@ func promoteFull(in Input) Decision {
 		Split: traffic.Split{CanaryWeight: st.Weight}, RequeueAfter: PollInterval}
 	passed := len(st.Checks) > 0 && analysis.Combine(st.Checks).Verdict == contract.Pass
 	if !passed && !in.Command.SkipAnalysis {
-		hold.Events = []Event{{Warning: true, Reason: ReasonPaused,
+		hold.Events = []Event{{Warning: true, Reason: contract.ReasonPaused,
 			Message: "promote --full refused: no passing gate yet for this revision (--skip-analysis overrides)"}}
 		return hold
 	}
@@ -263,10 +263,10 @@ func promoteFull(in Input) Decision {
 		msg = fmt.Sprintf("analysis skipped by %s (promote --full --skip-analysis); promoting revision %s without a passing gate",
 			orUnknown(in.Command.By), st.Revision)
 	}
-	st = transition(st, now, contract.Promoting, ReasonPromoting, msg)
+	st = transition(st, now, contract.Promoting, contract.ReasonPromoting, msg)
 	st.ScaledAt, st.StepStartedAt = &now, nil
 	in.Status = st
 	d := promote(in)
-	d.Events = append([]Event{{Warning: !passed, Reason: ReasonPromoting, Message: st.Message}}, d.Events...)
+	d.Events = append([]Event{{Warning: !passed, Reason: contract.ReasonPromoting, Message: st.Message}}, d.Events...)
 	return d
 }

@@ -20,7 +20,7 @@ func promote(in Input) Decision {
 	if in.Stable.Template != st.Revision {
 		// Never un-pause an unvetted template, nor keep a canary of a revision the
 		// template no longer holds: analyse the new one from step 1.
-		return start(in, st, ReasonRestarted,
+		return start(in, st, contract.ReasonRestarted,
 			fmt.Sprintf("template changed during promotion; restarting with revision %s", in.Stable.Template))
 	}
 	d := Decision{Status: st, CanaryReplicas: full, Split: traffic.Split{CanaryWeight: st.Weight},
@@ -28,7 +28,7 @@ func promote(in Input) Decision {
 	if st.Weight < 100 {
 		if !canaryReady(in, full) {
 			if readyTimedOut(in) {
-				return rollback(in, ReasonNotReady, fmt.Sprintf("canary not Ready at full size within %s (%d of %d Ready)",
+				return rollback(in, contract.ReasonNotReady, fmt.Sprintf("canary not Ready at full size within %s (%d of %d Ready)",
 					in.ReadyTimeout, in.Canary.Ready, full))
 			}
 			return d
@@ -43,7 +43,7 @@ func promote(in Input) Decision {
 		return d
 	}
 	now := in.Now
-	st = undoneStatus(transition(st, now, contract.Succeeded, ReasonPromoted, fmt.Sprintf("revision %s promoted", st.Revision)))
+	st = undoneStatus(transition(st, now, contract.Succeeded, contract.ReasonPromoted, fmt.Sprintf("revision %s promoted", st.Revision)))
 	st.Weight = 0
 	st.StableRevision = st.Revision
 	st.StepStartedAt, st.ScaledAt = nil, nil

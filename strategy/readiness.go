@@ -42,7 +42,7 @@ func watchReadiness(in Input, d Decision) Decision {
 		since = *st.UnreadySince
 	}
 	if in.Now.Sub(since) > limit {
-		return rollback(in, ReasonNotReady, fmt.Sprintf("canary had %d of the %d Ready pods its %d%% of traffic needs for more than %s",
+		return rollback(in, contract.ReasonNotReady, fmt.Sprintf("canary had %d of the %d Ready pods its %d%% of traffic needs for more than %s",
 			ready, need, st.Weight, limit))
 	}
 	d.Status.UnreadySince = &since

@@ -17,7 +17,7 @@ func TestCanaryLosingReadyPodsUnderTrafficIsRolledBack(t *testing.T) {
 		recovers bool
 	}{
 		{"at a step", func(w *world) {}, false},
-		{"paused by an operator", func(w *world) { w.command(VerbPause).step() }, false},
+		{"paused by an operator", func(w *world) { w.command(contract.Pause).step() }, false},
 		{"recovering within the limit", func(w *world) {}, true},
 	}
 	for _, tt := range tests {
@@ -43,7 +43,7 @@ func TestCanaryLosingReadyPodsUnderTrafficIsRolledBack(t *testing.T) {
 			w.after(21 * time.Second)
 			d = w.step()
 			require.Equal(t, contract.RollingBack, d.Status.Phase)
-			assert.Equal(t, ReasonNotReady, d.Status.Reason)
+			assert.Equal(t, contract.ReasonNotReady, d.Status.Reason)
 			assert.Contains(t, d.Status.Message, "0 of the 1 Ready pods its 10% of traffic needs for more than 20s")
 			assert.Equal(t, 0, d.Split.CanaryWeight)
 		})

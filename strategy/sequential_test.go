@@ -28,7 +28,7 @@ func TestSequentialFailRollsBackAtOnce(t *testing.T) {
 			w.after(3 * time.Second).in.Sequential = standing(contract.Fail, false)
 			d := w.step()
 			assert.Equal(t, contract.RollingBack, d.Status.Phase)
-			assert.Equal(t, ReasonCheckFailed, d.Status.Reason)
+			assert.Equal(t, contract.ReasonCheckFailed, d.Status.Reason)
 			assert.True(t, d.Split.AllStable(), "weight 0 at once")
 			assert.Equal(t, 0, d.Status.Failures, "no threshold counting")
 			assert.Contains(t, d.Status.Message, "at 10%, error-rate: error rate above its limit")

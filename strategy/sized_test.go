@@ -22,7 +22,7 @@ func TestAnAutoscalerShrinkingIdleStablePodsNeverShrinksTheCanary(t *testing.T) 
 	assert.Equal(t, int32(10), d.CanaryReplicas, "the side carrying traffic keeps its size")
 	assert.Nil(t, d.StableReplicas)
 
-	d = w.command(VerbAbort).step()
+	d = w.command(contract.Abort).step()
 	require.Equal(t, contract.RollingBack, d.Status.Phase)
 	require.NotNil(t, d.StableReplicas, "the switch back does not land on a shrunken stable")
 	assert.Equal(t, int32(10), *d.StableReplicas)

@@ -44,9 +44,9 @@ func step(in Input) Decision {
 	case in.Alert != nil:
 		return onAlert(in)
 	case in.Broken != "" && st.Phase.Active():
-		return rollback(in, ReasonRoutingBroken, in.Broken)
-	case in.Command != nil && in.Command.Verb == VerbAbort && st.Phase.Active() && st.Phase != contract.Promoting:
-		return rollback(in, ReasonAborted, aborted(in.Command))
+		return rollback(in, contract.ReasonRoutingBroken, in.Broken)
+	case in.Command != nil && in.Command.Verb == contract.Abort && st.Phase.Active() && st.Phase != contract.Promoting:
+		return rollback(in, contract.ReasonAborted, aborted(in.Command))
 	case isUndo(in) && !st.Phase.Active():
 		return undo(in)
 	case st.Phase.Active() && in.Stable.Template != st.Revision && st.Phase != contract.Promoting:
@@ -70,7 +70,7 @@ func step(in Input) Decision {
 const maxReason = 200
 
 // aborted is the message of an operator's abort, with the reason given.
-func aborted(c *Command) string {
+func aborted(c *contract.Command) string {
 	msg := "aborted by " + orUnknown(c.By)
 	if r := strings.TrimSpace(c.Reason); r != "" {
 		if len(r) > maxReason {
@@ -102,7 +102,7 @@ func transition(st contract.Status, now time.Time, phase contract.Phase, reason,
 func idle(in Input) Decision {
 	st := in.Status
 	if st.Phase == "" {
-		st = transition(st, in.Now, contract.Idle, ReasonProgressing, "watching for a new pod template")
+		st = transition(st, in.Now, contract.Idle, contract.ReasonProgressing, "watching for a new pod template")
 	}
 	st.StableRevision = in.Stable.Running
 	tmpl := in.Stable.Template
@@ -115,8 +115,8 @@ func idle(in Input) Decision {
 		return Decision{Status: st}
 	}
 	if tmpl == st.FailedRevision {
-		if in.Command != nil && in.Command.Verb == VerbRetry {
-			return start(in, st, ReasonProgressing, fmt.Sprintf("retry of revision %s requested by %s", tmpl, orUnknown(in.Command.By)))
+		if in.Command != nil && in.Command.Verb == contract.Retry {
+			return start(in, st, contract.ReasonProgressing, fmt.Sprintf("retry of revision %s requested by %s", tmpl, orUnknown(in.Command.By)))
 		}
 		// A rolled-back revision waits for a new template (or a retry).
 		return Decision{Status: st}
@@ -125,12 +125,12 @@ func idle(in Input) Decision {
 		msg := "cannot start a canary: " + in.Broken
 		d := Decision{Status: st, RequeueAfter: 30 * time.Second}
 		if st.Message != msg {
-			d.Status.Message, d.Status.Reason = msg, ReasonRoutingBroken
-			d.Events = []Event{{Warning: true, Reason: ReasonRoutingBroken, Message: msg}}
+			d.Status.Message, d.Status.Reason = msg, contract.ReasonRoutingBroken
+			d.Events = []Event{{Warning: true, Reason: contract.ReasonRoutingBroken, Message: msg}}
 		}
 		return d
 	}
-	return start(in, st, ReasonProgressing, fmt.Sprintf("canary for revision %s started", tmpl))
+	return start(in, st, contract.ReasonProgressing, fmt.Sprintf("canary for revision %s started", tmpl))
 }
 
 // start begins (or restarts) a rollout of the current template at step 1.
@@ -158,11 +158,11 @@ func start(in Input, st contract.Status, reason, msg string) Decision {
 // rollout: the newest template wins, and traffic leaves the old canary first.
 func templateChanged(in Input) Decision {
 	if in.Stable.Template == in.Stable.Running {
-		d := rollback(in, ReasonReverted, "template reverted to the stable revision; canary removed")
+		d := rollback(in, contract.ReasonReverted, "template reverted to the stable revision; canary removed")
 		d.Status.FailedRevision = ""
 		return d
 	}
-	return start(in, in.Status, ReasonRestarted,
+	return start(in, in.Status, contract.ReasonRestarted,
 		fmt.Sprintf("template changed during the rollout; restarting with revision %s", in.Stable.Template))
 }
 
@@ -186,7 +186,7 @@ func rollback(in Input, reason, msg string) Decision {
 // Aborted, or Idle after a revert) with the reason that started the rollback.
 func finishRollback(in Input) Decision {
 	st := in.Status
-	if st.Restore != "" && st.Reason == ReasonUndo {
+	if st.Restore != "" && st.Reason == contract.ReasonUndo {
 		return finishUndo(in)
 	}
 	if st.Restore != "" {
@@ -199,13 +199,13 @@ func finishRollback(in Input) Decision {
 	}
 	phase := contract.RolledBack
 	switch st.Reason {
-	case ReasonAborted:
+	case contract.ReasonAborted:
 		phase = contract.Aborted
-	case ReasonReverted:
+	case contract.ReasonReverted:
 		phase = contract.Idle
 	}
 	d.Status = transition(st, in.Now, phase, st.Reason, st.Message)
-	d.Events = []Event{{Warning: phase != contract.Idle, Reason: ReasonRolledBack,
+	d.Events = []Event{{Warning: phase != contract.Idle, Reason: contract.ReasonRolledBack,
 		Message: fmt.Sprintf("revision %s rolled back: %s", st.Revision, st.Message)}}
 	return d
 }

@@ -14,34 +14,6 @@ import (
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
-// Event reasons, one per transition (also the Status.Reason values).
-const (
-	ReasonProgressing   = "Progressing"
-	ReasonRestarted     = "Restarted"
-	ReasonStepAdvanced  = "StepAdvanced"
-	ReasonGatePassed    = "GatePassed"
-	ReasonGateFailed    = "GateFailed"
-	ReasonInconclusive  = "GateInconclusive"
-	ReasonPaused        = "Paused"
-	ReasonResumed       = "Resumed"
-	ReasonPromoting     = "Promoting"
-	ReasonPromoted      = "Promoted"
-	ReasonRollingBack   = "RollingBack"
-	ReasonRolledBack    = "RolledBack"
-	ReasonNotReady      = "CanaryNotReady"
-	ReasonReverted      = "Reverted"
-	ReasonAborted       = "Aborted"
-	ReasonAlert         = "AlertRollback"
-	ReasonAlertIgnored  = "AlertIgnored"
-	ReasonRoutingBroken = "RoutingUnavailable"
-	// ReasonCheckFailed: the continuous judge failed a check between gates.
-	ReasonCheckFailed = "CheckFailed"
-)
-
-// ReasonAwaitingApproval marks the pause after a passed gate at a pause-at step:
-// approving it advances, while resuming a manual pause re-analyses the step.
-const ReasonAwaitingApproval = "AwaitingApproval"
-
 // InconclusiveLimit is how many consecutive gates without enough canary traffic
 // count as one failed gate.
 const InconclusiveLimit = 3
@@ -125,7 +97,7 @@ type Input struct {
 	// Pass after the step's minimum exposure advances early (spec.Adaptive).
 	Sequential *analysis.Sequential
 	// Command is an operator request consumed by this decision, if any.
-	Command *Command
+	Command *contract.Command
 	// Alert, when set, is a firing alert for this Deployment: roll back now.
 	Alert *Alert
 	// Held says why the Deployment's annotations no longer parse while a rollout
@@ -144,37 +116,6 @@ type Alert struct {
 	// Labels are the alert's labels, summarised in the status message and
 	// matched against the Deployment's alert selector.
 	Labels map[string]string
-}
-
-// Verb is an operator request made through rolloutctl.
-type Verb string
-
-// Operator verbs.
-const (
-	VerbPromote Verb = "promote"
-	VerbPause   Verb = "pause"
-	VerbResume  Verb = "resume"
-	VerbAbort   Verb = "abort"
-	VerbRetry   Verb = "retry"
-	VerbUndo    Verb = "undo"
-)
-
-// Command is one operator request.
-type Command struct {
-	Verb Verb
-	// Full skips the remaining steps (promote --full).
-	Full bool
-	// SkipAnalysis lets Full promote without a passing gate (recorded).
-	SkipAnalysis bool
-	By           string
-	// Reason is the operator's reason (abort --reason).
-	Reason string
-	// Revision and Template name the kept revision an undo returns to: its
-	// deployment.kubernetes.io/revision number and its template's revision hash as
-	// rolloutctl read them. Now restores it at once instead of through a canary.
-	Revision int64
-	Template string
-	Now      bool
 }
 
 // StableAction says whether the user's Deployment may roll out its template.

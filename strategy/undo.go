@@ -7,16 +7,6 @@ import (
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
-// Undo reasons (also Event reasons).
-const (
-	// ReasonUndo starts an undo: the kept revision's template is written back.
-	ReasonUndo = "Undo"
-	// ReasonUndone records a finished undo: the stable pods run the revision.
-	ReasonUndone = "Undone"
-	// ReasonUndoRefused says why an undo command changed nothing.
-	ReasonUndoRefused = "UndoRefused"
-)
-
 // undo returns the Deployment to a kept revision at an operator's request (no
 // rollout active). The controller writes the revision's template into the
 // Deployment in the same update as the decided status. By default the restored
@@ -29,7 +19,7 @@ func undo(in Input) Decision {
 		rest := in
 		rest.Command = nil
 		d := idle(rest)
-		d.Events = append(d.Events, Event{Warning: true, Reason: ReasonUndoRefused,
+		d.Events = append(d.Events, Event{Warning: true, Reason: contract.ReasonUndoRefused,
 			Message: fmt.Sprintf("undo to revision %d requested by %s refused: %s", c.Revision, orUnknown(c.By), why)})
 		return d
 	}
@@ -41,7 +31,7 @@ func undo(in Input) Decision {
 	failed := in.Status.FailedRevision
 	in.Stable.Template = target
 	in.Spec = fastUndoSpec(in.Spec)
-	d := start(in, in.Status, ReasonUndo, fmt.Sprintf("undo to revision %d (template %s) requested by %s: fast canary, one step at %d%% analysed for %s",
+	d := start(in, in.Status, contract.ReasonUndo, fmt.Sprintf("undo to revision %d (template %s) requested by %s: fast canary, one step at %d%% analysed for %s",
 		c.Revision, target, orUnknown(c.By), in.Spec.Steps[0], in.Spec.Interval))
 	d.Status.Undo, d.Status.FailedRevision = rec, failed
 	return d
@@ -69,7 +59,7 @@ func undoNow(in Input, rec *contract.UndoRequest) Decision {
 	now, target := in.Now, in.Stable.UndoTarget
 	msg := fmt.Sprintf("undo to revision %d (template %s) requested by %s: restoring it on %s at once, without a canary",
 		rec.Revision, target, orUnknown(rec.By), in.Name)
-	st := transition(in.Status, now, contract.RollingBack, ReasonUndo, msg)
+	st := transition(in.Status, now, contract.RollingBack, contract.ReasonUndo, msg)
 	st.Revision, st.StableRevision, st.Restore = target, in.Stable.Running, target
 	st.Weight, st.Step, st.Steps = 0, 0, 0
 	st.Failures, st.Inconclusive, st.Approved = 0, 0, 0
@@ -80,7 +70,7 @@ func undoNow(in Input, rec *contract.UndoRequest) Decision {
 		Split:        traffic.Split{},
 		Stable:       Resume,
 		RequeueAfter: PollInterval,
-		Events:       []Event{{Reason: ReasonUndo, Message: msg}},
+		Events:       []Event{{Reason: contract.ReasonUndo, Message: msg}},
 	}
 }
 
@@ -89,14 +79,14 @@ func undoNow(in Input, rec *contract.UndoRequest) Decision {
 // interrupts it.
 func finishUndo(in Input) Decision {
 	return restoreStable(in, func(st contract.Status) Decision {
-		st = transition(st, in.Now, contract.Idle, ReasonUndo, st.Message)
+		st = transition(st, in.Now, contract.Idle, contract.ReasonUndo, st.Message)
 		return Decision{Status: st, Split: traffic.Split{}, RequeueAfter: PollInterval,
-			Events: []Event{{Warning: true, Reason: ReasonUndo, Message: st.Message}}}
+			Events: []Event{{Warning: true, Reason: contract.ReasonUndo, Message: st.Message}}}
 	}, func(st contract.Status) Decision {
 		target := st.Restore
-		st = undoneStatus(transition(st, in.Now, contract.Succeeded, ReasonUndone, ""))
+		st = undoneStatus(transition(st, in.Now, contract.Succeeded, contract.ReasonUndone, ""))
 		st.StableRevision, st.Restore = target, ""
-		return Decision{Status: st, Split: traffic.Split{}, Events: []Event{{Reason: ReasonUndone, Message: st.Message}}}
+		return Decision{Status: st, Split: traffic.Split{}, Events: []Event{{Reason: contract.ReasonUndone, Message: st.Message}}}
 	})
 }
 
@@ -111,7 +101,7 @@ func undoneStatus(st contract.Status) contract.Status {
 	if st.Restore != "" {
 		how = "without a canary"
 	}
-	st.Reason = ReasonUndone
+	st.Reason = contract.ReasonUndone
 	st.Message = fmt.Sprintf("undo to revision %d (template %s) requested by %s done %s: the stable pods run it",
 		u.Revision, st.Revision, orUnknown(u.By), how)
 	return st
@@ -137,4 +127,4 @@ func withUndoSpec(in Input) Input {
 }
 
 // isUndo reports whether the pending command is an undo.
-func isUndo(in Input) bool { return in.Command != nil && in.Command.Verb == VerbUndo }
+func isUndo(in Input) bool { return in.Command != nil && in.Command.Verb == contract.Undo }

@@ -13,7 +13,7 @@ import (
 // undoTo requests an undo to kept revision 3 holding template rev, which the
 // controller found kept with template kept ("" when not kept).
 func (w *world) undoTo(rev, kept string, now bool) *world {
-	w.in.Command = &Command{Verb: VerbUndo, Revision: 3, Template: rev, Now: now, By: "alice"}
+	w.in.Command = &contract.Command{Verb: contract.Undo, Revision: 3, Template: rev, Now: now, By: "alice"}
 	w.in.Stable.UndoTarget = kept
 	return w
 }
@@ -28,7 +28,7 @@ func TestUndoRunsAFastCanaryAtTheLastWeightWithoutManualGates(t *testing.T) {
 	assert.Equal(t, 1, d.Status.Steps, "one step")
 	assert.Equal(t, int32(5), d.CanaryReplicas, "sized for the last step's 50%")
 	assert.Equal(t, &contract.UndoRequest{Revision: 3, By: "alice"}, d.Status.Undo)
-	assert.Equal(t, []string{ReasonUndo}, reasons(d.Events))
+	assert.Equal(t, []string{contract.ReasonUndo}, reasons(d.Events))
 	assert.Contains(t, d.Events[0].Message, "alice")
 	assert.Contains(t, d.Events[0].Message, "revision 3")
 
@@ -46,9 +46,9 @@ func TestUndoRunsAFastCanaryAtTheLastWeightWithoutManualGates(t *testing.T) {
 	w.in.Stable.Running = "s0"
 	d = w.step()
 	assert.Equal(t, contract.Succeeded, d.Status.Phase)
-	assert.Equal(t, ReasonUndone, d.Status.Reason)
+	assert.Equal(t, contract.ReasonUndone, d.Status.Reason)
 	assert.Equal(t, "undo to revision 3 (template s0) requested by alice done after a fast canary: the stable pods run it", d.Status.Message)
-	assert.Equal(t, []string{ReasonUndone}, reasons(d.Events))
+	assert.Equal(t, []string{contract.ReasonUndone}, reasons(d.Events))
 	assert.Equal(t, "s0", d.Status.StableRevision)
 }
 
@@ -57,7 +57,7 @@ func TestUndoNowRestoresOnTheStableDeploymentWithoutACanary(t *testing.T) {
 	d := w.undoTo("s0", "s0", true).step()
 
 	require.Equal(t, contract.RollingBack, d.Status.Phase)
-	assert.Equal(t, ReasonUndo, d.Status.Reason)
+	assert.Equal(t, contract.ReasonUndo, d.Status.Reason)
 	assert.Equal(t, "s0", d.Status.Restore, "the controller writes the kept template with this status")
 	assert.Equal(t, "s0", d.Status.Revision)
 	assert.Equal(t, Resume, d.Stable, "the stable Deployment rolls it out")
@@ -75,12 +75,12 @@ func TestUndoNowRestoresOnTheStableDeploymentWithoutACanary(t *testing.T) {
 	w.in.Stable.Running, w.in.Stable.RolledOut = "s0", true
 	d = w.step()
 	assert.Equal(t, contract.Succeeded, d.Status.Phase)
-	assert.Equal(t, ReasonUndone, d.Status.Reason)
+	assert.Equal(t, contract.ReasonUndone, d.Status.Reason)
 	assert.Contains(t, d.Status.Message, "without a canary")
 	assert.Equal(t, KeepPaused, d.Stable)
 	assert.Equal(t, "s0", d.Status.StableRevision)
 	assert.Empty(t, d.Status.Restore)
-	assert.Equal(t, []string{ReasonUndone}, reasons(d.Events))
+	assert.Equal(t, []string{contract.ReasonUndone}, reasons(d.Events))
 }
 
 func TestUndoNowInterruptedByATemplateChangePausesAndCanariesTheNewTemplate(t *testing.T) {
@@ -117,7 +117,7 @@ func TestUndoRefusedChangesNothing(t *testing.T) {
 			assert.Equal(t, KeepPaused, d.Stable)
 			require.Len(t, d.Events, 1)
 			assert.True(t, d.Events[0].Warning)
-			assert.Equal(t, ReasonUndoRefused, d.Events[0].Reason)
+			assert.Equal(t, contract.ReasonUndoRefused, d.Events[0].Reason)
 			assert.Contains(t, d.Events[0].Message, tt.why)
 			assert.Contains(t, d.Events[0].Message, "alice")
 		})
@@ -175,7 +175,7 @@ func TestAlertAfterAnUndoDoesNotReturnToTheUndoneRevision(t *testing.T) {
 func TestAbortRecordsTheOperatorsReason(t *testing.T) {
 	w := newWorld(t, mustSpec(t))
 	w.startRollout("c1")
-	w.in.Command = &Command{Verb: VerbAbort, By: "alice", Reason: " p99 latency on the dashboard "}
+	w.in.Command = &contract.Command{Verb: contract.Abort, By: "alice", Reason: " p99 latency on the dashboard "}
 	d := w.step()
 	assert.Equal(t, contract.RollingBack, d.Status.Phase)
 	assert.Equal(t, "aborted by alice: p99 latency on the dashboard", d.Status.Message)

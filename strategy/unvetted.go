@@ -8,10 +8,6 @@ import (
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
-// ReasonUnvetted is the Event reason when the stable's Deployment controller
-// rolled out a template no analysis vetted.
-const ReasonUnvetted = "UnvettedRollout"
-
 // vettedRevisions are the revisions the stable pods may run, in the order a
 // revert prefers them: the one being promoted, the one a rollback or an undo
 // restores, and the one they ran before.
@@ -54,7 +50,7 @@ func revertUnvetted(in Input, rev string) Decision {
 	d := Decision{Status: st, Stable: KeepPaused, Revert: &Revert{From: rev, To: to}, RequeueAfter: PollInterval}
 	if st.Message != msg {
 		d.Status.Message = msg
-		d.Events = []Event{{Warning: true, Reason: ReasonUnvetted, Message: msg}}
+		d.Events = []Event{{Warning: true, Reason: contract.ReasonUnvetted, Message: msg}}
 	}
 	return d
 }

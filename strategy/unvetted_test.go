@@ -56,7 +56,7 @@ func TestNewestReplicaSetOfAnUnvettedTemplateIsRevertedBeforeAnythingElse(t *tes
 			assert.Equal(t, tc.st.Phase, d.Status.Phase, "the phase waits for the pods to return")
 			assert.Equal(t, tc.st.Weight, d.Status.Weight, "traffic stays as it is")
 			if assert.Len(t, d.Events, 1) {
-				assert.Equal(t, ReasonUnvetted, d.Events[0].Reason)
+				assert.Equal(t, contract.ReasonUnvetted, d.Events[0].Reason)
 			}
 			w.step()
 			assert.Empty(t, w.last.Events, "the Event is sent once")

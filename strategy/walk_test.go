@@ -24,7 +24,7 @@ func TestGoodCanaryWalksEveryStepThenPromotes(t *testing.T) {
 	assert.Equal(t, int32(1), d.CanaryReplicas)
 	assert.True(t, d.Split.AllStable())
 	assert.Equal(t, KeepPaused, d.Stable)
-	assert.Equal(t, []string{ReasonProgressing}, reasons(d.Events))
+	assert.Equal(t, []string{contract.ReasonProgressing}, reasons(d.Events))
 
 	// Pods not there, then not Ready: weight stays 0.
 	d = w.after(2 * time.Second).step()
@@ -42,7 +42,7 @@ func TestGoodCanaryWalksEveryStepThenPromotes(t *testing.T) {
 	require.NotNil(t, d.Status.StepStartedAt)
 	assert.Equal(t, w.in.Now, *d.Status.StepStartedAt)
 	assert.Equal(t, time.Minute, d.RequeueAfter)
-	assert.Equal(t, []string{ReasonStepAdvanced}, reasons(d.Events))
+	assert.Equal(t, []string{contract.ReasonStepAdvanced}, reasons(d.Events))
 
 	// Before the interval no gate is due and the weight holds.
 	d = w.after(30 * time.Second).step()
@@ -58,7 +58,7 @@ func TestGoodCanaryWalksEveryStepThenPromotes(t *testing.T) {
 	assert.Equal(t, 10, d.Split.CanaryWeight, "weight holds until the step's pods are Ready")
 	assert.Equal(t, int32(2), d.CanaryReplicas)
 	assert.Nil(t, d.Status.StepStartedAt)
-	assert.Equal(t, []string{ReasonGatePassed}, reasons(d.Events))
+	assert.Equal(t, []string{contract.ReasonGatePassed}, reasons(d.Events))
 	assert.Len(t, d.Status.Checks, 2, "the gate's checks are recorded")
 
 	d = w.step() // one of two pods Ready
@@ -84,7 +84,7 @@ func TestGoodCanaryWalksEveryStepThenPromotes(t *testing.T) {
 	assert.Equal(t, int32(10), d.CanaryReplicas)
 	assert.Equal(t, 50, d.Split.CanaryWeight, "weight holds until the full-size canary is Ready")
 	assert.Equal(t, KeepPaused, d.Stable)
-	assert.Equal(t, []string{ReasonGatePassed, ReasonPromoting}, reasons(d.Events))
+	assert.Equal(t, []string{contract.ReasonGatePassed, contract.ReasonPromoting}, reasons(d.Events))
 
 	d = w.canary("c1", 10).step()
 	assert.Equal(t, 100, d.Split.CanaryWeight)
@@ -110,7 +110,7 @@ func TestGoodCanaryWalksEveryStepThenPromotes(t *testing.T) {
 	assert.Equal(t, int32(0), d.CanaryReplicas)
 	assert.Equal(t, KeepPaused, d.Stable)
 	assert.Equal(t, "c1", d.Status.StableRevision)
-	assert.Equal(t, []string{ReasonPromoted}, reasons(d.Events))
+	assert.Equal(t, []string{contract.ReasonPromoted}, reasons(d.Events))
 	assert.False(t, d.ReducesExposure(w.prev), "a promotion is not a rollback")
 
 	// Settled: nothing more happens.
@@ -137,7 +137,7 @@ func TestFailedGatesHoldUnderThresholdAndRollBackOverIt(t *testing.T) {
 				assert.Equal(t, 1, d.Status.Step, "the step is held")
 				assert.Equal(t, 10, d.Split.CanaryWeight)
 				assert.Equal(t, i, d.Status.Failures)
-				assert.Equal(t, ReasonGateFailed, d.Status.Reason)
+				assert.Equal(t, contract.ReasonGateFailed, d.Status.Reason)
 				assert.Contains(t, d.Status.Message, "error-rate")
 				assert.Equal(t, w.in.Now, *d.Status.StepStartedAt, "a fresh window starts")
 				require.Len(t, d.Events, 1)
@@ -146,7 +146,7 @@ func TestFailedGatesHoldUnderThresholdAndRollBackOverIt(t *testing.T) {
 			w.after(time.Minute)
 			d := w.gate(contract.Fail)
 			assert.Equal(t, contract.RollingBack, d.Status.Phase)
-			assert.Equal(t, ReasonGateFailed, d.Status.Reason)
+			assert.Equal(t, contract.ReasonGateFailed, d.Status.Reason)
 			assert.Equal(t, 0, d.Status.Weight)
 			assert.True(t, d.Split.AllStable())
 			assert.Equal(t, int32(0), d.CanaryReplicas)
@@ -173,9 +173,9 @@ func TestRollbackFinishesOnceTheCanaryIsGoneAndIsNotRetried(t *testing.T) {
 
 	d = w.noCanary().step()
 	assert.Equal(t, contract.RolledBack, d.Status.Phase)
-	assert.Equal(t, ReasonGateFailed, d.Status.Reason, "the reason that started the rollback is kept")
+	assert.Equal(t, contract.ReasonGateFailed, d.Status.Reason, "the reason that started the rollback is kept")
 	require.Len(t, d.Events, 1)
-	assert.Equal(t, ReasonRolledBack, d.Events[0].Reason)
+	assert.Equal(t, contract.ReasonRolledBack, d.Events[0].Reason)
 	assert.True(t, d.Events[0].Warning)
 
 	// The same template is not retried, however long it stays.
@@ -205,7 +205,7 @@ func TestInconclusiveGatesCountAsOneFailureEveryLimit(t *testing.T) {
 			assert.Equal(t, contract.Progressing, d.Status.Phase)
 			assert.Equal(t, i, d.Status.Inconclusive)
 			assert.Equal(t, round-1, d.Status.Failures, "round %d: inconclusive %d is not yet a failure", round, i)
-			assert.Equal(t, ReasonInconclusive, d.Status.Reason)
+			assert.Equal(t, contract.ReasonInconclusive, d.Status.Reason)
 			assert.Equal(t, 10, d.Split.CanaryWeight)
 		}
 		w.after(time.Minute)
@@ -248,7 +248,7 @@ func TestTemplateChangedMidRolloutRestartsAtStepOne(t *testing.T) {
 
 	d = w.template("c2").after(10 * time.Second).step()
 	assert.Equal(t, contract.Progressing, d.Status.Phase)
-	assert.Equal(t, ReasonRestarted, d.Status.Reason)
+	assert.Equal(t, contract.ReasonRestarted, d.Status.Reason)
 	assert.Equal(t, "c2", d.Status.Revision)
 	assert.Equal(t, 1, d.Status.Step)
 	assert.Equal(t, 0, d.Status.Weight)
@@ -271,7 +271,7 @@ func TestTemplateRevertedToStableEndsIdleAfterCleanup(t *testing.T) {
 
 	d := w.template("s1").step()
 	assert.Equal(t, contract.RollingBack, d.Status.Phase)
-	assert.Equal(t, ReasonReverted, d.Status.Reason)
+	assert.Equal(t, contract.ReasonReverted, d.Status.Reason)
 	assert.True(t, d.Split.AllStable())
 	assert.Equal(t, int32(0), d.CanaryReplicas)
 	assert.Empty(t, d.Status.FailedRevision, "a revert does not mark the canary revision failed")
@@ -317,7 +317,7 @@ func TestCanaryNotReadyInTimeRollsBackNamingReadiness(t *testing.T) {
 			assert.Equal(t, phase, d.Status.Phase, "exactly the timeout is still within it")
 			d = w.after(time.Second).step()
 			assert.Equal(t, contract.RollingBack, d.Status.Phase)
-			assert.Equal(t, ReasonNotReady, d.Status.Reason)
+			assert.Equal(t, contract.ReasonNotReady, d.Status.Reason)
 			assert.Contains(t, d.Status.Message, "not Ready")
 			assert.Contains(t, d.Status.Message, "within 5m0s")
 			assert.Equal(t, int32(0), d.CanaryReplicas)

@@ -46,9 +46,9 @@ func TestConflictRechecksOnFreshObject(t *testing.T) {
 			d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
 			require.NoError(t, err)
 			if tc.wantCode == ExitOK {
-				assert.Equal(t, `{"verb":"promote","by":"alice"}`, d.Annotations[CommandKey])
+				assert.Equal(t, `{"verb":"promote","by":"alice"}`, d.Annotations[contract.CommandKey])
 			} else {
-				assert.NotContains(t, d.Annotations, CommandKey)
+				assert.NotContains(t, d.Annotations, contract.CommandKey)
 			}
 		})
 	}

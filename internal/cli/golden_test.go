@@ -23,7 +23,7 @@ import (
 // a Deployment that is not opted in, and Events.
 func cluster() []runtime.Object {
 	web := deployment("shop/web:2.0", paused("shop/web:2.0"), "rolloutd.io/pause-at", "20,40",
-		CommandKey, `{"verb":"promote","by":"bob"}`)
+		contract.CommandKey, `{"verb":"promote","by":"bob"}`)
 	failed := progressing("shop/api:1.4")
 	failed.Phase, failed.Reason, failed.Weight = contract.RolledBack, "GateFailed", 0
 	failed.Message = "gate at 30% failed 3 times: error-rate<=1%+baseline: canary 4.1% > baseline 0.3% + 1%"

@@ -44,16 +44,16 @@ func writeStructured(w io.Writer, format string, v any) error {
 // template revision, the status annotation as rolloutd wrote it, and any pending
 // command.
 type rolloutDocument struct {
-	Namespace string          `json:"namespace"`
-	Name      string          `json:"name"`
-	Template  string          `json:"template"`
-	Status    contract.Status `json:"status"`
-	Pending   *Command        `json:"pendingCommand,omitempty"`
+	Namespace string            `json:"namespace"`
+	Name      string            `json:"name"`
+	Template  string            `json:"template"`
+	Status    contract.Status   `json:"status"`
+	Pending   *contract.Command `json:"pendingCommand,omitempty"`
 }
 
 func rolloutDoc(r rollout) rolloutDocument {
 	doc := rolloutDocument{Namespace: r.d.Namespace, Name: r.d.Name, Template: r.template(), Status: r.st}
-	if c, ok := decodeCommand(r.d.Annotations); ok {
+	if c, ok := contract.Decode(r.d.Annotations); ok {
 		doc.Pending = &c
 	}
 	return doc

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/rolloutd/rolloutd/internal/controller"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -12,20 +11,19 @@ import (
 
 // The daemon decodes what rolloutctl writes: same annotation, same fields.
 func TestCommandDecodesInTheDaemon(t *testing.T) {
-	assert.Equal(t, controller.CommandKey, CommandKey)
-	tests := []Command{
-		{Verb: VerbPromote, By: "alice"},
-		{Verb: VerbPromote, Full: true, By: "alice"},
-		{Verb: VerbPromote, Full: true, SkipAnalysis: true, By: "alice"},
-		{Verb: VerbPause, By: "alice"},
-		{Verb: VerbResume},
-		{Verb: VerbAbort, Reason: "dashboards", By: "alice"},
+	tests := []contract.Command{
+		{Verb: contract.Promote, By: "alice"},
+		{Verb: contract.Promote, Full: true, By: "alice"},
+		{Verb: contract.Promote, Full: true, SkipAnalysis: true, By: "alice"},
+		{Verb: contract.Pause, By: "alice"},
+		{Verb: contract.Resume},
+		{Verb: contract.Abort, Reason: "dashboards", By: "alice"},
 	}
 	for _, c := range tests {
 		t.Run(describe(c), func(t *testing.T) {
 			raw, err := json.Marshal(c)
 			require.NoError(t, err)
-			got, ok := contract.Decode(map[string]string{controller.CommandKey: string(raw)})
+			got, ok := contract.Decode(map[string]string{contract.CommandKey: string(raw)})
 			require.True(t, ok)
 			assert.Equal(t, c, got)
 		})

@@ -9,26 +9,26 @@ import (
 // allowed says whether verb makes sense for the rollout as it stands; the error
 // explains what the operator can do instead. Undo is checked in undo.go because it
 // also needs the kept revisions.
-func allowed(v Verb, r rollout) error {
+func allowed(v contract.Verb, r rollout) error {
 	ph := r.st.Phase
 	name := r.d.Name
 	switch v {
-	case VerbPromote:
+	case contract.Promote:
 		if ph == contract.Paused || ph == contract.Progressing {
 			return nil
 		}
-	case VerbPause:
+	case contract.Pause:
 		if ph == contract.Progressing {
 			return nil
 		}
 		if ph == contract.Paused {
 			return fmt.Errorf("%s is already paused; run `rolloutctl resume %s` or `rolloutctl promote %s`", name, name, name)
 		}
-	case VerbResume:
+	case contract.Resume:
 		if ph == contract.Paused {
 			return nil
 		}
-	case VerbAbort:
+	case contract.Abort:
 		switch ph {
 		case contract.Progressing, contract.Paused, contract.PendingConfirmation:
 			return nil
@@ -38,11 +38,11 @@ func allowed(v Verb, r rollout) error {
 			return fmt.Errorf("%s is already rolling back", name)
 		}
 		return fmt.Errorf("%s has no rollout in progress (phase %s)", name, phaseName(ph))
-	case VerbConfirm:
+	case contract.Confirm:
 		if ph == contract.PendingConfirmation {
 			return nil
 		}
-	case VerbRetry:
+	case contract.Retry:
 		return retryAllowed(r)
 	}
 	return fmt.Errorf("cannot %s %s: phase is %s%s", v, name, phaseName(ph), hint(v))
@@ -62,13 +62,13 @@ func retryAllowed(r rollout) error {
 	return nil
 }
 
-func hint(v Verb) string {
+func hint(v contract.Verb) string {
 	switch v {
-	case VerbPromote:
+	case contract.Promote:
 		return " (promote approves a Paused or Progressing rollout)"
-	case VerbResume:
+	case contract.Resume:
 		return " (resume continues a Paused rollout)"
-	case VerbConfirm:
+	case contract.Confirm:
 		return " (confirm applies to a blue/green rollout in PendingConfirmation)"
 	}
 	return ""

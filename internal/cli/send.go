@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
@@ -16,15 +17,15 @@ var errAlreadyPending = errors.New("already pending")
 
 // builder checks that a verb makes sense for the rollout as read and returns the
 // command to write.
-type builder func(r rollout) (Command, error)
+type builder func(r rollout) (contract.Command, error)
 
 // send writes the command build returns into the command annotation of the named
 // Deployment, and returns what it wrote. The patch carries the resourceVersion the
 // command was checked against, so a concurrent change (the daemon consuming a
 // command, another operator writing one) makes it fail with a conflict, and the
 // checks run again on the fresh object.
-func send(ctx context.Context, cs kubernetes.Interface, ns, name string, build builder) (Command, error) {
-	var cmd Command
+func send(ctx context.Context, cs kubernetes.Interface, ns, name string, build builder) (contract.Command, error) {
+	var cmd contract.Command
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		r, err := getRollout(ctx, cs, ns, name)
 		if err != nil {
@@ -33,7 +34,7 @@ func send(ctx context.Context, cs kubernetes.Interface, ns, name string, build b
 		if cmd, err = build(r); err != nil {
 			return err
 		}
-		if p, has := decodeCommand(r.d.Annotations); has {
+		if p, has := contract.Decode(r.d.Annotations); has {
 			if sameRequest(p, cmd) {
 				return errAlreadyPending
 			}
@@ -46,7 +47,7 @@ func send(ctx context.Context, cs kubernetes.Interface, ns, name string, build b
 		}
 		_, err = cs.AppsV1().Deployments(ns).Patch(ctx, name, types.MergePatchType, patch, metav1PatchOptions)
 		if err != nil {
-			return fmt.Errorf("write %s on deployment %s/%s: %w", CommandKey, ns, name, err)
+			return fmt.Errorf("write %s on deployment %s/%s: %w", contract.CommandKey, ns, name, err)
 		}
 		return nil
 	})
@@ -55,12 +56,12 @@ func send(ctx context.Context, cs kubernetes.Interface, ns, name string, build b
 
 // commandPatch is the JSON merge patch that sets the command annotation, guarded by
 // resourceVersion when known.
-func commandPatch(resourceVersion string, cmd Command) ([]byte, error) {
+func commandPatch(resourceVersion string, cmd contract.Command) ([]byte, error) {
 	raw, err := json.Marshal(cmd)
 	if err != nil {
 		return nil, fmt.Errorf("encode command: %w", err)
 	}
-	meta := map[string]any{"annotations": map[string]string{CommandKey: string(raw)}}
+	meta := map[string]any{"annotations": map[string]string{contract.CommandKey: string(raw)}}
 	if resourceVersion != "" {
 		meta["resourceVersion"] = resourceVersion
 	}

@@ -33,8 +33,8 @@ progress: abort it first.`,
 			if err != nil {
 				return err
 			}
-			base := Command{Verb: VerbUndo, Now: now, By: a.user()}
-			return a.request(cmd, args[0], func(r rollout) (Command, error) {
+			base := contract.Command{Verb: contract.Undo, Now: now, By: a.user()}
+			return a.request(cmd, args[0], func(r rollout) (contract.Command, error) {
 				return resolveUndo(cmd.Context(), cs, r, to, base)
 			})
 		},
@@ -47,7 +47,7 @@ progress: abort it first.`,
 // resolveUndo checks that an undo makes sense and fills in the target revision's
 // number and template hash: the revision to (0 = the one before the running
 // revision) must be kept and must not be the running one.
-func resolveUndo(ctx context.Context, cs kubernetes.Interface, r rollout, to int64, c Command) (Command, error) {
+func resolveUndo(ctx context.Context, cs kubernetes.Interface, r rollout, to int64, c contract.Command) (contract.Command, error) {
 	name := r.d.Name
 	if r.st.Phase.Active() {
 		return c, fmt.Errorf("cannot undo %s: a rollout is in progress (phase %s); run `rolloutctl abort %s` first",

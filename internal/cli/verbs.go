@@ -4,31 +4,32 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rolloutd/rolloutd/strategy/contract"
 	"github.com/spf13/cobra"
 )
 
 // verbSpec describes one simple operator verb.
 type verbSpec struct {
-	verb    Verb
+	verb    contract.Verb
 	short   string
 	long    string
 	example string
 }
 
 var simpleVerbs = []verbSpec{
-	{VerbPromote, "Approve the current gate and continue the rollout",
+	{contract.Promote, "Approve the current gate and continue the rollout",
 		"Approve the gate a rollout waits at (rolloutd.io/pause-at) and let it take the next step.\nWith --full the remaining steps are skipped and the revision is promoted.",
 		"promote web"},
-	{VerbPause, "Hold a progressing rollout at its current step",
+	{contract.Pause, "Hold a progressing rollout at its current step",
 		"Hold a progressing rollout at its current weight until resume or promote.", "pause web"},
-	{VerbResume, "Continue a paused rollout",
+	{contract.Resume, "Continue a paused rollout",
 		"Continue a paused rollout: the current step is analysed again over a fresh window.", "resume web"},
-	{VerbAbort, "Roll back the rollout in progress now",
+	{contract.Abort, "Roll back the rollout in progress now",
 		"Move all traffic back to the stable pods and remove the canary now. The revision\nis not retried until the template changes (or `retry`).",
 		"abort web"},
-	{VerbConfirm, "Confirm a blue/green switch waiting in PendingConfirmation",
+	{contract.Confirm, "Confirm a blue/green switch waiting in PendingConfirmation",
 		"Confirm a blue/green switch that waits in PendingConfirmation (rolloutd.io/confirm: manual).", "confirm web"},
-	{VerbRetry, "Run a rolled-back revision again",
+	{contract.Retry, "Run a rolled-back revision again",
 		"Start a new rollout of the revision that was rolled back or aborted, while the\ntemplate still holds it.", "retry web"},
 }
 
@@ -54,17 +55,17 @@ func newVerbCommand(a *App, name string, v verbSpec) *cobra.Command {
 			if skipAnalysis && !full {
 				return errors.New("--skip-analysis goes with --full")
 			}
-			c := Command{Verb: v.verb, Full: full, SkipAnalysis: skipAnalysis, Reason: reason, By: a.user()}
-			return a.request(cmd, args[0], func(r rollout) (Command, error) { return c, allowed(v.verb, r) })
+			c := contract.Command{Verb: v.verb, Full: full, SkipAnalysis: skipAnalysis, Reason: reason, By: a.user()}
+			return a.request(cmd, args[0], func(r rollout) (contract.Command, error) { return c, allowed(v.verb, r) })
 		},
 	}
 	switch v.verb {
-	case VerbPromote:
+	case contract.Promote:
 		c.Flags().BoolVar(&full, "full", false, "skip the remaining steps and promote the revision (needs a passing gate)")
 		c.Flags().BoolVar(&skipAnalysis, "skip-analysis", false,
 			"with --full: promote even without a passing gate (recorded as a Warning Event naming you)")
 		c.Example = examples(name, "promote web", "promote web --full", "promote web --full --skip-analysis")
-	case VerbAbort:
+	case contract.Abort:
 		c.Flags().StringVar(&reason, "reason", "", "why the rollout is aborted (recorded by rolloutd)")
 		c.Example = examples(name, "abort web", `abort web --reason "p99 latency on the dashboard"`)
 	}

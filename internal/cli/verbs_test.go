@@ -73,13 +73,13 @@ func assertCommandPatch(t *testing.T, cs *fake.Clientset, want string) {
 	require.NoError(t, json.Unmarshal(patches[0].GetPatch(), &doc))
 	var ann map[string]string
 	require.NoError(t, json.Unmarshal(doc.Metadata["annotations"], &ann))
-	assert.Equal(t, map[string]string{CommandKey: want}, ann)
+	assert.Equal(t, map[string]string{contract.CommandKey: want}, ann)
 	for k := range doc.Metadata {
 		assert.Contains(t, []string{"annotations", "resourceVersion"}, k)
 	}
 	d, err := cs.AppsV1().Deployments(ns).Get(context.Background(), "web", metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, want, d.Annotations[CommandKey])
+	assert.Equal(t, want, d.Annotations[contract.CommandKey])
 }
 
 func TestVerbRefusedLeavesDeploymentUnchanged(t *testing.T) {
@@ -105,8 +105,8 @@ func TestVerbRefusedLeavesDeploymentUnchanged(t *testing.T) {
 		{"retry without a rollback", deployment("shop/web:2.0", withPhase(contract.Succeeded)), []string{"retry", "web"}, "no rolled-back revision"},
 		{"retry after the template changed", retryNewTemplate, []string{"retry", "web"}, "no longer the rolled-back revision"},
 		{"no status yet", deployment("shop/web:2.0", nil), []string{"pause", "web"}, "rolloutd has not recorded a status yet"},
-		{"another verb pending", deployment("shop/web:2.0", withPhase(contract.Paused), CommandKey, pending), []string{"promote", "web"}, "pending command (pause by bob)"},
-		{"undo to the same revision pending", deployment("shop/web:2.0", withPhase(contract.Paused), CommandKey, `{"verb":"undo","revision":2}`), []string{"abort", "web"}, "pending command (undo to revision 2)"},
+		{"another verb pending", deployment("shop/web:2.0", withPhase(contract.Paused), contract.CommandKey, pending), []string{"promote", "web"}, "pending command (pause by bob)"},
+		{"undo to the same revision pending", deployment("shop/web:2.0", withPhase(contract.Paused), contract.CommandKey, `{"verb":"undo","revision":2}`), []string{"abort", "web"}, "pending command (undo to revision 2)"},
 		{"missing name", deployment("shop/web:2.0", withPhase(contract.Paused)), []string{"promote"}, "accepts 1 arg(s), received 0"},
 	}
 	for _, tc := range tests {
@@ -140,7 +140,7 @@ func assertUnchanged(t *testing.T, cs *fake.Clientset, before *appsv1.Deployment
 }
 
 func TestSameVerbPendingIsNotRewritten(t *testing.T) {
-	d := deployment("shop/web:2.0", withPhase(contract.Paused), CommandKey, `{"verb":"promote","by":"bob"}`)
+	d := deployment("shop/web:2.0", withPhase(contract.Paused), contract.CommandKey, `{"verb":"promote","by":"bob"}`)
 	cs := fake.NewClientset(d.DeepCopy())
 	res := runCLI(t, cs, "promote", "web")
 	assert.Equal(t, ExitOK, res.code, res.err)
@@ -149,7 +149,7 @@ func TestSameVerbPendingIsNotRewritten(t *testing.T) {
 }
 
 func TestMalformedPendingCommandIsReplaced(t *testing.T) {
-	cs := fake.NewClientset(deployment("shop/web:2.0", withPhase(contract.Paused), CommandKey, `not json`))
+	cs := fake.NewClientset(deployment("shop/web:2.0", withPhase(contract.Paused), contract.CommandKey, `not json`))
 	res := runCLI(t, cs, "resume", "web")
 	require.Equal(t, ExitOK, res.code, res.err)
 	assertCommandPatch(t, cs, `{"verb":"resume","by":"alice"}`)
@@ -158,7 +158,7 @@ func TestMalformedPendingCommandIsReplaced(t *testing.T) {
 func TestPatchCarriesResourceVersionPrecondition(t *testing.T) {
 	d := deployment("shop/web:2.0", withPhase(contract.Paused))
 	d.ResourceVersion = "42"
-	p, err := commandPatch(d.ResourceVersion, Command{Verb: VerbPromote, By: "alice"})
+	p, err := commandPatch(d.ResourceVersion, contract.Command{Verb: contract.Promote, By: "alice"})
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"metadata":{"resourceVersion":"42","annotations":{"rolloutd.io/command":"{\"verb\":\"promote\",\"by\":\"alice\"}"}}}`, string(p))
 }

@@ -94,7 +94,7 @@ func (v detail) writeSummary(b *strings.Builder) {
 		field("Failed", "revision "+st.FailedRevision+" (not retried until the template changes or `retry`)")
 	}
 	field("Message", orDash(st.Message))
-	if c, ok := decodeCommand(ann); ok {
+	if c, ok := contract.Decode(ann); ok {
 		field("Pending", describe(c)+" (not applied by rolloutd yet)")
 	}
 }

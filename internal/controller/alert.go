@@ -107,8 +107,8 @@ func (r *rollout) decided(d strategy.Decision) { r.alert.consumed = r.alert.pres
 // command (when dropCommand) and a consumed alert mark, so each is acted on once.
 func (r *rollout) oneShotKeys(dropCommand bool) []string {
 	var keys []string
-	if _, ok := r.d.Annotations[CommandKey]; ok && dropCommand {
-		keys = append(keys, CommandKey)
+	if _, ok := r.d.Annotations[contract.CommandKey]; ok && dropCommand {
+		keys = append(keys, contract.CommandKey)
 	}
 	if _, ok := r.d.Annotations[alerts.Key]; ok && r.alert.consumed {
 		keys = append(keys, alerts.Key)
@@ -142,7 +142,7 @@ func (r *rollout) reportAlert(d strategy.Decision) {
 	switch {
 	case d.KeepAlert:
 		log.Info("alert waits until the promotion in flight finishes")
-	case d.Status.Phase == contract.RollingBack && d.Status.Reason == strategy.ReasonAlert && r.prev.Phase != contract.RollingBack:
+	case d.Status.Phase == contract.RollingBack && d.Status.Reason == contract.ReasonAlert && r.prev.Phase != contract.RollingBack:
 		stage := "rollout"
 		if d.Status.Restore != "" {
 			stage = "promoted"
@@ -154,7 +154,7 @@ func (r *rollout) reportAlert(d strategy.Decision) {
 		if why == "" {
 			why = fmt.Sprintf("the rollout is already %s", r.prev.Phase)
 		}
-		r.event(corev1.EventTypeNormal, strategy.ReasonAlertIgnored, fmt.Sprintf("alert %s (fingerprint %s, firing since %s) ignored: %s",
+		r.event(corev1.EventTypeNormal, contract.ReasonAlertIgnored, fmt.Sprintf("alert %s (fingerprint %s, firing since %s) ignored: %s",
 			m.Name, m.Fingerprint, m.StartsAt.UTC().Format(time.RFC3339), why))
 		log.Info("alert ignored", zap.String("why", why))
 	}

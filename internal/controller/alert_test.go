@@ -15,7 +15,6 @@ import (
 
 	"github.com/rolloutd/rolloutd/internal/alerts"
 	"github.com/rolloutd/rolloutd/internal/workload"
-	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -56,17 +55,17 @@ func TestAlertDuringRolloutRollsBackAtOnce(t *testing.T) {
 	st, err := contract.Read(first.Annotations)
 	require.NoError(t, err)
 	assert.Equal(t, contract.RollingBack, st.Phase)
-	assert.Equal(t, strategy.ReasonAlert, st.Reason)
+	assert.Equal(t, contract.ReasonAlert, st.Reason)
 	assert.Equal(t, 0, st.Weight)
 	assert.Contains(t, st.Message, "alert HighErrorRate {deployment=web, namespace=shop, severity=critical} firing since 2025-03-01T12:00:15Z")
 	assert.Less(t, indexOf(ws, "update deployments/web"), indexOf(ws, "delete deployments/web-canary"), "%v", ws)
 	assert.False(t, h.exists("ingresses", "web-canary"), "traffic is back on stable")
-	assert.Contains(t, strings.Join(h.events(), "\n"), "Warning "+strategy.ReasonAlert)
+	assert.Contains(t, strings.Join(h.events(), "\n"), "Warning "+contract.ReasonAlert)
 	assert.Equal(t, 1.0, testutil.ToFloat64(h.ctl.Metrics.AlertRollbacks.WithLabelValues("rollout")))
 
 	h.sync()
 	assert.Equal(t, contract.RolledBack, h.status().Phase)
-	assert.Equal(t, strategy.ReasonAlert, h.status().Reason)
+	assert.Equal(t, contract.ReasonAlert, h.status().Reason)
 }
 
 func TestAlertOlderThanTheRolloutIsIgnored(t *testing.T) {
@@ -81,7 +80,7 @@ func TestAlertOlderThanTheRolloutIsIgnored(t *testing.T) {
 	assert.Equal(t, 10, h.status().Weight)
 	evs := h.events()
 	require.Len(t, evs, 1)
-	assert.Contains(t, evs[0], "Normal "+strategy.ReasonAlertIgnored)
+	assert.Contains(t, evs[0], "Normal "+contract.ReasonAlertIgnored)
 	assert.Contains(t, evs[0], "before the rollout")
 }
 
@@ -106,7 +105,7 @@ func promotedObjects(t *testing.T, promotedAt time.Time, kv ...string) []runtime
 	}
 	rev := workload.Revision(d.Spec.Template)
 	started := promotedAt.Add(-10 * time.Minute)
-	raw, err := contract.Status{Phase: contract.Succeeded, Reason: strategy.ReasonPromoted, Revision: rev, StableRevision: rev,
+	raw, err := contract.Status{Phase: contract.Succeeded, Reason: contract.ReasonPromoted, Revision: rev, StableRevision: rev,
 		Message: "revision " + rev + " promoted", LastTransitionTime: promotedAt, StartedAt: &started}.Encode()
 	require.NoError(t, err)
 	d.Annotations[contract.StatusKey] = raw
@@ -130,12 +129,12 @@ func TestAlertAfterPromotionInsideTheWindowRestoresThePreviousRevision(t *testin
 	st, err := contract.Read(first.Annotations)
 	require.NoError(t, err)
 	assert.Equal(t, contract.RollingBack, st.Phase)
-	assert.Equal(t, strategy.ReasonAlert, st.Reason)
+	assert.Equal(t, contract.ReasonAlert, st.Reason)
 	assert.Equal(t, workload.Revision(*oldTemplate), st.Restore)
 	assert.Contains(t, st.Message, "HighErrorRate")
 	assert.Contains(t, st.Message, "restoring revision "+st.Restore)
 	assert.False(t, h.exists("deployments", "web-canary"), "no canary for a rollback")
-	assert.Contains(t, strings.Join(h.events(), "\n"), "Warning "+strategy.ReasonAlert)
+	assert.Contains(t, strings.Join(h.events(), "\n"), "Warning "+contract.ReasonAlert)
 	assert.Equal(t, 1.0, testutil.ToFloat64(h.ctl.Metrics.AlertRollbacks.WithLabelValues("promoted")))
 
 	// Still rolling out: stays un-paused.
@@ -156,9 +155,9 @@ func TestAlertAfterPromotionInsideTheWindowRestoresThePreviousRevision(t *testin
 	assert.True(t, d.Spec.Paused, "paused again once rolled back")
 	assert.Equal(t, "web:1", d.Spec.Template.Spec.Containers[0].Image)
 	assert.Equal(t, contract.RolledBack, h.status().Phase)
-	assert.Equal(t, strategy.ReasonAlert, h.status().Reason)
+	assert.Equal(t, contract.ReasonAlert, h.status().Reason)
 	assert.Equal(t, st.Restore, h.status().StableRevision)
-	assert.Contains(t, strings.Join(h.events(), "\n"), "Warning "+strategy.ReasonRolledBack)
+	assert.Contains(t, strings.Join(h.events(), "\n"), "Warning "+contract.ReasonRolledBack)
 
 	// Settled: nothing more to do.
 	h.clock.SetTime(t0.Add(time.Hour))
@@ -192,7 +191,7 @@ func TestAlertAfterPromotionOutsideTheWindowOnlyRecordsAnEvent(t *testing.T) {
 			assert.Equal(t, before.Annotations[contract.StatusKey], d.Annotations[contract.StatusKey], "the status stays")
 			evs := h.events()
 			require.Len(t, evs, 1)
-			assert.Contains(t, evs[0], "Normal "+strategy.ReasonAlertIgnored)
+			assert.Contains(t, evs[0], "Normal "+contract.ReasonAlertIgnored)
 			assert.Contains(t, evs[0], tt.reason)
 			assert.Zero(t, testutil.ToFloat64(h.ctl.Metrics.AlertRollbacks.WithLabelValues("promoted")))
 		})

@@ -92,7 +92,7 @@ func (r *rollout) converge(ctx context.Context, rt router.Router, t router.Targe
 	if written {
 		return nil
 	}
-	return r.write(ctx, d.Status, d.Stable != strategy.Resume, r.d.Annotations[CommandKey] != "")
+	return r.write(ctx, d.Status, d.Stable != strategy.Resume, r.d.Annotations[contract.CommandKey] != "")
 }
 
 // cutTraffic takes all traffic off the canary right after the rollback was

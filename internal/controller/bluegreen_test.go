@@ -10,7 +10,6 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/rolloutd/rolloutd/router"
-	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -99,18 +98,18 @@ func TestBlueGreenFailedGateSwitchesBackInOneWriteAfterPersisting(t *testing.T) 
 
 func TestBlueGreenConfirmCommandStartsThePromotion(t *testing.T) {
 	h, _ := switchedBlueGreen(t)
-	h.command(string(strategy.VerbConfirm))
+	h.command(string(contract.Confirm))
 	h.sync()
 
 	assert.Empty(t, ingressWrites(h.writes()), "the canary keeps all traffic")
 	d := h.deployment("web")
-	assert.NotContains(t, d.Annotations, CommandKey, "the command is consumed")
+	assert.NotContains(t, d.Annotations, contract.CommandKey, "the command is consumed")
 	assert.False(t, d.Spec.Paused, "the stable rolls out the vetted template")
 	st := h.status()
 	assert.Equal(t, contract.Promoting, st.Phase)
-	assert.Equal(t, strategy.ReasonConfirmed, st.Reason)
+	assert.Equal(t, contract.ReasonConfirmed, st.Reason)
 	assert.Contains(t, st.Message, "alice")
 	w, _ := h.ingressWeight()
 	assert.Equal(t, 100, w)
-	assert.Contains(t, h.events(), "Normal "+strategy.ReasonConfirmed+" "+st.Message)
+	assert.Contains(t, h.events(), "Normal "+contract.ReasonConfirmed+" "+st.Message)
 }

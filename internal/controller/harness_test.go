@@ -428,7 +428,7 @@ func (h *harness) setImage(image string) {
 func (h *harness) command(verb string) {
 	raw, err := json.Marshal(contract.Command{Verb: contract.Verb(verb), By: "alice"})
 	require.NoError(h.t, err)
-	h.edit(func(d *appsv1.Deployment) { d.Annotations[CommandKey] = string(raw) })
+	h.edit(func(d *appsv1.Deployment) { d.Annotations[contract.CommandKey] = string(raw) })
 }
 
 // canaryReady plays the Deployment controller: n canary pods updated and Ready.

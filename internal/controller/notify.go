@@ -19,12 +19,12 @@ func notification(prev contract.Status, d strategy.Decision) (notify.Kind, strin
 	next := d.Status
 	for _, e := range d.Events {
 		switch {
-		case next.Phase == contract.Progressing && (e.Reason == strategy.ReasonProgressing || e.Reason == strategy.ReasonRestarted) &&
+		case next.Phase == contract.Progressing && (e.Reason == contract.ReasonProgressing || e.Reason == contract.ReasonRestarted) &&
 			prev.Revision != next.Revision:
 			return notify.Started, e.Message, true
-		case e.Reason == strategy.ReasonAwaitingApproval, next.Phase == contract.PendingConfirmation && prev.Phase != contract.PendingConfirmation:
+		case e.Reason == contract.ReasonAwaitingApproval, next.Phase == contract.PendingConfirmation && prev.Phase != contract.PendingConfirmation:
 			return notify.AwaitingApproval, e.Message, true
-		case e.Reason == strategy.ReasonPromoted:
+		case e.Reason == contract.ReasonPromoted:
 			return notify.Promoted, e.Message, true
 		case next.Phase == contract.RollingBack && prev.Phase != contract.RollingBack && e.Warning:
 			return notify.RolledBack, e.Message, true

@@ -54,7 +54,7 @@ func TestBadReleaseNotifiesStartAndRollbackNamingTheFailingCheck(t *testing.T) {
 
 	require.Equal(t, []notify.Kind{notify.Started, notify.RolledBack}, sent.kinds())
 	rb := sent.events[1]
-	assert.Equal(t, strategy.ReasonGateFailed, rb.Reason)
+	assert.Equal(t, contract.ReasonGateFailed, rb.Reason)
 	assert.Equal(t, []string{"slack"}, rb.Channels, "the Deployment's choice of channels")
 	assert.Contains(t, rb.Message, "error-rate")
 	require.NotEmpty(t, rb.Checks)
@@ -75,19 +75,19 @@ func TestNotificationForEachMomentPeopleAreToldAbout(t *testing.T) {
 		wanted bool
 	}{
 		{"new revision started", contract.Status{Phase: contract.Idle, Revision: "r1"},
-			strategy.Decision{Status: progressing, Events: ev(strategy.ReasonProgressing, false)}, notify.Started, true},
+			strategy.Decision{Status: progressing, Events: ev(contract.ReasonProgressing, false)}, notify.Started, true},
 		{"step advanced is not news", progressing,
-			strategy.Decision{Status: progressing, Events: ev(strategy.ReasonStepAdvanced, false)}, "", false},
+			strategy.Decision{Status: progressing, Events: ev(contract.ReasonStepAdvanced, false)}, "", false},
 		{"pause-at step waits for approval", progressing,
-			strategy.Decision{Status: contract.Status{Phase: contract.Paused, Revision: "r2"}, Events: ev(strategy.ReasonAwaitingApproval, false)}, notify.AwaitingApproval, true},
+			strategy.Decision{Status: contract.Status{Phase: contract.Paused, Revision: "r2"}, Events: ev(contract.ReasonAwaitingApproval, false)}, notify.AwaitingApproval, true},
 		{"blue/green waits for confirmation", progressing,
-			strategy.Decision{Status: contract.Status{Phase: contract.PendingConfirmation, Revision: "r2"}, Events: ev(strategy.ReasonStepAdvanced, false)}, notify.AwaitingApproval, true},
+			strategy.Decision{Status: contract.Status{Phase: contract.PendingConfirmation, Revision: "r2"}, Events: ev(contract.ReasonStepAdvanced, false)}, notify.AwaitingApproval, true},
 		{"promoted", contract.Status{Phase: contract.Promoting, Revision: "r2"},
-			strategy.Decision{Status: contract.Status{Phase: contract.Succeeded, Revision: "r2"}, Events: ev(strategy.ReasonPromoted, false)}, notify.Promoted, true},
+			strategy.Decision{Status: contract.Status{Phase: contract.Succeeded, Revision: "r2"}, Events: ev(contract.ReasonPromoted, false)}, notify.Promoted, true},
 		{"rollback started by an alert", progressing,
-			strategy.Decision{Status: contract.Status{Phase: contract.RollingBack, Revision: "r2"}, Events: ev(strategy.ReasonAlert, true)}, notify.RolledBack, true},
+			strategy.Decision{Status: contract.Status{Phase: contract.RollingBack, Revision: "r2"}, Events: ev(contract.ReasonAlert, true)}, notify.RolledBack, true},
 		{"rollback finishing is not news twice", contract.Status{Phase: contract.RollingBack, Revision: "r2"},
-			strategy.Decision{Status: contract.Status{Phase: contract.RolledBack, Revision: "r2"}, Events: ev(strategy.ReasonRolledBack, true)}, "", false},
+			strategy.Decision{Status: contract.Status{Phase: contract.RolledBack, Revision: "r2"}, Events: ev(contract.ReasonRolledBack, true)}, "", false},
 		{"no events", progressing, strategy.Decision{Status: progressing}, "", false},
 	}
 	for _, c := range cases {
@@ -161,7 +161,7 @@ func TestStatusCarriesConditionsThroughARollback(t *testing.T) {
 	assert.Equal(t, "ChecksFailed", healthy.Reason)
 	promoted := cond(contract.ConditionPromoted)
 	assert.Equal(t, metav1.ConditionFalse, promoted.Status)
-	assert.Equal(t, strategy.ReasonGateFailed, promoted.Reason)
+	assert.Equal(t, contract.ReasonGateFailed, promoted.Reason)
 	progressing := cond(contract.ConditionProgressing)
 	assert.Equal(t, metav1.ConditionFalse, progressing.Status)
 	assert.True(t, progressing.LastTransitionTime.After(started.Time), "moved when the status changed")

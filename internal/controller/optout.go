@@ -41,7 +41,7 @@ func (r *rollout) optOut(ctx context.Context) (time.Duration, error) {
 	}
 	upd := r.d.DeepCopy()
 	delete(upd.Annotations, contract.StatusKey)
-	delete(upd.Annotations, CommandKey)
+	delete(upd.Annotations, contract.CommandKey)
 	delete(upd.Annotations, alerts.Key)
 	upd.Spec.Paused = st.UserPaused
 	if _, err := r.c.Kube.AppsV1().Deployments(upd.Namespace).Update(ctx, upd, metav1.UpdateOptions{}); err != nil {

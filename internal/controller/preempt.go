@@ -9,6 +9,7 @@ import (
 
 	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/internal/alerts"
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // DefaultGateTimeout bounds one gate's analysis when Options.GateTimeout is zero:
@@ -27,7 +28,7 @@ type gateRun struct{ cancel context.CancelCauseFunc }
 // gate starts while one waits (the write that consumes it drops a malformed one).
 func pendingIntervention(d *appsv1.Deployment) bool {
 	_, alert := d.Annotations[alerts.Key]
-	_, cmd := d.Annotations[CommandKey]
+	_, cmd := d.Annotations[contract.CommandKey]
 	return alert || cmd
 }
 

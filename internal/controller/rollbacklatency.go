@@ -41,9 +41,9 @@ func (r *rollout) timeRollback(d strategy.Decision) {
 		return
 	}
 	switch {
-	case d.Status.Reason == strategy.ReasonGateFailed && !r.evidence.gate.IsZero():
+	case d.Status.Reason == contract.ReasonGateFailed && !r.evidence.gate.IsZero():
 		r.evidence.cause = causeGate
-	case d.Status.Reason == strategy.ReasonAlert && !r.evidence.alert.IsZero():
+	case d.Status.Reason == contract.ReasonAlert && !r.evidence.alert.IsZero():
 		r.evidence.cause = causeAlert
 	}
 }

@@ -16,7 +16,6 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/rolloutd/rolloutd/analysis"
-	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -29,15 +28,15 @@ func TestInvalidAnnotationsMidRolloutKeepEveryRollbackPath(t *testing.T) {
 		act    func(h *harness)
 		reason string
 	}{
-		{"abort", func(h *harness) { h.command("abort") }, strategy.ReasonAborted},
-		{"alert", func(h *harness) { h.markAlert(t0.Add(15 * time.Second)) }, strategy.ReasonAlert},
+		{"abort", func(h *harness) { h.command("abort") }, contract.ReasonAborted},
+		{"alert", func(h *harness) { h.markAlert(t0.Add(15 * time.Second)) }, contract.ReasonAlert},
 		{"failed gates", func(h *harness) {
 			h.eval.verdict = "Fail"
 			for i := 0; i < 3 && h.status().Phase != contract.RollingBack; i++ {
 				h.clock.SetTime(h.clock.Now().Add(2 * time.Minute))
 				h.sync()
 			}
-		}, strategy.ReasonGateFailed},
+		}, contract.ReasonGateFailed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,7 +72,7 @@ func TestInvalidAnnotationsMidRolloutHoldTheStep(t *testing.T) {
 	assert.Equal(t, contract.Progressing, st.Phase)
 	assert.Equal(t, 10, st.Weight)
 	assert.Equal(t, 1, st.Step)
-	assert.Equal(t, strategy.ReasonInvalidSpec, st.Reason)
+	assert.Equal(t, contract.ReasonInvalidSpec, st.Reason)
 	assert.Positive(t, h.eval.calls(), "gates still run while held")
 	w, _ := h.ingressWeight()
 	assert.Equal(t, 10, w)

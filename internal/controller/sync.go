@@ -21,7 +21,7 @@ import (
 )
 
 // ReasonInvalidSpec is the Event reason for rejected annotations.
-const ReasonInvalidSpec = strategy.ReasonInvalidSpec
+const ReasonInvalidSpec = contract.ReasonInvalidSpec
 
 // rollout is the per-reconcile context of one Deployment: what was read at the start
 // and what the reconcile decided, so each step below takes few parameters.
@@ -235,7 +235,7 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 // alert, an abort, a rollback under way): routing checks would only delay it.
 func leaving(in strategy.Input) bool {
 	return in.Alert != nil || in.Status.Phase == contract.RollingBack ||
-		(in.Command != nil && in.Command.Verb == strategy.VerbAbort)
+		(in.Command != nil && in.Command.Verb == contract.Abort)
 }
 
 // routeChecker is a router that can tell whether its routing object is fit to

@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/rolloutd/rolloutd/internal/workload"
-	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -123,7 +122,7 @@ func TestTemplateChangeCreatesTheCanaryAndItsService(t *testing.T) {
 
 			ws := h.writeNames()
 			assert.Less(t, indexOf(ws, "create services/web-canary"), indexOf(ws, "create deployments/web-canary"), "%v", ws)
-			assert.Contains(t, strings.Join(h.events(), "\n"), "Normal "+strategy.ReasonProgressing)
+			assert.Contains(t, strings.Join(h.events(), "\n"), "Normal "+contract.ReasonProgressing)
 		})
 	}
 }
@@ -221,7 +220,7 @@ func TestRollbackPersistsTheStatusBeforeRemovingTheCanary(t *testing.T) {
 	assert.True(t, h.exists("ingresses", "web"), "the user's Ingress stays")
 	assert.True(t, h.exists("services", "web"), "the user's Service stays")
 	evs := strings.Join(h.events(), "\n")
-	assert.Contains(t, evs, "Warning "+strategy.ReasonGateFailed)
+	assert.Contains(t, evs, "Warning "+contract.ReasonGateFailed)
 
 	// Next reconcile, with the canary gone from the cache: RolledBack.
 	h.sync()
@@ -244,11 +243,11 @@ func TestAbortCommandIsConsumedWithTheRollback(t *testing.T) {
 	require.NotEmpty(t, ws)
 	require.Equal(t, "update deployments/web", ws[0].String(), "%v", h.writeNames())
 	first := ws[0].obj.(*appsv1.Deployment)
-	assert.NotContains(t, first.Annotations, CommandKey, "the command is dropped in the write recording its effect")
+	assert.NotContains(t, first.Annotations, contract.CommandKey, "the command is dropped in the write recording its effect")
 	st, err := contract.Read(first.Annotations)
 	require.NoError(t, err)
 	assert.Equal(t, contract.RollingBack, st.Phase)
-	assert.Equal(t, strategy.ReasonAborted, st.Reason)
+	assert.Equal(t, contract.ReasonAborted, st.Reason)
 	assert.Contains(t, st.Message, "alice")
 
 	h.sync()
@@ -355,14 +354,14 @@ func TestMissingIngressStartsNoCanaryAndWarnsOnce(t *testing.T) {
 
 	st := h.status()
 	assert.Equal(t, contract.Idle, st.Phase)
-	assert.Equal(t, strategy.ReasonRoutingBroken, st.Reason)
+	assert.Equal(t, contract.ReasonRoutingBroken, st.Reason)
 	assert.Contains(t, st.Message, "shop/storefront")
 	assert.Contains(t, st.Message, contract.KeyIngress, "tells the user which annotation to fix")
 	assert.False(t, h.exists("deployments", "web-canary"))
 	assert.True(t, h.deployment("web").Spec.Paused)
 	evs := h.events()
 	require.Len(t, evs, 1, "%v", evs)
-	assert.True(t, strings.HasPrefix(evs[0], "Warning "+strategy.ReasonRoutingBroken), evs[0])
+	assert.True(t, strings.HasPrefix(evs[0], "Warning "+contract.ReasonRoutingBroken), evs[0])
 
 	h.sync()
 	assert.Empty(t, h.changes())
@@ -375,7 +374,7 @@ func TestDeletedIngressMidRolloutRollsBack(t *testing.T) {
 	h.sync()
 	st := h.status()
 	assert.Equal(t, contract.RollingBack, st.Phase)
-	assert.Equal(t, strategy.ReasonRoutingBroken, st.Reason)
+	assert.Equal(t, contract.ReasonRoutingBroken, st.Reason)
 	assert.False(t, h.exists("ingresses", "web-canary"))
 	assert.False(t, h.exists("deployments", "web-canary"))
 }

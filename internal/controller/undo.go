@@ -22,7 +22,7 @@ import (
 // against the one rolloutctl saw; the undo writes the template back.
 func (r *rollout) observeUndo(ctx context.Context, in *strategy.Input, sets []*appsv1.ReplicaSet) error {
 	c := in.Command
-	if c == nil || c.Verb != strategy.VerbUndo || r.prev.Phase.Active() {
+	if c == nil || c.Verb != contract.Undo || r.prev.Phase.Active() {
 		return nil
 	}
 	rs := keptRevision(r.d, sets, c.Revision, r.spec.RevisionHistory)

@@ -13,7 +13,6 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/internal/workload"
-	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -31,7 +30,7 @@ func (h *harness) undo(revision int64, template string, now bool) {
 	h.t.Helper()
 	raw, err := json.Marshal(contract.Command{Verb: contract.Undo, Revision: revision, Template: template, Now: now, By: "alice"})
 	require.NoError(h.t, err)
-	h.edit(func(d *appsv1.Deployment) { d.Annotations[CommandKey] = string(raw) })
+	h.edit(func(d *appsv1.Deployment) { d.Annotations[contract.CommandKey] = string(raw) })
 }
 
 func TestUndoNowWritesTheKeptTemplateAndRollsItOutOnTheStable(t *testing.T) {
@@ -45,16 +44,16 @@ func TestUndoNowWritesTheKeptTemplateAndRollsItOutOnTheStable(t *testing.T) {
 	assert.Equal(t, "web:1", first.Spec.Template.Spec.Containers[0].Image, "revision 1's template, read from the API")
 	assert.NotContains(t, first.Spec.Template.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	assert.False(t, first.Spec.Paused, "rolled out at once")
-	assert.NotContains(t, first.Annotations, CommandKey, "consumed in the same write")
+	assert.NotContains(t, first.Annotations, contract.CommandKey, "consumed in the same write")
 	st, err := contract.Read(first.Annotations)
 	require.NoError(t, err)
 	assert.Equal(t, contract.RollingBack, st.Phase)
-	assert.Equal(t, strategy.ReasonUndo, st.Reason)
+	assert.Equal(t, contract.ReasonUndo, st.Reason)
 	assert.Equal(t, want, st.Restore)
 	assert.Equal(t, &contract.UndoRequest{Revision: 1, Now: true, By: "alice"}, st.Undo)
 	assert.False(t, h.exists("deployments", "web-canary"))
 	evs := strings.Join(h.events(), "\n")
-	assert.Contains(t, evs, "Normal "+strategy.ReasonUndo+" undo to revision 1")
+	assert.Contains(t, evs, "Normal "+contract.ReasonUndo+" undo to revision 1")
 	assert.Contains(t, evs, "alice")
 
 	// The Deployment controller adopts revision 1's ReplicaSet as revision 3.
@@ -68,13 +67,13 @@ func TestUndoNowWritesTheKeptTemplateAndRollsItOutOnTheStable(t *testing.T) {
 	d := h.deployment("web")
 	assert.True(t, d.Spec.Paused, "paused again once every pod runs it")
 	assert.Equal(t, contract.Succeeded, h.status().Phase)
-	assert.Equal(t, strategy.ReasonUndone, h.status().Reason)
+	assert.Equal(t, contract.ReasonUndone, h.status().Reason)
 	assert.Equal(t, want, h.status().StableRevision)
-	assert.Contains(t, strings.Join(h.events(), "\n"), "Normal "+strategy.ReasonUndone)
+	assert.Contains(t, strings.Join(h.events(), "\n"), "Normal "+contract.ReasonUndone)
 	rec, ok := h.status().Record(want)
 	require.True(t, ok, "the outcome is recorded for history")
 	assert.Equal(t, contract.Succeeded, rec.Phase)
-	assert.Equal(t, strategy.ReasonUndone, rec.Reason)
+	assert.Equal(t, contract.ReasonUndone, rec.Reason)
 
 	h.sync()
 	assert.Empty(t, h.changes(), "settled")
@@ -126,11 +125,11 @@ func TestUndoRefusedLeavesTheDeploymentAlone(t *testing.T) {
 			d := h.deployment("web")
 			assert.Equal(t, before.Spec.Template, d.Spec.Template)
 			assert.True(t, d.Spec.Paused)
-			assert.NotContains(t, d.Annotations, CommandKey, "dropped, so another command can follow")
+			assert.NotContains(t, d.Annotations, contract.CommandKey, "dropped, so another command can follow")
 			assert.Equal(t, contract.Succeeded, h.status().Phase)
 			evs := h.events()
 			require.Len(t, evs, 1)
-			assert.Contains(t, evs[0], "Warning "+strategy.ReasonUndoRefused)
+			assert.Contains(t, evs[0], "Warning "+contract.ReasonUndoRefused)
 			assert.Contains(t, evs[0], tt.why)
 		})
 	}
@@ -140,7 +139,7 @@ func TestAbortReasonIsRecordedInTheStatus(t *testing.T) {
 	h := atWeight10(t)
 	raw, err := json.Marshal(contract.Command{Verb: contract.Abort, Reason: "p99 on the dashboard", By: "alice"})
 	require.NoError(t, err)
-	h.edit(func(d *appsv1.Deployment) { d.Annotations[CommandKey] = string(raw) })
+	h.edit(func(d *appsv1.Deployment) { d.Annotations[contract.CommandKey] = string(raw) })
 	h.sync()
 	assert.Equal(t, "aborted by alice: p99 on the dashboard", h.status().Message)
 }

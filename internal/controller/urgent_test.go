@@ -14,7 +14,6 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/rolloutd/rolloutd/router"
-	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -74,9 +73,9 @@ func TestUrgentReconcileOnlyTakesTrafficOffTheCanary(t *testing.T) {
 	assert.Empty(t, verbs(h.kube.Actions()), "nothing on the main client")
 	st := h.status()
 	assert.Equal(t, contract.RollingBack, st.Phase)
-	assert.Equal(t, strategy.ReasonAlert, st.Reason)
+	assert.Equal(t, contract.ReasonAlert, st.Reason)
 	assert.True(t, h.exists("deployments", "web-canary"), "the canary's removal is left to the main queue")
-	assert.Contains(t, h.events()[0], "Warning "+strategy.ReasonAlert, "the Event is not held back")
+	assert.Contains(t, h.events()[0], "Warning "+contract.ReasonAlert, "the Event is not held back")
 
 	h.sync()
 	h.sync()
@@ -87,7 +86,7 @@ func TestUrgentReconcileOnlyTakesTrafficOffTheCanary(t *testing.T) {
 func TestUrgentReconcileLeavesEverythingElseToTheMainQueue(t *testing.T) {
 	for name, edit := range map[string]func(h *harness){
 		"no intervention":                 func(*harness) {},
-		"a promote command":               func(h *harness) { h.command(string(strategy.VerbPromote)) },
+		"a promote command":               func(h *harness) { h.command(string(contract.Promote)) },
 		"an alert older than the rollout": func(h *harness) { h.markAlert(t0.Add(-time.Hour)) },
 	} {
 		t.Run(name, func(t *testing.T) {
