@@ -25,5 +25,5 @@ func HandBack(in Input) (Decision, bool) {
 	st.Message = fmt.Sprintf("opting out: handing pods back to %s (%d on %s, %d on the canary)", in.Name, b.Stable, in.Name, b.Canary)
 	d := hold(st)
 	d.RequeueAfter = PollInterval
-	return d, false
+	return withTransition(in.Status, d), false
 }

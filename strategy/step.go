@@ -10,8 +10,14 @@ import (
 	"github.com/rolloutd/rolloutd/traffic"
 )
 
-// Step computes the next decision for an opted-in Deployment.
+// Step computes the next decision for an opted-in Deployment, and what it does to
+// the rollout.
 func Step(in Input) Decision {
+	return withTransition(in.Status, decide(in))
+}
+
+// decide computes the next decision for an opted-in Deployment.
+func decide(in Input) Decision {
 	if rev := unvetted(in); rev != "" {
 		return revertUnvetted(in, rev)
 	}

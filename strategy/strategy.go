@@ -155,6 +155,9 @@ type Decision struct {
 	// AlertIgnored says why a pending alert caused no rollback; empty when there
 	// was no alert, or it was acted on or kept.
 	AlertIgnored string
+	// Transition says what this decision does to the rollout (set by Step and
+	// HandBack).
+	Transition Transition
 	// Revert, when set, asks for the stable's pods to leave an unvetted revision
 	// its Deployment controller rolled out: the Deployment is paused, and nothing
 	// else (canary, traffic) changes in this decision.

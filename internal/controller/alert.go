@@ -142,7 +142,7 @@ func (r *rollout) reportAlert(d strategy.Decision) {
 	switch {
 	case d.KeepAlert:
 		log.Info("alert waits until the promotion in flight finishes")
-	case d.Status.Phase == contract.RollingBack && d.Status.Reason == contract.ReasonAlert && r.prev.Phase != contract.RollingBack:
+	case d.Transition.Kind == strategy.RollbackStarted && d.Transition.Cause == strategy.CauseAlert:
 		stage := "rollout"
 		if d.Status.Restore != "" {
 			stage = "promoted"

@@ -126,14 +126,16 @@ func (r *rollout) recorded(d strategy.Decision) {
 		}
 		r.event(kind, e.Reason, e.Message)
 		r.c.Metrics.Transitions.WithLabelValues(e.Reason).Inc()
-		if d.Status.Phase == contract.RollingBack && r.prev.Phase != contract.RollingBack {
+		if d.Transition.Kind == strategy.RollbackStarted {
 			r.c.Metrics.Rollbacks.WithLabelValues(e.Reason).Inc()
 		}
 	}
 	r.c.Metrics.Observe(r.d.Namespace, r.d.Name, d.Status)
 	r.c.Metrics.Describe(r.d.Namespace, r.d.Name, metrics.Info{Revision: d.Status.Revision,
 		Strategy: string(r.spec.Strategy), Router: string(r.spec.Router)})
-	r.c.Metrics.Finished(r.prev, d.Status, r.now)
+	if d.Transition.Ended {
+		r.c.Metrics.Finished(d.Status, r.now)
+	}
 	r.notify(d)
 }
 

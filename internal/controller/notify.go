@@ -3,7 +3,6 @@ package controller
 import (
 	"github.com/rolloutd/rolloutd/internal/notify"
 	"github.com/rolloutd/rolloutd/strategy"
-	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // Notifier tells people about a rollout (chat, webhooks). Notify must not block:
@@ -12,25 +11,24 @@ type Notifier interface {
 	Notify(notify.Event)
 }
 
-// notification maps a decision onto the moments people are told about: a rollout
-// started, waits for approval, was promoted, or was rolled back (at the moment
-// traffic left the canary, naming the check or alert that caused it).
-func notification(prev contract.Status, d strategy.Decision) (notify.Kind, string, bool) {
-	next := d.Status
-	for _, e := range d.Events {
-		switch {
-		case next.Phase == contract.Progressing && (e.Reason == contract.ReasonProgressing || e.Reason == contract.ReasonRestarted) &&
-			prev.Revision != next.Revision:
-			return notify.Started, e.Message, true
-		case e.Reason == contract.ReasonAwaitingApproval, next.Phase == contract.PendingConfirmation && prev.Phase != contract.PendingConfirmation:
-			return notify.AwaitingApproval, e.Message, true
-		case e.Reason == contract.ReasonPromoted:
-			return notify.Promoted, e.Message, true
-		case next.Phase == contract.RollingBack && prev.Phase != contract.RollingBack && e.Warning:
-			return notify.RolledBack, e.Message, true
-		}
+// notifyKinds maps the transitions people are told about onto their kinds: a
+// rollout started, waits for approval, was promoted, or was rolled back (at the
+// moment traffic left the canary, naming the check or alert that caused it).
+var notifyKinds = map[strategy.TransitionKind]notify.Kind{
+	strategy.Started:          notify.Started,
+	strategy.AwaitingApproval: notify.AwaitingApproval,
+	strategy.Promoted:         notify.Promoted,
+	strategy.RollbackStarted:  notify.RolledBack,
+}
+
+// notification is the notification of a decision's transition, if it has one (a
+// rollback is told with its Warning Event's message).
+func notification(d strategy.Decision) (notify.Kind, string, bool) {
+	kind, ok := notifyKinds[d.Transition.Kind]
+	if !ok || (d.Transition.Kind == strategy.RollbackStarted && d.Transition.Message == "") {
+		return "", "", false
 	}
-	return "", "", false
+	return kind, d.Transition.Message, true
 }
 
 // notify sends the decision's notification, if it has one.
@@ -38,7 +36,7 @@ func (r *rollout) notify(d strategy.Decision) {
 	if r.c.Notifier == nil {
 		return
 	}
-	kind, msg, ok := notification(r.prev, d)
+	kind, msg, ok := notification(d)
 	if !ok {
 		return
 	}

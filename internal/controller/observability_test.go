@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/internal/notify"
-	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -60,46 +59,6 @@ func TestBadReleaseNotifiesStartAndRollbackNamingTheFailingCheck(t *testing.T) {
 	require.NotEmpty(t, rb.Checks)
 	assert.Equal(t, contract.Fail, rb.Checks[0].Verdict)
 	assert.Equal(t, h.status().Revision, rb.Revision)
-}
-
-func TestNotificationForEachMomentPeopleAreToldAbout(t *testing.T) {
-	progressing := contract.Status{Phase: contract.Progressing, Revision: "r2", Weight: 10}
-	ev := func(reason string, warning bool) []strategy.Event {
-		return []strategy.Event{{Reason: reason, Warning: warning, Message: reason + " message"}}
-	}
-	cases := []struct {
-		name   string
-		prev   contract.Status
-		next   strategy.Decision
-		want   notify.Kind
-		wanted bool
-	}{
-		{"new revision started", contract.Status{Phase: contract.Idle, Revision: "r1"},
-			strategy.Decision{Status: progressing, Events: ev(contract.ReasonProgressing, false)}, notify.Started, true},
-		{"step advanced is not news", progressing,
-			strategy.Decision{Status: progressing, Events: ev(contract.ReasonStepAdvanced, false)}, "", false},
-		{"pause-at step waits for approval", progressing,
-			strategy.Decision{Status: contract.Status{Phase: contract.Paused, Revision: "r2"}, Events: ev(contract.ReasonAwaitingApproval, false)}, notify.AwaitingApproval, true},
-		{"blue/green waits for confirmation", progressing,
-			strategy.Decision{Status: contract.Status{Phase: contract.PendingConfirmation, Revision: "r2"}, Events: ev(contract.ReasonStepAdvanced, false)}, notify.AwaitingApproval, true},
-		{"promoted", contract.Status{Phase: contract.Promoting, Revision: "r2"},
-			strategy.Decision{Status: contract.Status{Phase: contract.Succeeded, Revision: "r2"}, Events: ev(contract.ReasonPromoted, false)}, notify.Promoted, true},
-		{"rollback started by an alert", progressing,
-			strategy.Decision{Status: contract.Status{Phase: contract.RollingBack, Revision: "r2"}, Events: ev(contract.ReasonAlert, true)}, notify.RolledBack, true},
-		{"rollback finishing is not news twice", contract.Status{Phase: contract.RollingBack, Revision: "r2"},
-			strategy.Decision{Status: contract.Status{Phase: contract.RolledBack, Revision: "r2"}, Events: ev(contract.ReasonRolledBack, true)}, "", false},
-		{"no events", progressing, strategy.Decision{Status: progressing}, "", false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			kind, msg, ok := notification(c.prev, c.next)
-			assert.Equal(t, c.wanted, ok)
-			assert.Equal(t, c.want, kind)
-			if ok {
-				assert.Equal(t, c.next.Events[0].Message, msg)
-			}
-		})
-	}
 }
 
 func TestMetricsFollowTheRolloutAndDisappearOnOptOut(t *testing.T) {

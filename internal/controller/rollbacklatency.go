@@ -37,13 +37,13 @@ func (r *rollout) sawAlert() { r.evidence.alert = time.Now() }
 // of a canary because of the gate or the alert this reconcile saw. An alert that
 // restores a promoted revision has no canary traffic to take away.
 func (r *rollout) timeRollback(d strategy.Decision) {
-	if !d.ReducesExposure(r.prev) || d.Status.Restore != "" {
+	if d.Transition.Kind != strategy.RollbackStarted || d.Status.Restore != "" {
 		return
 	}
 	switch {
-	case d.Status.Reason == contract.ReasonGateFailed && !r.evidence.gate.IsZero():
+	case d.Transition.Cause == strategy.CauseGate && !r.evidence.gate.IsZero():
 		r.evidence.cause = causeGate
-	case d.Status.Reason == contract.ReasonAlert && !r.evidence.alert.IsZero():
+	case d.Transition.Cause == strategy.CauseAlert && !r.evidence.alert.IsZero():
 		r.evidence.cause = causeAlert
 	}
 }

@@ -109,9 +109,9 @@ func (m *Rollout) ObserveChecks(ns, name string, checks []contract.CheckResult) 
 	m.checks[k] = names
 }
 
-// Finished observes a rollout's duration when it leaves the active phases.
-func (m *Rollout) Finished(prev, next contract.Status, now time.Time) {
-	if !prev.Phase.Active() || next.Phase.Active() || next.StartedAt == nil {
+// Finished observes the duration of a rollout that has just ended in next.
+func (m *Rollout) Finished(next contract.Status, now time.Time) {
+	if next.StartedAt == nil {
 		return
 	}
 	m.Duration.WithLabelValues(string(next.Phase)).Observe(now.Sub(*next.StartedAt).Seconds())
