@@ -6,7 +6,7 @@ import (
 )
 
 // The simulator's noise model, exported for programs that draw the same series
-// without a cluster (e2e/judgebench), so that what they measure is what the
+// without a cluster (e2e/bench/judge), so that what they measure is what the
 // sandbox produces.
 const (
 	CPUNoise          = cpuNoise    // sigma of the multiplicative CPU noise per tick

@@ -6,7 +6,7 @@
 // once with the statistical judge, and prints a Markdown table: false rollbacks of
 // healthy canaries, catch rate and gates to detection of bad ones.
 //
-//	go run ./e2e/judgebench --seed 1 --trials 1000
+//	go run ./e2e/bench/judge --seed 1 --trials 1000
 package main
 
 import (

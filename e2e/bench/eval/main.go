@@ -6,7 +6,7 @@
 // sides' series, points every synthetic rollout at those series, prints a Markdown
 // table and deletes the namespace.
 //
-//	make sandbox && go run ./e2e/evalbench --rollouts 1,500
+//	make sandbox && go run ./e2e/bench/eval --rollouts 1,500
 package main
 
 import (
