@@ -10,7 +10,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
@@ -37,10 +40,10 @@ func TestBatchAlertWhilePromotingRollsBackAtOnce(t *testing.T) {
 			phases := watchPhases(t, env.Kube, ns, a.name)
 			release(t, env.Kube, ns, a.name, "example.com/promo:v2", nil)
 
-			framework.Eventually(t, batchTimeout, "promotion "+when, func() (bool, error) {
-				st, dep := readStatus(t, env.Kube, ns, a.name)
-				ok := st.Phase == contract.Promoting && (when == "pods moving" || !dep.Spec.Paused)
-				return ok, fmt.Errorf("phase %s, stable paused %v: %s", st.Phase, dep.Spec.Paused, st.Message)
+			// Watched, not polled: with simulated pods the stable's own rollout
+			// of the new version can be over within a second.
+			awaitDeployment(t, env.Kube, ns, a.name, batchTimeout, "promotion "+when, func(st contract.Status, dep *appsv1.Deployment) bool {
+				return st.Phase == contract.Promoting && (when == "pods moving" || !dep.Spec.Paused)
 			})
 			postAlert(t, env, d, ns, a.name, "BatchPromotionBurning", time.Now())
 
@@ -98,4 +101,39 @@ func TestBatchAutoscalerOnTheStableNeverShrinksTheRelease(t *testing.T) {
 	assert.Equal(t, int32(4), *dep.Spec.Replicas, "the stable taking the traffic back grew back to the release's size")
 	assert.Equal(t, "example.com/hpa:v1", runningImage(t, env.Kube, ns, a.name))
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
+}
+
+// awaitDeployment returns as soon as a Deployment event shows cond true (the
+// status annotation and the spec are on the same object, so every state passes by
+// the watch), and fails the test with the last state seen after timeout.
+func awaitDeployment(t *testing.T, kube kubernetes.Interface, ns, name string, timeout time.Duration, what string,
+	cond func(contract.Status, *appsv1.Deployment) bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	dep, err := kube.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	require.NoError(t, err)
+	w, err := kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{ResourceVersion: dep.ResourceVersion,
+		FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+	require.NoError(t, err)
+	defer w.Stop()
+	last := ""
+	for {
+		st, _ := contract.Read(dep.Annotations)
+		if cond(st, dep) {
+			return
+		}
+		last = fmt.Sprintf("phase %s, stable paused %v: %s", st.Phase, dep.Spec.Paused, st.Message)
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waited %s for %s: last observation: %s", timeout, what, last)
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				t.Fatalf("watch of %s/%s ended while waiting for %s: last observation: %s", ns, name, what, last)
+			}
+			if d, isDep := ev.Object.(*appsv1.Deployment); isDep {
+				dep = d
+			}
+		}
+	}
 }
