@@ -21,13 +21,7 @@ import (
 // after lead has returned, that is after the workers stopped: a new leader never
 // reconciles beside a worker of the old one finishing its write.
 func runElected(ctx context.Context, cfg config.Config, kube kubernetes.Interface, lead func(context.Context), log *zap.Logger) error {
-	host, _ := os.Hostname()
-	id := host + "_" + string(uuid.NewUUID())
-	lock := &resourcelock.LeaseLock{
-		LeaseMeta:  metav1.ObjectMeta{Name: cfg.LeaseName, Namespace: cfg.Namespace()},
-		Client:     kube.CoordinationV1(),
-		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
-	}
+	id, lock := leaseLock(cfg, kube)
 	// The elector runs on a context of its own, cancelled once the workers are
 	// done; the workers' context ends with ctx or with the lease.
 	electCtx, stopElecting := context.WithCancel(context.WithoutCancel(ctx))
@@ -80,5 +74,17 @@ func runElected(ctx context.Context, cfg config.Config, kube kubernetes.Interfac
 			return nil
 		}
 		return fmt.Errorf("leader election: lost the lease %s/%s", cfg.Namespace(), cfg.LeaseName)
+	}
+}
+
+// leaseLock is this replica's identity (host and a unique suffix, so two
+// processes on one host differ) and its lock on the configured Lease.
+func leaseLock(cfg config.Config, kube kubernetes.Interface) (string, *resourcelock.LeaseLock) {
+	host, _ := os.Hostname()
+	id := host + "_" + string(uuid.NewUUID())
+	return id, &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Name: cfg.LeaseName, Namespace: cfg.Namespace()},
+		Client:     kube.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
 	}
 }

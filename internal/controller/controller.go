@@ -112,7 +112,8 @@ func (c *Controller) QueueLen() int {
 	return c.queue.Len()
 }
 
-// Enqueue asks for a reconcile of namespace/name now (the alert webhook uses it).
+// Enqueue asks for a reconcile of namespace/name now (the sampler and route
+// events use it).
 func (c *Controller) Enqueue(key string) { c.queue.Add(key) }
 
 func (c *Controller) enqueueDeployment(obj any) {

@@ -39,6 +39,22 @@ type Metrics struct {
 
 // New registers the metrics on reg; depth reports the workqueue's length.
 func New(reg prometheus.Registerer, depth func() int) *Metrics {
+	m := NewUnobserved(reg)
+	m.ObserveQueue(reg, depth)
+	return m
+}
+
+// ObserveQueue registers the workqueue depth gauge on reg, reading depth at each
+// scrape. It is apart from NewUnobserved because the queue belongs to the
+// controller, which is built with the metrics.
+func (m *Metrics) ObserveQueue(reg prometheus.Registerer, depth func() int) {
+	m.QueueDepth = promauto.With(reg).NewGaugeFunc(prometheus.GaugeOpts{Name: "rolloutd_workqueue_depth",
+		Help: "Deployments waiting to be reconciled."}, func() float64 { return float64(depth()) })
+}
+
+// NewUnobserved registers the metrics on reg but the workqueue depth
+// (ObserveQueue).
+func NewUnobserved(reg prometheus.Registerer) *Metrics {
 	f := promauto.With(reg)
 	dep := []string{"namespace", "deployment"}
 	return &Metrics{
@@ -71,8 +87,6 @@ func New(reg prometheus.Registerer, depth func() int) *Metrics {
 		StatusWriteFailures: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_status_write_failures_total",
 			Help: "Status writes of a rollback that failed, by error kind; the rollback took traffic off the canary regardless."},
 			[]string{"kind"}),
-		QueueDepth: f.NewGaugeFunc(prometheus.GaugeOpts{Name: "rolloutd_workqueue_depth",
-			Help: "Deployments waiting to be reconciled."}, func() float64 { return float64(depth()) }),
 		DriftRepairs: f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_drift_repairs_total",
 			Help: "Generated objects found changed or deleted by someone else and restored, by kind."}, []string{"kind"}),
 		Panics: f.NewCounter(prometheus.CounterOpts{Name: "rolloutd_reconcile_panics_total",
