@@ -94,10 +94,23 @@ func (c Config) Gate() time.Duration {
 
 // Validate reports every bad setting at once.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(name, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("ROLLOUTD_%s: "+format, append([]any{name}, args...)...))
-	}
+	var p problems
+	c.validateEndpoints(&p)
+	c.validateCapacity(&p)
+	c.validateLoops(&p)
+	return errors.Join(p...)
+}
+
+// problems collects the bad settings, each named by its environment variable.
+type problems []error
+
+func (p *problems) bad(name, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("ROLLOUTD_%s: "+format, append([]any{name}, args...)...))
+}
+
+// validateEndpoints checks Prometheus's URL, the logs and leader election.
+func (c Config) validateEndpoints(p *problems) {
+	bad := p.bad
 	if u, err := url.Parse(c.PrometheusURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("PROMETHEUS_URL", "want an http(s) URL, got %q", c.PrometheusURL)
 	}
@@ -114,6 +127,12 @@ func (c Config) Validate() error {
 	default:
 		bad("LEADER_ELECT", "want true or false, got %q", c.LeaderElect)
 	}
+}
+
+// validateCapacity checks the workers, the client rate limits and the bounds
+// of queries, gates and unready canaries.
+func (c Config) validateCapacity(p *problems) {
+	bad := p.bad
 	if c.Workers < 1 {
 		bad("WORKERS", "want at least 1, got %d", c.Workers)
 	}
@@ -135,6 +154,12 @@ func (c Config) Validate() error {
 	if c.GateTimeout != 0 && c.GateTimeout < c.QueryTimeout {
 		bad("GATE_TIMEOUT", "want at least QUERY_TIMEOUT (%s), got %s", c.QueryTimeout, c.GateTimeout)
 	}
+}
+
+// validateLoops checks the judge and the sampler, the leader Lease's timing
+// and the notifications' queue.
+func (c Config) validateLoops(p *problems) {
+	bad := p.bad
 	switch strings.ToLower(c.Judge) {
 	case "on", "off":
 	default:
@@ -154,7 +179,6 @@ func (c Config) Validate() error {
 		bad("NOTIFY_TIMEOUT", "want a positive timeout and NOTIFY_QUEUE_SIZE of at least 1, got %s and %d",
 			c.NotifyTimeout, c.NotifyQueueSize)
 	}
-	return errors.Join(errs...)
 }
 
 // JudgeOptions returns the statistical judge's options when ROLLOUTD_JUDGE is on,
