@@ -14,6 +14,32 @@ import (
 // waits until all serve at 50%, and sends a firing alert for each: one payload
 // for all at once, or one per app in turn. The start is the POST.
 func (r *run) alerts(ctx context.Context) error {
+	if err := r.goodCanaries(ctx); err != nil {
+		return err
+	}
+	if err := r.swap(ctx, true); err != nil {
+		return err
+	}
+	if err := r.hangGates(ctx); err != nil {
+		return err
+	}
+	starts, err := r.fire(ctx)
+	if err != nil {
+		return err
+	}
+	for name, zero := range r.zeroTimes(ctx) {
+		r.res.alert = append(r.res.alert, zero.Sub(starts[name]))
+	}
+	// Every reconcile that rolled back has returned, and observed its latency.
+	if err := r.apps.Wait(ctx, r.names, "rolled back", r.o.timeout, rolledBack); err != nil {
+		return err
+	}
+	return r.scrapeDaemon(ctx, causeAlert)
+}
+
+// goodCanaries releases a good canary on every app and waits until each serves
+// at 50% and the Ingress watch saw it.
+func (r *run) goodCanaries(ctx context.Context) error {
 	if err := r.apps.Annotate(ctx, r.names, map[string]string{"rolloutd.io/interval": "30m"}); err != nil {
 		return err
 	}
@@ -34,12 +60,12 @@ func (r *run) alerts(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the Ingress watch did not see every canary at 50%%: %w", err)
 	}
-	if err := r.swap(ctx, true); err != nil {
-		return err
-	}
-	if err := r.hangGates(ctx); err != nil {
-		return err
-	}
+	return nil
+}
+
+// fire sends a firing alert for each app, in one payload or one per app in
+// turn, and returns when each was sent.
+func (r *run) fire(ctx context.Context) (map[string]time.Time, error) {
 	post := func(names []string, at time.Time) error {
 		var alerts []harness.Alert
 		for _, n := range names {
@@ -51,32 +77,19 @@ func (r *run) alerts(ctx context.Context) error {
 		}
 		return harness.PostAlerts(ctx, r.daemon.Addr, r.token, body)
 	}
-	var starts map[string]time.Time
-	if r.level.burst {
-		t0 := time.Now()
-		if err := post(r.names, t0); err != nil {
-			return err
-		}
-		fmt.Printf("  one payload of %d alerts answered in %s\n", len(r.names), time.Since(t0).Round(time.Millisecond))
-		starts = map[string]time.Time{}
-		for _, n := range r.names {
-			starts[n] = t0
-		}
-	} else {
-		var err error
-		starts, err = r.trigger(ctx, func(name string) error { return post([]string{name}, time.Now()) })
-		if err != nil {
-			return err
-		}
+	if !r.level.burst {
+		return r.trigger(ctx, func(name string) error { return post([]string{name}, time.Now()) })
 	}
-	for name, zero := range r.zeroTimes(ctx) {
-		r.res.alert = append(r.res.alert, zero.Sub(starts[name]))
+	t0 := time.Now()
+	if err := post(r.names, t0); err != nil {
+		return nil, err
 	}
-	// Every reconcile that rolled back has returned, and observed its latency.
-	if err := r.apps.Wait(ctx, r.names, "rolled back", r.o.timeout, rolledBack); err != nil {
-		return err
+	fmt.Printf("  one payload of %d alerts answered in %s\n", len(r.names), time.Since(t0).Round(time.Millisecond))
+	starts := map[string]time.Time{}
+	for _, n := range r.names {
+		starts[n] = t0
 	}
-	return r.scrapeDaemon(ctx, causeAlert)
+	return starts, nil
 }
 
 // hangGates, with -prometheus-down, makes every app's gate due (the interval

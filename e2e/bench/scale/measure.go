@@ -41,11 +41,42 @@ type result struct {
 	took             time.Duration   // release to all settled
 }
 
+// measure runs one size: the daemon taking over s.total Deployments, idle, then
+// rolling s.rolling of them out at once.
 func measure(ctx context.Context, o options, s size) (result, error) {
 	r := result{size: s}
 	_, kube, err := harness.Connect(o.kubeconfig, 200, 400)
 	if err != nil {
 		return r, err
+	}
+	ns, cleanup, err := prepare(ctx, kube, o, s)
+	defer cleanup()
+	if err != nil {
+		return r, err
+	}
+	d, err := startDaemon(ctx, o, ns)
+	if err != nil {
+		return r, err
+	}
+	defer d.Stop()
+	if err := measureIdle(ctx, kube, o, d, ns, &r); err != nil {
+		return r, err
+	}
+	if s.rolling == 0 {
+		_, r.peakRSS = d.memory()
+		return r, nil
+	}
+	return r, measureRelease(ctx, kube, o, d, ns, &r)
+}
+
+// prepare makes room for the rolling Deployments' pods and creates them all in
+// a namespace of their own; cleanup drops the namespace, then the room.
+func prepare(ctx context.Context, kube kubernetes.Interface, o options, s size) (ns string, cleanup func(), err error) {
+	var undo []func()
+	cleanup = func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
 	}
 	var place func(*corev1.PodSpec)
 	if s.rolling > 0 {
@@ -53,43 +84,46 @@ func measure(ctx context.Context, o options, s size) (result, error) {
 		// while the promoted revision replaces the stable one.
 		pool, err := capacity.Add(ctx, kube, 3*s.rolling)
 		if err != nil {
-			return r, err
+			return "", cleanup, err
 		}
-		defer func() { _ = pool.Remove(context.Background()) }()
+		undo = append(undo, func() { _ = pool.Remove(context.Background()) })
 		place = pool.Place
 	}
-	ns := fmt.Sprintf("bench-scale-%d-%d", s.total, rand.IntN(1e6))
+	ns = fmt.Sprintf("bench-scale-%d-%d", s.total, rand.IntN(1e6))
 	drop, err := harness.Namespace(ctx, kube, ns)
 	if err != nil {
-		return r, err
+		return "", cleanup, err
 	}
-	defer drop(5 * time.Minute)
+	undo = append(undo, func() { drop(5 * time.Minute) })
 	if err := populate(ctx, kube, ns, s, o.interval, place); err != nil {
-		return r, fmt.Errorf("populate: %w", err)
+		return "", cleanup, fmt.Errorf("populate: %w", err)
 	}
-	d, err := startDaemon(ctx, o, ns)
-	if err != nil {
-		return r, err
-	}
-	defer d.Stop()
+	return ns, cleanup, nil
+}
+
+// measureIdle waits for the daemon to take the rolling Deployments over and
+// records its start and idle figures.
+func measureIdle(ctx context.Context, kube kubernetes.Interface, o options, d *daemon, ns string, r *result) error {
 	if err := waitFor(ctx, func() (bool, error) {
 		n, err := count(ctx, kube, ns, false)
-		return n == s.rolling, err
+		return n == r.rolling, err
 	}); err != nil {
-		return r, fmt.Errorf("take over: %w", err)
+		return fmt.Errorf("take over: %w", err)
 	}
 	r.start, _ = d.syncTime()
 	r.idleRSS, _ = d.idleMemory(ctx)
 	r.idleAnon = d.Memory()["RssAnon"]
 	if o.heapProfile != "" {
-		if err := d.saveProfile("heap", fmt.Sprintf("%s.%d-%d", o.heapProfile, s.total, s.rolling)); err != nil {
+		if err := d.saveProfile("heap", fmt.Sprintf("%s.%d-%d", o.heapProfile, r.total, r.rolling)); err != nil {
 			fmt.Fprintf(os.Stderr, "heap profile: %v\n", err)
 		}
 	}
-	if s.rolling == 0 {
-		_, r.peakRSS = d.memory()
-		return r, nil
-	}
+	return nil
+}
+
+// measureRelease releases every rolling Deployment, waits for all to settle and
+// records the daemon's figures per gate over that time.
+func measureRelease(ctx context.Context, kube kubernetes.Interface, o options, d *daemon, ns string, r *result) error {
 	cpu0, gates0, q0 := d.CPUSeconds(), d.metric("rolloutd_gates_total"), d.metric("rolloutd_analysis_query_duration_seconds_count")
 	req0, wait0 := d.series("rolloutd_kube_requests_total"), d.metric("rolloutd_kube_client_throttle_seconds_sum")
 	means0 := d.means()
@@ -99,17 +133,17 @@ func measure(ctx context.Context, o options, s size) (result, error) {
 	go func() {
 		defer close(profiled)
 		if o.cpuProfile != "" {
-			if err := d.saveProfile("profile?seconds=30", fmt.Sprintf("%s.%d-%d", o.cpuProfile, s.total, s.rolling)); err != nil {
+			if err := d.saveProfile("profile?seconds=30", fmt.Sprintf("%s.%d-%d", o.cpuProfile, r.total, r.rolling)); err != nil {
 				fmt.Fprintf(os.Stderr, "cpu profile: %v\n", err)
 			}
 		}
 	}()
 	defer func() { <-profiled }()
-	if err := releaseAll(ctx, kube, ns, s, o.spread); err != nil {
-		return r, err
+	if err := releaseAll(ctx, kube, ns, r.size, o.spread); err != nil {
+		return err
 	}
-	if err := waitFor(ctx, func() (bool, error) { n, err := count(ctx, kube, ns, true); return n == s.rolling, err }); err != nil {
-		return r, fmt.Errorf("settle: %w", err)
+	if err := waitFor(ctx, func() (bool, error) { n, err := count(ctx, kube, ns, true); return n == r.rolling, err }); err != nil {
+		return fmt.Errorf("settle: %w", err)
 	}
 	r.took = time.Since(t0)
 	_, r.peakRSS = d.memory()
@@ -128,7 +162,7 @@ func measure(ctx context.Context, o options, s size) (result, error) {
 		r.queriesPerGate = (d.metric("rolloutd_analysis_query_duration_seconds_count") - q0) / r.gates
 	}
 	r.delays = sw.result()
-	return r, nil
+	return nil
 }
 
 func waitFor(ctx context.Context, cond func() (bool, error)) error {
