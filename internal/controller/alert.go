@@ -8,7 +8,6 @@ import (
 	"go.uber.org/zap"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/internal/alerts"
@@ -55,15 +54,10 @@ func (r *rollout) observeAlert(ctx context.Context, in *strategy.Input, sets []*
 	if rs == nil {
 		return nil
 	}
-	full, err := r.c.Kube.AppsV1().ReplicaSets(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
+	full, tmpl, err := r.fullTemplate(ctx, rs)
+	if full == nil || err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("get replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
-	}
-	tmpl := full.Spec.Template.DeepCopy()
-	delete(tmpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	r.alert.previous = tmpl
 	in.Stable.Previous = workload.Revision(*tmpl)
 	return nil

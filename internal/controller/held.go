@@ -47,6 +47,12 @@ func (r *rollout) lastValidSpec(perr error) contract.Spec {
 
 // invalidMessage names every rejected annotation with its accepted form.
 func invalidMessage(perr error) string {
+	return "invalid annotations: " + invalidList(perr)
+}
+
+// invalidList is every problem of a parse error, each rejected annotation with
+// its accepted form, separated by semicolons.
+func invalidList(perr error) string {
 	msgs := []string{}
 	var inv *contract.InvalidError
 	for _, e := range unwrapAll(perr) {
@@ -56,7 +62,7 @@ func invalidMessage(perr error) string {
 			msgs = append(msgs, e.Error())
 		}
 	}
-	return "invalid annotations: " + strings.Join(msgs, "; ")
+	return strings.Join(msgs, "; ")
 }
 
 // keepSpec records in the decision's status the annotations a held rollout goes on

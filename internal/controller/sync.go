@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -302,22 +301,13 @@ func (r *rollout) evaluate(ctx context.Context, in strategy.Input) analysis.Resu
 // the annotation and the accepted form. Nothing starts; traffic stays as it is;
 // the stable is held paused as given.
 func (r *rollout) invalid(ctx context.Context, what string, perr error, paused bool) (time.Duration, error) {
-	msgs := []string{}
-	var inv *contract.InvalidError
-	for _, e := range unwrapAll(perr) {
-		if errors.As(e, &inv) {
-			msgs = append(msgs, inv.Error())
-		} else {
-			msgs = append(msgs, e.Error())
-		}
-	}
 	next := r.prev
 	if next.Phase == "" {
 		next.Phase = contract.Idle
 		next.LastTransitionTime = r.now
 	}
 	next.Reason = ReasonInvalidSpec
-	next.Message = what + ": " + strings.Join(msgs, "; ")
+	next.Message = what + ": " + invalidList(perr)
 	if next.Message == r.prev.Message {
 		return 0, nil
 	}

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"sort"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -29,37 +28,39 @@ func (r *rollout) observeUndo(ctx context.Context, in *strategy.Input, sets []*a
 	if rs == nil {
 		return nil
 	}
-	full, err := r.c.Kube.AppsV1().ReplicaSets(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("get replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
+	full, tmpl, err := r.fullTemplate(ctx, rs)
+	if full == nil || err != nil {
+		return err
 	}
 	if !metav1.IsControlledBy(full, r.d) || workload.RevisionNumber(full) != c.Revision {
 		return nil // renumbered or adopted since the cache saw it
 	}
-	tmpl := full.Spec.Template.DeepCopy()
-	delete(tmpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
 	r.undo = tmpl
 	in.Stable.UndoTarget = workload.Revision(*tmpl)
 	return nil
 }
 
+// fullTemplate reads rs from the API, as the informer cache keeps only its
+// template's hash, and returns it with the pod template a Deployment writes
+// back to restore it (without the pod-template-hash label). Nil, nil, nil when
+// rs is gone.
+func (r *rollout) fullTemplate(ctx context.Context, rs *appsv1.ReplicaSet) (*appsv1.ReplicaSet, *corev1.PodTemplateSpec, error) {
+	full, err := r.c.Kube.AppsV1().ReplicaSets(rs.Namespace).Get(ctx, rs.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("get replicaset %s/%s: %w", rs.Namespace, rs.Name, err)
+	}
+	tmpl := full.Spec.Template.DeepCopy()
+	delete(tmpl.Labels, appsv1.DefaultDeploymentUniqueLabelKey)
+	return full, tmpl, nil
+}
+
 // keptRevision is the ReplicaSet of d numbered revision when it is among d's
 // newest keep ReplicaSets (rolloutd.io/revision-history); nil otherwise.
 func keptRevision(d *appsv1.Deployment, sets []*appsv1.ReplicaSet, revision int64, keep int) *appsv1.ReplicaSet {
-	var own []*appsv1.ReplicaSet
-	for _, rs := range sets {
-		if metav1.IsControlledBy(rs, d) {
-			own = append(own, rs)
-		}
-	}
-	sort.Slice(own, func(i, j int) bool { return workload.RevisionNumber(own[i]) > workload.RevisionNumber(own[j]) })
-	if keep > 0 && len(own) > keep {
-		own = own[:keep]
-	}
-	for _, rs := range own {
+	for _, rs := range workload.Kept(d, sets, keep) {
 		if workload.RevisionNumber(rs) == revision {
 			return rs
 		}

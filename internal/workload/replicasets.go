@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"sort"
 	"strconv"
 
 	"github.com/rolloutd/rolloutd/strategy/contract"
@@ -107,4 +108,21 @@ func ptrValue(n *int32) int32 {
 		return 1
 	}
 	return *n
+}
+
+// Kept is the Deployment's own ReplicaSets, newest revision first, trimmed to the
+// keep newest (rolloutd.io/revision-history; all of them when keep is 0): the
+// revisions an undo may return to.
+func Kept(d *appsv1.Deployment, sets []*appsv1.ReplicaSet, keep int) []*appsv1.ReplicaSet {
+	var own []*appsv1.ReplicaSet
+	for _, rs := range sets {
+		if metav1.IsControlledBy(rs, d) {
+			own = append(own, rs)
+		}
+	}
+	sort.SliceStable(own, func(i, j int) bool { return RevisionNumber(own[i]) > RevisionNumber(own[j]) })
+	if keep > 0 && len(own) > keep {
+		own = own[:keep]
+	}
+	return own
 }
