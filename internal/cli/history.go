@@ -98,7 +98,7 @@ func replicaSets(ctx context.Context, cs kubernetes.Interface, d *appsv1.Deploym
 
 // history joins the ReplicaSets (newest first) with what the status records,
 // oldest row first as kubectl rollout history prints.
-func history(r rollout, sets []appsv1.ReplicaSet) []revision {
+func history(r rollout, sets []*appsv1.ReplicaSet) []revision {
 	var out []revision
 	seen := map[string]bool{}
 	for i := len(sets) - 1; i >= 0; i-- {
@@ -106,7 +106,7 @@ func history(r rollout, sets []appsv1.ReplicaSet) []revision {
 		h := workload.Revision(rs.Spec.Template)
 		seen[h] = true
 		created := rs.CreationTimestamp.Time
-		out = append(out, revision{Number: workload.RevisionNumber(&rs), Template: h,
+		out = append(out, revision{Number: workload.RevisionNumber(rs), Template: h,
 			Images: images(rs.Spec.Template), Created: &created, Outcome: knownOutcome(r, h, i == 0)})
 	}
 	st := r.st

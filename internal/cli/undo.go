@@ -60,8 +60,7 @@ func resolveUndo(ctx context.Context, cs kubernetes.Interface, r rollout, to int
 	if len(sets) == 0 {
 		return c, fmt.Errorf("cannot undo %s: it has no ReplicaSet, so no revision is kept", name)
 	}
-	sets = keptRevisions(r.d, sets)
-	target, err := pickRevision(name, sets, to)
+	target, err := pickRevision(name, keptRevisions(r.d, sets), to)
 	if err != nil {
 		return c, err
 	}
@@ -70,36 +69,37 @@ func resolveUndo(ctx context.Context, cs kubernetes.Interface, r rollout, to int
 	return c, nil
 }
 
-// keptRevisions trims the ReplicaSets (newest first) to rolloutd.io/revision-history.
-func keptRevisions(d *appsv1.Deployment, sets []appsv1.ReplicaSet) []appsv1.ReplicaSet {
+// keptRevisions are the ReplicaSets rolloutd.io/revision-history keeps, newest first.
+func keptRevisions(d *appsv1.Deployment, sets []appsv1.ReplicaSet) []*appsv1.ReplicaSet {
 	keep := defaultRevisionHistory
 	if s, err := contract.Parse(d.Name, d.Annotations); err == nil && s.RevisionHistory > 0 {
 		keep = s.RevisionHistory
 	}
-	if len(sets) > keep {
-		return sets[:keep]
+	ptrs := make([]*appsv1.ReplicaSet, len(sets))
+	for i := range sets {
+		ptrs[i] = &sets[i]
 	}
-	return sets
+	return workload.Kept(d, ptrs, keep)
 }
 
 // pickRevision finds revision to among the kept ReplicaSets (newest first; the
 // first one runs); 0 picks the previous one.
-func pickRevision(name string, sets []appsv1.ReplicaSet, to int64) (*appsv1.ReplicaSet, error) {
-	running := workload.RevisionNumber(&sets[0])
+func pickRevision(name string, sets []*appsv1.ReplicaSet, to int64) (*appsv1.ReplicaSet, error) {
+	running := workload.RevisionNumber(sets[0])
 	if to == 0 {
 		if len(sets) < 2 {
 			return nil, fmt.Errorf("cannot undo %s: no revision before the running revision %d is kept", name, running)
 		}
-		return &sets[1], nil
+		return sets[1], nil
 	}
 	if to == running {
 		return nil, fmt.Errorf("cannot undo %s: revision %d is the running revision", name, to)
 	}
 	kept := make([]string, 0, len(sets))
 	for i := range sets {
-		n := workload.RevisionNumber(&sets[i])
+		n := workload.RevisionNumber(sets[i])
 		if n == to {
-			return &sets[i], nil
+			return sets[i], nil
 		}
 		kept = append(kept, fmt.Sprint(n))
 	}
