@@ -55,24 +55,12 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
-	if o.MaxBody <= 0 {
-		o.MaxBody = DefaultMaxBody
-	}
-	if o.Workers <= 0 {
-		o.Workers = DefaultWorkers
-	}
-	if o.Queue <= 0 {
-		o.Queue = DefaultQueue
-	}
-	if o.DedupeTTL <= 0 {
-		o.DedupeTTL = DefaultDedupeTTL
-	}
-	if o.DedupeSize <= 0 {
-		o.DedupeSize = DefaultDedupeSize
-	}
-	if o.MarkTimeout <= 0 {
-		o.MarkTimeout = DefaultMarkTimeout
-	}
+	positiveOr(&o.MaxBody, DefaultMaxBody)
+	positiveOr(&o.Workers, DefaultWorkers)
+	positiveOr(&o.Queue, DefaultQueue)
+	positiveOr(&o.DedupeTTL, DefaultDedupeTTL)
+	positiveOr(&o.DedupeSize, DefaultDedupeSize)
+	positiveOr(&o.MarkTimeout, DefaultMarkTimeout)
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
@@ -81,6 +69,13 @@ func (o *Options) defaults() {
 	}
 	if o.Registerer == nil {
 		o.Registerer = prometheus.NewRegistry()
+	}
+}
+
+// positiveOr sets a zero or negative setting to its default.
+func positiveOr[T int | int64 | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
 
