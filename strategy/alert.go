@@ -191,12 +191,26 @@ func labelSummary(labels map[string]string) string {
 
 // selects reports whether every selector matcher equals the alert's label.
 func selects(selector, labels map[string]string) bool {
-	for k, v := range selector {
-		if got, ok := labels[k]; !ok || got != v {
-			return false
+	_, unmatched := UnmatchedLabel(selector, labels)
+	return !unmatched
+}
+
+// UnmatchedLabel is the first key, in key order, of an alert selector
+// (rolloutd.io/alert-selector) that the alert's labels lack or set to another
+// value; unmatched is false when the alert matches. The webhook marks only the
+// Deployments whose selector the alert matches, and the strategy checks again.
+func UnmatchedLabel(selector, labels map[string]string) (key string, unmatched bool) {
+	keys := make([]string, 0, len(selector))
+	for k := range selector {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if got, ok := labels[k]; !ok || got != selector[k] {
+			return k, true
 		}
 	}
-	return true
+	return "", false
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -142,10 +143,8 @@ func ineligible(d *appsv1.Deployment, m Mark) string {
 	if !sp.AlertRollback {
 		return fmt.Sprintf("alert rollback is disabled (%s: \"false\")", contract.KeyAlertRollback)
 	}
-	for k, v := range sp.AlertSelector {
-		if got, ok := m.Labels[k]; !ok || got != v {
-			return fmt.Sprintf("the alert does not match %s (%s=%q, alert has %q)", contract.KeyAlertSelector, k, v, got)
-		}
+	if k, unmatched := strategy.UnmatchedLabel(sp.AlertSelector, m.Labels); unmatched {
+		return fmt.Sprintf("the alert does not match %s (%s=%q, alert has %q)", contract.KeyAlertSelector, k, sp.AlertSelector[k], m.Labels[k])
 	}
 	if have, _, _ := ReadMark(ann); have != nil {
 		if have.Same(m) {
