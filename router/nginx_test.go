@@ -270,9 +270,9 @@ func TestServiceRouterWritesNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, exists)
 	assert.Zero(t, w)
-	assert.True(t, SelectsCanary("service"))
-	assert.False(t, SelectsCanary("nginx"))
-	assert.False(t, SelectsCanary("istio"))
+	assert.True(t, contract.RouterService.SelectsCanary())
+	assert.False(t, contract.RouterNginx.SelectsCanary())
+	assert.False(t, contract.RouterIstio.SelectsCanary())
 }
 
 var _ Router = Nginx{}

@@ -19,7 +19,3 @@ func (Service) Reset(context.Context, Target) error { return nil }
 
 // Weight reports no routing object.
 func (Service) Weight(context.Context, Target) (int, bool, error) { return 0, false, nil }
-
-// SelectsCanary reports whether the user's Service should select the canary pods
-// under router name (true only for the replica-ratio router).
-func SelectsCanary(name string) bool { return name == "service" }

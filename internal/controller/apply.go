@@ -107,7 +107,7 @@ func (r *rollout) cutTraffic(ctx context.Context, t router.Target, d strategy.De
 	if err := r.c.urgentRouter(r.spec.Router).Reset(ctx, t); err != nil {
 		return err
 	}
-	if router.SelectsCanary(string(r.spec.Router)) {
+	if r.spec.Router.SelectsCanary() {
 		// Traffic follows the pods: only removing the canary's takes it away.
 		if err := r.deleteCanaryDeployment(ctx, false); err != nil {
 			return err
@@ -160,7 +160,7 @@ func (r *rollout) unrecorded(ctx context.Context, t router.Target, d strategy.De
 	if err := r.c.urgentRouter(r.spec.Router).Reset(ctx, t); err != nil {
 		return errors.Join(werr, err)
 	}
-	if router.SelectsCanary(string(r.spec.Router)) {
+	if r.spec.Router.SelectsCanary() {
 		// Traffic follows the pods: only removing the canary's takes it away.
 		if err := r.deleteCanaryDeployment(ctx, false); err != nil {
 			return errors.Join(werr, err)
@@ -196,7 +196,7 @@ func (r *rollout) removeCanary(ctx context.Context, rt router.Router, t router.T
 	if err := rt.Reset(ctx, t); err != nil {
 		return err
 	}
-	if !router.SelectsCanary(string(r.spec.Router)) {
+	if !r.spec.Router.SelectsCanary() {
 		r.trafficOff()
 	}
 	r.c.applied.Delete(r.d.Namespace + "/" + r.d.Name)
@@ -232,7 +232,7 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 	}
 	want := workload.Canary(r.d, workload.CanaryOptions{
 		Revision: d.Status.Revision, Replicas: d.CanaryReplicas,
-		ServiceSelector: user.Spec.Selector, SelectedByService: router.SelectsCanary(string(r.spec.Router)),
+		ServiceSelector: user.Spec.Selector, SelectedByService: r.spec.Router.SelectsCanary(),
 	})
 	have, foreign := r.canary()
 	switch {

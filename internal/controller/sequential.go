@@ -50,7 +50,7 @@ func (r *rollout) analysisTarget(in strategy.Input) analysis.Target {
 		Canary:     contract.CanaryName(r.d.Name),
 		Service:    r.spec.Service,
 		Ingress:    r.spec.Ingress,
-		Source:     metricSource(r.spec),
+		Source:     r.spec.RequestSource(),
 		Window:     strategy.GateWindow(in),
 		End:        r.now,
 		// After a blue/green switch the stable pods are measured before it.

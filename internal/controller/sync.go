@@ -318,21 +318,6 @@ func (r *rollout) invalid(ctx context.Context, what string, perr error, paused b
 	return 0, nil
 }
 
-// metricSource is where a rollout's request metrics come from: the ingress or
-// mesh proxy for nginx and istio; for the replica-ratio router the
-// application's own per-pod metrics; for the Gateway API router the same by
-// default (every Gateway names its own metrics its own way), or Istio's
-// standard metrics when rolloutd.io/metric-source says the Gateway is Istio's.
-func metricSource(sp contract.Spec) contract.Source {
-	if sp.Router == contract.RouterGateway {
-		if sp.MetricSource != "" {
-			return sp.MetricSource
-		}
-		return contract.SourceService
-	}
-	return contract.Source(sp.Router)
-}
-
 func unwrapAll(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		return j.Unwrap()

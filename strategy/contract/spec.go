@@ -85,6 +85,25 @@ const (
 	RouterService Router = "service"
 )
 
+// SelectsCanary reports whether the user's Service selects the canary's pods too
+// (true only for the replica-ratio router, whose split is the pod ratio).
+func (r Router) SelectsCanary() bool { return r == RouterService }
+
+// RequestSource is where a rollout's request metrics come from: the ingress or
+// mesh proxy for nginx and istio; for the replica-ratio router the
+// application's own per-pod metrics; for the Gateway API router the same by
+// default (every Gateway names its own metrics its own way), or Istio's
+// standard metrics when rolloutd.io/metric-source says the Gateway is Istio's.
+func (s Spec) RequestSource() Source {
+	if s.Router == RouterGateway {
+		if s.MetricSource != "" {
+			return s.MetricSource
+		}
+		return SourceService
+	}
+	return Source(s.Router)
+}
+
 // RollingOrder orders pod creation and removal within a batch.
 type RollingOrder string
 
