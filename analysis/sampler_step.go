@@ -10,15 +10,26 @@ import (
 // when it is conclusive, else the plain comparison of the step's own counts,
 // as a gate without continuous judgement decides.
 
+// stepStart is where a step gate's record of a check starts: done with the
+// sequential result when it is conclusive, or inconclusive when the canary
+// served too few requests in the step; else not done, for the plain comparison.
+func (s *Sampler) stepStart(c contract.Check, seq contract.CheckResult, canaryRequests float64) (r contract.CheckResult, done bool) {
+	if seq.Verdict != contract.Inconclusive {
+		return seq, true
+	}
+	r = contract.CheckResult{Name: c.Name()}
+	if n := canaryRequests; n < s.minReq || n == 0 {
+		r.Verdict, r.Reason = contract.Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)
+		return r, true
+	}
+	return r, false
+}
+
 // stepResult is a step gate's record of a sequential check: its sequential
 // result when conclusive, else today's plain comparison of the step's counts.
 func (s *Sampler) stepResult(c contract.Check, seq contract.CheckResult, label string, canary, stable Counts) contract.CheckResult {
-	if seq.Verdict != contract.Inconclusive {
-		return seq
-	}
-	r := contract.CheckResult{Name: c.Name()}
-	if n := canary.Requests; n < s.minReq || n == 0 {
-		r.Verdict, r.Reason = contract.Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)
+	r, done := s.stepStart(c, seq, canary.Requests)
+	if done {
 		return r
 	}
 	share := func(x Counts, what string) (float64, error) {
@@ -47,12 +58,8 @@ func (s *Sampler) stepResult(c contract.Check, seq contract.CheckResult, label s
 // per-gate query computed them. A canary with requests but no duration
 // histogram fails: no data never passes.
 func (s *Sampler) stepLatency(c contract.Check, seq contract.CheckResult, canaryReqs Counts, h [2]Histogram) contract.CheckResult {
-	if seq.Verdict != contract.Inconclusive {
-		return seq
-	}
-	r := contract.CheckResult{Name: c.Name()}
-	if n := canaryReqs.Requests; n < s.minReq || n == 0 {
-		r.Verdict, r.Reason = contract.Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", n)
+	r, done := s.stepStart(c, seq, canaryReqs.Requests)
+	if done {
 		return r
 	}
 	cv := h[0].Quantile(c.Quantile)
