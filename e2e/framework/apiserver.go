@@ -43,7 +43,7 @@ type APIServer struct {
 	dir     string
 	logPath string
 	kube    kubernetes.Interface
-	proc    process
+	proc    Process
 }
 
 // StartAPIServer starts another kube-apiserver with the sandbox apiserver's
@@ -66,7 +66,7 @@ func (e *Env) StartAPIServer(t testing.TB) *APIServer {
 		bin:  argv[0],
 		args: withFlag(argv[1:], "secure-port", strconv.Itoa(port)),
 		dir:  t.TempDir(),
-		proc: process{name: "kube-apiserver"},
+		proc: Process{Name: "kube-apiserver"},
 	}
 	a.logPath = filepath.Join(e.layout.LogDir(), fmt.Sprintf("kube-apiserver-%s-%d.log", namespaceName(t.Name()), port))
 	a.Kubeconfig = filepath.Join(a.dir, "kubeconfig")
@@ -162,10 +162,10 @@ func (a *APIServer) Start() {
 	}
 	cmd := exec.Command(a.bin, a.args...)
 	cmd.Dir = a.dir
-	if err := a.proc.start(cmd, a.logPath, a.t.Name()); err != nil {
+	if err := a.proc.Start(cmd, a.logPath, a.t.Name()); err != nil {
 		a.t.Fatal(err)
 	}
-	if err := a.proc.waitReady(a.t.Context(), APIServerReadyTimeout, a.ready); err != nil {
+	if err := a.proc.WaitReady(a.t.Context(), APIServerReadyTimeout, a.ready); err != nil {
 		a.t.Fatalf("kube-apiserver on %s not ready within %v: %v (log %s)\n%s",
 			a.Addr, APIServerReadyTimeout, err, a.logPath, sandbox.TailFile(a.logPath, 40))
 	}
@@ -186,13 +186,13 @@ func (a *APIServer) ready() (bool, error) {
 
 // Kill sends SIGKILL, as a crash would, and waits for the process to exit.
 func (a *APIServer) Kill() {
-	if !a.proc.signal(syscall.SIGKILL, 10*time.Second) {
-		a.t.Errorf("kube-apiserver on %s (PID %d) still running 10s after SIGKILL", a.Addr, a.proc.pid())
+	if !a.proc.Signal(syscall.SIGKILL, 10*time.Second) {
+		a.t.Errorf("kube-apiserver on %s (PID %d) still running 10s after SIGKILL", a.Addr, a.proc.PID())
 	}
 }
 
 // Running reports whether the process is alive.
-func (a *APIServer) Running() bool { return a.proc.running() }
+func (a *APIServer) Running() bool { return a.proc.Running() }
 
 // LogPath is the apiserver's log file (all its runs).
 func (a *APIServer) LogPath() string { return a.logPath }

@@ -38,7 +38,7 @@ type Daemon struct {
 	args    []string
 	env     []string
 	logPath string
-	proc    process
+	proc    Process
 }
 
 var (
@@ -80,7 +80,7 @@ func (e *Env) StartDaemon(t testing.TB, opts DaemonOptions) *Daemon {
 		t:    t,
 		bin:  e.daemonBinary(t),
 		args: opts.Args,
-		proc: process{name: "rolloutd"},
+		proc: Process{Name: "rolloutd"},
 	}
 	d.logPath = filepath.Join(e.layout.LogDir(), fmt.Sprintf("rolloutd-%s-%d.log", namespaceName(t.Name()), port))
 	d.env = daemonEnv(e, d.Addr, opts)
@@ -123,12 +123,21 @@ func daemonEnv(e *Env, addr string, opts DaemonOptions) []string {
 }
 
 func freePort() (int, error) {
+	addr, err := FreeAddr()
+	if err != nil {
+		return 0, err
+	}
+	return addr.Port, nil
+}
+
+// FreeAddr is a loopback address with a port nobody listens on now.
+func FreeAddr() (*net.TCPAddr, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+		return nil, fmt.Errorf("find a free port: %w", err)
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
+	return ln.Addr().(*net.TCPAddr), nil
 }
 
 // URL is the daemon's base URL.
@@ -139,10 +148,10 @@ func (d *Daemon) start() {
 	d.t.Helper()
 	cmd := exec.Command(d.bin, d.args...)
 	cmd.Env = d.env
-	if err := d.proc.start(cmd, d.logPath, d.t.Name()); err != nil {
+	if err := d.proc.Start(cmd, d.logPath, d.t.Name()); err != nil {
 		d.t.Fatal(err)
 	}
-	if err := d.proc.waitReady(d.t.Context(), 30*time.Second, d.healthy); err != nil {
+	if err := d.proc.WaitReady(d.t.Context(), 30*time.Second, d.healthy); err != nil {
 		d.t.Fatalf("rolloutd on %s did not become healthy: %v\n%s", d.Addr, err, d.LogTail(40))
 	}
 }
@@ -157,12 +166,12 @@ func (d *Daemon) healthy() (bool, error) {
 }
 
 // Kill sends SIGKILL, as a crash would, and waits for the process to exit.
-func (d *Daemon) Kill() { d.proc.signal(syscall.SIGKILL, 10*time.Second) }
+func (d *Daemon) Kill() { d.proc.Signal(syscall.SIGKILL, 10*time.Second) }
 
 // Stop sends SIGTERM and waits for a clean exit, killing the process if it
 // takes longer than 30 s (which fails the test).
 func (d *Daemon) Stop() {
-	if !d.proc.signal(syscall.SIGTERM, 30*time.Second) {
+	if !d.proc.Signal(syscall.SIGTERM, 30*time.Second) {
 		d.t.Errorf("rolloutd on %s ignored SIGTERM for 30s; killed it", d.Addr)
 		d.Kill()
 	}
@@ -177,14 +186,14 @@ func (d *Daemon) Restart() {
 }
 
 // Running reports whether the process is alive.
-func (d *Daemon) Running() bool { return d.proc.running() }
+func (d *Daemon) Running() bool { return d.proc.Running() }
 
 // LogTail returns the last n lines of the daemon's log (all its runs).
 func (d *Daemon) LogTail(n int) string { return sandbox.TailFile(d.logPath, n) }
 
 // PID is the daemon's current process id (a restart or a crash and restart
 // changes it).
-func (d *Daemon) PID() int { return d.proc.pid() }
+func (d *Daemon) PID() int { return d.proc.PID() }
 
 // LogPath is the daemon's log file.
 func (d *Daemon) LogPath() string { return d.logPath }

@@ -10,31 +10,32 @@ import (
 	"time"
 )
 
-// process is a child of the test binary with its output appended to a log
-// file: the rolloutd of a Daemon or the kube-apiserver of an APIServer. It can
-// be started again after it exits.
-type process struct {
-	name string // in messages, e.g. "rolloutd"
+// Process is a child of the test binary or of a benchmark program with its
+// output appended to a log file: the rolloutd of a Daemon (here or in
+// e2e/bench/harness) or the kube-apiserver of an APIServer. It can be started
+// again after it exits.
+type Process struct {
+	Name string // in messages, e.g. "rolloutd"
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	done chan struct{} // closed when cmd has exited
 }
 
-// start appends a line naming test to the log at logPath and starts cmd with
+// Start appends a line naming test to the log at logPath and starts cmd with
 // its stdout and stderr going to that log. The process is killed if the test
 // binary dies.
-func (p *process) start(cmd *exec.Cmd, logPath, test string) error {
+func (p *Process) Start(cmd *exec.Cmd, logPath, test string) error {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		return fmt.Errorf("start %s: open log: %w", p.name, err)
+		return fmt.Errorf("start %s: open log: %w", p.Name, err)
 	}
 	defer logf.Close()
 	fmt.Fprintf(logf, "\n==== %s start %s\n", time.Now().Format(time.RFC3339Nano), test)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", p.name, err)
+		return fmt.Errorf("start %s: %w", p.Name, err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -44,25 +45,25 @@ func (p *process) start(cmd *exec.Cmd, logPath, test string) error {
 	return nil
 }
 
-// waitReady polls ready until it reports true; it fails when timeout passes
+// WaitReady polls ready until it reports true; it fails when timeout passes
 // or ctx ends, with ready's last error or, once the process has exited, its
 // exit status. It leaves a running process running either way.
-func (p *process) waitReady(ctx context.Context, timeout time.Duration, ready func() (bool, error)) error {
+func (p *Process) WaitReady(ctx context.Context, timeout time.Duration, ready func() (bool, error)) error {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.mu.Unlock()
 	return Poll(ctx, timeout, func() (bool, error) {
 		select {
 		case <-done:
-			return false, fmt.Errorf("%s exited: %s", p.name, cmd.ProcessState)
+			return false, fmt.Errorf("%s exited: %s", p.Name, cmd.ProcessState)
 		default:
 		}
 		return ready()
 	})
 }
 
-// running reports whether the process is alive.
-func (p *process) running() bool {
+// Running reports whether the process is alive.
+func (p *Process) Running() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.done == nil {
@@ -76,9 +77,9 @@ func (p *process) running() bool {
 	}
 }
 
-// signal sends sig and waits up to timeout for the exit; it reports whether
+// Signal sends sig and waits up to timeout for the exit; it reports whether
 // the process is gone (true if it was never started).
-func (p *process) signal(sig syscall.Signal, timeout time.Duration) bool {
+func (p *Process) Signal(sig syscall.Signal, timeout time.Duration) bool {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.mu.Unlock()
@@ -99,8 +100,8 @@ func (p *process) signal(sig syscall.Signal, timeout time.Duration) bool {
 	}
 }
 
-// pid is the process ID of the last start, 0 before the first.
-func (p *process) pid() int {
+// PID is the process ID of the last start, 0 before the first.
+func (p *Process) PID() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cmd == nil {

@@ -15,10 +15,10 @@ import (
 
 func TestProcessAppendsAHeaderAndItsOutputToTheLog(t *testing.T) {
 	logPath := filepath.Join(t.TempDir(), "p.log")
-	p := &process{name: "sh"}
+	p := &Process{Name: "sh"}
 	for _, word := range []string{"first", "second"} {
-		require.NoError(t, p.start(exec.Command("sh", "-c", "echo "+word+"; echo "+word+"-err >&2"), logPath, "TestX"))
-		require.NoError(t, Poll(context.Background(), 5*time.Second, func() (bool, error) { return !p.running(), nil }))
+		require.NoError(t, p.Start(exec.Command("sh", "-c", "echo "+word+"; echo "+word+"-err >&2"), logPath, "TestX"))
+		require.NoError(t, Poll(context.Background(), 5*time.Second, func() (bool, error) { return !p.Running(), nil }))
 	}
 	b, err := os.ReadFile(logPath)
 	require.NoError(t, err)
@@ -26,11 +26,11 @@ func TestProcessAppendsAHeaderAndItsOutputToTheLog(t *testing.T) {
 }
 
 func TestProcessStartNamesTheLogItCannotOpen(t *testing.T) {
-	p := &process{name: "sh"}
-	err := p.start(exec.Command("true"), filepath.Join(t.TempDir(), "missing", "p.log"), "TestX")
+	p := &Process{Name: "sh"}
+	err := p.Start(exec.Command("true"), filepath.Join(t.TempDir(), "missing", "p.log"), "TestX")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "start sh: open log:")
-	assert.False(t, p.running())
+	assert.False(t, p.Running())
 }
 
 func TestProcessWaitReady(t *testing.T) {
@@ -46,10 +46,10 @@ func TestProcessWaitReady(t *testing.T) {
 		{name: "leaves a process that is never ready running", script: "sleep 30", wantErr: assert.AnError.Error(), wantRunning: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := &process{name: "sh"}
-			require.NoError(t, p.start(exec.Command("sh", "-c", tc.script), filepath.Join(t.TempDir(), "p.log"), t.Name()))
-			t.Cleanup(func() { p.signal(syscall.SIGKILL, 5*time.Second) })
-			err := p.waitReady(context.Background(), time.Second, func() (bool, error) {
+			p := &Process{Name: "sh"}
+			require.NoError(t, p.Start(exec.Command("sh", "-c", tc.script), filepath.Join(t.TempDir(), "p.log"), t.Name()))
+			t.Cleanup(func() { p.Signal(syscall.SIGKILL, 5*time.Second) })
+			err := p.WaitReady(context.Background(), time.Second, func() (bool, error) {
 				if tc.ready {
 					return true, nil
 				}
@@ -61,19 +61,19 @@ func TestProcessWaitReady(t *testing.T) {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.wantErr)
 			}
-			assert.Equal(t, tc.wantRunning, p.running())
+			assert.Equal(t, tc.wantRunning, p.Running())
 		})
 	}
 }
 
 func TestProcessSignalStopsItAndReportsAProcessNeverStartedAsGone(t *testing.T) {
-	p := &process{name: "sh"}
-	assert.True(t, p.signal(syscall.SIGTERM, time.Second), "never started")
-	assert.Zero(t, p.pid())
+	p := &Process{Name: "sh"}
+	assert.True(t, p.Signal(syscall.SIGTERM, time.Second), "never started")
+	assert.Zero(t, p.PID())
 
-	require.NoError(t, p.start(exec.Command("sleep", "30"), filepath.Join(t.TempDir(), "p.log"), t.Name()))
-	assert.NotZero(t, p.pid())
-	require.True(t, p.running())
-	assert.True(t, p.signal(syscall.SIGTERM, 5*time.Second))
-	assert.False(t, p.running())
+	require.NoError(t, p.Start(exec.Command("sleep", "30"), filepath.Join(t.TempDir(), "p.log"), t.Name()))
+	assert.NotZero(t, p.PID())
+	require.True(t, p.Running())
+	assert.True(t, p.Signal(syscall.SIGTERM, 5*time.Second))
+	assert.False(t, p.Running())
 }

@@ -4,14 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"time"
 
-	"k8s.io/apimachinery/pkg/util/wait"
+	"github.com/rolloutd/rolloutd/e2e/framework"
 )
 
 // DaemonOptions configure a rolloutd child process.
@@ -38,12 +38,11 @@ type DaemonOptions struct {
 
 // Daemon is a running rolloutd.
 type Daemon struct {
-	cmd *exec.Cmd
+	proc *framework.Process
 	// Addr serves /metrics, /readyz and the webhook.
 	Addr string
 	// Log is the path of its console log.
-	Log  string
-	logf *os.File
+	Log string
 }
 
 // StartDaemon starts rolloutd and waits until it answers /readyz.
@@ -53,9 +52,11 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 		return nil, err
 	}
 	if o.Addr == "" {
-		if o.Addr, err = freeAddr(); err != nil {
+		addr, err := framework.FreeAddr()
+		if err != nil {
 			return nil, err
 		}
+		o.Addr = addr.String()
 	}
 	if o.PrometheusURL == "" {
 		if o.PrometheusURL, err = SandboxPrometheus(); err != nil {
@@ -65,35 +66,35 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 	if o.LogName == "" {
 		o.LogName = "rolloutd-" + o.Namespace + ".log"
 	}
-	d := &Daemon{Addr: o.Addr, Log: filepath.Join(o.LogDir, o.LogName)}
-	if d.logf, err = os.Create(d.Log); err != nil {
-		return nil, err
+	d := &Daemon{proc: &framework.Process{Name: "rolloutd"}, Addr: o.Addr, Log: filepath.Join(o.LogDir, o.LogName)}
+	// Each run of a benchmark starts its log afresh.
+	if err := os.WriteFile(d.Log, nil, 0o644); err != nil {
+		return nil, fmt.Errorf("start rolloutd: %w", err)
 	}
-	d.cmd = exec.Command(bin, "--kubeconfig", o.Kubeconfig)
-	d.cmd.Env = append(os.Environ(), "ROLLOUTD_NAMESPACES="+o.Namespace, "ROLLOUTD_HTTP_ADDR="+o.Addr,
+	cmd := exec.Command(bin, "--kubeconfig", o.Kubeconfig)
+	cmd.Env = append(os.Environ(), "ROLLOUTD_NAMESPACES="+o.Namespace, "ROLLOUTD_HTTP_ADDR="+o.Addr,
 		"ROLLOUTD_PROMETHEUS_URL="+o.PrometheusURL, "ROLLOUTD_LEADER_ELECT=false", "ROLLOUTD_LOG_FORMAT=console")
 	if o.TokenFile != "" {
-		d.cmd.Env = append(d.cmd.Env, "ROLLOUTD_WEBHOOK_TOKEN_FILE="+o.TokenFile)
+		cmd.Env = append(cmd.Env, "ROLLOUTD_WEBHOOK_TOKEN_FILE="+o.TokenFile)
 	}
-	d.cmd.Env = append(d.cmd.Env, o.Env...)
-	d.cmd.Stdout, d.cmd.Stderr = d.logf, d.logf
-	if err := d.cmd.Start(); err != nil {
-		_ = d.logf.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
+	cmd.Env = append(cmd.Env, o.Env...)
+	if err := d.proc.Start(cmd, d.Log, o.Namespace); err != nil {
+		return nil, err
 	}
-	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-		resp, err := http.Get("http://" + d.Addr + "/readyz")
-		if err != nil {
-			return false, nil
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
-	if err != nil {
+	if err := d.proc.WaitReady(ctx, time.Minute, d.ready); err != nil {
 		d.Stop()
 		return nil, fmt.Errorf("daemon not ready (log %s): %w", d.Log, err)
 	}
 	return d, nil
+}
+
+func (d *Daemon) ready() (bool, error) {
+	resp, err := http.Get("http://" + d.Addr + "/readyz")
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, fmt.Errorf("/readyz: %s", resp.Status)
 }
 
 func daemonBinary(ctx context.Context, bin string) (string, error) {
@@ -107,20 +108,12 @@ func daemonBinary(ctx context.Context, bin string) (string, error) {
 	return bin, nil
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 // Stop interrupts the daemon and waits for it to exit.
 func (d *Daemon) Stop() {
-	_ = d.cmd.Process.Signal(os.Interrupt)
-	_ = d.cmd.Wait()
-	_ = d.logf.Close()
+	// A slow drain is waited for (the figures need a clean exit); SIGINT is sent
+	// again each minute.
+	for !d.proc.Signal(syscall.SIGINT, time.Minute) {
+	}
 }
 
 // Metrics returns the daemon's /metrics text.
