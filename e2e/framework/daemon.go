@@ -159,7 +159,7 @@ func (d *Daemon) start() {
 func (d *Daemon) healthy() (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := getOK(ctx, d.URL()+"/healthz"); err != nil {
+	if err := sandbox.GetOK(ctx, d.URL()+"/healthz"); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -92,6 +92,12 @@ func sameCommand(pid int, spec procSpec) bool {
 func httpOK(ctx context.Context, url string) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
+	return GetOK(ctx, url)
+}
+
+// GetOK fails unless a GET of url answers 200; the error carries the start of
+// any other answer's body.
+func GetOK(ctx context.Context, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -101,9 +107,9 @@ func httpOK(ctx context.Context, url string) error {
 		return err
 	}
 	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("GET %s: %s", url, resp.Status)
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
 	}
 	return nil
 }

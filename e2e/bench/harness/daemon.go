@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
+	"github.com/rolloutd/rolloutd/e2e/sandbox"
 )
 
 // DaemonOptions configure a rolloutd child process.
@@ -89,12 +90,10 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 }
 
 func (d *Daemon) ready() (bool, error) {
-	resp, err := http.Get("http://" + d.Addr + "/readyz")
-	if err != nil {
+	if err := sandbox.GetOK(context.Background(), "http://"+d.Addr+"/readyz"); err != nil {
 		return false, err
 	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK, fmt.Errorf("/readyz: %s", resp.Status)
+	return true, nil
 }
 
 func daemonBinary(ctx context.Context, bin string) (string, error) {
