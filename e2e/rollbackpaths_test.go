@@ -39,6 +39,19 @@ func webhookDaemon(t *testing.T, env *framework.Env, ns string, extra map[string
 	return env.StartDaemon(t, opts)
 }
 
+// heldAtTenPercent releases name v1 -> v2 under a webhook daemon with a step
+// interval of 10m, so the rollout waits at 10% for whatever the scenario sends,
+// and returns the daemon and the status at 10%.
+func heldAtTenPercent(t *testing.T, env *framework.Env, ns, name string) (*framework.Daemon, contract.Status) {
+	t.Helper()
+	a := app{name: name, replicas: 3, router: "nginx", rps: 100, annotations: map[string]string{
+		"rolloutd.io/interval": "10m", "rolloutd.io/checks": "cpu<=2x"}}
+	d := webhookDaemon(t, env, ns, nil)
+	a.create(t, env.Kube, ns)
+	release(t, env.Kube, ns, a.name, "example.com/"+name+":v2", nil)
+	return d, waitWeight(t, env, ns, a.name, 10)
+}
+
 // postAlert sends Alertmanager's webhook payload for one firing alert labelled
 // namespace=ns and deployment=deployment, firing since startsAt.
 func postAlert(t *testing.T, env *framework.Env, d *framework.Daemon, ns, deployment, name string, startsAt time.Time) {
@@ -162,12 +175,8 @@ func TestAlertAboutTheCanaryCopyRollsBack(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
 	ns := env.Namespace(t)
-	a := app{name: "copy", replicas: 3, router: "nginx", rps: 100, annotations: map[string]string{
-		"rolloutd.io/interval": "10m", "rolloutd.io/checks": "cpu<=2x"}}
-	d := webhookDaemon(t, env, ns, nil)
-	a.create(t, env.Kube, ns)
-	release(t, env.Kube, ns, a.name, "example.com/copy:v2", nil)
-	waitWeight(t, env, ns, a.name, 10)
+	a := app{name: "copy"}
+	d, _ := heldAtTenPercent(t, env, ns, a.name)
 
 	postAlert(t, env, d, ns, a.name+"-canary", "CanaryErrors", time.Now())
 	st := requireRolledBackByAlert(t, env, ns, a.name, "example.com/copy:v1")
@@ -181,12 +190,8 @@ func TestAlertStampedBySlowerPrometheusClockRollsBack(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
 	ns := env.Namespace(t)
-	a := app{name: "skew", replicas: 3, router: "nginx", rps: 100, annotations: map[string]string{
-		"rolloutd.io/interval": "10m", "rolloutd.io/checks": "cpu<=2x"}}
-	d := webhookDaemon(t, env, ns, nil)
-	a.create(t, env.Kube, ns)
-	release(t, env.Kube, ns, a.name, "example.com/skew:v2", nil)
-	st := waitWeight(t, env, ns, a.name, 10)
+	a := app{name: "skew"}
+	d, st := heldAtTenPercent(t, env, ns, a.name)
 	require.NotNil(t, st.StartedAt)
 
 	const behind = 10 * time.Second
@@ -313,12 +318,8 @@ func TestRollbackLeavesTheCanaryEvenIfItsStatusCannotBeWritten(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
 	ns := env.Namespace(t)
-	a := app{name: "unwritable", replicas: 3, router: "nginx", rps: 100, annotations: map[string]string{
-		"rolloutd.io/interval": "10m", "rolloutd.io/checks": "cpu<=2x"}}
-	d := webhookDaemon(t, env, ns, nil)
-	a.create(t, env.Kube, ns)
-	release(t, env.Kube, ns, a.name, "example.com/unwritable:v2", nil)
-	waitWeight(t, env, ns, a.name, 10)
+	a := app{name: "unwritable"}
+	d, _ := heldAtTenPercent(t, env, ns, a.name)
 	allow := denyRecordedRollbacks(t, env, ns, a.name)
 
 	postAlert(t, env, d, ns, a.name, "UnwritableBurning", time.Now())
