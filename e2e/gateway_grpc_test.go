@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
@@ -140,28 +141,21 @@ func requireGRPCRouteAsWritten(t *testing.T, gw gwclient.Interface, written *gwv
 // backendRefs are what the timeline reads.
 func watchGRPCRoute(t *testing.T, gw gwclient.Interface, ns, name, svc string) *routeTimeline {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	w, err := gw.GatewayV1().GRPCRoutes(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
-	require.NoError(t, err)
-	tl := &routeTimeline{}
-	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			g, ok := ev.Object.(*gwv1.GRPCRoute)
-			if !ok || ev.Type == watch.Deleted {
-				continue
-			}
-			view := &gwv1.HTTPRoute{ObjectMeta: g.ObjectMeta}
-			for _, rule := range g.Spec.Rules {
-				h := gwv1.HTTPRouteRule{Name: rule.Name}
-				for _, b := range rule.BackendRefs {
-					h.BackendRefs = append(h.BackendRefs, gwv1.HTTPBackendRef{BackendRef: b.BackendRef})
-				}
-				view.Spec.Rules = append(view.Spec.Rules, h)
-			}
-			tl.record(view, svc, svc+"-canary")
+	return recordRoutes(t, svc, func(ctx context.Context) (watch.Interface, error) {
+		return gw.GatewayV1().GRPCRoutes(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	}, func(o runtime.Object) *gwv1.HTTPRoute {
+		g, ok := o.(*gwv1.GRPCRoute)
+		if !ok {
+			return nil
 		}
-	}()
-	return tl
+		view := &gwv1.HTTPRoute{ObjectMeta: g.ObjectMeta}
+		for _, rule := range g.Spec.Rules {
+			h := gwv1.HTTPRouteRule{Name: rule.Name}
+			for _, b := range rule.BackendRefs {
+				h.BackendRefs = append(h.BackendRefs, gwv1.HTTPBackendRef{BackendRef: b.BackendRef})
+			}
+			view.Spec.Rules = append(view.Spec.Rules, h)
+		}
+		return view
+	})
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
@@ -143,19 +144,34 @@ type routeTimeline struct {
 
 func watchRoute(t *testing.T, gw gwclient.Interface, ns, name string) *routeTimeline {
 	t.Helper()
+	return recordRoutes(t, name, func(ctx context.Context) (watch.Interface, error) {
+		return gw.GatewayV1().HTTPRoutes(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	}, func(o runtime.Object) *gwv1.HTTPRoute {
+		r, _ := o.(*gwv1.HTTPRoute)
+		return r
+	})
+}
+
+// recordRoutes records every version of a route that start's watch reports on a
+// new routeTimeline until the test ends; view turns a version into the
+// HTTPRoute the timeline reads (nil for an object that is not one).
+func recordRoutes(t *testing.T, svc string, start func(context.Context) (watch.Interface, error),
+	view func(runtime.Object) *gwv1.HTTPRoute) *routeTimeline {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	w, err := gw.GatewayV1().HTTPRoutes(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	w, err := start(ctx)
 	require.NoError(t, err)
 	tl := &routeTimeline{}
 	go func() {
 		defer w.Stop()
 		for ev := range w.ResultChan() {
-			r, ok := ev.Object.(*gwv1.HTTPRoute)
-			if !ok || ev.Type == watch.Deleted {
+			if ev.Type == watch.Deleted {
 				continue
 			}
-			tl.record(r, name, name+"-canary")
+			if r := view(ev.Object); r != nil {
+				tl.record(r, svc, svc+"-canary")
+			}
 		}
 	}()
 	return tl
