@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,10 +15,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/rolloutd/rolloutd/e2e/bench/harness"
+	"github.com/rolloutd/rolloutd/e2e/framework"
+	"github.com/rolloutd/rolloutd/e2e/sandbox"
 )
 
 var (
@@ -57,66 +56,44 @@ func (f flagger) command() string {
 }
 
 // flaggerProc is a running Flagger.
-type flaggerProc struct {
-	cmd  *exec.Cmd
-	logf *os.File
-}
+type flaggerProc struct{ proc *framework.Process }
 
-func (p *flaggerProc) Pid() int { return p.cmd.Process.Pid }
+func (p *flaggerProc) Pid() int { return p.proc.PID() }
 
+// Stop interrupts Flagger and kills it if it has not exited after 15 s.
 func (p *flaggerProc) Stop() {
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = p.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-done
+	if !p.proc.Signal(syscall.SIGINT, 15*time.Second) {
+		p.proc.Signal(syscall.SIGKILL, time.Minute)
 	}
-	_ = p.logf.Close()
 }
 
 func (f flagger) start(ctx context.Context, r *relays, ns, logDir string, _ profile) (proc, error) {
-	port, err := freePort()
+	addr, err := framework.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
+	port := strconv.Itoa(addr.Port)
 	log := filepath.Join(logDir, "flagger-"+ns+".log")
-	logf, err := os.Create(log)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(f.install.Bin(), f.args(r.kubeconfig, r.prom.URL(), ns, port)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		_ = logf.Close()
+	// Each run of the benchmark starts its log afresh.
+	if err := os.WriteFile(log, nil, 0o644); err != nil {
 		return nil, fmt.Errorf("start flagger: %w", err)
 	}
-	p := &flaggerProc{cmd: cmd, logf: logf}
-	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(context.Context) (bool, error) {
-		resp, err := http.Get("http://127.0.0.1:" + port + "/healthz")
-		if err != nil {
-			return false, nil
+	p := &flaggerProc{proc: &framework.Process{Name: "flagger"}}
+	cmd := exec.Command(f.install.Bin(), f.args(r.kubeconfig, r.prom.URL(), ns, port)...)
+	if err := p.proc.Start(cmd, log, ns); err != nil {
+		return nil, err
+	}
+	err = p.proc.WaitReady(ctx, time.Minute, func() (bool, error) {
+		if err := sandbox.GetOK(ctx, "http://127.0.0.1:"+port+"/healthz"); err != nil {
+			return false, err
 		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
+		return true, nil
 	})
 	if err != nil {
 		p.Stop()
 		return nil, fmt.Errorf("flagger not healthy (log %s): %w", log, err)
 	}
 	return p, nil
-}
-
-func freePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port), nil
 }
 
 func (f flagger) enroll(ctx context.Context, ns, promURL string, names []string, p profile) error {
