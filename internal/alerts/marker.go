@@ -197,23 +197,13 @@ func alertSpec(d *appsv1.Deployment) (contract.Spec, string) {
 // invalidAlertKeys are the parse errors naming an alert annotation.
 func invalidAlertKeys(perr error) []*contract.InvalidError {
 	var out []*contract.InvalidError
-	for _, e := range unwrapAll(perr) {
+	for _, e := range contract.Problems(perr) {
 		var inv *contract.InvalidError
 		if errors.As(e, &inv) && slices.Contains(alertKeys, inv.Key) {
 			out = append(out, inv)
 		}
 	}
 	return out
-}
-
-func unwrapAll(err error) []error {
-	if err == nil {
-		return nil
-	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 // markPatch is the JSON merge patch adding the mark, conditional on resourceVersion.

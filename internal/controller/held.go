@@ -21,7 +21,7 @@ func (r *rollout) lastValidSpec(perr error) contract.Spec {
 	kept := r.prev.Spec
 	ann := maps.Clone(r.d.Annotations)
 	var inv *contract.InvalidError
-	for _, e := range unwrapAll(perr) {
+	for _, e := range contract.Problems(perr) {
 		if !errors.As(e, &inv) {
 			continue
 		}
@@ -55,7 +55,7 @@ func invalidMessage(perr error) string {
 func invalidList(perr error) string {
 	msgs := []string{}
 	var inv *contract.InvalidError
-	for _, e := range unwrapAll(perr) {
+	for _, e := range contract.Problems(perr) {
 		if errors.As(e, &inv) {
 			msgs = append(msgs, inv.Error())
 		} else {

@@ -318,13 +318,6 @@ func (r *rollout) invalid(ctx context.Context, what string, perr error, paused b
 	return 0, nil
 }
 
-func unwrapAll(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
-
 func (r *rollout) target() router.Target {
 	return router.Target{
 		Namespace:     r.d.Namespace,

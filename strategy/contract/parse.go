@@ -29,6 +29,18 @@ type InvalidError struct {
 	Cause    error
 }
 
+// Problems lists the problems of a Parse error, one per rejected annotation (Parse
+// joins them); nil for nil.
+func Problems(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
 func (e *InvalidError) Error() string {
 	msg := fmt.Sprintf("annotation %s=%q is invalid: accepted: %s", e.Key, e.Value, e.Accepted)
 	if e.Cause != nil {
