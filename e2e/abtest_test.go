@@ -53,8 +53,7 @@ var (
 
 func abTestOnlyMatchingRequests(t *testing.T, a app, rule abRule) {
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a.annotations = map[string]string{
 		"rolloutd.io/strategy": "abtest",
 		"rolloutd.io/match":    rule.match,
@@ -122,8 +121,7 @@ func abTestOnlyMatchingRequests(t *testing.T, a app, rule abRule) {
 func TestIstioMirrorBadCanaryIsRolledBackWithoutUserErrors(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := app{name: "mir", replicas: 3, router: "istio", rps: 200,
 		annotations: map[string]string{"rolloutd.io/mirror": "100", "rolloutd.io/interval": "10s"}}
 	a.create(t, env.Kube, ns)

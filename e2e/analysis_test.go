@@ -54,8 +54,7 @@ func TestAnalysisRegressionIsRolledBackByItsCheck(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			env := framework.Get(t)
-			ns := env.Namespace(t)
-			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			ns := env.WatchedNamespace(t)
 			a := app{name: "web", replicas: 3, router: "nginx", rps: 200,
 				annotations: map[string]string{"rolloutd.io/checks": latencyChecks}}
 			a.create(t, env.Kube, ns)
@@ -85,8 +84,7 @@ func TestAnalysisRegressionIsRolledBackByItsCheck(t *testing.T) {
 func TestAnalysisHealthyReleaseWithNoiseIsPromoted(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	_, err := env.Kube.CoreV1().ConfigMaps(ns).Create(context.Background(), &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-analysis"},
 		Data: map[string]string{"canary-requests": `query: sum(increase(nginx_ingress_controller_requests{namespace="{{.Namespace}}",ingress="{{.Ingress}}",canary!=""}[{{.Window}}]))
@@ -118,8 +116,7 @@ max: 1000000`},
 func TestAnalysisMissingConfigMapRollsBack(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := app{name: "web", replicas: 3, router: "nginx", rps: 200,
 		annotations: map[string]string{"rolloutd.io/analysis": "no-such-config"}}
 	a.create(t, env.Kube, ns)

@@ -27,8 +27,7 @@ import (
 func TestBatchOptOutGrowsTheStableBeforeRemovingTheCanary(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := batchApp("web", "rolloutd.io/batches", "50%,100%", "rolloutd.io/pause-at", "1", "rolloutd.io/max-surge", "3")
 	a.create(t, env.Kube, ns, func(d *appsv1.Deployment) {
 		// The Deployment's own rollout after the hand-back keeps the same bounds.

@@ -221,8 +221,7 @@ func sendCommand(t *testing.T, kube kubernetes.Interface, ns, name, verb string)
 func TestBatchCreateFirstReleaseStaysWithinLimits(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := batchApp("web", "rolloutd.io/batches", "1,25%,50%,100%", "rolloutd.io/max-surge", "2")
 	a.create(t, env.Kube, ns)
 	pods := countPods(t, env.Kube, ns, a.name)
@@ -244,8 +243,7 @@ func TestBatchCreateFirstReleaseStaysWithinLimits(t *testing.T) {
 func TestBatchDeleteFirstNeverSurges(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := batchApp("tight", "rolloutd.io/batches", "50%,100%", "rolloutd.io/rolling-order", "delete-first",
 		"rolloutd.io/max-unavailable", "2", "rolloutd.io/max-surge", "0")
 	a.create(t, env.Kube, ns)
@@ -270,8 +268,7 @@ func TestBatchDeleteFirstNeverSurges(t *testing.T) {
 func TestBatchBadVersionFailsAtTheFirstBatchAndIsReversed(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := batchApp("cart", "rolloutd.io/batches", "1,25%,50%,100%", "rolloutd.io/max-surge", "2")
 	a.create(t, env.Kube, ns)
 	pods := countPods(t, env.Kube, ns, a.name)
@@ -295,8 +292,7 @@ func TestBatchBadVersionFailsAtTheFirstBatchAndIsReversed(t *testing.T) {
 func TestBatchPodsNeverReadyAreStoppedAndReversed(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := batchApp("stuck", "rolloutd.io/max-surge", "2")
 	a.create(t, env.Kube, ns)
 	setProgressDeadline(t, env.Kube, ns, a.name, 15)
@@ -326,8 +322,7 @@ func setProgressDeadline(t *testing.T, kube kubernetes.Interface, ns, name strin
 func TestBatchPauseAtWaitsForPromote(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := batchApp("shop", "rolloutd.io/batches", "1,50%,100%", "rolloutd.io/pause-at", "1", "rolloutd.io/max-surge", "100%")
 	a.create(t, env.Kube, ns)
 

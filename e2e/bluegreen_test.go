@@ -52,8 +52,7 @@ func firstCanarySize(tl *timeline) int32 {
 func TestBlueGreenNginxGoodReleaseIsConfirmedAndPromoted(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := blueGreenApp("blue")
 	a.create(t, env.Kube, ns)
 	before := stablePods(t, env.Kube, ns, a.name)
@@ -105,8 +104,7 @@ func TestBlueGreenNginxGoodReleaseIsConfirmedAndPromoted(t *testing.T) {
 func TestBlueGreenNginxBadReleaseSwitchesBack(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := blueGreenApp("green", "rolloutd.io/threshold", "0")
 	a.create(t, env.Kube, ns)
 	before := stablePods(t, env.Kube, ns, a.name)

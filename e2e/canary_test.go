@@ -38,8 +38,7 @@ func TestCanaryGoodReleaseIsPromoted(t *testing.T) {
 		t.Run(r.router, func(t *testing.T) {
 			t.Parallel()
 			env := framework.Get(t)
-			ns := env.Namespace(t)
-			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			ns := env.WatchedNamespace(t)
 			a := app{name: "web", replicas: r.replicas, router: r.router, rps: 200}
 			a.create(t, env.Kube, ns)
 			tl := watchTimeline(t, env.Kube, ns, a.name)
@@ -71,8 +70,7 @@ func TestCanaryBadReleaseIsRolledBack(t *testing.T) {
 		t.Run(r.router, func(t *testing.T) {
 			t.Parallel()
 			env := framework.Get(t)
-			ns := env.Namespace(t)
-			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			ns := env.WatchedNamespace(t)
 			a := app{name: "shop", replicas: r.replicas, router: r.router, rps: 200}
 			a.create(t, env.Kube, ns)
 			before := stablePods(t, env.Kube, ns, a.name)
@@ -125,8 +123,7 @@ func TestDaemonKilledMidRolloutResumes(t *testing.T) {
 func TestOptOutMidRolloutRestoresDeployment(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := app{name: "blog", replicas: 3, router: "nginx", rps: 100,
 		annotations: map[string]string{"rolloutd.io/interval": "1m"}}
 	a.create(t, env.Kube, ns)

@@ -41,8 +41,7 @@ func TestContinuousJudgeRollsBackAFailingCanaryBeforeItsFirstGate(t *testing.T) 
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			env := framework.Get(t)
-			ns := env.Namespace(t)
-			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			ns := env.WatchedNamespace(t)
 			ann := map[string]string{"rolloutd.io/interval": "1m"}
 			if tc.checks != "" {
 				ann["rolloutd.io/checks"] = tc.checks
@@ -137,8 +136,7 @@ func TestContinuousJudgeAHealthyReleaseRightAfterARollbackIsPromoted(t *testing.
 	// "canary 45.2% from 42 requests" for a healthy release). docs/analysis.md.
 	t.Skip("known gap: a release made while the previous canary is rolling back can be judged on that canary's last requests; see docs/analysis.md")
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := faultApp("web", "nginx") // interval 3s, threshold 1
 	a.create(t, env.Kube, ns)
 

@@ -111,8 +111,7 @@ func TestDriftOfGeneratedObjectsIsRepaired(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			env := framework.Get(t)
-			ns := env.Namespace(t)
-			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			ns := env.WatchedNamespace(t)
 			a := app{name: "web", replicas: 3, router: tc.router, rps: 50, annotations: holdAnnotations}
 			if tc.router == "istio" {
 				createUserVirtualService(t, env, ns, a.name)
@@ -185,8 +184,7 @@ func hasEvent(ctx context.Context, env *framework.Env, ns, kind, reason, text st
 func TestChangingTheIngressMidRolloutRemovesTheOldCanaryIngress(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := app{name: "web", replicas: 3, router: "nginx", rps: 50, annotations: holdAnnotations}
 	a.create(t, env.Kube, ns)
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
@@ -226,8 +224,7 @@ func TestDeletingTheDeploymentMidRolloutResetsTheUsersRoutes(t *testing.T) {
 		t.Run(fmt.Sprintf("recreated %t", recreate), func(t *testing.T) {
 			t.Parallel()
 			env := framework.Get(t)
-			ns := env.Namespace(t)
-			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			ns := env.WatchedNamespace(t)
 			a := app{name: "web", replicas: 3, router: "istio", rps: 50, annotations: holdAnnotations}
 			createUserVirtualService(t, env, ns, a.name)
 			a.create(t, env.Kube, ns)

@@ -27,8 +27,7 @@ func TestStrippingEveryAnnotationHandsTheDeploymentBack(t *testing.T) {
 		t.Run(fmt.Sprintf("user paused %t", userPaused), func(t *testing.T) {
 			t.Parallel()
 			env := framework.Get(t)
-			ns := env.Namespace(t)
-			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			ns := env.WatchedNamespace(t)
 			a := app{name: "web", replicas: 3, router: "nginx", rps: 50, annotations: holdAnnotations}
 			if userPaused {
 				a.create(t, env.Kube, ns, pausedByUser)

@@ -38,8 +38,7 @@ func TestRoutingObjectsOfAnotherDeploymentAreRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			env := framework.Get(t)
-			ns := env.Namespace(t)
-			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			ns := env.WatchedNamespace(t)
 			other := app{name: "payments", replicas: 2, router: "nginx", rps: 50}
 			d := other.deployment(ns)
 			delete(d.Annotations, "rolloutd.io/enabled") // the other team does not use rolloutd

@@ -33,8 +33,7 @@ import (
 func TestIstioCanaryGoodReleaseIsPromoted(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := app{name: "web", replicas: 3, router: "istio", rps: 200}
 	a.create(t, env.Kube, ns)
 	vs := watchVirtualService(t, env, ns, a.name)
@@ -59,8 +58,7 @@ func TestIstioCanaryGoodReleaseIsPromoted(t *testing.T) {
 func TestIstioCanaryBadReleaseIsRolledBackAndUserVirtualServiceRestored(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := app{name: "shop", replicas: 3, router: "istio", rps: 200}
 	written := createUserVirtualService(t, env, ns, a.name)
 	a.create(t, env.Kube, ns)

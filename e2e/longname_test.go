@@ -24,8 +24,7 @@ import (
 func TestLongDeploymentNameHealthyReleaseIsPromoted(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := faultApp("checkout-"+strings.Repeat("x", 36), "service")
 	require.Len(t, a.name, 45)
 	a.create(t, env.Kube, ns)
@@ -41,8 +40,7 @@ func TestLongDeploymentNameHealthyReleaseIsPromoted(t *testing.T) {
 func TestDeploymentNameTooLongIsRefusedWithAnEvent(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	name := "checkout-" + strings.Repeat("y", 41)
 	require.Len(t, name, 50)
 	a := faultApp(name, "service")

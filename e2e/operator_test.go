@@ -161,8 +161,7 @@ var gateSpec = map[string]string{
 func TestOperatorPauseAtGatesWaitForPromote(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := app{name: "web", replicas: 3, router: "nginx", rps: 200, annotations: gateSpec}
 	a.create(t, env.Kube, ns)
 	op := newOperator(t, env, ns)
@@ -214,8 +213,7 @@ func TestOperatorPauseAtGatesWaitForPromote(t *testing.T) {
 func TestOperatorPauseResumeAbort(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := app{name: "api", replicas: 3, router: "nginx", rps: 200,
 		annotations: map[string]string{"rolloutd.io/interval": "4s"}}
 	a.create(t, env.Kube, ns)
@@ -260,8 +258,7 @@ func TestOperatorPauseResumeAbort(t *testing.T) {
 func TestOperatorStatusHistoryUndo(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := app{name: "shop", replicas: 3, router: "nginx", rps: 200,
 		annotations: map[string]string{"rolloutd.io/steps": "20,50", "rolloutd.io/interval": "4s"}}
 	a.create(t, env.Kube, ns)

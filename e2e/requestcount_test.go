@@ -26,8 +26,7 @@ import (
 func TestIstioMeshAnswered503sCountAsCanaryErrors(t *testing.T) {
 	t.Parallel()
 	env := framework.Get(t)
-	ns := env.Namespace(t)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	ns := env.WatchedNamespace(t)
 	a := app{name: "web", replicas: 3, router: "istio", rps: 200}
 	a.create(t, env.Kube, ns)
 

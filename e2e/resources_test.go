@@ -34,8 +34,7 @@ func TestCPUIsComparedForTheSameWork(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			env := framework.Get(t)
-			ns := env.Namespace(t)
-			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			ns := env.WatchedNamespace(t)
 			a := app{name: "web", replicas: 10, router: "nginx", rps: 200, podAnn: cpuBound,
 				annotations: map[string]string{"rolloutd.io/steps": "10,20,30,40,50", "rolloutd.io/interval": "20s"}}
 			a.create(t, env.Kube, ns)

@@ -43,8 +43,7 @@ func TestFaultUserEditsMidRolloutNewestTemplateWins(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			env := framework.Get(t)
-			ns := env.Namespace(t)
-			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+			ns := env.WatchedNamespace(t)
 			a := faultApp("web", "nginx")
 			a.create(t, env.Kube, ns)
 			sw := watchStable(t, env.Kube, ns)

@@ -197,3 +197,13 @@ func (d *Daemon) PID() int { return d.proc.PID() }
 
 // LogPath is the daemon's log file.
 func (d *Daemon) LogPath() string { return d.logPath }
+
+// WatchedNamespace is Namespace with a daemon of the default settings that
+// watches only it: the start of most scenarios. The daemon stops before the
+// namespace is deleted.
+func (e *Env) WatchedNamespace(t testing.TB) string {
+	t.Helper()
+	ns := e.Namespace(t)
+	e.StartDaemon(t, DaemonOptions{Namespaces: []string{ns}})
+	return ns
+}
