@@ -238,6 +238,10 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 	switch {
 	case foreign != nil:
 		return foreign
+	case have != nil && removing(have):
+		// The previous copy's pods are still going: the new one follows once
+		// it is gone (its deletion enqueues this Deployment).
+		return nil
 	case have == nil:
 		if err := r.ensureCanaryService(ctx, user, false); err != nil {
 			return err

@@ -46,11 +46,15 @@ func (r *rollout) deleteCanaryDeployment(ctx context.Context, fromAPI bool) erro
 			c = got
 		}
 	}
-	if c == nil {
+	if c == nil || removing(c) {
 		return nil
 	}
-	policy := metav1.DeletePropagationBackground
-	// Preconditioned on the UID: only this copy, not a same-named object created since.
+	// In the foreground: the copy stays, marked as being deleted, until its
+	// ReplicaSets and their pods are gone, so no new copy (which would select the
+	// same pods through the canary Service) can be created while a pod of this
+	// one still serves. Preconditioned on the UID: only this copy, not a
+	// same-named object created since.
+	policy := metav1.DeletePropagationForeground
 	opts := metav1.DeleteOptions{PropagationPolicy: &policy, Preconditions: &metav1.Preconditions{UID: &c.UID}}
 	err := r.writer().AppsV1().Deployments(r.d.Namespace).Delete(ctx, name, opts)
 	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
@@ -58,3 +62,8 @@ func (r *rollout) deleteCanaryDeployment(ctx context.Context, fromAPI bool) erro
 	}
 	return nil
 }
+
+// removing reports whether the canary copy is being deleted: its pods may still
+// serve behind the canary Service, so it is neither updated, resized nor ready,
+// and no new copy is created before it is gone.
+func removing(c *appsv1.Deployment) bool { return c.DeletionTimestamp != nil }

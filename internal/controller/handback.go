@@ -64,6 +64,14 @@ func (r *rollout) releaseOrphans(ctx context.Context) (time.Duration, error) {
 	c, _ := r.canary()
 	key := deploymentKey(r.d)
 	hint, hinted := r.c.stripped.Load(key)
+	if _, done := hint.(handedBack); done {
+		// spec.paused was settled by the hand-back; what is left is a canary
+		// copy still being deleted, or one that reached the cache late.
+		if c == nil || removing(c) {
+			return 0, nil
+		}
+		return 0, r.removeGenerated(ctx)
+	}
 	userPaused, known := hint.(bool)
 	left := r.d.Annotations[leftPausedKey] == "true"
 	if left && !hinted {
@@ -87,7 +95,7 @@ func (r *rollout) releaseOrphans(ctx context.Context) (time.Duration, error) {
 			return 0, err
 		}
 	}
-	r.c.stripped.Delete(key)
+	r.c.stripped.Store(key, handedBack{})
 	r.event(corev1.EventTypeNormal, ReasonOptedOut,
 		"rolloutd released a Deployment that no longer opts in (every rolloutd.io annotation removed): generated objects removed, spec.paused restored")
 	return 0, nil
@@ -97,6 +105,13 @@ func (r *rollout) releaseOrphans(ctx context.Context) (time.Duration, error) {
 // handler that records the user's spec.paused; after a restart none comes and
 // spec.paused's field manager decides.
 type awaitingHint struct{}
+
+// handedBack marks a stripped Deployment already handed back: its spec.paused
+// is the user's again, and no later reconcile (the canary copy's deletion,
+// which in the foreground takes a while, sends several) decides it anew from
+// the field manager alone. Cleared when the Deployment opts in again, is
+// stripped again, or is deleted.
+type handedBack struct{}
 
 // hintWait is how long a hand-back waits for that handler.
 const hintWait = time.Second

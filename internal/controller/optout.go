@@ -80,7 +80,7 @@ func (r *rollout) handBackBatch(ctx context.Context, st contract.Status) (time.D
 // resizeCanary sets the canary Deployment's replicas, if it exists.
 func (r *rollout) resizeCanary(ctx context.Context, n int32) error {
 	c, foreign := r.canary()
-	if c == nil || foreign != nil || workload.Replicas(c) == n {
+	if c == nil || foreign != nil || removing(c) || workload.Replicas(c) == n {
 		return nil
 	}
 	upd := c.DeepCopy()

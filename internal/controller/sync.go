@@ -67,6 +67,7 @@ func (c *Controller) sync(ctx context.Context, key string, urgent bool) (time.Du
 	if apierrors.IsNotFound(err) {
 		c.Metrics.Forget(ns, name)
 		c.applied.Delete(key)
+		c.stripped.Delete(key)
 		return 0, c.resetUserRoutes(ctx, ns, name)
 	}
 	if err != nil {
@@ -88,6 +89,7 @@ func (c *Controller) sync(ctx context.Context, key string, urgent bool) (time.Du
 	if !hasRolloutdAnnotations(cached) {
 		return r.releaseOrphans(ctx)
 	}
+	c.stripped.Delete(key) // opted in again: a later strip is handed back afresh
 	if !contract.Enabled(cached.Annotations) {
 		return r.optOut(ctx)
 	}
@@ -215,7 +217,11 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 		return strategy.Input{}, err
 	}
 	c, foreign := r.canary()
-	if c != nil {
+	switch {
+	case c != nil && removing(c):
+		// Being deleted: of no revision, nothing Ready, until it is gone.
+		in.Canary = strategy.Canary{Exists: true, Replicas: workload.Replicas(c), Pods: c.Status.Replicas}
+	case c != nil:
 		in.Canary = strategy.Canary{Exists: true, Revision: c.Annotations[contract.RevisionAnnotation], Ready: workload.CanaryReady(c),
 			Replicas: workload.Replicas(c), Pods: c.Status.Replicas}
 	}
