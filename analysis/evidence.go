@@ -23,6 +23,11 @@ type evidence struct {
 	// value while absent from an answer (a missed scrape), so its return is a
 	// delta and never counted twice.
 	last map[string]float64
+	// scraped holds each group's scrape time at the latest answer (the
+	// scrapedLabel series): a canary counter whose previous value was scraped
+	// before the rollout began may hold requests a previous canary answered
+	// before then, so its delta is not the revision's.
+	scraped map[string]time.Time
 	// based is false until the first answer set the baseline: series present
 	// then are counted from their value at that instant, later ones from 0 (a
 	// counter that appears started at 0). Each family has its own, so a family
@@ -72,7 +77,7 @@ type answers map[family]model.Vector
 
 func newEvidence(t Target, from time.Time) *evidence {
 	return &evidence{target: t, label: t.statusLabel(), pods: podRegexps(t), last: map[string]float64{},
-		based: map[family]bool{}, from: from}
+		scraped: map[string]time.Time{}, based: map[family]bool{}, from: from}
 }
 
 // add takes one answer of the grouped request counters at ts (see addTick).
@@ -89,12 +94,16 @@ func (e *evidence) addTick(ts time.Time, in answers) {
 	for fam, vec := range in {
 		based := e.based[fam]
 		e.based[fam] = true
+		stamps := map[string]time.Time{}
 		for _, s := range vec {
 			sd, ok := sideOf(e.target, fam, s.Metric, e.pods)
-			if !ok {
+			switch {
+			case !ok:
 				continue
-			}
-			if fam.perPod() {
+			case s.Metric[scrapedLabel] != "":
+				stamps[e.group(fam, s.Metric)] = time.UnixMilli(int64(float64(s.Value) * 1000))
+				continue
+			case fam.perPod():
 				e.countPod(&tc, fam, sd, s, based)
 				continue
 			}
@@ -102,7 +111,13 @@ func (e *evidence) addTick(ts time.Time, in answers) {
 			if d <= 0 || d != d { // no new requests, or NaN
 				continue
 			}
+			if sd == canarySide && e.fromBefore(fam, s.Metric) {
+				continue // answered, at least partly, before the rollout began
+			}
 			e.count(&tc, fam, sd, s.Metric, d)
+		}
+		for g, at := range stamps {
+			e.scraped[g] = at
 		}
 	}
 	if first {
@@ -140,6 +155,27 @@ func (e *evidence) delta(fam family, s *model.Sample, based bool) float64 {
 		return cur - prev
 	}
 	return 0
+}
+
+// group is the key of the series' group in the answers' scrape times: its labels
+// but the status or bucket label, which the scrape times are not split by.
+func (e *evidence) group(fam family, m model.Metric) string {
+	g := make(model.Metric, len(m))
+	for k, v := range m {
+		if k != scrapedLabel && k != model.BucketLabel && (fam != famRequests || k != model.LabelName(e.label)) {
+			g[k] = v
+		}
+	}
+	return fmt.Sprint(fam) + g.String()
+}
+
+// fromBefore reports whether the series' previous value was scraped before the
+// rollout began: its delta then holds requests answered before, by whatever
+// served the canary then (the previous revision's pods, still going while it
+// rolled back). A group without scrape times counts as before.
+func (e *evidence) fromBefore(fam family, m model.Metric) bool {
+	at, ok := e.scraped[e.group(fam, m)]
+	return ok && at.Before(e.from)
 }
 
 // countPod adds one pod's cAdvisor sample to its side of tc: the CPU counter's

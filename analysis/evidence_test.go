@@ -53,6 +53,44 @@ func TestEvidenceTakesDeltasOfTheGroupedCounters(t *testing.T) {
 	assert.Equal(t, at(4), e.lastAt())
 }
 
+// scrapedAt is the scrape-time series of one nginx group in a grouped answer.
+func scrapedAt(ns, ing, canary string, at time.Time) *model.Sample {
+	return &model.Sample{Metric: model.Metric{"namespace": model.LabelValue(ns), "ingress": model.LabelValue(ing),
+		"canary": model.LabelValue(canary), scrapedLabel: "true"}, Value: model.SampleValue(float64(at.UnixMilli()) / 1000)}
+}
+
+// Given a release made right after a rollback, whose canary Service's counters
+// were last scraped before the release began, the errors the previous canary
+// answered before then and scraped after it are not the new revision's: a
+// canary series counts only from a value scraped after the rollout began.
+func TestEvidenceCountsTheCanaryOnlyFromAScrapeAfterTheRolloutBegan(t *testing.T) {
+	from := time.Unix(1_700_000_000, 0)
+	e := newEvidence(nginxTarget(), from)
+	const canary = "shop-web-canary-80"
+	e.add(from.Add(-time.Second), model.Vector{ // the baseline, read before the rollout began
+		nginxSeries("shop", "web-ing", "", "200", 1000), scrapedAt("shop", "web-ing", "", from.Add(-2*time.Second)),
+		nginxSeries("shop", "web-ing", canary, "500", 100), scrapedAt("shop", "web-ing", canary, from.Add(-2*time.Second)),
+		scrapedAt("other", "web-ing", canary, from.Add(time.Hour)), // another rollout's group
+	})
+	e.add(from.Add(2*time.Second), model.Vector{ // the previous canary's last errors, scraped after the start
+		nginxSeries("shop", "web-ing", "", "200", 1100), scrapedAt("shop", "web-ing", "", from.Add(time.Second)),
+		nginxSeries("shop", "web-ing", canary, "500", 124), scrapedAt("shop", "web-ing", canary, from.Add(time.Second)),
+	})
+	e.add(from.Add(4*time.Second), model.Vector{ // the new revision's first requests
+		nginxSeries("shop", "web-ing", "", "200", 1180), scrapedAt("shop", "web-ing", "", from.Add(3*time.Second)),
+		nginxSeries("shop", "web-ing", canary, "500", 124),
+		nginxSeries("shop", "web-ing", canary, "200", 16), scrapedAt("shop", "web-ing", canary, from.Add(3*time.Second)),
+	})
+	assert.Equal(t, Counts{Requests: 16}, e.total[0], "canary: only what was answered after the start")
+	assert.Equal(t, Counts{Requests: 180}, e.total[1], "stable: every delta after the baseline")
+
+	// Without scrape times (a source or a test that gives none), deltas count as before.
+	e = newEvidence(nginxTarget(), from)
+	e.add(from.Add(-time.Second), model.Vector{nginxSeries("shop", "web-ing", canary, "500", 100)})
+	e.add(from.Add(2*time.Second), model.Vector{nginxSeries("shop", "web-ing", canary, "500", 124)})
+	assert.Equal(t, Counts{Requests: 24, Errors: 24}, e.total[0])
+}
+
 func TestEvidenceCountsRequestsWithoutTheStatusLabelApart(t *testing.T) {
 	e := newEvidence(nginxTarget(), time.Time{})
 	t0 := time.Unix(1_700_000_000, 0)

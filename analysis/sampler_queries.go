@@ -17,34 +17,68 @@ import (
 // tick costs Prometheus one index lookup per source.
 
 // groupQuery renders the grouped counter query of source for the namespaces
-// matched by nsRe (a regex, already escaped), grouped by label (the status label).
+// matched by nsRe (a regex, already escaped), grouped by label (the status label),
+// with each group's scrape times (see withScrapeTimes).
 func groupQuery(source contract.Source, label, nsRe string) (string, error) {
+	var group string
+	var selectors []string
 	switch source {
 	case contract.SourceNginx:
-		return fmt.Sprintf(`sum by (namespace, ingress, canary, %s) (nginx_ingress_controller_requests{namespace=~"%s"})`, label, nsRe), nil
+		group = "namespace, ingress, canary"
+		selectors = []string{fmt.Sprintf(`nginx_ingress_controller_requests{namespace=~"%s"}`, nsRe)}
 	case contract.SourceIstio:
-		by := "reporter, destination_workload_namespace, destination_workload, destination_service_namespace, destination_service_name, " + label
-		return fmt.Sprintf(`sum by (%s) (istio_requests_total{reporter="destination",destination_workload_namespace=~"%[2]s"} or `+
-			`istio_requests_total{reporter="source",destination_workload="unknown",destination_service_namespace=~"%[2]s"})`, by, nsRe), nil
+		group = "reporter, destination_workload_namespace, destination_workload, destination_service_namespace, destination_service_name"
+		selectors = []string{
+			fmt.Sprintf(`istio_requests_total{reporter="destination",destination_workload_namespace=~"%s"}`, nsRe),
+			fmt.Sprintf(`istio_requests_total{reporter="source",destination_workload="unknown",destination_service_namespace=~"%s"}`, nsRe),
+		}
 	case contract.SourceService:
-		return fmt.Sprintf(`sum by (namespace, pod, %s) (http_requests_total{namespace=~"%s"})`, label, nsRe), nil
+		group = "namespace, pod"
+		selectors = []string{fmt.Sprintf(`http_requests_total{namespace=~"%s"}`, nsRe)}
+	default:
+		return "", fmt.Errorf("unknown metric source %q", source)
 	}
-	return "", fmt.Errorf("unknown metric source %q", source)
+	return withScrapeTimes(group+", "+label, group, selectors), nil
 }
 
 // latencyQuery renders the grouped request-duration bucket query of source
-// for the namespaces matched by nsRe: the requests each side served, by le.
+// for the namespaces matched by nsRe: the requests each side served, by le,
+// with each group's scrape times.
 func latencyQuery(source contract.Source, nsRe string) (string, error) {
+	var group, selector string
 	switch source {
 	case contract.SourceNginx:
-		return fmt.Sprintf(`sum by (namespace, ingress, canary, le) (nginx_ingress_controller_request_duration_seconds_bucket{namespace=~"%s"})`, nsRe), nil
+		group = "namespace, ingress, canary"
+		selector = fmt.Sprintf(`nginx_ingress_controller_request_duration_seconds_bucket{namespace=~"%s"}`, nsRe)
 	case contract.SourceIstio:
-		return fmt.Sprintf(`sum by (reporter, destination_workload_namespace, destination_workload, le) `+
-			`(istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload_namespace=~"%s"})`, nsRe), nil
+		group = "reporter, destination_workload_namespace, destination_workload"
+		selector = fmt.Sprintf(`istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload_namespace=~"%s"}`, nsRe)
 	case contract.SourceService:
-		return fmt.Sprintf(`sum by (namespace, pod, le) (http_request_duration_seconds_bucket{namespace=~"%s"})`, nsRe), nil
+		group = "namespace, pod"
+		selector = fmt.Sprintf(`http_request_duration_seconds_bucket{namespace=~"%s"}`, nsRe)
+	default:
+		return "", fmt.Errorf("unknown metric source %q", source)
 	}
-	return "", fmt.Errorf("unknown metric source %q", source)
+	return withScrapeTimes(group+", le", group, []string{selector}), nil
+}
+
+// scrapedLabel marks the series of a grouped answer that hold a group's scrape
+// time instead of a count.
+const scrapedLabel = "rolloutd_scraped"
+
+// withScrapeTimes renders the sum by `by` of the selectors' counters and, in the
+// same answer, the time of each group's oldest latest sample, marked with
+// scrapedLabel. A counter read at a tick holds every request up to its scrape,
+// which can be a scrape interval older than the tick: the evidence needs that
+// time to tell requests answered before a rollout began from those after it.
+// timestamp() gives sample times only of a plain selector, hence one per selector.
+func withScrapeTimes(by, group string, selectors []string) string {
+	stamps := make([]string, len(selectors))
+	for i, sel := range selectors {
+		stamps[i] = fmt.Sprintf("min by (%s) (timestamp(%s))", group, sel)
+	}
+	return fmt.Sprintf(`sum by (%s) (%s) or label_replace(%s, "%s", "true", "", "")`,
+		by, strings.Join(selectors, " or "), strings.Join(stamps, " or "), scrapedLabel)
 }
 
 // resourceQuery renders the grouped cAdvisor query of a resource family, per

@@ -22,15 +22,19 @@ func mustGroupQuery(t *testing.T, s contract.Source, label, ns string) string {
 func TestGroupQueriesReadRawCountersOfTheAnalysedNamespaces(t *testing.T) {
 	q, err := groupQuery(contract.SourceNginx, "status", namespacesRe([]string{"b.x", "a", "b.x"}))
 	require.NoError(t, err)
-	assert.Equal(t, `sum by (namespace, ingress, canary, status) (nginx_ingress_controller_requests{namespace=~"a|b\\.x"})`, q)
+	assert.Equal(t, `sum by (namespace, ingress, canary, status) (nginx_ingress_controller_requests{namespace=~"a|b\\.x"}) or `+
+		`label_replace(min by (namespace, ingress, canary) (timestamp(nginx_ingress_controller_requests{namespace=~"a|b\\.x"})), "rolloutd_scraped", "true", "", "")`, q)
 	q, err = groupQuery(contract.SourceIstio, "response_code", namespacesRe([]string{"shop"}))
 	require.NoError(t, err)
-	assert.Equal(t, `sum by (reporter, destination_workload_namespace, destination_workload, destination_service_namespace, destination_service_name, response_code) `+
-		`(istio_requests_total{reporter="destination",destination_workload_namespace=~"shop"} or `+
-		`istio_requests_total{reporter="source",destination_workload="unknown",destination_service_namespace=~"shop"})`, q)
+	group := "reporter, destination_workload_namespace, destination_workload, destination_service_namespace, destination_service_name"
+	dst := `istio_requests_total{reporter="destination",destination_workload_namespace=~"shop"}`
+	src := `istio_requests_total{reporter="source",destination_workload="unknown",destination_service_namespace=~"shop"}`
+	assert.Equal(t, `sum by (`+group+`, response_code) (`+dst+` or `+src+`) or label_replace(`+
+		`min by (`+group+`) (timestamp(`+dst+`)) or min by (`+group+`) (timestamp(`+src+`)), "rolloutd_scraped", "true", "", "")`, q)
 	q, err = groupQuery(contract.SourceService, "code", namespacesRe([]string{"shop"}))
 	require.NoError(t, err)
-	assert.Equal(t, `sum by (namespace, pod, code) (http_requests_total{namespace=~"shop"})`, q)
+	assert.Equal(t, `sum by (namespace, pod, code) (http_requests_total{namespace=~"shop"}) or `+
+		`label_replace(min by (namespace, pod) (timestamp(http_requests_total{namespace=~"shop"})), "rolloutd_scraped", "true", "", "")`, q)
 }
 
 // Given three rollouts under continuous judgement (two behind ingress-nginx in two

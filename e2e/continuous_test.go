@@ -131,10 +131,6 @@ func (wt *weightTimes) firstOnThenOff() (on, off time.Time) {
 // no request of the new revision, so it does not decide its first gates.
 func TestContinuousJudgeAHealthyReleaseRightAfterARollbackIsPromoted(t *testing.T) {
 	t.Parallel()
-	// Known gap: the new revision's canary evidence can count requests that the
-	// previous canary's pods, still going, answered with errors (seen once:
-	// "canary 45.2% from 42 requests" for a healthy release). docs/analysis.md.
-	t.Skip("known gap: a release made while the previous canary is rolling back can be judged on that canary's last requests; see docs/analysis.md")
 	env := framework.Get(t)
 	ns := env.WatchedNamespace(t)
 	a := faultApp("web", "nginx") // interval 3s, threshold 1
