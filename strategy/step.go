@@ -144,7 +144,7 @@ func start(in Input, st contract.Status, reason, msg string) Decision {
 	now := in.Now
 	st = transition(st, now, contract.Progressing, reason, msg)
 	st.Revision = in.Stable.Template
-	st.StableRevision = in.Stable.Running
+	st.StableRevision = baseline(in)
 	steps, replicas := firstStep(in)
 	st.Step, st.Steps, st.Weight = 1, steps, 0
 	st.Failures, st.Inconclusive, st.Approved = 0, 0, 0

@@ -38,6 +38,21 @@ func unvetted(in Input) string {
 	return s.Newest
 }
 
+// baseline is the stable revision a rollout starting now records: the one the
+// stable pods run, unless no analysis vetted it. A revert races the Deployment
+// controller, which still holds the unvetted template as the Deployment's and may
+// scale its ReplicaSet up again between two writes; a rollout started in such a
+// moment must not take the unvetted revision for the stable one, or it would
+// never be reverted and the canary would be judged against it. It then records
+// the vetted revision the revert returns the pods to.
+func baseline(in Input) string {
+	vetted := vettedRevisions(in.Status)
+	if in.Status.StableRevision == "" || slices.Contains(vetted, in.Stable.Running) {
+		return in.Stable.Running
+	}
+	return vetted[0]
+}
+
 // revertUnvetted pauses the stable again and asks for its pods to return to a
 // vetted revision. Canary and traffic stay as they are meanwhile (during a
 // promotion the canary at full size carries everything); once the pods are back,

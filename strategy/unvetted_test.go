@@ -63,3 +63,26 @@ func TestNewestReplicaSetOfAnUnvettedTemplateIsRevertedBeforeAnythingElse(t *tes
 		})
 	}
 }
+
+// Given a revert racing the Deployment controller (the daemon was down while an
+// edit made during a promotion rolled out), when a reconcile sees the unvetted
+// ReplicaSet at zero for a moment and restarts the rollout with the new
+// template, then the unvetted revision is not recorded as the stable one: once
+// the controller scales it up again it is reverted again, and the canary is never
+// judged against it.
+func TestARestartDuringARevertNeverTakesTheUnvettedRevisionForTheStable(t *testing.T) {
+	w := newWorld(t, mustSpec(t))
+	w.in.Status = contract.Status{Phase: contract.Promoting, Revision: "c1", StableRevision: "s1", Weight: 100}
+	w.in.Stable = Stable{Template: "c2", Running: "c2", Newest: "c2", NewestPods: 0, Desired: 10}
+	d := w.step()
+	assert.Equal(t, contract.Progressing, d.Status.Phase, "the new template is released as a canary")
+	assert.Equal(t, "c2", d.Status.Revision)
+	assert.Equal(t, "c1", d.Status.StableRevision, "the stable revision is the vetted one the revert returns to")
+
+	w.in.Stable.NewestPods = 10 // the controller scaled the unvetted ReplicaSet up again
+	d = w.step()
+	if assert.NotNil(t, d.Revert, "reverted again") {
+		assert.Equal(t, "c2", d.Revert.From)
+		assert.Equal(t, []string{"c1"}, d.Revert.To)
+	}
+}
