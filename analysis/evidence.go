@@ -28,12 +28,13 @@ type evidence struct {
 	// before the rollout began may hold requests a previous canary answered
 	// before then, so its delta is not the revision's.
 	scraped map[string]time.Time
-	// based is false until the first answer set the baseline: series present
-	// then are counted from their value at that instant, later ones from 0 (a
-	// counter that appears started at 0). Each family has its own, so a family
-	// whose first query failed does not count its whole history as new.
+	// based is false until the first answer with a finite series of the
+	// rollout set the baseline: series present then are counted from their
+	// value at that instant, later ones from 0 (a counter that appears started
+	// at 0). Each family has its own, so a family whose first query failed or
+	// answered nothing does not count its whole history as new.
 	based map[family]bool
-	// baseAt is the time of the first answer; from is the rollout's start:
+	// baseAt is the time of the first good answer; from is the rollout's start:
 	// ticks up to it read the stable before the canary had traffic and count
 	// only for the stable's resource fit.
 	baseAt, from time.Time
@@ -81,48 +82,34 @@ func newEvidence(t Target, from time.Time) *evidence {
 }
 
 // add takes one answer of the grouped request counters at ts (see addTick).
-func (e *evidence) add(ts time.Time, vec model.Vector) { e.addTick(ts, answers{famRequests: vec}) }
+func (e *evidence) add(ts time.Time, vec model.Vector) bool {
+	return e.addTick(ts, answers{famRequests: vec})
+}
 
 // addTick takes one tick's answers of the grouped queries (or one step of a
-// rebuild) at ts. A grouped counter that went down was reset somewhere below
-// the sum (a restarted pod or controller): that series' delta for the tick is
-// taken as 0 and counting restarts from the new value, which can only miss
-// requests, never invent them. The first tick only sets the baseline.
-func (e *evidence) addTick(ts time.Time, in answers) {
+// rebuild) at ts, and reports whether it was a good tick: one whose request
+// answer has a finite series of this rollout (the stable's counters exist
+// whenever it has served). Any other tick (Prometheus answering, but with
+// nothing of the rollout, or NaN) is a gap, not a tick without traffic: it
+// changes nothing, neither a counter's value nor a baseline, so the evidence
+// stays as old as its last good answer and goes stale, and the next good tick
+// counts the requests of the gap. NaN and ±Inf samples are ignored in any tick.
+// A grouped counter that went down was reset somewhere below the sum (a
+// restarted pod or controller): that series' delta for the tick is taken as 0
+// and counting restarts from the new value, which can only miss requests,
+// never invent them. The first good tick only sets the baseline.
+func (e *evidence) addTick(ts time.Time, in answers) bool {
+	if !e.good(in[famRequests]) {
+		return false
+	}
 	tc := tickCounts{at: ts, pre: !ts.After(e.from)}
 	first := !e.based[famRequests]
 	for fam, vec := range in {
-		based := e.based[fam]
-		e.based[fam] = true
-		stamps := map[string]time.Time{}
-		for _, s := range vec {
-			sd, ok := sideOf(e.target, fam, s.Metric, e.pods)
-			switch {
-			case !ok:
-				continue
-			case s.Metric[scrapedLabel] != "":
-				stamps[e.group(fam, s.Metric)] = time.UnixMilli(int64(float64(s.Value) * 1000))
-				continue
-			case fam.perPod():
-				e.countPod(&tc, fam, sd, s, based)
-				continue
-			}
-			d := e.delta(fam, s, based)
-			if d <= 0 || d != d { // no new requests, or NaN
-				continue
-			}
-			if sd == canarySide && e.fromBefore(fam, s.Metric) {
-				continue // answered, at least partly, before the rollout began
-			}
-			e.count(&tc, fam, sd, s.Metric, d)
-		}
-		for g, at := range stamps {
-			e.scraped[g] = at
-		}
+		e.take(&tc, fam, vec)
 	}
 	if first {
 		e.baseAt = ts
-		return
+		return true
 	}
 	prev := e.baseAt
 	if n := len(e.ticks); n > 0 {
@@ -131,13 +118,63 @@ func (e *evidence) addTick(ts time.Time, in answers) {
 	tc.dt = ts.Sub(prev).Seconds()
 	e.ticks = append(e.ticks, tc)
 	if tc.pre {
-		return
+		return true
 	}
 	e.total[0] = e.total[0].Add(tc.canary)
 	e.total[1] = e.total[1].Add(tc.stable)
 	e.hist[0] = e.hist[0].Add(tc.hist[0])
 	e.hist[1] = e.hist[1].Add(tc.hist[1])
+	return true
 }
+
+// take counts one family's answer of a good tick into tc. Each group's scrape
+// times are kept for the next tick's deltas (see fromBefore).
+func (e *evidence) take(tc *tickCounts, fam family, vec model.Vector) {
+	based := e.based[fam]
+	stamps := map[string]time.Time{}
+	for _, s := range vec {
+		sd, ok := sideOf(e.target, fam, s.Metric, e.pods)
+		switch {
+		case !ok || !isFinite(float64(s.Value)):
+			continue
+		case s.Metric[scrapedLabel] != "":
+			stamps[e.group(fam, s.Metric)] = time.UnixMilli(int64(float64(s.Value) * 1000))
+			continue
+		}
+		// A family's baseline is its first answer with a finite series of the
+		// rollout: one set by an empty answer would count a whole history as new.
+		e.based[fam] = true
+		if fam.perPod() {
+			e.countPod(tc, fam, sd, s, based)
+			continue
+		}
+		d := e.delta(fam, s, based)
+		if d <= 0 {
+			continue
+		}
+		if sd == canarySide && e.fromBefore(fam, s.Metric) {
+			continue // answered, at least partly, before the rollout began
+		}
+		e.count(tc, fam, sd, s.Metric, d)
+	}
+	for g, at := range stamps {
+		e.scraped[g] = at
+	}
+}
+
+// good reports whether a request answer has a finite counter series of this
+// rollout (a scrape-time series alone is no count).
+func (e *evidence) good(vec model.Vector) bool {
+	for _, s := range vec {
+		if _, ok := sideOf(e.target, famRequests, s.Metric, e.pods); ok && isFinite(float64(s.Value)) && s.Metric[scrapedLabel] == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// isFinite reports a value that is neither NaN nor ±Inf.
+func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // delta is a grouped counter's increase since its last value, 0 before the
 // family's baseline and after a reset; a series first seen later counts from 0.
@@ -189,7 +226,7 @@ func (e *evidence) countPod(tc *tickCounts, fam family, sd side, s *model.Sample
 	if fam == famCPU {
 		v = e.delta(fam, s, based)
 	}
-	if v != v || v < 0 {
+	if v < 0 {
 		return
 	}
 	if fam == famCPU {
@@ -303,7 +340,8 @@ func (e *evidence) histSince(from time.Time) (h [2]Histogram) {
 	return h
 }
 
-// lastAt is the time of the latest answer, zero before any.
+// lastAt is the time of the latest good tick after the baseline, zero before
+// any: bad ticks are not added, so it is how fresh the evidence is.
 func (e *evidence) lastAt() time.Time {
 	if len(e.ticks) == 0 {
 		return time.Time{}

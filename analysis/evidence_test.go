@@ -91,11 +91,66 @@ func TestEvidenceCountsTheCanaryOnlyFromAScrapeAfterTheRolloutBegan(t *testing.T
 	assert.Equal(t, Counts{Requests: 24, Errors: 24}, e.total[0])
 }
 
+// NaN and ±Inf samples are ignored entirely: a counter keeps its last finite
+// value, so the next finite one counts the requests since then, not a reset.
+func TestEvidenceIgnoresNonFiniteSamples(t *testing.T) {
+	for name, bad := range map[string]float64{"NaN": nanValue(), "+Inf": math.Inf(1), "-Inf": math.Inf(-1)} {
+		t.Run(name, func(t *testing.T) {
+			e := newEvidence(nginxTarget(), time.Time{})
+			t0 := time.Unix(1_700_000_000, 0)
+			at := func(i int) time.Time { return t0.Add(time.Duration(i) * 10 * time.Second) }
+			stable := func(v float64) *model.Sample { return nginxSeries("shop", "web-ing", "", "200", v) }
+			canary := func(v float64) *model.Sample { return nginxSeries("shop", "web-ing", "shop-web-canary-80", "500", v) }
+			e.add(at(0), model.Vector{stable(1000), canary(10)})
+			e.add(at(1), model.Vector{stable(1100), canary(bad)}) // the canary's sample is bad, the stable's counts
+			e.add(at(2), model.Vector{stable(1200), canary(25)})  // +15 since its last finite value
+			e.add(at(3), model.Vector{stable(1300), canary(bad)}) // bad again ...
+			e.add(at(4), model.Vector{stable(1400), canary(bad)}) // ... for two ticks
+			e.add(at(5), model.Vector{stable(1500), canary(40)})  // +15
+			assert.Equal(t, Counts{Requests: 30, Errors: 30}, e.total[0], "canary")
+			assert.Equal(t, Counts{Requests: 500}, e.total[1], "stable")
+			for k, v := range e.last {
+				assert.False(t, math.IsNaN(v) || math.IsInf(v, 0), "%s kept %v as its last value", k, v)
+			}
+		})
+	}
+}
+
+// A tick whose request answer has no finite series of the rollout is a gap, not
+// a tick without traffic: it adds nothing (no tick, no counter value, no
+// baseline), so the evidence is as old as its last good answer.
+func TestEvidenceTickWithoutAFiniteSeriesIsAGap(t *testing.T) {
+	e := newEvidence(nginxTarget(), time.Time{})
+	t0 := time.Unix(1_700_000_000, 0)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 10 * time.Second) }
+	assert.False(t, e.add(at(0), nil), "an empty first answer is no baseline")
+	assert.False(t, e.add(at(1), model.Vector{nginxSeries("shop", "web-ing", "", "200", nanValue())}))
+	assert.True(t, e.add(at(2), model.Vector{nginxSeries("shop", "web-ing", "", "200", 1000)}), "the first good answer is the baseline")
+	assert.Equal(t, at(2), e.baseAt)
+	assert.True(t, e.add(at(3), model.Vector{nginxSeries("shop", "web-ing", "", "200", 1100)}))
+	for i, vec := range []model.Vector{
+		nil,
+		{nginxSeries("shop", "web-ing", "", "200", nanValue()), nginxSeries("shop", "web-ing", "c", "500", nanValue())},
+		{nginxSeries("shop", "web-ing", "", "200", math.Inf(1))},
+		{nginxSeries("shop", "other-ing", "", "200", 5000)}, // another rollout's only
+		{scrapedAt("shop", "web-ing", "", at(7))},           // a scrape time is no count
+	} {
+		assert.False(t, e.addTick(at(4+i), answers{famRequests: vec, famLatency: {bucketSeries(model.Metric{"namespace": "shop",
+			"ingress": "web-ing", "canary": ""}, "+Inf", 9000)}}), "answer %d", i)
+	}
+	assert.Equal(t, at(3), e.lastAt(), "the bad answers did not refresh the evidence")
+	assert.Len(t, e.ticks, 1)
+	assert.False(t, e.based[famLatency], "a bad tick sets no baseline of another family either")
+	assert.True(t, e.add(at(10), model.Vector{nginxSeries("shop", "web-ing", "", "200", 1300)}))
+	assert.Equal(t, Counts{Requests: 300}, e.total[1], "the good tick after the gap counts the requests of the gap")
+	assert.Equal(t, 70.0, e.ticks[1].dt, "seconds since the previous good tick")
+}
+
 func TestEvidenceCountsRequestsWithoutTheStatusLabelApart(t *testing.T) {
 	e := newEvidence(nginxTarget(), time.Time{})
 	t0 := time.Unix(1_700_000_000, 0)
-	e.add(t0, nil)
-	e.add(t0.Add(10*time.Second), model.Vector{nginxSeries("shop", "web-ing", "c", "", 30)})
+	e.add(t0, model.Vector{nginxSeries("shop", "web-ing", "", "200", 100)})
+	e.add(t0.Add(10*time.Second), model.Vector{nginxSeries("shop", "web-ing", "", "200", 100), nginxSeries("shop", "web-ing", "c", "", 30)})
 	assert.Equal(t, Counts{Requests: 30, Unlabelled: 30}, e.total[0])
 }
 
@@ -129,10 +184,11 @@ func bucketSeries(m model.Metric, le string, v float64) *model.Sample {
 func TestEvidenceKeepsEachSidesDurationBuckets(t *testing.T) {
 	canary := model.Metric{"namespace": "shop", "ingress": "web-ing", "canary": "shop-web-canary-80"}
 	stable := model.Metric{"namespace": "shop", "ingress": "web-ing", "canary": ""}
+	reqs := model.Vector{nginxSeries("shop", "web-ing", "", "200", 1000)}
 	e := newEvidence(nginxTarget(), time.Time{})
 	t0 := time.Unix(1_700_000_000, 0)
-	e.addTick(t0, answers{famRequests: nil, famLatency: {bucketSeries(stable, "0.1", 900), bucketSeries(stable, "+Inf", 1000)}})
-	e.addTick(t0.Add(10*time.Second), answers{famRequests: nil, famLatency: {
+	e.addTick(t0, answers{famRequests: reqs, famLatency: {bucketSeries(stable, "0.1", 900), bucketSeries(stable, "+Inf", 1000)}})
+	e.addTick(t0.Add(10*time.Second), answers{famRequests: reqs, famLatency: {
 		bucketSeries(stable, "0.1", 990), bucketSeries(stable, "+Inf", 1100),
 		bucketSeries(canary, "0.1", 5), bucketSeries(canary, "+Inf", 10),
 	}})
@@ -143,20 +199,29 @@ func TestEvidenceKeepsEachSidesDurationBuckets(t *testing.T) {
 	ist := testTarget()
 	ist.Source = contract.SourceIstio
 	e = newEvidence(ist, time.Time{})
-	dest := model.Metric{"reporter": "destination", "destination_workload_namespace": "shop", "destination_workload": model.LabelValue(ist.Canary)}
-	e.addTick(t0, answers{famRequests: nil, famLatency: nil})
-	e.addTick(t0.Add(10*time.Second), answers{famRequests: nil, famLatency: {bucketSeries(dest, "250", 7), bucketSeries(dest, "+Inf", 8)}})
+	dest := func(workload string) model.Metric {
+		return model.Metric{"reporter": "destination", "destination_workload_namespace": "shop", "destination_workload": model.LabelValue(workload)}
+	}
+	istReqs := model.Vector{{Metric: dest(ist.Deployment), Value: 1000}}
+	e.addTick(t0, answers{famRequests: istReqs, famLatency: {bucketSeries(dest(ist.Deployment), "+Inf", 1000)}})
+	e.addTick(t0.Add(10*time.Second), answers{famRequests: istReqs, famLatency: {bucketSeries(dest(ist.Canary), "250", 7), bucketSeries(dest(ist.Canary), "+Inf", 8)}})
 	assert.Equal(t, Histogram{0.25: 7, math.Inf(1): 8}, e.hist[0])
 }
 
-// A family whose first answer is missing (its query failed) sets its baseline
-// at its first answer: its history is not counted as new.
+// A family whose first answer is missing (its query failed) or has nothing of
+// the rollout sets its baseline at its first answer with a series of the
+// rollout: its history is not counted as new.
 func TestEvidenceBasesAFamilyAtItsFirstAnswer(t *testing.T) {
 	stable := model.Metric{"namespace": "shop", "ingress": "web-ing", "canary": ""}
-	e := newEvidence(nginxTarget(), time.Time{})
-	t0 := time.Unix(1_700_000_000, 0)
-	e.addTick(t0, answers{famRequests: nil})
-	e.addTick(t0.Add(10*time.Second), answers{famRequests: nil, famLatency: {bucketSeries(stable, "+Inf", 5000)}})
-	e.addTick(t0.Add(20*time.Second), answers{famRequests: nil, famLatency: {bucketSeries(stable, "+Inf", 5100)}})
-	assert.Equal(t, Histogram{math.Inf(1): 100}, e.hist[1])
+	reqs := model.Vector{nginxSeries("shop", "web-ing", "", "200", 1000)}
+	for name, first := range map[string]answers{"failed": {famRequests: reqs}, "empty": {famRequests: reqs, famLatency: nil}} {
+		t.Run(name, func(t *testing.T) {
+			e := newEvidence(nginxTarget(), time.Time{})
+			t0 := time.Unix(1_700_000_000, 0)
+			e.addTick(t0, first)
+			e.addTick(t0.Add(10*time.Second), answers{famRequests: reqs, famLatency: {bucketSeries(stable, "+Inf", 5000)}})
+			e.addTick(t0.Add(20*time.Second), answers{famRequests: reqs, famLatency: {bucketSeries(stable, "+Inf", 5100)}})
+			assert.Equal(t, Histogram{math.Inf(1): 100}, e.hist[1])
+		})
+	}
 }

@@ -188,7 +188,7 @@ func readSeries(ctx context.Context, ev *evaluation, q, what string) (map[model.
 func finite(in []float64) []float64 {
 	var out []float64
 	for _, v := range in {
-		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+		if isFinite(v) {
 			out = append(out, v)
 		}
 	}

@@ -55,7 +55,8 @@ type Sequential struct {
 	Exposed bool
 	// StepCanary and StepStable are the counts of the current step.
 	StepCanary, StepStable Counts
-	// At is the time of the latest sample.
+	// At is the time of the latest good tick (one with a finite request
+	// series of the rollout).
 	At time.Time
 }
 
@@ -209,9 +210,10 @@ func (s *Sampler) Observe(ctx context.Context, t Target, revision string, since,
 	return s.standingIfFresh(tr, stepStart)
 }
 
-// standingIfFresh is the standing, or nil when there was no tick yet or the
-// ticks stopped (Prometheus unreachable): stale counts never decide, so the gate
-// queries for itself and fails closed. s.mu is held.
+// standingIfFresh is the standing, or nil when there was no good tick yet or
+// none for staleAfter ticks (Prometheus unreachable, or answering NaN or
+// nothing of the rollout): stale counts never decide, so the gate queries for
+// itself and fails closed. s.mu is held.
 func (s *Sampler) standingIfFresh(tr *tracked, stepStart time.Time) *Sequential {
 	if at := tr.ev.lastAt(); at.IsZero() || time.Since(at) > staleAfter*s.opts.Interval {
 		return nil
@@ -327,16 +329,14 @@ func (s *Sampler) rebuildEvidence(ctx context.Context, k rolloutKey, tr *tracked
 		return
 	}
 	for at := start; !at.After(now); at = at.Add(s.opts.Interval) {
-		// A step without any request series is a gap in Prometheus' data, not a
-		// tick without traffic (the stable's counters always exist): skipping it
+		// A step without a finite request series of the rollout is a gap in
+		// Prometheus' data, not a tick without traffic: addTick skips it, which
 		// keeps the evidence as old as its data, so a gap up to now reads as stale.
 		in := answers{}
 		for fam, m := range matrices {
 			in[fam] = vectorAt(m, at)
 		}
-		if len(in[famRequests]) > 0 || !tr.ev.based[famRequests] {
-			tr.ev.addTick(at, in)
-		}
+		tr.ev.addTick(at, in)
 	}
 	tr.ready = true
 }
@@ -411,8 +411,10 @@ func (tr *tracked) queryKey(fam family) queryKey {
 }
 
 // apply hands each ready rollout its slices of one tick's answers and notifies
-// those whose standing became conclusive. A rollout whose request query failed
-// adds nothing that tick.
+// those whose standing became conclusive. A rollout whose request query failed,
+// or whose request answer has no finite series of it (NaN, or nothing), adds
+// nothing that tick: its evidence is not refreshed and goes stale after
+// staleAfter ticks, and nothing is notified, since its standing did not change.
 func (s *Sampler) apply(now time.Time, got map[queryKey]model.Vector) {
 	var notify []rolloutKey
 	s.mu.Lock()
@@ -426,10 +428,11 @@ func (s *Sampler) apply(now time.Time, got map[queryKey]model.Vector) {
 				in[fam] = vec
 			}
 		}
-		if _, ok := in[famRequests]; !ok {
+		if !tr.ev.addTick(now, in) {
+			s.log.Debug("sampler tick without a finite request series of the rollout; its evidence is not refreshed",
+				zap.String("namespace", k.namespace), zap.String("deployment", k.name))
 			continue
 		}
-		tr.ev.addTick(now, in)
 		st := s.standing(tr, tr.stepStart)
 		v := st.Verdict
 		if v == contract.Pass && !st.Exposed {

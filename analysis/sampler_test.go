@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -124,6 +125,61 @@ func TestSamplerEvidenceGoesStaleWhenTicksStop(t *testing.T) {
 	tr.ev.add(time.Now(), model.Vector{nginxSeries("shop", "web-ing", "", "200", 1500),
 		nginxSeries("shop", "web-ing", "shop-web-canary-80", "200", 50)})
 	assert.NotNil(t, s.standingIfFresh(tr, since), "a new tick with canary requests makes it decide again")
+}
+
+// A tick whose request answer has no finite series of the rollout (Prometheus
+// answering, but with NaN or nothing of it) is no evidence: it does not refresh
+// the evidence, so counts from before the fault go stale and never decide, and
+// it notifies nothing. A good tick after it refreshes and notifies again.
+func TestSamplerBadAnswersNeitherRefreshNorNotify(t *testing.T) {
+	web := nginxTarget()
+	canary := "shop-web-canary-80"
+	key := queryKey{fam: famRequests, source: contract.SourceNginx, label: "status"}
+	checks, err := contract.ParseChecks("error-rate<=1%+baseline")
+	require.NoError(t, err)
+	cases := []struct {
+		name string
+		got  map[queryKey]model.Vector
+	}{
+		{name: "NaN samples", got: map[queryKey]model.Vector{key: {nginxSeries("shop", "web-ing", "", "200", nanValue()),
+			nginxSeries("shop", "web-ing", canary, "500", nanValue())}}},
+		{name: "+Inf samples", got: map[queryKey]model.Vector{key: {nginxSeries("shop", "web-ing", "", "200", math.Inf(1))}}},
+		{name: "empty answer", got: map[queryKey]model.Vector{key: {}}},
+		{name: "only another rollout's series", got: map[queryKey]model.Vector{key: {nginxSeries("shop", "other-ing", "", "200", 7000)}}},
+		{name: "request query failed", got: map[queryKey]model.Vector{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var notified []string
+			s := NewSampler(NewAnalyzer(newFakeProm(t, nil).api(), testOptions()), SamplerOptions{Notify: func(ns, name string) {
+				notified = append(notified, ns+"/"+name) // apply calls it on the test's goroutine
+			}})
+			now := time.Now()
+			since := now.Add(-time.Minute)
+			good := now.Add(-40 * time.Second) // older than 3 ticks of 10s
+			tr := &tracked{revision: "rev1", since: since, ev: newEvidence(web, since), checks: checks, fams: familiesOf(checks),
+				ready: true, stepStart: since}
+			s.rollouts[rolloutKey{web.Namespace, web.Deployment}] = tr
+			tr.ev.add(since, model.Vector{nginxSeries("shop", "web-ing", "", "200", 1000)})
+			// The canary fails every request: a conclusive standing, not yet notified in this step.
+			tr.ev.add(good, model.Vector{nginxSeries("shop", "web-ing", "", "200", 3000), nginxSeries("shop", "web-ing", canary, "500", 300)})
+			require.Equal(t, contract.Fail, s.standing(tr, since).Verdict)
+
+			s.apply(now, tc.got)
+			assert.Equal(t, good, tr.ev.lastAt(), "the bad tick did not refresh the evidence")
+			assert.Len(t, tr.ev.ticks, 1, "the bad tick was not added")
+			assert.Nil(t, s.standingIfFresh(tr, since), "evidence from before the fault is stale and never decides")
+			assert.Empty(t, notified, "a bad tick notifies nothing")
+
+			later := now.Add(time.Second)
+			s.apply(later, map[queryKey]model.Vector{key: {nginxSeries("shop", "web-ing", "", "200", 3100),
+				nginxSeries("shop", "web-ing", canary, "500", 310)}})
+			assert.Equal(t, later, tr.ev.lastAt(), "a good tick refreshes the evidence")
+			require.NotNil(t, s.standingIfFresh(tr, since))
+			assert.Equal(t, Counts{Requests: 310, Errors: 310}, tr.ev.total[0], "nothing was counted twice or lost")
+			assert.Equal(t, []string{"shop/web"}, notified, "the good tick's conclusive standing is notified")
+		})
+	}
 }
 
 // Given two nginx rollouts with a latency check, the sampler rebuilds both
