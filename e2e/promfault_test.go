@@ -42,6 +42,15 @@ type faultyProm struct {
 	delay time.Duration
 	// pending counts the queries held back by promSlow right now.
 	pending atomic.Int32
+	// armed, when set, is the fault to start right after the first sampler
+	// tick evaluated after its time; faultAt is that tick's time, once started.
+	armed   atomic.Pointer[armedFault]
+	faultAt atomic.Pointer[time.Time]
+}
+
+type armedFault struct {
+	after time.Time
+	fault promFault
 }
 
 func startFaultyProm(t *testing.T, upstream string, delay time.Duration) *faultyProm {
@@ -81,6 +90,15 @@ func startFaultyProm(t *testing.T, upstream string, delay time.Duration) *faulty
 				return
 			}
 		}
+		if a := p.armed.Load(); a != nil {
+			at, tick := sampledAt(r)
+			rp.ServeHTTP(w, r)
+			if tick && at.After(a.after) && p.armed.CompareAndSwap(a, nil) {
+				p.set(a.fault) // this tick's answer went out healthy
+				p.faultAt.Store(&at)
+			}
+			return
+		}
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
@@ -92,6 +110,45 @@ func startFaultyProm(t *testing.T, upstream string, delay time.Duration) *faulty
 
 // set switches the fault for every later query.
 func (p *faultyProm) set(f promFault) { p.fault.Store(int32(f)) }
+
+// faultAfterTick starts fault right after relaying, as it is, the first
+// sampler tick evaluated after at: that tick is the last good one.
+func (p *faultyProm) faultAfterTick(at time.Time, f promFault) {
+	p.armed.Store(&armedFault{after: at, fault: f})
+}
+
+// samplerTick is how the sampler's grouped nginx request query begins
+// (analysis/sampler_queries.go); the gates' own queries take a rate or increase.
+const samplerTick = "sum by (namespace, ingress, canary, status) (nginx_ingress_controller_requests{"
+
+// sampledAt reports the evaluation time of a sampler tick's request query, and
+// false for any other request. It leaves r's body to be relayed.
+func sampledAt(r *http.Request) (time.Time, bool) {
+	if r.URL.Path != "/api/v1/query" {
+		return time.Time{}, false
+	}
+	form := r.URL.Query()
+	if r.Body != nil {
+		body, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		if err != nil {
+			return time.Time{}, false
+		}
+		posted, _ := url.ParseQuery(string(body))
+		for k, v := range posted {
+			form[k] = append(form[k], v...)
+		}
+	}
+	if !strings.HasPrefix(form.Get("query"), samplerTick) {
+		return time.Time{}, false
+	}
+	sec, err := strconv.ParseFloat(form.Get("time"), 64)
+	if err != nil {
+		return time.Time{}, false
+	}
+	return time.Unix(0, int64(sec*float64(time.Second))), true
+}
 
 func writeEmpty(w http.ResponseWriter, path string) {
 	kind := "vector"
@@ -155,6 +212,14 @@ func nanSamples(doc map[string]any) {
 // (from the start, or only after a first gate passed), then a healthy release is
 // never promoted: it is rolled back, and nothing of it reaches the stable pods.
 // Answers that are slow but within the timeout still promote.
+//
+// After a passing gate the fault starts right after the first sampler tick of
+// the next step, so that step has real evidence from before the fault, and its
+// gate comes well after that evidence went stale (3 ticks): the gate must not
+// decide from it, however long Prometheus keeps answering (badly). A fault
+// starting later could legitimately leave the gate fresh evidence; one starting
+// before the step's first tick would leave it none, and prove nothing about
+// staleness.
 func TestFaultPrometheusBadAnswersNeverPromote(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -173,12 +238,6 @@ func TestFaultPrometheusBadAnswersNeverPromote(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if tc.afterGate {
-				// Known gap: the sampler adds a tick whose answers are NaN or
-				// empty, so the step's gate decides from the evidence gathered
-				// before the fault and promotes. docs/analysis.md says so.
-				t.Skip("known gap: NaN or empty sampler answers after a passing gate still let the step's gate pass on earlier evidence; see docs/analysis.md")
-			}
 			env := framework.Get(t)
 			ns := env.Namespace(t)
 			delay := 1500 * time.Millisecond
@@ -190,14 +249,19 @@ func TestFaultPrometheusBadAnswersNeverPromote(t *testing.T) {
 			if tc.timeout != "" {
 				daemonEnv["ROLLOUTD_QUERY_TIMEOUT"] = tc.timeout
 			}
+			if tc.afterGate {
+				daemonEnv["ROLLOUTD_SAMPLE_INTERVAL"] = sampleEvery.String() // stale after 6s
+			}
 			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}, Env: daemonEnv})
 			a := faultApp("web", "nginx")
 			a.annotations = map[string]string{"rolloutd.io/steps": "20,50", "rolloutd.io/interval": "3s",
 				"rolloutd.io/checks": "error-rate<=1%+baseline, latency-p99<=1.5x"}
 			if tc.afterGate {
-				// Time enough after the first gate to break Prometheus before the
-				// second one, however busy the machine.
-				a.annotations["rolloutd.io/interval"] = "10s"
+				// The second step's gate comes 15s after its start, 13s or more
+				// after its first tick; one failure is tolerated, so a second
+				// post-fault gate runs too.
+				a.annotations["rolloutd.io/interval"] = stepEvery.String()
+				a.annotations["rolloutd.io/threshold"] = "1"
 			}
 			a.create(t, env.Kube, ns)
 			sw := watchStable(t, env.Kube, ns)
@@ -207,11 +271,7 @@ func TestFaultPrometheusBadAnswersNeverPromote(t *testing.T) {
 
 			release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 			if tc.afterGate {
-				framework.Eventually(t, time.Minute, "the first gate passed", func() (bool, error) {
-					st, _ := readStatus(t, env.Kube, ns, a.name)
-					return st.Step >= 2 && st.Phase == contract.Progressing, fmt.Errorf("%s step %d", st.Phase, st.Step)
-				})
-				proxy.set(tc.fault)
+				breakAfterNextTick(t, env, proxy, ns, a.name, tc.fault)
 			}
 
 			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
@@ -225,4 +285,38 @@ func TestFaultPrometheusBadAnswersNeverPromote(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The timings of the scenarios that break Prometheus after a passing gate.
+const (
+	sampleEvery = 2 * time.Second
+	stepEvery   = 15 * time.Second
+)
+
+// breakAfterNextTick waits for the first gate to pass, then starts fault right
+// after the sampler's first tick of the second step, and checks that the step's
+// gate will come after the evidence of that tick went stale (3 ticks), with room
+// to spare.
+func breakAfterNextTick(t *testing.T, env *framework.Env, proxy *faultyProm, ns, name string, fault promFault) {
+	t.Helper()
+	var st contract.Status
+	framework.Eventually(t, time.Minute, "the first gate passed", func() (bool, error) {
+		st, _ = readStatus(t, env.Kube, ns, name)
+		return st.Step >= 2 && st.Phase == contract.Progressing && st.StepStartedAt != nil, fmt.Errorf("%s step %d", st.Phase, st.Step)
+	})
+	stepStart := *st.StepStartedAt
+	proxy.faultAfterTick(stepStart, fault)
+	var at time.Time
+	framework.Eventually(t, 30*time.Second, "the fault started after a tick of the second step", func() (bool, error) {
+		if p := proxy.faultAt.Load(); p != nil {
+			at = *p
+			return true, nil
+		}
+		return false, nil
+	})
+	stale := at.Add(3 * sampleEvery)
+	t.Logf("second step from %s; last good tick %s after it; its gate at +%s, the evidence stale from +%s",
+		stepStart.Format(time.TimeOnly), at.Sub(stepStart).Round(time.Millisecond), stepEvery, stale.Sub(stepStart).Round(time.Millisecond))
+	require.Less(t, stale.Sub(stepStart), stepEvery-3*time.Second,
+		"the fault came too late for the second step's gate to see stale evidence; the scenario needs it early")
 }
