@@ -126,7 +126,10 @@ func measure(ctx context.Context, o options, kube kubernetes.Interface, pool *ca
 	r := &run{o: o, level: l, ns: ns, token: token, tokenFile: tokenFile, res: &res, names: harness.Names(l.rollouts),
 		apps: harness.Apps{Kube: kube, Namespace: ns, RPS: o.rps, Place: pool.Place, Annotations: map[string]string{
 			"rolloutd.io/steps": "50", "rolloutd.io/interval": "30m", "rolloutd.io/threshold": "0",
-			"rolloutd.io/checks": "error-rate<=1%+baseline"}}}
+			"rolloutd.io/checks": "error-rate<=1%+baseline",
+			// A healthy canary must wait at 50% for its alert, not be promoted
+			// early on strong evidence.
+			"rolloutd.io/adaptive": "false"}}}
 	defer func() {
 		if r.daemon != nil {
 			r.daemon.Stop()
