@@ -264,3 +264,42 @@ func TestDeletingTheDeploymentMidRolloutResetsTheUsersRoutes(t *testing.T) {
 		})
 	}
 }
+
+// Given a rollout holding 10% through the user's own HTTPRoute (router gateway),
+// when the Deployment is deleted, or deleted and created again, then the route is
+// the user's as written again: its canary backendRef would send that share to a
+// Service that no longer exists, which a Gateway answers with 500.
+func TestDeletingTheDeploymentMidRolloutResetsTheUsersHTTPRoute(t *testing.T) {
+	t.Parallel()
+	for _, recreate := range []bool{false, true} {
+		t.Run(fmt.Sprintf("recreated %t", recreate), func(t *testing.T) {
+			t.Parallel()
+			env := framework.Get(t)
+			ns := env.WatchedNamespace(t)
+			gw := gatewayClient(t, env)
+			a := app{name: "web", replicas: 3, router: "gateway", rps: 50, annotations: holdAnnotations}
+			written := gatewayApp(t, env, gw, ns, a)
+			release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
+			holdAtFirstStep(t, env, ns, func(ctx context.Context, _ *framework.Env, ns string) (bool, error) {
+				r, err := gw.GatewayV1().HTTPRoutes(ns).Get(ctx, a.name, metav1.GetOptions{})
+				if err != nil {
+					return false, err
+				}
+				w, ok := router.GatewayCanaryWeight(r.Spec.Rules, a.name, contract.CanaryName(a.name))
+				return ok && w == 10, fmt.Errorf("canary backendRef %t weight %d", ok, w)
+			})
+
+			policy := metav1.DeletePropagationForeground
+			require.NoError(t, env.Kube.AppsV1().Deployments(ns).Delete(t.Context(), a.name, metav1.DeleteOptions{PropagationPolicy: &policy}))
+			if recreate {
+				framework.Eventually(t, time.Minute, "the Deployment gone", func() (bool, error) {
+					_, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), a.name, metav1.GetOptions{})
+					return apierrors.IsNotFound(err), err
+				})
+				_, err := env.Kube.AppsV1().Deployments(ns).Create(t.Context(), a.deployment(ns), metav1.CreateOptions{})
+				require.NoError(t, err)
+			}
+			requireRouteAsWritten(t, gw, written)
+		})
+	}
+}

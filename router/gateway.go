@@ -8,6 +8,7 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 
@@ -86,19 +87,28 @@ func (g Gateway) Apply(ctx context.Context, t Target, split traffic.Split) error
 // not read (no Gateway API CRDs, or the chart's rbac.gateway off), is one it
 // cannot have changed, so it is not an error: opting out resets every router.
 func (g Gateway) Reset(ctx context.Context, t Target) error {
-	route, err := g.getRoute(ctx, t)
-	switch {
-	case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
-		return nil
-	case err != nil:
-		return fmt.Errorf("gateway: get %s: %w", routeName(t), err)
-	}
-	user, err := writtenRules(route, t)
-	if err != nil {
-		return err
-	}
-	return g.restore(ctx, route, user)
+	// A route changed between the two writes (its status, by the Gateway) is
+	// read again: once the rules are restored nothing may be left to find it by
+	// (the Deployment may be gone), so the field manager is dropped now.
+	return retry.OnError(retry.DefaultRetry, changedMeanwhile, func() error {
+		route, err := g.getRoute(ctx, t)
+		switch {
+		case apierrors.IsNotFound(err) || apierrors.IsForbidden(err):
+			return nil
+		case err != nil:
+			return fmt.Errorf("gateway: get %s: %w", routeName(t), err)
+		}
+		user, err := writtenRules(route, t)
+		if err != nil {
+			return err
+		}
+		return g.restore(ctx, route, user)
+	})
 }
+
+// changedMeanwhile reports a write refused because the object changed since it
+// was read: a conflict, or the resourceVersion test of a JSON patch.
+func changedMeanwhile(err error) bool { return apierrors.IsConflict(err) || apierrors.IsInvalid(err) }
 
 // Weight reads the canary's share of the first rule that sends to it.
 func (g Gateway) Weight(ctx context.Context, t Target) (int, bool, error) {

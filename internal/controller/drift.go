@@ -136,6 +136,15 @@ func (r *rollout) removeStale(ctx context.Context) error {
 // before a Deployment recreated under its name starts, they would send a share of
 // traffic to a canary that no longer exists.
 func (c *Controller) resetUserRoutes(ctx context.Context, ns, name string) error {
+	if err := c.resetUserVirtualServices(ctx, ns, name); err != nil {
+		return err
+	}
+	return c.resetUserGatewayRoutes(ctx, ns, name)
+}
+
+// resetUserVirtualServices removes the Deployment's rolloutd- routes from the
+// user's VirtualServices that carry them (router istio).
+func (c *Controller) resetUserVirtualServices(ctx context.Context, ns, name string) error {
 	m := c.Informers.mesh
 	rt, ok := c.Routers[contract.RouterIstio]
 	if !ok || !m.synced() {
@@ -152,11 +161,35 @@ func (c *Controller) resetUserRoutes(ctx context.Context, ns, name string) error
 	return nil
 }
 
+// resetUserGatewayRoutes gives the user's HTTPRoutes and GRPCRoutes that send to
+// the Deployment's canary their rules back (router gateway).
+func (c *Controller) resetUserGatewayRoutes(ctx context.Context, ns, name string) error {
+	rt, ok := c.Routers[contract.RouterGateway]
+	if !ok || c.Informers.routes == nil {
+		return nil
+	}
+	for kind, routes := range c.Informers.routes.carrying(ns, name) {
+		for _, route := range routes {
+			t := router.Target{Namespace: ns, Deployment: name, CanaryService: contract.CanaryName(name),
+				Route: route, RouteKind: string(kind)}
+			if err := rt.Reset(ctx, t); err != nil {
+				return err
+			}
+			c.Log.Info("restored the route of a deleted rollout", zap.String("namespace", ns), zap.String("deployment", name),
+				zap.String("route", string(kind)+"/"+route))
+		}
+	}
+	return nil
+}
+
 // hasStaleRoutes reports whether the caches show routing rolloutd generated for
 // this Deployment: a rollout left it behind (the Deployment was recreated).
 func (r *rollout) hasStaleRoutes() bool {
 	ns, name := r.d.Namespace, r.d.Name
 	if len(r.c.Informers.generatedIngresses(ns, name)) > 0 {
+		return true
+	}
+	if r.c.Informers.routes != nil && len(r.c.Informers.routes.carrying(ns, name)) > 0 {
 		return true
 	}
 	m := r.c.Informers.mesh

@@ -1,10 +1,13 @@
 package controller
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
@@ -189,13 +192,85 @@ func (i *Informers) addRouteHandler(enqueue func(key string)) error {
 
 // slimRoute keeps a route's identity and resourceVersion: a reconcile reads the
 // version to know whether the router must compare the route again, and the
-// router reads the route itself then.
+// router reads the route itself then. A route rolloutd holds (its rules kept in
+// contract.RulesAnnotation) also keeps which Deployments' canaries it sends to,
+// so the routes of a deleted Deployment are found without an API call.
+// Idempotent: a slimmed copy keeps its mark.
 func slimRoute(obj any) (any, error) {
 	switch r := obj.(type) {
 	case *gwv1.HTTPRoute:
-		return &gwv1.HTTPRoute{ObjectMeta: slimMeta(r.ObjectMeta)}, nil
+		var refs []gwv1.BackendObjectReference
+		for _, rule := range r.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				refs = append(refs, b.BackendObjectReference)
+			}
+		}
+		return &gwv1.HTTPRoute{ObjectMeta: slimRouteMeta(r.ObjectMeta, refs)}, nil
 	case *gwv1.GRPCRoute:
-		return &gwv1.GRPCRoute{ObjectMeta: slimMeta(r.ObjectMeta)}, nil
+		var refs []gwv1.BackendObjectReference
+		for _, rule := range r.Spec.Rules {
+			for _, b := range rule.BackendRefs {
+				refs = append(refs, b.BackendObjectReference)
+			}
+		}
+		return &gwv1.GRPCRoute{ObjectMeta: slimRouteMeta(r.ObjectMeta, refs)}, nil
 	}
 	return obj, nil
+}
+
+// carriesKey marks, in the route cache only, a route rolloutd holds: the
+// Deployments whose canary Services its rules send to, comma-separated.
+const carriesKey = "cache.rolloutd.io/carries"
+
+// slimRouteMeta is slimMeta with the carriesKey mark of a route rolloutd holds
+// whose backendRefs name canary Services.
+func slimRouteMeta(m metav1.ObjectMeta, refs []gwv1.BackendObjectReference) metav1.ObjectMeta {
+	out := slimMeta(m)
+	if mark, ok := m.Annotations[carriesKey]; ok {
+		out.Annotations = map[string]string{carriesKey: mark}
+		return out
+	}
+	if _, held := m.Annotations[contract.RulesAnnotation]; !held {
+		return out
+	}
+	var owners []string
+	for _, ref := range refs {
+		name := string(ref.Name)
+		kind := ref.Kind == nil || *ref.Kind == "Service"
+		if owner, ok := strings.CutSuffix(name, contract.CanarySuffix); ok && kind && owner != "" && !slices.Contains(owners, owner) {
+			owners = append(owners, owner)
+		}
+	}
+	if len(owners) > 0 {
+		out.Annotations = map[string]string{carriesKey: strings.Join(owners, ",")}
+	}
+	return out
+}
+
+// carrying lists the routes of ns, by kind, that send to owner's canary.
+func (r *routeInformers) carrying(ns, owner string) map[contract.RouteKind][]string {
+	out := map[contract.RouteKind][]string{}
+	if !r.synced() {
+		return out
+	}
+	marked := func(m metav1.Object) bool {
+		return slices.Contains(strings.Split(m.GetAnnotations()[carriesKey], ","), owner)
+	}
+	if l, ok := lister(r.http, ns); ok {
+		routes, _ := l.HTTPRoutes(ns).List(labels.Everything())
+		for _, rt := range routes {
+			if marked(rt) {
+				out[contract.RouteHTTP] = append(out[contract.RouteHTTP], rt.Name)
+			}
+		}
+	}
+	if l, ok := lister(r.grpc, ns); ok {
+		routes, _ := l.GRPCRoutes(ns).List(labels.Everything())
+		for _, rt := range routes {
+			if marked(rt) {
+				out[contract.RouteGRPC] = append(out[contract.RouteGRPC], rt.Name)
+			}
+		}
+	}
+	return out
 }
