@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/rolloutd/rolloutd/analysis"
@@ -257,17 +258,23 @@ type routeChecker interface {
 // problem: a slow API server must not roll a canary back).
 func (r *rollout) checkRouting(ctx context.Context) (string, error) {
 	ns := r.d.Namespace
-	svc, err := r.c.Informers.Service(ns, r.spec.Service)
-	if err != nil {
+	svc, err := cachedOrLive(ctx, ns, r.spec.Service, r.c.Informers.Service, r.c.Kube.CoreV1().Services(ns).Get)
+	if apierrors.IsNotFound(err) {
 		return fmt.Sprintf("service %s/%s: %v (set %s to the Service selecting the stable pods)", ns, r.spec.Service, err, contract.KeyService), nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("get service %s/%s: %w", ns, r.spec.Service, err)
 	}
 	if msg := foreignService(r.d, svc); msg != "" {
 		return msg, nil
 	}
 	if r.spec.Router == contract.RouterNginx {
-		ing, err := r.c.Informers.Ingress(ns, r.spec.Ingress)
-		if err != nil {
+		ing, err := cachedOrLive(ctx, ns, r.spec.Ingress, r.c.Informers.Ingress, r.c.Kube.NetworkingV1().Ingresses(ns).Get)
+		if apierrors.IsNotFound(err) {
 			return fmt.Sprintf("ingress %s/%s: %v (set %s to the Ingress to split)", ns, r.spec.Ingress, err, contract.KeyIngress), nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("get ingress %s/%s: %w", ns, r.spec.Ingress, err)
 		}
 		if msg := foreignIngress(ing, r.spec.Service); msg != "" {
 			return msg, nil
@@ -277,6 +284,18 @@ func (r *rollout) checkRouting(ctx context.Context) (string, error) {
 		return rc.Problem(ctx, r.target())
 	}
 	return "", nil
+}
+
+// cachedOrLive reads an object from the cache and, when the cache has none, from
+// the API: an object created a moment ago may not be cached yet, and a routing
+// check that trusted the miss would roll a healthy canary back.
+func cachedOrLive[T any](ctx context.Context, ns, name string, cached func(ns, name string) (T, error),
+	live func(ctx context.Context, name string, opts metav1.GetOptions) (T, error)) (T, error) {
+	obj, err := cached(ns, name)
+	if apierrors.IsNotFound(err) {
+		return live(ctx, name, metav1.GetOptions{})
+	}
+	return obj, err
 }
 
 // evaluate runs the gate due now and records its figures.
