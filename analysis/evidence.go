@@ -209,7 +209,8 @@ func (e *evidence) group(fam family, m model.Metric) string {
 // fromBefore reports whether the series' previous value was scraped before the
 // rollout began: its delta then holds requests answered before, by whatever
 // served the canary then (the previous revision's pods, still going while it
-// rolled back). A group without scrape times counts as before.
+// rolled back). A group without scrape times (an answer without them) counts
+// as after: its deltas count as they did before scrape times were read.
 func (e *evidence) fromBefore(fam family, m model.Metric) bool {
 	at, ok := e.scraped[e.group(fam, m)]
 	return ok && at.Before(e.from)

@@ -238,16 +238,7 @@ func TestDeletingTheDeploymentMidRolloutResetsTheUsersRoutes(t *testing.T) {
 				return w == 10, fmt.Errorf("split weight %d", w)
 			})
 
-			policy := metav1.DeletePropagationForeground
-			require.NoError(t, env.Kube.AppsV1().Deployments(ns).Delete(t.Context(), a.name, metav1.DeleteOptions{PropagationPolicy: &policy}))
-			if recreate {
-				framework.Eventually(t, time.Minute, "the Deployment gone", func() (bool, error) {
-					_, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), a.name, metav1.GetOptions{})
-					return apierrors.IsNotFound(err), err
-				})
-				_, err := env.Kube.AppsV1().Deployments(ns).Create(t.Context(), a.deployment(ns), metav1.CreateOptions{})
-				require.NoError(t, err)
-			}
+			deleteMidRollout(t, env, ns, a, recreate)
 			framework.Eventually(t, repairTimeout, "no rolloutd- route left in the user's VirtualService", func() (bool, error) {
 				vs, err := env.Dynamic.Resource(router.VirtualServices).Namespace(ns).Get(t.Context(), "web", metav1.GetOptions{})
 				if err != nil {
@@ -289,17 +280,25 @@ func TestDeletingTheDeploymentMidRolloutResetsTheUsersHTTPRoute(t *testing.T) {
 				return ok && w == 10, fmt.Errorf("canary backendRef %t weight %d", ok, w)
 			})
 
-			policy := metav1.DeletePropagationForeground
-			require.NoError(t, env.Kube.AppsV1().Deployments(ns).Delete(t.Context(), a.name, metav1.DeleteOptions{PropagationPolicy: &policy}))
-			if recreate {
-				framework.Eventually(t, time.Minute, "the Deployment gone", func() (bool, error) {
-					_, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), a.name, metav1.GetOptions{})
-					return apierrors.IsNotFound(err), err
-				})
-				_, err := env.Kube.AppsV1().Deployments(ns).Create(t.Context(), a.deployment(ns), metav1.CreateOptions{})
-				require.NoError(t, err)
-			}
+			deleteMidRollout(t, env, ns, a, recreate)
 			requireRouteAsWritten(t, gw, written)
 		})
 	}
+}
+
+// deleteMidRollout deletes a's Deployment (in the foreground) and, with recreate,
+// creates it again once it is gone.
+func deleteMidRollout(t *testing.T, env *framework.Env, ns string, a app, recreate bool) {
+	t.Helper()
+	policy := metav1.DeletePropagationForeground
+	require.NoError(t, env.Kube.AppsV1().Deployments(ns).Delete(t.Context(), a.name, metav1.DeleteOptions{PropagationPolicy: &policy}))
+	if !recreate {
+		return
+	}
+	framework.Eventually(t, time.Minute, "the Deployment gone", func() (bool, error) {
+		_, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), a.name, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), err
+	})
+	_, err := env.Kube.AppsV1().Deployments(ns).Create(t.Context(), a.deployment(ns), metav1.CreateOptions{})
+	require.NoError(t, err)
 }
