@@ -20,47 +20,69 @@ import (
 )
 
 // Given a batch release holding half of 10 pods on the canary (waiting for
-// approval), when the Deployment opts out, then the stable grows back first, in
-// chunks of max-surge, before the canary's pods go: never more than 13 pods, never
-// fewer than 10 Ready; the Deployment is handed back un-paused at 10 replicas and
-// rolls the user's template out with its own strategy.
+// approval), when the Deployment opts out, or every rolloutd.io annotation is
+// removed at once (which is the same opt-out), then the stable grows back first,
+// in chunks of max-surge, before the canary's pods go: never more than 13 pods,
+// never fewer than 10 Ready; the Deployment is handed back un-paused at 10
+// replicas and rolls the user's template out with its own strategy.
 func TestBatchOptOutGrowsTheStableBeforeRemovingTheCanary(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
-	a := batchApp("web", "rolloutd.io/batches", "50%,100%", "rolloutd.io/pause-at", "1", "rolloutd.io/max-surge", "3")
-	a.create(t, env.Kube, ns, func(d *appsv1.Deployment) {
-		// The Deployment's own rollout after the hand-back keeps the same bounds.
-		surge, none := intstr.FromInt32(3), intstr.FromInt32(0)
-		d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
-			RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &none}}
-	})
-	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
-	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.Paused, contract.RolledBack)
-	require.Equal(t, contract.Paused, st.Phase, "message: %s", st.Message)
-	require.Equal(t, int32(5), st.Batch.Canary, "half the pods on the canary")
-	pods := countPods(t, env.Kube, ns, a.name)
-	framework.Eventually(t, 30*time.Second, "the pod counter saw the 10 Ready pods", func() (bool, error) {
-		s := pods.snapshot()
-		return len(s) > 0 && s[len(s)-1].ready >= 10, nil
-	})
+	cases := []struct {
+		name    string
+		leaveIt func(t *testing.T, env *framework.Env, ns, name string)
+	}{
+		{name: "enabled false", leaveIt: optOut},
+		{name: "every annotation stripped", leaveIt: stripRolloutdAnnotations},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := framework.Get(t)
+			ns := env.WatchedNamespace(t)
+			a := batchApp("web", "rolloutd.io/batches", "50%,100%", "rolloutd.io/pause-at", "1", "rolloutd.io/max-surge", "3")
+			a.create(t, env.Kube, ns, func(d *appsv1.Deployment) {
+				// The Deployment's own rollout after the hand-back keeps the same bounds.
+				surge, none := intstr.FromInt32(3), intstr.FromInt32(0)
+				d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+					RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &none}}
+			})
+			release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
+			st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.Paused, contract.RolledBack)
+			require.Equal(t, contract.Paused, st.Phase, "message: %s", st.Message)
+			require.Equal(t, int32(5), st.Batch.Canary, "half the pods on the canary")
+			pods := countPods(t, env.Kube, ns, a.name)
+			t.Cleanup(func() { t.Logf("pod trace (time, stable, canary, total, Ready):\n%s", pods.trace()) })
+			framework.Eventually(t, 30*time.Second, "the pod counter saw the 10 Ready pods", func() (bool, error) {
+				s := pods.snapshot()
+				return len(s) > 0 && s[len(s)-1].ready >= 10, nil
+			})
 
-	_, err := env.Kube.AppsV1().Deployments(ns).Patch(context.Background(), a.name, types.MergePatchType,
+			tc.leaveIt(t, env, ns, a.name)
+
+			requireNoCanaryObjects(t, env.Kube, ns, a.name)
+			framework.Eventually(t, time.Minute, "handed back un-paused at 10 replicas, running v2", func() (bool, error) {
+				d, err := env.Kube.AppsV1().Deployments(ns).Get(context.Background(), a.name, metav1.GetOptions{})
+				if err != nil {
+					return false, err
+				}
+				img := runningImage(t, env.Kube, ns, a.name)
+				return !d.Spec.Paused && *d.Spec.Replicas == 10 && img == "example.com/web:v2",
+					fmt.Errorf("paused %t, replicas %d, running %q", d.Spec.Paused, *d.Spec.Replicas, img)
+			})
+			// The hand-back ends when the canary's last pod is gone; the rollout of
+			// the user's template after it is the Deployment controller's own.
+			handedBack := func(s podSample) bool { return s.canary == 0 }
+			pods.requireWithinUntil(t, handedBack, 10, 3, 0)
+			_, d := readStatus(t, env.Kube, ns, a.name)
+			assert.NotContains(t, d.Annotations, contract.StatusKey, "no status left")
+		})
+	}
+}
+
+// optOut sets rolloutd.io/enabled to "false".
+func optOut(t *testing.T, env *framework.Env, ns, name string) {
+	t.Helper()
+	_, err := env.Kube.AppsV1().Deployments(ns).Patch(context.Background(), name, types.MergePatchType,
 		[]byte(`{"metadata":{"annotations":{"rolloutd.io/enabled":"false"}}}`), metav1.PatchOptions{})
 	require.NoError(t, err)
-
-	requireNoCanaryObjects(t, env.Kube, ns, a.name)
-	framework.Eventually(t, time.Minute, "handed back un-paused at 10 replicas, running v2", func() (bool, error) {
-		d, err := env.Kube.AppsV1().Deployments(ns).Get(context.Background(), a.name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		img := runningImage(t, env.Kube, ns, a.name)
-		return !d.Spec.Paused && *d.Spec.Replicas == 10 && img == "example.com/web:v2",
-			fmt.Errorf("paused %t, replicas %d, running %q", d.Spec.Paused, *d.Spec.Replicas, img)
-	})
-	t.Logf("pod trace (time, stable, canary, total, Ready):\n%s", pods.trace())
-	pods.requireWithin(t, 10, 3, 0)
-	_, d := readStatus(t, env.Kube, ns, a.name)
-	assert.NotContains(t, d.Annotations, contract.StatusKey, "no status left")
 }

@@ -114,6 +114,13 @@ func (pc *podCounter) snapshot() []podSample {
 // desired+surge pods and at least desired-unavailable Ready ones.
 func (pc *podCounter) requireWithin(t *testing.T, desired, surge, unavailable int) {
 	t.Helper()
+	pc.requireWithinUntil(t, func(podSample) bool { return false }, desired, surge, unavailable)
+}
+
+// requireWithinUntil is requireWithin over the samples up to the first one, once
+// the app was whole, for which last is true.
+func (pc *podCounter) requireWithinUntil(t *testing.T, last func(podSample) bool, desired, surge, unavailable int) {
+	t.Helper()
 	samples := pc.snapshot()
 	require.NotEmpty(t, samples)
 	whole := false
@@ -126,6 +133,9 @@ func (pc *podCounter) requireWithin(t *testing.T, desired, surge, unavailable in
 			}
 		}
 		maxTotal, minReady = max(maxTotal, s.total()), min(minReady, s.ready)
+		if last(s) {
+			break
+		}
 	}
 	require.True(t, whole, "the app was never whole")
 	t.Logf("%d samples: at most %d pods, at least %d Ready (desired %d, surge %d, unavailable %d)",

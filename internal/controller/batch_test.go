@@ -2,7 +2,9 @@ package controller
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -87,24 +89,48 @@ func TestBatchKeepsAnHPAResize(t *testing.T) {
 	assert.Equal(t, int32(5), *h.deployment("web").Spec.Replicas, "the HPA's count stays")
 }
 
-// Opting out mid-batch hands back the desired count, growing the stable before
-// the canary goes.
+// Opting out mid-batch, or removing every rolloutd.io annotation at once, hands
+// back the desired count, growing the stable before the canary goes.
 func TestBatchOptOutRestoresTheDesiredCount(t *testing.T) {
-	h := newHarness(t, userObjects(optedIn(contract.KeyStrategy, "batch", contract.KeyBatches, "50%,100%", contract.KeyMaxSurge, "1"))...)
-	h.sync()
-	h.setImage("web:2")
-	h.sync()
-	h.canaryReady(1)
-	h.sync()
-	require.Equal(t, int32(3), *h.deployment("web").Spec.Replicas)
-	h.edit(func(d *appsv1.Deployment) { delete(d.Annotations, contract.KeyEnabled) })
-	h.sync()
-	assert.Equal(t, int32(4), *h.deployment("web").Spec.Replicas, "the stable grows first")
-	assert.True(t, h.exists("deployments", "web-canary"), "the canary stays until the stable's pods are Ready")
-	h.stableReady(4)
-	h.sync()
-	h.sync()
-	assert.Equal(t, int32(4), *h.deployment("web").Spec.Replicas)
-	assert.False(t, h.exists("deployments", "web-canary"))
-	assert.False(t, h.deployment("web").Spec.Paused, "handed back")
+	cases := []struct {
+		name     string
+		stripped bool
+		leaveIt  func(d *appsv1.Deployment)
+	}{
+		{"enabled removed", false, func(d *appsv1.Deployment) { delete(d.Annotations, contract.KeyEnabled) }},
+		{"every annotation stripped", true, func(d *appsv1.Deployment) {
+			for k := range d.Annotations {
+				if strings.HasPrefix(k, contract.Prefix) {
+					delete(d.Annotations, k)
+				}
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, userObjects(optedIn(contract.KeyStrategy, "batch", contract.KeyBatches, "50%,100%", contract.KeyMaxSurge, "1"))...)
+			h.sync()
+			h.setImage("web:2")
+			h.sync()
+			h.canaryReady(1)
+			h.sync()
+			require.Equal(t, int32(3), *h.deployment("web").Spec.Replicas)
+			h.edit(tc.leaveIt)
+			if tc.stripped {
+				// The informer's handler keeps the last status's word, as it does
+				// before it enqueues the Deployment.
+				require.Eventually(t, func() bool { _, ok := h.ctl.stripped.Load(key); return ok }, 5*time.Second, time.Millisecond)
+			}
+			h.sync()
+			assert.Equal(t, int32(4), *h.deployment("web").Spec.Replicas, "the stable grows first")
+			assert.True(t, h.exists("deployments", "web-canary"), "the canary stays until the stable's pods are Ready")
+			h.stableReady(4)
+			h.sync()
+			h.sync()
+			assert.Equal(t, int32(4), *h.deployment("web").Spec.Replicas)
+			assert.False(t, h.exists("deployments", "web-canary"))
+			assert.False(t, h.deployment("web").Spec.Paused, "handed back")
+			assert.NotContains(t, h.deployment("web").Annotations, contract.StatusKey)
+		})
+	}
 }

@@ -123,6 +123,7 @@ func (c *Controller) enqueueDeployment(obj any) {
 			d, ok = tomb.Obj.(*appsv1.Deployment)
 		}
 		if !ok {
+			c.enqueueHandingBack(obj)
 			return
 		}
 	}
@@ -131,6 +132,7 @@ func (c *Controller) enqueueDeployment(obj any) {
 		return
 	}
 	if !hasRolloutdAnnotations(d) && d.Annotations[leftPausedKey] == "" {
+		c.enqueueHandingBack(d)
 		return
 	}
 	c.preempt(d)

@@ -9,6 +9,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
@@ -72,7 +74,7 @@ func (r *rollout) releaseOrphans(ctx context.Context) (time.Duration, error) {
 		}
 		return 0, r.removeGenerated(ctx)
 	}
-	userPaused, known := hint.(bool)
+	last, known := hint.(strippedStatus)
 	left := r.d.Annotations[leftPausedKey] == "true"
 	if left && !hinted {
 		// The cache is updated before its handlers run: the one that keeps the
@@ -82,10 +84,17 @@ func (r *rollout) releaseOrphans(ctx context.Context) (time.Duration, error) {
 	}
 	unpause := left
 	if known {
-		unpause = !userPaused
+		unpause = !last.status.UserPaused
 	}
 	if c == nil && !unpause && !known {
 		return 0, nil
+	}
+	if known && last.status.Batch != nil && last.status.Phase.Active() {
+		// As for an opt-out: the canary's pods come back to the stable in the
+		// release's chunks before the canary goes.
+		if wait, err := r.handBackStripped(ctx, last); err != nil || wait > 0 {
+			return wait, err
+		}
 	}
 	if err := r.removeGenerated(ctx); err != nil {
 		return 0, err
@@ -99,6 +108,15 @@ func (r *rollout) releaseOrphans(ctx context.Context) (time.Duration, error) {
 	r.event(corev1.EventTypeNormal, ReasonOptedOut,
 		"rolloutd released a Deployment that no longer opts in (every rolloutd.io annotation removed): generated objects removed, spec.paused restored")
 	return 0, nil
+}
+
+// strippedStatus is what the last status of a Deployment stripped of its
+// rolloutd.io annotations said, with the spec its annotations gave: the user's
+// spec.paused and, for a batch release, the plan its hand-back follows (kept
+// here between chunks, never written back to the Deployment).
+type strippedStatus struct {
+	status contract.Status
+	spec   contract.Spec
 }
 
 // awaitingHint marks a stripped Deployment whose hand-back waits once for the
@@ -139,6 +157,52 @@ func (r *rollout) unpauseStripped(ctx context.Context, hinted bool) error {
 // rolloutd.io annotations said of the user's spec.paused.
 func (c *Controller) rememberStripped(old *appsv1.Deployment) {
 	if st, err := contract.Read(old.Annotations); err == nil && st.Phase != "" {
-		c.stripped.Store(deploymentKey(old), st.UserPaused)
+		sp, _ := contract.Parse(old.Name, old.Annotations)
+		c.stripped.Store(deploymentKey(old), strippedStatus{status: st, spec: sp})
+	}
+}
+
+// handBackStripped moves one chunk of a stripped batch release's pods back to
+// the stable, as handBackBatch does for an opt-out, and returns when to look
+// again (0 once every pod is back). The cache holds a stub of the Deployment:
+// it is read from the API. Only spec.replicas is written; the plan stays in
+// memory, so no rolloutd.io annotation comes back.
+func (r *rollout) handBackStripped(ctx context.Context, last strippedStatus) (time.Duration, error) {
+	d, err := r.c.Kube.AppsV1().Deployments(r.d.Namespace).Get(ctx, r.d.Name, metav1.GetOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("get deployment %s: %w", deploymentKey(r.d), err)
+	}
+	if hasRolloutdAnnotations(d) {
+		// Opted in again: the cache shows it shortly, and the rollout takes over.
+		return hintWait, nil
+	}
+	r.d = d
+	key := deploymentKey(d)
+	return r.handBackBatch(ctx, last.spec, last.status, func(ctx context.Context, st contract.Status) error {
+		if r.resizes() {
+			upd := r.d.DeepCopy()
+			upd.Spec.Replicas = ptr.To(*r.replicas)
+			out, err := r.c.Kube.AppsV1().Deployments(upd.Namespace).Update(ctx, upd, metav1.UpdateOptions{})
+			if err != nil {
+				return fmt.Errorf("resize %s: %w", key, err)
+			}
+			r.d = out
+		}
+		r.c.stripped.Store(key, strippedStatus{status: st, spec: last.spec})
+		return nil
+	})
+}
+
+// enqueueHandingBack enqueues a Deployment cached as a bare stub (every
+// rolloutd.io annotation gone) while its batch pods are being handed back: each
+// change of its Ready pods is a chance to move the next chunk.
+func (c *Controller) enqueueHandingBack(obj any) {
+	key, err := cache.MetaNamespaceKeyFunc(obj)
+	if err != nil {
+		return
+	}
+	hint, _ := c.stripped.Load(key)
+	if last, ok := hint.(strippedStatus); ok && last.status.Batch != nil && last.status.Phase.Active() {
+		c.queue.Add(key)
 	}
 }

@@ -32,7 +32,11 @@ func (r *rollout) optOut(ctx context.Context) (time.Duration, error) {
 	if st.Batch != nil && st.Phase.Active() {
 		// A batch release had moved pods to the canary: they come back to the
 		// stable in the release's chunks before the canary goes.
-		if wait, err := r.handBackBatch(ctx, st); err != nil || wait > 0 {
+		sp, _ := contract.Parse(r.d.Name, r.d.Annotations)
+		keep := func(ctx context.Context, next contract.Status) error {
+			return r.write(ctx, next, r.d.Spec.Paused, false)
+		}
+		if wait, err := r.handBackBatch(ctx, sp, st, keep); err != nil || wait > 0 {
 			return wait, err
 		}
 	}
@@ -54,11 +58,11 @@ func (r *rollout) optOut(ctx context.Context) (time.Duration, error) {
 
 // handBackBatch moves one chunk of a batch release's pods from the canary back
 // to the stable (strategy.HandBack) and returns when to look again, 0 once every
-// pod is back. The status keeps the plan between chunks; the Deployment stays
-// paused until the hand-back ends.
-func (r *rollout) handBackBatch(ctx context.Context, st contract.Status) (time.Duration, error) {
-	r.spec, _ = contract.Parse(r.d.Name, r.d.Annotations)
-	r.prev = st
+// pod is back. keep persists the stable's size (r.replicas) and the plan between
+// chunks; the Deployment stays paused until the hand-back ends.
+func (r *rollout) handBackBatch(ctx context.Context, sp contract.Spec, st contract.Status,
+	keep func(context.Context, contract.Status) error) (time.Duration, error) {
+	r.spec, r.prev = sp, st
 	in, err := r.observe(ctx)
 	if err != nil {
 		return 0, err
@@ -71,7 +75,7 @@ func (r *rollout) handBackBatch(ctx context.Context, st contract.Status) (time.D
 		return 0, err
 	}
 	r.replicas = d.StableReplicas
-	if err := r.write(ctx, d.Status, r.d.Spec.Paused, false); err != nil {
+	if err := keep(ctx, d.Status); err != nil {
 		return 0, err
 	}
 	return d.RequeueAfter, nil
