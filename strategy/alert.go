@@ -145,18 +145,13 @@ func restore(in Input) Decision {
 // RolledBack, once the stable pods run it (or at once when someone else's template
 // interrupts it).
 func finishRestore(in Input) Decision {
-	return restoreStable(in, func(st contract.Status) Decision {
-		st = transition(st, in.Now, contract.RolledBack, contract.ReasonAlert, st.Message)
-		return Decision{Status: st, Split: traffic.Split{}, RequeueAfter: PollInterval,
-			Events: []Event{{Warning: true, Reason: contract.ReasonRolledBack, Message: st.Message}}}
-	}, func(st contract.Status) Decision {
-		restored := st.Restore
-		st = transition(st, in.Now, contract.RolledBack, contract.ReasonAlert, st.Message)
-		st.StableRevision, st.Restore = restored, ""
-		return Decision{Status: st, Split: traffic.Split{},
-			Events: []Event{{Warning: true, Reason: contract.ReasonRolledBack,
-				Message: fmt.Sprintf("revision %s rolled back to %s: %s", st.Revision, restored, st.Message)}}}
-	})
+	return restoreStable(in, restoreEnd{interrupted: contract.RolledBack, reason: contract.ReasonAlert, event: contract.ReasonRolledBack,
+		done: func(st contract.Status) (contract.Status, Event) {
+			restored := st.Restore
+			st = transition(st, in.Now, contract.RolledBack, contract.ReasonAlert, st.Message)
+			return st, Event{Warning: true, Reason: contract.ReasonRolledBack,
+				Message: fmt.Sprintf("revision %s rolled back to %s: %s", st.Revision, restored, st.Message)}
+		}})
 }
 
 // alertMessage names the alert, summarises its labels and says since when it fires.

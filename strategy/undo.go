@@ -78,16 +78,11 @@ func undoNow(in Input, rec *contract.UndoRequest) Decision {
 // stable pods run the kept revision, or with Idle when someone else's template
 // interrupts it.
 func finishUndo(in Input) Decision {
-	return restoreStable(in, func(st contract.Status) Decision {
-		st = transition(st, in.Now, contract.Idle, contract.ReasonUndo, st.Message)
-		return Decision{Status: st, Split: traffic.Split{}, RequeueAfter: PollInterval,
-			Events: []Event{{Warning: true, Reason: contract.ReasonUndo, Message: st.Message}}}
-	}, func(st contract.Status) Decision {
-		target := st.Restore
-		st = undoneStatus(transition(st, in.Now, contract.Succeeded, contract.ReasonUndone, ""))
-		st.StableRevision, st.Restore = target, ""
-		return Decision{Status: st, Split: traffic.Split{}, Events: []Event{{Reason: contract.ReasonUndone, Message: st.Message}}}
-	})
+	return restoreStable(in, restoreEnd{interrupted: contract.Idle, reason: contract.ReasonUndo, event: contract.ReasonUndo,
+		done: func(st contract.Status) (contract.Status, Event) {
+			st = undoneStatus(transition(st, in.Now, contract.Succeeded, contract.ReasonUndone, ""))
+			return st, Event{Reason: contract.ReasonUndone, Message: st.Message}
+		}})
 }
 
 // undoneStatus marks a Succeeded status that completes an undo (reason Undone and
