@@ -144,14 +144,9 @@ func (c *Controller) enqueueDeployment(obj any) {
 
 // enqueueOwner enqueues the Deployment owning a ReplicaSet.
 func (c *Controller) enqueueOwner(obj any) {
-	rs, ok := obj.(*appsv1.ReplicaSet)
+	rs, ok := untombed(obj).(*appsv1.ReplicaSet)
 	if !ok {
-		if tomb, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
-			rs, ok = tomb.Obj.(*appsv1.ReplicaSet)
-		}
-		if !ok {
-			return
-		}
+		return
 	}
 	for _, ref := range rs.OwnerReferences {
 		if ref.Kind == "Deployment" && ref.Controller != nil && *ref.Controller {

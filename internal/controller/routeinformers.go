@@ -154,9 +154,7 @@ func (r *routeInformers) version(kind contract.RouteKind, ns, name string) strin
 // name it.
 func (i *Informers) addRouteHandler(enqueue func(key string)) error {
 	users := func(obj any) {
-		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-			obj = tomb.Obj
-		}
+		obj = untombed(obj)
 		var kind contract.RouteKind
 		switch obj.(type) {
 		case *gwv1.HTTPRoute:

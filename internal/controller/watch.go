@@ -17,14 +17,20 @@ func isGenerated(labels map[string]string) bool {
 	return labels[contract.ManagedByLabel] == contract.ManagedByValue && labels[contract.CanaryOfLabel] != ""
 }
 
+// untombed is obj, or the last state the cache knew of it when obj is the
+// tombstone of a delete the watch missed.
+func untombed(obj any) any {
+	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		return tomb.Obj
+	}
+	return obj
+}
+
 // generatorOf names the Deployment an object was generated for ("" for none):
 // the canary-of label of a generated object, or the mark of a user-owned
 // VirtualService carrying rolloutd's routes.
 func generatorOf(obj any) (ns, name string) {
-	if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-		obj = tomb.Obj
-	}
-	m, err := meta.Accessor(obj)
+	m, err := meta.Accessor(untombed(obj))
 	if err != nil {
 		return "", ""
 	}
