@@ -199,23 +199,37 @@ func (c *Controller) processNextWorkItem(ctx context.Context) bool {
 		return false
 	}
 	defer c.queue.Done(key)
+	requeue, err := c.reconcile(ctx, key, false)
+	if err != nil {
+		c.reportError(key, err)
+		c.queue.AddRateLimited(key)
+		return true
+	}
+	c.queue.Forget(key)
+	if requeue > 0 {
+		c.queue.AddAfter(key, requeue)
+	}
+	return true
+}
+
+// reconcile runs one reconcile of key (from the urgent queue or the main one),
+// counts and times it, and logs its error; the caller settles the key in its
+// queue.
+func (c *Controller) reconcile(ctx context.Context, key string, urgent bool) (time.Duration, error) {
 	start := time.Now()
-	requeue, err := c.syncLocked(ctx, key, false)
+	requeue, err := c.syncLocked(ctx, key, urgent)
 	result := "ok"
 	if err != nil {
 		result = "error"
 		c.Metrics.ReconcileErrors.WithLabelValues(errorKind(err)).Inc()
-		c.Log.Warn("reconcile failed; retrying", zap.String("key", key), zap.Error(err))
-		c.reportError(key, err)
-		c.queue.AddRateLimited(key)
-	} else {
-		c.queue.Forget(key)
-		if requeue > 0 {
-			c.queue.AddAfter(key, requeue)
+		msg := "reconcile failed; retrying"
+		if urgent {
+			msg = "urgent " + msg
 		}
+		c.Log.Warn(msg, zap.String("key", key), zap.Error(err))
 	}
 	c.Metrics.Reconcile.WithLabelValues(result).Observe(time.Since(start).Seconds())
-	return true
+	return requeue, err
 }
 
 // injectFault, set only in a daemon built with the faultinject tag, runs at the

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/workqueue"
 
@@ -73,20 +72,13 @@ func (c *Controller) runUrgent(ctx context.Context) {
 		if quit {
 			return
 		}
-		start := time.Now()
-		_, err := c.syncLocked(ctx, key, true)
-		result := "ok"
-		if err != nil {
-			result = "error"
-			c.Metrics.ReconcileErrors.WithLabelValues(errorKind(err)).Inc()
-			c.Log.Warn("urgent reconcile failed; retrying", zap.String("key", key), zap.Error(err))
+		if _, err := c.reconcile(ctx, key, true); err != nil {
 			c.urgent.AddRateLimited(key)
 		} else {
 			c.urgent.Forget(key)
 		}
 		c.queue.Add(key)
 		c.urgent.Done(key)
-		c.Metrics.Reconcile.WithLabelValues(result).Observe(time.Since(start).Seconds())
 	}
 }
 
