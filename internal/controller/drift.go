@@ -56,7 +56,7 @@ func (r *rollout) routingVersion() (string, bool) {
 	case contract.RouterNginx:
 		return inf.ingressVersion(ns, r.spec.Ingress) + "/" + inf.ingressVersion(ns, router.CanaryIngressName(r.spec.Ingress)), true
 	case contract.RouterIstio:
-		if m := inf.mesh; m.synced() {
+		if m := inf.mesh; m.group().synced() {
 			return m.version(m.vs, ns, r.spec.Service) + "/" + m.version(m.dr, ns, r.spec.Service), true
 		}
 	case contract.RouterGateway:
@@ -111,7 +111,7 @@ func (r *rollout) removeStale(ctx context.Context) error {
 	}
 	m := r.c.Informers.mesh
 	rt, ok := r.c.Routers[contract.RouterIstio]
-	if !ok || !m.synced() {
+	if !ok || !m.group().synced() {
 		return nil
 	}
 	seen := map[string]bool{}
@@ -147,7 +147,7 @@ func (c *Controller) resetUserRoutes(ctx context.Context, ns, name string) error
 func (c *Controller) resetUserVirtualServices(ctx context.Context, ns, name string) error {
 	m := c.Informers.mesh
 	rt, ok := c.Routers[contract.RouterIstio]
-	if !ok || !m.synced() {
+	if !ok || !m.group().synced() {
 		return nil
 	}
 	for _, vs := range m.carrying(m.vs, ns, name) {
@@ -193,5 +193,5 @@ func (r *rollout) hasStaleRoutes() bool {
 		return true
 	}
 	m := r.c.Informers.mesh
-	return m.synced() && len(m.carrying(m.vs, ns, name)) > 0
+	return m.group().synced() && len(m.carrying(m.vs, ns, name)) > 0
 }

@@ -143,14 +143,14 @@ func (i *Informers) Start(ctx context.Context) {
 	for _, f := range i.factories {
 		f.Start(ctx.Done())
 	}
-	i.mesh.start(ctx.Done())
-	i.routes.start(ctx.Done())
+	i.mesh.group().start(ctx.Done())
+	i.routes.group().start(ctx.Done())
 }
 
 // WaitForSync waits for the caches; false if ctx ended first.
 func (i *Informers) WaitForSync(ctx context.Context) bool {
 	synced := i.synced
-	for _, inf := range append(i.mesh.informers(), i.routes.informers()...) {
+	for _, inf := range append(i.mesh.group().informers(), i.routes.group().informers()...) {
 		synced = append(synced, inf.HasSynced)
 	}
 	return cache.WaitForCacheSync(ctx.Done(), synced...)

@@ -20,9 +20,16 @@ import (
 // only where the daemon may watch them (the app checks the API and its rights);
 // without them the Istio router is compared with the API at every reconcile.
 type meshInformers struct {
-	factories []dynamicinformer.DynamicSharedInformerFactory
-	vs, dr    map[string]cache.GenericLister
-	all       []cache.SharedIndexInformer
+	watched informerGroup
+	vs, dr  map[string]cache.GenericLister
+}
+
+// group is the Istio informers (nil without them).
+func (m *meshInformers) group() *informerGroup {
+	if m == nil {
+		return nil
+	}
+	return &m.watched
 }
 
 // WatchIstio adds the Istio informers; call it before the controller is built.
@@ -38,42 +45,13 @@ func (i *Informers) WatchIstio(dyn dynamic.Interface, namespaces []string, resyn
 			if err := inf.SetTransform(slimMesh); err != nil {
 				return err
 			}
-			m.all = append(m.all, inf)
+			m.watched.all = append(m.watched.all, inf)
 		}
-		m.factories = append(m.factories, f)
+		m.watched.factories = append(m.watched.factories, f)
 		m.vs[ns], m.dr[ns] = vs.Lister(), dr.Lister()
 	}
 	i.mesh = m
 	return nil
-}
-
-func (m *meshInformers) informers() []cache.SharedIndexInformer {
-	if m == nil {
-		return nil
-	}
-	return m.all
-}
-
-func (m *meshInformers) start(stop <-chan struct{}) {
-	if m == nil {
-		return
-	}
-	for _, f := range m.factories {
-		f.Start(stop)
-	}
-}
-
-// synced reports whether the Istio caches can be trusted (false without them).
-func (m *meshInformers) synced() bool {
-	if m == nil {
-		return false
-	}
-	for _, inf := range m.all {
-		if !inf.HasSynced() {
-			return false
-		}
-	}
-	return true
 }
 
 // version is the resourceVersion of a cached Istio object ("-" when absent).

@@ -27,10 +27,17 @@ import (
 // for a kind not watched, an active rollout looks at its route every
 // routeRecheck instead.
 type routeInformers struct {
-	factories []gwinformers.SharedInformerFactory
-	http      map[string]gwlisters.HTTPRouteLister
-	grpc      map[string]gwlisters.GRPCRouteLister
-	all       []cache.SharedIndexInformer
+	watched informerGroup
+	http    map[string]gwlisters.HTTPRouteLister
+	grpc    map[string]gwlisters.GRPCRouteLister
+}
+
+// group is the route informers (nil without them).
+func (r *routeInformers) group() *informerGroup {
+	if r == nil {
+		return nil
+	}
+	return &r.watched
 }
 
 // byRoute indexes opted-in Deployments of router gateway by the route they
@@ -68,16 +75,16 @@ func (i *Informers) WatchGateway(gw gwclient.Interface, namespaces []string, res
 		if kinds.HTTP {
 			hr := f.Gateway().V1().HTTPRoutes()
 			r.http[ns] = hr.Lister()
-			r.all = append(r.all, hr.Informer())
+			r.watched.all = append(r.watched.all, hr.Informer())
 		}
 		if kinds.GRPC {
 			gr := f.Gateway().V1().GRPCRoutes()
 			r.grpc[ns] = gr.Lister()
-			r.all = append(r.all, gr.Informer())
+			r.watched.all = append(r.watched.all, gr.Informer())
 		}
-		r.factories = append(r.factories, f)
+		r.watched.factories = append(r.watched.factories, f)
 	}
-	for _, inf := range r.all {
+	for _, inf := range r.watched.all {
 		if err := inf.SetTransform(slimRoute); err != nil {
 			return err
 		}
@@ -88,42 +95,13 @@ func (i *Informers) WatchGateway(gw gwclient.Interface, namespaces []string, res
 
 // watches reports whether routes of kind are watched and their caches synced.
 func (r *routeInformers) watches(kind contract.RouteKind) bool {
-	if !r.synced() {
+	if !r.group().synced() {
 		return false
 	}
 	if kind == contract.RouteGRPC {
 		return len(r.grpc) > 0
 	}
 	return len(r.http) > 0
-}
-
-func (r *routeInformers) informers() []cache.SharedIndexInformer {
-	if r == nil {
-		return nil
-	}
-	return r.all
-}
-
-func (r *routeInformers) start(stop <-chan struct{}) {
-	if r == nil {
-		return
-	}
-	for _, f := range r.factories {
-		f.Start(stop)
-	}
-}
-
-// synced reports whether the route caches can be trusted (false without them).
-func (r *routeInformers) synced() bool {
-	if r == nil {
-		return false
-	}
-	for _, inf := range r.all {
-		if !inf.HasSynced() {
-			return false
-		}
-	}
-	return true
 }
 
 // version is the resourceVersion of the cached route kind ns/name ("-" when
@@ -180,7 +158,7 @@ func (i *Informers) addRouteHandler(enqueue func(key string)) error {
 		}
 	}
 	h := cache.ResourceEventHandlerFuncs{AddFunc: users, UpdateFunc: func(_, obj any) { users(obj) }, DeleteFunc: users}
-	for _, inf := range i.routes.informers() {
+	for _, inf := range i.routes.group().informers() {
 		if _, err := inf.AddEventHandler(h); err != nil {
 			return err
 		}
@@ -248,7 +226,7 @@ func slimRouteMeta(m metav1.ObjectMeta, refs []gwv1.BackendObjectReference) meta
 // carrying lists the routes of ns, by kind, that send to owner's canary.
 func (r *routeInformers) carrying(ns, owner string) map[contract.RouteKind][]string {
 	out := map[contract.RouteKind][]string{}
-	if !r.synced() {
+	if !r.group().synced() {
 		return out
 	}
 	marked := func(m metav1.Object) bool {

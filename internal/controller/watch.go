@@ -50,7 +50,7 @@ func (i *Informers) addGeneratedHandler(onChange func(any)) error {
 		UpdateFunc: func(old, obj any) { onChange(old); onChange(obj) },
 		DeleteFunc: onChange,
 	}
-	for _, inf := range append(i.generated, i.mesh.informers()...) {
+	for _, inf := range append(i.generated, i.mesh.group().informers()...) {
 		if _, err := inf.AddEventHandler(h); err != nil {
 			return err
 		}
