@@ -175,20 +175,12 @@ func (i *Informers) addRouteHandler(enqueue func(key string)) error {
 func slimRoute(obj any) (any, error) {
 	switch r := obj.(type) {
 	case *gwv1.HTTPRoute:
-		var refs []gwv1.BackendObjectReference
-		for _, rule := range r.Spec.Rules {
-			for _, b := range rule.BackendRefs {
-				refs = append(refs, b.BackendObjectReference)
-			}
-		}
+		refs := backendObjects(r.Spec.Rules, func(rule gwv1.HTTPRouteRule) []gwv1.HTTPBackendRef { return rule.BackendRefs },
+			func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef })
 		return &gwv1.HTTPRoute{ObjectMeta: slimRouteMeta(r.ObjectMeta, refs)}, nil
 	case *gwv1.GRPCRoute:
-		var refs []gwv1.BackendObjectReference
-		for _, rule := range r.Spec.Rules {
-			for _, b := range rule.BackendRefs {
-				refs = append(refs, b.BackendObjectReference)
-			}
-		}
+		refs := backendObjects(r.Spec.Rules, func(rule gwv1.GRPCRouteRule) []gwv1.GRPCBackendRef { return rule.BackendRefs },
+			func(b gwv1.GRPCBackendRef) gwv1.BackendRef { return b.BackendRef })
 		return &gwv1.GRPCRoute{ObjectMeta: slimRouteMeta(r.ObjectMeta, refs)}, nil
 	}
 	return obj, nil
@@ -197,6 +189,19 @@ func slimRoute(obj any) (any, error) {
 // carriesKey marks, in the route cache only, a route rolloutd holds: the
 // Deployments whose canary Services its rules send to, comma-separated.
 const carriesKey = "cache.rolloutd.io/carries"
+
+// backendObjects lists the objects the rules send to, rule by rule. HTTP and
+// gRPC rules hold different backendRef types around the same BackendRef: refs
+// gives a rule's backendRefs, ref the BackendRef inside one.
+func backendObjects[R, B any](rules []R, refs func(R) []B, ref func(B) gwv1.BackendRef) []gwv1.BackendObjectReference {
+	var out []gwv1.BackendObjectReference
+	for _, rule := range rules {
+		for _, b := range refs(rule) {
+			out = append(out, ref(b).BackendObjectReference)
+		}
+	}
+	return out
+}
 
 // slimRouteMeta is slimMeta with the carriesKey mark of a route rolloutd holds
 // whose backendRefs name canary Services.
