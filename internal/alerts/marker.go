@@ -2,7 +2,6 @@ package alerts
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -16,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/strategy"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
@@ -212,11 +212,7 @@ func markPatch(resourceVersion string, m Mark) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	meta := map[string]any{"annotations": map[string]string{Key: raw}}
-	if resourceVersion != "" {
-		meta["resourceVersion"] = resourceVersion
-	}
-	b, err := json.Marshal(map[string]any{"metadata": meta})
+	b, err := workload.AnnotationPatch(resourceVersion, Key, raw)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: encode patch: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -61,11 +62,7 @@ func commandPatch(resourceVersion string, cmd contract.Command) ([]byte, error) 
 	if err != nil {
 		return nil, fmt.Errorf("encode command: %w", err)
 	}
-	meta := map[string]any{"annotations": map[string]string{contract.CommandKey: string(raw)}}
-	if resourceVersion != "" {
-		meta["resourceVersion"] = resourceVersion
-	}
-	b, err := json.Marshal(map[string]any{"metadata": meta})
+	b, err := workload.AnnotationPatch(resourceVersion, contract.CommandKey, string(raw))
 	if err != nil {
 		return nil, fmt.Errorf("encode patch: %w", err)
 	}

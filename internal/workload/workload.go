@@ -169,3 +169,14 @@ func Replicas(d *appsv1.Deployment) int32 {
 	}
 	return *d.Spec.Replicas
 }
+
+// AnnotationPatch is the JSON merge patch that sets annotation key to value,
+// guarded by resourceVersion when it is known (the write then fails with a
+// conflict if the object changed since it was read).
+func AnnotationPatch(resourceVersion, key, value string) ([]byte, error) {
+	meta := map[string]any{"annotations": map[string]string{key: value}}
+	if resourceVersion != "" {
+		meta["resourceVersion"] = resourceVersion
+	}
+	return json.Marshal(map[string]any{"metadata": meta})
+}
