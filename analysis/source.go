@@ -149,6 +149,7 @@ func (p *prom) rangeQuery(ctx context.Context, query string, r promv1.Range) (mo
 			return err
 		}
 		if len(warnings) > 0 {
+			p.log.Debug("prometheus warnings", zap.String("query", query), zap.Strings("warnings", warnings))
 			return &warningsError{warnings: warnings}
 		}
 		m, ok := v.(model.Matrix)
