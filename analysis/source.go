@@ -29,9 +29,26 @@ type prom struct {
 // instant runs an instant query at ts (now if zero) and returns its samples. A
 // scalar result becomes one unlabelled sample.
 func (p *prom) instant(ctx context.Context, query string, ts time.Time) (model.Vector, error) {
-	var out model.Vector
-	err := p.retry(ctx, "instant", func(ctx context.Context) error {
-		v, warnings, err := p.api.Query(ctx, query, ts)
+	return ask(ctx, p, "instant", query, func(ctx context.Context) (model.Value, promv1.Warnings, error) {
+		return p.api.Query(ctx, query, ts)
+	}, asVector)
+}
+
+// rangeQuery runs a range query and returns its series.
+func (p *prom) rangeQuery(ctx context.Context, query string, r promv1.Range) (model.Matrix, error) {
+	return ask(ctx, p, "range", query, func(ctx context.Context) (model.Value, promv1.Warnings, error) {
+		return p.api.QueryRange(ctx, query, r)
+	}, asMatrix)
+}
+
+// ask sends query through p's retries: send asks Prometheus once, as turns its
+// answer into T (an answer of another shape is a shapeError, not retried). An
+// answer with warnings is a warningsError and retried.
+func ask[T any](ctx context.Context, p *prom, kind, query string, send func(context.Context) (model.Value, promv1.Warnings, error),
+	as func(model.Value) (T, error)) (T, error) {
+	var out T
+	err := p.retry(ctx, kind, func(ctx context.Context) error {
+		v, warnings, err := send(ctx)
 		if err != nil {
 			return err
 		}
@@ -39,7 +56,7 @@ func (p *prom) instant(ctx context.Context, query string, ts time.Time) (model.V
 			p.log.Debug("prometheus warnings", zap.String("query", query), zap.Strings("warnings", warnings))
 			return &warningsError{warnings: warnings}
 		}
-		out, err = asVector(v)
+		out, err = as(v)
 		return err
 	})
 	return out, err
@@ -140,26 +157,13 @@ func asVector(v model.Value) (model.Vector, error) {
 	return nil, &shapeError{typ: v.Type()}
 }
 
-// rangeQuery runs a range query and returns its series.
-func (p *prom) rangeQuery(ctx context.Context, query string, r promv1.Range) (model.Matrix, error) {
-	var out model.Matrix
-	err := p.retry(ctx, "range", func(ctx context.Context) error {
-		v, warnings, err := p.api.QueryRange(ctx, query, r)
-		if err != nil {
-			return err
-		}
-		if len(warnings) > 0 {
-			p.log.Debug("prometheus warnings", zap.String("query", query), zap.Strings("warnings", warnings))
-			return &warningsError{warnings: warnings}
-		}
-		m, ok := v.(model.Matrix)
-		if !ok {
-			return &shapeError{typ: valueType(v)}
-		}
-		out = m
-		return nil
-	})
-	return out, err
+// asMatrix takes a range query's value as a matrix.
+func asMatrix(v model.Value) (model.Matrix, error) {
+	m, ok := v.(model.Matrix)
+	if !ok {
+		return nil, &shapeError{typ: valueType(v)}
+	}
+	return m, nil
 }
 
 func valueType(v model.Value) model.ValueType {
