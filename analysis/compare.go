@@ -64,6 +64,8 @@ func checkLabel(c contract.Check) string {
 		return "error rate"
 	case c.Metric == contract.MetricLatency:
 		return "p" + contract.QuantileDigits(c.Quantile) + " latency"
+	case c.Metric == contract.MetricMemoryGrowth:
+		return "memory growth"
 	}
 	return string(c.Metric)
 }
@@ -85,6 +87,8 @@ func checkFormat(c contract.Check, v float64) string {
 		return sig(v) + " cores"
 	case contract.MetricMemory:
 		return formatBytes(v)
+	case contract.MetricMemoryGrowth:
+		return formatBytes(v) + "/min"
 	}
 	return sig(v)
 }

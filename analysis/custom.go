@@ -136,7 +136,7 @@ func parseQueryTemplate(name, text string) (*template.Template, error) {
 // isBuiltin reports whether name is a built-in check's name.
 func isBuiltin(name string) bool {
 	switch contract.Metric(name) {
-	case contract.MetricErrorRate, contract.MetricCPU, contract.MetricMemory, contract.MetricLoad, contract.MetricAlerts:
+	case contract.MetricErrorRate, contract.MetricCPU, contract.MetricMemory, contract.MetricLoad, contract.MetricAlerts, contract.MetricMemoryGrowth:
 		return true
 	}
 	return strings.HasPrefix(name, "latency-")

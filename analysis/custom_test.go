@@ -43,6 +43,7 @@ func TestParseCustomChecksReportsEveryBadEntry(t *testing.T) {
 	}{
 		{"bad name", "Checkout_P95", "query: up\nmax: 1", `invalid check: custom check "Checkout_P95": name must be lower-case letters, digits and '-', at most 63 characters`},
 		{"built-in name", "cpu", "query: up\nmax: 1", `invalid check: custom check "cpu": name is taken by a built-in check`},
+		{"built-in memory-growth", "memory-growth", "query: up\nmax: 1", `invalid check: custom check "memory-growth": name is taken by a built-in check`},
 		{"unknown field", "x", "query: up\nmaximum: 1", `invalid check: custom check "x": want YAML with query and max (or expect: empty): ...`},
 		{"empty query", "x", "max: 1", `invalid check: custom check "x": query is empty`},
 		{"bad bound", "x", "query: up\nmax: lots", `invalid check: custom check "x": max "lots" must be a factor like 1.2x, a number like 0.5, or a number plus baseline like 0.01+baseline`},

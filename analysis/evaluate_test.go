@@ -29,6 +29,8 @@ var (
 	sCPU     = podQ(tg, "cpu", stableSide)
 	cMem     = podQ(tg, "memory", canarySide)
 	sMem     = podQ(tg, "memory", stableSide)
+	cGrowth  = podQ(tg, "memory-growth", canarySide)
+	sGrowth  = podQ(tg, "memory-growth", stableSide)
 	cLoad    = podQ(tg, "load", canarySide)
 	sLoad    = podQ(tg, "load", stableSide)
 	alertsQ  = podQ(tg, "alerts", canarySide)
@@ -131,6 +133,12 @@ func TestEvaluateVerdictsOfEveryCheckForm(t *testing.T) {
 		{name: "memory over absolute bound fails", spec: "memory<=256Mi",
 			answers: map[string][]answer{cMem: one(val(300 * mi))},
 			verdict: contract.Fail, reason: "memory 300Mi > 256Mi"},
+		{name: "memory growth within the default allowance passes", spec: "memory-growth",
+			answers: map[string][]answer{cGrowth: one(val(1.5 * mi)), sGrowth: one(val(0.75 * mi))},
+			verdict: contract.Pass, reason: "memory growth 1.5Mi/min <= 768Ki/min + 1Mi/min baseline allowance", value: fp(1.5 * mi), baseline: fp(0.75 * mi)},
+		{name: "memory growth over its allowance fails", spec: "memory-growth<=4Mi+baseline",
+			answers: map[string][]answer{cGrowth: one(val(6.4 * mi)), sGrowth: one(val(0))},
+			verdict: contract.Fail, reason: "memory growth 6.4Mi/min > 0/min + 4Mi/min baseline allowance"},
 		{name: "load within ratio passes", spec: "load<=1.5x",
 			answers: map[string][]answer{cLoad: one(val(1.2)), sLoad: one(val(1))},
 			verdict: contract.Pass, reason: "load 1.2 <= 1.5x stable 1 (limit 1.5)"},

@@ -41,6 +41,9 @@ type evidence struct {
 	ticks        []tickCounts
 	total        [2]Counts    // canary, stable
 	hist         [2]Histogram // canary, stable: request durations
+	// mem holds each pod's working-set samples, per side: a slope is fitted
+	// within each pod, so pods added later do not read as memory freed.
+	mem [2]map[string][]growthPoint
 }
 
 // tickCounts is one tick's new requests and errors per side.
@@ -68,10 +71,11 @@ const (
 	famLatency                // request-duration histogram buckets
 	famCPU                    // cAdvisor CPU counters per pod
 	famLoad                   // cAdvisor load gauges per pod
+	famMemory                 // cAdvisor working-set gauges per pod
 )
 
 // perPod reports a cAdvisor family, read per pod for every source.
-func (f family) perPod() bool { return f == famCPU || f == famLoad }
+func (f family) perPod() bool { return f == famCPU || f == famLoad || f == famMemory }
 
 // answers are one tick's answers, by family; a family whose query failed is absent.
 type answers map[family]model.Vector
@@ -217,7 +221,8 @@ func (e *evidence) fromBefore(fam family, m model.Metric) bool {
 }
 
 // countPod adds one pod's cAdvisor sample to its side of tc: the CPU counter's
-// increase, the load gauge's value.
+// increase, the load gauge's value; a working-set sample goes to the side's
+// per-pod samples (growth.go).
 func (e *evidence) countPod(tc *tickCounts, fam family, sd side, s *model.Sample, based bool) {
 	u := &tc.res[1]
 	if sd == canarySide {
@@ -228,6 +233,12 @@ func (e *evidence) countPod(tc *tickCounts, fam family, sd side, s *model.Sample
 		v = e.delta(fam, s, based)
 	}
 	if v < 0 {
+		return
+	}
+	if fam == famMemory {
+		if sd == stableSide || !tc.pre { // a canary pod before the rollout is a previous release's
+			e.addMemory(sd, string(s.Metric["pod"]), tc.at, v)
+		}
 		return
 	}
 	if fam == famCPU {

@@ -49,6 +49,7 @@ const (
 {{- define "pods"}}namespace="{{.Namespace}}",pod=~"{{.Pods}}",container!="",container!="POD"{{end}}
 {{- define "cpu"}}avg(sum by (pod) (rate(container_cpu_usage_seconds_total{ {{- template "pods" .}}}[{{.Window}}]{{.Offset}}))){{end}}
 {{- define "memory"}}avg(sum by (pod) (container_memory_working_set_bytes{ {{- template "pods" .}}}{{.Offset}})){{end}}
+{{- define "memory-growth"}}avg(sum by (pod) (deriv(container_memory_working_set_bytes{ {{- template "pods" .}}}[{{.Window}}]{{.Offset}}))) * 60{{end}}
 {{- define "load"}}avg(sum by (pod) (avg_over_time(container_cpu_load_average_10s{ {{- template "pods" .}}}[{{.Window}}]{{.Offset}}))){{end}}
 {{- define "alerts"}}ALERTS{alertstate="firing",namespace="{{.Namespace}}",deployment=~"{{.DeploymentRe}}|{{.CanaryRe}}"} or ALERTS{alertstate="firing",namespace="{{.Namespace}}",rolloutd_deployment=~"{{.DeploymentRe}}|{{.CanaryRe}}"}{{end}}`
 )

@@ -67,10 +67,12 @@ func Sequentially(c contract.Check) bool {
 }
 
 // FromEvidence reports whether a canary step's gate takes c's result from the
-// sampler's evidence instead of querying: the sequential checks, and the ratio
-// forms of cpu and load, compared for the same work (resources.go) at the gate.
+// sampler's evidence instead of querying: the sequential checks, the ratio
+// forms of cpu and load, compared for the same work (resources.go), and
+// memory-growth (growth.go), at the gate.
 func FromEvidence(c contract.Check) bool {
-	return Sequentially(c) || (c.Custom == nil && c.Mode == contract.Ratio && (c.Metric == contract.MetricCPU || c.Metric == contract.MetricLoad))
+	return Sequentially(c) || (c.Custom == nil && c.Mode == contract.Ratio && (c.Metric == contract.MetricCPU || c.Metric == contract.MetricLoad)) ||
+		(c.Custom == nil && c.Metric == contract.MetricMemoryGrowth)
 }
 
 // familiesOf lists the series families checks need, requests always first:
@@ -90,6 +92,8 @@ func familiesOf(checks []contract.Check) []family {
 			add(famCPU)
 		case contract.MetricLoad:
 			add(famLoad)
+		case contract.MetricMemoryGrowth:
+			add(famMemory)
 		}
 	}
 	return out
@@ -284,6 +288,8 @@ func (s *Sampler) judgeCheck(tr *tracked, c contract.Check, alpha float64, stepS
 	case contract.MetricErrorRate:
 		r = SequentialErrorRate(c, ev.label, ev.total[0], ev.total[1], alpha)
 		return r, s.stepResult(c, r, ev.label, st.StepCanary, st.StepStable), true
+	case contract.MetricMemoryGrowth:
+		return contract.CheckResult{}, growthResult(c, ev.growth(canarySide), ev.growth(stableSide)), false
 	}
 	fam := famCPU
 	if c.Metric == contract.MetricLoad {

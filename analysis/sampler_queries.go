@@ -85,7 +85,8 @@ func withScrapeTimes(by, group string, selectors []string) string {
 // pod: raw CPU counters, load gauges. container!="" drops the pod-level cgroup
 // series, container!="POD" the pause container.
 func resourceQuery(fam family, nsRe string) (string, error) {
-	metric := map[family]string{famCPU: "container_cpu_usage_seconds_total", famLoad: "container_cpu_load_average_10s"}[fam]
+	metric := map[family]string{famCPU: "container_cpu_usage_seconds_total", famLoad: "container_cpu_load_average_10s",
+		famMemory: "container_memory_working_set_bytes"}[fam]
 	if metric == "" {
 		return "", fmt.Errorf("no resource query for family %d", fam)
 	}

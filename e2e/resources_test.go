@@ -60,3 +60,47 @@ func TestCPUIsComparedForTheSameWork(t *testing.T) {
 		})
 	}
 }
+
+// Given an opted-in Deployment behind an Ingress at 200 requests/s with the
+// default checks, when a release leaks 5% of its 128Mi working set a minute,
+// then memory-growth fails and it is rolled back before promotion, long before
+// the level check memory<=1.3x could see it (6 minutes); a release whose working
+// set stays flat is promoted.
+func TestMemoryGrowthCatchesALeakTheLevelCheckMisses(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		podAnn  map[string]string
+		want    contract.Phase
+		verdict contract.Verdict
+	}{
+		{"leak of 5% a minute is rolled back", map[string]string{"sim.rolloutd.io/memory-growth": "6.4Mi"}, contract.RolledBack, contract.Fail},
+		{"flat working set is promoted", nil, contract.Succeeded, contract.Pass},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env := framework.Get(t)
+			ns := env.WatchedNamespace(t)
+			a := app{name: "web", replicas: 3, router: "nginx", rps: 200,
+				annotations: map[string]string{"rolloutd.io/interval": "30s"}}
+			a.create(t, env.Kube, ns)
+			phases := watchPhases(t, env.Kube, ns, a.name)
+
+			release(t, env.Kube, ns, a.name, "example.com/web:v2", tc.podAnn)
+
+			st := waitPhase(t, env.Kube, ns, a.name, 2*rolloutTimeout, contract.Succeeded, contract.RolledBack)
+			require.Equal(t, tc.want, st.Phase, "message: %s, checks: %+v", st.Message, st.Checks)
+			t.Logf("%s: %s", st.Phase, st.Message)
+			c := findCheck(st.Checks, "memory-growth")
+			require.NotNil(t, c, "status checks %+v", st.Checks)
+			assert.Equal(t, tc.verdict, c.Verdict, "reason: %s", c.Reason)
+			if tc.want == contract.RolledBack {
+				assert.Contains(t, st.Message, "memory-growth: ")
+				assert.NotContains(t, phases.seen(), contract.Promoting)
+				m := findCheck(st.Checks, "memory")
+				require.NotNil(t, m)
+				assert.Equal(t, contract.Pass, m.Verdict, "the level check alone would not have caught it: %s", m.Reason)
+			}
+		})
+	}
+}

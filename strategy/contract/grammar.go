@@ -11,7 +11,7 @@ import (
 )
 
 // DefaultChecks is the value of rolloutd.io/checks when the annotation is absent.
-const DefaultChecks = "error-rate<=1%+baseline, cpu<=1.3x, memory<=1.3x, load<=1.5x"
+const DefaultChecks = "error-rate<=1%+baseline, cpu<=1.3x, memory<=1.3x, load<=1.5x, memory-growth"
 
 // ErrInvalidCheck is wrapped by every error ParseChecks returns, so callers can
 // tell a user's mistake from anything else with errors.Is.
@@ -28,7 +28,14 @@ const (
 	MetricMemory    Metric = "memory"     // working-set bytes per pod
 	MetricLoad      Metric = "load"       // 10s CPU load average per pod
 	MetricAlerts    Metric = "alerts"     // firing alerts labelled with the Deployment
+	// MetricMemoryGrowth is the working set's growth rate per pod, in bytes
+	// per minute: a leak is a slope, whatever the size it starts from.
+	MetricMemoryGrowth Metric = "memory-growth"
 )
+
+// DefaultGrowthAllowance is what "memory-growth" alone allows the canary's
+// working set to grow faster than the stable's: 1Mi per minute per pod.
+const DefaultGrowthAllowance = 1 << 20
 
 // Mode says what a check's bound is compared with.
 type Mode int
@@ -72,7 +79,7 @@ func (c Check) Name() string {
 
 // String renders the check in the annotation's grammar; ParseChecks accepts it back.
 func (c Check) String() string {
-	if c.Mode == NoneFiring {
+	if c.Mode == NoneFiring || (c.Metric == MetricMemoryGrowth && c.Bound == DefaultGrowthAllowance) {
 		return c.Name()
 	}
 	return c.Name() + "<=" + c.boundText()
@@ -83,6 +90,9 @@ func (c Check) boundText() string {
 	case Ratio:
 		return FormatNumber(c.Bound) + "x"
 	case BaselinePlus:
+		if c.Metric == MetricMemoryGrowth {
+			return resource.NewQuantity(int64(c.Bound), resource.BinarySI).String() + "+baseline"
+		}
 		return FormatNumber(c.Bound*100) + "%+baseline"
 	}
 	switch c.Metric {
@@ -101,7 +111,7 @@ func (c Check) boundText() string {
 // acceptedForms is quoted in every grammar error so the user sees what works.
 const acceptedForms = `accepted: error-rate<=1%+baseline, error-rate<=2%, ` +
 	`latency-p50|p90|p99<=1.2x, latency-p99<=500ms (or 0.5s), cpu<=1.3x, cpu<=500m, ` +
-	`memory<=1.3x, memory<=256Mi, load<=1.5x, load<=2, alerts`
+	`memory<=1.3x, memory<=256Mi, load<=1.5x, load<=2, memory-growth, memory-growth<=4Mi+baseline (per minute), alerts`
 
 // ParseChecks parses the rolloutd.io/checks annotation, e.g.
 // "error-rate<=1%+baseline, cpu<=1.3x, memory<=1.3x, load<=1.5x". Items are
@@ -134,8 +144,11 @@ func ParseChecks(s string) ([]Check, error) {
 
 // parseCheck parses one item such as "cpu<=1.3x".
 func parseCheck(item string) (Check, error) {
-	if item == string(MetricAlerts) {
+	switch item {
+	case string(MetricAlerts):
 		return Check{Metric: MetricAlerts, Mode: NoneFiring}, nil
+	case string(MetricMemoryGrowth):
+		return Check{Metric: MetricMemoryGrowth, Mode: BaselinePlus, Bound: DefaultGrowthAllowance}, nil
 	}
 	name, bound, ok := strings.Cut(item, "<=")
 	if !ok {
@@ -153,6 +166,8 @@ func parseCheck(item string) (Check, error) {
 		return parseLatency(strings.TrimPrefix(name, "latency-"), bound)
 	case name == string(MetricCPU), name == string(MetricMemory), name == string(MetricLoad):
 		return parseResource(Metric(name), bound)
+	case name == string(MetricMemoryGrowth):
+		return parseGrowth(bound)
 	}
 	return Check{}, fmt.Errorf("unknown check %q", name)
 }
@@ -239,6 +254,18 @@ func parseResource(m Metric, bound string) (Check, error) {
 		return Check{}, fmt.Errorf("%s bound %q must be a factor like 1.3x or a quantity like %s", m, bound, example)
 	}
 	return c, nil
+}
+
+// parseGrowth accepts "4Mi+baseline": the canary's working set may grow that
+// much faster per minute than the stable's.
+func parseGrowth(bound string) (Check, error) {
+	b, ok := strings.CutSuffix(bound, "+baseline")
+	q, err := resource.ParseQuantity(b)
+	v := q.AsApproximateFloat64()
+	if !ok || err != nil || q.Sign() < 0 || math.IsNaN(v) || v > maxNumber {
+		return Check{}, fmt.Errorf("memory-growth bound %q must be a quantity per minute above the stable's, like 4Mi+baseline", bound)
+	}
+	return Check{Metric: MetricMemoryGrowth, Mode: BaselinePlus, Bound: v}, nil
 }
 
 // parseFactor parses "1.3x"; the factor must be positive.

@@ -31,6 +31,8 @@ func TestParseChecksAcceptsEveryForm(t *testing.T) {
 		{"load<=1.5x", Check{Metric: MetricLoad, Mode: Ratio, Bound: 1.5}, "load", "load<=1.5x"},
 		{"load<=2", Check{Metric: MetricLoad, Mode: Absolute, Bound: 2}, "load", "load<=2"},
 		{"alerts", Check{Metric: MetricAlerts, Mode: NoneFiring}, "alerts", "alerts"},
+		{"memory-growth", Check{Metric: MetricMemoryGrowth, Mode: BaselinePlus, Bound: 1 << 20}, "memory-growth", "memory-growth"},
+		{"memory-growth<=4Mi+baseline", Check{Metric: MetricMemoryGrowth, Mode: BaselinePlus, Bound: 4 << 20}, "memory-growth", "memory-growth<=4Mi+baseline"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := ParseChecks(tc.in)
@@ -56,7 +58,7 @@ func TestParseChecksDefault(t *testing.T) {
 	for _, c := range got {
 		names = append(names, c.Name())
 	}
-	assert.Equal(t, []string{"error-rate", "cpu", "memory", "load"}, names)
+	assert.Equal(t, []string{"error-rate", "cpu", "memory", "load", "memory-growth"}, names)
 }
 
 func TestParseChecksRejectsWithClearErrors(t *testing.T) {

@@ -53,7 +53,7 @@ func TestParseAppliesTheContractDefaultForEveryKey(t *testing.T) {
 	for _, c := range s.Checks {
 		checks = append(checks, c.Name())
 	}
-	assert.Len(t, checks, 4, "default checks: error-rate, cpu, memory, load; got %v", checks)
+	assert.Equal(t, []string{"error-rate", "cpu", "memory", "load", "memory-growth"}, checks, "the contract's default checks")
 	assert.Empty(t, s.Analysis)
 	assert.False(t, s.PauseAt.All)
 	assert.False(t, s.PauseAt.Has(10))

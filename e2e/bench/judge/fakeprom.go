@@ -92,6 +92,8 @@ func (f *fakeProm) value(q string, ts time.Time) (float64, error) {
 		return ok + errs, err
 	case strings.Contains(q, "container_cpu_usage_seconds_total"):
 		return s.cpuRate(end, w), nil
+	case strings.Contains(q, "deriv(container_memory_working_set_bytes"):
+		return s.memorySlope(end, w) * 60, nil
 	case strings.Contains(q, "container_memory_working_set_bytes"):
 		return s.memory(end), nil
 	case strings.Contains(q, "container_cpu_load_average_10s"):

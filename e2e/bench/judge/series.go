@@ -111,6 +111,29 @@ func (s *side) memory(end int) float64 {
 	return sum / float64(s.pods)
 }
 
+// memorySlope is deriv() over the window: each pod's least-squares slope of its
+// working set, in bytes per second, averaged over the pods.
+func (s *side) memorySlope(end, w int) float64 {
+	sum := 0.0
+	for p := range s.pods {
+		var mx, my, sxx, sxy float64
+		n := float64(w + 1)
+		for t := end - w; t <= end; t++ {
+			mx += float64(t)
+			my += s.mem[p][t]
+		}
+		mx, my = mx/n, my/n
+		for t := end - w; t <= end; t++ {
+			sxx += (float64(t) - mx) * (float64(t) - mx)
+			sxy += (float64(t) - mx) * (s.mem[p][t] - my)
+		}
+		if sxx > 0 {
+			sum += sxy / sxx
+		}
+	}
+	return sum / float64(s.pods)
+}
+
 func (s *side) loadAvg(end, w int) float64 {
 	sum := 0.0
 	for p := range s.pods {

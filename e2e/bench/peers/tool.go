@@ -166,7 +166,7 @@ func (t rolloutd) settings(p profile) string {
 		}
 	}
 	if p.interval == 0 {
-		b.WriteString("(interval 1m, threshold 2, steps 10,20,30,40,50, checks error-rate<=1%+baseline,cpu<=1.3x,memory<=1.3x,load<=1.5x: the defaults) ")
+		b.WriteString("(interval 1m, threshold 2, steps 10,20,30,40,50, checks error-rate<=1%+baseline,cpu<=1.3x,memory<=1.3x,load<=1.5x,memory-growth: the defaults) ")
 	}
 	b.WriteString("rolloutd.io/adaptive default (true)")
 	if p.interval > 0 {

@@ -1,0 +1,121 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/rolloutd/rolloutd/strategy/contract"
+)
+
+// memory-growth compares how fast each side's working set grows: a leak is a
+// slope, caught whatever size it starts from and long before the level crosses
+// memory<=1.3x. Each side's slope is fitted by least squares within each pod
+// (pooled over the pods, so a pod added at a later step, younger and smaller,
+// never reads as memory freed) on the sampler's per-pod samples: the canary's
+// since its pods started, the stable's from 5 minutes before the rollout. The
+// gate fails the check when the canary's slope exceeds the stable's by more than
+// the allowance (1Mi per minute by default) with growthZ standard errors to
+// spare, so the noise of a few samples never fails it; it is inconclusive with
+// fewer than growthMinSamples canary samples in a pod, and passes otherwise. It
+// is a gate check: its failures count toward rolloutd.io/threshold.
+
+// growthZ is the margin, in standard errors of the slopes' difference, that a
+// canary's excess growth must clear to fail.
+const growthZ = 3
+
+// growthMinSamples is the number of samples of one canary pod a slope needs.
+const growthMinSamples = 3
+
+// growthPoint is one working-set sample of a pod.
+type growthPoint struct {
+	at    time.Time
+	bytes float64
+}
+
+// slope is a side's fitted growth in bytes per minute, its standard error and
+// the most samples one pod had.
+type slope struct {
+	perMinute, se float64
+	samples       int
+}
+
+// addMemory keeps one pod's working-set sample.
+func (e *evidence) addMemory(sd side, pod string, at time.Time, v float64) {
+	i := 1
+	if sd == canarySide {
+		i = 0
+	}
+	if e.mem[i] == nil {
+		e.mem[i] = map[string][]growthPoint{}
+	}
+	e.mem[i][pod] = append(e.mem[i][pod], growthPoint{at: at, bytes: v})
+}
+
+// growth fits one side's working-set slope within its pods.
+func (e *evidence) growth(sd side) slope {
+	i := 1
+	if sd == canarySide {
+		i = 0
+	}
+	var sxx, sxy, n float64
+	var out slope
+	type centred struct{ x, y, mx, my float64 }
+	var all []centred
+	for _, pts := range e.mem[i] {
+		out.samples = max(out.samples, len(pts))
+		if len(pts) < 2 {
+			continue
+		}
+		var mx, my float64
+		for _, p := range pts {
+			mx += p.at.Sub(pts[0].at).Minutes()
+			my += p.bytes
+		}
+		mx, my = mx/float64(len(pts)), my/float64(len(pts))
+		for _, p := range pts {
+			x := p.at.Sub(pts[0].at).Minutes()
+			sxx += (x - mx) * (x - mx)
+			sxy += (x - mx) * (p.bytes - my)
+			all = append(all, centred{x, p.bytes, mx, my})
+			n++
+		}
+		n-- // each pod's own mean
+	}
+	if sxx <= 0 || n < 2 {
+		out.se = math.Inf(1)
+		return out
+	}
+	out.perMinute = sxy / sxx
+	var rss float64
+	for _, c := range all {
+		d := (c.y - c.my) - out.perMinute*(c.x-c.mx)
+		rss += d * d
+	}
+	out.se = math.Sqrt(rss / (n - 1) / sxx)
+	return out
+}
+
+// growthResult decides a memory-growth check at a step's gate.
+func growthResult(c contract.Check, canary, stable slope) contract.CheckResult {
+	r := contract.CheckResult{Name: c.Name()}
+	if canary.samples < growthMinSamples || math.IsInf(canary.se, 1) {
+		r.Verdict, r.Reason = contract.Inconclusive, fmt.Sprintf("not enough working-set samples of a canary pod yet (%d)", canary.samples)
+		return r
+	}
+	if math.IsInf(stable.se, 1) {
+		r.Verdict, r.Reason = contract.Fail, "no data for stable"
+		return r
+	}
+	r.Value, r.Baseline = &canary.perMinute, &stable.perMinute
+	se := math.Hypot(canary.se, stable.se)
+	margin := c.Bound + growthZ*se
+	figures := fmt.Sprintf("canary %s ± %s, stable %s ± %s; limit stable + %s allowance + %d standard errors",
+		checkFormat(c, canary.perMinute), checkFormat(c, canary.se), checkFormat(c, stable.perMinute), checkFormat(c, stable.se), checkFormat(c, c.Bound), growthZ)
+	if canary.perMinute-stable.perMinute > margin {
+		r.Verdict, r.Reason = contract.Fail, "memory growth above its limit ("+figures+")"
+		return r
+	}
+	r.Verdict, r.Reason = contract.Pass, "memory growth within its limit ("+figures+")"
+	return r
+}
