@@ -57,9 +57,10 @@ func (o JudgeOptions) step(window time.Duration) time.Duration {
 }
 
 // judges reports whether the judge decides c: only baseline forms have a stable
-// side to sample.
+// side to sample. memory-growth is not sampled: a slope over one step's few
+// scrapes is noise, the window's slope is the measure.
 func (a *Analyzer) judges(c contract.Check) bool {
-	return a.judge != nil && (c.Mode == contract.Ratio || c.Mode == contract.BaselinePlus)
+	return a.judge != nil && (c.Mode == contract.Ratio || c.Mode == contract.BaselinePlus) && c.Metric != contract.MetricMemoryGrowth
 }
 
 // samplePlan renders c's queries with the step as their window; they run as
