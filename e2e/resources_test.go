@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/strategy/contract"
@@ -43,12 +44,7 @@ func TestCPUIsComparedForTheSameWork(t *testing.T) {
 			release(t, env.Kube, ns, a.name, "example.com/web:v2",
 				map[string]string{"sim.rolloutd.io/cpu": "0.02", "sim.rolloutd.io/cpu-per-request": tc.perReq})
 
-			st := waitPhase(t, env.Kube, ns, a.name, 2*rolloutTimeout, contract.Succeeded, contract.RolledBack)
-			require.Equal(t, tc.want, st.Phase, "message: %s, checks: %+v", st.Message, st.Checks)
-			t.Logf("%s: %s", st.Phase, st.Message)
-			c := findCheck(st.Checks, "cpu")
-			require.NotNil(t, c, "status checks %+v", st.Checks)
-			assert.Equal(t, tc.verdict, c.Verdict, "reason: %s", c.Reason)
+			st, c := settledWith(t, env.Kube, ns, a.name, tc.want, "cpu", tc.verdict)
 			require.NotNil(t, c.Value)
 			require.NotNil(t, c.Baseline)
 			t.Logf("cpu: %s", c.Reason)
@@ -88,12 +84,7 @@ func TestMemoryGrowthCatchesALeakTheLevelCheckMisses(t *testing.T) {
 
 			release(t, env.Kube, ns, a.name, "example.com/web:v2", tc.podAnn)
 
-			st := waitPhase(t, env.Kube, ns, a.name, 2*rolloutTimeout, contract.Succeeded, contract.RolledBack)
-			require.Equal(t, tc.want, st.Phase, "message: %s, checks: %+v", st.Message, st.Checks)
-			t.Logf("%s: %s", st.Phase, st.Message)
-			c := findCheck(st.Checks, "memory-growth")
-			require.NotNil(t, c, "status checks %+v", st.Checks)
-			assert.Equal(t, tc.verdict, c.Verdict, "reason: %s", c.Reason)
+			st, _ := settledWith(t, env.Kube, ns, a.name, tc.want, "memory-growth", tc.verdict)
 			if tc.want == contract.RolledBack {
 				assert.Contains(t, st.Message, "memory-growth: ")
 				assert.NotContains(t, phases.seen(), contract.Promoting)
@@ -103,4 +94,17 @@ func TestMemoryGrowthCatchesALeakTheLevelCheckMisses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// settledWith waits for the rollout to succeed or roll back, requires the phase
+// want, and asserts the named check's verdict in the final status.
+func settledWith(t *testing.T, kube kubernetes.Interface, ns, name string, want contract.Phase, check string, verdict contract.Verdict) (contract.Status, *contract.CheckResult) {
+	t.Helper()
+	st := waitPhase(t, kube, ns, name, 2*rolloutTimeout, contract.Succeeded, contract.RolledBack)
+	require.Equal(t, want, st.Phase, "message: %s, checks: %+v", st.Message, st.Checks)
+	t.Logf("%s: %s", st.Phase, st.Message)
+	c := findCheck(st.Checks, check)
+	require.NotNil(t, c, "status checks %+v", st.Checks)
+	assert.Equal(t, verdict, c.Verdict, "reason: %s", c.Reason)
+	return st, c
 }
