@@ -27,6 +27,12 @@ const growthZ = 3
 // growthMinSamples is the number of samples of one canary pod a slope needs.
 const growthMinSamples = 3
 
+// growthPoints bounds the samples kept per pod: a rollout held for hours (a
+// pause, a manual gate) would otherwise grow its evidence by one sample per pod
+// per tick. At the bound every other sample is dropped, so the fit still spans
+// the whole rollout, at half the density.
+const growthPoints = 360
+
 // growthPoint is one working-set sample of a pod.
 type growthPoint struct {
 	at    time.Time
@@ -49,7 +55,23 @@ func (e *evidence) addMemory(sd side, pod string, at time.Time, v float64) {
 	if e.mem[i] == nil {
 		e.mem[i] = map[string][]growthPoint{}
 	}
-	e.mem[i][pod] = append(e.mem[i][pod], growthPoint{at: at, bytes: v})
+	pts := e.mem[i][pod]
+	if len(pts) >= growthPoints {
+		pts = thin(pts)
+	}
+	e.mem[i][pod] = append(pts, growthPoint{at: at, bytes: v})
+}
+
+// thin keeps every other sample, the first and the latest included.
+func thin(pts []growthPoint) []growthPoint {
+	out := pts[:0]
+	for j := 0; j < len(pts); j += 2 {
+		out = append(out, pts[j])
+	}
+	if last := pts[len(pts)-1]; out[len(out)-1] != last {
+		out = append(out, last)
+	}
+	return out
 }
 
 // growth fits one side's working-set slope within its pods.

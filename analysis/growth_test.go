@@ -81,3 +81,20 @@ func TestEvidenceKeepsWorkingSetSamplesPerPod(t *testing.T) {
 	assert.Equal(t, []growthPoint{{at(0), 100}, {at(1), 110}, {at(3), 130}}, stable)
 	assert.Equal(t, []growthPoint{{at(3), 65}}, canary, "only after the rollout began, never NaN")
 }
+
+// A rollout held for hours keeps a bounded number of samples per pod, spread
+// over the whole rollout, and the fitted slope is unchanged.
+func TestMemoryGrowthSamplesPerPodAreBounded(t *testing.T) {
+	const mi = 1 << 20
+	t0 := time.Unix(1_700_000_000, 0)
+	e := newEvidence(nginxTarget(), t0)
+	const ticks = 6 * 60 * 3 // three hours at 10s
+	for s := 0; s < ticks; s++ {
+		e.addMemory(canarySide, "web-canary-1", t0.Add(time.Duration(s)*10*time.Second), 100*mi+float64(s)*mi/6)
+	}
+	pts := e.mem[0]["web-canary-1"]
+	assert.LessOrEqual(t, len(pts), growthPoints)
+	assert.Equal(t, t0, pts[0].at, "the first sample is kept")
+	assert.Equal(t, t0.Add((ticks-1)*10*time.Second), pts[len(pts)-1].at, "the latest sample is kept")
+	assert.InDelta(t, mi, e.growth(canarySide).perMinute, 1, "1Mi per minute")
+}
