@@ -16,9 +16,12 @@ import (
 // since its pods started, the stable's from 5 minutes before the rollout. The
 // gate fails the check when the canary's slope exceeds the stable's by more than
 // the allowance (1Mi per minute by default) with growthZ standard errors to
-// spare, so the noise of a few samples never fails it; it is inconclusive with
-// fewer than growthMinSamples canary samples in a pod, and passes otherwise. It
-// is a gate check: its failures count toward rolloutd.io/threshold.
+// spare, so the noise of a few samples never fails it, and passes otherwise.
+// Until a canary pod has growthMinSamples samples (and each stable pod two)
+// there is no slope: the check passes saying so, as a gate shorter than that
+// cannot see a leak, and holding every short step for it would stall them; the
+// level check memory<=1.3x still applies. It is a gate check: its failures
+// count toward rolloutd.io/threshold.
 
 // growthZ is the margin, in standard errors of the slopes' difference, that a
 // canary's excess growth must clear to fail.
@@ -120,13 +123,13 @@ func (e *evidence) growth(sd side) slope {
 
 // growthResult decides a memory-growth check at a step's gate.
 func growthResult(c contract.Check, canary, stable slope) contract.CheckResult {
-	r := contract.CheckResult{Name: c.Name()}
+	r := contract.CheckResult{Name: c.Name(), Verdict: contract.Pass}
 	if canary.samples < growthMinSamples || math.IsInf(canary.se, 1) {
-		r.Verdict, r.Reason = contract.Inconclusive, fmt.Sprintf("not enough working-set samples of a canary pod yet (%d)", canary.samples)
+		r.Reason = fmt.Sprintf("no slope yet: %d working-set samples of a canary pod, %d needed", canary.samples, growthMinSamples)
 		return r
 	}
 	if math.IsInf(stable.se, 1) {
-		r.Verdict, r.Reason = contract.Fail, "no data for stable"
+		r.Reason = "no slope of the stable yet: fewer than 2 working-set samples of each stable pod"
 		return r
 	}
 	r.Value, r.Baseline = &canary.perMinute, &stable.perMinute
@@ -140,4 +143,22 @@ func growthResult(c contract.Check, canary, stable slope) contract.CheckResult {
 	}
 	r.Verdict, r.Reason = contract.Pass, "memory growth within its limit ("+figures+")"
 	return r
+}
+
+// Growth is the memory-growth result of a tracked rollout's evidence, for a gate
+// that has no standing to take it from (no canary request in the step yet): a
+// slope needs working-set samples, not requests. ok is false when the rollout is
+// not tracked, its evidence is still being rebuilt, or it is stale; the gate
+// then queries for itself.
+func (s *Sampler) Growth(namespace, name string, c contract.Check) (r contract.CheckResult, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tr := s.rollouts[rolloutKey{namespace, name}]
+	if tr == nil || !tr.ready {
+		return r, false
+	}
+	if at := tr.ev.lastAt(); at.IsZero() || time.Since(at) > staleAfter*s.opts.Interval {
+		return r, false
+	}
+	return growthResult(c, tr.ev.growth(canarySide), tr.ev.growth(stableSide)), true
 }

@@ -17,6 +17,9 @@ type SequentialJudge interface {
 	Observe(ctx context.Context, t analysis.Target, revision string, since, stepStart time.Time, checks []contract.Check) *analysis.Sequential
 	// Forget stops judging a rollout.
 	Forget(namespace, name string)
+	// Growth is a memory-growth check's result from the rollout's evidence, for
+	// a gate without a standing; ok is false when there is no usable evidence.
+	Growth(namespace, name string, c contract.Check) (r contract.CheckResult, ok bool)
 }
 
 // observeSequential puts the continuous judge's standing into in for a canary
@@ -68,6 +71,34 @@ func gateChecks(checks []contract.Check, seq *analysis.Sequential) ([]contract.C
 	for _, c := range seq.StepChecks {
 		have[c.Name] = c
 	}
+	return splitChecks(checks, have)
+}
+
+// growthChecks takes the memory-growth checks of a canary gate without a
+// standing from the rollout's evidence: a slope read by one deriv() over a short
+// window is noise, the evidence's fit has a noise margin.
+func (r *rollout) growthChecks(checks []contract.Check) ([]contract.Check, map[string]contract.CheckResult) {
+	j := r.c.Sequential
+	if j == nil || r.spec.Strategy != contract.Canary {
+		return checks, nil
+	}
+	have := map[string]contract.CheckResult{}
+	for _, c := range checks {
+		if c.Custom == nil && c.Metric == contract.MetricMemoryGrowth {
+			if res, ok := j.Growth(r.d.Namespace, r.d.Name, c); ok {
+				have[c.Name()] = res
+			}
+		}
+	}
+	if len(have) == 0 {
+		return checks, nil
+	}
+	return splitChecks(checks, have)
+}
+
+// splitChecks leaves out of checks those whose results are in have and taken
+// from the evidence.
+func splitChecks(checks []contract.Check, have map[string]contract.CheckResult) ([]contract.Check, map[string]contract.CheckResult) {
 	var rest []contract.Check
 	for _, c := range checks {
 		if _, ok := have[c.Name()]; !ok || !analysis.FromEvidence(c) {

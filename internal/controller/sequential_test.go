@@ -1,10 +1,14 @@
 package controller
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/strategy/contract"
@@ -38,4 +42,54 @@ func TestGateQueriesOnlyWhatTheContinuousJudgeDoesNotDecide(t *testing.T) {
 	assert.Equal(t, checks, all, "without a standing every check is queried")
 	assert.Nil(t, none)
 	assert.Equal(t, gate, mergeChecks(checks, gate, nil))
+}
+
+// growthJudge is a continuous judge with memory-growth evidence only.
+type growthJudge struct{ growth *contract.CheckResult }
+
+func (growthJudge) Observe(context.Context, analysis.Target, string, time.Time, time.Time, []contract.Check) *analysis.Sequential {
+	return nil
+}
+func (growthJudge) Forget(string, string) {}
+func (j growthJudge) Growth(_, _ string, c contract.Check) (contract.CheckResult, bool) {
+	if j.growth == nil {
+		return contract.CheckResult{}, false
+	}
+	return *j.growth, true
+}
+
+// A canary gate without a standing (no canary request in the step yet) still
+// takes memory-growth from the evidence's fitted slope, never from one noisy
+// deriv() over the gate's window; other strategies, and a rollout without
+// evidence, query it.
+func TestGateTakesMemoryGrowthFromTheEvidence(t *testing.T) {
+	checks, err := contract.ParseChecks("error-rate<=1%+baseline, memory-growth")
+	require.NoError(t, err)
+	fit := &contract.CheckResult{Name: "memory-growth", Verdict: contract.Fail, Reason: "fitted"}
+	for _, tc := range []struct {
+		name     string
+		strategy contract.Strategy
+		growth   *contract.CheckResult
+		queried  []string
+	}{
+		{"canary with evidence", contract.Canary, fit, []string{"error-rate"}},
+		{"canary without evidence", contract.Canary, nil, []string{"error-rate", "memory-growth"}},
+		{"batch", contract.Batch, fit, []string{"error-rate", "memory-growth"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &rollout{c: &Controller{Options: Options{Sequential: growthJudge{tc.growth}}}, spec: contract.Spec{Strategy: tc.strategy},
+				d: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}}}
+			queried, have := r.growthChecks(checks)
+			var names []string
+			for _, c := range queried {
+				names = append(names, c.Name())
+			}
+			assert.Equal(t, tc.queried, names)
+			if tc.growth != nil && tc.strategy == contract.Canary {
+				merged := mergeChecks(checks, []contract.CheckResult{{Name: "error-rate", Verdict: contract.Pass}}, have)
+				require.Len(t, merged, 2)
+				assert.Equal(t, "fitted", merged[1].Reason)
+			}
+		})
+	}
 }

@@ -305,6 +305,9 @@ func (r *rollout) evaluate(ctx context.Context, in strategy.Input) analysis.Resu
 	checks := append(append([]contract.Check(nil), r.spec.Checks...), custom...)
 	start := time.Now()
 	queried, seq := gateChecks(checks, in.Sequential)
+	if in.Sequential == nil {
+		queried, seq = r.growthChecks(checks)
+	}
 	res := r.c.Analyzer.Evaluate(ctx, t, queried)
 	if seq != nil {
 		res = analysis.Combine(mergeChecks(checks, res.Checks, seq))

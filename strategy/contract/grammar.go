@@ -10,8 +10,17 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
-// DefaultChecks is the value of rolloutd.io/checks when the annotation is absent.
-const DefaultChecks = "error-rate<=1%+baseline, cpu<=1.3x, memory<=1.3x, load<=1.5x, memory-growth"
+// DefaultChecks is the value of rolloutd.io/checks when the annotation is absent
+// on a canary rollout: the contract's four checks plus memory-growth, which the
+// continuous judge fits with a noise margin.
+const DefaultChecks = DefaultGateChecks + ", memory-growth"
+
+// DefaultGateChecks is the default of the strategies judged at their gates only
+// (bluegreen, abtest, batch): the contract's annotation table. memory-growth is
+// left out there, because a slope read by one deriv() over a gate's window has
+// no noise margin (a 1% noise on 128Mi reads as ±8Mi a minute over 10s);
+// written out, it is judged plainly.
+const DefaultGateChecks = "error-rate<=1%+baseline, cpu<=1.3x, memory<=1.3x, load<=1.5x"
 
 // ErrInvalidCheck is wrapped by every error ParseChecks returns, so callers can
 // tell a user's mistake from anything else with errors.Is.

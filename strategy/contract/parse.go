@@ -67,7 +67,6 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 		Steps:           p.steps(),
 		Interval:        p.duration(KeyInterval, DefaultInterval),
 		Threshold:       p.count(KeyThreshold, DefaultThreshold, 0, 100),
-		Checks:          p.checks(),
 		Analysis:        p.optionalName(KeyAnalysis),
 		PauseAt:         p.pauseAt(),
 		Match:           p.match(),
@@ -86,6 +85,7 @@ func Parse(name string, ann map[string]string) (Spec, error) {
 		Adaptive:        p.boolean(KeyAdaptive, true),
 		MetricSource:    Source(p.oneOf(KeyMetricSource, "", "service or istio", "service", "istio")),
 	}
+	s.Checks = p.checks(s.Strategy)
 	s.RouteKind, s.Route = p.route(name)
 	if _, given := p.get(KeyMatch); s.Strategy == ABTest && !given {
 		p.fail(KeyMatch, "", "header:NAME=VALUE, header:NAME~REGEX or cookie:NAME (required by strategy abtest)", nil)
@@ -237,10 +237,15 @@ func mustInts(s string) []int {
 	return out
 }
 
-func (p *parser) checks() []Check {
+// checks parses rolloutd.io/checks; its default depends on the strategy
+// (DefaultChecks, DefaultGateChecks).
+func (p *parser) checks(st Strategy) []Check {
 	v, ok := p.get(KeyChecks)
 	if !ok {
 		v = DefaultChecks
+		if st != Canary {
+			v = DefaultGateChecks
+		}
 	}
 	cs, err := ParseChecks(v)
 	if err != nil {

@@ -71,6 +71,31 @@ func TestParseAppliesTheContractDefaultForEveryKey(t *testing.T) {
 	assert.Equal(t, 10, s.RevisionHistory)
 }
 
+// The strategies judged at their gates only keep the contract's four default
+// checks: memory-growth is in the default of canary rollouts alone, where the
+// continuous judge fits the slope with a noise margin.
+func TestParseDefaultChecksDependOnTheStrategy(t *testing.T) {
+	for _, st := range []Strategy{Canary, BlueGreen, ABTest, Batch} {
+		t.Run(string(st), func(t *testing.T) {
+			ann := enabledWith(KeyStrategy, string(st))
+			if st == ABTest || st == BlueGreen {
+				ann[KeyMatch], ann[KeyRouter] = "header:x-canary=always", "nginx"
+			}
+			s, err := Parse("web", ann)
+			require.NoError(t, err)
+			var names []string
+			for _, c := range s.Checks {
+				names = append(names, c.Name())
+			}
+			want := []string{"error-rate", "cpu", "memory", "load"}
+			if st == Canary {
+				want = append(want, "memory-growth")
+			}
+			assert.Equal(t, want, names)
+		})
+	}
+}
+
 func TestParseEmptyValuesTakeTheDefault(t *testing.T) {
 	s, err := Parse("web", enabledWith(KeySteps, " ", KeyInterval, "", KeyRouter, ""))
 	require.NoError(t, err)
