@@ -76,7 +76,9 @@ func gateChecks(checks []contract.Check, seq *analysis.Sequential) ([]contract.C
 
 // growthChecks takes the memory-growth checks of a canary gate without a
 // standing from the rollout's evidence: a slope read by one deriv() over a short
-// window is noise, the evidence's fit has a noise margin.
+// window is noise, the evidence's fit has a noise margin. Without usable
+// evidence yet (before the sampler's first tick of the rollout, during a
+// rebuild) there is no slope, which passes saying so, as too few samples do.
 func (r *rollout) growthChecks(checks []contract.Check) ([]contract.Check, map[string]contract.CheckResult) {
 	j := r.c.Sequential
 	if j == nil || r.spec.Strategy != contract.Canary {
@@ -84,11 +86,15 @@ func (r *rollout) growthChecks(checks []contract.Check) ([]contract.Check, map[s
 	}
 	have := map[string]contract.CheckResult{}
 	for _, c := range checks {
-		if c.Custom == nil && c.Metric == contract.MetricMemoryGrowth {
-			if res, ok := j.Growth(r.d.Namespace, r.d.Name, c); ok {
-				have[c.Name()] = res
-			}
+		if c.Custom != nil || c.Metric != contract.MetricMemoryGrowth {
+			continue
 		}
+		res, ok := j.Growth(r.d.Namespace, r.d.Name, c)
+		if !ok {
+			res = contract.CheckResult{Name: c.Name(), Verdict: contract.Pass,
+				Reason: "no slope yet: the sampler has no working-set samples of this rollout yet"}
+		}
+		have[c.Name()] = res
 	}
 	if len(have) == 0 {
 		return checks, nil
