@@ -7,12 +7,14 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 	appsv1 "k8s.io/api/apps/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/rolloutd/rolloutd/internal/workload"
@@ -59,7 +61,8 @@ func (r *Receiver) mark(j job) {
 func (r *Receiver) markDeployment(ctx context.Context, j job) (result, why string, err error) {
 	ns, name := j.target.Namespace, j.target.Deployment
 	fresh := false
-	err = retry.OnError(retry.DefaultBackoff, retriable, func() error {
+	again := func(err error) bool { return ctx.Err() == nil && retriable(err) }
+	err = retry.OnError(markBackoff, again, func() error {
 		d, gerr := r.owning(ctx, ns, name, fresh)
 		fresh = true
 		if apierrors.IsNotFound(gerr) {
@@ -91,6 +94,15 @@ func (r *Receiver) markDeployment(ctx context.Context, j job) (result, why strin
 	}
 	return result, why, nil
 }
+
+// markBackoff spaces the retries of one mark. They go on until the mark's
+// deadline (Options.MarkTimeout), not for a fixed few: a Deployment the leader
+// writes many times a second, as during a batch promotion, conflicts with the
+// mark's precondition again and again, and a mark given up on waits for
+// Alertmanager's next notification of the alert, minutes away. No Cap: a capped
+// wait.Backoff stops stepping once it reaches its cap; a gap grows past 1 s only
+// after about 3 s of retries.
+var markBackoff = wait.Backoff{Duration: 10 * time.Millisecond, Factor: 1.3, Jitter: 0.2, Steps: 40}
 
 // get reads the Deployment from the cache unless fresh is asked for; a cache miss
 // (not synced yet, or behind) asks the API server.

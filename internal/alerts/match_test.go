@@ -169,3 +169,24 @@ func TestFailedMarkIsForgottenSoTheNextNotificationRetries(t *testing.T) {
 	assert.Equal(t, 1.0, testutil.ToFloat64(f.r.alerts.WithLabelValues(resultFailed)))
 	assert.Equal(t, 0, f.r.seen.len(), "forgotten after the failure")
 }
+
+// A Deployment the leader writes many times a second (a batch promotion moving
+// its pods) conflicts with the mark's precondition again and again: the mark is
+// retried until its deadline, never dropped after a few conflicts, as
+// Alertmanager's next notification of the alert may be minutes away.
+func TestMarkOutlastsARunOfConflicts(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.MarkTimeout = 10 * time.Second }, deployment("default", "web"))
+	conflicts := 0
+	f.kube.PrependReactor("patch", "deployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if conflicts < 8 {
+			conflicts++
+			return true, nil, apierrors.NewConflict(schema.GroupResource{Group: "apps", Resource: "deployments"}, "web", nil)
+		}
+		return false, nil, nil
+	})
+	require.Equal(t, http.StatusOK, f.post(testToken, payload(t, alert("A", "fp1"))).Code)
+	f.drain()
+	assert.Equal(t, 8, conflicts)
+	assert.Equal(t, 1.0, testutil.ToFloat64(f.r.alerts.WithLabelValues(resultMarked)))
+	assert.Equal(t, "fp1", f.mark("default", "web").Fingerprint)
+}
