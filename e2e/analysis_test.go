@@ -48,8 +48,10 @@ func TestAnalysisRegressionIsRolledBackByItsCheck(t *testing.T) {
 		{"load", "load", map[string]string{"sim.rolloutd.io/load": "0.9"}},
 		// p99 400ms against the default 80ms, over latency-p99<=1.5x.
 		{"latency", "latency-p99", map[string]string{"sim.rolloutd.io/latency-ms": "40,400"}},
-		// 5% errors against the default 0.1%, over error-rate<=1%+baseline.
-		{"error-rate", "error-rate", map[string]string{"sim.rolloutd.io/error-rate": "0.05"}},
+		// 20% errors against the default 0.1%, over error-rate<=1%+baseline. At
+		// 5% a 5s gate sees about 60 canary requests and, now and then, none of
+		// them failing, so the third failed gate could be a noisy latency-p99's.
+		{"error-rate", "error-rate", map[string]string{"sim.rolloutd.io/error-rate": "0.2"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
