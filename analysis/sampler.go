@@ -113,6 +113,11 @@ type Sampler struct {
 	labels map[contract.Source]string
 	log    *zap.Logger
 
+	// rebuilds bounds the evidence rebuilds in flight to a quarter of the query
+	// slots: many rollouts starting at once each send range queries, and the
+	// ticks and gates must still find slots.
+	rebuilds chan struct{}
+
 	mu       sync.Mutex
 	rollouts map[rolloutKey]*tracked
 }
@@ -148,7 +153,7 @@ func NewSampler(a *Analyzer, opts SamplerOptions) *Sampler {
 		opts.MinStepRequests = DefaultMinStepRequests
 	}
 	return &Sampler{prom: a.prom, opts: opts, labels: a.statusLabel, log: a.log, minReq: a.minRequests,
-		rollouts: map[rolloutKey]*tracked{}}
+		rebuilds: make(chan struct{}, max(1, cap(a.prom.sem)/4)), rollouts: map[rolloutKey]*tracked{}}
 }
 
 // Interval is the sampler's tick.
@@ -306,6 +311,17 @@ func (s *Sampler) rebuildEvidence(ctx context.Context, k rolloutKey, tr *tracked
 	t := tr.ev.target
 	ctx, cancel := context.WithTimeout(ctx, 4*s.prom.timeout)
 	defer cancel()
+	select {
+	case s.rebuilds <- struct{}{}:
+		defer func() { <-s.rebuilds }()
+	case <-ctx.Done():
+		s.mu.Lock()
+		tr.rebuild = false
+		s.mu.Unlock()
+		s.log.Warn("rebuilding rollout evidence waited too long for a turn; retried at the next reconcile",
+			zap.String("namespace", k.namespace), zap.String("deployment", k.name))
+		return
+	}
 	// Whole seconds, so the answer's steps fall exactly on start + k*Interval.
 	now := time.Now().Truncate(time.Second)
 	start := tr.since.Truncate(time.Second)

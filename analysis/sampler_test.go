@@ -242,3 +242,30 @@ func TestSamplerReadsDurationBucketsWithOneQueryPerTick(t *testing.T) {
 	assert.Equal(t, 1, f.count(reqTick), "one request query for both rollouts")
 	assert.Equal(t, 1, f.count(latTick), "one bucket query for both rollouts")
 }
+
+// Rebuilds take at most a quarter of the query slots: many rollouts starting at
+// once each rebuild their evidence with range queries, and the sampler's ticks
+// and the gates must still find slots. A rebuild that cannot get a turn before
+// its deadline leaves the rollout not ready, to be rebuilt at the next reconcile,
+// without sending a query.
+func TestSamplerRebuildsTakeAtMostAQuarterOfTheQuerySlots(t *testing.T) {
+	web := nginxTarget()
+	f := newFakeProm(t, map[string][]answer{})
+	a := NewAnalyzer(f.api(), testOptions())
+	s := NewSampler(a, SamplerOptions{})
+	require.Equal(t, max(1, cap(a.prom.sem)/4), cap(s.rebuilds))
+	for range cap(s.rebuilds) {
+		s.rebuilds <- struct{}{} // every turn taken by rebuilds in flight
+	}
+	checks, err := contract.ParseChecks(contract.DefaultChecks)
+	require.NoError(t, err)
+	since := time.Now()
+	k := rolloutKey{web.Namespace, web.Deployment}
+	tr := &tracked{revision: "rev1", since: since, ev: newEvidence(web, since), checks: checks[:1], fams: familiesOf(checks[:1]), rebuild: true}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // its deadline has passed
+	s.rebuildEvidence(ctx, k, tr)
+	assert.False(t, tr.ready, "not rebuilt")
+	assert.False(t, tr.rebuild, "retried at the next reconcile")
+	assert.Equal(t, 0, f.count(mustGroupQuery(t, contract.SourceNginx, "status", "shop")), "no query sent")
+}
