@@ -224,10 +224,7 @@ func (e *evidence) fromBefore(fam family, m model.Metric) bool {
 // increase, the load gauge's value; a working-set sample goes to the side's
 // per-pod samples (growth.go).
 func (e *evidence) countPod(tc *tickCounts, fam family, sd side, s *model.Sample, based bool) {
-	u := &tc.res[1]
-	if sd == canarySide {
-		u = &tc.res[0]
-	}
+	u := &tc.res[sd.index()]
 	v := float64(s.Value)
 	if fam == famCPU {
 		v = e.delta(fam, s, based)
@@ -250,10 +247,7 @@ func (e *evidence) countPod(tc *tickCounts, fam family, sd side, s *model.Sample
 
 // count adds d new observations of one series to its side of tc.
 func (e *evidence) count(tc *tickCounts, fam family, sd side, m model.Metric, d float64) {
-	i := 1
-	if sd == canarySide {
-		i = 0
-	}
+	i := sd.index()
 	if fam == famLatency {
 		le, err := strconv.ParseFloat(string(m[model.BucketLabel]), 64)
 		if err != nil || le != le {

@@ -51,10 +51,7 @@ type slope struct {
 
 // addMemory keeps one pod's working-set sample.
 func (e *evidence) addMemory(sd side, pod string, at time.Time, v float64) {
-	i := 1
-	if sd == canarySide {
-		i = 0
-	}
+	i := sd.index()
 	if e.mem[i] == nil {
 		e.mem[i] = map[string][]growthPoint{}
 	}
@@ -77,17 +74,12 @@ func thin(pts []growthPoint) []growthPoint {
 	return out
 }
 
-// growth fits one side's working-set slope within its pods.
+// growth fits one side's working-set slope within its pods: least squares
+// with one mean per pod, the residuals' sum of squares being syy - slope*sxy.
 func (e *evidence) growth(sd side) slope {
-	i := 1
-	if sd == canarySide {
-		i = 0
-	}
-	var sxx, sxy, n float64
+	var sxx, sxy, syy, n float64
 	var out slope
-	type centred struct{ x, y, mx, my float64 }
-	var all []centred
-	for _, pts := range e.mem[i] {
+	for _, pts := range e.mem[sd.index()] {
 		out.samples = max(out.samples, len(pts))
 		if len(pts) < 2 {
 			continue
@@ -99,24 +91,17 @@ func (e *evidence) growth(sd side) slope {
 		}
 		mx, my = mx/float64(len(pts)), my/float64(len(pts))
 		for _, p := range pts {
-			x := p.at.Sub(pts[0].at).Minutes()
-			sxx += (x - mx) * (x - mx)
-			sxy += (x - mx) * (p.bytes - my)
-			all = append(all, centred{x, p.bytes, mx, my})
-			n++
+			dx, dy := p.at.Sub(pts[0].at).Minutes()-mx, p.bytes-my
+			sxx, sxy, syy = sxx+dx*dx, sxy+dx*dy, syy+dy*dy
 		}
-		n-- // each pod's own mean
+		n += float64(len(pts) - 1) // each pod's own mean
 	}
 	if sxx <= 0 || n < 2 {
 		out.se = math.Inf(1)
 		return out
 	}
 	out.perMinute = sxy / sxx
-	var rss float64
-	for _, c := range all {
-		d := (c.y - c.my) - out.perMinute*(c.x-c.mx)
-		rss += d * d
-	}
+	rss := max(syy-out.perMinute*sxy, 0)
 	out.se = math.Sqrt(rss / (n - 1) / sxx)
 	return out
 }
@@ -147,18 +132,16 @@ func growthResult(c contract.Check, canary, stable slope) contract.CheckResult {
 
 // Growth is the memory-growth result of a tracked rollout's evidence, for a gate
 // that has no standing to take it from (no canary request in the step yet): a
-// slope needs working-set samples, not requests. ok is false when the rollout is
-// not tracked, its evidence is still being rebuilt, or it is stale; the gate
-// then queries for itself.
-func (s *Sampler) Growth(namespace, name string, c contract.Check) (r contract.CheckResult, ok bool) {
+// slope needs working-set samples, not requests. Without usable evidence (the
+// rollout not tracked yet, its evidence being rebuilt, or stale) there is no
+// slope, which passes saying so, as too few samples do.
+func (s *Sampler) Growth(namespace, name string, c contract.Check) contract.CheckResult {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tr := s.rollouts[rolloutKey{namespace, name}]
-	if tr == nil || !tr.ready {
-		return r, false
+	if tr == nil || !tr.ready || !s.fresh(tr) {
+		return contract.CheckResult{Name: c.Name(), Verdict: contract.Pass,
+			Reason: "no slope yet: the sampler has no working-set samples of this rollout yet"}
 	}
-	if at := tr.ev.lastAt(); at.IsZero() || time.Since(at) > staleAfter*s.opts.Interval {
-		return r, false
-	}
-	return growthResult(c, tr.ev.growth(canarySide), tr.ev.growth(stableSide)), true
+	return growthResult(c, tr.ev.growth(canarySide), tr.ev.growth(stableSide))
 }

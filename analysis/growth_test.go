@@ -98,3 +98,15 @@ func TestMemoryGrowthSamplesPerPodAreBounded(t *testing.T) {
 	assert.Equal(t, t0.Add((ticks-1)*10*time.Second), pts[len(pts)-1].at, "the latest sample is kept")
 	assert.InDelta(t, mi, e.growth(canarySide).perMinute, 1, "1Mi per minute")
 }
+
+// A gate asking for memory-growth before the sampler has usable evidence of the
+// rollout (not tracked yet, being rebuilt, or stale) gets no slope, which
+// passes saying so.
+func TestGrowthWithoutEvidenceHasNoSlopeYet(t *testing.T) {
+	checks, err := contract.ParseChecks("memory-growth")
+	require.NoError(t, err)
+	s := NewSampler(NewAnalyzer(newFakeProm(t, map[string][]answer{}).api(), testOptions()), SamplerOptions{})
+	r := s.Growth("shop", "web", checks[0])
+	assert.Equal(t, contract.Pass, r.Verdict)
+	assert.Contains(t, r.Reason, "no slope yet")
+}

@@ -114,6 +114,14 @@ func (s side) String() string {
 	return "stable"
 }
 
+// index is the side's place in the evidence's [2] arrays: canary 0, stable 1.
+func (s side) index() int {
+	if s == canarySide {
+		return 0
+	}
+	return 1
+}
+
 // newVars fills the template variables of one side of t.
 func newVars(t Target, s side) templateVars {
 	v := templateVars{

@@ -224,7 +224,7 @@ func (s *Sampler) Observe(ctx context.Context, t Target, revision string, since,
 // nothing of the rollout): stale counts never decide, so the gate queries for
 // itself and fails closed. s.mu is held.
 func (s *Sampler) standingIfFresh(tr *tracked, stepStart time.Time) *Sequential {
-	if at := tr.ev.lastAt(); at.IsZero() || time.Since(at) > staleAfter*s.opts.Interval {
+	if !s.fresh(tr) {
 		return nil
 	}
 	st := s.standing(tr, stepStart)
@@ -239,6 +239,13 @@ func (s *Sampler) standingIfFresh(tr *tracked, stepStart time.Time) *Sequential 
 
 // staleAfter is how many missed ticks make a rollout's evidence stale.
 const staleAfter = 3
+
+// fresh reports whether a rollout's evidence had a good tick within staleAfter
+// ticks.
+func (s *Sampler) fresh(tr *tracked) bool {
+	at := tr.ev.lastAt()
+	return !at.IsZero() && time.Since(at) <= staleAfter*s.opts.Interval
+}
 
 // Forget stops judging a rollout (it ended, or left the canary strategy).
 func (s *Sampler) Forget(namespace, name string) {
@@ -305,42 +312,53 @@ func (s *Sampler) judgeCheck(tr *tracked, c contract.Check, alpha float64, stepS
 	return contract.CheckResult{}, sameWorkResult(c, u[0], u[1], rs, us, s.minReq), false
 }
 
+// rebuildTurn waits for one of the rebuilds' turns, at most until ctx is done;
+// the caller releases it by receiving from s.rebuilds.
+func (s *Sampler) rebuildTurn(ctx context.Context) error {
+	select {
+	case s.rebuilds <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a rebuild turn: %w", ctx.Err())
+	}
+}
+
+// rangeAnswers sends the range query of each of tr's families.
+func (s *Sampler) rangeAnswers(ctx context.Context, tr *tracked, r promv1.Range) (map[family]model.Matrix, error) {
+	t := tr.ev.target
+	matrices := map[family]model.Matrix{}
+	for _, fam := range tr.fams {
+		q, err := familyQuery(fam, t.Source, t.statusLabel(), namespacesRe([]string{t.Namespace}))
+		if err != nil {
+			return nil, err
+		}
+		if matrices[fam], err = s.prom.rangeQuery(ctx, q, r); err != nil {
+			return nil, err
+		}
+	}
+	return matrices, nil
+}
+
 // rebuildEvidence replays the rollout's counters from since to now (one range
 // query per family at the sampler's tick), then lets the ticks carry on from there.
 func (s *Sampler) rebuildEvidence(ctx context.Context, k rolloutKey, tr *tracked) {
-	t := tr.ev.target
 	ctx, cancel := context.WithTimeout(ctx, 4*s.prom.timeout)
 	defer cancel()
-	select {
-	case s.rebuilds <- struct{}{}:
+	var start, now time.Time
+	var matrices map[family]model.Matrix
+	err := s.rebuildTurn(ctx) // first, so that the replay reaches up to when it runs
+	if err == nil {
 		defer func() { <-s.rebuilds }()
-	case <-ctx.Done():
-		s.mu.Lock()
-		tr.rebuild = false
-		s.mu.Unlock()
-		s.log.Warn("rebuilding rollout evidence waited too long for a turn; retried at the next reconcile",
-			zap.String("namespace", k.namespace), zap.String("deployment", k.name))
-		return
-	}
-	// Whole seconds, so the answer's steps fall exactly on start + k*Interval.
-	now := time.Now().Truncate(time.Second)
-	start := tr.since.Truncate(time.Second)
-	if start.After(now) || start.IsZero() {
-		start = now
-	}
-	if readsResources(tr.fams) {
-		start = start.Add(-preRollout)
-	}
-	matrices := map[family]model.Matrix{}
-	var err error
-	for _, fam := range tr.fams {
-		var q string
-		if q, err = familyQuery(fam, t.Source, t.statusLabel(), namespacesRe([]string{t.Namespace})); err != nil {
-			break
+		// Whole seconds, so the answer's steps fall exactly on start + k*Interval.
+		now = time.Now().Truncate(time.Second)
+		start = tr.since.Truncate(time.Second)
+		if start.After(now) || start.IsZero() {
+			start = now
 		}
-		if matrices[fam], err = s.prom.rangeQuery(ctx, q, promv1.Range{Start: start, End: now, Step: s.opts.Interval}); err != nil {
-			break
+		if readsResources(tr.fams) {
+			start = start.Add(-preRollout)
 		}
+		matrices, err = s.rangeAnswers(ctx, tr, promv1.Range{Start: start, End: now, Step: s.opts.Interval})
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -18,8 +18,8 @@ type SequentialJudge interface {
 	// Forget stops judging a rollout.
 	Forget(namespace, name string)
 	// Growth is a memory-growth check's result from the rollout's evidence, for
-	// a gate without a standing; ok is false when there is no usable evidence.
-	Growth(namespace, name string, c contract.Check) (r contract.CheckResult, ok bool)
+	// a gate without a standing.
+	Growth(namespace, name string, c contract.Check) contract.CheckResult
 }
 
 // observeSequential puts the continuous judge's standing into in for a canary
@@ -76,9 +76,8 @@ func gateChecks(checks []contract.Check, seq *analysis.Sequential) ([]contract.C
 
 // growthChecks takes the memory-growth checks of a canary gate without a
 // standing from the rollout's evidence: a slope read by one deriv() over a short
-// window is noise, the evidence's fit has a noise margin. Without usable
-// evidence yet (before the sampler's first tick of the rollout, during a
-// rebuild) there is no slope, which passes saying so, as too few samples do.
+// window is noise, the evidence's fit has a noise margin (and without evidence
+// yet, no slope: analysis.Sampler.Growth).
 func (r *rollout) growthChecks(checks []contract.Check) ([]contract.Check, map[string]contract.CheckResult) {
 	j := r.c.Sequential
 	if j == nil || r.spec.Strategy != contract.Canary {
@@ -86,15 +85,9 @@ func (r *rollout) growthChecks(checks []contract.Check) ([]contract.Check, map[s
 	}
 	have := map[string]contract.CheckResult{}
 	for _, c := range checks {
-		if c.Custom != nil || c.Metric != contract.MetricMemoryGrowth {
-			continue
+		if c.Custom == nil && c.Metric == contract.MetricMemoryGrowth {
+			have[c.Name()] = j.Growth(r.d.Namespace, r.d.Name, c)
 		}
-		res, ok := j.Growth(r.d.Namespace, r.d.Name, c)
-		if !ok {
-			res = contract.CheckResult{Name: c.Name(), Verdict: contract.Pass,
-				Reason: "no slope yet: the sampler has no working-set samples of this rollout yet"}
-		}
-		have[c.Name()] = res
 	}
 	if len(have) == 0 {
 		return checks, nil

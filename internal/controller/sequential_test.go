@@ -45,39 +45,35 @@ func TestGateQueriesOnlyWhatTheContinuousJudgeDoesNotDecide(t *testing.T) {
 }
 
 // growthJudge is a continuous judge with memory-growth evidence only.
-type growthJudge struct{ growth *contract.CheckResult }
+type growthJudge struct{ growth contract.CheckResult }
 
 func (growthJudge) Observe(context.Context, analysis.Target, string, time.Time, time.Time, []contract.Check) *analysis.Sequential {
 	return nil
 }
 func (growthJudge) Forget(string, string) {}
-func (j growthJudge) Growth(_, _ string, c contract.Check) (contract.CheckResult, bool) {
-	if j.growth == nil {
-		return contract.CheckResult{}, false
-	}
-	return *j.growth, true
+func (j growthJudge) Growth(_, _ string, c contract.Check) contract.CheckResult {
+	return j.growth
 }
 
 // A canary gate without a standing (no canary request in the step yet) still
 // takes memory-growth from the evidence's fitted slope, never from one noisy
-// deriv() over the gate's window, and without evidence yet it has no slope and
-// passes saying so; other strategies query it.
+// deriv() over the gate's window (without evidence yet, the evidence's answer is
+// that there is no slope: analysis's TestGrowthWithoutEvidenceHasNoSlopeYet);
+// other strategies query it.
 func TestGateTakesMemoryGrowthFromTheEvidence(t *testing.T) {
 	checks, err := contract.ParseChecks("error-rate<=1%+baseline, memory-growth")
 	require.NoError(t, err)
-	fit := &contract.CheckResult{Name: "memory-growth", Verdict: contract.Fail, Reason: "fitted"}
+	fit := contract.CheckResult{Name: "memory-growth", Verdict: contract.Fail, Reason: "fitted"}
 	for _, tc := range []struct {
 		name     string
 		strategy contract.Strategy
-		growth   *contract.CheckResult
 		queried  []string
 	}{
-		{"canary with evidence", contract.Canary, fit, []string{"error-rate"}},
-		{"canary without evidence yet", contract.Canary, nil, []string{"error-rate"}},
-		{"batch", contract.Batch, fit, []string{"error-rate", "memory-growth"}},
+		{"canary", contract.Canary, []string{"error-rate"}},
+		{"batch", contract.Batch, []string{"error-rate", "memory-growth"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &rollout{c: &Controller{Options: Options{Sequential: growthJudge{tc.growth}}}, spec: contract.Spec{Strategy: tc.strategy},
+			r := &rollout{c: &Controller{Options: Options{Sequential: growthJudge{fit}}}, spec: contract.Spec{Strategy: tc.strategy},
 				d: &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "shop", Name: "web"}}}
 			queried, have := r.growthChecks(checks)
 			var names []string
@@ -88,12 +84,7 @@ func TestGateTakesMemoryGrowthFromTheEvidence(t *testing.T) {
 			if tc.strategy == contract.Canary {
 				merged := mergeChecks(checks, []contract.CheckResult{{Name: "error-rate", Verdict: contract.Pass}}, have)
 				require.Len(t, merged, 2)
-				if tc.growth != nil {
-					assert.Equal(t, *tc.growth, merged[1])
-				} else {
-					assert.Equal(t, contract.Pass, merged[1].Verdict)
-					assert.Contains(t, merged[1].Reason, "no slope yet")
-				}
+				assert.Equal(t, fit, merged[1])
 			}
 		})
 	}
