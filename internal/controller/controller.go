@@ -16,7 +16,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
@@ -117,15 +116,10 @@ func (c *Controller) QueueLen() int {
 func (c *Controller) Enqueue(key string) { c.queue.Add(key) }
 
 func (c *Controller) enqueueDeployment(obj any) {
-	d, ok := obj.(*appsv1.Deployment)
+	d, ok := untombed(obj).(*appsv1.Deployment)
 	if !ok {
-		if tomb, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
-			d, ok = tomb.Obj.(*appsv1.Deployment)
-		}
-		if !ok {
-			c.enqueueHandingBack(obj)
-			return
-		}
+		c.enqueueHandingBack(obj)
+		return
 	}
 	if owner := d.Labels[contract.CanaryOfLabel]; owner != "" {
 		c.queue.Add(d.Namespace + "/" + owner)
