@@ -255,23 +255,29 @@ func parseResource(m Metric, bound string) (Check, error) {
 		c.Bound = v
 		return c, nil
 	}
-	q, err := resource.ParseQuantity(bound)
-	c.Bound = q.AsApproximateFloat64()
-	// ParseQuantity takes forms like "e700" whose float is NaN or huge.
-	if err != nil || q.Sign() < 0 || math.IsNaN(c.Bound) || c.Bound > maxNumber {
+	v, ok := parseQuantityBound(bound)
+	if !ok {
 		example := map[Metric]string{MetricCPU: "500m", MetricMemory: "256Mi"}[m]
 		return Check{}, fmt.Errorf("%s bound %q must be a factor like 1.3x or a quantity like %s", m, bound, example)
 	}
+	c.Bound = v
 	return c, nil
+}
+
+// parseQuantityBound parses a non-negative Kubernetes quantity such as 256Mi.
+func parseQuantityBound(s string) (float64, bool) {
+	q, err := resource.ParseQuantity(s)
+	v := q.AsApproximateFloat64()
+	// ParseQuantity takes forms like "e700" whose float is NaN or huge.
+	return v, err == nil && q.Sign() >= 0 && !math.IsNaN(v) && v <= maxNumber
 }
 
 // parseGrowth accepts "4Mi+baseline": the canary's working set may grow that
 // much faster per minute than the stable's.
 func parseGrowth(bound string) (Check, error) {
-	b, ok := strings.CutSuffix(bound, "+baseline")
-	q, err := resource.ParseQuantity(b)
-	v := q.AsApproximateFloat64()
-	if !ok || err != nil || q.Sign() < 0 || math.IsNaN(v) || v > maxNumber {
+	b, plus := strings.CutSuffix(bound, "+baseline")
+	v, ok := parseQuantityBound(b)
+	if !plus || !ok {
 		return Check{}, fmt.Errorf("memory-growth bound %q must be a quantity per minute above the stable's, like 4Mi+baseline", bound)
 	}
 	return Check{Metric: MetricMemoryGrowth, Mode: BaselinePlus, Bound: v}, nil
