@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -14,12 +13,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
@@ -37,24 +34,31 @@ type app struct {
 	podAnn      map[string]string // pod template annotations of every version (sim behaviour)
 }
 
-func (a app) labels() map[string]string { return map[string]string{"app": a.name} }
+func (a app) labels() map[string]string { return a.sim().Labels() }
+
+// sim is the app as the framework makes it: container web running
+// example.com/<name>:v1 on port 8080, an Ingress of class nginx for router nginx.
+func (a app) sim() framework.App {
+	ann := map[string]string{
+		"rolloutd.io/enabled":  "true",
+		"rolloutd.io/router":   a.router,
+		"rolloutd.io/steps":    "10,20,30,40,50",
+		"rolloutd.io/interval": "5s",
+	}
+	for k, v := range a.annotations {
+		ann[k] = v
+	}
+	return framework.App{Name: a.name, Replicas: a.replicas, Container: "web", Image: "example.com/" + a.name + ":v1", Port: 8080,
+		Annotations: ann, PodAnnotations: a.podAnn, RPS: a.rps, Ingress: a.router == "nginx", IngressClass: "nginx"}
+}
 
 // create makes the user's Deployment, Service and (router nginx) Ingress, waits until
 // the Deployment is Ready and rolloutd has taken it over (Idle status, paused).
 func (a app) create(t *testing.T, kube kubernetes.Interface, ns string, edits ...func(*appsv1.Deployment)) {
 	t.Helper()
 	ctx := context.Background()
-	d := a.deployment(ns)
 	replicas := a.replicas
-	for _, edit := range edits {
-		edit(d)
-	}
-	_, err := kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
-	require.NoError(t, err)
-	a.createService(t, kube, ns)
-	if a.router == "nginx" {
-		a.createIngress(t, kube, ns)
-	}
+	require.NoError(t, a.sim().Create(ctx, kube, ns, edits...))
 	framework.Eventually(t, time.Minute, a.name+" Ready and taken over by rolloutd", func() (bool, error) {
 		d, err := kube.AppsV1().Deployments(ns).Get(ctx, a.name, metav1.GetOptions{})
 		if err != nil {
@@ -71,71 +75,23 @@ func (a app) create(t *testing.T, kube kubernetes.Interface, ns string, edits ..
 // createService makes the app's Service, selecting its pods.
 func (a app) createService(t *testing.T, kube kubernetes.Interface, ns string) {
 	t.Helper()
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: ns,
-			Annotations: map[string]string{"sim.rolloutd.io/rps": strconv.Itoa(a.rps)}},
-		Spec: corev1.ServiceSpec{Selector: a.labels(),
-			Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
-	}
-	_, err := kube.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{})
+	_, err := kube.CoreV1().Services(ns).Create(context.Background(), a.sim().Service(ns), metav1.CreateOptions{})
 	require.NoError(t, err)
 }
 
 // deployment is the app's opted-in Deployment, not yet created.
-func (a app) deployment(ns string) *appsv1.Deployment {
-	ann := map[string]string{
-		"rolloutd.io/enabled":  "true",
-		"rolloutd.io/router":   a.router,
-		"rolloutd.io/steps":    "10,20,30,40,50",
-		"rolloutd.io/interval": "5s",
-	}
-	for k, v := range a.annotations {
-		ann[k] = v
-	}
-	replicas := a.replicas
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: ns, Annotations: ann},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: a.labels()},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: a.labels(), Annotations: a.podAnn},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "web", Image: "example.com/" + a.name + ":v1",
-					Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
-				}}},
-			},
-		},
-	}
-	return d
-}
+func (a app) deployment(ns string) *appsv1.Deployment { return a.sim().Deployment(ns) }
 
 func (a app) createIngress(t *testing.T, kube kubernetes.Interface, ns string) {
 	t.Helper()
-	class := "nginx"
-	prefix := networkingv1.PathTypePrefix
-	ing := &networkingv1.Ingress{
-		ObjectMeta: metav1.ObjectMeta{Name: a.name, Namespace: ns},
-		Spec: networkingv1.IngressSpec{IngressClassName: &class, Rules: []networkingv1.IngressRule{{
-			Host: a.name + ".example.com",
-			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
-				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
-					Service: &networkingv1.IngressServiceBackend{Name: a.name, Port: networkingv1.ServiceBackendPort{Number: 80}},
-				}}}}}}}},
-	}
-	_, err := kube.NetworkingV1().Ingresses(ns).Create(context.Background(), ing, metav1.CreateOptions{})
-	require.NoError(t, err)
+	require.NoError(t, a.sim().CreateIngress(context.Background(), kube, ns))
 }
 
 // release changes the pod template: a new image and the given pod annotations
 // (the simulator's behaviour of the new version).
 func release(t *testing.T, kube kubernetes.Interface, ns, name, image string, podAnn map[string]string) {
 	t.Helper()
-	patch := map[string]any{"spec": map[string]any{"template": map[string]any{
-		"metadata": map[string]any{"annotations": podAnn},
-		"spec":     map[string]any{"containers": []map[string]any{{"name": "web", "image": image}}},
-	}}}
-	b, err := json.Marshal(patch)
+	b, err := framework.ReleasePatch("web", image, podAnn)
 	require.NoError(t, err)
 	_, err = kube.AppsV1().Deployments(ns).Patch(context.Background(), name, types.StrategicMergePatchType, b, metav1.PatchOptions{})
 	require.NoError(t, err)

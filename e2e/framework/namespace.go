@@ -11,6 +11,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
 )
 
 // TestLabel marks namespaces created by Namespace.
@@ -22,14 +24,10 @@ const TestLabel = "e2e.rolloutd.io/test"
 func (e *Env) Namespace(t testing.TB) string {
 	t.Helper()
 	name := namespaceName(t.Name())
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:   name,
-		Labels: map[string]string{TestLabel: "true"},
-	}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := e.Kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
-		t.Fatalf("create namespace %s: %v", name, err)
+	if err := CreateNamespace(ctx, e.Kube, name, map[string]string{TestLabel: "true"}); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -37,12 +35,40 @@ func (e *Env) Namespace(t testing.TB) string {
 		if t.Failed() {
 			e.dumpNamespace(ctx, t, name)
 		}
-		err := e.Kube.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
-		if err != nil {
-			t.Errorf("delete namespace %s: %v", name, err)
+		if err := DeleteNamespace(ctx, e.Kube, name); err != nil {
+			t.Error(err)
 		}
 	})
 	return name
+}
+
+// CreateNamespace creates namespace name with labels: the one way the e2e
+// tests (Env.Namespace) and the benchmark programs (e2e/bench/harness) make
+// their namespaces.
+func CreateNamespace(ctx context.Context, kube kubernetes.Interface, name string, labels map[string]string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// DeleteNamespace starts the deletion of namespace name; WaitNamespaceGone
+// waits for its end.
+func DeleteNamespace(ctx context.Context, kube kubernetes.Interface, name string) error {
+	if err := kube.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+		return fmt.Errorf("delete namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// WaitNamespaceGone polls every second until namespace name can no longer be
+// read (its pods no longer count on any node), or ctx ends.
+func WaitNamespaceGone(ctx context.Context, kube kubernetes.Interface, name string) error {
+	return wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		return err != nil, nil
+	})
 }
 
 // namespaceName turns a test name into a DNS label with a random suffix.

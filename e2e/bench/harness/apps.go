@@ -5,19 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"strconv"
 	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -52,47 +50,20 @@ func (a Apps) Create(ctx context.Context, names []string) error {
 }
 
 func (a Apps) create(ctx context.Context, name string) error {
-	one := int32(1)
-	labels := map[string]string{"app": name}
 	ann := map[string]string{}
 	if !a.Bare {
 		ann = map[string]string{"rolloutd.io/enabled": "true", "rolloutd.io/router": "nginx"}
 		maps.Copy(ann, a.Annotations)
 	}
-	pod := corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "example.com/app:v1"}}}
-	if a.Place != nil {
-		a.Place(&pod)
-	}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: ann},
-		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: pod}},
-	}
-	if _, err := a.Kube.AppsV1().Deployments(a.Namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create deployment %s: %w", name, err)
-	}
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{"sim.rolloutd.io/rps": strconv.Itoa(a.RPS)}},
-		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
-	if _, err := a.Kube.CoreV1().Services(a.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create service %s: %w", name, err)
-	}
-	prefix := networkingv1.PathTypePrefix
-	backend := networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: 80}}}
-	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{
-		Host: name + ".example.com", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
-			Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: backend}}}}}}}}
-	if _, err := a.Kube.NetworkingV1().Ingresses(a.Namespace).Create(ctx, ing, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create ingress %s: %w", name, err)
-	}
-	return nil
+	app := framework.App{Name: name, Replicas: 1, Container: "app", Image: "example.com/app:v1",
+		Annotations: ann, RPS: a.RPS, Ingress: true, Place: a.Place}
+	return app.Create(ctx, a.Kube, a.Namespace)
 }
 
 // Release sets a new image and pod annotations (e.g. sim.rolloutd.io/error-rate;
 // a nil value removes one) on each app's template.
 func (a Apps) Release(ctx context.Context, names []string, image string, podAnnotations map[string]any) error {
-	patch, err := json.Marshal(map[string]any{"spec": map[string]any{"template": map[string]any{
-		"metadata": map[string]any{"annotations": podAnnotations},
-		"spec":     map[string]any{"containers": []map[string]any{{"name": "app", "image": image}}}}}})
+	patch, err := framework.ReleasePatch("app", image, podAnnotations)
 	if err != nil {
 		return err
 	}

@@ -6,13 +6,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/e2e/sandbox"
 )
 
 // DaemonOptions configure a rolloutd child process.
@@ -39,7 +38,7 @@ type DaemonOptions struct {
 
 // Daemon is a running rolloutd.
 type Daemon struct {
-	proc *framework.Process
+	r *framework.Rolloutd
 	// Addr serves /metrics, /readyz and the webhook.
 	Addr string
 	// Log is the path of its console log.
@@ -67,33 +66,33 @@ func StartDaemon(ctx context.Context, o DaemonOptions) (*Daemon, error) {
 	if o.LogName == "" {
 		o.LogName = "rolloutd-" + o.Namespace + ".log"
 	}
-	d := &Daemon{proc: &framework.Process{Name: "rolloutd"}, Addr: o.Addr, Log: filepath.Join(o.LogDir, o.LogName)}
+	r := &framework.Rolloutd{Addr: o.Addr, Log: filepath.Join(o.LogDir, o.LogName), Bin: bin,
+		Args: []string{"--kubeconfig", o.Kubeconfig}, Env: framework.RolloutdEnv(daemonVars(o), true),
+		ReadyPath: "/readyz", ReadyTimeout: time.Minute}
+	d := &Daemon{r: r, Addr: r.Addr, Log: r.Log}
 	// Each run of a benchmark starts its log afresh.
 	if err := os.WriteFile(d.Log, nil, 0o644); err != nil {
 		return nil, fmt.Errorf("start rolloutd: %w", err)
 	}
-	cmd := exec.Command(bin, "--kubeconfig", o.Kubeconfig)
-	cmd.Env = append(os.Environ(), "ROLLOUTD_NAMESPACES="+o.Namespace, "ROLLOUTD_HTTP_ADDR="+o.Addr,
-		"ROLLOUTD_PROMETHEUS_URL="+o.PrometheusURL, "ROLLOUTD_LEADER_ELECT=false", "ROLLOUTD_LOG_FORMAT=console")
-	if o.TokenFile != "" {
-		cmd.Env = append(cmd.Env, "ROLLOUTD_WEBHOOK_TOKEN_FILE="+o.TokenFile)
-	}
-	cmd.Env = append(cmd.Env, o.Env...)
-	if err := d.proc.Start(cmd, d.Log, o.Namespace); err != nil {
-		return nil, err
-	}
-	if err := d.proc.WaitReady(ctx, time.Minute, d.ready); err != nil {
+	if err := r.Start(ctx, o.Namespace); err != nil {
 		d.Stop()
 		return nil, fmt.Errorf("daemon not ready (log %s): %w", d.Log, err)
 	}
 	return d, nil
 }
 
-func (d *Daemon) ready() (bool, error) {
-	if err := sandbox.GetOK(context.Background(), "http://"+d.Addr+"/readyz"); err != nil {
-		return false, err
+// daemonVars are the daemon's settings: the sandbox's, then o.Env's entries,
+// a later one winning over an earlier one of the same name.
+func daemonVars(o DaemonOptions) map[string]string {
+	vars := framework.RolloutdVars(o.Addr, o.PrometheusURL, []string{o.Namespace})
+	if o.TokenFile != "" {
+		vars["ROLLOUTD_WEBHOOK_TOKEN_FILE"] = o.TokenFile
 	}
-	return true, nil
+	for _, kv := range o.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	return vars
 }
 
 func daemonBinary(ctx context.Context, bin string) (string, error) {
@@ -101,8 +100,8 @@ func daemonBinary(ctx context.Context, bin string) (string, error) {
 		return bin, nil
 	}
 	bin = filepath.Join(os.TempDir(), "rolloutd-bench")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/rolloutd").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build rolloutd: %w\n%s", err, out)
+	if err := framework.BuildRolloutd(ctx, "", bin); err != nil {
+		return "", fmt.Errorf("build rolloutd: %w", err)
 	}
 	return bin, nil
 }
@@ -111,7 +110,7 @@ func daemonBinary(ctx context.Context, bin string) (string, error) {
 func (d *Daemon) Stop() {
 	// A slow drain is waited for (the figures need a clean exit); SIGINT is sent
 	// again each minute.
-	for !d.proc.Signal(syscall.SIGINT, time.Minute) {
+	for !d.r.Signal(syscall.SIGINT, time.Minute) {
 	}
 }
 

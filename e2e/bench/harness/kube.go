@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/rolloutd/rolloutd/e2e/framework"
 )
 
 // Connect builds an admin client from kubeconfig, throttled at qps with burst.
@@ -31,17 +32,14 @@ func Connect(kubeconfig string, qps float32, burst int) (*rest.Config, kubernete
 // drop deletes it and waits (up to timeout) until it is gone, so the pods it
 // held no longer count on any node.
 func Namespace(ctx context.Context, kube kubernetes.Interface, name string) (drop func(timeout time.Duration), err error) {
-	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil {
-		return nil, fmt.Errorf("create namespace %s: %w", name, err)
+	if err := framework.CreateNamespace(ctx, kube, name, nil); err != nil {
+		return nil, err
 	}
 	drop = func(timeout time.Duration) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		_ = kube.CoreV1().Namespaces().Delete(ctx, name, metav1.DeleteOptions{})
-		_ = wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
-			_, err := kube.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
-			return err != nil, nil
-		})
+		_ = framework.DeleteNamespace(ctx, kube, name)
+		_ = framework.WaitNamespaceGone(ctx, kube, name)
 	}
 	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		_, err := kube.CoreV1().ServiceAccounts(name).Get(ctx, "default", metav1.GetOptions{})

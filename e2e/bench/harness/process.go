@@ -9,7 +9,7 @@ import (
 )
 
 // Pid is the daemon's process id.
-func (d *Daemon) Pid() int { return d.proc.PID() }
+func (d *Daemon) Pid() int { return d.r.PID() }
 
 // Memory returns the kB fields of the daemon's /proc/<pid>/status in MiB: VmRSS,
 // VmHWM (peak RSS), RssAnon (heap and stacks), RssFile (pages of the binary mapped
