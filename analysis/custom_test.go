@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/rolloutd/rolloutd/strategy/contract"
+	"github.com/rolloutd/rolloutd/strategy/contract/contracttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -58,7 +59,7 @@ func TestParseCustomChecksReportsEveryBadEntry(t *testing.T) {
 			_, err := ParseCustomChecks(map[string]string{tc.key: tc.doc, "good": "query: up\nmax: 1"})
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, contract.ErrInvalidCheck))
-			assertMessage(t, tc.want, err.Error())
+			contracttest.AssertMessage(t, tc.want, err.Error())
 		})
 	}
 }

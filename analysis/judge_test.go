@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rolloutd/rolloutd/strategy/contract"
+	"github.com/rolloutd/rolloutd/strategy/contract/contracttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -114,7 +115,7 @@ func TestJudgeFailsClosed(t *testing.T) {
 			})
 			r := evaluate(t, f, judgeOptions(), testTarget(), "cpu<=1.3x")
 			assert.NotEqual(t, contract.Pass, r.Verdict)
-			assertMessage(t, tc.reason+"...", r.Checks[0].Reason)
+			contracttest.AssertMessage(t, tc.reason+"...", r.Checks[0].Reason)
 		})
 	}
 }

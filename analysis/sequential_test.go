@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/rolloutd/rolloutd/strategy/contract"
+	"github.com/rolloutd/rolloutd/strategy/contract/contracttest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -92,7 +93,7 @@ func TestSeqErrorRateVerdicts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := SequentialErrorRate(tc.check, "code", tc.canary, tc.stable, 0.01)
 			assert.Equal(t, tc.verdict, r.Verdict, r.Reason)
-			assertMessage(t, tc.reason, r.Reason)
+			contracttest.AssertMessage(t, tc.reason, r.Reason)
 			if tc.canary.Requests > 0 && tc.canary.Unlabelled == 0 && (tc.stable.Requests > 0 || tc.check.Mode == contract.Absolute) {
 				require.NotNil(t, r.Value)
 				assert.InDelta(t, tc.canary.Errors/tc.canary.Requests, *r.Value, 1e-12)

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/rolloutd/rolloutd/strategy/contract/contracttest"
 )
 
 func TestParseChecksAcceptsEveryForm(t *testing.T) {
@@ -90,17 +92,7 @@ func TestParseChecksRejectsWithClearErrors(t *testing.T) {
 			_, err := ParseChecks(tc.in)
 			require.Error(t, err)
 			assert.True(t, errors.Is(err, ErrInvalidCheck))
-			assertMessage(t, tc.want, err.Error())
+			contracttest.AssertMessage(t, tc.want, err.Error())
 		})
 	}
-}
-
-// assertMessage compares a message exactly, or as a prefix when want ends in "...".
-func assertMessage(t *testing.T, want, got string) {
-	t.Helper()
-	if n := len(want) - 3; n >= 0 && want[n:] == "..." {
-		assert.Equal(t, want[:n], got[:min(n, len(got))])
-		return
-	}
-	assert.Equal(t, want, got)
 }
