@@ -52,8 +52,7 @@ var (
 )
 
 func abTestOnlyMatchingRequests(t *testing.T, a app, rule abRule) {
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a.annotations = map[string]string{
 		"rolloutd.io/strategy": "abtest",
 		"rolloutd.io/match":    rule.match,
@@ -103,8 +102,7 @@ func abTestOnlyMatchingRequests(t *testing.T, a app, rule abRule) {
 		return true, nil
 	})
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
-	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+	requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded)
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	if a.router == "istio" {
 		requireNoIstioObjects(t, env, ns, a.name)
@@ -120,8 +118,7 @@ func abTestOnlyMatchingRequests(t *testing.T, a app, rule abRule) {
 // rate users see (reporter="source") stays at the stable's level.
 func TestIstioMirrorBadCanaryIsRolledBackWithoutUserErrors(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := app{name: "mir", replicas: 3, router: "istio", rps: 200,
 		annotations: map[string]string{"rolloutd.io/mirror": "100", "rolloutd.io/interval": "10s"}}
 	a.create(t, env.Kube, ns)

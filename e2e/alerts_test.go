@@ -66,8 +66,7 @@ func TestAlertDuringRolloutRollsBack(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/checkout:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.3"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.RolledBack, contract.Succeeded)
-	require.Equal(t, contract.RolledBack, st.Phase)
+	st := requireEnds(t, env.Kube, ns, a.name, 2*time.Minute, contract.RolledBack)
 	assert.Equal(t, contract.ReasonAlert, st.Reason)
 	assert.Contains(t, st.Message, "CheckoutErrors")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)

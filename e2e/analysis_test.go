@@ -17,9 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
@@ -55,8 +55,7 @@ func TestAnalysisRegressionIsRolledBackByItsCheck(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			a := app{name: "web", replicas: 3, router: "nginx", rps: 200,
 				annotations: map[string]string{"rolloutd.io/checks": latencyChecks}}
 			a.create(t, env.Kube, ns)
@@ -64,8 +63,7 @@ func TestAnalysisRegressionIsRolledBackByItsCheck(t *testing.T) {
 
 			release(t, env.Kube, ns, a.name, "example.com/web:"+tc.name, tc.podAnn)
 
-			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
-			require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
+			st := requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack)
 			t.Logf("rolled back: %s", st.Message)
 			assert.Contains(t, st.Message, tc.check+": ", "the rollback names the check")
 			c := findCheck(st.Checks, tc.check)
@@ -85,8 +83,7 @@ func TestAnalysisRegressionIsRolledBackByItsCheck(t *testing.T) {
 // then it is promoted, the custom check having passed.
 func TestAnalysisHealthyReleaseWithNoiseIsPromoted(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	_, err := env.Kube.CoreV1().ConfigMaps(ns).Create(context.Background(), &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "web-analysis"},
 		Data: map[string]string{"canary-requests": `query: sum(increase(nginx_ingress_controller_requests{namespace="{{.Namespace}}",ingress="{{.Ingress}}",canary!=""}[{{.Window}}]))
@@ -99,8 +96,7 @@ max: 1000000`},
 
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
-	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+	st := requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded)
 	framework.Eventually(t, time.Minute, "stable runs v2", func() (bool, error) {
 		return runningImage(t, env.Kube, ns, a.name) == "example.com/web:v2", nil
 	})
@@ -117,16 +113,14 @@ max: 1000000`},
 // custom check that cannot run never passes.
 func TestAnalysisMissingConfigMapRollsBack(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := app{name: "web", replicas: 3, router: "nginx", rps: 200,
 		annotations: map[string]string{"rolloutd.io/analysis": "no-such-config"}}
 	a.create(t, env.Kube, ns)
 
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
-	require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
+	st := requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack)
 	assert.Contains(t, st.Message, "ConfigMap "+ns+"/no-such-config")
 	framework.Eventually(t, 30*time.Second, "InvalidAnalysis Warning Event", func() (bool, error) {
 		evs, err := env.Kube.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
@@ -156,8 +150,7 @@ func TestAnalysisPrometheusUnreachableNeverPromotes(t *testing.T) {
 	})
 	proxy.down.Store(true)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
-	require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
+	st := requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack)
 	t.Logf("rolled back: %s (phases %v)", st.Message, phases.seen())
 	assert.Contains(t, st.Message, "query failed")
 	assert.NotContains(t, phases.seen(), contract.Promoting, "phases seen: %v", phases.seen())
@@ -208,28 +201,19 @@ func (l *phaseLog) seen() []contract.Phase {
 
 func watchPhases(t *testing.T, kube kubernetes.Interface, ns, name string) *phaseLog {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	w, err := kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{
-		FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
-	require.NoError(t, err)
 	l := &phaseLog{}
-	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			obj, err := meta.Accessor(ev.Object)
-			if err != nil {
-				continue
+	onEvents(t, func(ctx context.Context) (watch.Interface, error) {
+		return kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{
+			FieldSelector: fields.OneTermEqualSelector("metadata.name", name).String()})
+	}, func(_ watch.EventType, obj metav1.Object) {
+		if st, err := contract.Read(obj.GetAnnotations()); err == nil && st.Phase != "" {
+			l.mu.Lock()
+			if n := len(l.phases); n == 0 || l.phases[n-1] != st.Phase {
+				l.phases = append(l.phases, st.Phase)
 			}
-			if st, err := contract.Read(obj.GetAnnotations()); err == nil && st.Phase != "" {
-				l.mu.Lock()
-				if n := len(l.phases); n == 0 || l.phases[n-1] != st.Phase {
-					l.phases = append(l.phases, st.Phase)
-				}
-				l.mu.Unlock()
-			}
+			l.mu.Unlock()
 		}
-	}()
+	})
 	return l
 }
 

@@ -37,8 +37,7 @@ func TestBatchOptOutGrowsTheStableBeforeRemovingTheCanary(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			a := batchApp("web", "rolloutd.io/batches", "50%,100%", "rolloutd.io/pause-at", "1", "rolloutd.io/max-surge", "3")
 			a.create(t, env.Kube, ns, func(d *appsv1.Deployment) {
 				// The Deployment's own rollout after the hand-back keeps the same bounds.

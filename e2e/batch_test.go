@@ -55,21 +55,10 @@ type podCounter struct {
 
 func countPods(t *testing.T, kube kubernetes.Interface, ns, appName string) *podCounter {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	pc := &podCounter{start: time.Now(), pods: map[string]*corev1.Pod{}}
-	w, err := kube.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "app=" + appName})
-	require.NoError(t, err)
-	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			p, ok := ev.Object.(*corev1.Pod)
-			if !ok {
-				continue
-			}
-			pc.record(ev.Type, p)
-		}
-	}()
+	onEvents(t, func(ctx context.Context) (watch.Interface, error) {
+		return kube.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{LabelSelector: "app=" + appName})
+	}, pc.record)
 	return pc
 }
 
@@ -162,38 +151,29 @@ func (pc *podCounter) trace() string {
 // place as "step:canary pods".
 func batchSteps(t *testing.T, kube kubernetes.Interface, ns, name string) func() []string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	w, err := kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
-	require.NoError(t, err)
 	var mu sync.Mutex
 	var out []string
-	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			d, ok := ev.Object.(*appsv1.Deployment)
-			if !ok {
-				continue
-			}
-			st, err := contract.Read(d.Annotations)
-			if err != nil || st.Batch == nil {
-				continue
-			}
-			analysed := st.Phase == contract.Progressing && st.StepStartedAt != nil
-			// The last batch leaves no old pods to compare with: it goes on to
-			// the promotion without an analysis window.
-			last := st.Phase == contract.Promoting && st.Batch.Stable == 0 && st.Batch.Canary == st.Batch.Desired
-			if !analysed && !last {
-				continue
-			}
-			rec := fmt.Sprintf("%d:%d", st.Step, st.Batch.Canary)
-			mu.Lock()
-			if len(out) == 0 || out[len(out)-1] != rec {
-				out = append(out, rec)
-			}
-			mu.Unlock()
+	onEvents(t, func(ctx context.Context) (watch.Interface, error) {
+		return kube.AppsV1().Deployments(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	}, func(_ watch.EventType, d *appsv1.Deployment) {
+		st, err := contract.Read(d.Annotations)
+		if err != nil || st.Batch == nil {
+			return
 		}
-	}()
+		analysed := st.Phase == contract.Progressing && st.StepStartedAt != nil
+		// The last batch leaves no old pods to compare with: it goes on to
+		// the promotion without an analysis window.
+		last := st.Phase == contract.Promoting && st.Batch.Stable == 0 && st.Batch.Canary == st.Batch.Desired
+		if !analysed && !last {
+			return
+		}
+		rec := fmt.Sprintf("%d:%d", st.Step, st.Batch.Canary)
+		mu.Lock()
+		if len(out) == 0 || out[len(out)-1] != rec {
+			out = append(out, rec)
+		}
+		mu.Unlock()
+	})
 	return func() []string {
 		mu.Lock()
 		defer mu.Unlock()
@@ -230,8 +210,7 @@ func sendCommand(t *testing.T, kube kubernetes.Interface, ns, name, verb string)
 // the new version at 10 replicas with no canary.
 func TestBatchCreateFirstReleaseStaysWithinLimits(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := batchApp("web", "rolloutd.io/batches", "1,25%,50%,100%", "rolloutd.io/max-surge", "2")
 	a.create(t, env.Kube, ns)
 	pods := countPods(t, env.Kube, ns, a.name)
@@ -239,8 +218,7 @@ func TestBatchCreateFirstReleaseStaysWithinLimits(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.Succeeded, contract.RolledBack)
-	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+	requireEnds(t, env.Kube, ns, a.name, batchTimeout, contract.Succeeded)
 	requireHandedBack(t, env.Kube, ns, a.name, "example.com/web:v2")
 	assert.Equal(t, []string{"1:1", "2:3", "3:5", "4:10"}, steps(), "batches in order (batch:new pods)")
 	pods.requireWithin(t, 10, 2, 0)
@@ -252,8 +230,7 @@ func TestBatchCreateFirstReleaseStaysWithinLimits(t *testing.T) {
 // never fewer than 8 Ready.
 func TestBatchDeleteFirstNeverSurges(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := batchApp("tight", "rolloutd.io/batches", "50%,100%", "rolloutd.io/rolling-order", "delete-first",
 		"rolloutd.io/max-unavailable", "2", "rolloutd.io/max-surge", "0")
 	a.create(t, env.Kube, ns)
@@ -261,8 +238,7 @@ func TestBatchDeleteFirstNeverSurges(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/tight:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.Succeeded, contract.RolledBack)
-	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+	requireEnds(t, env.Kube, ns, a.name, batchTimeout, contract.Succeeded)
 	requireHandedBack(t, env.Kube, ns, a.name, "example.com/tight:v2")
 	pods.requireWithin(t, 10, 0, 2)
 	below := false
@@ -277,8 +253,7 @@ func TestBatchDeleteFirstNeverSurges(t *testing.T) {
 // Deployment is back on the old version at 10 replicas.
 func TestBatchBadVersionFailsAtTheFirstBatchAndIsReversed(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := batchApp("cart", "rolloutd.io/batches", "1,25%,50%,100%", "rolloutd.io/max-surge", "2")
 	a.create(t, env.Kube, ns)
 	pods := countPods(t, env.Kube, ns, a.name)
@@ -286,8 +261,7 @@ func TestBatchBadVersionFailsAtTheFirstBatchAndIsReversed(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/cart:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.RolledBack, contract.Succeeded)
-	require.Equal(t, contract.RolledBack, st.Phase)
+	st := requireEnds(t, env.Kube, ns, a.name, batchTimeout, contract.RolledBack)
 	assert.Contains(t, st.Message, "error-rate")
 	assert.Equal(t, []string{"1:1"}, steps(), "failed at the first batch")
 	requireHandedBack(t, env.Kube, ns, a.name, "example.com/cart:v1")
@@ -301,8 +275,7 @@ func TestBatchBadVersionFailsAtTheFirstBatchAndIsReversed(t *testing.T) {
 // deadline and reversed.
 func TestBatchPodsNeverReadyAreStoppedAndReversed(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := batchApp("stuck", "rolloutd.io/max-surge", "2")
 	a.create(t, env.Kube, ns)
 	setProgressDeadline(t, env.Kube, ns, a.name, 15)
@@ -313,8 +286,7 @@ func TestBatchPodsNeverReadyAreStoppedAndReversed(t *testing.T) {
 	_, err := env.Kube.AppsV1().Deployments(ns).Patch(context.Background(), a.name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 	require.NoError(t, err)
 
-	st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.RolledBack, contract.Succeeded)
-	require.Equal(t, contract.RolledBack, st.Phase)
+	st := requireEnds(t, env.Kube, ns, a.name, batchTimeout, contract.RolledBack)
 	assert.Contains(t, st.Message, "not Ready within 15s")
 	requireHandedBack(t, env.Kube, ns, a.name, "example.com/stuck:v1")
 	pods.requireWithin(t, 10, 2, 0)
@@ -331,8 +303,7 @@ func setProgressDeadline(t *testing.T, kube kubernetes.Interface, ns, name strin
 // after the first batch with its pods in place until promote, then completes.
 func TestBatchPauseAtWaitsForPromote(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := batchApp("shop", "rolloutd.io/batches", "1,50%,100%", "rolloutd.io/pause-at", "1", "rolloutd.io/max-surge", "100%")
 	a.create(t, env.Kube, ns)
 

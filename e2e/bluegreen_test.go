@@ -51,8 +51,7 @@ func firstCanarySize(tl *timeline) int32 {
 // `rolloutctl confirm` is promoted: the stable runs the new template, the old pods are gone.
 func TestBlueGreenNginxGoodReleaseIsConfirmedAndPromoted(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := blueGreenApp("blue")
 	a.create(t, env.Kube, ns)
 	before := stablePods(t, env.Kube, ns, a.name)
@@ -103,8 +102,7 @@ func TestBlueGreenNginxGoodReleaseIsConfirmedAndPromoted(t *testing.T) {
 // Ingress never carried a weight other than 0 or 100.
 func TestBlueGreenNginxBadReleaseSwitchesBack(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := blueGreenApp("green", "rolloutd.io/threshold", "0")
 	a.create(t, env.Kube, ns)
 	before := stablePods(t, env.Kube, ns, a.name)
@@ -112,8 +110,7 @@ func TestBlueGreenNginxBadReleaseSwitchesBack(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/green:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
-	require.Equal(t, contract.RolledBack, st.Phase)
+	st := requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack)
 	assert.Contains(t, st.Message, "after the switch")
 	assert.Contains(t, st.Message, "error-rate")
 	assert.Contains(t, st.Message, "failed 1 times", "switched back at the first failing gate")

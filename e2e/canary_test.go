@@ -37,16 +37,14 @@ func TestCanaryGoodReleaseIsPromoted(t *testing.T) {
 	for _, r := range canaryRouters {
 		t.Run(r.router, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			a := app{name: "web", replicas: r.replicas, router: r.router, rps: 200}
 			a.create(t, env.Kube, ns)
 			tl := watchTimeline(t, env.Kube, ns, a.name)
 
 			release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 
-			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
-			require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+			requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded)
 			if r.router == "nginx" {
 				assert.Equal(t, []int{0, 10, 20, 30, 40, 50, 100, -1}, tl.weights(), "canary Ingress weights in order (created at 0 until the pods are Ready; -1 = deleted)")
 			}
@@ -69,8 +67,7 @@ func TestCanaryBadReleaseIsRolledBack(t *testing.T) {
 	for _, r := range canaryRouters {
 		t.Run(r.router, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			a := app{name: "shop", replicas: r.replicas, router: r.router, rps: 200}
 			a.create(t, env.Kube, ns)
 			before := stablePods(t, env.Kube, ns, a.name)
@@ -78,8 +75,7 @@ func TestCanaryBadReleaseIsRolledBack(t *testing.T) {
 
 			release(t, env.Kube, ns, a.name, "example.com/shop:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
-			require.Equal(t, contract.RolledBack, st.Phase)
+			st := requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack)
 			assert.Contains(t, st.Message, "error-rate")
 			requireNoCanaryObjects(t, env.Kube, ns, a.name)
 			if r.router == "nginx" {
@@ -111,8 +107,7 @@ func TestDaemonKilledMidRolloutResumes(t *testing.T) {
 	daemon.Kill()
 	daemon.Restart()
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
-	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+	requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded)
 	assert.Equal(t, []int{0, 10, 20, 30, 40, 50, 100, -1}, tl.weights())
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 }
@@ -122,8 +117,7 @@ func TestDaemonKilledMidRolloutResumes(t *testing.T) {
 // and it rolls out its template natively.
 func TestOptOutMidRolloutRestoresDeployment(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := app{name: "blog", replicas: 3, router: "nginx", rps: 100,
 		annotations: map[string]string{"rolloutd.io/interval": "1m"}}
 	a.create(t, env.Kube, ns)

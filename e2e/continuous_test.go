@@ -40,8 +40,7 @@ func TestContinuousJudgeRollsBackAFailingCanaryBeforeItsFirstGate(t *testing.T) 
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			ann := map[string]string{"rolloutd.io/interval": "1m"}
 			if tc.checks != "" {
 				ann["rolloutd.io/checks"] = tc.checks
@@ -52,8 +51,7 @@ func TestContinuousJudgeRollsBackAFailingCanaryBeforeItsFirstGate(t *testing.T) 
 
 			release(t, env.Kube, ns, a.name, "example.com/web:broken", tc.podAnn)
 
-			st := waitPhase(t, env.Kube, ns, a.name, 2*time.Minute, contract.RolledBack, contract.Succeeded)
-			require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
+			st := requireEnds(t, env.Kube, ns, a.name, 2*time.Minute, contract.RolledBack)
 			assert.Equal(t, contract.ReasonCheckFailed, st.Reason, "message: %s", st.Message)
 			assert.Zero(t, st.Failures, "no gate was counted")
 			assert.Contains(t, st.Message, tc.check+": "+tc.reason)
@@ -86,27 +84,18 @@ type weightAt struct {
 
 func watchCanaryWeightTimes(t *testing.T, env *framework.Env, ns, name string) *weightTimes {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	w, err := env.Kube.NetworkingV1().Ingresses(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name + "-canary"})
-	require.NoError(t, err)
 	wt := &weightTimes{}
-	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			ing, ok := ev.Object.(*networkingv1.Ingress)
-			if !ok {
-				continue
-			}
-			n, _ := strconv.Atoi(ing.Annotations["nginx.ingress.kubernetes.io/canary-weight"])
-			if ev.Type == watch.Deleted {
-				n = 0
-			}
-			wt.mu.Lock()
-			wt.evs = append(wt.evs, weightAt{at: time.Now(), w: n})
-			wt.mu.Unlock()
+	onEvents(t, func(ctx context.Context) (watch.Interface, error) {
+		return env.Kube.NetworkingV1().Ingresses(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name + "-canary"})
+	}, func(typ watch.EventType, ing *networkingv1.Ingress) {
+		n, _ := strconv.Atoi(ing.Annotations["nginx.ingress.kubernetes.io/canary-weight"])
+		if typ == watch.Deleted {
+			n = 0
 		}
-	}()
+		wt.mu.Lock()
+		wt.evs = append(wt.evs, weightAt{at: time.Now(), w: n})
+		wt.mu.Unlock()
+	})
 	return wt
 }
 
@@ -131,8 +120,7 @@ func (wt *weightTimes) firstOnThenOff() (on, off time.Time) {
 // no request of the new revision, so it does not decide its first gates.
 func TestContinuousJudgeAHealthyReleaseRightAfterARollbackIsPromoted(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := faultApp("web", "nginx") // interval 3s, threshold 1
 	a.create(t, env.Kube, ns)
 

@@ -110,8 +110,7 @@ func TestDriftOfGeneratedObjectsIsRepaired(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			a := app{name: "web", replicas: 3, router: tc.router, rps: 50, annotations: holdAnnotations}
 			if tc.router == "istio" {
 				createUserVirtualService(t, env, ns, a.name)
@@ -183,8 +182,7 @@ func hasEvent(ctx context.Context, env *framework.Env, ns, kind, reason, text st
 // to the canary) and the new Ingress carries the split.
 func TestChangingTheIngressMidRolloutRemovesTheOldCanaryIngress(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := app{name: "web", replicas: 3, router: "nginx", rps: 50, annotations: holdAnnotations}
 	a.create(t, env.Kube, ns)
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
@@ -223,8 +221,7 @@ func TestDeletingTheDeploymentMidRolloutResetsTheUsersRoutes(t *testing.T) {
 	for _, recreate := range []bool{false, true} {
 		t.Run(fmt.Sprintf("recreated %t", recreate), func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			a := app{name: "web", replicas: 3, router: "istio", rps: 50, annotations: holdAnnotations}
 			createUserVirtualService(t, env, ns, a.name)
 			a.create(t, env.Kube, ns)
@@ -265,8 +262,7 @@ func TestDeletingTheDeploymentMidRolloutResetsTheUsersHTTPRoute(t *testing.T) {
 	for _, recreate := range []bool{false, true} {
 		t.Run(fmt.Sprintf("recreated %t", recreate), func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			gw := gatewayClient(t, env)
 			a := app{name: "web", replicas: 3, router: "gateway", rps: 50, annotations: holdAnnotations}
 			written := gatewayApp(t, env, gw, ns, a)

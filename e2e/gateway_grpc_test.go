@@ -6,19 +6,15 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	gwv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gwclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
-	"sigs.k8s.io/yaml"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/e2e/sim"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -30,10 +26,7 @@ import (
 // the user wrote it.
 func TestGatewayGRPCRouteCanaryIsPromoted(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
-	gw := gatewayClient(t, env)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	env, ns, gw := gatewayScenario(t)
 	a := app{name: "cart", replicas: 3, rps: 200, annotations: map[string]string{
 		"rolloutd.io/route": "grpcroute/cart-rpc", "rolloutd.io/steps": "20,50", "rolloutd.io/interval": "15s"}}
 	written := grpcApp(t, env, gw, ns, a, "cart-rpc")
@@ -41,16 +34,8 @@ func TestGatewayGRPCRouteCanaryIsPromoted(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/cart:v2", nil)
 
-	framework.Eventually(t, rolloutTimeout, "the Gateway sends calls to the canary", func() (bool, error) {
-		st, err := simRoute(context.Background(), env, ns, a.name)
-		if err != nil {
-			return false, err
-		}
-		served, _ := canaryCounts(st, ns, a.name)
-		return st.Router == sim.RouterGateway && served > 0, nil
-	})
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
-	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+	waitGatewayServesCanary(t, env, ns, a.name, "the Gateway sends calls to the canary")
+	requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded)
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	requireGRPCRouteAsWritten(t, gw, written)
 	weights, bad := tl.weights()
@@ -63,18 +48,14 @@ func TestGatewayGRPCRouteCanaryIsPromoted(t *testing.T) {
 // as written, with no annotation or field manager of rolloutd's left.
 func TestGatewayGRPCRouteBadCanaryIsRolledBackAndRuleRestored(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
-	gw := gatewayClient(t, env)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	env, ns, gw := gatewayScenario(t)
 	a := app{name: "pay", replicas: 3, rps: 200, annotations: map[string]string{"rolloutd.io/route": "grpcroute/pay-rpc"}}
 	written := grpcApp(t, env, gw, ns, a, "pay-rpc")
 	tl := watchGRPCRoute(t, gw, ns, "pay-rpc", a.name)
 
 	release(t, env.Kube, ns, a.name, "example.com/pay:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
-	require.Equal(t, contract.RolledBack, st.Phase)
+	st := requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack)
 	assert.Contains(t, st.Message, "error-rate")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	requireGRPCRouteAsWritten(t, gw, written)
@@ -107,21 +88,9 @@ spec:
     backendRefs: [{name: %[1]s, port: 80}]
   - backendRefs: [{name: %[1]s, port: 80}]
 `, a.name, ns, route)
-	r := &gwv1.GRPCRoute{}
-	require.NoError(t, yaml.Unmarshal([]byte(y), r))
-	_, err := gw.GatewayV1().GRPCRoutes(ns).Create(context.Background(), r, metav1.CreateOptions{})
-	require.NoError(t, err)
-	var out *gwv1.GRPCRoute
-	framework.Eventually(t, 30*time.Second, "the simulator accepts GRPCRoute "+route, func() (bool, error) {
-		got, err := gw.GatewayV1().GRPCRoutes(ns).Get(context.Background(), route, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		out = got
-		view := &gwv1.HTTPRoute{ObjectMeta: got.ObjectMeta, Status: gwv1.HTTPRouteStatus{RouteStatus: got.Status.RouteStatus}}
-		return routeCondition(view, "Accepted") == metav1.ConditionTrue && routeCondition(view, "ResolvedRefs") == metav1.ConditionTrue, nil
+	return createAcceptedRoute(t, "GRPCRoute", route, y, gw.GatewayV1().GRPCRoutes(ns), func(g *gwv1.GRPCRoute) *gwv1.HTTPRoute {
+		return &gwv1.HTTPRoute{ObjectMeta: g.ObjectMeta, Status: gwv1.HTTPRouteStatus{RouteStatus: g.Status.RouteStatus}}
 	})
-	return out
 }
 
 // requireGRPCRouteAsWritten waits until the GRPCRoute's spec is the one

@@ -25,6 +25,18 @@ import (
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
+// gatewayScenario is the start of the Gateway API scenarios: the sandbox, a
+// fresh namespace watched by a daemon of the default settings, and a Gateway
+// API client.
+func gatewayScenario(t *testing.T) (*framework.Env, string, gwclient.Interface) {
+	t.Helper()
+	env := framework.Get(t)
+	ns := env.Namespace(t)
+	gw := gatewayClient(t, env)
+	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	return env, ns, gw
+}
+
 func gatewayClient(t *testing.T, env *framework.Env) gwclient.Interface {
 	t.Helper()
 	c, err := gwclient.NewForConfig(rest.CopyConfig(env.RESTConfig))
@@ -66,18 +78,34 @@ spec:
     timeouts: {request: 5s}
   - backendRefs: [{name: %[1]s, port: 80}]
 `, name, ns)
-	r := &gwv1.HTTPRoute{}
+	return createAcceptedRoute(t, "HTTPRoute", name, y, gw.GatewayV1().HTTPRoutes(ns),
+		func(r *gwv1.HTTPRoute) *gwv1.HTTPRoute { return r })
+}
+
+// routeClient is the typed client of one kind of route in one namespace.
+type routeClient[R any] interface {
+	Create(context.Context, *R, metav1.CreateOptions) (*R, error)
+	Get(context.Context, string, metav1.GetOptions) (*R, error)
+}
+
+// createAcceptedRoute creates the route of kind written as YAML in y with c,
+// waits until the simulator accepted it (view shows its metadata and status
+// as an HTTPRoute's) and returns it as stored.
+func createAcceptedRoute[R any](t *testing.T, kind, name, y string, c routeClient[R], view func(*R) *gwv1.HTTPRoute) *R {
+	t.Helper()
+	r := new(R)
 	require.NoError(t, yaml.Unmarshal([]byte(y), r))
-	_, err := gw.GatewayV1().HTTPRoutes(ns).Create(context.Background(), r, metav1.CreateOptions{})
+	_, err := c.Create(context.Background(), r, metav1.CreateOptions{})
 	require.NoError(t, err)
-	var out *gwv1.HTTPRoute
-	framework.Eventually(t, 30*time.Second, "the simulator accepts HTTPRoute "+name, func() (bool, error) {
-		got, err := gw.GatewayV1().HTTPRoutes(ns).Get(context.Background(), name, metav1.GetOptions{})
+	var out *R
+	framework.Eventually(t, 30*time.Second, "the simulator accepts "+kind+" "+name, func() (bool, error) {
+		got, err := c.Get(context.Background(), name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
 		out = got
-		return routeCondition(got, "Accepted") == metav1.ConditionTrue && routeCondition(got, "ResolvedRefs") == metav1.ConditionTrue, nil
+		v := view(got)
+		return routeCondition(v, "Accepted") == metav1.ConditionTrue && routeCondition(v, "ResolvedRefs") == metav1.ConditionTrue, nil
 	})
 	return out
 }
@@ -158,22 +186,15 @@ func watchRoute(t *testing.T, gw gwclient.Interface, ns, name string) *routeTime
 func recordRoutes(t *testing.T, svc string, start func(context.Context) (watch.Interface, error),
 	view func(runtime.Object) *gwv1.HTTPRoute) *routeTimeline {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	w, err := start(ctx)
-	require.NoError(t, err)
 	tl := &routeTimeline{}
-	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			if ev.Type == watch.Deleted {
-				continue
-			}
-			if r := view(ev.Object); r != nil {
-				tl.record(r, svc, svc+"-canary")
-			}
+	onEvents(t, start, func(typ watch.EventType, o runtime.Object) {
+		if typ == watch.Deleted {
+			return
 		}
-	}()
+		if r := view(o); r != nil {
+			tl.record(r, svc, svc+"-canary")
+		}
+	})
 	return tl
 }
 
@@ -207,6 +228,20 @@ func (tl *routeTimeline) weights() ([]int, []string) {
 	tl.mu.Lock()
 	defer tl.mu.Unlock()
 	return append([]int(nil), tl.ws...), append([]string(nil), tl.bad...)
+}
+
+// waitGatewayServesCanary waits until the simulator's Gateway has sent the
+// canary of name some of its requests.
+func waitGatewayServesCanary(t *testing.T, env *framework.Env, ns, name, what string) {
+	t.Helper()
+	framework.Eventually(t, rolloutTimeout, what, func() (bool, error) {
+		st, err := simRoute(context.Background(), env, ns, name)
+		if err != nil {
+			return false, err
+		}
+		served, _ := canaryCounts(st, ns, name)
+		return st.Router == sim.RouterGateway && served > 0, nil
+	})
 }
 
 // gatewayApp creates the Gateway, the user's HTTPRoute and the app (router

@@ -30,10 +30,7 @@ import (
 // canary starts and the Warning Event quotes the Gateway's condition.
 func TestGatewayRouteNotAcceptedStopsTheRelease(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
-	gw := gatewayClient(t, env)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	env, ns, gw := gatewayScenario(t)
 	a := app{name: "nacc", replicas: 2, rps: 100}
 	gatewayApp(t, env, gw, ns, a)
 	patchRoute(t, gw, ns, a.name, types.MergePatchType, `{"spec":{"parentRefs":[{"name":"edge","sectionName":"https"}]}}`)
@@ -56,10 +53,7 @@ func TestGatewayRouteNotAcceptedStopsTheRelease(t *testing.T) {
 // condition's message, and the route ends as the user now wrote it.
 func TestGatewayResolvedRefsFalseRollsBackALiveRelease(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
-	gw := gatewayClient(t, env)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	env, ns, gw := gatewayScenario(t)
 	a := app{name: "refs", replicas: 2, rps: 100, annotations: map[string]string{"rolloutd.io/interval": "1m"}}
 	written := gatewayApp(t, env, gw, ns, a)
 
@@ -68,8 +62,7 @@ func TestGatewayResolvedRefsFalseRollsBackALiveRelease(t *testing.T) {
 	patchRoute(t, gw, ns, a.name, types.JSONPatchType,
 		`[{"op":"add","path":"/spec/rules/-","value":{"matches":[{"path":{"type":"PathPrefix","value":"/gone"}}],"backendRefs":[{"name":"gone","port":80}]}}]`)
 
-	st := waitPhase(t, env.Kube, ns, a.name, 45*time.Second, contract.RolledBack, contract.Succeeded)
-	require.Equal(t, contract.RolledBack, st.Phase)
+	st := requireEnds(t, env.Kube, ns, a.name, 45*time.Second, contract.RolledBack)
 	want := "ResolvedRefs=False (BackendNotFound): service " + ns + "/gone not found"
 	assert.Contains(t, st.Message, want)
 	requireEventMessage(t, env, ns, a.name, contract.ReasonRoutingBroken, want)
@@ -96,10 +89,7 @@ const routeRepairWithin = repairTimeout
 // without waiting for the next step, and says so in a Warning Drift Event.
 func TestGatewayRouteEditedByHandMidRolloutIsRepaired(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
-	gw := gatewayClient(t, env)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	env, ns, gw := gatewayScenario(t)
 	a := app{name: "drift", replicas: 2, rps: 100, annotations: map[string]string{"rolloutd.io/interval": "10m"}}
 	written := gatewayApp(t, env, gw, ns, a)
 
@@ -135,10 +125,7 @@ func TestGatewayRouteEditedByHandMidRolloutIsRepaired(t *testing.T) {
 // annotation and no rolloutd field manager left.
 func TestGatewayOptOutLeavesTheRouteAsWritten(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
-	gw := gatewayClient(t, env)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	env, ns, gw := gatewayScenario(t)
 	a := app{name: "optg", replicas: 2, rps: 100, annotations: map[string]string{"rolloutd.io/interval": "1m", "rolloutd.io/sticky": "true"}}
 	written := gatewayApp(t, env, gw, ns, a)
 

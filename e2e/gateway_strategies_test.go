@@ -31,10 +31,7 @@ func TestABTestHeaderGatewayOnlyMatchingRequestsReachTheCanary(t *testing.T) {
 // fails on the application's own metrics, and the route ends as written.
 func TestGatewayMirrorBadCanaryIsRolledBackWithoutUserRequests(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
-	gw := gatewayClient(t, env)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	env, ns, gw := gatewayScenario(t)
 	a := app{name: "mirg", replicas: 3, rps: 200, annotations: map[string]string{"rolloutd.io/mirror": "100", "rolloutd.io/interval": "10s"}}
 	written := gatewayApp(t, env, gw, ns, a)
 
@@ -68,18 +65,14 @@ func TestGatewayMirrorBadCanaryIsRolledBackWithoutUserRequests(t *testing.T) {
 // the route ever splits traffic.
 func TestGatewayBlueGreenSwitchesWithoutASplit(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
-	gw := gatewayClient(t, env)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	env, ns, gw := gatewayScenario(t)
 	a := app{name: "bgg", replicas: 3, rps: 200, annotations: map[string]string{"rolloutd.io/strategy": "bluegreen", "rolloutd.io/confirm": "auto"}}
 	written := gatewayApp(t, env, gw, ns, a)
 	tl := watchRoute(t, gw, ns, a.name)
 
 	release(t, env.Kube, ns, a.name, "example.com/bgg:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
-	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+	requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded)
 	weights, bad := tl.weights()
 	assert.Empty(t, bad)
 	assert.Equal(t, []int{-2, 100, -2}, weights, "the user's rules, all to the canary in one write, the user's rules")
@@ -93,10 +86,7 @@ func TestGatewayBlueGreenSwitchesWithoutASplit(t *testing.T) {
 // a rule sends every request carrying it to the canary: it serves 30% + 70% x 20%.
 func TestGatewayStickyCookieKeepsClientsOnTheCanary(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
-	gw := gatewayClient(t, env)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	env, ns, gw := gatewayScenario(t)
 	a := app{name: "stk", replicas: 3, rps: 200, annotations: map[string]string{
 		"rolloutd.io/sticky": "true", "rolloutd.io/steps": "20,40", "rolloutd.io/interval": "15s"}}
 	written := gatewayApp(t, env, gw, ns, a)
@@ -132,7 +122,6 @@ func TestGatewayStickyCookieKeepsClientsOnTheCanary(t *testing.T) {
 	}
 	assert.Equal(t, []string{router.GatewayRuleSticky + "0", router.GatewayRuleSticky + "1"}, names, "a sticky copy before each user rule")
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
-	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+	requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded)
 	requireRouteAsWritten(t, gw, written)
 }

@@ -3,15 +3,12 @@
 package e2e
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
-	"github.com/rolloutd/rolloutd/e2e/sim"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -22,26 +19,15 @@ import (
 // release is promoted, and the route ends exactly as the user wrote it.
 func TestGatewayCanaryGoodReleaseIsPromoted(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
-	gw := gatewayClient(t, env)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	env, ns, gw := gatewayScenario(t)
 	a := app{name: "web", replicas: 3, rps: 200}
 	written := gatewayApp(t, env, gw, ns, a)
 	tl := watchRoute(t, gw, ns, a.name)
 
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 
-	framework.Eventually(t, rolloutTimeout, "the Gateway sends requests to the canary", func() (bool, error) {
-		st, err := simRoute(context.Background(), env, ns, a.name)
-		if err != nil {
-			return false, err
-		}
-		served, _ := canaryCounts(st, ns, a.name)
-		return st.Router == sim.RouterGateway && served > 0, nil
-	})
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
-	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+	waitGatewayServesCanary(t, env, ns, a.name, "the Gateway sends requests to the canary")
+	requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded)
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	requireRouteAsWritten(t, gw, written)
 	weights, bad := tl.weights()
@@ -57,18 +43,14 @@ func TestGatewayCanaryGoodReleaseIsPromoted(t *testing.T) {
 // the HTTPRoute is left exactly as written, with no rolloutd field manager.
 func TestGatewayCanaryBadReleaseIsRolledBackAndRouteRestored(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
-	gw := gatewayClient(t, env)
-	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
+	env, ns, gw := gatewayScenario(t)
 	a := app{name: "shop", replicas: 3, rps: 200}
 	written := gatewayApp(t, env, gw, ns, a)
 	tl := watchRoute(t, gw, ns, a.name)
 
 	release(t, env.Kube, ns, a.name, "example.com/shop:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
-	require.Equal(t, contract.RolledBack, st.Phase)
+	st := requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack)
 	assert.Contains(t, st.Message, "error-rate")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	requireRouteAsWritten(t, gw, written)

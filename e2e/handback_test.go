@@ -26,8 +26,7 @@ func TestStrippingEveryAnnotationHandsTheDeploymentBack(t *testing.T) {
 	for _, userPaused := range []bool{false, true} {
 		t.Run(fmt.Sprintf("user paused %t", userPaused), func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			a := app{name: "web", replicas: 3, router: "nginx", rps: 50, annotations: holdAnnotations}
 			if userPaused {
 				a.create(t, env.Kube, ns, pausedByUser)

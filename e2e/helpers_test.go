@@ -24,6 +24,14 @@ import (
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
+// watchedScenario is the start of most scenarios: the sandbox, and a fresh
+// namespace watched by a daemon of the default settings.
+func watchedScenario(t *testing.T) (*framework.Env, string) {
+	t.Helper()
+	env := framework.Get(t)
+	return env, env.WatchedNamespace(t)
+}
+
 // app describes the demo application a scenario releases.
 type app struct {
 	name        string
@@ -128,6 +136,19 @@ func waitPhase(t *testing.T, kube kubernetes.Interface, ns, name string, timeout
 	return st
 }
 
+// requireEnds waits until the release of name has ended and requires that it
+// ended in want (Succeeded or RolledBack), showing the status message if not.
+func requireEnds(t *testing.T, kube kubernetes.Interface, ns, name string, timeout time.Duration, want contract.Phase) contract.Status {
+	t.Helper()
+	other := contract.RolledBack
+	if want == contract.RolledBack {
+		other = contract.Succeeded
+	}
+	st := waitPhase(t, kube, ns, name, timeout, want, other)
+	require.Equal(t, want, st.Phase, "message: %s", st.Message)
+	return st
+}
+
 // consistently checks cond at every tick for d and fails at the first false.
 func consistently(t *testing.T, d time.Duration, what string, cond func() error) {
 	t.Helper()
@@ -205,6 +226,24 @@ func watchTimeline(t *testing.T, kube kubernetes.Interface, ns, name string) *ti
 		return record{rv: rv(d.ResourceVersion), kind: "canary", pods: n}
 	})
 	return tl
+}
+
+// onEvents starts a watch with start and, on its own goroutine until the test
+// ends, hands every event whose object is a T to handle.
+func onEvents[T any](t *testing.T, start func(context.Context) (watch.Interface, error), handle func(watch.EventType, T)) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := start(ctx)
+	require.NoError(t, err)
+	go func() {
+		defer w.Stop()
+		for ev := range w.ResultChan() {
+			if obj, ok := ev.Object.(T); ok {
+				handle(ev.Type, obj)
+			}
+		}
+	}()
 }
 
 func rv(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }

@@ -12,7 +12,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -37,8 +36,7 @@ func TestRoutingObjectsOfAnotherDeploymentAreRefused(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			other := app{name: "payments", replicas: 2, router: "nginx", rps: 50}
 			d := other.deployment(ns)
 			delete(d.Annotations, "rolloutd.io/enabled") // the other team does not use rolloutd

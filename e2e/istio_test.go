@@ -32,16 +32,14 @@ import (
 // and deletes the VirtualService and DestinationRule it generated.
 func TestIstioCanaryGoodReleaseIsPromoted(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := app{name: "web", replicas: 3, router: "istio", rps: 200}
 	a.create(t, env.Kube, ns)
 	vs := watchVirtualService(t, env, ns, a.name)
 
 	release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
-	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+	requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded)
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	requireNoIstioObjects(t, env, ns, a.name)
 	weights, bad := vs.weights()
@@ -57,8 +55,7 @@ func TestIstioCanaryGoodReleaseIsPromoted(t *testing.T) {
 // user's VirtualService is left exactly as written.
 func TestIstioCanaryBadReleaseIsRolledBackAndUserVirtualServiceRestored(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := app{name: "shop", replicas: 3, router: "istio", rps: 200}
 	written := createUserVirtualService(t, env, ns, a.name)
 	a.create(t, env.Kube, ns)
@@ -66,8 +63,7 @@ func TestIstioCanaryBadReleaseIsRolledBackAndUserVirtualServiceRestored(t *testi
 
 	release(t, env.Kube, ns, a.name, "example.com/shop:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
-	require.Equal(t, contract.RolledBack, st.Phase)
+	st := requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack)
 	assert.Contains(t, st.Message, "error-rate")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	weights, bad := vs.weights()
@@ -131,32 +127,23 @@ type vsTimeline struct {
 
 func watchVirtualService(t *testing.T, env *framework.Env, ns, name string) *vsTimeline {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	w, err := env.Dynamic.Resource(router.VirtualServices).Namespace(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
-	require.NoError(t, err)
 	tl := &vsTimeline{}
-	go func() {
-		defer w.Stop()
-		for ev := range w.ResultChan() {
-			u, ok := ev.Object.(*unstructured.Unstructured)
-			if !ok {
-				continue
-			}
-			weight, total := splitWeights(u, name+"-canary")
-			if ev.Type == watch.Deleted {
-				weight = -1
-			}
-			tl.mu.Lock()
-			if weight >= 0 && total != 100 {
-				tl.bad = append(tl.bad, fmt.Sprintf("rv %s: weights add to %d", u.GetResourceVersion(), total))
-			}
-			if n := len(tl.ws); n == 0 || tl.ws[n-1] != weight {
-				tl.ws = append(tl.ws, weight)
-			}
-			tl.mu.Unlock()
+	onEvents(t, func(ctx context.Context) (watch.Interface, error) {
+		return env.Dynamic.Resource(router.VirtualServices).Namespace(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	}, func(typ watch.EventType, u *unstructured.Unstructured) {
+		weight, total := splitWeights(u, name+"-canary")
+		if typ == watch.Deleted {
+			weight = -1
 		}
-	}()
+		tl.mu.Lock()
+		if weight >= 0 && total != 100 {
+			tl.bad = append(tl.bad, fmt.Sprintf("rv %s: weights add to %d", u.GetResourceVersion(), total))
+		}
+		if n := len(tl.ws); n == 0 || tl.ws[n-1] != weight {
+			tl.ws = append(tl.ws, weight)
+		}
+		tl.mu.Unlock()
+	})
 	return tl
 }
 

@@ -23,15 +23,13 @@ import (
 // are found as the API server named them.
 func TestLongDeploymentNameHealthyReleaseIsPromoted(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := faultApp("checkout-"+strings.Repeat("x", 36), "service")
 	require.Len(t, a.name, 45)
 	a.create(t, env.Kube, ns)
 
 	release(t, env.Kube, ns, a.name, "example.com/checkout:v2", nil)
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
-	require.Equal(t, contract.Succeeded, st.Phase, st.Message)
+	requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded)
 }
 
 // Given a Deployment whose name is 50 characters long, when it opts in, then it
@@ -39,8 +37,7 @@ func TestLongDeploymentNameHealthyReleaseIsPromoted(t *testing.T) {
 // it is left running as the user wrote it.
 func TestDeploymentNameTooLongIsRefusedWithAnEvent(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	name := "checkout-" + strings.Repeat("y", 41)
 	require.Len(t, name, 50)
 	a := faultApp(name, "service")

@@ -168,8 +168,7 @@ func TestObservabilityGoodRelease(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/obs:v2", nil)
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded, contract.RolledBack)
-	require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+	st := requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.Succeeded)
 	waitEventsInOrder(t, env, ns, a.name, "Progressing", "StepAdvanced", "GatePassed", "Promoting", "Promoted")
 	framework.Eventually(t, 30*time.Second, "notifications Started, Promoted", func() (bool, error) {
 		k := rc.kinds()
@@ -211,8 +210,7 @@ func TestObservabilityBadRelease(t *testing.T) {
 
 	release(t, env.Kube, ns, a.name, "example.com/obsbad:bad", map[string]string{"sim.rolloutd.io/error-rate": "0.1"})
 
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
-	require.Equal(t, contract.RolledBack, st.Phase)
+	st := requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack)
 	require.Contains(t, []string{"GateFailed", "CheckFailed"}, st.Reason)
 	waitEventsInOrder(t, env, ns, a.name, "Progressing", st.Reason, "RolledBack")
 	framework.Eventually(t, 30*time.Second, "notifications Started, RolledBack", func() (bool, error) {

@@ -25,8 +25,7 @@ import (
 // (not "not enough traffic") and the release is rolled back naming error-rate.
 func TestIstioMeshAnswered503sCountAsCanaryErrors(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.WatchedNamespace(t)
+	env, ns := watchedScenario(t)
 	a := app{name: "web", replicas: 3, router: "istio", rps: 200}
 	a.create(t, env.Kube, ns)
 
@@ -57,8 +56,7 @@ func TestIstioMeshAnswered503sCountAsCanaryErrors(t *testing.T) {
 	// but need not be a majority.
 	assert.Greater(t, *failed.Value, 0.1, "the mesh's 503s are counted as canary errors")
 	assert.NotContains(t, failed.Reason, "not enough traffic")
-	st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
-	require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
+	requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack)
 }
 
 // makeCanaryUnready marks every canary pod of name not Ready, as a failing
@@ -114,8 +112,7 @@ func TestErrorRateWithoutTheStatusLabelNeverPasses(t *testing.T) {
 			release(t, env.Kube, ns, a.name, "example.com/web:broken", map[string]string{
 				"sim.rolloutd.io/status-label": "status_code", "sim.rolloutd.io/error-rate": "1"})
 
-			st := waitPhase(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack, contract.Succeeded)
-			require.Equal(t, contract.RolledBack, st.Phase, "message: %s", st.Message)
+			st := requireEnds(t, env.Kube, ns, a.name, rolloutTimeout, contract.RolledBack)
 			assert.NotContains(t, phases.seen(), contract.Promoting)
 			c := findCheck(st.Checks, "error-rate")
 			require.NotNil(t, c, "status checks %+v", st.Checks)

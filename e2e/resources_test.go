@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -34,8 +33,7 @@ func TestCPUIsComparedForTheSameWork(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			a := app{name: "web", replicas: 10, router: "nginx", rps: 200, podAnn: cpuBound,
 				annotations: map[string]string{"rolloutd.io/steps": "10,20,30,40,50", "rolloutd.io/interval": "20s"}}
 			a.create(t, env.Kube, ns)
@@ -75,8 +73,7 @@ func TestMemoryGrowthCatchesALeakTheLevelCheckMisses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			a := app{name: "web", replicas: 3, router: "nginx", rps: 200,
 				annotations: map[string]string{"rolloutd.io/interval": "30s"}}
 			a.create(t, env.Kube, ns)

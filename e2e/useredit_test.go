@@ -42,8 +42,7 @@ func TestFaultUserEditsMidRolloutNewestTemplateWins(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.WatchedNamespace(t)
+			env, ns := watchedScenario(t)
 			a := faultApp("web", "nginx")
 			a.create(t, env.Kube, ns)
 			sw := watchStable(t, env.Kube, ns)
