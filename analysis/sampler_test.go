@@ -73,16 +73,8 @@ func TestSamplerRebuildsThenSendsOneQueryPerSourcePerTick(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 	since := time.Now().Add(-35 * time.Second)
-	var got *Sequential
-	require.Eventually(t, func() bool {
-		got = s.Observe(ctx, web, "rev1", since, since, checks)
-		s.Observe(ctx, api, "rev1", since, since, checks)
-		s.Observe(ctx, svc, "rev1", since, since, checks)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		// api and svc have no series at all: ready, but nothing to judge.
-		return got != nil && s.rollouts[rolloutKey{"shop2", "api"}].ready && s.rollouts[rolloutKey{"shop", "svc"}].ready
-	}, 5*time.Second, 5*time.Millisecond, "evidence rebuilt")
+	// api and svc have no series at all: ready, but nothing to judge.
+	got := observeUntilRebuilt(ctx, t, s, checks, since, web, api, svc)
 	require.Len(t, got.Checks, 1, "only error-rate is judged continuously")
 	assert.Equal(t, contract.Fail, got.Verdict, got.Checks[0].Reason)
 	assert.Equal(t, Counts{Requests: 150, Errors: 150}, got.StepCanary)
@@ -224,14 +216,7 @@ func TestSamplerReadsDurationBucketsWithOneQueryPerTick(t *testing.T) {
 	require.NoError(t, err)
 	ctx := context.Background()
 	since := time.Now().Add(-35 * time.Second)
-	var got *Sequential
-	require.Eventually(t, func() bool {
-		got = s.Observe(ctx, web, "rev1", since, since, checks)
-		s.Observe(ctx, api, "rev1", since, since, checks)
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return got != nil && s.rollouts[rolloutKey{"shop2", "api"}].ready
-	}, 5*time.Second, 5*time.Millisecond, "evidence rebuilt")
+	got := observeUntilRebuilt(ctx, t, s, checks, since, web, api)
 	require.Len(t, got.Checks, 2, "error-rate and latency are judged continuously")
 	assert.Equal(t, contract.Pass, got.Checks[0].Verdict, got.Checks[0].Reason)
 	assert.Equal(t, contract.Fail, got.Checks[1].Verdict, got.Checks[1].Reason)
@@ -268,4 +253,27 @@ func TestSamplerRebuildsTakeAtMostAQuarterOfTheQuerySlots(t *testing.T) {
 	assert.False(t, tr.ready, "not rebuilt")
 	assert.False(t, tr.rebuild, "retried at the next reconcile")
 	assert.Equal(t, 0, f.count(mustGroupQuery(t, contract.SourceNginx, "status", "shop")), "no query sent")
+}
+
+// observeUntilRebuilt observes main and others (revision rev1, analysed
+// since since) until main has a verdict and the evidence of each of others is
+// rebuilt, and returns main's.
+func observeUntilRebuilt(ctx context.Context, t *testing.T, s *Sampler, checks []contract.Check, since time.Time, main Target, others ...Target) *Sequential {
+	t.Helper()
+	var got *Sequential
+	require.Eventually(t, func() bool {
+		got = s.Observe(ctx, main, "rev1", since, since, checks)
+		for _, o := range others {
+			s.Observe(ctx, o, "rev1", since, since, checks)
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, o := range others {
+			if !s.rollouts[rolloutKey{o.Namespace, o.Deployment}].ready {
+				return false
+			}
+		}
+		return got != nil
+	}, 5*time.Second, 5*time.Millisecond, "evidence rebuilt")
+	return got
 }

@@ -56,17 +56,11 @@ func userGRPCRoute() *gwv1.GRPCRoute {
 
 func liveGRPCRoute(t *testing.T, c *gwfake.Clientset) *gwv1.GRPCRoute {
 	t.Helper()
-	r, err := c.GatewayV1().GRPCRoutes("ns").Get(context.Background(), "web", metav1.GetOptions{})
-	require.NoError(t, err)
-	return r
+	return liveObject(t, c.GatewayV1().GRPCRoutes("ns").Get)
 }
 
 func grpcWeights(rule gwv1.GRPCRouteRule) map[string]int32 {
-	out := map[string]int32{}
-	for _, ref := range rule.BackendRefs {
-		out[string(ref.Name)] = ptr.Deref(ref.Weight, 1)
-	}
-	return out
+	return backendWeights(rule.BackendRefs, func(b gwv1.GRPCBackendRef) gwv1.BackendRef { return b.BackendRef })
 }
 
 func TestGRPCRulesConvertToTheHTTPFormAndBackExactly(t *testing.T) {

@@ -52,15 +52,28 @@ func userRoute(rules ...gwv1.HTTPRouteRule) *gwv1.HTTPRoute {
 
 func liveRoute(t *testing.T, c *gwfake.Clientset) *gwv1.HTTPRoute {
 	t.Helper()
-	r, err := c.GatewayV1().HTTPRoutes("ns").Get(context.Background(), "web", metav1.GetOptions{})
+	return liveObject(t, c.GatewayV1().HTTPRoutes("ns").Get)
+}
+
+// liveObject is object "web" as get reads it from a fake clientset.
+func liveObject[R any](t *testing.T, get func(context.Context, string, metav1.GetOptions) (*R, error)) *R {
+	t.Helper()
+	r, err := get(context.Background(), "web", metav1.GetOptions{})
 	require.NoError(t, err)
 	return r
 }
 
 func weightsOf(rule gwv1.HTTPRouteRule) map[string]int32 {
+	return backendWeights(rule.BackendRefs, func(b gwv1.HTTPBackendRef) gwv1.BackendRef { return b.BackendRef })
+}
+
+// backendWeights maps the Service of each of a rule's backendRefs to its
+// weight (1 when unset, as the Gateway API defaults it).
+func backendWeights[B any](refs []B, ref func(B) gwv1.BackendRef) map[string]int32 {
 	out := map[string]int32{}
-	for _, ref := range rule.BackendRefs {
-		out[string(ref.Name)] = ptr.Deref(ref.Weight, 1)
+	for _, b := range refs {
+		r := ref(b)
+		out[string(r.Name)] = ptr.Deref(r.Weight, 1)
 	}
 	return out
 }

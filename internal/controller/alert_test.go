@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
@@ -94,15 +93,7 @@ func promotedObjects(t *testing.T, promotedAt time.Time, kv ...string) []runtime
 	old.Status = appsv1.ReplicaSetStatus{}
 	d.Spec.Template.Spec.Containers[0].Image = "web:2"
 	d.Spec.Paused = true
-	tmpl := *d.Spec.Template.DeepCopy()
-	tmpl.Labels["pod-template-hash"] = "6a8d0"
-	cur := &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "web-6a8d0", Namespace: ns, UID: "uid-rs2",
-			Annotations:     map[string]string{workload.RevisionNumberAnnotation: "2"},
-			OwnerReferences: []metav1.OwnerReference{workload.OwnerRef(d)}},
-		Spec:   appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](4), Template: tmpl},
-		Status: appsv1.ReplicaSetStatus{Replicas: 4, ReadyReplicas: 4},
-	}
+	cur := ownedReplicaSet(d, "6a8d0", "uid-rs2", "2")
 	rev := workload.Revision(d.Spec.Template)
 	started := promotedAt.Add(-10 * time.Minute)
 	raw, err := contract.Status{Phase: contract.Succeeded, Reason: contract.ReasonPromoted, Revision: rev, StableRevision: rev,
@@ -144,12 +135,7 @@ func TestAlertAfterPromotionInsideTheWindowRestoresThePreviousRevision(t *testin
 	assert.False(t, h.deployment("web").Spec.Paused)
 
 	// The Deployment controller adopts the old ReplicaSet as the newest revision.
-	rs, err := h.kube.AppsV1().ReplicaSets(ns).Get(h.ctx, "web-5f7c9", metav1.GetOptions{})
-	require.NoError(t, err)
-	rs.Annotations[workload.RevisionNumberAnnotation] = "3"
-	rs.Spec.Replicas = ptr.To[int32](4)
-	_, err = h.kube.AppsV1().ReplicaSets(ns).Update(h.ctx, rs, metav1.UpdateOptions{})
-	require.NoError(t, err)
+	h.adoptAsRevision3()
 	h.sync()
 	d := h.deployment("web")
 	assert.True(t, d.Spec.Paused, "paused again once rolled back")

@@ -165,15 +165,7 @@ func userObjects(ann map[string]string) []runtime.Object {
 		},
 		Status: appsv1.DeploymentStatus{ObservedGeneration: 1, Replicas: 4, UpdatedReplicas: 4, ReadyReplicas: 4, AvailableReplicas: 4},
 	}
-	tmpl := *d.Spec.Template.DeepCopy()
-	tmpl.Labels["pod-template-hash"] = "5f7c9"
-	rs := &appsv1.ReplicaSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "web-5f7c9", Namespace: ns, UID: "uid-rs1",
-			Annotations:     map[string]string{workload.RevisionNumberAnnotation: "1"},
-			OwnerReferences: []metav1.OwnerReference{workload.OwnerRef(d)}},
-		Spec:   appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](4), Template: tmpl},
-		Status: appsv1.ReplicaSetStatus{Replicas: 4, ReadyReplicas: 4},
-	}
+	rs := ownedReplicaSet(d, "5f7c9", "uid-rs1", "1")
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: ns},
 		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "web"},
@@ -194,6 +186,33 @@ func userObjects(ann map[string]string) []runtime.Object {
 		},
 	}
 	return []runtime.Object{d, rs, svc, ing}
+}
+
+// ownedReplicaSet is d's ReplicaSet web-<hash> of revision, as the Deployment
+// controller makes it: d's template with the pod-template-hash label, 4 pods
+// Ready.
+func ownedReplicaSet(d *appsv1.Deployment, hash string, uid types.UID, revision string) *appsv1.ReplicaSet {
+	tmpl := *d.Spec.Template.DeepCopy()
+	tmpl.Labels["pod-template-hash"] = hash
+	return &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "web-" + hash, Namespace: ns, UID: uid,
+			Annotations:     map[string]string{workload.RevisionNumberAnnotation: revision},
+			OwnerReferences: []metav1.OwnerReference{workload.OwnerRef(d)}},
+		Spec:   appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](4), Template: tmpl},
+		Status: appsv1.ReplicaSetStatus{Replicas: 4, ReadyReplicas: 4},
+	}
+}
+
+// adoptAsRevision3 does what the Deployment controller does when a rollback
+// reuses the first revision's ReplicaSet: it becomes revision 3, scaled to 4.
+func (h *harness) adoptAsRevision3() {
+	h.t.Helper()
+	rs, err := h.kube.AppsV1().ReplicaSets(ns).Get(h.ctx, "web-5f7c9", metav1.GetOptions{})
+	require.NoError(h.t, err)
+	rs.Annotations[workload.RevisionNumberAnnotation] = "3"
+	rs.Spec.Replicas = ptr.To[int32](4)
+	_, err = h.kube.AppsV1().ReplicaSets(ns).Update(h.ctx, rs, metav1.UpdateOptions{})
+	require.NoError(h.t, err)
 }
 
 func optedIn(kv ...string) map[string]string {

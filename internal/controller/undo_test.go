@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/strategy/contract"
@@ -57,12 +56,7 @@ func TestUndoNowWritesTheKeptTemplateAndRollsItOutOnTheStable(t *testing.T) {
 	assert.Contains(t, evs, "alice")
 
 	// The Deployment controller adopts revision 1's ReplicaSet as revision 3.
-	rs, err := h.kube.AppsV1().ReplicaSets(ns).Get(h.ctx, "web-5f7c9", metav1.GetOptions{})
-	require.NoError(t, err)
-	rs.Annotations[workload.RevisionNumberAnnotation] = "3"
-	rs.Spec.Replicas = ptr.To[int32](4)
-	_, err = h.kube.AppsV1().ReplicaSets(ns).Update(h.ctx, rs, metav1.UpdateOptions{})
-	require.NoError(t, err)
+	h.adoptAsRevision3()
 	h.sync()
 	d := h.deployment("web")
 	assert.True(t, d.Spec.Paused, "paused again once every pod runs it")
