@@ -249,6 +249,18 @@ func onEvents[T any](t *testing.T, start func(context.Context) (watch.Interface,
 func rv(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
 
 func (tl *timeline) consume(ctx context.Context, w watch.Interface, conv func(watch.Event) record) {
+	consumeEvents(ctx, w, func(ev watch.Event) {
+		if ev.Type == watch.Added || ev.Type == watch.Modified || ev.Type == watch.Deleted {
+			tl.mu.Lock()
+			tl.recs = append(tl.recs, conv(ev))
+			tl.mu.Unlock()
+		}
+	}, nil)
+}
+
+// consumeEvents hands every event of w to handle until ctx ends or the watch
+// closes, which calls closed (when set) first.
+func consumeEvents(ctx context.Context, w watch.Interface, handle func(watch.Event), closed func()) {
 	defer w.Stop()
 	for {
 		select {
@@ -256,15 +268,23 @@ func (tl *timeline) consume(ctx context.Context, w watch.Interface, conv func(wa
 			return
 		case ev, ok := <-w.ResultChan():
 			if !ok {
+				if closed != nil {
+					closed()
+				}
 				return
 			}
-			if ev.Type == watch.Added || ev.Type == watch.Modified || ev.Type == watch.Deleted {
-				tl.mu.Lock()
-				tl.recs = append(tl.recs, conv(ev))
-				tl.mu.Unlock()
-			}
+			handle(ev)
 		}
 	}
+}
+
+// collect is f of each item, nil for none.
+func collect[T, U any](items []T, f func(T) U) []U {
+	var out []U
+	for _, it := range items {
+		out = append(out, f(it))
+	}
+	return out
 }
 
 func (tl *timeline) snapshot() []record {

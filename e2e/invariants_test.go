@@ -208,19 +208,7 @@ func watchStable(t *testing.T, kube kubernetes.Interface, ns string) *stableWatc
 }
 
 func (sw *stableWatch) consume(ctx context.Context, w watch.Interface) {
-	defer w.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-w.ResultChan():
-			if !ok {
-				sw.fail(errors.New("watch closed early"))
-				return
-			}
-			sw.record(ev)
-		}
-	}
+	consumeEvents(ctx, w, sw.record, func() { sw.fail(errors.New("watch closed early")) })
 }
 
 func (sw *stableWatch) fail(err error) {

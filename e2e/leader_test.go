@@ -186,11 +186,7 @@ func (lw *leaseWatch) holder() string {
 func (lw *leaseWatch) holders() []string {
 	lw.mu.Lock()
 	defer lw.mu.Unlock()
-	var out []string
-	for _, c := range lw.changes {
-		out = append(out, c.id)
-	}
-	return out
+	return collect(lw.changes, func(c holderChange) string { return c.id })
 }
 
 func (lw *leaseWatch) changedAt(id string) time.Time {

@@ -74,11 +74,7 @@ func startReceiver(t *testing.T) (*receiver, string) {
 func (rc *receiver) kinds() []string {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	var out []string
-	for _, n := range rc.msgs {
-		out = append(out, n.Kind)
-	}
-	return out
+	return collect(rc.msgs, func(n notification) string { return n.Kind })
 }
 
 func (rc *receiver) last() notification {

@@ -92,16 +92,10 @@ func (w *Watcher) Gateway(namespace, name string) *gwv1.Gateway {
 // gatewayStatusLoop marks GatewayClass sim, its Gateways and the routes
 // attached to them the way a Gateway controller does, until ctx is done.
 func (w *Watcher) gatewayStatusLoop(ctx context.Context) {
-	t := time.NewTicker(gatewayStatusEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			w.syncGatewayStatus(ctx)
-		}
-	}
+	everyTick(ctx, gatewayStatusEvery, func() bool {
+		w.syncGatewayStatus(ctx)
+		return false
+	})
 }
 
 func (w *Watcher) syncGatewayStatus(ctx context.Context) {

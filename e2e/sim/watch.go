@@ -142,14 +142,20 @@ func (w *Watcher) Start(ctx context.Context) error {
 
 // retry calls start every retry period until it reports success.
 func (w *Watcher) retry(ctx context.Context, start func(context.Context) bool) {
-	t := time.NewTicker(w.retryEvery)
+	everyTick(ctx, w.retryEvery, func() bool { return start(ctx) })
+}
+
+// everyTick calls f at the end of each period (never at once) until f reports
+// that it is done or ctx ends.
+func everyTick(ctx context.Context, period time.Duration, f func() (done bool)) {
+	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if start(ctx) {
+			if f() {
 				return
 			}
 		}
