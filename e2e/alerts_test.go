@@ -55,8 +55,7 @@ func alertRule(ns, deployment, name, expr string) string {
 // rolls the canary back at once, naming the alert.
 func TestAlertDuringRolloutRollsBack(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	a := app{name: "checkout", replicas: 3, router: "nginx", rps: 200, annotations: map[string]string{
 		"rolloutd.io/checks": "cpu<=2x", "rolloutd.io/interval": "2m"}}
 	alertDaemon(t, env, ns, nil)
@@ -85,8 +84,7 @@ func TestAlertAfterPromotion(t *testing.T) {
 	}{{"inside the window restores the previous revision", "30m", true}, {"outside the window only records it", "1s", false}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			env := framework.Get(t)
-			ns := env.Namespace(t)
+			env, ns := namespaceScenario(t)
 			a := app{name: "promo", replicas: 3, router: "nginx", rps: 200, annotations: map[string]string{
 				"rolloutd.io/steps": "50", "rolloutd.io/interval": "3s", "rolloutd.io/rollback-window": tc.window}}
 			alertDaemon(t, env, ns, nil)
@@ -131,8 +129,7 @@ func TestAlertAfterPromotion(t *testing.T) {
 // An unauthenticated or malformed webhook request is refused and changes nothing.
 func TestWebhookRefusesUnauthenticatedRequests(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	d := env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns},
 		Env: map[string]string{"ROLLOUTD_WEBHOOK_TOKEN_FILE": env.WebhookTokenFile}})
 	a := app{name: "quiet", replicas: 2, router: "service", rps: 50, annotations: map[string]string{"rolloutd.io/interval": "2m"}}

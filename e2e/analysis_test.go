@@ -134,8 +134,7 @@ func TestAnalysisMissingConfigMapRollsBack(t *testing.T) {
 // rolled back after the threshold with a reason naming the query error.
 func TestAnalysisPrometheusUnreachableNeverPromotes(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	proxy := newPromProxy(t, env.PromURL)
 	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns},
 		Env: map[string]string{"ROLLOUTD_PROMETHEUS_URL": proxy.URL, "ROLLOUTD_QUERY_TIMEOUT": "2s"}})

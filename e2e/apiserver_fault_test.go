@@ -35,8 +35,7 @@ const heldDownAfterFailure = 4 * time.Second
 // reaches the stable pods and every invariant holds.
 func TestFaultAPIServerRestartedMidRolloutConverges(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	api := env.StartAPIServer(t)
 	// The bad releases must still be at their first step when the apiserver
 	// goes down: a sampler that never ticks in the test leaves them to their 10 s gates, which a

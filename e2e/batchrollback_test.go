@@ -30,8 +30,7 @@ func TestBatchAlertWhilePromotingRollsBackAtOnce(t *testing.T) {
 	for _, when := range []string{"pods moving", "stable rolled it out"} {
 		t.Run(when, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.Namespace(t)
+			env, ns := namespaceScenario(t)
 			a := batchApp("promo", "rolloutd.io/batches", "50%", "rolloutd.io/max-surge", "1",
 				"rolloutd.io/interval", "3s", "rolloutd.io/checks", "cpu<=5x")
 			a.replicas = 6
@@ -61,8 +60,7 @@ func TestBatchAlertWhilePromotingRollsBackAtOnce(t *testing.T) {
 // abort hands the traffic back to a stable grown back to the release's size.
 func TestBatchAutoscalerOnTheStableNeverShrinksTheRelease(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	a := batchApp("hpa", "rolloutd.io/batches", "50%,100%", "rolloutd.io/interval", "10m", "rolloutd.io/checks", "cpu<=5x")
 	a.replicas = 4
 	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})

@@ -92,8 +92,7 @@ func TestCanaryBadReleaseIsRolledBack(t *testing.T) {
 // then the rollout resumes where it stood and is promoted.
 func TestDaemonKilledMidRolloutResumes(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	daemon := env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
 	a := app{name: "pay", replicas: 3, router: "nginx", rps: 200}
 	a.create(t, env.Kube, ns)

@@ -145,8 +145,7 @@ func runReleases(ctx context.Context, kube kubernetes.Interface, ns, name string
 // (default 6 × 2; the 100 is CHAOS_DEPLOYMENTS=20 CHAOS_RELEASES=5).
 func TestFaultDaemonKilledAtRandomMomentsConverges(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	rng := rand.New(rand.NewPCG(chaosSeed(t), 12))
 	nApps := chaosInt(t, "CHAOS_DEPLOYMENTS", 6)
 	nReleases := chaosInt(t, "CHAOS_RELEASES", 2)
@@ -280,8 +279,7 @@ func TestFaultAPIPressureConverges(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.Namespace(t)
+			env, ns := namespaceScenario(t)
 			d := env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}, Env: tc.env})
 			apps := []app{faultApp("good", "nginx"), faultApp("bad", "service")}
 			createApps(t, env.Kube, ns, apps)

@@ -59,10 +59,7 @@ func TestGatewayGRPCRouteBadCanaryIsRolledBackAndRuleRestored(t *testing.T) {
 	assert.Contains(t, st.Message, "error-rate")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	requireGRPCRouteAsWritten(t, gw, written)
-	weights, bad := tl.weights()
-	assert.Empty(t, bad, "every GRPCRoute version has stable and canary adding up to 100")
-	assert.Contains(t, weights, 10, "the canary got its first step")
-	assert.Equal(t, -2, weights[len(weights)-1], "the user's rules came back last")
+	assertRolledBackFromFirstStep(t, tl, "GRPCRoute")
 }
 
 // grpcApp creates Gateway edge, the app (router gateway) and the user's

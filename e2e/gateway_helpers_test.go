@@ -30,8 +30,7 @@ import (
 // API client.
 func gatewayScenario(t *testing.T) (*framework.Env, string, gwclient.Interface) {
 	t.Helper()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	gw := gatewayClient(t, env)
 	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
 	return env, ns, gw
@@ -242,6 +241,17 @@ func waitGatewayServesCanary(t *testing.T, env *framework.Env, ns, name, what st
 		served, _ := canaryCounts(st, ns, name)
 		return st.Router == sim.RouterGateway && served > 0, nil
 	})
+}
+
+// assertRolledBackFromFirstStep asserts what the timeline of a route of kind
+// shows of a release rolled back after its first step: stable and canary
+// always adding up to 100, the first step reached, the user's rules last.
+func assertRolledBackFromFirstStep(t *testing.T, tl *routeTimeline, kind string) {
+	t.Helper()
+	weights, bad := tl.weights()
+	assert.Empty(t, bad, "every "+kind+" version has stable and canary adding up to 100")
+	assert.Contains(t, weights, 10, "the canary got its first step")
+	assert.Equal(t, -2, weights[len(weights)-1], "the user's rules came back last")
 }
 
 // gatewayApp creates the Gateway, the user's HTTPRoute and the app (router

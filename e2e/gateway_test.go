@@ -54,8 +54,5 @@ func TestGatewayCanaryBadReleaseIsRolledBackAndRouteRestored(t *testing.T) {
 	assert.Contains(t, st.Message, "error-rate")
 	requireNoCanaryObjects(t, env.Kube, ns, a.name)
 	requireRouteAsWritten(t, gw, written)
-	weights, bad := tl.weights()
-	assert.Empty(t, bad, "every HTTPRoute version has stable and canary adding up to 100")
-	assert.Contains(t, weights, 10, "the canary got its first step")
-	assert.Equal(t, -2, weights[len(weights)-1], "the user's rules came back last")
+	assertRolledBackFromFirstStep(t, tl, "HTTPRoute")
 }

@@ -24,6 +24,14 @@ import (
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
+// namespaceScenario is the start of a scenario that runs its own daemons:
+// the sandbox and a fresh namespace.
+func namespaceScenario(t *testing.T) (*framework.Env, string) {
+	t.Helper()
+	env := framework.Get(t)
+	return env, env.Namespace(t)
+}
+
 // watchedScenario is the start of most scenarios: the sandbox, and a fresh
 // namespace watched by a daemon of the default settings.
 func watchedScenario(t *testing.T) (*framework.Env, string) {

@@ -5,8 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,8 +45,7 @@ const (
 // status write happened between the kill and the takeover.
 func TestFaultLeaderKilledMidRolloutStandbyTakesOver(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	opts := framework.DaemonOptions{Namespaces: []string{ns}, Env: leaderEnv(ns)}
 	first := env.StartDaemon(t, opts)
 	lw := watchLease(t, env.Kube, ns, "rolloutd")
@@ -95,13 +92,10 @@ func reconciles(t *testing.T, d *framework.Daemon) float64 {
 // metricSum adds up every series of one metric on the daemon's /metrics.
 func metricSum(t *testing.T, d *framework.Daemon, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(d.URL() + "/metrics")
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	body, err := d.Metrics(t.Context())
 	require.NoError(t, err)
 	total := 0.0
-	for _, line := range strings.Split(string(body), "\n") {
+	for _, line := range strings.Split(body, "\n") {
 		if strings.HasPrefix(line, name+"{") || strings.HasPrefix(line, name+" ") {
 			f := strings.Fields(line)
 			v, err := strconv.ParseFloat(f[len(f)-1], 64)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -136,12 +135,9 @@ func waitSeries(t *testing.T, env *framework.Env, q string) {
 // requireLiveMetricsLint runs promlint over the daemon's own /metrics.
 func requireLiveMetricsLint(t *testing.T, d *framework.Daemon) {
 	t.Helper()
-	resp, err := http.Get(d.URL() + "/metrics")
+	body, err := d.Metrics(t.Context())
 	require.NoError(t, err)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	problems, err := promlint.New(strings.NewReader(string(body))).Lint()
+	problems, err := promlint.New(strings.NewReader(body)).Lint()
 	require.NoError(t, err)
 	for _, p := range problems {
 		assert.False(t, strings.HasPrefix(p.Metric, "rolloutd_"), "promlint: %s: %s", p.Metric, p.Text)
@@ -154,8 +150,7 @@ func requireLiveMetricsLint(t *testing.T, d *framework.Daemon) {
 // series, and every per-Deployment dashboard panel returns data.
 func TestObservabilityGoodRelease(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	rc, urlFile := startReceiver(t)
 	d := env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns},
 		Env: map[string]string{"ROLLOUTD_NOTIFY_WEBHOOK_URL_FILE": urlFile}})
@@ -196,8 +191,7 @@ func TestObservabilityGoodRelease(t *testing.T) {
 // canary value above its baseline with a Fail verdict.
 func TestObservabilityBadRelease(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	rc, urlFile := startReceiver(t)
 	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns},
 		Env: map[string]string{"ROLLOUTD_NOTIFY_WEBHOOK_URL_FILE": urlFile}})

@@ -22,8 +22,7 @@ import (
 // stack, and the panicking key is retried with backoff rather than in a hot loop.
 func TestAPanickingReconcileDoesNotStopTheDaemon(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	d := env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
 	good := faultApp("good", "service")
 	good.create(t, env.Kube, ns)

@@ -238,8 +238,7 @@ func TestFaultPrometheusBadAnswersNeverPromote(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.Namespace(t)
+			env, ns := namespaceScenario(t)
 			delay := 1500 * time.Millisecond
 			if tc.timeout == "5s" {
 				delay = 300 * time.Millisecond

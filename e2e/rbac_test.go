@@ -55,8 +55,7 @@ func chartDaemon(t *testing.T, env *framework.Env, ns string) (sys string) {
 // back: the chart grants everything a canary needs.
 func TestChartRightsSufficeForCanaryReleases(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	chartDaemon(t, env, ns)
 	a := app{name: "rbac", replicas: 3, router: "nginx", rps: 200, annotations: map[string]string{"rolloutd.io/steps": "20,50"}}
 	a.create(t, env.Kube, ns)
@@ -75,8 +74,7 @@ func TestChartRightsSufficeForCanaryReleases(t *testing.T) {
 // the refused request, and no traffic reaches the canary.
 func TestMissingRightIsReportedOnTheDeployment(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	chartDaemon(t, env, ns)
 	dropVerb(t, env, ns, "ingresses", "create")
 	a := app{name: "denied", replicas: 2, router: "nginx", rps: 100}

@@ -101,8 +101,7 @@ func TestErrorRateWithoutTheStatusLabelNeverPasses(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.Namespace(t)
+			env, ns := namespaceScenario(t)
 			env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}, Env: tc.env})
 			label := map[string]string{"sim.rolloutd.io/status-label": "status_code"}
 			a := app{name: "web", replicas: 3, router: "service", rps: 200, podAnn: label}

@@ -125,8 +125,7 @@ func TestTypoMidRolloutNeverDisablesARollback(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.Namespace(t)
+			env, ns := namespaceScenario(t)
 			a := app{name: "typo", replicas: 3, router: "nginx", rps: 100, annotations: map[string]string{
 				"rolloutd.io/steps": "10,50", "rolloutd.io/interval": "10m", "rolloutd.io/checks": "cpu<=2x",
 				"rolloutd.io/alert-selector": "severity=critical"}}
@@ -173,8 +172,7 @@ func eventWith(t *testing.T, env *framework.Env, ns, kind, reason, text string) 
 // (deployment="<name>-canary") fires, then the Deployment under release rolls back.
 func TestAlertAboutTheCanaryCopyRollsBack(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	a := app{name: "copy"}
 	d, _ := heldAtTenPercent(t, env, ns, a.name)
 
@@ -188,8 +186,7 @@ func TestAlertAboutTheCanaryCopyRollsBack(t *testing.T) {
 // few seconds before the rollout's start by the daemon's), then it rolls back.
 func TestAlertStampedBySlowerPrometheusClockRollsBack(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	a := app{name: "skew"}
 	d, st := heldAtTenPercent(t, env, ns, a.name)
 	require.NotNil(t, st.StartedAt)
@@ -204,8 +201,7 @@ func TestAlertStampedBySlowerPrometheusClockRollsBack(t *testing.T) {
 // previous revision.
 func TestAlertWhilePromotingRollsBackAtOnce(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	a := app{name: "promoting", replicas: 6, router: "nginx", rps: 100, annotations: map[string]string{
 		"rolloutd.io/steps": "10", "rolloutd.io/interval": "3s", "rolloutd.io/checks": "cpu<=5x"}}
 	d := webhookDaemon(t, env, ns, nil)
@@ -232,8 +228,7 @@ func TestInterventionsNeverWaitForAHangingPrometheus(t *testing.T) {
 	for _, how := range []string{"alert", "abort"} {
 		t.Run(how, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.Namespace(t)
+			env, ns := namespaceScenario(t)
 			prom := startFaultyProm(t, env.PromURL, 10*time.Minute)
 			a := app{name: "hang", replicas: 3, router: "nginx", rps: 100, annotations: map[string]string{
 				"rolloutd.io/interval": "2s", "rolloutd.io/checks": "cpu<=2x"}}
@@ -316,8 +311,7 @@ func denyRecordedRollbacks(t *testing.T, env *framework.Env, ns, probe string) f
 // rollback is recorded and finishes.
 func TestRollbackLeavesTheCanaryEvenIfItsStatusCannotBeWritten(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	a := app{name: "unwritable"}
 	d, _ := heldAtTenPercent(t, env, ns, a.name)
 	allow := denyRecordedRollbacks(t, env, ns, a.name)
@@ -342,8 +336,7 @@ func TestRollbackLeavesTheCanaryEvenIfItsStatusCannotBeWritten(t *testing.T) {
 // with that reason.
 func TestCanaryLosingReadyPodsIsRolledBack(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	a := app{name: "flaky", replicas: 3, router: "nginx", rps: 100, annotations: map[string]string{
 		"rolloutd.io/interval": "10m", "rolloutd.io/checks": "cpu<=2x"}}
 	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns},
@@ -379,8 +372,7 @@ func TestCanaryLosingReadyPodsIsRolledBack(t *testing.T) {
 // switches back onto a stable grown back to its size.
 func TestAutoscalerOnIdleStableNeverShrinksTheCanary(t *testing.T) {
 	t.Parallel()
-	env := framework.Get(t)
-	ns := env.Namespace(t)
+	env, ns := namespaceScenario(t)
 	a := app{name: "hpa", replicas: 4, router: "nginx", rps: 100, annotations: map[string]string{
 		"rolloutd.io/strategy": "bluegreen", "rolloutd.io/interval": "3s", "rolloutd.io/checks": "cpu<=5x"}}
 	env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})

@@ -63,8 +63,7 @@ func TestUnvettedTemplateNeverStaysOnTheStablePods(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.Namespace(t)
+			env, ns := namespaceScenario(t)
 			daemon := env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
 			a := app{name: "web", replicas: 4, router: "service", rps: 100, annotations: faultAnnotations}
 			a.create(t, env.Kube, ns)

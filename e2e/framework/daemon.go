@@ -131,6 +131,9 @@ func (d *Daemon) LogTail(n int) string { return d.r.LogTail(n) }
 // changes it).
 func (d *Daemon) PID() int { return d.r.PID() }
 
+// Metrics returns the daemon's /metrics text.
+func (d *Daemon) Metrics(ctx context.Context) (string, error) { return d.r.Metrics(ctx) }
+
 // LogPath is the daemon's log file.
 func (d *Daemon) LogPath() string { return d.r.Log }
 

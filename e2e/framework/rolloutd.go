@@ -3,7 +3,9 @@ package framework
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -61,6 +63,21 @@ func (r *Rolloutd) ready() (bool, error) {
 
 // URL is the daemon's base URL.
 func (r *Rolloutd) URL() string { return "http://" + r.Addr }
+
+// Metrics returns the daemon's /metrics text.
+func (r *Rolloutd) Metrics(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.URL()+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("scrape rolloutd: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
 
 // Signal sends sig and waits up to timeout for the exit; it reports whether
 // the process is gone (true if it was never started).

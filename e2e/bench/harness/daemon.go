@@ -3,8 +3,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,19 +113,7 @@ func (d *Daemon) Stop() {
 }
 
 // Metrics returns the daemon's /metrics text.
-func (d *Daemon) Metrics(ctx context.Context) (string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+d.Addr+"/metrics", nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("scrape rolloutd: %w", err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return string(b), err
-}
+func (d *Daemon) Metrics(ctx context.Context) (string, error) { return d.r.Metrics(ctx) }
 
 // BuildDaemon builds ./cmd/rolloutd (run from the repository root) into a
 // temporary file and returns its path.
