@@ -36,6 +36,10 @@ type SamplerOptions struct {
 	// standing became conclusive at a tick: a check failed, or every check
 	// showed the canary within tolerance after the step's minimum exposure.
 	Notify func(namespace, name string)
+	// Now is the clock the evidence's freshness and rebuilds read; nil is
+	// time.Now. A program replaying simulated time (e2e/bench/judge) sets it
+	// and calls Tick itself.
+	Now func() time.Time
 }
 
 // Sequential is the continuous judge's standing for one rollout: the verdict of
@@ -152,6 +156,9 @@ func NewSampler(a *Analyzer, opts SamplerOptions) *Sampler {
 	if opts.MinStepRequests <= 0 {
 		opts.MinStepRequests = DefaultMinStepRequests
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
 	return &Sampler{prom: a.prom, opts: opts, labels: a.statusLabel, log: a.log, minReq: a.minRequests,
 		rebuilds: make(chan struct{}, max(1, cap(a.prom.sem)/4)), rollouts: map[rolloutKey]*tracked{}}
 }
@@ -168,7 +175,7 @@ func (s *Sampler) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			s.sample(ctx, now)
+			s.Tick(ctx, now)
 		}
 	}
 }
@@ -244,7 +251,16 @@ const staleAfter = 3
 // ticks.
 func (s *Sampler) fresh(tr *tracked) bool {
 	at := tr.ev.lastAt()
-	return !at.IsZero() && time.Since(at) <= staleAfter*s.opts.Interval
+	return !at.IsZero() && s.opts.Now().Sub(at) <= staleAfter*s.opts.Interval
+}
+
+// Ready reports whether a tracked rollout's evidence is rebuilt, so that the
+// ticks update it; false for a rollout not tracked.
+func (s *Sampler) Ready(namespace, name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tr := s.rollouts[rolloutKey{namespace, name}]
+	return tr != nil && tr.ready
 }
 
 // Forget stops judging a rollout (it ended, or left the canary strategy).
@@ -350,7 +366,7 @@ func (s *Sampler) rebuildEvidence(ctx context.Context, k rolloutKey, tr *tracked
 	if err == nil {
 		defer func() { <-s.rebuilds }()
 		// Whole seconds, so the answer's steps fall exactly on start + k*Interval.
-		now = time.Now().Truncate(time.Second)
+		now = s.opts.Now().Truncate(time.Second)
 		start = tr.since.Truncate(time.Second)
 		if start.After(now) || start.IsZero() {
 			start = now
@@ -399,9 +415,9 @@ type queryKey struct {
 	label  string
 }
 
-// sample runs one tick: one grouped query per family and source with rollouts
-// to judge, each answer split among them.
-func (s *Sampler) sample(ctx context.Context, now time.Time) {
+// Tick runs one tick at now: one grouped query per family and source with
+// rollouts to judge, each answer split among them. Run calls it every Interval.
+func (s *Sampler) Tick(ctx context.Context, now time.Time) {
 	got := map[queryKey]model.Vector{}
 	for key, nss := range s.readyQueries() {
 		q, err := familyQuery(key.fam, key.source, key.label, namespacesRe(nss))

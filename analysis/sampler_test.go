@@ -79,7 +79,7 @@ func TestSamplerRebuildsThenSendsOneQueryPerSourcePerTick(t *testing.T) {
 	assert.Equal(t, contract.Fail, got.Verdict, got.Checks[0].Reason)
 	assert.Equal(t, Counts{Requests: 150, Errors: 150}, got.StepCanary)
 
-	s.sample(ctx, time.Now().Add(time.Second))
+	s.Tick(ctx, time.Now().Add(time.Second))
 	assert.Equal(t, 1, f.count(nginxTick), "one nginx query for both nginx rollouts")
 	assert.Equal(t, 1, f.count(mustGroupQuery(t, contract.SourceNginx, "status", "shop")), "the rebuild's range query ran once")
 	mu.Lock()
@@ -223,7 +223,7 @@ func TestSamplerReadsDurationBucketsWithOneQueryPerTick(t *testing.T) {
 	assert.Equal(t, contract.Fail, got.Verdict)
 	assert.Equal(t, 1, f.count(latWeb), "one range query per family in the rebuild")
 
-	s.sample(ctx, time.Now().Add(time.Second))
+	s.Tick(ctx, time.Now().Add(time.Second))
 	assert.Equal(t, 1, f.count(reqTick), "one request query for both rollouts")
 	assert.Equal(t, 1, f.count(latTick), "one bucket query for both rollouts")
 }
@@ -276,4 +276,39 @@ func observeUntilRebuilt(ctx context.Context, t *testing.T, s *Sampler, checks [
 		return got != nil
 	}, 5*time.Second, 5*time.Millisecond, "evidence rebuilt")
 	return got
+}
+
+// A sampler on its own clock (a program replaying simulated time) judges
+// freshness and rebuilds by that clock: evidence a day old by the wall clock is
+// fresh when the clock says the tick was just now, and Ready reports the rebuild.
+func TestSamplerReadsItsClock(t *testing.T) {
+	web := nginxTarget()
+	stable := map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": "", "status": "200"}
+	canary := map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": "shop-web-canary-80", "status": "200"}
+	tick, err := groupQuery(contract.SourceNginx, "status", namespacesRe([]string{"shop"}))
+	require.NoError(t, err)
+	f := newFakeProm(t, map[string][]answer{
+		tick: {{series: []map[string]string{stable}, streams: [][]float64{{1000}}},
+			{series: []map[string]string{stable, canary}, values: []float64{1100, 50}}},
+	})
+	var mu sync.Mutex
+	now := time.Now().Add(-24 * time.Hour).Truncate(time.Second)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s := NewSampler(NewAnalyzer(f.api(), testOptions()), SamplerOptions{Now: clock})
+	checks, err := contract.ParseChecks("error-rate<=1%+baseline")
+	require.NoError(t, err)
+	ctx := context.Background()
+	since := clock()
+	assert.False(t, s.Ready(web.Namespace, web.Deployment), "not tracked yet")
+	require.Eventually(t, func() bool {
+		s.Observe(ctx, web, "rev1", since, since, checks)
+		return s.Ready(web.Namespace, web.Deployment)
+	}, 5*time.Second, 5*time.Millisecond, "evidence rebuilt")
+	mu.Lock()
+	now = now.Add(DefaultSampleInterval)
+	mu.Unlock()
+	s.Tick(ctx, clock())
+	got := s.Observe(ctx, web, "rev1", since, since, checks)
+	require.NotNil(t, got, "fresh by the sampler's clock")
+	assert.Equal(t, Counts{Requests: 50}, got.StepCanary)
 }
