@@ -14,10 +14,11 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// fakeProm answers the analyzer's instant and range queries from one trial's
-// simulated series, so the real query rendering and decision code is what the
-// benchmark measures. It understands the nginx and cAdvisor templates of
-// analysis/queries.go and nothing else: an unknown query is an error, which the
+// fakeProm answers the analyzer's and the sampler's instant and range queries
+// from one trial's simulated series, so the real query rendering and decision
+// code is what the benchmark measures. It understands the nginx and cAdvisor
+// templates of analysis/queries.go and the sampler's grouped queries
+// (grouped.go) and nothing else: an unknown query is an error, which the
 // analyzer turns into a failed check, so a template change cannot go unnoticed.
 type fakeProm struct {
 	promv1.API // nil: only Query and QueryRange are called
@@ -34,6 +35,9 @@ var (
 
 func (f *fakeProm) Query(_ context.Context, q string, ts time.Time, _ ...promv1.Option) (model.Value, promv1.Warnings, error) {
 	f.queries.Add(1)
+	if vec, ok := f.grouped(q, ts); ok {
+		return vec, nil, nil
+	}
 	if strings.HasPrefix(q, "ALERTS") {
 		return model.Vector{}, nil, nil
 	}
@@ -57,6 +61,9 @@ func (f *fakeProm) Query(_ context.Context, q string, ts time.Time, _ ...promv1.
 
 func (f *fakeProm) QueryRange(_ context.Context, q string, r promv1.Range, _ ...promv1.Option) (model.Value, promv1.Warnings, error) {
 	f.queries.Add(1)
+	if m, ok := f.groupedRange(q, r); ok {
+		return m, nil, nil
+	}
 	if isStatuses(q) {
 		return f.statusRange(q, r)
 	}
@@ -133,6 +140,9 @@ func (f *fakeProm) statusRange(q string, r promv1.Range) (model.Value, promv1.Wa
 	return model.Matrix{ok, bad}, nil, nil
 }
 
+// second is the time of second t of the rollout.
+func (f *fakeProm) second(t int) time.Time { return f.t0.Add(time.Duration(t) * time.Second) }
+
 // at finds the side a query selects, the second ts falls on and the window.
 func (f *fakeProm) at(q string, ts time.Time) (s *side, end, w int, err error) {
 	end = int(ts.Sub(f.t0) / time.Second)
@@ -143,8 +153,8 @@ func (f *fakeProm) at(q string, ts time.Time) (s *side, end, w int, err error) {
 	if m := windowRe.FindStringSubmatch(q); m != nil {
 		w, _ = strconv.Atoi(m[1])
 	}
-	if end > len(s.reqs)-1 || end-w < 0 {
-		return nil, 0, 0, fmt.Errorf("judgebench: %q at %ds is outside the simulated 0..%ds", q, end, len(s.reqs)-1)
+	if !s.covers(end-w, end) {
+		return nil, 0, 0, fmt.Errorf("judgebench: %q at %ds is outside the simulated %d..%ds", q, end, s.origin, s.origin+len(s.reqs)-1)
 	}
 	return s, end, w, nil
 }

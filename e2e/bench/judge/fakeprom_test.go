@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -34,46 +34,54 @@ func TestQuantileInterpolatesInsideTheBucketHoldingTheRank(t *testing.T) {
 func TestHealthyTrialPassesEveryCheckInBothModes(t *testing.T) {
 	cfg, err := parseFlags([]string{"--seed", "7"})
 	require.NoError(t, err)
-	tr := &trial{rng: sim.NewRand(7),
-		canary: newSide(sim.DefaultBehaviour(), 200, 1, 0),
-		stable: newSide(sim.DefaultBehaviour(), 800, 3, -60)}
+	tr := newTrial(baseBehaviour(), baseBehaviour(), 200, cfg, 7)
 	tr.extend(60)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, opts := range []analysis.Options{{}, {Judge: &analysis.JudgeOptions{}}} {
-		f := &fakeProm{t0: t0, canary: tr.canary, stable: tr.stable}
-		res := analysis.NewAnalyzer(f, opts).Evaluate(context.Background(), analysis.Target{
-			Namespace: "bench", Deployment: "app", Canary: "app-canary", Ingress: "app",
-			Source: contract.SourceNginx, Window: time.Minute, End: t0.Add(time.Minute),
-		}, cfg.checks)
+		f := &fakeProm{t0: benchStart, canary: tr.canary, stable: tr.stable}
+		res := analysis.NewAnalyzer(f, opts).Evaluate(context.Background(), benchTarget(60, f.second(60)), cfg.checks)
 		assert.Equal(t, contract.Pass, res.Verdict, "judge=%v: %+v", opts.Judge != nil, res.Checks)
 		assert.Positive(t, f.queries.Load())
 	}
 }
 
-// The continuous mode replays the daemon's judgement: a canary failing every
-// request is rolled back at the first sampler tick, before any gate; a healthy
-// one is promoted.
-func TestContinuousModeRollsBackAtTheFirstTickAndPromotesAHealthyCanary(t *testing.T) {
+// The continuous mode replays the daemon's judgement through its own sampler:
+// a canary failing every request is rolled back at the first sampler tick,
+// before any gate; a healthy CPU-bound one is promoted before the schedule's
+// end; one costing 50% more CPU per request is rolled back by the cpu check
+// compared for the same work, and a leaking one by memory-growth.
+func TestContinuousModeRollsBackRegressionsAndPromotesAHealthyCanary(t *testing.T) {
 	cfg, err := parseFlags([]string{"--seed", "3"})
 	require.NoError(t, err)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
-		name       string
-		errorRate  float64
-		rolledBack bool
-	}{{"every request failing", 1, true}, {"healthy", sim.DefaultBehaviour().ErrorRate, false}} {
-		b := sim.DefaultBehaviour()
-		b.ErrorRate = tc.errorRate
-		tr := &trial{rng: sim.NewRand(3), canary: newSide(b, 20, 1, 0), stable: newSide(sim.DefaultBehaviour(), 80, 3, -60)}
-		f := &fakeProm{t0: t0, canary: tr.canary, stable: tr.stable}
-		o := continuousRollout(context.Background(), analysis.NewAnalyzer(f, analysis.Options{}), f, tr, cfg)
-		assert.Equal(t, tc.rolledBack, o.rolledBack, "%s: %+v", tc.name, o)
-		if tc.rolledBack {
-			assert.Equal(t, sampleTick, o.seconds, tc.name)
-			assert.Zero(t, o.gates, "no gate was needed")
-			assert.Equal(t, []string{"error-rate"}, o.failed)
-		} else {
-			assert.True(t, o.promoted, "%s: %+v", tc.name, o)
+		scenario   string
+		rolledBack []string // the deciding checks; nil: promoted
+	}{
+		{"errors 100%", []string{"error-rate"}},
+		{"healthy", nil},
+		{"cpu +50% per request", []string{"cpu"}},
+		{"memory leak 5%/min", []string{"memory-growth"}},
+	} {
+		canary := baseBehaviour()
+		i := slices.IndexFunc(scenarios, func(s scenario) bool { return s.name == tc.scenario })
+		require.GreaterOrEqual(t, i, 0, tc.scenario)
+		scenarios[i].change(&canary)
+		tr := newTrial(canary, baseBehaviour(), 20, cfg, 3)
+		f := &fakeProm{t0: benchStart, canary: tr.canary, stable: tr.stable}
+		o, err := continuousRollout(context.Background(), analysis.NewAnalyzer(f, analysis.Options{}), f, tr, cfg)
+		require.NoError(t, err, tc.scenario)
+		if tc.rolledBack == nil {
+			assert.True(t, o.promoted, "%s: %+v", tc.scenario, o)
+			assert.Less(t, o.seconds, cfg.steps*60, "%s: promoted before the schedule's end", tc.scenario)
+			continue
 		}
+		assert.True(t, o.rolledBack, "%s: %+v", tc.scenario, o)
+		assert.Equal(t, tc.rolledBack, o.failed, tc.scenario)
 	}
+	cfg.checks = cfg.checks[:1] // error-rate alone: judged at every tick
+	tr := newTrial(func() sim.Behaviour { b := baseBehaviour(); b.ErrorRate = 1; return b }(), baseBehaviour(), 20, cfg, 3)
+	f := &fakeProm{t0: benchStart, canary: tr.canary, stable: tr.stable}
+	o, err := continuousRollout(context.Background(), analysis.NewAnalyzer(f, analysis.Options{}), f, tr, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, sampleTick, o.seconds, "rolled back at the first tick")
+	assert.Zero(t, o.gates, "no gate was needed")
 }

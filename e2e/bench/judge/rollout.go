@@ -13,6 +13,7 @@ import (
 type outcome struct {
 	rolledBack bool
 	promoted   bool
+	atTick     bool     // rolled back by a sequential check at a sampler tick, not at a gate
 	gates      int      // gates evaluated until the decision
 	seconds    int      // from the canary's first traffic to the decision
 	failed     []string // checks that failed the deciding gate (rollbacks)
@@ -23,17 +24,14 @@ type outcome struct {
 // strategy.InconclusiveLimit-th inconclusive gate in a row counts as a fail; more
 // than threshold fails roll back. Each gate judges the interval before it. The
 // canary's request rate is the same at every step, so the gates read one series.
-func rollout(ctx context.Context, ev analysis.Evaluator, f *fakeProm, tr *trial, cfg config) outcome {
+func rollout(ctx context.Context, ev *analysis.Analyzer, f *fakeProm, tr *trial, cfg config) outcome {
 	var gates gateCount
 	var out outcome
 	for out.gates < cfg.maxGates {
 		out.gates++
 		end := out.gates * int(cfg.interval/time.Second)
 		tr.extend(end)
-		res := ev.Evaluate(ctx, analysis.Target{
-			Namespace: "bench", Deployment: "app", Canary: "app-canary", Service: "app", Ingress: "app",
-			Source: contract.SourceNginx, Window: cfg.interval, End: f.t0.Add(time.Duration(end) * time.Second),
-		}, cfg.checks)
+		res := ev.Evaluate(ctx, benchTarget(int(cfg.interval/time.Second), f.second(end)), cfg.checks)
 		if gates.decide(res, cfg, end, &out) {
 			return out
 		}

@@ -5,9 +5,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +14,11 @@ import (
 
 type randSource = *rand.Rand
 
+// preRollout is how far before the rollout's start the sampler reads the
+// stable's resources (analysis: the stable's fit for the same work), so the
+// stable's series begin that early.
+const preRollout = 5 * time.Minute
+
 // mode is one way of deciding gates.
 type mode struct {
 	name       string
@@ -24,40 +26,26 @@ type mode struct {
 	continuous bool // the daemon's continuous judgement between gates
 }
 
-// row aggregates the outcomes of one (scenario, rate, mode).
-type row struct {
-	scenario            string
-	rate                float64
-	mode                string
-	trials              int
-	rolledBack, within3 int
-	promoted, undecided int
-	gatesToRollback     int
-	secondsToRollback   int
-	secondsToPromotion  int
-	deciding            map[string]int
-}
-
 type job struct{ s, r, i int }
 
-// run plays every trial of every scenario and rate through both modes. Each
+// run plays every trial of every scenario and rate through every mode. Each
 // trial's random source derives from the seed and the trial's coordinates, so
 // results do not depend on scheduling.
-func run(cfg config) []*row {
-	modes := []mode{
-		{"threshold", analysis.Options{MinRequests: cfg.minRequests}, false},
-		{"judge", analysis.Options{MinRequests: cfg.minRequests, Judge: &analysis.JudgeOptions{Alpha: cfg.alpha}}, false},
-		{"continuous", analysis.Options{MinRequests: cfg.minRequests}, true},
-	}
+func run(cfg config) ([]*row, error) {
 	rows := map[[3]int]*row{}
-	for si, s := range scenarios {
+	var out []*row
+	for _, si := range cfg.scenarios {
+		s := scenarios[si]
 		for ri, r := range cfg.rates {
-			for mi, m := range modes {
-				rows[[3]int{si, ri, mi}] = &row{scenario: s.name, rate: r, mode: m.name, deciding: map[string]int{}}
+			for mi, m := range cfg.modes {
+				rw := &row{scenario: s.name, rate: r, mode: m.name, deciding: map[string]int{}}
+				rows[[3]int{si, ri, mi}] = rw
+				out = append(out, rw)
 			}
 		}
 	}
 	var mu sync.Mutex
+	var firstErr error
 	jobs := make(chan job)
 	var wg sync.WaitGroup
 	for range cfg.workers {
@@ -65,17 +53,20 @@ func run(cfg config) []*row {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				outs := playTrial(cfg, modes, j)
+				outs, err := playTrial(cfg, j)
 				mu.Lock()
 				for mi, o := range outs {
 					rows[[3]int{j.s, j.r, mi}].add(o)
+				}
+				if err != nil && firstErr == nil {
+					firstErr = err
 				}
 				mu.Unlock()
 			}
 		}()
 	}
 	start := time.Now()
-	for si := range scenarios {
+	for _, si := range cfg.scenarios {
 		for ri := range cfg.rates {
 			for i := range cfg.trials {
 				jobs <- job{si, ri, i}
@@ -85,104 +76,41 @@ func run(cfg config) []*row {
 	}
 	close(jobs)
 	wg.Wait()
-	var out []*row
-	for si := range scenarios {
-		for ri := range cfg.rates {
-			for mi := range modes {
-				out = append(out, rows[[3]int{si, ri, mi}])
-			}
-		}
-	}
-	return out
+	return out, firstErr
+}
+
+// newTrial is one canary (1 pod at rate requests/s) with its stable (3 pods at
+// stableRatio times that; before the rollout began they served the canary's
+// share too).
+func newTrial(canary, stable sim.Behaviour, rate float64, cfg config, seed int64) *trial {
+	st := newSide(stable, rate*cfg.stableRatio, 3, -24*60)
+	st.preRPS = rate * (cfg.stableRatio + 1)
+	st.setOrigin(-int(preRollout / time.Second))
+	return &trial{rng: sim.NewRand(seed), canary: newSide(canary, rate, 1, 0), stable: st}
 }
 
 // playTrial simulates one canary and plays it through each mode.
-func playTrial(cfg config, modes []mode, j job) []outcome {
+func playTrial(cfg config, j job) ([]outcome, error) {
 	seed := uint64(cfg.seed)*1_000_003 + uint64(j.s)*7_919_993 + uint64(j.r)*104_729 + uint64(j.i)
-	canaryB, stableB := sim.DefaultBehaviour(), sim.DefaultBehaviour()
+	canaryB, stableB := baseBehaviour(), baseBehaviour()
 	scenarios[j.s].change(&canaryB)
-	rate := cfg.rates[j.r]
-	tr := &trial{
-		rng:    sim.NewRand(int64(seed)),
-		canary: newSide(canaryB, rate, 1, 0),
-		stable: newSide(stableB, rate*cfg.stableRatio, 3, -24*60),
-	}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	out := make([]outcome, len(modes))
-	for mi, m := range modes {
-		f := &fakeProm{t0: t0, canary: tr.canary, stable: tr.stable}
+	tr := newTrial(canaryB, stableB, cfg.rates[j.r], cfg, int64(seed))
+	out := make([]outcome, len(cfg.modes))
+	for mi, m := range cfg.modes {
+		f := &fakeProm{t0: benchStart, canary: tr.canary, stable: tr.stable}
 		// One analyzer per trial, each reading its own series; they are cheap.
-		play := rollout
-		if m.continuous {
-			play = continuousRollout
+		a := analysis.NewAnalyzer(f, m.opts)
+		if !m.continuous {
+			out[mi] = rollout(context.Background(), a, f, tr, cfg)
+			continue
 		}
-		out[mi] = play(context.Background(), analysis.NewAnalyzer(f, m.opts), f, tr, cfg)
-	}
-	return out
-}
-
-func (r *row) add(o outcome) {
-	r.trials++
-	switch {
-	case o.rolledBack:
-		r.rolledBack++
-		r.gatesToRollback += o.gates
-		r.secondsToRollback += o.seconds
-		if o.gates <= 3 {
-			r.within3++
+		var err error
+		if out[mi], err = continuousRollout(context.Background(), a, f, tr, cfg); err != nil {
+			return nil, err
 		}
-		r.deciding[strings.Join(o.failed, "+")]++
-	case o.promoted:
-		r.promoted++
-		r.secondsToPromotion += o.seconds
-	default:
-		r.undecided++
 	}
+	return out, nil
 }
 
-func pct(n, d int) string { return fmt.Sprintf("%.1f%%", 100*float64(n)/float64(max(d, 1))) }
-
-func printHeader(cfg config) {
-	fmt.Printf("judgebench --seed %d --trials %d --rates %s --interval %s --threshold %d --alpha %g --min-requests %g --stable-ratio %g --checks %q\n\n",
-		cfg.seed, cfg.trials, joinRates(cfg.rates), cfg.interval, cfg.threshold, cfg.alpha, cfg.minRequests, cfg.stableRatio, cfg.checksText)
-}
-
-func joinRates(rs []float64) string {
-	var s []string
-	for _, r := range rs {
-		s = append(s, fmt.Sprint(r))
-	}
-	return strings.Join(s, ",")
-}
-
-func printTable(rows []*row) {
-	fmt.Println("| canary | canary rps | mode | rolled back | within 3 gates | mean gates to rollback | mean time to rollback | promoted | mean time to promotion | undecided | deciding checks |")
-	fmt.Println("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|")
-	for _, r := range rows {
-		mean, tRoll, tProm := "—", "—", "—"
-		if r.rolledBack > 0 {
-			mean = fmt.Sprintf("%.2f", float64(r.gatesToRollback)/float64(r.rolledBack))
-			tRoll = fmt.Sprintf("%.0fs", float64(r.secondsToRollback)/float64(r.rolledBack))
-		}
-		if r.promoted > 0 {
-			tProm = fmt.Sprintf("%.0fs", float64(r.secondsToPromotion)/float64(r.promoted))
-		}
-		fmt.Printf("| %s | %g | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.scenario, r.rate, r.mode,
-			pct(r.rolledBack, r.trials), pct(r.within3, r.trials), mean, tRoll, pct(r.promoted, r.trials), tProm,
-			pct(r.undecided, r.trials), topChecks(r.deciding))
-	}
-}
-
-// topChecks names the checks that failed the deciding gates, most frequent first.
-func topChecks(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return m[keys[i]] > m[keys[j]] || m[keys[i]] == m[keys[j]] && keys[i] < keys[j] })
-	var parts []string
-	for _, k := range slices.Clip(keys)[:min(3, len(keys))] {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
-}
+// benchStart is when every simulated rollout begins.
+var benchStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

@@ -10,11 +10,15 @@ import (
 
 // side is one half of a simulated canary analysis, canary or stable, sampled once
 // a second like the sandbox's Prometheus scrapes the simulator. Counters are
-// cumulative (index t holds the total after second t); gauges hold second t's value.
+// cumulative (index i holds the total after second origin+i); gauges hold that
+// second's value. Seconds count from the rollout's start: the stable's series
+// begin before it (origin < 0), the canary's at it.
 type side struct {
 	b       sim.Behaviour
 	rps     float64 // requests per second over all pods of the side
+	preRPS  float64 // before the rollout began (seconds <= 0), when set: the stable served the canary's share too
 	pods    int
+	origin  int     // second of index 0
 	started float64 // second the pods started at (memory growth runs from there)
 	buckets []float64
 
@@ -33,38 +37,68 @@ func newSide(b sim.Behaviour, rps float64, pods int, started float64) *side {
 		s.mem = append(s.mem, []float64{0})
 		s.load = append(s.load, []float64{0})
 	}
+	s.setOrigin(0)
 	return s
 }
 
+// setOrigin moves the side's first second to origin; the gauges there take
+// their noiseless values (counters start at 0).
+func (s *side) setOrigin(origin int) {
+	s.origin = origin
+	for p := range s.pods {
+		s.mem[p][0] = s.b.MemoryAt((float64(origin) - s.started) / 60)
+		s.load[p][0] = s.b.Load
+	}
+}
+
 // extend simulates seconds up to and including t, drawing as the simulator's
-// engine does each 1s tick: resources per pod with their noise, a Poisson number
-// of requests, binomial errors, log-normal latencies (at most
-// sim.MaxLatencySamples per pod and tick, weighted).
+// engine does each 1s tick: a Poisson number of requests spread evenly over the
+// pods, binomial errors, log-normal latencies (at most sim.MaxLatencySamples per
+// pod and tick, weighted), then each pod's resources with their noise: CPU and
+// load a fixed part plus a part per request the pod served.
 func (s *side) extend(r *rand.Rand, t int) {
-	for now := len(s.reqs); now <= t; now++ {
-		minutes := (float64(now) - s.started) / 60
-		for p := range s.pods {
-			s.cpu[p] = append(s.cpu[p], last(s.cpu[p])+sim.Noisy(r, s.b.CPU, sim.CPUNoise))
-			s.mem[p] = append(s.mem[p], sim.Noisy(r, s.b.MemoryAt(minutes), sim.MemoryNoise))
-			s.load[p] = append(s.load[p], sim.Noisy(r, s.b.Load, sim.LoadNoise))
+	for i := len(s.reqs); i <= t-s.origin; i++ {
+		now := i + s.origin
+		rps := s.rps
+		if now <= 0 && s.preRPS > 0 {
+			rps = s.preRPS
 		}
-		n := sim.Poisson(r, s.rps)
+		n := sim.Poisson(r, rps)
 		e := sim.Binomial(r, n, s.b.ErrorRate)
 		s.reqs = append(s.reqs, last(s.reqs)+float64(n))
 		s.errs = append(s.errs, last(s.errs)+float64(e))
 		h := append([]float64(nil), s.hist[len(s.hist)-1]...)
 		s.observe(r, h, n)
 		s.hist = append(s.hist, h)
+		minutes := (float64(now) - s.started) / 60
+		for p := range s.pods {
+			k := float64(s.served(n, p))
+			s.cpu[p] = append(s.cpu[p], last(s.cpu[p])+sim.Noisy(r, s.b.CPU+s.b.CPUPerRequest*k, sim.CPUNoise))
+			s.mem[p] = append(s.mem[p], sim.Noisy(r, s.b.MemoryAt(minutes), sim.MemoryNoise))
+			s.load[p] = append(s.load[p], sim.Noisy(r, s.b.Load+s.b.LoadPerRequest*k, sim.LoadNoise))
+		}
 	}
 }
+
+// served is pod p's share of n requests spread evenly over the pods.
+func (s *side) served(n, p int) int {
+	k := n / s.pods
+	if p < n%s.pods {
+		k++
+	}
+	return k
+}
+
+// idx is the index of second t in the series; covers reports whether the
+// series hold seconds from to to.
+func (s *side) idx(t int) int { return t - s.origin }
+
+func (s *side) covers(from, to int) bool { return s.idx(from) >= 0 && s.idx(to) <= len(s.reqs)-1 }
 
 // observe spreads n requests evenly over the pods and records their latencies.
 func (s *side) observe(r *rand.Rand, h []float64, n int) {
 	for p := range s.pods {
-		k := n / s.pods
-		if p < n%s.pods {
-			k++
-		}
+		k := s.served(n, p)
 		if k == 0 {
 			continue
 		}
@@ -92,10 +126,11 @@ func last(xs []float64) float64 { return xs[len(xs)-1] }
 
 // Query answers, each over the window (end-w, end] in seconds.
 
-func (s *side) requests(end, w int) float64 { return s.reqs[end] - s.reqs[end-w] }
-func (s *side) errors(end, w int) float64   { return s.errs[end] - s.errs[end-w] }
+func (s *side) requests(end, w int) float64 { return s.reqs[s.idx(end)] - s.reqs[s.idx(end-w)] }
+func (s *side) errors(end, w int) float64   { return s.errs[s.idx(end)] - s.errs[s.idx(end-w)] }
 
 func (s *side) cpuRate(end, w int) float64 {
+	end = s.idx(end)
 	sum := 0.0
 	for p := range s.pods {
 		sum += (s.cpu[p][end] - s.cpu[p][end-w]) / float64(w)
@@ -104,6 +139,7 @@ func (s *side) cpuRate(end, w int) float64 {
 }
 
 func (s *side) memory(end int) float64 {
+	end = s.idx(end)
 	sum := 0.0
 	for p := range s.pods {
 		sum += s.mem[p][end]
@@ -114,6 +150,7 @@ func (s *side) memory(end int) float64 {
 // memorySlope is deriv() over the window: each pod's least-squares slope of its
 // working set, in bytes per second, averaged over the pods.
 func (s *side) memorySlope(end, w int) float64 {
+	end = s.idx(end)
 	sum := 0.0
 	for p := range s.pods {
 		var mx, my, sxx, sxy float64
@@ -135,6 +172,7 @@ func (s *side) memorySlope(end, w int) float64 {
 }
 
 func (s *side) loadAvg(end, w int) float64 {
+	end = s.idx(end)
 	sum := 0.0
 	for p := range s.pods {
 		for t := end - w + 1; t <= end; t++ {
@@ -149,7 +187,7 @@ func (s *side) loadAvg(end, w int) float64 {
 func (s *side) histogram(end int) analysis.Histogram {
 	h := analysis.Histogram{}
 	cum := 0.0
-	for i, c := range s.hist[end] {
+	for i, c := range s.hist[s.idx(end)] {
 		cum += c
 		le := math.Inf(1)
 		if i < len(s.buckets) {
@@ -163,6 +201,7 @@ func (s *side) histogram(end int) analysis.Histogram {
 // quantile is histogram_quantile over the window's bucket increases, with
 // Prometheus's linear interpolation inside the bucket holding the rank.
 func (s *side) quantile(q float64, end, w int) float64 {
+	end = s.idx(end)
 	counts := make([]float64, len(s.buckets)+1)
 	total := 0.0
 	for i := range counts {
