@@ -15,15 +15,20 @@ import (
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
-// counting counts the queries that reach Prometheus.
+// counting counts the queries that reach Prometheus, and the series of the
+// instant queries' answers.
 type counting struct {
 	promv1.API
-	instant, ranged atomic.Int64
+	instant, ranged, samples atomic.Int64
 }
 
 func (c *counting) Query(ctx context.Context, q string, ts time.Time, o ...promv1.Option) (model.Value, promv1.Warnings, error) {
 	c.instant.Add(1)
-	return c.API.Query(ctx, q, ts, o...)
+	v, w, err := c.API.Query(ctx, q, ts, o...)
+	if vec, ok := v.(model.Vector); ok {
+		c.samples.Add(int64(len(vec)))
+	}
+	return v, w, err
 }
 
 func (c *counting) QueryRange(ctx context.Context, q string, r promv1.Range, o ...promv1.Option) (model.Value, promv1.Warnings, error) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"time"
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
@@ -21,46 +22,64 @@ import (
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
-// workload is the namespace whose series every synthetic rollout reads: "web"
+// workload is the namespace whose series every synthetic gate reads: "web"
 // (3 pods) and "web-canary" (1 pod) behind an Ingress and a 20% canary Ingress.
 type workload struct{ ns string }
 
 func deploy(ctx context.Context, kube kubernetes.Interface) (*workload, error) {
 	w := &workload{ns: fmt.Sprintf("evalbench-%06d", rand.IntN(1_000_000))}
-	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: w.ns}},
+	if err := createNamespace(ctx, kube, w.ns); err != nil {
+		return w, err
+	}
+	return w, createApp(ctx, kube, app{ns: w.ns, name: "web", replicas: 3, rps: 200})
+}
+
+func createNamespace(ctx context.Context, kube kubernetes.Interface, ns string) error {
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
 		metav1.CreateOptions{}); err != nil {
-		return w, fmt.Errorf("create namespace %s: %w", w.ns, err)
+		return fmt.Errorf("create namespace %s: %w", ns, err)
 	}
-	for _, d := range []struct {
-		name     string
-		replicas int32
-	}{{"web", 3}, {"web-canary", 1}} {
-		if err := w.create(ctx, kube, d.name, d.replicas); err != nil {
-			return w, err
-		}
+	return nil
+}
+
+// app is one stable Deployment of replicas pods and its canary of one pod, each
+// with its Service and Ingress, the canary's at 20%.
+type app struct {
+	ns, name string
+	replicas int32
+	rps      int
+	place    func(*corev1.PodSpec) // where the pods run; nil: anywhere
+}
+
+func createApp(ctx context.Context, kube kubernetes.Interface, a app) error {
+	if err := a.create(ctx, kube, a.name, a.replicas); err != nil {
+		return err
 	}
-	return w, nil
+	return a.create(ctx, kube, contract.CanaryName(a.name), 1)
 }
 
 // create makes one Deployment with its Service and Ingress; the canary's Service
 // carries rolloutd's managed-by label, so the simulator reaches it only through
 // the canary Ingress, as in a real rollout.
-func (w *workload) create(ctx context.Context, kube kubernetes.Interface, name string, replicas int32) error {
+func (a app) create(ctx context.Context, kube kubernetes.Interface, name string, replicas int32) error {
 	labels := map[string]string{"app": name}
+	spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example.com/web:v1"}}}
+	if a.place != nil {
+		a.place(&spec)
+	}
 	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.ns},
 		Spec: appsv1.DeploymentSpec{Replicas: ptr.To(replicas), Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example.com/web:v1"}}}}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: spec}},
 	}
-	if _, err := kube.AppsV1().Deployments(w.ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create deployment %s: %w", name, err)
+	if _, err := kube.AppsV1().Deployments(a.ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create deployment %s/%s: %w", a.ns, name, err)
 	}
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns},
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.ns},
 		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
-	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: w.ns}}
-	if name == "web" {
-		svc.Annotations = map[string]string{"sim.rolloutd.io/rps": "200"}
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.ns}}
+	if name == a.name {
+		svc.Annotations = map[string]string{"sim.rolloutd.io/rps": strconv.Itoa(a.rps)}
 	} else {
 		svc.Labels = map[string]string{"app.kubernetes.io/managed-by": "rolloutd"}
 		ing.Annotations = map[string]string{"nginx.ingress.kubernetes.io/canary": "true",
@@ -68,16 +87,16 @@ func (w *workload) create(ctx context.Context, kube kubernetes.Interface, name s
 	}
 	prefix := networkingv1.PathTypePrefix
 	ing.Spec = networkingv1.IngressSpec{IngressClassName: ptr.To("nginx"), Rules: []networkingv1.IngressRule{{
-		Host: "web.example.com",
+		Host: a.name + ".example.com",
 		IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
 			Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
 				Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: 80}},
 			}}}}}}}}
-	if _, err := kube.CoreV1().Services(w.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create service %s: %w", name, err)
+	if _, err := kube.CoreV1().Services(a.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create service %s/%s: %w", a.ns, name, err)
 	}
-	if _, err := kube.NetworkingV1().Ingresses(w.ns).Create(ctx, ing, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create ingress %s: %w", name, err)
+	if _, err := kube.NetworkingV1().Ingresses(a.ns).Create(ctx, ing, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create ingress %s/%s: %w", a.ns, name, err)
 	}
 	return nil
 }
