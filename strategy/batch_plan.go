@@ -116,6 +116,11 @@ func NextMove(m Move) (Pods, MoveState) {
 		return p, Done
 	case m.Order == contract.DeleteFirst:
 		p.Shrink -= min(m.Limits.Unavailable, m.Target-p.Grow)
+	case m.ShrinkPods > p.Shrink:
+		// Create-first: the last chunk's shrink has not taken effect yet (the
+		// ReplicaSet controller has not removed those pods); growing now would
+		// add a surge on top of them.
+		return p, AwaitReady
 	default:
 		p.Grow += min(m.Limits.Surge, m.Target-p.Grow)
 	}

@@ -216,3 +216,18 @@ func TestNextMoveGrowsOnlyOnceTheShrinkTookEffect(t *testing.T) {
 	assert.Equal(t, Pods{Grow: 2, Shrink: 8}, got)
 	assert.Equal(t, Moved, state)
 }
+
+// With create-first the shrink ends a chunk, and the next chunk's growth waits
+// until the shrunk side's pods are gone: growing on top of them would pass
+// max-surge (seen on the sandbox: 12 pods for 10 desired and a surge of 1).
+func TestNextMoveCreateFirstGrowsOnlyOnceTheShrinkTookEffect(t *testing.T) {
+	m := Move{Pods: Pods{Grow: 8, Shrink: 2}, Ready: 8, Desired: 10, Target: 10, Order: contract.CreateFirst,
+		Limits: Limits{Surge: 1}, ShrinkPods: 3}
+	got, state := NextMove(m)
+	assert.Equal(t, Pods{Grow: 8, Shrink: 2}, got, "a third pod still runs on the shrinking side")
+	assert.Equal(t, AwaitReady, state)
+	m.ShrinkPods = 2
+	got, state = NextMove(m)
+	assert.Equal(t, Pods{Grow: 9, Shrink: 2}, got)
+	assert.Equal(t, Moved, state)
+}

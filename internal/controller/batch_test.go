@@ -61,6 +61,9 @@ func TestBatchChunkWritesCanaryBeforeStableInOrder(t *testing.T) {
 	assert.True(t, h.deployment("web").Spec.Paused)
 
 	h.sync()
+	assert.Empty(t, sz.moves(h), "the next chunk waits until the stable pod is gone")
+	h.stableReady(3)
+	h.sync()
 	assert.Equal(t, []string{"update web-canary=2"}, sz.moves(h))
 	h.canaryReady(2)
 	h.sync()
