@@ -234,6 +234,11 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 		Revision: d.Status.Revision, Replicas: d.CanaryReplicas,
 		ServiceSelector: user.Spec.Selector, SelectedByService: r.spec.Router.SelectsCanary(),
 	})
+	if plan, ok := contract.PlanOf(d.Status); ok {
+		// Kept on the copy, so that a Deployment stripped of its annotations is
+		// handed back in chunks even after a restart (handback.go).
+		want.Annotations[contract.HandBackAnnotation] = plan.Encode()
+	}
 	have, foreign := r.canary()
 	switch {
 	case foreign != nil:
@@ -256,7 +261,8 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 	}
 	sameRevision := have.Annotations[contract.RevisionAnnotation] == d.Status.Revision
 	sameTemplate := equality.Semantic.DeepEqual(have.Spec.Template, want.Spec.Template)
-	if sameRevision && sameTemplate && have.Spec.Replicas != nil && *have.Spec.Replicas == d.CanaryReplicas {
+	samePlan := have.Annotations[contract.HandBackAnnotation] == want.Annotations[contract.HandBackAnnotation]
+	if sameRevision && sameTemplate && samePlan && have.Spec.Replicas != nil && *have.Spec.Replicas == d.CanaryReplicas {
 		return nil
 	}
 	if sameRevision && !sameTemplate {

@@ -68,8 +68,10 @@ type Controller struct {
 	applied sync.Map
 	// stripped holds, per Deployment whose rolloutd.io annotations were all removed
 	// at once, the spec.paused its last status recorded for the user (a hint: the
-	// status itself went with the annotations). After a restart the hand-back
-	// falls back to spec.paused's field manager (handback.go).
+	// status itself went with the annotations), and a batch release's plan
+	// between chunks. After a restart the hand-back takes a batch release's plan
+	// from its canary copy, and otherwise falls back to spec.paused's field
+	// manager (handback.go).
 	stripped sync.Map
 	// gates holds the gate each Deployment is evaluating (*gateRun), so an alert
 	// or a command arriving meanwhile cancels it (preempt.go).

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"time"
 
+	"go.uber.org/zap"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
 
+	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -82,6 +84,12 @@ func (r *rollout) releaseOrphans(ctx context.Context) (time.Duration, error) {
 		r.c.stripped.Store(key, awaitingHint{})
 		return hintWait, nil
 	}
+	if !known {
+		// No status seen since this daemon started (it restarted, or the
+		// annotations went while it was down): a batch release's canary copy
+		// carries what its last status said.
+		last, known = r.plannedByCanary(c)
+	}
 	unpause := left
 	if known {
 		unpause = !last.status.UserPaused
@@ -89,7 +97,7 @@ func (r *rollout) releaseOrphans(ctx context.Context) (time.Duration, error) {
 	if c == nil && !unpause && !known {
 		return 0, nil
 	}
-	if known && last.status.Batch != nil && last.status.Phase.Active() {
+	if known && last.handingBack() {
 		// As for an opt-out: the canary's pods come back to the stable in the
 		// release's chunks before the canary goes.
 		if wait, err := r.handBackStripped(ctx, last); err != nil || wait > 0 {
@@ -113,10 +121,23 @@ func (r *rollout) releaseOrphans(ctx context.Context) (time.Duration, error) {
 // strippedStatus is what the last status of a Deployment stripped of its
 // rolloutd.io annotations said, with the spec its annotations gave: the user's
 // spec.paused and, for a batch release, the plan its hand-back follows (kept
-// here between chunks, never written back to the Deployment).
+// here between chunks, and on the canary copy, never written back to the
+// Deployment).
 type strippedStatus struct {
 	status contract.Status
 	spec   contract.Spec
+	// plan, when set, is the canary copy's hand-back plan, read because no
+	// status was seen: the batch counts are then the observed ones (planStatus).
+	plan *contract.HandBackPlan
+	// derived: this daemon never saw the last status; it went on from the
+	// canary copy's plan (a late handler must not replace it: rememberStripped).
+	derived bool
+}
+
+// handingBack reports whether a batch release's pods are to come back to the
+// stable before the canary goes.
+func (s strippedStatus) handingBack() bool {
+	return s.plan != nil || (s.status.Batch != nil && s.status.Phase.Active())
 }
 
 // awaitingHint marks a stripped Deployment whose hand-back waits once for the
@@ -154,19 +175,55 @@ func (r *rollout) unpauseStripped(ctx context.Context, hinted bool) error {
 }
 
 // rememberStripped keeps what the last status of a Deployment stripped of its
-// rolloutd.io annotations said of the user's spec.paused.
+// rolloutd.io annotations said of the user's spec.paused. A hand-back that
+// already went on from the canary copy's plan keeps its own progress: the last
+// status records the stable's size before the chunks it moved since.
 func (c *Controller) rememberStripped(old *appsv1.Deployment) {
+	key := deploymentKey(old)
+	if prev, ok := c.stripped.Load(key); ok {
+		if s, ok := prev.(strippedStatus); ok && s.derived {
+			return
+		}
+	}
 	if st, err := contract.Read(old.Annotations); err == nil && st.Phase != "" {
 		sp, _ := contract.Parse(old.Name, old.Annotations)
-		c.stripped.Store(deploymentKey(old), strippedStatus{status: st, spec: sp})
+		c.stripped.Store(key, strippedStatus{status: st, spec: sp})
+	}
+}
+
+// plannedByCanary is the strippedStatus the canary copy's hand-back plan gives;
+// false when there is no copy (or one being deleted) or it carries no plan.
+func (r *rollout) plannedByCanary(c *appsv1.Deployment) (strippedStatus, bool) {
+	if c == nil || removing(c) {
+		return strippedStatus{}, false
+	}
+	plan, ok, err := contract.ReadHandBackPlan(c.Annotations)
+	if err != nil {
+		r.log.Warn("canary copy's hand-back plan unreadable; removing the canary without handing its pods back", zap.Error(err))
+	}
+	if !ok {
+		return strippedStatus{}, false
+	}
+	return strippedStatus{status: contract.Status{UserPaused: plan.UserPaused}, plan: &plan, derived: true}, true
+}
+
+// planStatus is the hand-back a canary copy's plan gives for the observed
+// spec.replicas of the stable and of the canary: the batch moves on from the
+// counts as they are toward the plan's total, in its chunks.
+func planStatus(name string, plan contract.HandBackPlan, stable, canary int32) strippedStatus {
+	return strippedStatus{
+		status: contract.Status{Phase: contract.Progressing, UserPaused: plan.UserPaused, Spec: plan.Spec,
+			Batch: &contract.BatchStatus{Desired: plan.Desired, Stable: stable, Canary: canary}},
+		spec:    plan.ParseSpec(name),
+		derived: true,
 	}
 }
 
 // handBackStripped moves one chunk of a stripped batch release's pods back to
 // the stable, as handBackBatch does for an opt-out, and returns when to look
 // again (0 once every pod is back). The cache holds a stub of the Deployment:
-// it is read from the API. Only spec.replicas is written; the plan stays in
-// memory, so no rolloutd.io annotation comes back.
+// it is read from the API. Only spec.replicas is written to it; the plan stays
+// in memory and on the canary copy, so no rolloutd.io annotation comes back.
 func (r *rollout) handBackStripped(ctx context.Context, last strippedStatus) (time.Duration, error) {
 	d, err := r.c.Kube.AppsV1().Deployments(r.d.Namespace).Get(ctx, r.d.Name, metav1.GetOptions{})
 	if err != nil {
@@ -178,7 +235,21 @@ func (r *rollout) handBackStripped(ctx context.Context, last strippedStatus) (ti
 	}
 	r.d = d
 	key := deploymentKey(d)
+	if last.plan != nil {
+		var canary int32
+		if c, _ := r.canary(); c != nil {
+			canary = workload.Replicas(c)
+		}
+		last = planStatus(d.Name, *last.plan, workload.Replicas(d), canary)
+	}
+	if plan, ok := contract.PlanOf(last.status); ok {
+		// The copy keeps the plan as it shrinks (one written by an older
+		// daemon gets it now), for a daemon that takes over meanwhile.
+		r.keepPlan = plan.Encode()
+	}
 	return r.handBackBatch(ctx, last.spec, last.status, func(ctx context.Context, st contract.Status) error {
+		r.log.Debug("handing a stripped batch release back", zap.Bool("derived", last.derived),
+			zap.Int32("desired", st.Batch.Desired), zap.Int32("stable", st.Batch.Stable), zap.Int32("canary", st.Batch.Canary))
 		if r.resizes() {
 			upd := r.d.DeepCopy()
 			upd.Spec.Replicas = ptr.To(*r.replicas)
@@ -188,7 +259,7 @@ func (r *rollout) handBackStripped(ctx context.Context, last strippedStatus) (ti
 			}
 			r.d = out
 		}
-		r.c.stripped.Store(key, strippedStatus{status: st, spec: last.spec})
+		r.c.stripped.Store(key, strippedStatus{status: st, spec: last.spec, derived: last.derived})
 		return nil
 	})
 }

@@ -81,14 +81,25 @@ func (r *rollout) handBackBatch(ctx context.Context, sp contract.Spec, st contra
 	return d.RequeueAfter, nil
 }
 
-// resizeCanary sets the canary Deployment's replicas, if it exists.
+// resizeCanary sets the canary Deployment's replicas, if it exists, and the
+// hand-back plan r.keepPlan when one is set.
 func (r *rollout) resizeCanary(ctx context.Context, n int32) error {
 	c, foreign := r.canary()
-	if c == nil || foreign != nil || removing(c) || workload.Replicas(c) == n {
+	if c == nil || foreign != nil || removing(c) {
+		return nil
+	}
+	planned := r.keepPlan == "" || c.Annotations[contract.HandBackAnnotation] == r.keepPlan
+	if workload.Replicas(c) == n && planned {
 		return nil
 	}
 	upd := c.DeepCopy()
 	upd.Spec.Replicas = &n
+	if !planned {
+		if upd.Annotations == nil {
+			upd.Annotations = map[string]string{}
+		}
+		upd.Annotations[contract.HandBackAnnotation] = r.keepPlan
+	}
 	if _, err := r.c.Kube.AppsV1().Deployments(c.Namespace).Update(ctx, upd, metav1.UpdateOptions{}); err != nil {
 		return fmt.Errorf("resize canary deployment %s/%s: %w", c.Namespace, c.Name, err)
 	}

@@ -42,6 +42,9 @@ type rollout struct {
 	undo *corev1.PodTemplateSpec
 	// evidence times a rollback this reconcile starts (rollbacklatency.go).
 	evidence evidence
+	// keepPlan, when set, is the hand-back plan resizeCanary keeps on the
+	// canary copy (a stripped batch release being handed back: handback.go).
+	keepPlan string
 	// held names the annotations that stopped parsing mid-rollout ("" when they
 	// parse); spec is then the last valid one (held.go).
 	held string
