@@ -45,29 +45,12 @@ func TestBatchOptOutGrowsTheStableBeforeRemovingTheCanary(t *testing.T) {
 				d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
 					RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &none}}
 			})
-			release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
-			st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.Paused, contract.RolledBack)
-			require.Equal(t, contract.Paused, st.Phase, "message: %s", st.Message)
-			require.Equal(t, int32(5), st.Batch.Canary, "half the pods on the canary")
-			pods := countPods(t, env.Kube, ns, a.name)
-			t.Cleanup(func() { t.Logf("pod trace (time, stable, canary, total, Ready):\n%s", pods.trace()) })
-			framework.Eventually(t, 30*time.Second, "the pod counter saw the 10 Ready pods", func() (bool, error) {
-				s := pods.snapshot()
-				return len(s) > 0 && s[len(s)-1].ready >= 10, nil
-			})
+			pods := pausedAtHalf(t, env, ns, a.name)
 
 			tc.leaveIt(t, env, ns, a.name)
 
 			requireNoCanaryObjects(t, env.Kube, ns, a.name)
-			framework.Eventually(t, time.Minute, "handed back un-paused at 10 replicas, running v2", func() (bool, error) {
-				d, err := env.Kube.AppsV1().Deployments(ns).Get(context.Background(), a.name, metav1.GetOptions{})
-				if err != nil {
-					return false, err
-				}
-				img := runningImage(t, env.Kube, ns, a.name)
-				return !d.Spec.Paused && *d.Spec.Replicas == 10 && img == "example.com/web:v2",
-					fmt.Errorf("paused %t, replicas %d, running %q", d.Spec.Paused, *d.Spec.Replicas, img)
-			})
+			requireHandedBackAtTen(t, env, ns, a.name, time.Minute)
 			// The hand-back ends when the canary's last pod is gone; the rollout of
 			// the user's template after it is the Deployment controller's own.
 			handedBack := func(s podSample) bool { return s.canary == 0 }
@@ -84,4 +67,37 @@ func optOut(t *testing.T, env *framework.Env, ns, name string) {
 	_, err := env.Kube.AppsV1().Deployments(ns).Patch(context.Background(), name, types.MergePatchType,
 		[]byte(`{"metadata":{"annotations":{"rolloutd.io/enabled":"false"}}}`), metav1.PatchOptions{})
 	require.NoError(t, err)
+}
+
+// pausedAtHalf releases v2 of a 10-replica batch app whose first batch is 50%
+// with a pause after it, waits until half the pods are on the canary, and
+// returns a pod counter that saw the 10 Ready pods.
+func pausedAtHalf(t *testing.T, env *framework.Env, ns, name string) *podCounter {
+	t.Helper()
+	release(t, env.Kube, ns, name, "example.com/web:v2", nil)
+	st := waitPhase(t, env.Kube, ns, name, batchTimeout, contract.Paused, contract.RolledBack)
+	require.Equal(t, contract.Paused, st.Phase, "message: %s", st.Message)
+	require.Equal(t, int32(5), st.Batch.Canary, "half the pods on the canary")
+	pods := countPods(t, env.Kube, ns, name)
+	t.Cleanup(func() { t.Logf("pod trace (time, stable, canary, total, Ready):\n%s", pods.trace()) })
+	framework.Eventually(t, 30*time.Second, "the pod counter saw the 10 Ready pods", func() (bool, error) {
+		s := pods.snapshot()
+		return len(s) > 0 && s[len(s)-1].ready >= 10, nil
+	})
+	return pods
+}
+
+// requireHandedBackAtTen waits until the Deployment is un-paused at its 10
+// replicas and runs v2.
+func requireHandedBackAtTen(t *testing.T, env *framework.Env, ns, name string, timeout time.Duration) {
+	t.Helper()
+	framework.Eventually(t, timeout, "handed back un-paused at 10 replicas, running v2", func() (bool, error) {
+		d, err := env.Kube.AppsV1().Deployments(ns).Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		img := runningImage(t, env.Kube, ns, name)
+		return !d.Spec.Paused && *d.Spec.Replicas == 10 && img == "example.com/web:v2",
+			fmt.Errorf("paused %t, replicas %d, running %q", d.Spec.Paused, *d.Spec.Replicas, img)
+	})
 }

@@ -3,8 +3,6 @@
 package e2e
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,33 +36,15 @@ func TestStrippedBatchHandBackSurvivesADaemonRestart(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := framework.Get(t)
-			ns := env.Namespace(t)
+			env, ns := namespaceScenario(t)
 			daemon := env.StartDaemon(t, framework.DaemonOptions{Namespaces: []string{ns}})
 			a := batchApp("web", "rolloutd.io/batches", "50%,100%", "rolloutd.io/pause-at", "1", "rolloutd.io/max-surge", "1")
 			a.create(t, env.Kube, ns)
-			release(t, env.Kube, ns, a.name, "example.com/web:v2", nil)
-			st := waitPhase(t, env.Kube, ns, a.name, batchTimeout, contract.Paused, contract.RolledBack)
-			require.Equal(t, contract.Paused, st.Phase, "message: %s", st.Message)
-			require.Equal(t, int32(5), st.Batch.Canary, "half the pods on the canary")
-			pods := countPods(t, env.Kube, ns, a.name)
-			t.Cleanup(func() { t.Logf("pod trace (time, stable, canary, total, Ready):\n%s", pods.trace()) })
-			framework.Eventually(t, 30*time.Second, "the pod counter saw the 10 Ready pods", func() (bool, error) {
-				s := pods.snapshot()
-				return len(s) > 0 && s[len(s)-1].ready >= 10, nil
-			})
+			pods := pausedAtHalf(t, env, ns, a.name)
 
 			tc.leave(t, env, daemon, ns, a.name)
 
-			framework.Eventually(t, 2*time.Minute, "handed back un-paused at 10 replicas, running v2", func() (bool, error) {
-				d, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), a.name, metav1.GetOptions{})
-				if err != nil {
-					return false, err
-				}
-				img := runningImage(t, env.Kube, ns, a.name)
-				return !d.Spec.Paused && *d.Spec.Replicas == 10 && img == "example.com/web:v2",
-					fmt.Errorf("paused %t, replicas %d, running %q", d.Spec.Paused, *d.Spec.Replicas, img)
-			})
+			requireHandedBackAtTen(t, env, ns, a.name, 2*time.Minute)
 			requireNoCanaryObjects(t, env.Kube, ns, a.name)
 			handedBack := func(s podSample) bool { return s.canary == 0 }
 			pods.requireWithinUntil(t, handedBack, 10, 1, 0)
@@ -99,22 +79,4 @@ func stripWhileStopped(t *testing.T, env *framework.Env, daemon *framework.Daemo
 	_, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), name+"-canary", metav1.GetOptions{})
 	require.False(t, apierrors.IsNotFound(err), "the canary copy is there when the daemon starts")
 	daemon.Restart()
-}
-
-// requireNoRolloutdAnnotations checks for a few seconds that no rolloutd.io
-// annotation comes back on a Deployment that was stripped of them.
-func requireNoRolloutdAnnotations(t *testing.T, env *framework.Env, ns, name string) {
-	t.Helper()
-	consistently(t, 3*time.Second, "no rolloutd annotation comes back", func() error {
-		d, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), name, metav1.GetOptions{})
-		if err != nil {
-			return err
-		}
-		for k := range d.Annotations {
-			if strings.HasPrefix(k, "rolloutd.io/") {
-				return fmt.Errorf("annotation %s written again", k)
-			}
-		}
-		return nil
-	})
 }

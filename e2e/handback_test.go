@@ -52,18 +52,7 @@ func TestStrippingEveryAnnotationHandsTheDeploymentBack(t *testing.T) {
 					return img == "example.com/web:v2", fmt.Errorf("running %s", img)
 				})
 			}
-			consistently(t, 3*time.Second, "no rolloutd annotation comes back", func() error {
-				d, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), a.name, metav1.GetOptions{})
-				if err != nil {
-					return err
-				}
-				for k := range d.Annotations {
-					if strings.HasPrefix(k, "rolloutd.io/") {
-						return fmt.Errorf("annotation %s written again", k)
-					}
-				}
-				return nil
-			})
+			requireNoRolloutdAnnotations(t, env, ns, a.name)
 		})
 	}
 }
@@ -90,4 +79,22 @@ func stripRolloutdAnnotations(t *testing.T, env *framework.Env, ns, name string)
 	patch += `}}}`
 	_, err = env.Kube.AppsV1().Deployments(ns).Patch(context.Background(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 	require.NoError(t, err)
+}
+
+// requireNoRolloutdAnnotations checks for a few seconds that no rolloutd.io
+// annotation comes back on a Deployment that was stripped of them.
+func requireNoRolloutdAnnotations(t *testing.T, env *framework.Env, ns, name string) {
+	t.Helper()
+	consistently(t, 3*time.Second, "no rolloutd annotation comes back", func() error {
+		d, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		for k := range d.Annotations {
+			if strings.HasPrefix(k, "rolloutd.io/") {
+				return fmt.Errorf("annotation %s written again", k)
+			}
+		}
+		return nil
+	})
 }
