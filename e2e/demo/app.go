@@ -5,21 +5,18 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -27,20 +24,18 @@ const appName = "web"
 
 // resetNamespace deletes a namespace left by an earlier demo and creates it anew.
 func resetNamespace(ctx context.Context, kube kubernetes.Interface, ns string) error {
-	err := kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("delete namespace %s: %w", ns, err)
+	if err := framework.DeleteNamespace(ctx, kube, ns); err != nil && !apierrors.IsNotFound(err) {
+		return err
 	}
-	err = wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		_, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		return apierrors.IsNotFound(err), nil
 	})
 	if err != nil {
 		return fmt.Errorf("wait for namespace %s to go: %w", ns, err)
 	}
-	_, err = kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-	if err != nil {
-		return fmt.Errorf("create namespace %s: %w", ns, err)
+	if err := framework.CreateNamespace(ctx, kube, ns, nil); err != nil {
+		return err
 	}
 	return wait.PollUntilContextTimeout(ctx, 250*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		_, err := kube.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
@@ -48,7 +43,7 @@ func resetNamespace(ctx context.Context, kube kubernetes.Interface, ns string) e
 	})
 }
 
-type daemon struct{ cmd *exec.Cmd }
+type daemon struct{ r *framework.Rolloutd }
 
 // startDaemon runs bin/rolloutd (built by `make build`) against the sandbox with
 // the given kubeconfig (the chart's ServiceAccount), electing itself leader on the
@@ -59,34 +54,24 @@ func startDaemon(o options, kubeconfig string) (*daemon, error) {
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return nil, err
 	}
-	logf, err := os.Create(logPath)
-	if err != nil {
+	// Each demo starts its log afresh.
+	if err := os.WriteFile(logPath, nil, 0o644); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--kubeconfig", kubeconfig)
-	cmd.Env = append(os.Environ(),
-		"ROLLOUTD_NAMESPACES="+o.namespace,
-		"ROLLOUTD_HTTP_ADDR="+o.addr,
-		"ROLLOUTD_PROMETHEUS_URL="+o.promURL,
-		"ROLLOUTD_LEADER_ELECT=true",
-		"ROLLOUTD_LEASE_NAMESPACE="+chartNamespace,
-		"ROLLOUTD_LOG_FORMAT=console",
-	)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
+	vars := framework.RolloutdVars(o.addr, o.promURL, []string{o.namespace})
+	vars["ROLLOUTD_LEADER_ELECT"] = "true"
+	vars["ROLLOUTD_LEASE_NAMESPACE"] = chartNamespace
+	r := &framework.Rolloutd{Addr: o.addr, Log: logPath, Bin: bin,
+		Args: []string{"--kubeconfig", kubeconfig}, Env: framework.RolloutdEnv(vars, true)}
+	if err := r.Start(context.Background(), "demo"); err != nil {
 		return nil, fmt.Errorf("start %s (run `make build`): %w", bin, err)
 	}
-	return &daemon{cmd: cmd}, nil
+	return &daemon{r: r}, nil
 }
 
 func (d *daemon) stop() {
-	_ = d.cmd.Process.Signal(os.Interrupt)
-	done := make(chan struct{})
-	go func() { _ = d.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = d.cmd.Process.Kill()
+	if !d.r.Signal(syscall.SIGINT, 10*time.Second) {
+		d.r.Signal(syscall.SIGKILL, 10*time.Second)
 	}
 }
 
@@ -94,32 +79,11 @@ func (d *daemon) stop() {
 // Service and Ingress (or Gateway and HTTPRoute), and waits until rolloutd has
 // taken it over.
 func createApp(ctx context.Context, kube kubernetes.Interface, o options) error {
-	replicas := int32(4)
-	labels := map[string]string{"app": appName}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: appName, Annotations: map[string]string{
-			"rolloutd.io/enabled": "true", "rolloutd.io/router": o.router,
-			"rolloutd.io/steps": "10,20,30,40,50", "rolloutd.io/interval": o.interval,
-		}},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &replicas,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example.com/web:v1"}}},
-			},
-		},
+	app := demoApp(o)
+	if err := app.Create(ctx, kube, o.namespace); err != nil {
+		return err
 	}
-	if _, err := kube.AppsV1().Deployments(o.namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create deployment: %w", err)
-	}
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: appName, Annotations: map[string]string{"sim.rolloutd.io/rps": "200"}},
-		Spec:       corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
-	}
-	if _, err := kube.CoreV1().Services(o.namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create service: %w", err)
-	}
+	replicas := app.Replicas
 	if err := createEntry(ctx, kube, o); err != nil {
 		return err
 	}
@@ -213,18 +177,15 @@ func createEntry(ctx context.Context, kube kubernetes.Interface, o options) erro
 	if o.router == "gateway" {
 		return createGatewayRoute(ctx, o)
 	}
-	class, prefix := "nginx", networkingv1.PathTypePrefix
-	ing := &networkingv1.Ingress{
-		ObjectMeta: metav1.ObjectMeta{Name: appName},
-		Spec: networkingv1.IngressSpec{IngressClassName: &class, Rules: []networkingv1.IngressRule{{
-			Host: "web.example.com",
-			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
-				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
-					Service: &networkingv1.IngressServiceBackend{Name: appName, Port: networkingv1.ServiceBackendPort{Number: 80}},
-				}}}}}}}},
-	}
-	if _, err := kube.NetworkingV1().Ingresses(o.namespace).Create(ctx, ing, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create ingress: %w", err)
-	}
-	return nil
+	return demoApp(o).CreateIngress(ctx, kube, o.namespace)
+}
+
+// demoApp is the demo's opted-in app: 4 replicas, 200 requests a second, an
+// Ingress of class nginx when the router is nginx.
+func demoApp(o options) framework.App {
+	return framework.App{Name: appName, Replicas: 4, Container: "web", Image: "example.com/web:v1", RPS: 200, IngressClass: "nginx",
+		Annotations: map[string]string{
+			"rolloutd.io/enabled": "true", "rolloutd.io/router": o.router,
+			"rolloutd.io/steps": "10,20,30,40,50", "rolloutd.io/interval": o.interval,
+		}}
 }

@@ -27,7 +27,8 @@ type Rolloutd struct {
 	Args []string // command-line arguments
 	Env  []string // the process's whole environment (RolloutdEnv)
 	// ReadyPath is polled with GET until it answers 200 (/healthz or /readyz),
-	// for at most ReadyTimeout; ProbeTimeout, when set, bounds each probe.
+	// for at most ReadyTimeout; ProbeTimeout, when set, bounds each probe. An
+	// empty ReadyPath starts the process without waiting.
 	ReadyPath    string
 	ReadyTimeout time.Duration
 	ProbeTimeout time.Duration
@@ -44,6 +45,9 @@ func (r *Rolloutd) Start(ctx context.Context, label string) error {
 	cmd.Env = r.Env
 	if err := r.proc.Start(cmd, r.Log, label); err != nil {
 		return err
+	}
+	if r.ReadyPath == "" {
+		return nil
 	}
 	return r.proc.WaitReady(ctx, r.ReadyTimeout, r.ready)
 }

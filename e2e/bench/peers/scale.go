@@ -7,13 +7,12 @@ import (
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/rolloutd/rolloutd/e2e/bench/capacity"
 	"github.com/rolloutd/rolloutd/e2e/bench/harness"
+	"github.com/rolloutd/rolloutd/e2e/framework"
 )
 
 // otherLabel marks the Deployments no tool manages; the state lists skip them.
@@ -257,14 +256,8 @@ func waitRollouts(ctx context.Context, t tool, ns string, names []string, bound 
 func (b *bench) createOthers(ctx context.Context, ns string, n int) error {
 	return harness.Parallel(n, func(i int) error {
 		name := fmt.Sprintf("%s%05d", otherPrefix, i)
-		var zero int32
-		labels := map[string]string{"app": name}
-		d := &appsv1.Deployment{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{otherLabel: "true"}},
-			Spec: appsv1.DeploymentSpec{Replicas: &zero, Selector: &metav1.LabelSelector{MatchLabels: labels},
-				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: appV1}}}}},
-		}
+		d := framework.App{Name: name, Container: "web", Image: appV1}.Deployment(ns)
+		d.Labels = map[string]string{otherLabel: "true"}
 		if _, err := b.kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
 			return fmt.Errorf("create deployment %s: %w", name, err)
 		}

@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/e2e/bench/harness"
+	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/internal/workload"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
@@ -31,11 +30,7 @@ func populate(ctx context.Context, kube kubernetes.Interface, ns string, s size,
 		if i >= s.rolling {
 			return nil
 		}
-		svc := &corev1.Service{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: map[string]string{"sim.rolloutd.io/rps": "50"}},
-			Spec: corev1.ServiceSpec{Selector: map[string]string{"app": name},
-				Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
-		}
+		svc := framework.App{Name: name, RPS: 50}.Service(ns)
 		_, err := kube.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{})
 		return err
 	})
@@ -52,17 +47,11 @@ func createDeployment(ctx context.Context, kube kubernetes.Interface, ns, name s
 	if optIn {
 		replicas = 1
 	}
-	labels := map[string]string{"app": name}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: ann},
-		Spec: appsv1.DeploymentSpec{Replicas: &replicas, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example.com/app:v1"}}}}},
+	app := framework.App{Name: name, Replicas: replicas, Container: "web", Image: "example.com/app:v1", Annotations: ann}
+	if optIn {
+		app.Place = place
 	}
-	if optIn && place != nil {
-		place(&d.Spec.Template.Spec)
-	}
-	_, err := kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{})
+	_, err := kube.AppsV1().Deployments(ns).Create(ctx, app.Deployment(ns), metav1.CreateOptions{})
 	return err
 }
 
