@@ -9,11 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -203,39 +200,23 @@ func hasResources(list []metav1.APIResource, names ...string) bool {
 
 // transformPod and friends replace each object by its slim form; they accept
 // an already slim object so that a replay through the transform is harmless.
-func transformPod(obj any) (any, error) {
-	if p, ok := obj.(*corev1.Pod); ok {
-		return NewPod(p), nil
-	}
-	return obj, nil
-}
+var (
+	transformPod             = slimmer(NewPod)
+	transformService         = slimmer(NewService)
+	transformIngress         = slimmer(NewIngress)
+	transformVirtualService  = slimmer(NewVirtualService)
+	transformDestinationRule = slimmer(NewDestinationRule)
+)
 
-func transformService(obj any) (any, error) {
-	if s, ok := obj.(*corev1.Service); ok {
-		return NewService(s), nil
+// slimmer is the informer transform that replaces each T by slim(T) and
+// passes anything else through.
+func slimmer[T, S any](slim func(T) S) cache.TransformFunc {
+	return func(obj any) (any, error) {
+		if o, ok := obj.(T); ok {
+			return slim(o), nil
+		}
+		return obj, nil
 	}
-	return obj, nil
-}
-
-func transformIngress(obj any) (any, error) {
-	if i, ok := obj.(*networkingv1.Ingress); ok {
-		return NewIngress(i), nil
-	}
-	return obj, nil
-}
-
-func transformVirtualService(obj any) (any, error) {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		return NewVirtualService(u), nil
-	}
-	return obj, nil
-}
-
-func transformDestinationRule(obj any) (any, error) {
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		return NewDestinationRule(u), nil
-	}
-	return obj, nil
 }
 
 func podLabelIndex(obj any) ([]string, error) {
