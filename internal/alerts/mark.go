@@ -1,9 +1,12 @@
 // Package alerts receives Alertmanager's webhook and hands each firing alert to the
-// leader durably: the receiving replica (any replica behind the Service) marks the
-// alert's Deployment with the rolloutd.io/alert annotation through the API server;
-// the leader's controller sees the change, decides, and drops the mark in the same
-// write that records its decision. Nothing is kept in process but a dedupe set, so
-// a leader change loses no alert and acts on none twice.
+// leader: on the leading replica its own controller takes it in process
+// (Handoff), and the decision's write records it; any other replica, or the
+// leader when its controller gives the alert back, marks the alert's Deployment
+// with the rolloutd.io/alert annotation through the API server, and the leader's
+// controller sees the change, decides, and drops the mark in the same write that
+// records its decision. Nothing is kept in process but a dedupe set and the
+// alerts waiting for a worker, so a leader change loses no marked alert and acts
+// on none twice.
 package alerts
 
 import (

@@ -28,16 +28,26 @@ const FieldManager = "rolloutd-webhook"
 // Results of marking, the result label of rolloutd_webhook_alerts_total.
 const (
 	resultMarked   = "marked"
+	resultTaken    = "taken"
 	resultSkipped  = "skipped"
 	resultNotFound = "not_found"
 	resultFailed   = "failed"
 )
 
-// mark hands one alert to the leader by annotating its Deployment. A failure
-// forgets the alert, so Alertmanager's next notification of it tries again.
+// mark hands one alert to the leader: in process when this replica's
+// controller leads and takes it, else by annotating its Deployment.
 func (r *Receiver) mark(j job) {
-	log := r.log.With(zap.String("namespace", j.target.Namespace), zap.String("deployment", j.target.Deployment),
-		zap.String("alertname", j.mark.Name), zap.String("fingerprint", j.mark.Fingerprint))
+	if r.handOff(j) {
+		r.alerts.WithLabelValues(resultTaken).Inc()
+		return
+	}
+	r.markNow(j)
+}
+
+// markNow annotates the alert's Deployment. A failure forgets the alert, so
+// Alertmanager's next notification of it tries again.
+func (r *Receiver) markNow(j job) {
+	log := r.jobLog(j)
 	ctx, cancel := context.WithTimeout(context.Background(), r.o.MarkTimeout)
 	defer cancel()
 	result, why, err := r.markDeployment(ctx, j)
@@ -52,6 +62,41 @@ func (r *Receiver) mark(j job) {
 	default:
 		log.Info("alert not marked: "+why, zap.String("result", result))
 	}
+}
+
+func (r *Receiver) jobLog(j job) *zap.Logger {
+	return r.log.With(zap.String("namespace", j.target.Namespace), zap.String("deployment", j.target.Deployment),
+		zap.String("alertname", j.mark.Name), zap.String("fingerprint", j.mark.Fingerprint))
+}
+
+// handOff offers the alert to the controller of this replica, when it leads,
+// for a Deployment the cache shows eligible; true when the controller took it.
+// It does not wait for the decision: one that does not use the alert up gives
+// it back, and it is marked then. Anything not taken goes on to the mark, which
+// decides again from the API and reports why it skips.
+func (r *Receiver) handOff(j job) bool {
+	if r.o.Handoff == nil || r.o.Lookup == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.o.MarkTimeout)
+	defer cancel()
+	d, err := r.owning(ctx, j.target.Namespace, j.target.Deployment, false)
+	if err != nil || ineligible(d, j.mark) != "" {
+		return false
+	}
+	r.taken.Add(1)
+	taken := r.o.Handoff.Take(d.Namespace, d.Name, j.mark, r.o.HandoffTimeout, func(used bool) {
+		defer r.taken.Done()
+		if used {
+			r.jobLog(j).Info("alert acted on by the leader in process; no mark needed", zap.Time("startsAt", j.mark.StartsAt))
+			return
+		}
+		r.markNow(j)
+	})
+	if !taken {
+		r.taken.Done()
+	}
+	return taken
 }
 
 // markDeployment patches the mark onto the Deployment unless it is not opted in

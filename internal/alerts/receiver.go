@@ -29,6 +29,9 @@ const (
 	DefaultDedupeTTL   = time.Hour
 	DefaultDedupeSize  = 10000
 	DefaultMarkTimeout = 10 * time.Second
+	// DefaultHandoffTimeout bounds how long an alert taken by the leader's
+	// controller waits for a decision before it is marked after all.
+	DefaultHandoffTimeout = 5 * time.Second
 )
 
 // Options configure a Receiver; zero values take the defaults above.
@@ -52,6 +55,22 @@ type Options struct {
 	DedupeTTL   time.Duration
 	DedupeSize  int
 	MarkTimeout time.Duration
+	// Handoff, if not nil, is offered each alert before its mark is written:
+	// on the leading replica the controller takes it in process, and the mark
+	// is written only if the controller gives it back, at the latest after
+	// HandoffTimeout.
+	Handoff        Handoff
+	HandoffTimeout time.Duration
+}
+
+// Handoff is the controller of this replica, which may take an alert in process
+// instead of waiting for the mark's write. Take does not wait: false when the
+// controller does not lead (the caller marks the alert); when true, done is
+// called once, later: true when a decision used the alert up (no mark needed),
+// false when it must be marked after all (within passed with no decision, the
+// decision keeps it for later, or the controller stopped leading).
+type Handoff interface {
+	Take(namespace, name string, m Mark, within time.Duration, done func(used bool)) bool
 }
 
 func (o *Options) defaults() {
@@ -61,6 +80,7 @@ func (o *Options) defaults() {
 	positiveOr(&o.DedupeTTL, DefaultDedupeTTL)
 	positiveOr(&o.DedupeSize, DefaultDedupeSize)
 	positiveOr(&o.MarkTimeout, DefaultMarkTimeout)
+	positiveOr(&o.HandoffTimeout, DefaultHandoffTimeout)
 	if o.Clock == nil {
 		o.Clock = clock.RealClock{}
 	}
@@ -92,6 +112,9 @@ type Receiver struct {
 	closed bool
 	queue  chan job
 	wg     sync.WaitGroup
+	// taken counts the alerts the leader's controller holds (Handoff): Stop
+	// waits for them after the workers, as one given back is marked then.
+	taken sync.WaitGroup
 
 	requests *prometheus.CounterVec
 	alerts   *prometheus.CounterVec
@@ -153,7 +176,7 @@ func (r *Receiver) Stop(ctx context.Context) error {
 	}
 	r.mu.Unlock()
 	done := make(chan struct{})
-	go func() { r.wg.Wait(); close(done) }()
+	go func() { r.wg.Wait(); r.taken.Wait(); close(done) }()
 	select {
 	case <-done:
 		return nil

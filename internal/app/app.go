@@ -61,7 +61,7 @@ func Run(ctx context.Context, cfg config.Config, log *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	d, err := startServer(cfg, reg, inf, cl.urgent.Kube, log)
+	d, err := startServer(cfg, reg, inf, cl.urgent.Kube, ctl, log)
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ type daemon struct {
 // startServer listens on the HTTP address and serves the metrics, the health
 // endpoints and the Alertmanager webhook; ready once the caches synced.
 func startServer(cfg config.Config, reg *prometheus.Registry, inf *controller.Informers, urgentKube kubernetes.Interface,
-	log *zap.Logger) (*daemon, error) {
+	handoff alerts.Handoff, log *zap.Logger) (*daemon, error) {
 	srv := server.New(cfg.HTTPAddr, reg, func() error {
 		if !inf.HasSynced() {
 			return errors.New("informer caches not synced")
@@ -220,7 +220,7 @@ func startServer(cfg config.Config, reg *prometheus.Registry, inf *controller.In
 	if err := srv.Listen(); err != nil {
 		return nil, err
 	}
-	webhook, err := mountWebhook(cfg, srv, urgentKube, inf, reg, log)
+	webhook, err := mountWebhook(cfg, srv, urgentKube, inf, handoff, reg, log)
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,7 @@ func TestLiveMetricsEndpointPassesPromlint(t *testing.T) {
 	require.NoError(t, err)
 	srv := server.New("127.0.0.1:0", reg, func() error { return nil }, zap.NewNop())
 	require.NoError(t, srv.Listen())
-	rcv, err := mountWebhook(cfg, srv, kube, inf, reg, zap.NewNop())
+	rcv, err := mountWebhook(cfg, srv, kube, inf, nil, reg, zap.NewNop())
 	require.NoError(t, err)
 	defer func() { _ = rcv.Stop(context.Background()) }()
 	done := make(chan error, 1)

@@ -14,9 +14,11 @@ import (
 // mountWebhook serves the Alertmanager webhook when a token file is configured and
 // starts the workers that mark Deployments; nil when the webhook is disabled. Every
 // replica serves it, leader or not: the mark goes through the API server, on the
-// client that takes traffic off canaries (urgent.go).
+// client that takes traffic off canaries (urgent.go). On the leader, handoff (its
+// controller) takes each alert in process first, and the mark is written only
+// when the controller gives it back.
 func mountWebhook(cfg config.Config, srv *server.Server, kube kubernetes.Interface, inf *controller.Informers,
-	reg prometheus.Registerer, log *zap.Logger) (*alerts.Receiver, error) {
+	handoff alerts.Handoff, reg prometheus.Registerer, log *zap.Logger) (*alerts.Receiver, error) {
 	if cfg.WebhookTokenFile == "" {
 		log.Info("Alertmanager webhook disabled: ROLLOUTD_WEBHOOK_TOKEN_FILE is not set")
 		return nil, nil
@@ -26,6 +28,7 @@ func mountWebhook(cfg config.Config, srv *server.Server, kube kubernetes.Interfa
 		Kube:       kube,
 		Workers:    cfg.WebhookWorkers,
 		Lookup:     inf.Deployment,
+		Handoff:    handoff,
 		Registerer: reg,
 		Log:        log.Named("alerts"),
 	})

@@ -39,7 +39,7 @@ func TestWebhookIsMountedOnlyWithATokenFile(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			srv := server.New("127.0.0.1:0", reg, func() error { return nil }, zap.NewNop())
 			require.NoError(t, srv.Listen())
-			rcv, err := mountWebhook(config.Config{WebhookTokenFile: tt.tokenFile}, srv, kube, inf, reg, zap.NewNop())
+			rcv, err := mountWebhook(config.Config{WebhookTokenFile: tt.tokenFile}, srv, kube, inf, nil, reg, zap.NewNop())
 			require.NoError(t, err)
 			done := make(chan error, 1)
 			go func() { done <- srv.Serve() }()
@@ -71,7 +71,7 @@ func TestUnreadableTokenFileStopsTheDaemonAtStart(t *testing.T) {
 	inf, err := controller.NewInformers(kube, nil, 0)
 	require.NoError(t, err)
 	srv := server.New("127.0.0.1:0", prometheus.NewRegistry(), func() error { return nil }, zap.NewNop())
-	_, err = mountWebhook(config.Config{WebhookTokenFile: filepath.Join(t.TempDir(), "missing")}, srv, kube, inf,
+	_, err = mountWebhook(config.Config{WebhookTokenFile: filepath.Join(t.TempDir(), "missing")}, srv, kube, inf, nil,
 		prometheus.NewRegistry(), zap.NewNop())
 	assert.Error(t, err)
 }

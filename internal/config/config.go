@@ -42,7 +42,7 @@ type Config struct {
 	// Deployments carrying an alert or a command ahead of the rest.
 	RollbackQPS       float32       `env:"ROLLBACK_QPS, default=300"`
 	RollbackBurst     int           `env:"ROLLBACK_BURST, default=3000"`
-	RollbackWorkers   int           `env:"ROLLBACK_WORKERS, default=32"`
+	RollbackWorkers   int           `env:"ROLLBACK_WORKERS, default=64"`
 	WebhookWorkers    int           `env:"WEBHOOK_WORKERS, default=32"`
 	QueryTimeout      time.Duration `env:"QUERY_TIMEOUT, default=5s"`
 	MaxQueries        int           `env:"MAX_CONCURRENT_QUERIES, default=16"`

@@ -27,6 +27,9 @@ type alertState struct {
 	previous *corev1.PodTemplateSpec
 	// consumed: the decision used the mark up, so the status write drops it.
 	consumed bool
+	// handed is the alert the leader's webhook handed over in process for this
+	// Deployment (handoff.go), when the reconcile acts on it.
+	handed *handed
 }
 
 // observeAlert passes a pending alert to the strategy. For an alert after a
@@ -37,6 +40,12 @@ func (r *rollout) observeAlert(ctx context.Context, in *strategy.Input, sets []*
 	r.alert.present = present
 	if err != nil {
 		r.log.Warn("unreadable alert mark; dropping it", zap.Error(err))
+	}
+	if h := r.c.handedMark(r.d); h != nil && (m == nil || h.mark.Same(*m)) {
+		// Handed over in process; the same alert's mark, if it came too, is
+		// used up with it.
+		r.alert.handed = h
+		m = &h.mark
 	}
 	if m == nil {
 		return nil
@@ -95,7 +104,9 @@ func previousReplicaSet(d *appsv1.Deployment, sets []*appsv1.ReplicaSet) *appsv1
 }
 
 // decided records whether the decision used the alert up.
-func (r *rollout) decided(d strategy.Decision) { r.alert.consumed = r.alert.present && !d.KeepAlert }
+func (r *rollout) decided(d strategy.Decision) {
+	r.alert.consumed = (r.alert.present || r.alert.handed != nil) && !d.KeepAlert
+}
 
 // oneShotKeys lists the one-shot annotations a status write drops: a consumed
 // command (when dropCommand) and a consumed alert mark, so each is acted on once.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -76,6 +77,11 @@ type Controller struct {
 	// gates holds the gate each Deployment is evaluating (*gateRun), so an alert
 	// or a command arriving meanwhile cancels it (preempt.go).
 	gates sync.Map
+	// handed holds, per Deployment, the alert the leader's webhook handed over
+	// in process (*handed), until a decision settles it (handoff.go); leading
+	// is true while Run runs.
+	handed  sync.Map
+	leading atomic.Bool
 }
 
 // New builds a controller and registers its event handlers on the informers.
@@ -156,6 +162,9 @@ func (c *Controller) enqueueOwner(obj any) {
 // Run starts workers and blocks until ctx is done, then drains the queue.
 func (c *Controller) Run(ctx context.Context, workers int) {
 	defer c.queue.ShutDown()
+	c.leading.Store(true)
+	defer c.settleAllHanded()
+	defer c.leading.Store(false)
 	c.Log.Info("starting workers", zap.Int("workers", workers), zap.Int("urgentWorkers", c.Urgent.Workers))
 	var wg sync.WaitGroup
 	if c.urgent != nil {

@@ -39,7 +39,12 @@ func (c *Controller) preempt(d *appsv1.Deployment) {
 	if !pendingIntervention(d) {
 		return
 	}
-	if v, ok := c.gates.Load(deploymentKey(d)); ok {
+	c.preemptKey(deploymentKey(d))
+}
+
+// preemptKey cancels the gate in flight for the Deployment key, if any.
+func (c *Controller) preemptKey(key string) {
+	if v, ok := c.gates.Load(key); ok {
 		v.(*gateRun).cancel(errPreempted)
 	}
 }
@@ -62,7 +67,7 @@ func (r *rollout) runGate(ctx context.Context, eval func(context.Context) analys
 	defer r.c.gates.CompareAndDelete(key, run)
 	// The alert or command may have landed between the cache read and the
 	// registration above.
-	if fresh, err := r.c.Informers.Deployment(r.d.Namespace, r.d.Name); err == nil && pendingIntervention(fresh) {
+	if fresh, err := r.c.Informers.Deployment(r.d.Namespace, r.d.Name); err == nil && r.c.intervening(fresh) {
 		return analysis.Result{}, true
 	}
 	res = eval(gctx)

@@ -80,7 +80,7 @@ func (c *Controller) sync(ctx context.Context, key string, urgent bool) (time.Du
 	if cached.Labels[contract.CanaryOfLabel] != "" {
 		return 0, nil
 	}
-	if urgent && !(pendingIntervention(cached) && contract.Enabled(cached.Annotations) && cached.DeletionTimestamp == nil) {
+	if urgent && !(c.intervening(cached) && contract.Enabled(cached.Annotations) && cached.DeletionTimestamp == nil) {
 		return 0, nil
 	}
 	if cached.DeletionTimestamp != nil {
@@ -130,12 +130,12 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	in.Held = r.held
-	if !pendingIntervention(r.d) {
+	if !r.c.intervening(r.d) {
 		// The sequential evidence may be rebuilt from Prometheus: an alert or a
 		// command is acted on first.
 		r.observeSequential(ctx, &in)
 	}
-	if strategy.GateDue(in) && !pendingIntervention(r.d) {
+	if strategy.GateDue(in) && !r.c.intervening(r.d) {
 		res, preempted := r.runGate(ctx, func(gctx context.Context) analysis.Result { return r.evaluate(gctx, in) })
 		if preempted {
 			// The reconcile the handler queued acts on the alert or command.
@@ -156,6 +156,7 @@ func (r *rollout) reconcile(ctx context.Context) (time.Duration, error) {
 	if err := r.apply(ctx, d); err != nil {
 		return 0, err
 	}
+	r.settleHanded(d.KeepAlert)
 	r.reportAlert(d)
 	return r.requeue(d), nil
 }
