@@ -157,3 +157,25 @@ func BenchmarkWebhookThroughput(b *testing.B) {
 		})
 	}
 }
+
+// A mark whose first patch outlives its deadline is a failure, not a skip: the
+// alert is forgotten by the dedupe set, so Alertmanager's next notification of it
+// is queued again.
+func TestMarkThatTimesOutIsRetriedByTheNextNotification(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.MarkTimeout = 50 * time.Millisecond }, deployment("default", "web"))
+	api := blockPatches(f)
+	body := payload(t, alert("HighErrorRate", "fp1"))
+
+	require.Equal(t, http.StatusOK, f.post(testToken, body).Code)
+	<-api.entered
+	require.Eventually(t, func() bool {
+		return testutil.ToFloat64(f.r.alerts.WithLabelValues(resultFailed)) == 1
+	}, 5*time.Second, time.Millisecond, "the timed-out mark counts as failed")
+	assert.Zero(t, testutil.ToFloat64(f.r.alerts.WithLabelValues(resultSkipped)))
+
+	rec := f.post(testToken, body)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), "1 of 1 alerts queued", "the repeat notification is not a duplicate")
+	close(api.release)
+	f.drain()
+}

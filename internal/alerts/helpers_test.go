@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -217,7 +218,12 @@ type blockingDeployments struct {
 func (d blockingDeployments) Patch(ctx context.Context, name string, pt types.PatchType, data []byte,
 	opts metav1.PatchOptions, sub ...string) (*appsv1.Deployment, error) {
 	d.s.entered <- struct{}{}
-	<-d.s.release
+	select {
+	case <-d.s.release:
+	case <-ctx.Done():
+		// As a real client: the request's context ends the wait.
+		return nil, fmt.Errorf("patch: %w", ctx.Err())
+	}
 	return d.DeploymentInterface.Patch(ctx, name, pt, data, opts, sub...)
 }
 

@@ -134,6 +134,12 @@ func (r *Receiver) markDeployment(ctx context.Context, j job) (result, why strin
 		result = resultMarked
 		return nil
 	})
+	if err == nil && result == "" {
+		// retry.OnError reads an error wrapping the context's end as "interrupted"
+		// and answers with the last retriable error, nil when the first attempt
+		// already ran out of time: that is a failure, not a skip.
+		err = fmt.Errorf("mark deployment %s/%s: %w", ns, name, context.Cause(ctx))
+	}
 	if err != nil {
 		return resultFailed, "", err
 	}

@@ -31,7 +31,7 @@ const (
 	DefaultMarkTimeout = 10 * time.Second
 	// DefaultHandoffTimeout bounds how long an alert taken by the leader's
 	// controller waits for a decision before it is marked after all.
-	DefaultHandoffTimeout = 5 * time.Second
+	DefaultHandoffTimeout = 30 * time.Second
 )
 
 // Options configure a Receiver; zero values take the defaults above.
