@@ -315,8 +315,14 @@ func QuantileDigits(q float64) string {
 	return fmt.Sprintf("%02d", int(q*100+0.5))
 }
 
-// formatNumber renders a float without trailing zeros, rounded to six decimals so
-// that 0.015*100 prints as 1.5.
+// FormatNumber renders a float without trailing zeros or exponent, rounded to six
+// decimals so that 0.015*100 prints as 1.5, and to the 15 significant digits a
+// float64 holds, so that a large bound scaled to milli units and back renders the
+// same text again (5.0000011e13 has no meaningful sixth decimal).
 func FormatNumber(v float64) string {
-	return strconv.FormatFloat(math.Round(v*1e6)/1e6, 'f', -1, 64)
+	r := math.Round(v*1e6) / 1e6
+	if d, err := strconv.ParseFloat(strconv.FormatFloat(r, 'g', 15, 64), 64); err == nil {
+		r = d
+	}
+	return strconv.FormatFloat(r, 'f', -1, 64)
 }
