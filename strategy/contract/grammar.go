@@ -266,10 +266,36 @@ func parseResource(m Metric, bound string) (Check, error) {
 
 // parseQuantityBound parses a non-negative Kubernetes quantity such as 256Mi.
 func parseQuantityBound(s string) (float64, bool) {
+	if !plausibleQuantity(s) {
+		return 0, false
+	}
 	q, err := resource.ParseQuantity(s)
 	v := q.AsApproximateFloat64()
 	// ParseQuantity takes forms like "e700" whose float is NaN or huge.
 	return v, err == nil && q.Sign() >= 0 && !math.IsNaN(v) && v <= maxNumber
+}
+
+// maxQuantityText and maxQuantityExponent bound what reaches ParseQuantity:
+// it computes a decimal exponent as a power of ten in arbitrary precision, so
+// "100E001000000000500000" runs for minutes (a reconcile worker held by one
+// annotation). No bound up to maxNumber needs more.
+const (
+	maxQuantityText     = 64
+	maxQuantityExponent = 30
+)
+
+// plausibleQuantity reports whether s is short enough, and its decimal exponent
+// (the digits after an e or E) small enough, to be parsed at once.
+func plausibleQuantity(s string) bool {
+	if len(s) > maxQuantityText {
+		return false
+	}
+	i := strings.IndexAny(s, "eE")
+	if i < 0 || s[i+1:] == "" || s[i+1:] == "i" {
+		return true // no exponent, or the suffix E (exa) or Ei (exbi)
+	}
+	exp, err := strconv.Atoi(s[i+1:])
+	return err == nil && exp >= -maxQuantityExponent && exp <= maxQuantityExponent
 }
 
 // parseGrowth accepts "4Mi+baseline": the canary's working set may grow that

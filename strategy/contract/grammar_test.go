@@ -30,6 +30,10 @@ func TestParseChecksAcceptsEveryForm(t *testing.T) {
 		{"memory<=1.3x", Check{Metric: MetricMemory, Mode: Ratio, Bound: 1.3}, "memory", "memory<=1.3x"},
 		{"memory<=256Mi", Check{Metric: MetricMemory, Mode: Absolute, Bound: 256 << 20}, "memory", "memory<=256Mi"},
 		{"memory<=1G", Check{Metric: MetricMemory, Mode: Absolute, Bound: 1e9}, "memory", "memory<=1000000000"},
+		{"memory<=2e9", Check{Metric: MetricMemory, Mode: Absolute, Bound: 2e9}, "memory", "memory<=1953125Ki"},
+		{"memory<=1Ti", Check{Metric: MetricMemory, Mode: Absolute, Bound: 1 << 40}, "memory", "memory<=1Ti"},
+		{"cpu<=64E-3", Check{Metric: MetricCPU, Mode: Absolute, Bound: 0.064}, "cpu", "cpu<=64m"},
+		{"cpu<=50000011000", Check{Metric: MetricCPU, Mode: Absolute, Bound: 50000011000}, "cpu", "cpu<=50000011000000m"},
 		{"load<=1.5x", Check{Metric: MetricLoad, Mode: Ratio, Bound: 1.5}, "load", "load<=1.5x"},
 		{"load<=2", Check{Metric: MetricLoad, Mode: Absolute, Bound: 2}, "load", "load<=2"},
 		{"alerts", Check{Metric: MetricAlerts, Mode: NoneFiring}, "alerts", "alerts"},
@@ -86,6 +90,10 @@ func TestParseChecksRejectsWithClearErrors(t *testing.T) {
 		{"latency<=1.2x", `invalid check: "latency<=1.2x": unknown check "latency" (accepted: ...`},
 		{"latency-p99<=500", `invalid check: "latency-p99<=500": latency bound "500" must be a factor like 1.2x or a duration like 500ms or 0.5s (accepted: ...`},
 		{"latency-p99<=NaNms", `invalid check: "latency-p99<=NaNms": latency bound "NaNms" must be a factor like 1.2x or a duration like 500ms or 0.5s (accepted: ...`},
+		// ParseQuantity computes a decimal exponent in arbitrary precision: this one ran for minutes.
+		{"cpu<=100E001000000000500000", `invalid check: "cpu<=100E001000000000500000": cpu bound "100E001000000000500000" must be a factor like 1.3x or a quantity like 500m (accepted: ...`},
+		{"memory<=1e-31", `invalid check: "memory<=1e-31": memory bound "1e-31" must be a factor like 1.3x or a quantity like 256Mi (accepted: ...`},
+		{"memory<=1Ei", `invalid check: "memory<=1Ei": memory bound "1Ei" must be a factor like 1.3x or a quantity like 256Mi (accepted: ...`},
 		{"cpu<=1.3x, cpu<=500m", `invalid check: "cpu<=500m": check cpu already given as "cpu<=1.3x"; give one bound per check`},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
