@@ -12,13 +12,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
 // App is an application of the simulator (e2e/sim) as its user deploys it: a
 // Deployment whose pods carry app=<Name>, a Service on port 80 the simulator
 // sends RPS requests a second to, and, when Ingress is set, an Ingress for host
 // <Name>.example.com. The e2e scenarios and the benchmark programs
-// (e2e/bench/harness.Apps) make their apps with it.
+// (e2e/bench/harness.Apps, e2e/bench/eval) make their apps with it.
 type App struct {
 	Name     string
 	Replicas int32
@@ -77,12 +79,16 @@ func (a App) Service(ns string) *corev1.Service {
 
 // IngressObject is the app's Ingress in ns: every path of its host to its
 // Service.
-func (a App) IngressObject(ns string) *networkingv1.Ingress {
+func (a App) IngressObject(ns string) *networkingv1.Ingress { return a.ingress(ns, a.Name) }
+
+// ingress is an Ingress named after the app in ns sending every path of host
+// <host>.example.com to the app's Service.
+func (a App) ingress(ns, host string) *networkingv1.Ingress {
 	prefix := networkingv1.PathTypePrefix
 	ing := &networkingv1.Ingress{
 		ObjectMeta: metav1.ObjectMeta{Name: a.Name, Namespace: ns},
 		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{
-			Host: a.Name + ".example.com",
+			Host: host + ".example.com",
 			IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
 				Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
 					Service: &networkingv1.IngressServiceBackend{Name: a.Name, Port: networkingv1.ServiceBackendPort{Number: 80}},
@@ -102,22 +108,52 @@ func (a App) Create(ctx context.Context, kube kubernetes.Interface, ns string, e
 	for _, edit := range edits {
 		edit(d)
 	}
-	if _, err := kube.AppsV1().Deployments(ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create deployment %s: %w", a.Name, err)
+	var ing *networkingv1.Ingress
+	if a.Ingress {
+		ing = a.IngressObject(ns)
 	}
-	if _, err := kube.CoreV1().Services(ns).Create(ctx, a.Service(ns), metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create service %s: %w", a.Name, err)
-	}
-	if !a.Ingress {
-		return nil
-	}
-	return a.CreateIngress(ctx, kube, ns)
+	return create(ctx, kube, d, a.Service(ns), ing)
 }
 
 // CreateIngress makes the app's Ingress in ns.
 func (a App) CreateIngress(ctx context.Context, kube kubernetes.Interface, ns string) error {
-	if _, err := kube.NetworkingV1().Ingresses(ns).Create(ctx, a.IngressObject(ns), metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create ingress %s: %w", a.Name, err)
+	return create(ctx, kube, nil, nil, a.IngressObject(ns))
+}
+
+// CreateCanary makes in ns the canary copy rolloutd would make of the app for
+// router nginx at weight percent, without rolloutd: Deployment <name>-canary
+// of one pod, its Service labelled as rolloutd's (so the simulator reaches it
+// only through the canary Ingress, as in a real rollout) and a canary Ingress
+// for the app's host. It gives a program canary series with no daemon running
+// (e2e/bench/eval).
+func (a App) CreateCanary(ctx context.Context, kube kubernetes.Interface, ns string, weight int) error {
+	c := a
+	c.Name, c.Replicas = contract.CanaryName(a.Name), 1
+	svc := c.Service(ns)
+	svc.Annotations = nil
+	svc.Labels = map[string]string{contract.ManagedByLabel: contract.ManagedByValue}
+	ing := c.ingress(ns, a.Name)
+	ing.Annotations = map[string]string{"nginx.ingress.kubernetes.io/canary": "true",
+		CanaryWeightAnnotation: strconv.Itoa(weight)}
+	return create(ctx, kube, c.Deployment(ns), svc, ing)
+}
+
+// create makes each object that is not nil, in the order given.
+func create(ctx context.Context, kube kubernetes.Interface, d *appsv1.Deployment, svc *corev1.Service, ing *networkingv1.Ingress) error {
+	if d != nil {
+		if _, err := kube.AppsV1().Deployments(d.Namespace).Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create deployment %s: %w", d.Name, err)
+		}
+	}
+	if svc != nil {
+		if _, err := kube.CoreV1().Services(svc.Namespace).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create service %s: %w", svc.Name, err)
+		}
+	}
+	if ing != nil {
+		if _, err := kube.NetworkingV1().Ingresses(ing.Namespace).Create(ctx, ing, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("create ingress %s: %w", ing.Name, err)
+		}
 	}
 	return nil
 }

@@ -13,12 +13,12 @@ import (
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/e2e/bench/capacity"
 	"github.com/rolloutd/rolloutd/e2e/bench/harness"
+	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -52,14 +52,14 @@ func (f *fleet) grow(ctx context.Context, n int) error {
 	from := f.apps
 	for i := from; i < n; i++ {
 		if i%f.perNamespace == 0 {
-			if err := createNamespace(ctx, f.kube, f.namespace(i)); err != nil {
+			if err := framework.CreateNamespace(ctx, f.kube, f.namespace(i), nil); err != nil {
 				return err
 			}
 		}
 	}
 	err := harness.Parallel(n-from, func(k int) error {
 		i := from + k
-		return createApp(ctx, f.kube, app{ns: f.namespace(i), name: f.appName(i), replicas: 1, rps: f.rps, place: f.pool.Place})
+		return createApp(ctx, f.kube, f.namespace(i), app(f.appName(i), 1, f.rps, f.pool.Place))
 	})
 	f.apps = max(f.apps, n)
 	return err
@@ -107,8 +107,8 @@ func (f *fleet) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for i := 0; i < f.apps; i += f.perNamespace {
-		if err := f.kube.CoreV1().Namespaces().Delete(ctx, f.namespace(i), metav1.DeleteOptions{}); err != nil {
-			fmt.Fprintf(os.Stderr, "evalbench: delete namespace %s: %v\n", f.namespace(i), err)
+		if err := framework.DeleteNamespace(ctx, f.kube, f.namespace(i)); err != nil {
+			fmt.Fprintf(os.Stderr, "evalbench: %v\n", err)
 		}
 	}
 	if f.pool != nil {

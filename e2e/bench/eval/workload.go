@@ -5,20 +5,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strconv"
 	"time"
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/utils/ptr"
 
 	"github.com/rolloutd/rolloutd/analysis"
+	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
@@ -28,77 +23,26 @@ type workload struct{ ns string }
 
 func deploy(ctx context.Context, kube kubernetes.Interface) (*workload, error) {
 	w := &workload{ns: fmt.Sprintf("evalbench-%06d", rand.IntN(1_000_000))}
-	if err := createNamespace(ctx, kube, w.ns); err != nil {
+	if err := framework.CreateNamespace(ctx, kube, w.ns, nil); err != nil {
 		return w, err
 	}
-	return w, createApp(ctx, kube, app{ns: w.ns, name: "web", replicas: 3, rps: 200})
+	return w, createApp(ctx, kube, w.ns, app("web", 3, 200, nil))
 }
 
-func createNamespace(ctx context.Context, kube kubernetes.Interface, ns string) error {
-	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}},
-		metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create namespace %s: %w", ns, err)
-	}
-	return nil
+// app is a stable Deployment of replicas pods whose Service gets rps requests
+// a second, behind an Ingress; place, when set, says where its pods run.
+func app(name string, replicas int32, rps int, place func(*corev1.PodSpec)) framework.App {
+	return framework.App{Name: name, Replicas: replicas, Container: "web", Image: "example.com/web:v1",
+		RPS: rps, Ingress: true, IngressClass: "nginx", Place: place}
 }
 
-// app is one stable Deployment of replicas pods and its canary of one pod, each
-// with its Service and Ingress, the canary's at 20%.
-type app struct {
-	ns, name string
-	replicas int32
-	rps      int
-	place    func(*corev1.PodSpec) // where the pods run; nil: anywhere
-}
-
-func createApp(ctx context.Context, kube kubernetes.Interface, a app) error {
-	if err := a.create(ctx, kube, a.name, a.replicas); err != nil {
+// createApp makes the app and its canary of one pod, the canary's Ingress at
+// 20%.
+func createApp(ctx context.Context, kube kubernetes.Interface, ns string, a framework.App) error {
+	if err := a.Create(ctx, kube, ns); err != nil {
 		return err
 	}
-	return a.create(ctx, kube, contract.CanaryName(a.name), 1)
-}
-
-// create makes one Deployment with its Service and Ingress; the canary's Service
-// carries rolloutd's managed-by label, so the simulator reaches it only through
-// the canary Ingress, as in a real rollout.
-func (a app) create(ctx context.Context, kube kubernetes.Interface, name string, replicas int32) error {
-	labels := map[string]string{"app": name}
-	spec := corev1.PodSpec{Containers: []corev1.Container{{Name: "web", Image: "example.com/web:v1"}}}
-	if a.place != nil {
-		a.place(&spec)
-	}
-	d := &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.ns},
-		Spec: appsv1.DeploymentSpec{Replicas: ptr.To(replicas), Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: spec}},
-	}
-	if _, err := kube.AppsV1().Deployments(a.ns).Create(ctx, d, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create deployment %s/%s: %w", a.ns, name, err)
-	}
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.ns},
-		Spec: corev1.ServiceSpec{Selector: labels, Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}}}
-	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: a.ns}}
-	if name == a.name {
-		svc.Annotations = map[string]string{"sim.rolloutd.io/rps": strconv.Itoa(a.rps)}
-	} else {
-		svc.Labels = map[string]string{"app.kubernetes.io/managed-by": "rolloutd"}
-		ing.Annotations = map[string]string{"nginx.ingress.kubernetes.io/canary": "true",
-			"nginx.ingress.kubernetes.io/canary-weight": "20"}
-	}
-	prefix := networkingv1.PathTypePrefix
-	ing.Spec = networkingv1.IngressSpec{IngressClassName: ptr.To("nginx"), Rules: []networkingv1.IngressRule{{
-		Host: a.name + ".example.com",
-		IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
-			Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &prefix, Backend: networkingv1.IngressBackend{
-				Service: &networkingv1.IngressServiceBackend{Name: name, Port: networkingv1.ServiceBackendPort{Number: 80}},
-			}}}}}}}}
-	if _, err := kube.CoreV1().Services(a.ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create service %s/%s: %w", a.ns, name, err)
-	}
-	if _, err := kube.NetworkingV1().Ingresses(a.ns).Create(ctx, ing, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("create ingress %s/%s: %w", a.ns, name, err)
-	}
-	return nil
+	return a.CreateCanary(ctx, kube, ns, 20)
 }
 
 func (w *workload) target(window time.Duration) analysis.Target {
@@ -136,6 +80,6 @@ func (w *workload) waitForSeries(ctx context.Context, prom promv1.API, window ti
 func (w *workload) cleanup(kube kubernetes.Interface) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := kube.CoreV1().Namespaces().Delete(ctx, w.ns, metav1.DeleteOptions{})
+	err := framework.DeleteNamespace(ctx, kube, w.ns)
 	fmt.Fprintf(os.Stderr, "evalbench: deleted namespace %s (%v)\n", w.ns, err)
 }
