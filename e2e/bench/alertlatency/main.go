@@ -12,9 +12,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
+
+	"github.com/rolloutd/rolloutd/e2e/bench/harness"
 )
 
 type options struct {
@@ -32,8 +32,6 @@ func run() int {
 	flag.IntVar(&o.viaAM, "via-alertmanager", 5, "rollouts rolled back by a Prometheus rule through Alertmanager")
 	flag.Float64Var(&o.flaggerSec, "flagger-worst", 300, "Flagger's worst case with its defaults in seconds (interval 1m x threshold 5)")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
 	wd, err := os.Getwd()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "alertlatency:", err)
@@ -44,9 +42,5 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "alertlatency: run from the repository root with the sandbox up (make sandbox)")
 		return 2
 	}
-	if err := bench(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "alertlatency:", err)
-		return 1
-	}
-	return 0
+	return harness.Main("alertlatency", func(ctx context.Context) error { return bench(ctx, o) })
 }

@@ -31,7 +31,6 @@ import (
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/rolloutd/rolloutd/analysis"
 	"github.com/rolloutd/rolloutd/e2e/bench/harness"
@@ -112,12 +111,8 @@ func run(ctx context.Context, cfg config) error {
 	if err != nil {
 		return err
 	}
-	rc, err := clientcmd.BuildConfigFromFlags("", cfg.kubeconfig)
-	if err != nil {
-		return fmt.Errorf("kubeconfig %s: %w", cfg.kubeconfig, err)
-	}
-	rc.QPS, rc.Burst = 200, 400 // the sampler mode creates thousands of objects
-	kube, err := kubernetes.NewForConfig(rc)
+	// The sampler mode creates thousands of objects.
+	_, kube, err := harness.Connect(cfg.kubeconfig, 200, 400)
 	if err != nil {
 		return err
 	}

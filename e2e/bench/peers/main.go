@@ -20,12 +20,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"k8s.io/client-go/dynamic"
@@ -82,13 +80,7 @@ func run() int {
 		return 2
 	}
 	// Ctrl-C ends the run early; namespaces, nodes and CRDs are still removed.
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := measure(ctx, o); err != nil {
-		fmt.Fprintln(os.Stderr, "bench-peers:", err)
-		return 1
-	}
-	return 0
+	return harness.Main("bench-peers", func(ctx context.Context) error { return measure(ctx, o) })
 }
 
 func parseFlags(args []string) (options, error) {

@@ -10,13 +10,11 @@ import (
 	"sync"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/rolloutd/rolloutd/e2e/bench/harness"
 	"github.com/rolloutd/rolloutd/e2e/sim"
 )
 
@@ -50,18 +48,13 @@ type canaryCounts struct{ total, failed float64 }
 // nginx_ingress_controller_requests over the series of namespace ns with a
 // canary upstream, per Ingress; failed are the 5xx answers.
 func canaryRequests(metrics io.Reader, ns string) (map[string]canaryCounts, error) {
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(metrics)
+	ms, err := harness.MetricFamily(metrics, "nginx_ingress_controller_requests")
 	if err != nil {
 		return nil, fmt.Errorf("parse simulator metrics: %w", err)
 	}
 	out := map[string]canaryCounts{}
-	f, ok := families["nginx_ingress_controller_requests"]
-	if !ok {
-		return out, nil
-	}
-	for _, m := range f.GetMetric() {
-		l := labels(m)
+	for _, m := range ms {
+		l := harness.Labels(m)
 		if l["namespace"] != ns || l["canary"] == "" {
 			continue
 		}
@@ -74,14 +67,6 @@ func canaryRequests(metrics io.Reader, ns string) (map[string]canaryCounts, erro
 		out[l["ingress"]] = c
 	}
 	return out, nil
-}
-
-func labels(m *dto.Metric) map[string]string {
-	out := map[string]string{}
-	for _, p := range m.GetLabel() {
-		out[p.GetName()] = p.GetValue()
-	}
-	return out
 }
 
 // canaryWatch polls the simulator's counters and keeps the highest count seen

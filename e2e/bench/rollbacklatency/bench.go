@@ -34,7 +34,7 @@ func (l level) String() string {
 }
 
 func bench(ctx context.Context, o options) (err error) {
-	_, kube, err := harness.Connect(o.kubeconfig, 200, 400)
+	_, kube, err := harness.Connect(o.Kubeconfig, 200, 400)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func (r *run) swap(ctx context.Context, measured bool) error {
 			env = append(env, "ROLLOUTD_PROMETHEUS_URL="+r.prom.URL(), "ROLLOUTD_QUERY_TIMEOUT=1h", "ROLLOUTD_GATE_TIMEOUT=2h")
 		}
 	}
-	d, err := harness.StartDaemon(ctx, harness.DaemonOptions{Bin: r.o.bin, Kubeconfig: r.o.kubeconfig, Namespace: r.ns, PrometheusURL: r.o.prom,
+	d, err := harness.StartDaemon(ctx, harness.DaemonOptions{Bin: r.o.bin, Kubeconfig: r.o.Kubeconfig, Namespace: r.ns, PrometheusURL: r.o.Prometheus,
 		TokenFile: r.tokenFile, LogDir: r.o.logDir, LogName: fmt.Sprintf("rolloutd-%s-%d-%s.log", r.ns, r.daemons, role), Env: env})
 	if err != nil {
 		return err

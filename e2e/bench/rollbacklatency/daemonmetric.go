@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+
+	"github.com/rolloutd/rolloutd/e2e/bench/harness"
 )
 
 // histogram is one cause's rolloutd_rollback_latency_seconds as the daemon
@@ -37,29 +37,15 @@ func (r *run) scrapeDaemon(ctx context.Context, cause string) error {
 }
 
 func rollbackHistograms(text string) (map[string]histogram, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+	ms, err := harness.MetricFamily(strings.NewReader(text), "rolloutd_rollback_latency_seconds")
 	if err != nil {
 		return nil, fmt.Errorf("parse rolloutd metrics: %w", err)
 	}
 	out := map[string]histogram{}
-	fam, ok := fams["rolloutd_rollback_latency_seconds"]
-	if !ok {
-		return out, nil
-	}
-	for _, m := range fam.GetMetric() {
-		out[label(m, "cause")] = fromProto(m.GetHistogram())
+	for _, m := range ms {
+		out[harness.Labels(m)["cause"]] = fromProto(m.GetHistogram())
 	}
 	return out, nil
-}
-
-func label(m *dto.Metric, name string) string {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == name {
-			return l.GetValue()
-		}
-	}
-	return ""
 }
 
 func fromProto(h *dto.Histogram) histogram {

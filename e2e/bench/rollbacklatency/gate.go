@@ -34,7 +34,7 @@ func (r *run) gates(ctx context.Context) error {
 		return ctx.Err()
 	case <-time.After(r.o.soak):
 	}
-	r.res.health = health(ctx, r.o.prom, r.ns)
+	r.res.health = health(ctx, r.o.Prometheus, r.ns)
 	fmt.Printf("  simulator and Prometheus: %s\n", r.res.health)
 	if err := r.swap(ctx, true); err != nil {
 		return err

@@ -20,16 +20,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/rolloutd/rolloutd/e2e/bench/harness"
 )
 
 type options struct {
-	kubeconfig string
-	prom       string
+	harness.SandboxFlags
 	logDir     string
 	bin        string
 	n          int
@@ -48,8 +45,7 @@ func main() { os.Exit(runMain()) }
 
 func runMain() int {
 	var o options
-	flag.StringVar(&o.kubeconfig, "kubeconfig", ".sandbox/kubeconfig", "sandbox kubeconfig")
-	flag.StringVar(&o.prom, "prometheus", "", "Prometheus URL (empty: the sandbox's, from .sandbox/env)")
+	o.Register(flag.CommandLine)
 	flag.StringVar(&o.logDir, "log-dir", ".sandbox/logs", "where the daemon's log goes")
 	flag.StringVar(&o.bin, "rolloutd", "", "rolloutd binary (empty: go build ./cmd/rolloutd)")
 	flag.IntVar(&o.n, "n", 1000, "rollouts rolled back at once")
@@ -67,18 +63,9 @@ func runMain() int {
 		fmt.Fprintln(os.Stderr, "rollbacklatency: -n and -single must be positive")
 		return 2
 	}
-	if o.prom == "" {
-		var err error
-		if o.prom, err = harness.SandboxPrometheus(); err != nil {
-			fmt.Fprintln(os.Stderr, "rollbacklatency:", err)
-			return 2
-		}
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	if err := bench(ctx, o); err != nil {
+	if err := o.Resolve(); err != nil {
 		fmt.Fprintln(os.Stderr, "rollbacklatency:", err)
-		return 1
+		return 2
 	}
-	return 0
+	return harness.Main("rollbacklatency", func(ctx context.Context) error { return bench(ctx, o) })
 }

@@ -18,8 +18,8 @@ type daemon struct{ *harness.Daemon }
 
 func startDaemon(ctx context.Context, o options, ns string) (*daemon, error) {
 	d, err := harness.StartDaemon(ctx, harness.DaemonOptions{
-		Kubeconfig: o.kubeconfig, Namespace: ns, LogDir: os.TempDir(),
-		PrometheusURL: o.prom, Env: []string{"ROLLOUTD_PPROF=true"},
+		Kubeconfig: o.Kubeconfig, Namespace: ns, LogDir: os.TempDir(),
+		PrometheusURL: o.Prometheus, Env: []string{"ROLLOUTD_PPROF=true"},
 	})
 	return &daemon{d}, err
 }

@@ -25,8 +25,7 @@ import (
 )
 
 type options struct {
-	kubeconfig  string
-	prom        string
+	harness.SandboxFlags
 	sizes       []size
 	timeout     time.Duration
 	interval    time.Duration // rolloutd.io/interval of the rolling Deployments
@@ -42,8 +41,7 @@ func main() { os.Exit(run()) }
 func run() int {
 	var o options
 	var sizes string
-	flag.StringVar(&o.kubeconfig, "kubeconfig", ".sandbox/kubeconfig", "sandbox kubeconfig")
-	flag.StringVar(&o.prom, "prometheus", "", "Prometheus URL (empty: the sandbox's, from .sandbox/env)")
+	o.Register(flag.CommandLine)
 	flag.StringVar(&sizes, "sizes", "100:10,1000:100", "comma list of DEPLOYMENTS:ROLLING")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "bound of one size's run")
 	flag.DurationVar(&o.interval, "interval", 2*time.Second, "rolloutd.io/interval of the rolling Deployments")
@@ -51,12 +49,10 @@ func run() int {
 	flag.StringVar(&o.cpuProfile, "cpu-profile", "", "save a 30 s CPU profile of the daemon, from the release on, to this file (suffixed by the size)")
 	flag.StringVar(&o.heapProfile, "heap-profile", "", "save the daemon's heap profile at idle to this file (suffixed by the size)")
 	flag.Parse()
-	var err error
-	if o.prom == "" {
-		if o.prom, err = harness.SandboxPrometheus(); err != nil {
-			fmt.Fprintln(os.Stderr, "scale:", err)
-			return 2
-		}
+	err := o.Resolve()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		return 2
 	}
 	if o.sizes, err = parseSizes(sizes); err != nil {
 		fmt.Fprintln(os.Stderr, err)

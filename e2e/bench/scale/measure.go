@@ -45,7 +45,7 @@ type result struct {
 // rolling s.rolling of them out at once.
 func measure(ctx context.Context, o options, s size) (result, error) {
 	r := result{size: s}
-	_, kube, err := harness.Connect(o.kubeconfig, 200, 400)
+	_, kube, err := harness.Connect(o.Kubeconfig, 200, 400)
 	if err != nil {
 		return r, err
 	}
