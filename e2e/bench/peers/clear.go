@@ -67,49 +67,39 @@ func (b *bench) deleteApps(ctx context.Context, ns string) error {
 	})
 }
 
+// leftoverKinds are what leftovers counts, in the order it names them: each
+// kind but the -others Deployments (by label) and their ReplicaSets (by name).
+var leftoverKinds = []struct {
+	what       string
+	gvr        schema.GroupVersionResource
+	selector   string
+	skipPrefix string
+}{
+	{"deployments", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}, "!" + otherLabel, ""},
+	{"replicasets", schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "replicasets"}, "", otherPrefix},
+	{"pods", schema.GroupVersionResource{Version: "v1", Resource: "pods"}, "", ""},
+	{"services", schema.GroupVersionResource{Version: "v1", Resource: "services"}, "", ""},
+	{"ingresses", schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"}, "", ""},
+	{"canaries", canaryGVR, "", ""},
+}
+
 // leftovers names what of the apps is still in ns, "" when nothing is.
 func (b *bench) leftovers(ctx context.Context, ns string) (string, error) {
 	var left []string
-	count := func(what string, n int) {
+	for _, k := range leftoverKinds {
+		list, err := b.dyn.Resource(k.gvr).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: k.selector})
+		if err != nil {
+			return "", err
+		}
+		n := 0
+		for _, o := range list.Items {
+			if k.skipPrefix == "" || !strings.HasPrefix(o.GetName(), k.skipPrefix) {
+				n++
+			}
+		}
 		if n > 0 {
-			left = append(left, fmt.Sprintf("%d %s", n, what))
+			left = append(left, fmt.Sprintf("%d %s", n, k.what))
 		}
 	}
-	deps, err := b.kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{LabelSelector: "!" + otherLabel})
-	if err != nil {
-		return "", err
-	}
-	count("deployments", len(deps.Items))
-	rss, err := b.kube.AppsV1().ReplicaSets(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return "", err
-	}
-	n := 0
-	for _, rs := range rss.Items {
-		if !strings.HasPrefix(rs.Name, otherPrefix) {
-			n++
-		}
-	}
-	count("replicasets", n)
-	pods, err := b.kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return "", err
-	}
-	count("pods", len(pods.Items))
-	svcs, err := b.kube.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return "", err
-	}
-	count("services", len(svcs.Items))
-	ings, err := b.kube.NetworkingV1().Ingresses(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return "", err
-	}
-	count("ingresses", len(ings.Items))
-	cds, err := b.dyn.Resource(canaryGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return "", err
-	}
-	count("canaries", len(cds.Items))
 	return strings.Join(left, ", "), nil
 }
