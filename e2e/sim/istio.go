@@ -184,13 +184,8 @@ type (
 // NewVirtualService decodes an unstructured VirtualService; parts it cannot
 // read are left out and described in Problems.
 func NewVirtualService(u *unstructured.Unstructured) *VirtualService {
-	vs := &VirtualService{ObjectMeta: unstructuredMeta(u)}
-	var spec vsSpec
-	if err := decodeSpec(u, &spec); err != nil {
-		vs.Problems = append(vs.Problems, err.Error())
-		return vs
-	}
-	vs.Hosts = spec.Hosts
+	spec, problems := decodeSpec[vsSpec](u)
+	vs := &VirtualService{ObjectMeta: unstructuredMeta(u), Hosts: spec.Hosts, Problems: problems}
 	for _, h := range spec.HTTP {
 		r, problems := compileRoute(h)
 		vs.HTTP = append(vs.HTTP, r)
@@ -242,28 +237,28 @@ func compileRoute(h httpRouteSpec) (HTTPRoute, []string) {
 
 // NewDestinationRule decodes an unstructured DestinationRule.
 func NewDestinationRule(u *unstructured.Unstructured) *DestinationRule {
-	dr := &DestinationRule{ObjectMeta: unstructuredMeta(u), Subsets: map[string]map[string]string{}}
-	var spec drSpec
-	if err := decodeSpec(u, &spec); err != nil {
-		dr.Problems = append(dr.Problems, err.Error())
-		return dr
-	}
-	dr.Host = spec.Host
+	spec, problems := decodeSpec[drSpec](u)
+	dr := &DestinationRule{ObjectMeta: unstructuredMeta(u), Host: spec.Host, Subsets: map[string]map[string]string{},
+		Problems: problems}
 	for _, s := range spec.Subsets {
 		dr.Subsets[s.Name] = s.Labels
 	}
 	return dr
 }
 
-func decodeSpec(u *unstructured.Unstructured, into any) error {
+// decodeSpec reads u's spec as an S; one it cannot read is the zero S and the
+// reason is the one problem returned.
+func decodeSpec[S any](u *unstructured.Unstructured) (S, []string) {
+	var spec S
 	raw, err := json.Marshal(u.Object["spec"])
 	if err != nil {
-		return fmt.Errorf("%s %s/%s: encode spec: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		return spec, []string{fmt.Sprintf("%s %s/%s: encode spec: %v", u.GetKind(), u.GetNamespace(), u.GetName(), err)}
 	}
-	if err := json.Unmarshal(raw, into); err != nil {
-		return fmt.Errorf("%s %s/%s: decode spec: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		var zero S
+		return zero, []string{fmt.Sprintf("%s %s/%s: decode spec: %v", u.GetKind(), u.GetNamespace(), u.GetName(), err)}
 	}
-	return nil
+	return spec, nil
 }
 
 func unstructuredMeta(u *unstructured.Unstructured) metav1.ObjectMeta {

@@ -115,21 +115,14 @@ func newClients(kubeconfig string) (Clients, error) {
 		return Clients{}, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
 	}
 	cfg.QPS, cfg.Burst = 50, 100
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return Clients{}, fmt.Errorf("kubernetes client: %w", err)
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return Clients{}, fmt.Errorf("dynamic client: %w", err)
-	}
-	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
-	if err != nil {
-		return Clients{}, fmt.Errorf("discovery client: %w", err)
-	}
-	gw, err := gwclient.NewForConfig(cfg)
-	if err != nil {
-		return Clients{}, fmt.Errorf("gateway api client: %w", err)
+	// The clients share one config: what fails one fails all, so one error
+	// names the kubeconfig.
+	kube, errKube := kubernetes.NewForConfig(cfg)
+	dyn, errDyn := dynamic.NewForConfig(cfg)
+	disc, errDisc := discovery.NewDiscoveryClientForConfig(cfg)
+	gw, errGW := gwclient.NewForConfig(cfg)
+	if err := errors.Join(errKube, errDyn, errDisc, errGW); err != nil {
+		return Clients{}, fmt.Errorf("clients of %s: %w", kubeconfig, err)
 	}
 	return Clients{Kube: kube, Dynamic: dyn, Discovery: disc, Gateway: gw}, nil
 }
