@@ -13,6 +13,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/rolloutd/rolloutd/internal/cli"
 )
 
 // TestLabel marks namespaces created by Namespace.
@@ -110,23 +112,13 @@ func (e *Env) dumpEvents(ctx context.Context, b *strings.Builder, ns string) {
 		return
 	}
 	sort.Slice(events.Items, func(i, j int) bool {
-		return eventTime(events.Items[i]).Before(eventTime(events.Items[j]))
+		return cli.EventTime(events.Items[i]).Before(cli.EventTime(events.Items[j]))
 	})
 	fmt.Fprintf(b, "-- %d events\n", len(events.Items))
 	for _, ev := range events.Items {
-		fmt.Fprintf(b, "%s %-7s %-24s %s/%s: %s\n", eventTime(ev).Format("15:04:05.000"), ev.Type, ev.Reason,
+		fmt.Fprintf(b, "%s %-7s %-24s %s/%s: %s\n", cli.EventTime(ev).Format("15:04:05.000"), ev.Type, ev.Reason,
 			ev.InvolvedObject.Kind, ev.InvolvedObject.Name, ev.Message)
 	}
-}
-
-func eventTime(ev corev1.Event) time.Time {
-	switch {
-	case !ev.LastTimestamp.IsZero():
-		return ev.LastTimestamp.Time
-	case !ev.EventTime.IsZero():
-		return ev.EventTime.Time
-	}
-	return ev.CreationTimestamp.Time
 }
 
 func (e *Env) dumpDeployments(ctx context.Context, b *strings.Builder, ns string) {

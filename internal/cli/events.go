@@ -29,15 +29,17 @@ func recentEvents(ctx context.Context, cs kubernetes.Interface, ns, name string)
 			out = append(out, e)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return eventTime(out[i]).Before(eventTime(out[j])) })
+	sort.SliceStable(out, func(i, j int) bool { return EventTime(out[i]).Before(EventTime(out[j])) })
 	if len(out) > maxEvents {
 		out = out[len(out)-maxEvents:]
 	}
 	return out, nil
 }
 
-// eventTime is when an Event last happened, whichever API version wrote it.
-func eventTime(e corev1.Event) time.Time {
+// EventTime is when an Event last happened, whichever API version wrote it
+// (rolloutctl orders and ages Events by it; the e2e framework dumps them in
+// that order).
+func EventTime(e corev1.Event) time.Time {
 	switch {
 	case !e.LastTimestamp.IsZero():
 		return e.LastTimestamp.Time

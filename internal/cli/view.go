@@ -125,7 +125,7 @@ func (v detail) writeEvents(b *strings.Builder) {
 		if e.Type == corev1.EventTypeWarning {
 			col = yellow
 		}
-		t.add(cell{text: age(v.now, eventTime(e))}, cell{text: e.Type, color: col}, cell{text: e.Reason},
+		t.add(cell{text: age(v.now, EventTime(e))}, cell{text: e.Type, color: col}, cell{text: e.Reason},
 			cell{text: oneLine(e.Message)})
 	}
 	_ = t.write(b, "  ", v.p)
