@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -100,9 +102,23 @@ func (e *Env) dumpNamespace(ctx context.Context, t testing.TB, ns string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "==== namespace %s at failure\n", ns)
 	e.dumpEvents(ctx, &b, ns)
-	e.dumpDeployments(ctx, &b, ns)
-	e.dumpIngresses(ctx, &b, ns)
+	// client-go's List returns an empty list beside its error.
+	deps, err := e.Kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+	dumpList(&b, "deployments", deps.Items, err, writeDeployment)
+	ings, err := e.Kube.NetworkingV1().Ingresses(ns).List(ctx, metav1.ListOptions{})
+	dumpList(&b, "ingresses", ings.Items, err, writeIngress)
 	t.Log(b.String())
+}
+
+// dumpList writes each item with write, or the error that listing what met.
+func dumpList[T any](b *strings.Builder, what string, items []T, err error, write func(*strings.Builder, T)) {
+	if err != nil {
+		fmt.Fprintf(b, "%s: %v\n", what, err)
+		return
+	}
+	for _, item := range items {
+		write(b, item)
+	}
 }
 
 func (e *Env) dumpEvents(ctx context.Context, b *strings.Builder, ns string) {
@@ -121,34 +137,20 @@ func (e *Env) dumpEvents(ctx context.Context, b *strings.Builder, ns string) {
 	}
 }
 
-func (e *Env) dumpDeployments(ctx context.Context, b *strings.Builder, ns string) {
-	deps, err := e.Kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		fmt.Fprintf(b, "deployments: %v\n", err)
-		return
+func writeDeployment(b *strings.Builder, d appsv1.Deployment) {
+	want := int32(1)
+	if d.Spec.Replicas != nil {
+		want = *d.Spec.Replicas
 	}
-	for _, d := range deps.Items {
-		want := int32(1)
-		if d.Spec.Replicas != nil {
-			want = *d.Spec.Replicas
-		}
-		fmt.Fprintf(b, "-- deployment %s: %d/%d ready, %d updated, paused=%v, generation %d (observed %d)\n",
-			d.Name, d.Status.ReadyReplicas, want, d.Status.UpdatedReplicas, d.Spec.Paused, d.Generation, d.Status.ObservedGeneration)
-		writeAnnotations(b, "", d.Annotations)
-		writeAnnotations(b, "template ", d.Spec.Template.Annotations)
-	}
+	fmt.Fprintf(b, "-- deployment %s: %d/%d ready, %d updated, paused=%v, generation %d (observed %d)\n",
+		d.Name, d.Status.ReadyReplicas, want, d.Status.UpdatedReplicas, d.Spec.Paused, d.Generation, d.Status.ObservedGeneration)
+	writeAnnotations(b, "", d.Annotations)
+	writeAnnotations(b, "template ", d.Spec.Template.Annotations)
 }
 
-func (e *Env) dumpIngresses(ctx context.Context, b *strings.Builder, ns string) {
-	ings, err := e.Kube.NetworkingV1().Ingresses(ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		fmt.Fprintf(b, "ingresses: %v\n", err)
-		return
-	}
-	for _, ing := range ings.Items {
-		fmt.Fprintf(b, "-- ingress %s\n", ing.Name)
-		writeAnnotations(b, "", ing.Annotations)
-	}
+func writeIngress(b *strings.Builder, ing networkingv1.Ingress) {
+	fmt.Fprintf(b, "-- ingress %s\n", ing.Name)
+	writeAnnotations(b, "", ing.Annotations)
 }
 
 func writeAnnotations(b *strings.Builder, prefix string, a map[string]string) {
