@@ -16,11 +16,7 @@ import (
 // finally any leftover sandbox process found in /proc. It then verifies that
 // none is left. Running it when nothing runs is harmless.
 func Down(ctx context.Context, out io.Writer) error {
-	l, err := NewLayout()
-	if err != nil {
-		return err
-	}
-	unlock, err := lockSandbox(l, out)
+	l, unlock, err := lockedLayout(out)
 	if err != nil {
 		return err
 	}

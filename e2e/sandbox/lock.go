@@ -7,6 +7,16 @@ import (
 	"syscall"
 )
 
+// lockedLayout is this checkout's sandbox, locked by lockSandbox until unlock
+// is called: how up and down begin.
+func lockedLayout(out io.Writer) (l Layout, unlock func(), err error) {
+	if l, err = NewLayout(); err != nil {
+		return Layout{}, nil, err
+	}
+	unlock, err = lockSandbox(l, out)
+	return l, unlock, err
+}
+
 // lockSandbox serialises sandbox commands of one checkout (several `make e2e`
 // runs start `make sandbox` at once): it blocks until no other up or down
 // runs, telling out when it has to wait.

@@ -29,14 +29,10 @@ type UpOptions struct {
 func Up(ctx context.Context, opts UpOptions) error {
 	begin := time.Now()
 	out := opts.Out
-	l, err := NewLayout()
-	if err != nil {
-		return err
-	}
 	if err := checkCommands(); err != nil {
 		return err
 	}
-	unlock, err := lockSandbox(l, out)
+	l, unlock, err := lockedLayout(out)
 	if err != nil {
 		return err
 	}
