@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -17,6 +18,17 @@ import (
 	"github.com/rolloutd/rolloutd/e2e/bench/harness"
 )
 
+func main() { os.Exit(run()) }
+
+func run() int {
+	o, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "alertlatency:", err)
+		return 2
+	}
+	return harness.Main("alertlatency", func(ctx context.Context) error { return bench(ctx, o) })
+}
+
 type options struct {
 	root       string
 	rollouts   int
@@ -24,9 +36,9 @@ type options struct {
 	flaggerSec float64
 }
 
-func main() { os.Exit(run()) }
-
-func run() int {
+// parseFlags reads the flags; the run needs the repository root (the current
+// directory) with the sandbox up.
+func parseFlags() (options, error) {
 	var o options
 	flag.IntVar(&o.rollouts, "rollouts", 50, "rollouts rolled back through the webhook")
 	flag.IntVar(&o.viaAM, "via-alertmanager", 5, "rollouts rolled back by a Prometheus rule through Alertmanager")
@@ -34,13 +46,11 @@ func run() int {
 	flag.Parse()
 	wd, err := os.Getwd()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "alertlatency:", err)
-		return 2
+		return o, err
 	}
 	o.root = wd
 	if _, err := os.Stat(filepath.Join(wd, ".sandbox", "kubeconfig")); err != nil {
-		fmt.Fprintln(os.Stderr, "alertlatency: run from the repository root with the sandbox up (make sandbox)")
-		return 2
+		return o, errors.New("run from the repository root with the sandbox up (make sandbox)")
 	}
-	return harness.Main("alertlatency", func(ctx context.Context) error { return bench(ctx, o) })
+	return o, nil
 }
