@@ -58,11 +58,7 @@ func (c *Controller) Take(namespace, name string, m alerts.Mark, within time.Dur
 		old.(*handed).settle(false)
 	}
 	// Fires as a no-op once a decision settled it.
-	time.AfterFunc(within, func() {
-		if c.handed.CompareAndDelete(key, h) {
-			h.settle(false)
-		}
-	})
+	time.AfterFunc(within, func() { c.settleIfHanded(key, h, false) })
 	c.preemptKey(key)
 	c.urgent.Add(key)
 	return true
@@ -87,20 +83,25 @@ func (c *Controller) intervening(d *appsv1.Deployment) bool {
 // decision waits on it: it must be marked). An alert that arrived while the
 // reconcile ran waits for the next one.
 func (r *rollout) settleHanded(kept bool) {
-	h := r.alert.handed
-	if h == nil || !r.c.handed.CompareAndDelete(deploymentKey(r.d), h) {
-		return
+	if h := r.alert.handed; h != nil {
+		r.c.settleIfHanded(deploymentKey(r.d), h, !kept)
 	}
-	h.settle(!kept)
 }
 
 // settleAllHanded gives every alert still handed over back to be marked: the
 // controller stops leading.
 func (c *Controller) settleAllHanded() {
 	c.handed.Range(func(k, v any) bool {
-		if c.handed.CompareAndDelete(k, v) {
-			v.(*handed).settle(false)
-		}
+		c.settleIfHanded(k.(string), v.(*handed), false)
 		return true
 	})
+}
+
+// settleIfHanded settles h if it is still the alert handed over for key,
+// removing it first, so that of a decision, the deadline and the end of
+// leadership only one settles it, and an alert that replaced it stays.
+func (c *Controller) settleIfHanded(key string, h *handed, used bool) {
+	if c.handed.CompareAndDelete(key, h) {
+		h.settle(used)
+	}
 }
