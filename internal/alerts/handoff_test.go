@@ -103,3 +103,31 @@ func TestIneligibleAlertIsNotOffered(t *testing.T) {
 	assert.Empty(t, f.patches())
 	assert.Equal(t, 1.0, testutil.ToFloat64(f.r.alerts.WithLabelValues(resultSkipped)))
 }
+
+// Alerts given back by the controller (it stopped leading, say, with a burst in
+// hand) are marked at most Workers at a time, as queued ones are: a give-back
+// that finds every turn taken until its mark's deadline counts as failed and is
+// forgotten, so Alertmanager's next notification brings it again.
+func TestGivenBackAlertsAreMarkedAtMostWorkersAtATime(t *testing.T) {
+	h := &fakeHandoff{leading: true, use: false}
+	var f *fixture
+	f = newFixture(t, func(o *Options) {
+		withHandoff(&f, h)(o)
+		o.Workers, o.MarkTimeout = 2, 50*time.Millisecond
+	}, deployment("default", "web"))
+	require.Equal(t, 2, cap(f.r.giveBacks))
+	for range cap(f.r.giveBacks) {
+		f.r.giveBacks <- struct{}{} // every turn taken by give-backs in flight
+	}
+
+	require.Equal(t, http.StatusOK, f.post(testToken, payload(t, alert("HighErrorRate", "fp1"))).Code)
+	require.Eventually(t, func() bool { return testutil.ToFloat64(f.r.alerts.WithLabelValues(resultFailed)) == 1 },
+		5*time.Second, 5*time.Millisecond, "the give-back found no turn before its deadline")
+	assert.Empty(t, f.patches(), "no mark written")
+
+	<-f.r.giveBacks // a turn frees up: the next notification is marked
+	require.Equal(t, http.StatusOK, f.post(testToken, payload(t, alert("HighErrorRate", "fp1"))).Code)
+	f.drain()
+	require.NotNil(t, f.mark("default", "web"))
+	assert.Equal(t, 1.0, testutil.ToFloat64(f.r.alerts.WithLabelValues(resultMarked)))
+}

@@ -91,7 +91,7 @@ func (r *Receiver) handOff(j job) bool {
 			r.jobLog(j).Info("alert acted on by the leader in process; no mark needed", zap.Time("startsAt", j.mark.StartsAt))
 			return
 		}
-		r.markNow(j)
+		r.markGivenBack(j)
 	})
 	if !taken {
 		r.taken.Done()
@@ -280,4 +280,22 @@ func markPatch(resourceVersion string, m Mark) ([]byte, error) {
 		return nil, fmt.Errorf("alerts: encode patch: %w", err)
 	}
 	return b, nil
+}
+
+// markGivenBack marks an alert the controller gave back, once one of the
+// give-backs' turns is free. One that finds none within MarkTimeout counts as
+// failed and is forgotten, so Alertmanager's next notification brings it again.
+func (r *Receiver) markGivenBack(j job) {
+	t := time.NewTimer(r.o.MarkTimeout)
+	defer t.Stop()
+	select {
+	case r.giveBacks <- struct{}{}:
+	case <-t.C:
+		r.alerts.WithLabelValues(resultFailed).Inc()
+		r.seen.forget(j.key)
+		r.jobLog(j).Error("alert given back by the controller found no turn to be marked; the next notification retries")
+		return
+	}
+	defer func() { <-r.giveBacks }()
+	r.markNow(j)
 }

@@ -115,6 +115,10 @@ type Receiver struct {
 	// taken counts the alerts the leader's controller holds (Handoff): Stop
 	// waits for them after the workers, as one given back is marked then.
 	taken sync.WaitGroup
+	// giveBacks bounds the marks of alerts given back by the controller to
+	// Workers in flight, beside the workers' own: a controller that stops
+	// leading gives back every alert it holds at once.
+	giveBacks chan struct{}
 
 	requests *prometheus.CounterVec
 	alerts   *prometheus.CounterVec
@@ -139,8 +143,9 @@ func New(o Options) (*Receiver, error) {
 	}
 	r := &Receiver{
 		o: o, token: tok, log: o.Log,
-		seen:  newSeenSet(o.DedupeTTL, o.DedupeSize, o.Clock),
-		queue: make(chan job, o.Queue),
+		seen:      newSeenSet(o.DedupeTTL, o.DedupeSize, o.Clock),
+		queue:     make(chan job, o.Queue),
+		giveBacks: make(chan struct{}, o.Workers),
 	}
 	f := promauto.With(o.Registerer)
 	r.requests = f.NewCounterVec(prometheus.CounterOpts{Name: "rolloutd_webhook_requests_total",
