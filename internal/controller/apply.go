@@ -259,6 +259,13 @@ func (r *rollout) ensureCanary(ctx context.Context, d strategy.Decision) error {
 	if err := r.ensureCanaryService(ctx, user, true); err != nil {
 		return err
 	}
+	return r.updateCanary(ctx, d, have, want)
+}
+
+// updateCanary makes the existing canary copy have match want: its revision,
+// template (a hand edit is drift), hand-back plan and size.
+func (r *rollout) updateCanary(ctx context.Context, d strategy.Decision, have, want *appsv1.Deployment) error {
+	ns := r.d.Namespace
 	sameRevision := have.Annotations[contract.RevisionAnnotation] == d.Status.Revision
 	sameTemplate := equality.Semantic.DeepEqual(have.Spec.Template, want.Spec.Template)
 	samePlan := have.Annotations[contract.HandBackAnnotation] == want.Annotations[contract.HandBackAnnotation]
