@@ -78,8 +78,10 @@ func verifyNothingLeft(l Layout) error {
 }
 
 // removeState deletes PID files, the simulator checksum, the env file, the
-// scrape targets and rule files tests left behind, and kwokctl's cluster
-// folder; logs, configs and the kubeconfig stay for inspection.
+// scrape targets and rule files tests left behind, kwokctl's cluster folder and
+// Prometheus' store (samples of the cluster that is gone: a new one must not
+// read them, and a large store outlasts the readiness wait when replayed);
+// logs, configs and the kubeconfig stay for inspection.
 func removeState(l Layout) error {
 	var errs []error
 	files, _ := filepath.Glob(filepath.Join(l.PidDir(), "*"))
@@ -91,6 +93,6 @@ func removeState(l Layout) error {
 			errs = append(errs, err)
 		}
 	}
-	errs = append(errs, os.RemoveAll(clusterDir(l)))
+	errs = append(errs, os.RemoveAll(clusterDir(l)), os.RemoveAll(l.PrometheusDataDir()))
 	return errors.Join(errs...)
 }

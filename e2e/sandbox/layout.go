@@ -88,6 +88,10 @@ func (l Layout) KwokWorkdir() string { return l.Path("kwok") }
 // PrometheusDir holds Prometheus' configuration and data.
 func (l Layout) PrometheusDir() string { return l.Path("prometheus") }
 
+// PrometheusDataDir is Prometheus' store: samples of this cluster's pods only,
+// removed when the sandbox stops.
+func (l Layout) PrometheusDataDir() string { return l.Path("prometheus", "data") }
+
 // PrometheusTargetsDir holds one file_sd JSON file per daemon to scrape.
 func (l Layout) PrometheusTargetsDir() string { return l.Path("prometheus", "targets") }
 

@@ -81,7 +81,7 @@ func prometheusService(l Layout) service {
 			}
 			return procSpec{Path: bin, Args: []string{
 				"--config.file=" + cfgPath,
-				"--storage.tsdb.path=" + filepath.Join(l.PrometheusDir(), "data"),
+				"--storage.tsdb.path=" + l.PrometheusDataDir(),
 				"--storage.tsdb.retention.time=2h",
 				"--web.listen-address=" + l.PrometheusAddr(),
 				"--web.enable-lifecycle",
