@@ -29,10 +29,38 @@ type answer struct {
 	status  int                 // an HTTP error status with a Prometheus error body
 	errType string              // the error body's errorType (default server_error)
 	block   bool                // hold the request until the client gives up
+	meet    *rendezvous         // hold the request until all its rendezvous' queries are in flight
 	samples []float64           // range queries: one series, one value per step
 }
 
 func val(v float64) answer { return answer{value: v} }
+
+// rendezvous releases the requests that arrive at it once n of them are in
+// flight together.
+type rendezvous struct {
+	n       int
+	mu      sync.Mutex
+	arrived int
+	all     chan struct{}
+}
+
+func newRendezvous(n int) *rendezvous { return &rendezvous{n: n, all: make(chan struct{})} }
+
+// arrive waits until n requests have arrived, or ctx is done (false).
+func (r *rendezvous) arrive(ctx context.Context) bool {
+	r.mu.Lock()
+	r.arrived++
+	if r.arrived == r.n {
+		close(r.all)
+	}
+	r.mu.Unlock()
+	select {
+	case <-r.all:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
 
 var (
 	noData  = answer{empty: true}
@@ -111,6 +139,8 @@ func (f *fakeProm) serve(w http.ResponseWriter, r *http.Request) {
 			"data": map[string]any{"resultType": "matrix", "result": a.matrix(start, step)}})
 	case a.block:
 		<-r.Context().Done()
+	case a.meet != nil && !a.meet.arrive(r.Context()):
+		return // the client gave up before the others arrived
 	case a.status != 0:
 		et := a.errType
 		if et == "" {

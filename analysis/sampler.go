@@ -416,25 +416,42 @@ type queryKey struct {
 }
 
 // Tick runs one tick at now: one grouped query per family and source with
-// rollouts to judge, each answer split among them. Run calls it every Interval.
+// rollouts to judge, sent together so that the tick lasts as long as the slowest
+// (each within its own deadline of one Interval), each answer split among the
+// rollouts. Run calls it every Interval.
 func (s *Sampler) Tick(ctx context.Context, now time.Time) {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	got := map[queryKey]model.Vector{}
 	for key, nss := range s.readyQueries() {
-		q, err := familyQuery(key.fam, key.source, key.label, namespacesRe(nss))
-		if err != nil {
-			s.log.Error("sampler query", zap.Error(err))
-			continue
-		}
-		qctx, cancel := context.WithTimeout(ctx, s.opts.Interval)
-		vec, err := s.prom.instant(qctx, q, now)
-		cancel()
-		if err != nil {
-			s.log.Warn("sampler query failed; the tick adds no evidence", zap.String("source", string(key.source)), zap.Error(err))
-			continue
-		}
-		got[key] = vec
+		wg.Go(func() {
+			if vec, ok := s.tickQuery(ctx, key, nss, now); ok {
+				mu.Lock()
+				got[key] = vec
+				mu.Unlock()
+			}
+		})
 	}
+	wg.Wait()
 	s.apply(now, got)
+}
+
+// tickQuery sends one grouped query of a tick; false when it failed, which adds
+// no evidence of its family that tick (fail closed).
+func (s *Sampler) tickQuery(ctx context.Context, key queryKey, nss []string, now time.Time) (model.Vector, bool) {
+	q, err := familyQuery(key.fam, key.source, key.label, namespacesRe(nss))
+	if err != nil {
+		s.log.Error("sampler query", zap.Error(err))
+		return nil, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.opts.Interval)
+	defer cancel()
+	vec, err := s.prom.instant(ctx, q, now)
+	if err != nil {
+		s.log.Warn("sampler query failed; the tick adds no evidence", zap.String("source", string(key.source)), zap.Error(err))
+		return nil, false
+	}
+	return vec, true
 }
 
 // readyQueries lists, per grouped query, the namespaces of the rollouts whose

@@ -312,3 +312,46 @@ func TestSamplerReadsItsClock(t *testing.T) {
 	require.NotNil(t, got, "fresh by the sampler's clock")
 	assert.Equal(t, Counts{Requests: 50}, got.StepCanary)
 }
+
+// A tick sends its grouped queries together, so that it lasts as long as the
+// slowest of them, not their sum: here each of the tick's three queries is held
+// until all three are in flight at once, and the tick still adds its evidence.
+func TestSamplerSendsATicksQueriesTogether(t *testing.T) {
+	web := nginxTarget()
+	stable := map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": "", "status": "200"}
+	canary := map[string]string{"namespace": "shop", "ingress": "web-ing", "canary": "shop-web-canary-80", "status": "200"}
+	nss := namespacesRe([]string{"shop"})
+	reqTick, err := groupQuery(contract.SourceNginx, "status", nss)
+	require.NoError(t, err)
+	latTick, err := latencyQuery(contract.SourceNginx, nss)
+	require.NoError(t, err)
+	cpuTick, err := resourceQuery(famCPU, nss)
+	require.NoError(t, err)
+	meet := newRendezvous(3)
+	f := newFakeProm(t, map[string][]answer{
+		// The rebuild's range queries, then the tick's instant ones.
+		reqTick: {{series: []map[string]string{stable, canary}, streams: [][]float64{{1000}, {10}}},
+			{meet: meet, series: []map[string]string{stable, canary}, values: []float64{1100, 60}}},
+		latTick: {noData, {meet: meet, empty: true}},
+		cpuTick: {noData, {meet: meet, empty: true}},
+	})
+	s := NewSampler(NewAnalyzer(f.api(), testOptions()), SamplerOptions{})
+	checks, err := contract.ParseChecks("error-rate<=1%+baseline, latency-p99<=1.5x, cpu<=1.3x")
+	require.NoError(t, err)
+	ctx := context.Background()
+	since := time.Now().Truncate(time.Second)
+	require.Eventually(t, func() bool {
+		s.Observe(ctx, web, "rev1", since, since, checks)
+		return s.Ready(web.Namespace, web.Deployment)
+	}, 5*time.Second, 5*time.Millisecond, "evidence rebuilt")
+
+	at := time.Now().Add(DefaultSampleInterval)
+	s.Tick(ctx, at)
+	for _, q := range []string{reqTick, latTick, cpuTick} {
+		assert.Equal(t, 2, f.count(q), "the rebuild's query, then one at the tick: %s", q)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	assert.True(t, s.rollouts[rolloutKey{web.Namespace, web.Deployment}].ev.lastAt().Equal(at),
+		"the tick's answers were added: its queries were in flight together")
+}
