@@ -106,45 +106,66 @@ func (f fit) at(r float64) (v, se float64) {
 	return v, math.Sqrt(f.s2 * (1/f.n + (r-f.meanR)*(r-f.meanR)/f.sxx))
 }
 
-// sameWork is the stable's figure at the canary's traffic per pod, and how it
-// was found, for the reason.
-func sameWork(stable usage, canaryRate float64, rs, us []float64) (float64, string) {
+// sameWorkFigure is the stable's figure for the canary's traffic per pod.
+type sameWorkFigure struct {
+	value float64 // what the step's gate compares the canary with
+	how   string  // how value was found, for the reason
+	// strict is the figure under the split of the stable's use into idle and
+	// per-request parts least favourable to the canary: value itself when the
+	// stable's fit told them apart, else the smaller of u_stable (all idle)
+	// and u_stable * r_canary / r_stable (all per request).
+	strict float64
+}
+
+// sameWork is the stable's figure at the canary's traffic per pod.
+func sameWork(stable usage, canaryRate float64, rs, us []float64) sameWorkFigure {
 	if f, ok := fitLine(rs, us); ok && f.idle >= 0 && f.k >= 0 {
 		if v, se := f.at(canaryRate); v > 0 && se <= fitTolerance*v {
-			return v, fmt.Sprintf("stable fitted at the canary's %s req/s per pod: idle %s + %s per req/s, from %d samples",
-				sig(canaryRate), sig(f.idle), sig(f.k), int(f.n))
+			return sameWorkFigure{value: v, strict: v, how: fmt.Sprintf(
+				"stable fitted at the canary's %s req/s per pod: idle %s + %s per req/s, from %d samples",
+				sig(canaryRate), sig(f.idle), sig(f.k), int(f.n))}
 		}
 	}
 	sr := stable.rate()
 	v := stable.perPod()
-	if sr > 0 && canaryRate > sr {
-		return v * canaryRate / sr, fmt.Sprintf("stable %s per pod at %s req/s scaled to the canary's %s req/s (idle part not told)",
-			sig(v), sig(sr), sig(canaryRate))
+	scaled := v
+	if sr > 0 {
+		scaled = v * canaryRate / sr
 	}
-	return v, fmt.Sprintf("stable per pod at %s req/s, canary %s req/s (idle part not told)", sig(sr), sig(canaryRate))
+	if sr > 0 && canaryRate > sr {
+		return sameWorkFigure{value: scaled, strict: v, how: fmt.Sprintf(
+			"stable %s per pod at %s req/s scaled to the canary's %s req/s (idle part not told)", sig(v), sig(sr), sig(canaryRate))}
+	}
+	return sameWorkFigure{value: v, strict: min(v, scaled), how: fmt.Sprintf(
+		"stable per pod at %s req/s, canary %s req/s (idle part not told)", sig(sr), sig(canaryRate))}
 }
 
 // sameWorkResult decides a cpu or load ratio check at a step's gate: the
 // canary's per-pod figure over the step against factor x the stable's at the
 // same traffic per pod. rs, us are the stable's samples (traffic and figure per
-// pod) since before the rollout.
-func sameWorkResult(c contract.Check, canary, stable usage, rs, us []float64, minReq float64) contract.CheckResult {
-	r := contract.CheckResult{Name: c.Name()}
+// pod) since before the rollout. early reports whether the result may let the
+// step advance before its end: the canary is within tolerance of the strict
+// figure too, so a passing comparison without the stable's fit ("idle part not
+// told"), which a canary whose pods serve less can pass with a regression,
+// waits for the step's end.
+func sameWorkResult(c contract.Check, canary, stable usage, rs, us []float64, minReq float64) (r contract.CheckResult, early bool) {
+	r = contract.CheckResult{Name: c.Name()}
 	switch {
 	case canary.requests < minReq || canary.requests == 0:
 		r.Verdict, r.Reason = contract.Inconclusive, fmt.Sprintf("not enough traffic on the canary (%.0f requests)", canary.requests)
-		return r
+		return r, false
 	case canary.podSeconds <= 0:
 		r.Verdict, r.Reason = contract.Fail, "no data for canary"
-		return r
+		return r, false
 	case stable.podSeconds <= 0:
 		r.Verdict, r.Reason = contract.Fail, "no data for stable"
-		return r
+		return r, false
 	}
 	cv := canary.perPod()
-	base, how := sameWork(stable, canary.rate(), rs, us)
-	r.Value, r.Baseline = &cv, &base
-	r.Verdict, r.Reason = compare(c, cv, base)
-	r.Reason += "; " + how
-	return r
+	fig := sameWork(stable, canary.rate(), rs, us)
+	r.Value, r.Baseline = &cv, &fig.value
+	r.Verdict, r.Reason = compare(c, cv, fig.value)
+	r.Reason += "; " + fig.how
+	strict, _ := compare(c, cv, fig.strict)
+	return r, r.Verdict == contract.Pass && strict == contract.Pass
 }

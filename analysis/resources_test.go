@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -46,7 +47,8 @@ func TestSameWorkCancelsTheCanarysShareOfTrafficPerPod(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			canary := usage{podSeconds: 5 * 60, value: 5 * 60 * (idle + tc.perReq*20), requests: 5 * 60 * 20}
-			r := sameWorkResult(checks[0], canary, stable, rs, us, 20)
+			r, early := sameWorkResult(checks[0], canary, stable, rs, us, 20)
+			assert.Equal(t, tc.verdict == contract.Pass, early, "fitted: a pass may advance early")
 			assert.Equal(t, tc.verdict, r.Verdict, r.Reason)
 			assert.Contains(t, r.Reason, "stable fitted at the canary's 20 req/s per pod")
 			require.NotNil(t, r.Baseline)
@@ -60,20 +62,22 @@ func TestSameWorkCancelsTheCanarysShareOfTrafficPerPod(t *testing.T) {
 // serve more, never counting that share against the canary.
 func TestSameWorkWithoutAFitScalesByTrafficOnlyUpwards(t *testing.T) {
 	stable := usage{podSeconds: 100, value: 20, requests: 1000} // 0.2 cores at 10 req/s
-	v, how := sameWork(stable, 20, []float64{10, 10, 10}, []float64{0.2, 0.21, 0.19})
-	assert.InDelta(t, 0.4, v, 1e-9)
-	assert.Contains(t, how, "idle part not told")
-	v, _ = sameWork(stable, 5, nil, nil)
-	assert.InDelta(t, 0.2, v, 1e-9, "a canary serving less per pod is compared per pod")
+	fig := sameWork(stable, 20, []float64{10, 10, 10}, []float64{0.2, 0.21, 0.19})
+	assert.InDelta(t, 0.4, fig.value, 1e-9)
+	assert.Contains(t, fig.how, "idle part not told")
+	assert.InDelta(t, 0.2, fig.strict, 1e-9, "strict: all of it idle")
+	fig = sameWork(stable, 5, nil, nil)
+	assert.InDelta(t, 0.2, fig.value, 1e-9, "a canary serving less per pod is compared per pod")
+	assert.InDelta(t, 0.1, fig.strict, 1e-9, "strict: all of it per request")
 }
 
 func TestSameWorkNeedsTrafficAndData(t *testing.T) {
 	checks, err := contract.ParseChecks("load<=1.5x")
 	require.NoError(t, err)
 	stable := usage{podSeconds: 100, value: 30, requests: 1000}
-	r := sameWorkResult(checks[0], usage{podSeconds: 10, value: 3, requests: 5}, stable, nil, nil, 20)
+	r, _ := sameWorkResult(checks[0], usage{podSeconds: 10, value: 3, requests: 5}, stable, nil, nil, 20)
 	assert.Equal(t, contract.Inconclusive, r.Verdict, r.Reason)
-	r = sameWorkResult(checks[0], usage{requests: 500}, stable, nil, nil, 20)
+	r, _ = sameWorkResult(checks[0], usage{requests: 500}, stable, nil, nil, 20)
 	assert.Equal(t, contract.Fail, r.Verdict)
 	assert.Equal(t, "no data for canary", r.Reason)
 }
@@ -119,4 +123,70 @@ func TestEvidenceReadsResourcesPerPod(t *testing.T) {
 	assert.InDelta(t, 0.03, u[0].perPod(), 1e-9)
 	l := e.usageSince(from, famLoad)
 	assert.InDelta(t, 0.5, l[0].perPod(), 1e-9)
+}
+
+// A cpu or load check decided without the stable's fit (its traffic per pod
+// never varied, so the idle part is not told) can hide a regression: a canary
+// whose pods serve less passes the plain per-pod comparison with 50% more CPU per
+// request. Such a step advances early only if the canary also passes the strict
+// figure (all of the stable's use per request); with the fit it may.
+func TestStepWithoutTheStablesFitAdvancesEarlyOnlyOnTheStrictFigure(t *testing.T) {
+	checks, err := contract.ParseChecks("cpu<=1.3x")
+	require.NoError(t, err)
+	const varied, flat = "varied", "flat"
+	for _, tc := range []struct {
+		name   string
+		stable string  // the stable's traffic before the rollout
+		perReq float64 // the canary's core-seconds per request (the stable's: 0.001)
+		early  bool
+		fitted bool
+	}{
+		{"no fit, healthy", flat, 0.001, true, false},
+		{"no fit, 50% more CPU per request", flat, 0.0015, false, false},
+		{"fit, healthy", varied, 0.001, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			levels := map[string][]float64{flat: {200, 200, 200, 200}, varied: {200, 100, 300, 200}}[tc.stable]
+			from, tr := stableThenStep(levels, tc.perReq, checks)
+			s := &Sampler{opts: SamplerOptions{MinStepExposure: DefaultMinStepExposure, MinStepRequests: DefaultMinStepRequests}, minReq: 20}
+			st := s.standing(tr, from)
+			require.Len(t, st.StepChecks, 1)
+			r := st.StepChecks[0]
+			assert.Equal(t, contract.Pass, r.Verdict, "the step's end passes it: %s", r.Reason)
+			assert.Equal(t, !tc.fitted, strings.Contains(r.Reason, "idle part not told"), r.Reason)
+			assert.Equal(t, tc.early, st.Exposed, r.Reason)
+		})
+	}
+}
+
+// stableThenStep is a rollout's evidence: a stable pod at the given requests per
+// tick for fitBlock ticks each (0.02 cores idle + 0.001 core-seconds per
+// request), then a step of 2*fitBlock ticks with the stable as at the end and a
+// canary pod at 150 requests a tick using perReq core-seconds per request. It
+// returns the step's start.
+func stableThenStep(levels []float64, perReq float64, checks []contract.Check) (time.Time, *tracked) {
+	t0 := time.Unix(1_700_000_000, 0)
+	from := t0.Add(time.Duration(len(levels)*fitBlock) * 10 * time.Second)
+	tr := &tracked{checks: checks, ev: newEvidence(nginxTarget(), from), fams: familiesOf(checks)}
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * 10 * time.Second) }
+	stable := func(v float64) *model.Sample { return nginxSeries("shop", "web-ing", "", "200", v) }
+	canary := func(v float64) *model.Sample { return nginxSeries("shop", "web-ing", "shop-web-canary-80", "200", v) }
+	reqs, cpu, creqs, ccpu := 0.0, 100.0, 0.0, 0.0
+	tr.ev.addTick(at(0), answers{famRequests: {stable(reqs)}, famCPU: {podSample("web-abc12-xyz12", cpu)}})
+	i := 0
+	for _, per := range levels {
+		for range fitBlock {
+			i++
+			reqs, cpu = reqs+per, cpu+10*0.02+per*0.001
+			tr.ev.addTick(at(i), answers{famRequests: {stable(reqs)}, famCPU: {podSample("web-abc12-xyz12", cpu)}})
+		}
+	}
+	last := levels[len(levels)-1]
+	for range 2 * fitBlock {
+		i++
+		reqs, cpu, creqs, ccpu = reqs+last, cpu+10*0.02+last*0.001, creqs+150, ccpu+10*0.02+150*perReq
+		tr.ev.addTick(at(i), answers{famRequests: {stable(reqs), canary(creqs)},
+			famCPU: {podSample("web-abc12-xyz12", cpu), podSample("web-canary-abc12-xyz12", ccpu)}})
+	}
+	return from, tr
 }

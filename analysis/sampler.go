@@ -55,7 +55,9 @@ type Sequential struct {
 	// the step's own counts, as a gate without continuous judgement decides.
 	StepChecks []contract.CheckResult
 	// Exposed is true once the current step has had the minimum exposure
-	// (time and canary requests) an early advance needs.
+	// (time and canary requests) an early advance needs, and every cpu or load
+	// check passes for an early advance (see sameWorkResult: one decided
+	// without the stable's fit must pass its strict figure too).
 	Exposed bool
 	// StepCanary and StepStable are the counts of the current step.
 	StepCanary, StepStable Counts
@@ -286,9 +288,11 @@ func (s *Sampler) standing(tr *tracked, stepStart time.Time) *Sequential {
 	}
 	alpha := s.opts.FalseRollback / float64(max(n, 1))
 	out.StepCanary, out.StepStable = tr.ev.since(stepStart)
+	settled := true // every cpu and load check passes for an early advance
 	for _, c := range tr.checks {
-		r, step, seq := s.judgeCheck(tr, c, alpha, stepStart, out)
+		r, step, seq, early := s.judgeCheck(tr, c, alpha, stepStart, out)
 		out.StepChecks = append(out.StepChecks, step)
+		settled = settled && early
 		if !seq {
 			continue
 		}
@@ -300,24 +304,25 @@ func (s *Sampler) standing(tr *tracked, stepStart time.Time) *Sequential {
 			out.Verdict = contract.Inconclusive
 		}
 	}
-	out.Exposed = !stepStart.IsZero() && out.At.Sub(stepStart) >= s.opts.MinStepExposure &&
+	out.Exposed = settled && !stepStart.IsZero() && out.At.Sub(stepStart) >= s.opts.MinStepExposure &&
 		out.StepCanary.Requests >= s.opts.MinStepRequests
 	return out
 }
 
 // judgeCheck is one check's sequential result (seq true) and its step gate's
-// record.
-func (s *Sampler) judgeCheck(tr *tracked, c contract.Check, alpha float64, stepStart time.Time, st *Sequential) (r, step contract.CheckResult, seq bool) {
+// record; early is false for a cpu or load check that may not let the step
+// advance before its end (see sameWorkResult).
+func (s *Sampler) judgeCheck(tr *tracked, c contract.Check, alpha float64, stepStart time.Time, st *Sequential) (r, step contract.CheckResult, seq, early bool) {
 	ev := tr.ev
 	switch c.Metric {
 	case contract.MetricLatency:
 		r = SequentialLatency(c, ev.hist[0], ev.hist[1], alpha)
-		return r, s.stepLatency(c, r, st.StepCanary, ev.histSince(stepStart)), true
+		return r, s.stepLatency(c, r, st.StepCanary, ev.histSince(stepStart)), true, true
 	case contract.MetricErrorRate:
 		r = SequentialErrorRate(c, ev.label, ev.total[0], ev.total[1], alpha)
-		return r, s.stepResult(c, r, ev.label, st.StepCanary, st.StepStable), true
+		return r, s.stepResult(c, r, ev.label, st.StepCanary, st.StepStable), true, true
 	case contract.MetricMemoryGrowth:
-		return contract.CheckResult{}, growthResult(c, ev.growth(canarySide), ev.growth(stableSide)), false
+		return contract.CheckResult{}, growthResult(c, ev.growth(canarySide), ev.growth(stableSide)), false, true
 	}
 	fam := famCPU
 	if c.Metric == contract.MetricLoad {
@@ -325,7 +330,8 @@ func (s *Sampler) judgeCheck(tr *tracked, c contract.Check, alpha float64, stepS
 	}
 	u := ev.usageSince(stepStart, fam)
 	rs, us := ev.stableSamples(fam)
-	return contract.CheckResult{}, sameWorkResult(c, u[0], u[1], rs, us, s.minReq), false
+	step, early = sameWorkResult(c, u[0], u[1], rs, us, s.minReq)
+	return contract.CheckResult{}, step, false, early
 }
 
 // rebuildTurn waits for one of the rebuilds' turns, at most until ctx is done;
