@@ -57,6 +57,15 @@ func kwokctlConfig(l Layout, t Tools) ([]byte, error) {
 				// On loopback the endpoint reconciler only logs errors.
 				{Key: "endpoint-reconciler-type", Value: "none"},
 			},
+		}, {
+			// One instance each, so no leader election: with it, a lease
+			// renewal that an API server busy with a test run answers too late
+			// makes the component exit, and the sandbox stops creating pods.
+			"name":      "kube-controller-manager",
+			"extraArgs": []arg{{Key: "leader-elect", Value: "false"}},
+		}, {
+			"name":      "kube-scheduler",
+			"extraArgs": []arg{{Key: "leader-elect", Value: "false"}},
 		}},
 	}
 	b, err := yaml.Marshal(cfg)
