@@ -77,3 +77,32 @@ func createPod(t *testing.T, env *framework.Env, ns, name string, place func(*co
 	_, err := env.Kube.CoreV1().Pods(ns).Create(t.Context(), p, metav1.CreateOptions{})
 	require.NoError(t, err)
 }
+
+// A pool added after another was removed gets another pod CIDR: kwok's IP pool
+// for the first may hold IPs of pods deleted with their node, and would hand the
+// new pool's pods IPs past its /24.
+func TestCapacityNeverReusesAPodCIDR(t *testing.T) {
+	env := framework.Get(t)
+	ctx := t.Context()
+	cidrOf := func(p *Pool) string {
+		n, err := env.Kube.CoreV1().Nodes().Get(ctx, p.Nodes[0], metav1.GetOptions{})
+		require.NoError(t, err)
+		return n.Spec.PodCIDR
+	}
+	first, err := Add(ctx, env.Kube, 1)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = first.Remove(context.Background()) })
+	was := cidrOf(first)
+	require.NoError(t, first.Remove(ctx))
+	framework.Eventually(t, time.Minute, "the first pool's node gone", func() (bool, error) {
+		if _, err := env.Kube.CoreV1().Nodes().Get(ctx, first.Nodes[0], metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("node %s still there (%v)", first.Nodes[0], err)
+		}
+		return true, nil
+	})
+
+	second, err := Add(ctx, env.Kube, 1)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = second.Remove(context.Background()) })
+	assert.NotEqual(t, was, cidrOf(second))
+}

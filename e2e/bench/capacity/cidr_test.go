@@ -5,6 +5,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 func TestPickCIDRsSkipsTheOnesInUse(t *testing.T) {
@@ -30,4 +33,21 @@ func TestPickCIDRsSkipsTheOnesInUse(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// A pod CIDR is never handed out twice while the cluster lives, even once the
+// pool that had it is gone: kwok's IP pool for it may hold IPs never given back.
+func TestFreeCIDRsNeverHandsOutACIDRTwice(t *testing.T) {
+	kube := fake.NewClientset(&corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-000000"},
+		Spec: corev1.NodeSpec{PodCIDR: "10.0.0.0/24"}})
+	first, err := freeCIDRs(t.Context(), kube, 2)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"10.200.0.0/24", "10.200.1.0/24"}, first)
+	// No node uses them now (the pool was removed): they stay handed out.
+	again, err := freeCIDRs(t.Context(), kube, 1)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"10.200.2.0/24"}, again)
+	cm, err := kube.CoreV1().ConfigMaps(recordNamespace).Get(t.Context(), recordName, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "10.200.0.0/24,10.200.1.0/24,10.200.2.0/24", cm.Data[recordKey])
 }
