@@ -11,7 +11,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// ingress-nginx canary annotations.
+// ingress-nginx canary annotations, spelled here as ingress-nginx documents them
+// rather than imported from router/: a key the router misspells then fails the
+// scenarios instead of being read back the same wrong way.
 const (
 	nginxPrefix           = "nginx.ingress.kubernetes.io/"
 	annoCanary            = nginxPrefix + "canary"
