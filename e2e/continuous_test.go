@@ -99,6 +99,23 @@ func watchCanaryWeightTimes(t *testing.T, env *framework.Env, ns, name string) *
 	return wt
 }
 
+// heldAt is how long the weight first set to w stayed at w: from that event to the
+// next one with another weight (zero if w was never seen or is still set).
+func (wt *weightTimes) heldAt(w int) time.Duration {
+	wt.mu.Lock()
+	defer wt.mu.Unlock()
+	var since time.Time
+	for _, e := range wt.evs {
+		switch {
+		case since.IsZero() && e.w == w:
+			since = e.at
+		case !since.IsZero() && e.w != w:
+			return e.at.Sub(since)
+		}
+	}
+	return 0
+}
+
 // firstOnThenOff is when the weight first went above 0 and then first back to 0.
 func (wt *weightTimes) firstOnThenOff() (on, off time.Time) {
 	wt.mu.Lock()

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -51,6 +52,61 @@ func TestCPUIsComparedForTheSameWork(t *testing.T) {
 				assert.NotContains(t, phases.seen(), contract.Promoting)
 				requireNoCanaryObjects(t, env.Kube, ns, a.name)
 			}
+		})
+	}
+}
+
+// Given the same CPU-bound service on 10 stable pods at 200 requests/s, with one
+// step of 12% and an interval of 2m, the canary's 2 pods serve 12 requests/s each
+// and the stable's 17.6, and the stable's traffic has barely varied since the app
+// started, so its idle part cannot be told from its cost per request. The plain
+// per-pod comparison then cannot see a canary that costs 50% more per request
+// (0.2 cores against the stable's 0.196: its pods serve less). When the release
+// keeps the cost per request, then the step advances before its interval ends;
+// when it costs 50% more, then the step is not cut short on that comparison: it
+// runs its whole interval (or cpu fails, if the fit is told after all).
+func TestCPUWithoutTheStablesFitNeverAdvancesEarly(t *testing.T) {
+	t.Parallel()
+	const interval = 2 * time.Minute
+	for _, tc := range []struct {
+		name   string
+		perReq string
+		early  bool
+	}{
+		{"same cost per request advances early", "0.01", true},
+		{"50% more CPU per request runs its interval", "0.015", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env, ns := watchedScenario(t)
+			a := app{name: "web", replicas: 10, router: "nginx", rps: 200,
+				podAnn: map[string]string{"sim.rolloutd.io/cpu": "0.02", "sim.rolloutd.io/cpu-per-request": "0.01"},
+				annotations: map[string]string{"rolloutd.io/steps": "12", "rolloutd.io/interval": interval.String(),
+					"rolloutd.io/checks": "error-rate<=1%+baseline, cpu<=1.3x"}}
+			a.create(t, env.Kube, ns)
+			weights := watchCanaryWeightTimes(t, env, ns, a.name)
+
+			release(t, env.Kube, ns, a.name, "example.com/web:v2",
+				map[string]string{"sim.rolloutd.io/cpu": "0.02", "sim.rolloutd.io/cpu-per-request": tc.perReq})
+
+			st := waitPhase(t, env.Kube, ns, a.name, 2*rolloutTimeout, contract.Succeeded, contract.RolledBack)
+			c := findCheck(st.Checks, "cpu")
+			require.NotNil(t, c, "status checks %+v", st.Checks)
+			t.Logf("%s: %s; cpu: %s", st.Phase, st.Message, c.Reason)
+			held := weights.heldAt(12)
+			require.NotZero(t, held, "the canary got 12%% of the traffic")
+			t.Logf("weight 12 held for %s (interval %s)", held, interval)
+			if tc.early {
+				require.Equal(t, contract.Succeeded, st.Phase, "message: %s", st.Message)
+				assert.Less(t, held, interval, "the step advanced before its interval ended")
+				return
+			}
+			if st.Phase == contract.RolledBack {
+				assert.Equal(t, contract.Fail, c.Verdict, "rolled back by cpu: %s", c.Reason)
+				return
+			}
+			assert.GreaterOrEqual(t, held, interval-5*time.Second,
+				"a cpu verdict made without the stable's fit (%s) must not cut the step short", c.Reason)
 		})
 	}
 }
