@@ -13,6 +13,12 @@ import (
 	"github.com/rolloutd/rolloutd/strategy/contract"
 )
 
+// cpuBound is the simulator's pod annotations for a CPU-bound service: 20m idle
+// plus perRequest core-seconds for each request a pod serves.
+func cpuBound(perRequest string) map[string]string {
+	return map[string]string{"sim.rolloutd.io/cpu": "0.02", "sim.rolloutd.io/cpu-per-request": perRequest}
+}
+
 // Given a CPU-bound service (20m idle and 10m core-seconds per request per pod)
 // on 10 stable pods behind an Ingress at 200 requests/s, with steps up to 50% and
 // the default checks, the canary's pods serve 20 requests/s each while the
@@ -22,7 +28,6 @@ import (
 // cpu fails and it is rolled back before promotion.
 func TestCPUIsComparedForTheSameWork(t *testing.T) {
 	t.Parallel()
-	cpuBound := map[string]string{"sim.rolloutd.io/cpu": "0.02", "sim.rolloutd.io/cpu-per-request": "0.01"}
 	for _, tc := range []struct {
 		name    string
 		perReq  string
@@ -35,13 +40,12 @@ func TestCPUIsComparedForTheSameWork(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			env, ns := watchedScenario(t)
-			a := app{name: "web", replicas: 10, router: "nginx", rps: 200, podAnn: cpuBound,
+			a := app{name: "web", replicas: 10, router: "nginx", rps: 200, podAnn: cpuBound("0.01"),
 				annotations: map[string]string{"rolloutd.io/steps": "10,20,30,40,50", "rolloutd.io/interval": "20s"}}
 			a.create(t, env.Kube, ns)
 			phases := watchPhases(t, env.Kube, ns, a.name)
 
-			release(t, env.Kube, ns, a.name, "example.com/web:v2",
-				map[string]string{"sim.rolloutd.io/cpu": "0.02", "sim.rolloutd.io/cpu-per-request": tc.perReq})
+			release(t, env.Kube, ns, a.name, "example.com/web:v2", cpuBound(tc.perReq))
 
 			st, c := settledWith(t, env.Kube, ns, a.name, tc.want, "cpu", tc.verdict)
 			require.NotNil(t, c.Value)
@@ -80,14 +84,13 @@ func TestCPUWithoutTheStablesFitNeverAdvancesEarly(t *testing.T) {
 			t.Parallel()
 			env, ns := watchedScenario(t)
 			a := app{name: "web", replicas: 10, router: "nginx", rps: 200,
-				podAnn: map[string]string{"sim.rolloutd.io/cpu": "0.02", "sim.rolloutd.io/cpu-per-request": "0.01"},
+				podAnn: cpuBound("0.01"),
 				annotations: map[string]string{"rolloutd.io/steps": "12", "rolloutd.io/interval": interval.String(),
 					"rolloutd.io/checks": "error-rate<=1%+baseline, cpu<=1.3x"}}
 			a.create(t, env.Kube, ns)
 			weights := watchCanaryWeightTimes(t, env, ns, a.name)
 
-			release(t, env.Kube, ns, a.name, "example.com/web:v2",
-				map[string]string{"sim.rolloutd.io/cpu": "0.02", "sim.rolloutd.io/cpu-per-request": tc.perReq})
+			release(t, env.Kube, ns, a.name, "example.com/web:v2", cpuBound(tc.perReq))
 
 			st := waitPhase(t, env.Kube, ns, a.name, 2*rolloutTimeout, contract.Succeeded, contract.RolledBack)
 			c := findCheck(st.Checks, "cpu")
