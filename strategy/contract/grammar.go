@@ -309,14 +309,18 @@ func parseGrowth(bound string) (Check, error) {
 	return Check{Metric: MetricMemoryGrowth, Mode: BaselinePlus, Bound: v}, nil
 }
 
-// parseFactor parses "1.3x"; the factor must be positive.
+// minFactor is the smallest factor the grammar holds: FormatNumber keeps six
+// decimals, so a smaller positive factor would render as "0x", which is refused.
+const minFactor = 0.000001
+
+// ParseFactor parses "1.3x"; the factor must be at least minFactor.
 func ParseFactor(s string) (float64, bool) {
 	f, ok := strings.CutSuffix(s, "x")
 	if !ok {
 		return 0, false
 	}
 	v, err := ParseNonNegative(f)
-	return v, err == nil && v > 0
+	return v, err == nil && v >= minFactor
 }
 
 // maxNumber bounds every number of the grammar: far above any real bound (a
