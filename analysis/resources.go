@@ -117,26 +117,62 @@ type sameWorkFigure struct {
 	strict float64
 }
 
+// stableFit is the stable's fitted line when it has one with no negative part;
+// whether it tells idle from per-request use depends on the rate it is read at
+// (toldAt).
+type stableFit struct {
+	fit
+	ok bool
+}
+
+func newStableFit(rs, us []float64) stableFit {
+	f, ok := fitLine(rs, us)
+	return stableFit{fit: f, ok: ok && f.idle >= 0 && f.k >= 0}
+}
+
+// toldAt is the fitted figure at rate r, and whether it is certain enough
+// (relative standard error at most fitTolerance) to be used.
+func (f stableFit) toldAt(r float64) (float64, bool) {
+	if !f.ok {
+		return 0, false
+	}
+	v, se := f.at(r)
+	return v, v > 0 && se <= fitTolerance*v
+}
+
+// sameWorkValue is the figure the canary's per-pod use at canaryRate is compared
+// with, given the stable's per-pod figure perPod at stableRate: the fitted one
+// when told, else perPod scaled by the traffic ratio when the canary's pods serve
+// more, unscaled otherwise. told and scaled say which.
+func (f stableFit) sameWorkValue(perPod, stableRate, canaryRate float64) (v float64, told, scaled bool) {
+	if v, ok := f.toldAt(canaryRate); ok {
+		return v, true, false
+	}
+	if stableRate > 0 && canaryRate > stableRate {
+		return perPod * canaryRate / stableRate, false, true
+	}
+	return perPod, false, false
+}
+
 // sameWork is the stable's figure at the canary's traffic per pod.
 func sameWork(stable usage, canaryRate float64, rs, us []float64) sameWorkFigure {
-	if f, ok := fitLine(rs, us); ok && f.idle >= 0 && f.k >= 0 {
-		if v, se := f.at(canaryRate); v > 0 && se <= fitTolerance*v {
-			return sameWorkFigure{value: v, strict: v, how: fmt.Sprintf(
-				"stable fitted at the canary's %s req/s per pod: idle %s + %s per req/s, from %d samples",
-				sig(canaryRate), sig(f.idle), sig(f.k), int(f.n))}
-		}
-	}
-	sr := stable.rate()
-	v := stable.perPod()
-	scaled := v
-	if sr > 0 {
-		scaled = v * canaryRate / sr
-	}
-	if sr > 0 && canaryRate > sr {
-		return sameWorkFigure{value: scaled, strict: v, how: fmt.Sprintf(
+	f := newStableFit(rs, us)
+	sr, v := stable.rate(), stable.perPod()
+	value, told, scaled := f.sameWorkValue(v, sr, canaryRate)
+	switch {
+	case told:
+		return sameWorkFigure{value: value, strict: value, how: fmt.Sprintf(
+			"stable fitted at the canary's %s req/s per pod: idle %s + %s per req/s, from %d samples",
+			sig(canaryRate), sig(f.idle), sig(f.k), int(f.n))}
+	case scaled:
+		return sameWorkFigure{value: value, strict: v, how: fmt.Sprintf(
 			"stable %s per pod at %s req/s scaled to the canary's %s req/s (idle part not told)", sig(v), sig(sr), sig(canaryRate))}
 	}
-	return sameWorkFigure{value: v, strict: min(v, scaled), how: fmt.Sprintf(
+	strict := v
+	if sr > 0 {
+		strict = min(v, v*canaryRate/sr)
+	}
+	return sameWorkFigure{value: value, strict: strict, how: fmt.Sprintf(
 		"stable per pod at %s req/s, canary %s req/s (idle part not told)", sig(sr), sig(canaryRate))}
 }
 
