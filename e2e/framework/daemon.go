@@ -2,6 +2,7 @@ package framework
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -36,21 +37,40 @@ type Daemon struct {
 var (
 	buildOnce sync.Once
 	buildErr  error
+	builtBin  string
 )
 
-// daemonBinary builds ./cmd/rolloutd once per test binary.
+// daemonBinary builds ./cmd/rolloutd once per test binary, into a file of its
+// own: two test processes sharing a sandbox (two checkouts, old and new code)
+// must each run the daemon they built, not whichever was built last.
 func (e *Env) daemonBinary(t testing.TB) string {
 	t.Helper()
-	bin := filepath.Join(e.BinDir, "rolloutd")
 	buildOnce.Do(func() {
+		removeGoneBuilds(e.BinDir)
+		builtBin = filepath.Join(e.BinDir, fmt.Sprintf("rolloutd-e2e-%d", os.Getpid()))
 		// faultinject: a Deployment annotated e2e.rolloutd.io/panic=true makes its
 		// reconcile panic (internal/controller/faultinject.go); nothing else changes.
-		buildErr = BuildRolloutd(context.Background(), e.RepoRoot, bin, "faultinject")
+		buildErr = BuildRolloutd(context.Background(), e.RepoRoot, builtBin, "faultinject")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return bin
+	return builtBin
+}
+
+// removeGoneBuilds deletes the daemons built by test processes that have
+// ended (rolloutd-e2e-<pid> of a pid no longer running).
+func removeGoneBuilds(dir string) {
+	builds, _ := filepath.Glob(filepath.Join(dir, "rolloutd-e2e-*"))
+	for _, b := range builds {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(b), "rolloutd-e2e-%d", &pid); err != nil || pid <= 0 {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.Remove(b)
+		}
+	}
 }
 
 // StartDaemon builds and starts rolloutd on a free loopback port, registers it
