@@ -354,3 +354,31 @@ func (e *evidence) lastAt() time.Time {
 	}
 	return e.ticks[len(e.ticks)-1].at
 }
+
+// usageTicks are the per-pod figures of family fam (cpu or load) of each tick
+// since the canary's first traffic in which both sides had pods sampled.
+func (e *evidence) usageTicks(fam family) []usageTick {
+	var out []usageTick
+	for _, tc := range e.ticks {
+		if tc.pre || tc.dt <= 0 {
+			continue
+		}
+		var fig, rate [2]float64
+		ok := true
+		for s, reqs := range [2]float64{tc.canary.Requests, tc.stable.Requests} {
+			pods, v := tc.res[s].cpuPods, tc.res[s].cpu
+			if fam == famLoad {
+				pods, v = tc.res[s].loadPods, tc.res[s].load*tc.dt
+			}
+			if pods == 0 {
+				ok = false
+				break
+			}
+			fig[s], rate[s] = v/(pods*tc.dt), reqs/(pods*tc.dt)
+		}
+		if ok {
+			out = append(out, usageTick{canary: fig[0], canaryRate: rate[0], stable: fig[1], stableRate: rate[1], requests: tc.canary.Requests})
+		}
+	}
+	return out
+}

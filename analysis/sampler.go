@@ -67,7 +67,13 @@ type Sequential struct {
 // Sequentially reports whether the continuous judge decides c: built-in error
 // rate and latency checks. The others keep their per-gate queries.
 func Sequentially(c contract.Check) bool {
-	return c.Custom == nil && (c.Metric == contract.MetricErrorRate || c.Metric == contract.MetricLatency)
+	return c.Custom == nil && (c.Metric == contract.MetricErrorRate || c.Metric == contract.MetricLatency || sameWorkCheck(c))
+}
+
+// sameWorkCheck is a ratio cpu or load check: compared for the same work
+// (resources.go), continuously (sequential_usage.go) and at the step's gate.
+func sameWorkCheck(c contract.Check) bool {
+	return c.Custom == nil && c.Mode == contract.Ratio && (c.Metric == contract.MetricCPU || c.Metric == contract.MetricLoad)
 }
 
 // FromEvidence reports whether a canary step's gate takes c's result from the
@@ -75,8 +81,7 @@ func Sequentially(c contract.Check) bool {
 // forms of cpu and load, compared for the same work (resources.go), and
 // memory-growth (growth.go), at the gate.
 func FromEvidence(c contract.Check) bool {
-	return Sequentially(c) || (c.Custom == nil && c.Mode == contract.Ratio && (c.Metric == contract.MetricCPU || c.Metric == contract.MetricLoad)) ||
-		(c.Custom == nil && c.Metric == contract.MetricMemoryGrowth)
+	return Sequentially(c) || (c.Custom == nil && c.Metric == contract.MetricMemoryGrowth)
 }
 
 // familiesOf lists the series families checks need, requests always first:
@@ -329,7 +334,18 @@ func (s *Sampler) judgeCheck(tr *tracked, c contract.Check, alpha float64, stepS
 	u := ev.usageSince(stepStart, fam)
 	rs, us := ev.stableSamples(fam)
 	step, early = sameWorkResult(c, u[0], u[1], rs, us, s.minReq)
-	return contract.CheckResult{}, step, false, early
+	if !sameWorkCheck(c) {
+		return contract.CheckResult{}, step, false, early
+	}
+	r = SequentialUsage(c, ev.usageTicks(fam), rs, us, alpha, s.minReq)
+	switch {
+	case r.Verdict == contract.Fail:
+		return r, r, true, false
+	case early:
+		r.Verdict = contract.Pass // within tolerance of the strict figure too
+		r.Reason = "within its limit for the same work in this step; " + r.Reason
+	}
+	return r, step, true, early
 }
 
 // String describes the sampler for logs.

@@ -114,6 +114,35 @@ func TestCPUWithoutTheStablesFitNeverAdvancesEarly(t *testing.T) {
 	}
 }
 
+// Given the same CPU-bound service on 10 stable pods at 200 requests/s, with
+// steps of 20% and 50%, an interval of 5m and no failed gate tolerated, when a
+// release costs three times the CPU per request (its pods use 0.62 cores where
+// the stable's 0.18 scaled to the canary's traffic allow 0.29), then cpu fails
+// in the continuous judgement and the canary loses its traffic well before the
+// step's gate: before, the ratio cpu check was decided at the gate only, so the
+// canary kept 20% for the whole 5 minutes.
+func TestCPURegressionLosesItsTrafficBeforeTheStepsGate(t *testing.T) {
+	t.Parallel()
+	const interval = 5 * time.Minute
+	env, ns := watchedScenario(t)
+	a := app{name: "web", replicas: 10, router: "nginx", rps: 200, podAnn: cpuBound("0.01"),
+		annotations: map[string]string{"rolloutd.io/steps": "20,50", "rolloutd.io/interval": interval.String(),
+			"rolloutd.io/threshold": "0", "rolloutd.io/checks": "error-rate<=1%+baseline, cpu<=1.3x"}}
+	a.create(t, env.Kube, ns)
+	weights := watchCanaryWeightTimes(t, env, ns, a.name)
+
+	release(t, env.Kube, ns, a.name, "example.com/web:v2", cpuBound("0.03"))
+
+	st, c := settledWith(t, env.Kube, ns, a.name, contract.RolledBack, "cpu", contract.Fail)
+	t.Logf("cpu: %s", c.Reason)
+	assert.Contains(t, c.Reason, "anytime-valid", "failed by the continuous judgement")
+	assert.Equal(t, contract.ReasonCheckFailed, st.Reason, "message: %s", st.Message)
+	on, off := weights.firstOnThenOff()
+	require.False(t, on.IsZero() || off.IsZero(), "the canary got traffic and lost it")
+	t.Logf("canary traffic from first weight to 0: %s (interval %s)", off.Sub(on), interval)
+	assert.Less(t, off.Sub(on), interval/2, "the canary lost its traffic long before the step's gate")
+}
+
 // Given an opted-in Deployment behind an Ingress at 200 requests/s with the
 // default checks, when a release leaks 5% of its 128Mi working set a minute,
 // then memory-growth fails and it is rolled back before promotion, long before
