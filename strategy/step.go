@@ -13,7 +13,7 @@ import (
 // Step computes the next decision for an opted-in Deployment, and what it does to
 // the rollout.
 func Step(in Input) Decision {
-	return withTransition(in.Status, decide(in))
+	return withTransition(in.Status, withStanding(in, decide(in)))
 }
 
 // decide computes the next decision for an opted-in Deployment.

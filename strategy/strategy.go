@@ -96,6 +96,9 @@ type Input struct {
 	// canary's first traffic (nil when it has none): Fail rolls back at once,
 	// Pass after the step's minimum exposure advances early (spec.Adaptive).
 	Sequential *analysis.Sequential
+	// StandingRefresh is how often at most the status shows a newer standing of
+	// the continuous judge while its verdicts stay the same; zero never shows it.
+	StandingRefresh time.Duration
 	// Command is an operator request consumed by this decision, if any.
 	Command *contract.Command
 	// Alert, when set, is a firing alert for this Deployment: roll back now.

@@ -180,6 +180,7 @@ func newController(cfg config.Config, cl clients, inf *controller.Informers, ana
 		ReadyTimeout: cfg.DefaultReadyLimit,
 		GateTimeout:  cfg.Gate(),
 		UnreadyLimit: cfg.UnreadyLimit,
+		Standing:     cfg.StandingRefresh,
 		Urgent:       cl.urgent,
 	}
 	if notifier != nil {

@@ -166,3 +166,19 @@ func TestBadOutputFormat(t *testing.T) {
 	require.Equal(t, ExitError, res.code)
 	require.Equal(t, "rolloutctl: unknown output format \"wide\" (use json or yaml)\n", res.err)
 }
+
+// get NAME shows, under the last gate's checks, the continuous judge's standing
+// the status holds while a step waits: each check with its figures and bound,
+// and how old the standing is.
+func TestGetShowsTheContinuousStanding(t *testing.T) {
+	st := progressing("shop/web:2.0")
+	st.Standing = &contract.Standing{At: now.Add(-12 * time.Second), Checks: []contract.CheckResult{
+		{Name: "error-rate", Value: fp(0.0007), Baseline: fp(0.001), Verdict: contract.Inconclusive,
+			Reason: "error rate not yet told from its limit (canary 0.07% in [0.006%, 0.28%] from 11489 requests, stable 0.1% in [0.04%, 0.2%] from 46146; limit 0.1% + 1%; anytime-valid, false-rollback bound 0.005)"},
+		{Name: "cpu", Value: fp(0.21), Baseline: fp(0.22), Verdict: contract.Inconclusive,
+			Reason: "CPU not yet told above its limit (canary 0.21 per pod against 1.3x the stable's 0.22 for the same work, over 30 ticks; excess -0.076, at least -0.09; anytime-valid (asymptotic), false-rollback bound 0.005)"},
+	}}
+	res := runCLI(t, fake.NewClientset(deployment("shop/web:2.0", st)), "get", "web")
+	require.Equal(t, ExitOK, res.code, res.err)
+	golden(t, "get-one-standing", res.out)
+}

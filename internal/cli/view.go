@@ -58,7 +58,11 @@ func (v detail) write(w io.Writer) error {
 	var b strings.Builder
 	v.writeSummary(&b)
 	b.WriteString("\nChecks:\n")
-	v.writeChecks(&b)
+	v.writeChecks(&b, v.r.st.Checks)
+	if s := v.r.st.Standing; s != nil {
+		fmt.Fprintf(&b, "\nJudged continuously (evidence since the canary's first traffic, as of %s ago):\n", age(v.now, s.At))
+		v.writeChecks(&b, s.Checks)
+	}
 	b.WriteString("\nEvents:\n")
 	v.writeEvents(&b)
 	_, err := io.WriteString(w, b.String())
@@ -99,14 +103,14 @@ func (v detail) writeSummary(b *strings.Builder) {
 	}
 }
 
-func (v detail) writeChecks(b *strings.Builder) {
-	if len(v.r.st.Checks) == 0 {
+func (v detail) writeChecks(b *strings.Builder, checks []contract.CheckResult) {
+	if len(checks) == 0 {
 		b.WriteString("  none evaluated yet\n")
 		return
 	}
 	var t table
 	t.header("NAME", "VERDICT", "CANARY", "BASELINE", "REASON")
-	for _, c := range v.r.st.Checks {
+	for _, c := range checks {
 		t.add(cell{text: c.Name}, cell{text: string(c.Verdict), color: verdictColor(c.Verdict)},
 			cell{text: value(c.Value)}, cell{text: value(c.Baseline)}, cell{text: orDash(oneLine(c.Reason))})
 	}

@@ -55,6 +55,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT, default=10s"`
 	DefaultReadyLimit time.Duration `env:"CANARY_READY_TIMEOUT, default=10m"`
 	UnreadyLimit      time.Duration `env:"CANARY_UNREADY_LIMIT, default=30s"`
+	StandingRefresh   time.Duration `env:"STANDING_REFRESH, default=30s"`
 	Kubeconfig        string        `env:"KUBECONFIG"`
 	Pprof             bool          `env:"PPROF, default=false"`
 	// Notification webhook URLs are secrets: only the files holding them are
@@ -167,6 +168,9 @@ func (c Config) validateLoops(p *problems) {
 	}
 	if c.SampleInterval < time.Second {
 		bad("SAMPLE_INTERVAL", "want at least 1s, got %s", c.SampleInterval)
+	}
+	if c.StandingRefresh < 0 {
+		bad("STANDING_REFRESH", "want a duration (0 to keep the standing out of the status), got %s", c.StandingRefresh)
 	}
 	if _, err := analysis.ParseStatusLabels(c.StatusLabels); err != nil {
 		bad("STATUS_LABELS", "%v", err)

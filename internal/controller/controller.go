@@ -43,6 +43,9 @@ type Options struct {
 	// UnreadyLimit bounds how long a canary carrying traffic may lack Ready pods
 	// before it is rolled back; zero means strategy.DefaultUnreadyLimit.
 	UnreadyLimit time.Duration
+	// Standing is how often at most the status shows a newer standing of the
+	// continuous judge (strategy.Input.StandingRefresh); zero never shows it.
+	Standing time.Duration
 	// GateTimeout bounds one gate's analysis, the wait for a shared query slot
 	// included; zero means DefaultGateTimeout.
 	GateTimeout time.Duration

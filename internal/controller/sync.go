@@ -207,9 +207,10 @@ func (r *rollout) observe(ctx context.Context) (strategy.Input, error) {
 			Ready:     workload.ReadyReplicas(d),
 			Pods:      d.Status.Replicas,
 		},
-		ReadyTimeout: r.c.ReadyTimeout,
-		UnreadyLimit: r.c.UnreadyLimit,
-		Command:      readCommand(d.Annotations),
+		ReadyTimeout:    r.c.ReadyTimeout,
+		UnreadyLimit:    r.c.UnreadyLimit,
+		StandingRefresh: r.c.Standing,
+		Command:         readCommand(d.Annotations),
 	}
 	in.Stable.Newest, in.Stable.NewestPods = workload.Newest(d, sets)
 	if d.Spec.ProgressDeadlineSeconds != nil {

@@ -51,8 +51,12 @@ type Status struct {
 	Steps   int    `json:"steps,omitempty"`
 	Message string `json:"message,omitempty"`
 	// Checks holds the last gate's check results.
-	Checks             []CheckResult `json:"checks,omitempty"`
-	LastTransitionTime time.Time     `json:"lastTransitionTime"`
+	Checks []CheckResult `json:"checks,omitempty"`
+	// Standing is the continuous judge's latest standing while a canary step
+	// holds its weight, refreshed every ROLLOUTD_STANDING_REFRESH at most (and
+	// when a check's verdict changes); nil outside a canary's steps.
+	Standing           *Standing `json:"standing,omitempty"`
+	LastTransitionTime time.Time `json:"lastTransitionTime"`
 	// StepStartedAt is when traffic reached the current step's weight: the start
 	// of its analysis window. Nil while the canary pods for the step come up.
 	StepStartedAt *time.Time `json:"stepStartedAt,omitempty"`
@@ -149,4 +153,12 @@ func Equal(a, b Status) bool {
 	x, errA := a.Encode()
 	y, errB := b.Encode()
 	return errA == nil && errB == nil && x == y
+}
+
+// Standing is what the continuous judge made of the evidence since the canary's
+// first traffic, at the tick At: each sequentially judged check with its figures,
+// the evidence and its bound.
+type Standing struct {
+	At     time.Time     `json:"at"`
+	Checks []CheckResult `json:"checks"`
 }
