@@ -41,15 +41,15 @@ func (r *Receiver) mark(j job) {
 		r.alerts.WithLabelValues(resultTaken).Inc()
 		return
 	}
-	r.markNow(j)
-}
-
-// markNow annotates the alert's Deployment. A failure forgets the alert, so
-// Alertmanager's next notification of it tries again.
-func (r *Receiver) markNow(j job) {
-	log := r.jobLog(j)
 	ctx, cancel := context.WithTimeout(context.Background(), r.o.MarkTimeout)
 	defer cancel()
+	r.markNow(ctx, j)
+}
+
+// markNow annotates the alert's Deployment within ctx's deadline. A failure
+// forgets the alert, so Alertmanager's next notification of it tries again.
+func (r *Receiver) markNow(ctx context.Context, j job) {
+	log := r.jobLog(j)
 	result, why, err := r.markDeployment(ctx, j)
 	r.alerts.WithLabelValues(result).Inc()
 	switch {
@@ -283,19 +283,20 @@ func markPatch(resourceVersion string, m Mark) ([]byte, error) {
 }
 
 // markGivenBack marks an alert the controller gave back, once one of the
-// give-backs' turns is free. One that finds none within MarkTimeout counts as
-// failed and is forgotten, so Alertmanager's next notification brings it again.
+// give-backs' turns is free; the wait for the turn and the mark share one
+// MarkTimeout. One that finds no turn within it counts as failed and is
+// forgotten, so Alertmanager's next notification brings it again.
 func (r *Receiver) markGivenBack(j job) {
-	t := time.NewTimer(r.o.MarkTimeout)
-	defer t.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), r.o.MarkTimeout)
+	defer cancel()
 	select {
 	case r.giveBacks <- struct{}{}:
-	case <-t.C:
+	case <-ctx.Done():
 		r.alerts.WithLabelValues(resultFailed).Inc()
 		r.seen.forget(j.key)
 		r.jobLog(j).Error("alert given back by the controller found no turn to be marked; the next notification retries")
 		return
 	}
 	defer func() { <-r.giveBacks }()
-	r.markNow(j)
+	r.markNow(ctx, j)
 }
