@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"iter"
 	"math"
 	"regexp"
 	"strconv"
@@ -355,10 +356,16 @@ func (e *evidence) lastAt() time.Time {
 	return e.ticks[len(e.ticks)-1].at
 }
 
-// usageTicks are the per-pod figures of family fam (cpu or load) of each tick
-// since the canary's first traffic in which both sides had pods sampled.
-func (e *evidence) usageTicks(fam family) []usageTick {
-	var out []usageTick
+// usageTicks yields the per-pod figures of family fam (cpu or load) of each
+// tick since the canary's first traffic in which both sides had pods sampled;
+// they are read at every tick, so nothing is allocated for them.
+func (e *evidence) usageTicks(fam family) iter.Seq[usageTick] {
+	return func(yield func(usageTick) bool) {
+		e.eachUsageTick(fam, yield)
+	}
+}
+
+func (e *evidence) eachUsageTick(fam family, yield func(usageTick) bool) {
 	for _, tc := range e.ticks {
 		if tc.pre || tc.dt <= 0 {
 			continue
@@ -376,9 +383,8 @@ func (e *evidence) usageTicks(fam family) []usageTick {
 			}
 			fig[s], rate[s] = v/(pods*tc.dt), reqs/(pods*tc.dt)
 		}
-		if ok {
-			out = append(out, usageTick{canary: fig[0], canaryRate: rate[0], stable: fig[1], stableRate: rate[1], requests: tc.canary.Requests})
+		if ok && !yield(usageTick{canary: fig[0], canaryRate: rate[0], stable: fig[1], stableRate: rate[1], requests: tc.canary.Requests}) {
+			return
 		}
 	}
-	return out
 }

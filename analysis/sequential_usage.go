@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"iter"
 	"math"
 
 	"github.com/rolloutd/rolloutd/strategy/contract"
@@ -71,12 +72,12 @@ func usageBoundary(t int, s2, alpha float64) float64 {
 // SequentialUsage judges a ratio cpu or load check on the ticks since the
 // canary's first traffic, the stable's fit given by its samples rs, us. It
 // fails the check or leaves it inconclusive.
-func SequentialUsage(c contract.Check, ticks []usageTick, rs, us []float64, alpha, minRequests float64) contract.CheckResult {
+func SequentialUsage(c contract.Check, ticks iter.Seq[usageTick], rs, us []float64, alpha, minRequests float64) contract.CheckResult {
 	r := contract.CheckResult{Name: c.Name(), Verdict: contract.Inconclusive}
 	f := newStableFit(rs, us)
 	var n int
 	var mean, m2, canary, expected, requests float64
-	for _, t := range ticks {
+	for t := range ticks {
 		e, _, _ := f.sameWorkValue(t.stable, t.stableRate, t.canaryRate)
 		d := t.canary - c.Bound*e
 		if !isFinite(d) {

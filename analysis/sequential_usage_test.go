@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,7 +40,7 @@ func TestSequentialUsageHoldsItsBoundAtEveryLook(t *testing.T) {
 		var ticks []usageTick
 		for i := range looks {
 			ticks = append(ticks, atLimit(rng, excess))
-			if SequentialUsage(c, ticks, nil, nil, alpha, 1).Verdict == contract.Fail {
+			if SequentialUsage(c, slices.Values(ticks), nil, nil, alpha, 1).Verdict == contract.Fail {
 				return i + 1
 			}
 		}
@@ -65,13 +66,13 @@ func TestSequentialUsageWaitsForItsBurnInAndTraffic(t *testing.T) {
 	c := contract.Check{Metric: contract.MetricLoad, Mode: contract.Ratio, Bound: 1.5}
 	far := usageTick{canary: 10, canaryRate: 10, stable: 1, stableRate: 10, requests: 100}
 	ticks := []usageTick{far, far, far, far, far}
-	r := SequentialUsage(c, ticks, nil, nil, 0.01, 1)
+	r := SequentialUsage(c, slices.Values(ticks), nil, nil, 0.01, 1)
 	assert.Equal(t, contract.Inconclusive, r.Verdict, r.Reason)
 	assert.Contains(t, r.Reason, "5 of 6 ticks")
 	ticks = append(ticks, far)
-	r = SequentialUsage(c, ticks, nil, nil, 0.01, 1000)
+	r = SequentialUsage(c, slices.Values(ticks), nil, nil, 0.01, 1000)
 	assert.Equal(t, contract.Inconclusive, r.Verdict, "600 requests, 1000 needed: %s", r.Reason)
-	r = SequentialUsage(c, ticks, nil, nil, 0.01, 1)
+	r = SequentialUsage(c, slices.Values(ticks), nil, nil, 0.01, 1)
 	assert.Equal(t, contract.Fail, r.Verdict, r.Reason)
 	assert.Contains(t, r.Reason, "load above its limit (canary 10 per pod against 1.5x the stable's 1 for the same work, over 6 ticks")
 }
@@ -109,5 +110,26 @@ func TestCPURegressionFailsInTheStanding(t *testing.T) {
 			}
 			assert.NotEqual(t, contract.Fail, st.Verdict, r.Reason)
 		})
+	}
+}
+
+// The sampler judges every rollout's cpu and load at every tick over all the
+// ticks since the canary's first traffic: an hour of them (360 at 10s) is read
+// without allocating.
+func BenchmarkSequentialUsageAnHourIn(b *testing.B) {
+	checks, err := contract.ParseChecks("cpu<=1.3x")
+	require.NoError(b, err)
+	levels := make([]float64, 60) // ten hours before the rollout, six fit samples each
+	for i := range levels {
+		levels[i] = 200
+	}
+	_, tr := stableThenStep(levels, 0.001, checks)
+	for range 360 - 2*fitBlock {
+		tr.ev.ticks = append(tr.ev.ticks, tr.ev.ticks[len(tr.ev.ticks)-1])
+	}
+	rs, us := tr.ev.stableSamples(famCPU)
+	b.ReportAllocs()
+	for b.Loop() {
+		SequentialUsage(checks[0], tr.ev.usageTicks(famCPU), rs, us, 0.0025, 20)
 	}
 }
