@@ -153,19 +153,37 @@ func writeKubeconfigFor(src, dst, server string) error {
 	return nil
 }
 
+// startAttempts bounds how often Start launches a kube-apiserver that exits
+// before it is ready.
+const startAttempts = 3
+
 // Start launches the process on its port and waits for /readyz; after Kill it
-// starts it again with the same flags.
+// starts it again with the same flags. A kube-apiserver can exit while it
+// starts, when its ClusterIP repair hook races the sandbox's apiserver
+// allocating the address of a Service another test creates at that instant
+// ("PostStartHook start-service-ip-repair-controllers failed: unable to perform
+// initial IP and Port allocation check"); like a kubelet restarting a static
+// pod, Start launches it again, within the same APIServerReadyTimeout.
 func (a *APIServer) Start() {
 	a.t.Helper()
 	if a.Running() {
 		a.t.Fatalf("kube-apiserver on %s is already running", a.Addr)
 	}
-	cmd := exec.Command(a.bin, a.args...)
-	cmd.Dir = a.dir
-	if err := a.proc.Start(cmd, a.logPath, a.t.Name()); err != nil {
-		a.t.Fatal(err)
-	}
-	if err := a.proc.WaitReady(a.t.Context(), APIServerReadyTimeout, a.ready); err != nil {
+	deadline := time.Now().Add(APIServerReadyTimeout)
+	for attempt := 1; ; attempt++ {
+		cmd := exec.Command(a.bin, a.args...)
+		cmd.Dir = a.dir
+		if err := a.proc.Start(cmd, a.logPath, a.t.Name()); err != nil {
+			a.t.Fatal(err)
+		}
+		err := a.proc.WaitReady(a.t.Context(), time.Until(deadline), a.ready)
+		if err == nil {
+			return
+		}
+		if !a.Running() && attempt < startAttempts && time.Until(deadline) > 10*time.Second {
+			a.t.Logf("kube-apiserver on %s exited while starting (%v); starting it again", a.Addr, err)
+			continue
+		}
 		a.t.Fatalf("kube-apiserver on %s not ready within %v: %v (log %s)\n%s",
 			a.Addr, APIServerReadyTimeout, err, a.logPath, sandbox.TailFile(a.logPath, 40))
 	}

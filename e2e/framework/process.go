@@ -46,20 +46,41 @@ func (p *Process) Start(cmd *exec.Cmd, logPath, test string) error {
 }
 
 // WaitReady polls ready until it reports true; it fails when timeout passes
-// or ctx ends, with ready's last error or, once the process has exited, its
-// exit status. It leaves a running process running either way.
+// or ctx ends, with ready's last error, or as soon as the process exits, with
+// its exit status. It leaves a running process running either way.
 func (p *Process) WaitReady(ctx context.Context, timeout time.Duration, ready func() (bool, error)) error {
 	p.mu.Lock()
 	cmd, done := p.cmd, p.done
 	p.mu.Unlock()
-	return Poll(ctx, timeout, func() (bool, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
 		select {
 		case <-done:
-			return false, fmt.Errorf("%s exited: %s", p.Name, cmd.ProcessState)
+			cancel() // a process that exited never becomes ready
+		case <-ctx.Done():
+		}
+	}()
+	exited := func() error {
+		select {
+		case <-done:
+			return fmt.Errorf("%s exited: %s", p.Name, cmd.ProcessState)
 		default:
+			return nil
+		}
+	}
+	err := Poll(ctx, timeout, func() (bool, error) {
+		if err := exited(); err != nil {
+			return false, err
 		}
 		return ready()
 	})
+	if err != nil {
+		if gone := exited(); gone != nil {
+			return gone
+		}
+	}
+	return err
 }
 
 // Running reports whether the process is alive.

@@ -38,18 +38,21 @@ func TestProcessWaitReady(t *testing.T) {
 		name        string
 		script      string
 		ready       bool
+		timeout     time.Duration
 		wantErr     string // empty: no error
 		wantRunning bool
 	}{
-		{name: "returns once ready holds", script: "sleep 30", ready: true, wantRunning: true},
-		{name: "names the exit of a process that dies", script: "exit 3", wantErr: "sh exited: exit status 3"},
-		{name: "leaves a process that is never ready running", script: "sleep 30", wantErr: assert.AnError.Error(), wantRunning: true},
+		{name: "returns once ready holds", script: "sleep 30", ready: true, timeout: time.Second, wantRunning: true},
+		{name: "names the exit of a process that dies", script: "exit 3", timeout: time.Second, wantErr: "sh exited: exit status 3"},
+		// Returning at all shows the exit was noticed: the hour is never waited.
+		{name: "returns at the exit, not at the timeout", script: "sleep 0.2; exit 4", timeout: time.Hour, wantErr: "sh exited: exit status 4"},
+		{name: "leaves a process that is never ready running", script: "sleep 30", timeout: time.Second, wantErr: assert.AnError.Error(), wantRunning: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &Process{Name: "sh"}
 			require.NoError(t, p.Start(exec.Command("sh", "-c", tc.script), filepath.Join(t.TempDir(), "p.log"), t.Name()))
 			t.Cleanup(func() { p.Signal(syscall.SIGKILL, 5*time.Second) })
-			err := p.WaitReady(context.Background(), time.Second, func() (bool, error) {
+			err := p.WaitReady(context.Background(), tc.timeout, func() (bool, error) {
 				if tc.ready {
 					return true, nil
 				}
