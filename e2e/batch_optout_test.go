@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
@@ -64,9 +63,7 @@ func TestBatchOptOutGrowsTheStableBeforeRemovingTheCanary(t *testing.T) {
 // optOut sets rolloutd.io/enabled to "false".
 func optOut(t *testing.T, env *framework.Env, ns, name string) {
 	t.Helper()
-	_, err := env.Kube.AppsV1().Deployments(ns).Patch(context.Background(), name, types.MergePatchType,
-		[]byte(`{"metadata":{"annotations":{"rolloutd.io/enabled":"false"}}}`), metav1.PatchOptions{})
-	require.NoError(t, err)
+	annotateDeployment(t, env.Kube, ns, name, "rolloutd.io/enabled", "false")
 }
 
 // pausedAtHalf releases v2 of a 10-replica batch app whose first batch is 50%

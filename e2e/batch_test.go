@@ -198,10 +198,7 @@ func sendCommand(t *testing.T, kube kubernetes.Interface, ns, name, verb string)
 	t.Helper()
 	cmd, err := json.Marshal(map[string]string{"verb": verb, "by": "e2e"})
 	require.NoError(t, err)
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{"rolloutd.io/command": string(cmd)}}})
-	require.NoError(t, err)
-	_, err = kube.AppsV1().Deployments(ns).Patch(context.Background(), name, types.MergePatchType, patch, metav1.PatchOptions{})
-	require.NoError(t, err)
+	annotateDeployment(t, kube, ns, name, "rolloutd.io/command", string(cmd))
 }
 
 // Given 10 replicas released in batches 1,25%,50%,100% with max-surge 2, when a

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/router"
@@ -62,13 +63,16 @@ func TestDriftOfGeneratedObjectsIsRepaired(t *testing.T) {
 			}},
 		{name: "canary image changed by hand", router: "service", event: "Deployment %s/web-canary: spec.template",
 			drift: func(ctx context.Context, env *framework.Env, ns string) error {
-				c, err := env.Kube.AppsV1().Deployments(ns).Get(ctx, "web-canary", metav1.GetOptions{})
-				if err != nil {
+				// The Deployment controller writes the copy's status meanwhile.
+				return retry.RetryOnConflict(retry.DefaultRetry, func() error {
+					c, err := env.Kube.AppsV1().Deployments(ns).Get(ctx, "web-canary", metav1.GetOptions{})
+					if err != nil {
+						return err
+					}
+					c.Spec.Template.Spec.Containers[0].Image = "example.com/web:unvetted"
+					_, err = env.Kube.AppsV1().Deployments(ns).Update(ctx, c, metav1.UpdateOptions{})
 					return err
-				}
-				c.Spec.Template.Spec.Containers[0].Image = "example.com/web:unvetted"
-				_, err = env.Kube.AppsV1().Deployments(ns).Update(ctx, c, metav1.UpdateOptions{})
-				return err
+				})
 			},
 			fixed: func(ctx context.Context, env *framework.Env, ns string) (bool, error) {
 				c, err := env.Kube.AppsV1().Deployments(ns).Get(ctx, "web-canary", metav1.GetOptions{})
@@ -195,11 +199,7 @@ func TestChangingTheIngressMidRolloutRemovesTheOldCanaryIngress(t *testing.T) {
 	public.Spec.Rules[0].Host = "public.example.com"
 	_, err = env.Kube.NetworkingV1().Ingresses(ns).Create(t.Context(), public, metav1.CreateOptions{})
 	require.NoError(t, err)
-	d, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), a.name, metav1.GetOptions{})
-	require.NoError(t, err)
-	d.Annotations["rolloutd.io/ingress"] = "web-public"
-	_, err = env.Kube.AppsV1().Deployments(ns).Update(t.Context(), d, metav1.UpdateOptions{})
-	require.NoError(t, err)
+	annotateDeployment(t, env.Kube, ns, a.name, "rolloutd.io/ingress", "web-public")
 
 	framework.Eventually(t, repairTimeout, "web-canary removed, web-public-canary at 10%", func() (bool, error) {
 		_, err := env.Kube.NetworkingV1().Ingresses(ns).Get(t.Context(), "web-canary", metav1.GetOptions{})

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -101,6 +102,17 @@ func (a app) deployment(ns string) *appsv1.Deployment { return a.sim().Deploymen
 func (a app) createIngress(t *testing.T, kube kubernetes.Interface, ns string) {
 	t.Helper()
 	require.NoError(t, a.sim().CreateIngress(context.Background(), kube, ns))
+}
+
+// annotateDeployment sets one annotation on a Deployment with a merge patch:
+// rolloutd writes its status annotation on the same object at any instant, so
+// a read-modify-write Update can conflict with it.
+func annotateDeployment(t *testing.T, kube kubernetes.Interface, ns, name, key, value string) {
+	t.Helper()
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{key: value}}})
+	require.NoError(t, err)
+	_, err = kube.AppsV1().Deployments(ns).Patch(context.Background(), name, types.MergePatchType, patch, metav1.PatchOptions{})
+	require.NoError(t, err)
 }
 
 // release changes the pod template: a new image and the given pod annotations

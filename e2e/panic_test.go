@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/rolloutd/rolloutd/e2e/framework"
 	"github.com/rolloutd/rolloutd/strategy/contract"
@@ -30,11 +29,7 @@ func TestAPanickingReconcileDoesNotStopTheDaemon(t *testing.T) {
 	bad.create(t, env.Kube, ns)
 	pid := d.PID()
 
-	dep, err := env.Kube.AppsV1().Deployments(ns).Get(t.Context(), "bad", metav1.GetOptions{})
-	require.NoError(t, err)
-	dep.Annotations["e2e.rolloutd.io/panic"] = "true"
-	_, err = env.Kube.AppsV1().Deployments(ns).Update(t.Context(), dep, metav1.UpdateOptions{})
-	require.NoError(t, err)
+	annotateDeployment(t, env.Kube, ns, "bad", "e2e.rolloutd.io/panic", "true")
 	framework.Eventually(t, time.Minute, "a panic counted", func() (bool, error) {
 		return metricSum(t, d, "rolloutd_reconcile_panics_total") > 0, nil
 	})
