@@ -64,6 +64,15 @@ type tickUsage struct {
 	cpu, cpuPods, load, loadPods float64
 }
 
+// of is family fam's figure in a tick of dt seconds, summed over the pods
+// sampled (CPU core-seconds, or load x seconds), and how many pods those were.
+func (u tickUsage) of(fam family, dt float64) (pods, value float64) {
+	if fam == famLoad {
+		return u.loadPods, u.load * dt
+	}
+	return u.cpuPods, u.cpu
+}
+
 // family is one kind of series the sampler reads.
 type family int
 
@@ -291,10 +300,7 @@ func (e *evidence) usageSince(from time.Time, fam family) (u [2]usage) {
 	for i := len(e.ticks) - 1; i >= 0 && e.ticks[i].at.After(from); i-- {
 		tc := e.ticks[i]
 		for s, reqs := range [2]float64{tc.canary.Requests, tc.stable.Requests} {
-			pods, v := tc.res[s].cpuPods, tc.res[s].cpu
-			if fam == famLoad {
-				pods, v = tc.res[s].loadPods, tc.res[s].load*tc.dt
-			}
+			pods, v := tc.res[s].of(fam, tc.dt)
 			if pods == 0 {
 				continue
 			}
@@ -319,11 +325,7 @@ func (e *evidence) stableSamples(fam family) (rs, us []float64) {
 	var podSeconds, value, reqs float64
 	n := 0
 	for _, tc := range e.ticks {
-		u := tc.res[1]
-		pods, v := u.cpuPods, u.cpu
-		if fam == famLoad {
-			pods, v = u.loadPods, u.load*tc.dt
-		}
+		pods, v := tc.res[1].of(fam, tc.dt)
 		if pods == 0 || tc.dt <= 0 {
 			continue
 		}
@@ -361,30 +363,17 @@ func (e *evidence) lastAt() time.Time {
 // they are read at every tick, so nothing is allocated for them.
 func (e *evidence) usageTicks(fam family) iter.Seq[usageTick] {
 	return func(yield func(usageTick) bool) {
-		e.eachUsageTick(fam, yield)
-	}
-}
-
-func (e *evidence) eachUsageTick(fam family, yield func(usageTick) bool) {
-	for _, tc := range e.ticks {
-		if tc.pre || tc.dt <= 0 {
-			continue
-		}
-		var fig, rate [2]float64
-		ok := true
-		for s, reqs := range [2]float64{tc.canary.Requests, tc.stable.Requests} {
-			pods, v := tc.res[s].cpuPods, tc.res[s].cpu
-			if fam == famLoad {
-				pods, v = tc.res[s].loadPods, tc.res[s].load*tc.dt
+		for _, tc := range e.ticks {
+			cp, cv := tc.res[0].of(fam, tc.dt)
+			sp, sv := tc.res[1].of(fam, tc.dt)
+			if tc.pre || tc.dt <= 0 || cp == 0 || sp == 0 {
+				continue
 			}
-			if pods == 0 {
-				ok = false
-				break
+			t := usageTick{canary: cv / (cp * tc.dt), canaryRate: tc.canary.Requests / (cp * tc.dt),
+				stable: sv / (sp * tc.dt), stableRate: tc.stable.Requests / (sp * tc.dt), requests: tc.canary.Requests}
+			if !yield(t) {
+				return
 			}
-			fig[s], rate[s] = v/(pods*tc.dt), reqs/(pods*tc.dt)
-		}
-		if ok && !yield(usageTick{canary: fig[0], canaryRate: rate[0], stable: fig[1], stableRate: rate[1], requests: tc.canary.Requests}) {
-			return
 		}
 	}
 }

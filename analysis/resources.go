@@ -155,8 +155,7 @@ func (f stableFit) sameWorkValue(perPod, stableRate, canaryRate float64) (v floa
 }
 
 // sameWork is the stable's figure at the canary's traffic per pod.
-func sameWork(stable usage, canaryRate float64, rs, us []float64) sameWorkFigure {
-	f := newStableFit(rs, us)
+func sameWork(stable usage, canaryRate float64, f stableFit) sameWorkFigure {
 	sr, v := stable.rate(), stable.perPod()
 	value, told, scaled := f.sameWorkValue(v, sr, canaryRate)
 	switch {
@@ -184,7 +183,7 @@ func sameWork(stable usage, canaryRate float64, rs, us []float64) sameWorkFigure
 // figure too, so a passing comparison without the stable's fit ("idle part not
 // told"), which a canary whose pods serve less can pass with a regression,
 // waits for the step's end.
-func sameWorkResult(c contract.Check, canary, stable usage, rs, us []float64, minReq float64) (r contract.CheckResult, early bool) {
+func sameWorkResult(c contract.Check, canary, stable usage, f stableFit, minReq float64) (r contract.CheckResult, early bool) {
 	r = contract.CheckResult{Name: c.Name()}
 	switch {
 	case canary.requests < minReq || canary.requests == 0:
@@ -198,7 +197,7 @@ func sameWorkResult(c contract.Check, canary, stable usage, rs, us []float64, mi
 		return r, false
 	}
 	cv := canary.perPod()
-	fig := sameWork(stable, canary.rate(), rs, us)
+	fig := sameWork(stable, canary.rate(), f)
 	r.Value, r.Baseline = &cv, &fig.value
 	r.Verdict, r.Reason = compare(c, cv, fig.value)
 	r.Reason += "; " + fig.how

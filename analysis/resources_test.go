@@ -47,7 +47,7 @@ func TestSameWorkCancelsTheCanarysShareOfTrafficPerPod(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			canary := usage{podSeconds: 5 * 60, value: 5 * 60 * (idle + tc.perReq*20), requests: 5 * 60 * 20}
-			r, early := sameWorkResult(checks[0], canary, stable, rs, us, 20)
+			r, early := sameWorkResult(checks[0], canary, stable, newStableFit(rs, us), 20)
 			assert.Equal(t, tc.verdict == contract.Pass, early, "fitted: a pass may advance early")
 			assert.Equal(t, tc.verdict, r.Verdict, r.Reason)
 			assert.Contains(t, r.Reason, "stable fitted at the canary's 20 req/s per pod")
@@ -62,11 +62,11 @@ func TestSameWorkCancelsTheCanarysShareOfTrafficPerPod(t *testing.T) {
 // serve more, never counting that share against the canary.
 func TestSameWorkWithoutAFitScalesByTrafficOnlyUpwards(t *testing.T) {
 	stable := usage{podSeconds: 100, value: 20, requests: 1000} // 0.2 cores at 10 req/s
-	fig := sameWork(stable, 20, []float64{10, 10, 10}, []float64{0.2, 0.21, 0.19})
+	fig := sameWork(stable, 20, newStableFit([]float64{10, 10, 10}, []float64{0.2, 0.21, 0.19}))
 	assert.InDelta(t, 0.4, fig.value, 1e-9)
 	assert.Contains(t, fig.how, "idle part not told")
 	assert.InDelta(t, 0.2, fig.strict, 1e-9, "strict: all of it idle")
-	fig = sameWork(stable, 5, nil, nil)
+	fig = sameWork(stable, 5, newStableFit(nil, nil))
 	assert.InDelta(t, 0.2, fig.value, 1e-9, "a canary serving less per pod is compared per pod")
 	assert.InDelta(t, 0.1, fig.strict, 1e-9, "strict: all of it per request")
 }
@@ -75,9 +75,9 @@ func TestSameWorkNeedsTrafficAndData(t *testing.T) {
 	checks, err := contract.ParseChecks("load<=1.5x")
 	require.NoError(t, err)
 	stable := usage{podSeconds: 100, value: 30, requests: 1000}
-	r, _ := sameWorkResult(checks[0], usage{podSeconds: 10, value: 3, requests: 5}, stable, nil, nil, 20)
+	r, _ := sameWorkResult(checks[0], usage{podSeconds: 10, value: 3, requests: 5}, stable, newStableFit(nil, nil), 20)
 	assert.Equal(t, contract.Inconclusive, r.Verdict, r.Reason)
-	r, _ = sameWorkResult(checks[0], usage{requests: 500}, stable, nil, nil, 20)
+	r, _ = sameWorkResult(checks[0], usage{requests: 500}, stable, newStableFit(nil, nil), 20)
 	assert.Equal(t, contract.Fail, r.Verdict)
 	assert.Equal(t, "no data for canary", r.Reason)
 }

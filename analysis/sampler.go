@@ -64,8 +64,9 @@ type Sequential struct {
 	At time.Time
 }
 
-// Sequentially reports whether the continuous judge decides c: built-in error
-// rate and latency checks. The others keep their per-gate queries.
+// Sequentially reports whether the continuous judge decides c: the built-in
+// error-rate and latency checks and the ratio forms of cpu and load. The
+// others keep their per-gate queries, but memory-growth (FromEvidence).
 func Sequentially(c contract.Check) bool {
 	return c.Custom == nil && (c.Metric == contract.MetricErrorRate || c.Metric == contract.MetricLatency || sameWorkCheck(c))
 }
@@ -332,12 +333,12 @@ func (s *Sampler) judgeCheck(tr *tracked, c contract.Check, alpha float64, stepS
 		fam = famLoad
 	}
 	u := ev.usageSince(stepStart, fam)
-	rs, us := ev.stableSamples(fam)
-	step, early = sameWorkResult(c, u[0], u[1], rs, us, s.minReq)
+	f := newStableFit(ev.stableSamples(fam))
+	step, early = sameWorkResult(c, u[0], u[1], f, s.minReq)
 	if !sameWorkCheck(c) {
 		return contract.CheckResult{}, step, false, early
 	}
-	r = SequentialUsage(c, ev.usageTicks(fam), rs, us, alpha, s.minReq)
+	r = sequentialUsage(c, ev.usageTicks(fam), f, alpha, s.minReq)
 	switch {
 	case r.Verdict == contract.Fail:
 		return r, r, true, false

@@ -69,12 +69,11 @@ func usageBoundary(t int, s2, alpha float64) float64 {
 	return math.Sqrt(2 * s2 * x / (float64(t) * float64(t) * rho2) * math.Log(math.Sqrt(x)/alpha))
 }
 
-// SequentialUsage judges a ratio cpu or load check on the ticks since the
-// canary's first traffic, the stable's fit given by its samples rs, us. It
-// fails the check or leaves it inconclusive.
-func SequentialUsage(c contract.Check, ticks iter.Seq[usageTick], rs, us []float64, alpha, minRequests float64) contract.CheckResult {
+// sequentialUsage judges a ratio cpu or load check on the ticks since the
+// canary's first traffic, with f the stable's fit. It fails the check or leaves
+// it inconclusive.
+func sequentialUsage(c contract.Check, ticks iter.Seq[usageTick], f stableFit, alpha, minRequests float64) contract.CheckResult {
 	r := contract.CheckResult{Name: c.Name(), Verdict: contract.Inconclusive}
-	f := newStableFit(rs, us)
 	var n int
 	var mean, m2, canary, expected, requests float64
 	for t := range ticks {

@@ -40,7 +40,7 @@ func TestSequentialUsageHoldsItsBoundAtEveryLook(t *testing.T) {
 		var ticks []usageTick
 		for i := range looks {
 			ticks = append(ticks, atLimit(rng, excess))
-			if SequentialUsage(c, slices.Values(ticks), nil, nil, alpha, 1).Verdict == contract.Fail {
+			if sequentialUsage(c, slices.Values(ticks), newStableFit(nil, nil), alpha, 1).Verdict == contract.Fail {
 				return i + 1
 			}
 		}
@@ -66,13 +66,13 @@ func TestSequentialUsageWaitsForItsBurnInAndTraffic(t *testing.T) {
 	c := contract.Check{Metric: contract.MetricLoad, Mode: contract.Ratio, Bound: 1.5}
 	far := usageTick{canary: 10, canaryRate: 10, stable: 1, stableRate: 10, requests: 100}
 	ticks := []usageTick{far, far, far, far, far}
-	r := SequentialUsage(c, slices.Values(ticks), nil, nil, 0.01, 1)
+	r := sequentialUsage(c, slices.Values(ticks), newStableFit(nil, nil), 0.01, 1)
 	assert.Equal(t, contract.Inconclusive, r.Verdict, r.Reason)
 	assert.Contains(t, r.Reason, "5 of 6 ticks")
 	ticks = append(ticks, far)
-	r = SequentialUsage(c, slices.Values(ticks), nil, nil, 0.01, 1000)
+	r = sequentialUsage(c, slices.Values(ticks), newStableFit(nil, nil), 0.01, 1000)
 	assert.Equal(t, contract.Inconclusive, r.Verdict, "600 requests, 1000 needed: %s", r.Reason)
-	r = SequentialUsage(c, slices.Values(ticks), nil, nil, 0.01, 1)
+	r = sequentialUsage(c, slices.Values(ticks), newStableFit(nil, nil), 0.01, 1)
 	assert.Equal(t, contract.Fail, r.Verdict, r.Reason)
 	assert.Contains(t, r.Reason, "load above its limit (canary 10 per pod against 1.5x the stable's 1 for the same work, over 6 ticks")
 }
@@ -130,6 +130,6 @@ func BenchmarkSequentialUsageAnHourIn(b *testing.B) {
 	rs, us := tr.ev.stableSamples(famCPU)
 	b.ReportAllocs()
 	for b.Loop() {
-		SequentialUsage(checks[0], tr.ev.usageTicks(famCPU), rs, us, 0.0025, 20)
+		sequentialUsage(checks[0], tr.ev.usageTicks(famCPU), newStableFit(rs, us), 0.0025, 20)
 	}
 }
