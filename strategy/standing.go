@@ -21,13 +21,11 @@ func withStanding(in Input, d Decision) Decision {
 	if in.StandingRefresh <= 0 || seq == nil || len(seq.Checks) == 0 || seq.At.IsZero() {
 		return d
 	}
-	next := seq.At.Add(in.StandingRefresh)
 	if old := st.Standing; old == nil || !seq.At.Before(old.At.Add(in.StandingRefresh)) || !sameVerdicts(old.Checks, seq.Checks) {
 		st.Standing = &contract.Standing{At: seq.At, Checks: seq.Checks}
-	} else {
-		next = old.At.Add(in.StandingRefresh)
 	}
-	if wait := max(next.Sub(in.Now), time.Millisecond); d.RequeueAfter <= 0 || wait < d.RequeueAfter {
+	// The next refresh is due a refresh after the standing shown.
+	if wait := max(st.Standing.At.Add(in.StandingRefresh).Sub(in.Now), time.Millisecond); d.RequeueAfter <= 0 || wait < d.RequeueAfter {
 		d.RequeueAfter = wait
 	}
 	return d
