@@ -111,8 +111,8 @@ func requireRolledBackByAlert(t *testing.T, env *framework.Env, ns, name, image 
 	return st
 }
 
-// Given a rollout at 10% whose interval, alert selector or alert-rollback
-// annotation then gets a typo, when an operator aborts or an alert fires, then the
+// Given a rollout at 10% whose interval, alert selector, alert-rollback or
+// checks annotation then gets a typo, when an operator aborts or an alert fires, then the
 // canary is rolled back all the same (the alert matched against the alert
 // settings as they last parsed), and a Warning Event named the annotation.
 func TestTypoMidRolloutNeverDisablesARollback(t *testing.T) {
@@ -122,6 +122,8 @@ func TestTypoMidRolloutNeverDisablesARollback(t *testing.T) {
 		{"alert", "rolloutd.io/interval", "5x", "alert"},
 		{"alert-selector", "rolloutd.io/alert-selector", "severity:critical", "alert"},
 		{"alert-rollback", "rolloutd.io/alert-rollback", "ture", "alert"},
+		// A factor too small to be written back (it would read "cpu<=0x").
+		{"checks-factor", "rolloutd.io/checks", "cpu<=1e-7x", "abort"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
